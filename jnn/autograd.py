@@ -1,0 +1,343 @@
+"""Gradients the torch way, without a tape.
+
+JAX differentiates functions, so where torch writes ``loss.backward()`` jnn takes the
+computation as a closure, as torch's own ``optimizer.step(closure)`` idiom does::
+
+    def closure():
+        optimizer.zero_grad()
+        return loss_fn(model(x), y)
+
+    loss = jnn.autograd.backward(closure)   # accumulates into p.grad, like loss.backward()
+    optimizer.step()
+
+How it works: the Parameters' arrays are swapped for JAX's differentiation tracers while
+the closure runs, so every read of ``self.weight`` in ``forward`` is differentiated.  Buffers
+the closure writes (BatchNorm running statistics) and the random generator's key are
+recorded, restored, returned as auxiliary outputs of the differentiated function and then
+written back, so no tracer leaks.  Parameters the closure never reads keep ``.grad``
+unchanged (``None`` after ``zero_grad``), as in torch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from jnn import _state
+from jnn.nn.parameter import Parameter
+
+__all__ = ["backward", "grad", "value_and_grad", "no_grad", "enable_grad", "set_grad_enabled",
+           "is_grad_enabled"]
+
+
+def _get(container: Any, key: Any) -> Any:
+    return container[key] if isinstance(container, dict) else getattr(container, key)
+
+
+def _set(container: Any, key: Any, value: Any) -> None:
+    if isinstance(container, dict):
+        container[key] = value
+    else:
+        setattr(container, key, value)
+
+
+def _split_output(out: Any) -> tuple[Any, Any, bool]:
+    if isinstance(out, tuple) and len(out) == 2:
+        return out[0], out[1], True
+    return out, None, False
+
+
+def _check_scalar(loss: Any) -> jax.Array:
+    loss = jnp.asarray(loss)
+    if loss.shape != ():
+        raise RuntimeError("grad can be implicitly created only for scalar outputs")
+    if not jnp.issubdtype(loss.dtype, jnp.inexact):
+        raise RuntimeError(
+            "element 0 of tensors does not require grad and does not have a grad_fn "
+            f"(the closure returned a {loss.dtype} loss; it must be floating point)"
+        )
+    return loss
+
+
+def differentiate(closure: Callable[[], Any], params: Sequence[Parameter]
+                  ) -> tuple[Any, Any, bool, list[jax.Array], list[Parameter]]:
+    """Evaluate ``closure`` and the gradient of its loss w.r.t. ``params``' arrays.
+
+    Returns ``(loss, aux, has_aux, grads, read)``: ``read`` lists the Parameters of
+    ``params`` the closure actually used (the only ones torch gives a gradient).
+    """
+    if not _state.state.grad_enabled:
+        raise RuntimeError(
+            "element 0 of tensors does not require grad and does not have a grad_fn "
+            "(gradients were requested inside jnn.no_grad())"
+        )
+    record: dict[str, Any] = {}
+
+    def f(values: list[jax.Array]) -> tuple[jax.Array, Any]:
+        saved = [p._data for p in params]
+        st = _state.state
+        outer_reads, outer_writes = st.read_log, st.write_log
+        st.read_log, st.write_log = {}, {}
+        try:
+            for p, v in zip(params, values):
+                p._data = v
+            loss, aux, has_aux = _split_output(closure())
+            loss = _check_scalar(loss)
+            writes = list(st.write_log.values())
+            new_state = [_get(c, k) for c, k, _ in writes]
+            record.update(writes=writes, reads=st.read_log, has_aux=has_aux)
+        finally:
+            for c, k, old in (st.write_log or {}).values():
+                _set(c, k, old)
+            for p, s in zip(params, saved):
+                p._data = s
+            reads = st.read_log
+            st.read_log, st.write_log = outer_reads, outer_writes
+            if outer_reads is not None and reads:
+                outer_reads.update(reads)
+        return loss, (aux, new_state)
+
+    values = [p._data for p in params]
+    (loss, (aux, new_state)), grads = jax.value_and_grad(f, has_aux=True)(values)
+    for (container, key, _), value in zip(record["writes"], new_state):
+        _commit(container, key, value)
+    reads = record["reads"]
+    read = [p for p in params if id(p) in reads]
+    return loss, aux, record["has_aux"], grads, read
+
+
+def _commit(container: Any, key: Any, value: Any) -> None:
+    """Write state the closure produced; a tracer may only land where it is threaded."""
+    old = _get(container, key)
+    if (isinstance(value, jax.core.Tracer) and not isinstance(old, jax.core.Tracer)
+            and _state.state.write_log is None and not _state.state.compile_depth):
+        raise RuntimeError(
+            f"a differentiated closure under a JAX transformation (jax.jit, jax.vmap, ...) "
+            f"wrote state ({type(container).__name__}[{key!r}]) that the transformation does "
+            "not thread, which would leak a tracer. Use jnn.compile(fn) to compile a stateful "
+            "training step, or use jnn.func.functional_call for pure functions."
+        )
+    if _state.state.write_log is not None:
+        _state.log_write(container, key, old)
+    _set(container, key, value)
+
+
+def _accumulate(params: Iterable[Parameter], grads: Iterable[jax.Array]) -> None:
+    for p, g in zip(params, grads):
+        g = g.astype(p._data.dtype)
+        p.grad = g if p.grad is None else p.grad + g
+
+
+def _trainable(params: Iterable[Parameter]) -> list[Parameter]:
+    out, seen = [], set()
+    for p in params:
+        if not isinstance(p, Parameter):
+            raise TypeError(f"expected a jnn.nn.Parameter, got {type(p).__name__}")
+        if p.requires_grad and id(p) not in seen:
+            seen.add(id(p))
+            out.append(p)
+    return out
+
+
+def _used_parameters(closure: Callable[[], Any]) -> list[Parameter]:
+    """The Parameters a closure reads (an abstract dry run, state restored afterwards)."""
+    st = _state.state
+    outer_reads, outer_writes = st.read_log, st.write_log
+    st.read_log, st.write_log = {}, {}
+    try:
+        jax.eval_shape(lambda: _split_output(closure())[0])
+        reads = list(st.read_log.values())
+    finally:
+        for c, k, old in st.write_log.values():
+            _set(c, k, old)
+        st.read_log, st.write_log = outer_reads, outer_writes
+    return [p for p in reads if p.requires_grad]
+
+
+def backward(closure: Callable[[], Any], inputs: Iterable[Parameter] | None = None) -> Any:
+    """Compute the gradient of ``closure()``'s loss and accumulate it into ``.grad``.
+
+    The jnn form of torch's ``loss = f(); loss.backward()``.
+
+    Args:
+        closure: takes no arguments and returns the scalar loss, or ``(loss, aux)``; it
+            may call ``optimizer.zero_grad()`` first, as torch code does.
+        inputs: the Parameters to differentiate (torch's ``inputs=``). ``None`` reaches
+            every Parameter with ``requires_grad=True`` the closure reads — found by an
+            abstract dry run of the closure, which costs one extra trace; pass
+            ``inputs=model.parameters()`` to skip it.
+
+    Returns:
+        What the closure returned (``loss`` or ``(loss, aux)``).
+
+    PyTorch: ``torch.autograd.backward`` / ``Tensor.backward``; the loss is a closure.
+    """
+    params = _used_parameters(closure) if inputs is None else _trainable(inputs)
+    loss, aux, has_aux, grads, read = differentiate(closure, params)
+    ids = {id(p) for p in read}
+    pairs = [(p, g) for p, g in zip(params, grads) if id(p) in ids]
+    _accumulate([p for p, _ in pairs], [g for _, g in pairs])
+    return (loss, aux) if has_aux else loss
+
+
+# -- functional forms ---------------------------------------------------------------
+
+
+def _is_module(x: Any) -> bool:
+    from jnn.nn.modules.module import Module
+
+    return isinstance(x, Module)
+
+
+def _partition(arg: Any) -> tuple[list, list[bool], Callable[[list], Any]]:
+    """Leaves of ``arg``, which of them are differentiated, and how to rebuild ``arg``.
+
+    Inside modules only Parameters with ``requires_grad=True`` are differentiated (buffers
+    and frozen parameters are not); outside, every floating-point array is.
+    """
+    outer, outer_def = jax.tree_util.tree_flatten(arg, is_leaf=_is_module)
+    leaves: list = []
+    mask: list[bool] = []
+    pieces = []
+    for item in outer:
+        if _is_module(item):
+            sub, spec = jax.tree_util.tree_flatten(item)
+            trainable = _trainable_leaf_mask(item, len(sub))
+            pieces.append(("module", spec, len(sub)))
+            leaves.extend(sub)
+            mask.extend(trainable)
+        else:
+            pieces.append(("leaf", None, 1))
+            leaves.append(item)
+            mask.append(isinstance(item, (jax.Array, float)) and
+                        jnp.issubdtype(jnp.result_type(item), jnp.inexact))
+
+    def rebuild(new_leaves: list) -> Any:
+        out, i = [], 0
+        for kind, spec, n in pieces:
+            if kind == "module":
+                out.append(jax.tree_util.tree_unflatten(spec, new_leaves[i:i + n]))
+            else:
+                out.append(new_leaves[i])
+            i += n
+        return jax.tree_util.tree_unflatten(outer_def, out)
+
+    return leaves, mask, rebuild
+
+
+def _trainable_leaf_mask(module: Any, n: int) -> list[bool]:
+    from jnn.nn.modules import _pytree
+
+    leaves, spec = _pytree.flatten(module)
+    mask = [False] * len(leaves)
+    for node in spec.nodes:
+        for _, leaf, requires_grad in node.params:
+            if leaf is not None and requires_grad:
+                mask[leaf] = True
+    return mask
+
+
+def value_and_grad(fn: Callable[..., Any], argnums: int | Sequence[int] = 0,
+                   has_aux: bool = False) -> Callable[..., Any]:
+    """Like ``jax.value_and_grad``, for functions of modules.
+
+    Modules in the differentiated arguments get module-shaped gradients
+    (``grads.fc.weight``); frozen parameters (``requires_grad=False``) and buffers get
+    ``None`` there and are not differentiated.
+
+    PyTorch: ``torch.func.grad_and_value`` (argument order as JAX's: value first).
+    """
+    single = isinstance(argnums, int)
+    nums = (argnums,) if single else tuple(argnums)
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        parts = {i: _partition(args[i]) for i in nums}
+
+        def inner(diff: dict[int, list]) -> Any:
+            new_args = list(args)
+            for i, (leaves, mask, rebuild) in parts.items():
+                it = iter(diff[i])
+                new_args[i] = rebuild([next(it) if m else leaf for leaf, m in zip(leaves, mask)])
+            return fn(*new_args, **kwargs)
+
+        diff = {i: [leaf for leaf, m in zip(leaves, mask) if m]
+                for i, (leaves, mask, _) in parts.items()}
+        value, grads = jax.value_and_grad(inner, has_aux=has_aux)(diff)
+        out = []
+        for i in nums:
+            leaves, mask, rebuild = parts[i]
+            it = iter(grads[i])
+            out.append(rebuild([next(it) if m else None for m in mask]))
+        return value, (out[0] if single else tuple(out))
+
+    return wrapper
+
+
+def grad(fn: Callable[..., Any], argnums: int | Sequence[int] = 0,
+         has_aux: bool = False) -> Callable[..., Any]:
+    """Like ``jax.grad``, for functions of modules (see :func:`value_and_grad`).
+
+    PyTorch: ``torch.func.grad``.
+    """
+    vg = value_and_grad(fn, argnums, has_aux)
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        value, g = vg(*args, **kwargs)
+        return (g, value[1]) if has_aux else g
+
+    return wrapper
+
+
+# -- grad mode ------------------------------------------------------------------------
+
+
+class set_grad_enabled(contextlib.ContextDecorator):  # noqa: N801 - torch's name
+    """Enable or disable gradients in a block or function, like ``torch.set_grad_enabled``.
+
+    With gradients disabled, module outputs are ``jax.lax.stop_gradient``-ed and
+    differentiating a closure raises, as torch does.
+    """
+
+    def __init__(self, mode: bool) -> None:
+        self.prev = _state.state.grad_enabled
+        self.mode = bool(mode)
+        _state.state.grad_enabled = self.mode
+
+    def __enter__(self) -> None:
+        _state.state.grad_enabled = self.mode
+
+    def __exit__(self, *exc: Any) -> None:
+        _state.state.grad_enabled = self.prev
+
+
+class no_grad(contextlib.ContextDecorator):  # noqa: N801 - torch's name
+    """Disable gradients in a block or function, like ``torch.no_grad``."""
+
+    def __enter__(self) -> None:
+        self.prev = _state.state.grad_enabled
+        _state.state.grad_enabled = False
+
+    def __exit__(self, *exc: Any) -> None:
+        _state.state.grad_enabled = self.prev
+
+
+class enable_grad(contextlib.ContextDecorator):  # noqa: N801 - torch's name
+    """Re-enable gradients inside a ``no_grad`` block, like ``torch.enable_grad``."""
+
+    def __enter__(self) -> None:
+        self.prev = _state.state.grad_enabled
+        _state.state.grad_enabled = True
+
+    def __exit__(self, *exc: Any) -> None:
+        _state.state.grad_enabled = self.prev
+
+
+def is_grad_enabled() -> bool:
+    return _state.state.grad_enabled

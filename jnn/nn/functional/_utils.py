@@ -1,0 +1,166 @@
+"""Private helpers shared by the ``jnn.nn.functional`` families.
+
+Everything here is static: it reads shapes, dtypes and Python arguments, never array
+values, so it costs nothing under ``jax.jit`` and never forces a host sync.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+
+import jax
+import jax.numpy as jnp
+
+# torch's names for dtypes, as they appear in its error messages ("got Long").
+_TORCH_DTYPE_NAMES = {
+    "float32": "Float",
+    "float64": "Double",
+    "float16": "Half",
+    "bfloat16": "BFloat16",
+    "int64": "Long",
+    "int32": "Int",
+    "int16": "Short",
+    "int8": "Char",
+    "uint8": "Byte",
+    "bool": "Bool",
+    "complex64": "ComplexFloat",
+    "complex128": "ComplexDouble",
+}
+
+
+def torch_dtype_name(dtype: jnp.dtype) -> str:
+    """The name torch prints for ``dtype`` (``int64`` -> ``Long``)."""
+    name = jnp.dtype(dtype).name
+    return _TORCH_DTYPE_NAMES.get(name, name)
+
+
+def torch_size(shape: Sequence[int]) -> str:
+    """``shape`` rendered as torch renders a size: ``torch.Size([2, 3])``.
+
+    Used where torch's message prints a ``torch.Size`` so that regexes written
+    against torch's messages match jnn's.
+    """
+    return f"torch.Size({list(shape)})"
+
+
+def normalize_dim(dim: int, ndim: int) -> int:
+    """Wrap a possibly negative ``dim`` into ``[0, ndim)``, with torch's IndexError.
+
+    As in torch, a 0-d array accepts ``dim`` in ``[-1, 0]``.
+    """
+    rank = max(ndim, 1)
+    if not -rank <= dim < rank:
+        raise IndexError(
+            f"Dimension out of range (expected to be in range of [{-rank}, {rank - 1}], "
+            f"but got {dim})"
+        )
+    return dim % rank
+
+
+def size_at(shape: Sequence[int], dim: int) -> int:
+    """``shape[dim]`` with the IndexError torch's ``tensor.size(dim)`` raises."""
+    if len(shape) == 0:
+        raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
+    rank = len(shape)
+    if not -rank <= dim < rank:
+        raise IndexError(
+            f"Dimension out of range (expected to be in range of [{-rank}, {rank - 1}], "
+            f"but got {dim})"
+        )
+    return shape[dim]
+
+
+def broadcast_shapes(a: Sequence[int], b: Sequence[int]) -> tuple[int, ...]:
+    """Broadcast two shapes; on failure raise torch's elementwise-op RuntimeError."""
+    ndim = max(len(a), len(b))
+    a_full = (1,) * (ndim - len(a)) + tuple(a)
+    b_full = (1,) * (ndim - len(b)) + tuple(b)
+    out = []
+    for i, (x, y) in enumerate(zip(a_full, b_full)):
+        if x != y and x != 1 and y != 1:
+            raise RuntimeError(
+                f"The size of tensor a ({x}) must match the size of tensor b ({y}) "
+                f"at non-singleton dimension {i}"
+            )
+        out.append(y if x == 1 else x)
+    return tuple(out)
+
+
+def check_inplace_broadcast(out_shape: Sequence[int], other_shape: Sequence[int]) -> None:
+    """Check ``other`` broadcasts onto ``out`` without growing it (torch's in-place ops).
+
+    torch computes several losses with in-place ops (``loss.mul_(weight)``), so a weight
+    that would enlarge the result is an error there, with this wording.
+    """
+    full = broadcast_shapes(out_shape, other_shape)
+    if full != tuple(out_shape):
+        raise RuntimeError(
+            f"output with shape {list(out_shape)} doesn't match the broadcast shape {list(full)}"
+        )
+
+
+# --------------------------------------------------------------------------- reduction
+_REDUCTIONS = ("none", "mean", "sum")
+
+
+def legacy_get_string(size_average: bool | None, reduce: bool | None, stacklevel: int = 3) -> str:
+    """Map the deprecated ``size_average``/``reduce`` pair to a reduction, warning as torch.
+
+    Mirrors ``torch.nn._reduction.legacy_get_string``: a missing flag counts as True.
+    ``stacklevel`` counts from this function; the default suits a call made directly by a
+    public loss, so that the warning points at the user's line.
+    """
+    size_average = True if size_average is None else size_average
+    reduce = True if reduce is None else reduce
+    if size_average and reduce:
+        reduction = "mean"
+    elif reduce:
+        reduction = "sum"
+    else:
+        reduction = "none"
+    warnings.warn(
+        "size_average and reduce args will be deprecated, please use "
+        f"reduction='{reduction}' instead.",
+        stacklevel=stacklevel,
+    )
+    return reduction
+
+
+def get_reduction(
+    reduction: str,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
+    stacklevel: int = 3,
+) -> str:
+    """Resolve a loss's reduction to one of ``'none'``, ``'mean'``, ``'sum'``.
+
+    The legacy flags win when either is given (torch's rule); ``'elementwise_mean'`` is
+    accepted with torch's deprecation warning; anything else raises torch's ValueError.
+    ``stacklevel`` as in :func:`legacy_get_string`.
+    """
+    if size_average is not None or reduce is not None:
+        return legacy_get_string(size_average, reduce, stacklevel + 1)
+    if reduction == "elementwise_mean":
+        warnings.warn(
+            "reduction='elementwise_mean' is deprecated. Please use reduction='mean' instead.",
+            stacklevel=stacklevel,
+        )
+        return "mean"
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+    return reduction
+
+
+def reduce_loss(loss: jax.Array, reduction: str) -> jax.Array:
+    """Apply an already validated reduction to an elementwise loss."""
+    if reduction == "mean":
+        return jnp.mean(loss)
+    if reduction == "sum":
+        return jnp.sum(loss)
+    return loss
+
+
+def numel(shape: Sequence[int]) -> int:
+    return math.prod(shape)

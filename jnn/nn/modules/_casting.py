@@ -1,0 +1,123 @@
+"""Dtype and device moves: ``.to``, ``.float``, ``.double``, ``.cuda`` ... as in torch."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jnn.nn.parameter import Parameter
+
+__all__ = ["apply_to_state", "parse_to", "resolve_device", "resolve_dtype", "cast_floating"]
+
+
+def resolve_dtype(dtype: Any) -> np.dtype:
+    """A numpy dtype from a jnp/numpy dtype, a string, or a torch dtype (by name)."""
+    if dtype is None:
+        raise TypeError("dtype must not be None")
+    name = getattr(dtype, "__module__", "") == "torch" and str(dtype).removeprefix("torch.")
+    dt = np.dtype(jnp.dtype(name or dtype))
+    if dt.itemsize == 8 and dt.kind in "fiuc" and not jax.config.jax_enable_x64:
+        raise RuntimeError(
+            f"{dt} needs JAX's 64-bit mode, which is off: call "
+            "jax.config.update('jax_enable_x64', True) at start-up (or set JAX_ENABLE_X64=1)."
+        )
+    return dt
+
+
+def resolve_device(device: Any) -> jax.Device:
+    """A jax.Device from 'cpu', 'cuda', 'cuda:1', 'gpu', 'tpu:0', an int or a jax.Device."""
+    if isinstance(device, jax.Device):
+        return device
+    if isinstance(device, int):
+        platform, index = _accelerator_platform(), device
+    else:
+        text = str(getattr(device, "type", device))
+        idx = None if isinstance(device, str) else getattr(device, "index", None)  # torch.device
+        platform, _, num = text.partition(":")
+        index = int(num) if num else (idx or 0)
+        platform = {"cuda": "gpu", "rocm": "gpu", "mps": "METAL"}.get(platform, platform)
+    try:
+        devices = jax.devices(platform)
+    except RuntimeError:
+        devices = []
+    if not devices:
+        raise RuntimeError(
+            f"no JAX device of kind '{platform}' is available (requested {device!r}); "
+            f"available: {[d.platform for d in jax.devices()]}"
+        )
+    if index >= len(devices):
+        raise RuntimeError(
+            f"invalid device ordinal {index}: there are {len(devices)} '{platform}' devices"
+        )
+    return devices[index]
+
+
+def _accelerator_platform() -> str:
+    return jax.default_backend()
+
+
+def parse_to(args: tuple, kwargs: dict) -> tuple[Any, Any]:
+    """torch's ``Module.to`` argument forms: (device), (dtype), (device, dtype), (tensor)."""
+    device = kwargs.pop("device", None)
+    dtype = kwargs.pop("dtype", None)
+    kwargs.pop("non_blocking", None)
+    kwargs.pop("memory_format", None)
+    if kwargs:
+        raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
+    for a in args:
+        if isinstance(a, (jax.Array, Parameter)):
+            dtype = dtype or a.dtype
+            device = device or next(iter(a.devices())) if isinstance(a, jax.Array) else device
+        elif isinstance(a, (str, jax.Device, int)) and not _is_dtype(a):
+            device = a
+        elif hasattr(a, "type") and getattr(a, "__module__", "") == "torch":  # torch.device
+            device = a
+        else:
+            dtype = a
+    return (None if device is None else resolve_device(device),
+            None if dtype is None else resolve_dtype(dtype))
+
+
+def _is_dtype(x: Any) -> bool:
+    if isinstance(x, int) or (isinstance(x, str) and (":" in x or x in {
+            "cpu", "cuda", "gpu", "tpu", "mps"})):
+        return False
+    try:
+        jnp.dtype(x)
+    except TypeError:
+        return False
+    return True
+
+
+def cast_floating(dtype: np.dtype | None, device: jax.Device | None) -> Callable:
+    """torch's rule: ``.to(dtype)`` casts floating (and complex) state, leaves integers."""
+
+    def fn(x: jax.Array) -> jax.Array:
+        if dtype is not None and (jnp.issubdtype(x.dtype, jnp.floating) or
+                                  jnp.issubdtype(x.dtype, jnp.complexfloating)):
+            x = x.astype(dtype)
+        if device is not None:
+            x = jax.device_put(x, device)
+        return x
+
+    return fn
+
+
+def apply_to_state(module: Any, fn: Callable[[jax.Array], jax.Array]) -> None:
+    """Replace every parameter (and its .grad) and buffer array by ``fn(array)``."""
+    seen: set[int] = set()
+    for m in module.modules():
+        for p in m._parameters.values():
+            if p is None or id(p) in seen:
+                continue
+            seen.add(id(p))
+            p.data = fn(p.data)
+            if p.grad is not None:
+                p.grad = fn(p.grad)
+        for name, b in m._buffers.items():
+            if b is not None:
+                m._buffers[name] = fn(b)

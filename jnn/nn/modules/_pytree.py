@@ -1,0 +1,242 @@
+"""How a Module becomes a pytree and back.
+
+A module tree flattens as ONE pytree node whose children are all of its parameter and
+buffer arrays (state_dict order, a tied Parameter once).  The aux data is a ``_Spec``: an
+immutable description of the whole tree (classes, names, which leaf sits where, and every
+plain attribute, the training flag and the hooks, as a hashable key).  Two trees with
+equal specs are the same jit cache entry; ``train()``/``eval()`` changes the spec, so it
+is a new trace, never a stale one.
+
+Cost, designed for ``jax.jit`` calls and ``jnn.compile`` steps:
+
+* flatten: each module caches ``(structure_version, spec, plan)``; while no module anywhere
+  changed structure (``jnn._state.state.structure_version``), flatten is one list comprehension
+  over ``plan`` (the containers holding each leaf).
+* unflatten: ``object.__new__(cls)`` plus one dict entry; the module's attributes,
+  Parameters and submodules are built on first attribute access (``materialize``).  An
+  unflattened module that is flattened again without being touched returns its leaves.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any
+
+import jax
+
+from jnn import _state
+from jnn.nn.parameter import Parameter
+
+__all__ = ["Spec", "flatten", "flatten_with_keys", "unflatten", "materialize", "STATE_KEYS"]
+
+# Entries of a module's __dict__ that are state (leaves / children / caches), not config.
+STATE_KEYS = frozenset({"_parameters", "_buffers", "_modules", "_jnn_cache", "_jnn_lazy"})
+# Mutable containers in a template (hook dicts, the non-persistent set, ...) are copied
+# for each materialized module, so changing a copy never changes the original.
+_COPIED_TYPES = (dict, OrderedDict, set, list)
+
+
+class _Identity:
+    """Hashable-by-identity stand-in for an unhashable attribute value (keeps it alive)."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj: Any) -> None:
+        self.obj = obj
+
+    def __eq__(self, other: Any) -> bool:
+        return isinstance(other, _Identity) and other.obj is self.obj
+
+    def __hash__(self) -> int:
+        return id(self.obj)
+
+
+def _static_key(value: Any) -> Any:
+    """A hashable key that is equal for equal configuration values."""
+    if value is None or isinstance(value, (bool, int, float, str, bytes, type)):
+        return value
+    if isinstance(value, (tuple, list)):
+        return (type(value), tuple(_static_key(v) for v in value))
+    if isinstance(value, dict):  # includes the hooks' OrderedDicts
+        return (type(value), tuple((k, _static_key(v)) for k, v in value.items()))
+    if isinstance(value, (set, frozenset)):
+        return (type(value), frozenset(_static_key(v) for v in value))
+    try:
+        hash(value)
+    except TypeError:
+        return _Identity(value)
+    if isinstance(value, jax.Array):  # arrays compare elementwise: use identity
+        return _Identity(value)
+    return value
+
+
+class _Node:
+    """One module of the tree: its class, config and where its state sits."""
+
+    __slots__ = ("cls", "template", "params", "buffers", "children")
+
+    def __init__(self, cls: type, template: dict, params: tuple, buffers: tuple,
+                 children: tuple) -> None:
+        self.cls = cls
+        self.template = template  # the module's __dict__ minus STATE_KEYS (shallow)
+        self.params = params  # ((name, leaf index | None, requires_grad), ...)
+        self.buffers = buffers  # ((name, leaf index | None), ...)
+        self.children = children  # ((name, node index | None), ...)
+
+    def key(self) -> tuple:
+        template = tuple((k, _static_key(v)) for k, v in self.template.items())
+        return (self.cls, template, self.params, self.buffers, self.children)
+
+
+class Spec:
+    """The aux data of a flattened module tree (hashable, compared by structure)."""
+
+    __slots__ = ("nodes", "paths", "keys", "_key", "_hash")
+
+    def __init__(self, nodes: tuple[_Node, ...], paths: tuple[str, ...]) -> None:
+        self.nodes = nodes
+        self.paths = paths  # torch name of each leaf (its first occurrence)
+        self.keys = tuple(jax.tree_util.GetAttrKey(p) for p in paths)
+        self._key = tuple(n.key() for n in nodes)
+        self._hash = hash(self._key)
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: Any) -> bool:
+        if self is other:
+            return True
+        return (isinstance(other, Spec) and self._hash == other._hash
+                and self._key == other._key)
+
+    def __repr__(self) -> str:
+        return f"ModuleSpec({self.nodes[0].cls.__name__}, leaves={list(self.paths)})"
+
+
+class _Lazy:
+    """Marker in an unflattened module's __dict__: what to build it from."""
+
+    __slots__ = ("spec", "index", "leaves", "memo")
+
+    def __init__(self, spec: Spec, index: int, leaves: Any, memo: Any) -> None:
+        self.spec = spec
+        self.index = index
+        self.leaves = leaves
+        self.memo = memo  # shared by one unflattened tree: ({leaf: Parameter}, {node: Module})
+
+
+def build(module: Any) -> tuple:
+    """Walk the tree once: the spec, and the plan that reads the leaves."""
+    nodes: list[_Node | None] = []
+    node_index: dict[int, int] = {}
+    param_leaf: dict[int, int] = {}
+    plan: list[tuple[dict, str, bool]] = []
+    paths: list[str] = []
+
+    def visit(m: Any, prefix: str) -> int:
+        d = m.__dict__
+        if "_jnn_lazy" in d:
+            materialize(m)
+        idx = len(nodes)
+        node_index[id(m)] = idx
+        nodes.append(None)
+        params = []
+        for name, p in d["_parameters"].items():
+            if p is None:
+                params.append((name, None, False))
+                continue
+            leaf = param_leaf.get(id(p))
+            if leaf is None:  # a tied Parameter is one leaf
+                leaf = param_leaf[id(p)] = len(plan)
+                plan.append((d["_parameters"], name, True))
+                paths.append(prefix + name)
+            params.append((name, leaf, p._requires_grad))
+        buffers = []
+        for name, b in d["_buffers"].items():
+            if b is None:
+                buffers.append((name, None))
+                continue
+            buffers.append((name, len(plan)))
+            plan.append((d["_buffers"], name, False))
+            paths.append(prefix + name)
+        children = []
+        for name, child in d["_modules"].items():
+            if child is None:
+                children.append((name, None))
+                continue
+            ci = node_index.get(id(child))
+            if ci is None:  # a module registered twice is one node
+                ci = visit(child, f"{prefix}{name}.")
+            children.append((name, ci))
+        template = {k: v for k, v in d.items() if k not in STATE_KEYS}
+        nodes[idx] = _Node(type(m), template, tuple(params), tuple(buffers), tuple(children))
+        return idx
+
+    visit(module, "")
+    spec = Spec(tuple(nodes), tuple(paths))  # type: ignore[arg-type]
+    cache = (_state.state.structure_version, spec, tuple(plan))
+    module.__dict__["_jnn_cache"] = cache
+    return cache
+
+
+def flatten(module: Any) -> tuple[list, Spec]:
+    d = module.__dict__
+    lazy = d.get("_jnn_lazy")
+    if lazy is not None and lazy.index == 0:
+        return lazy.leaves, lazy.spec
+    cache = d.get("_jnn_cache")
+    if cache is None or cache[0] != _state.state.structure_version:
+        cache = build(module)
+    return [c[k]._data if is_param else c[k] for c, k, is_param in cache[2]], cache[1]
+
+
+def flatten_with_keys(module: Any) -> tuple[list, Spec]:
+    leaves, spec = flatten(module)
+    return list(zip(spec.keys, leaves)), spec
+
+
+def unflatten(spec: Spec, leaves: Any) -> Any:
+    module = object.__new__(spec.nodes[0].cls)
+    module.__dict__["_jnn_lazy"] = _Lazy(spec, 0, leaves, None)
+    return module
+
+
+def materialize(module: Any) -> None:
+    """Build an unflattened module's attributes, Parameters and (lazy) children."""
+    d = module.__dict__
+    lazy = d.pop("_jnn_lazy")
+    spec, leaves = lazy.spec, lazy.leaves
+    if lazy.memo is None:
+        lazy.memo = ({}, {0: module})
+    param_memo, module_memo = lazy.memo
+    node = spec.nodes[lazy.index]
+    d.update(node.template)
+    for k, v in node.template.items():
+        if type(v) in _COPIED_TYPES:
+            d[k] = v.copy()
+    params: dict[str, Any] = {}
+    for name, leaf, requires_grad in node.params:
+        if leaf is None:
+            params[name] = None
+            continue
+        p = param_memo.get(leaf)
+        if p is None:
+            p = param_memo[leaf] = Parameter._wrap(leaves[leaf], requires_grad)
+        params[name] = p
+    d["_parameters"] = params
+    d["_buffers"] = {name: (None if leaf is None else leaves[leaf]) for name, leaf in node.buffers}
+    modules: dict[str, Any] = {}
+    for name, ci in node.children:
+        if ci is None:
+            modules[name] = None
+            continue
+        child = module_memo.get(ci)
+        if child is None:
+            child = module_memo[ci] = object.__new__(spec.nodes[ci].cls)
+            child.__dict__["_jnn_lazy"] = _Lazy(spec, ci, leaves, lazy.memo)
+        modules[name] = child
+    d["_modules"] = modules
+
+
+def register(cls: type) -> None:
+    jax.tree_util.register_pytree_with_keys(cls, flatten_with_keys, unflatten, flatten)

@@ -1,0 +1,144 @@
+"""Linear layers: ``Identity``, ``Linear``, ``Bilinear`` (torch.nn.modules.linear)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from jnn.nn import functional as F
+from jnn.nn import init
+from jnn.nn.modules.module import Module
+from jnn.nn.parameter import Parameter
+
+__all__ = ["Identity", "Linear", "Bilinear"]
+
+
+def _empty(shape: tuple[int, ...], dtype: Any, device: Any) -> jax.Array:
+    """Uninitialised storage as torch's ``torch.empty``: zeros here, filled by reset."""
+    arr = jnp.zeros(shape, dtype=dtype or jnp.float32)
+    if device is not None:
+        from jnn.nn.modules._casting import resolve_device
+
+        arr = jax.device_put(arr, resolve_device(device))
+    return arr
+
+
+class Identity(Module):
+    """A placeholder that returns its input; accepts and ignores any arguments.
+
+    Shape:
+        - Input: :math:`(*)`. Output: :math:`(*)`, the same.
+
+    PyTorch: ``torch.nn.Identity``.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__()
+
+    def forward(self, input: jax.Array) -> jax.Array:
+        return input
+
+
+class Linear(Module):
+    """Applies :math:`y = xA^T + b`.
+
+    Args:
+        in_features: size of each input sample.
+        out_features: size of each output sample.
+        bias: if ``False``, the layer learns no additive bias. Default ``True``.
+        device, dtype: where and of what type the parameters are created.
+
+    Shape:
+        - Input: :math:`(*, H_{in})` with :math:`H_{in} = \\text{in\\_features}`.
+        - Output: :math:`(*, H_{out})` with :math:`H_{out} = \\text{out\\_features}`.
+
+    Attributes:
+        weight: :math:`(\\text{out\\_features}, \\text{in\\_features})`, initialised from
+            :math:`\\mathcal{U}(-\\sqrt{k}, \\sqrt{k})`, :math:`k = 1/\\text{in\\_features}`.
+        bias: :math:`(\\text{out\\_features})`, from the same distribution.
+
+    PyTorch: ``torch.nn.Linear`` (same initialisation, state_dict keys and repr).
+
+    Example:
+        >>> import jax.numpy as jnp, jnn.nn as nn
+        >>> nn.Linear(20, 30)(jnp.ones((128, 20))).shape
+        (128, 30)
+    """
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True,
+                 device: Any = None, dtype: Any = None) -> None:
+        super().__init__()
+        self.in_features = in_features
+        self.out_features = out_features
+        self.weight = Parameter(_empty((out_features, in_features), dtype, device))
+        if bias:
+            self.bias = Parameter(_empty((out_features,), dtype, device))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        # torch: kaiming_uniform_(a=sqrt(5)) == U(-1/sqrt(fan_in), 1/sqrt(fan_in))
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
+            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+            init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, input: jax.Array) -> jax.Array:
+        return F.linear(input, self.weight, self.bias)
+
+    def extra_repr(self) -> str:
+        return (f"in_features={self.in_features}, out_features={self.out_features}, "
+                f"bias={self.bias is not None}")
+
+
+class Bilinear(Module):
+    """Applies :math:`y = x_1^T A x_2 + b`.
+
+    Args:
+        in1_features, in2_features: sizes of the two inputs.
+        out_features: size of the output.
+        bias: learn an additive bias. Default ``True``.
+
+    Shape:
+        - Input1: :math:`(*, H_{in1})`, Input2: :math:`(*, H_{in2})`.
+        - Output: :math:`(*, H_{out})`.
+
+    Attributes:
+        weight: :math:`(H_{out}, H_{in1}, H_{in2})` from
+            :math:`\\mathcal{U}(-\\sqrt{k}, \\sqrt{k})`, :math:`k = 1/H_{in1}`.
+        bias: :math:`(H_{out})`, same distribution.
+
+    PyTorch: ``torch.nn.Bilinear``.
+    """
+
+    def __init__(self, in1_features: int, in2_features: int, out_features: int,
+                 bias: bool = True, device: Any = None, dtype: Any = None) -> None:
+        super().__init__()
+        self.in1_features = in1_features
+        self.in2_features = in2_features
+        self.out_features = out_features
+        self.weight = Parameter(_empty((out_features, in1_features, in2_features), dtype,
+                                       device))
+        if bias:
+            self.bias = Parameter(_empty((out_features,), dtype, device))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        bound = 1 / math.sqrt(self.weight.shape[1])
+        init.uniform_(self.weight, -bound, bound)
+        if self.bias is not None:
+            init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, input1: jax.Array, input2: jax.Array) -> jax.Array:
+        return F.bilinear(input1, input2, self.weight, self.bias)
+
+    def extra_repr(self) -> str:
+        return (f"in1_features={self.in1_features}, in2_features={self.in2_features}, "
+                f"out_features={self.out_features}, bias={self.bias is not None}")

@@ -1,0 +1,529 @@
+"""``nn.Module``: torch's Module, which is also a JAX pytree.
+
+A Module is an ordinary mutable object with torch's registries (``_parameters``,
+``_buffers``, ``_modules``) and methods.  It is also a pytree whose leaves are its
+parameter and buffer arrays (see ``_pytree.py`` and ARCHITECTURE.md), so ``jax.jit``,
+``jax.grad`` and ``jax.vmap`` take modules as arguments.
+
+What code sees: inside ``Module.__call__`` (``forward``, the hooks and every helper they
+call) a parameter attribute reads as its raw ``jax.Array``, so ``x @ self.w`` and
+``jnp.tanh(self.w)`` work and cost nothing under jit.  Everywhere else it reads as the
+:class:`~jnn.nn.Parameter` box with ``.grad``, ``.data`` and ``.requires_grad``.
+Buffers are plain ``jax.Array`` everywhere.
+"""
+
+from __future__ import annotations
+
+
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import jax
+import numpy as np
+
+from jnn import _state
+from jnn.nn.modules import _casting, _hooks, _pytree
+from jnn.nn.modules import _state_dict as _sd
+from jnn.nn.parameter import Buffer, Parameter, as_array
+
+__all__ = ["Module"]
+
+_HOOK_DICTS = (
+    "_forward_hooks",
+    "_forward_hooks_with_kwargs",
+    "_forward_hooks_always_called",
+    "_forward_pre_hooks",
+    "_forward_pre_hooks_with_kwargs",
+)
+
+
+def _typename(obj: Any) -> str:
+    """``torch.typename`` for non-tensors: the qualified class name of ``obj``."""
+    if isinstance(obj, jax.Array):
+        return f"jax.Array[{obj.dtype}]"
+    cls = type(obj)
+    module = cls.__module__ or ""
+    return cls.__qualname__ if module in ("", "builtins") else f"{module}.{cls.__qualname__}"
+
+
+def _is_array(value: Any) -> bool:
+    return isinstance(value, (jax.Array, np.ndarray))
+
+
+def _addindent(text: str, spaces: int) -> str:
+    lines = text.split("\n")
+    if len(lines) == 1:
+        return text
+    return lines[0] + "\n" + "\n".join(" " * spaces + line for line in lines[1:])
+
+
+def _forward_unimplemented(self: Module, *args: Any, **kwargs: Any) -> Any:
+    raise NotImplementedError(
+        f'Module [{type(self).__name__}] is missing the required "forward" function'
+    )
+
+
+class Module:
+    """Base class for all neural network modules, like ``torch.nn.Module``.
+
+    Subclass it, register state in ``__init__`` (``self.fc = nn.Linear(...)``,
+    ``self.w = nn.Parameter(...)``, ``self.register_buffer(...)``) and define
+    ``forward``.  Every subclass is registered as a JAX pytree automatically.
+
+    PyTorch: ``torch.nn.Module``. Inside ``forward`` parameters read as ``jax.Array``
+    (see the module docstring); state_dict keys, order and ``repr`` are torch's.
+    """
+
+    training: bool
+    _version: int = 1
+    forward: Callable[..., Any] = _forward_unimplemented
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        _pytree.register(cls)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        if kwargs:  # torch's wording for a subclass that forwards its arguments
+            raise TypeError(f"{type(self).__name__}.__init__() got an unexpected keyword "
+                            f"argument '{next(iter(kwargs))}'")
+        if args:
+            raise TypeError(f"{type(self).__name__}.__init__() takes 1 positional argument "
+                            f"but {len(args) + 1} were given")
+        d = self.__dict__
+        d["training"] = True
+        d["_parameters"] = {}
+        d["_buffers"] = {}
+        d["_non_persistent_buffers_set"] = set()
+        d["_modules"] = {}
+        for name in _HOOK_DICTS:
+            d[name] = OrderedDict()
+        _state.bump_structure()
+
+    # -- calling ------------------------------------------------------------------
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        d = self.__dict__
+        if "_jnn_lazy" in d:
+            _pytree.materialize(self)
+        _state.state.forward_depth += 1
+        try:
+            with jax.named_scope(f"jnn.nn.{type(self).__name__}"):
+                if d["_forward_hooks"] or d["_forward_pre_hooks"]:
+                    out = _hooks.call_with_hooks(self, args, kwargs)
+                else:
+                    out = self.forward(*args, **kwargs)
+            if not _state.state.grad_enabled:  # torch.no_grad(): outputs carry no gradient
+                out = jax.tree_util.tree_map(jax.lax.stop_gradient, out)
+            return out
+        finally:
+            _state.state.forward_depth -= 1
+
+    # -- attribute registration ---------------------------------------------------
+    def __getattr__(self, name: str) -> Any:
+        d = self.__dict__
+        if "_jnn_lazy" in d:
+            _pytree.materialize(self)
+            return getattr(self, name)
+        params = d.get("_parameters")
+        if params is not None and name in params:
+            p = params[name]
+            if p is not None and _state.state.forward_depth:
+                if _state.state.read_log is not None:
+                    _state.log_read(p)
+                return p._data
+            return p
+        buffers = d.get("_buffers")
+        if buffers is not None and name in buffers:
+            return buffers[name]
+        modules = d.get("_modules")
+        if modules is not None and name in modules:
+            return modules[name]
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        d = self.__dict__
+        if "_jnn_lazy" in d:
+            _pytree.materialize(self)
+        params = d.get("_parameters")
+        if isinstance(value, Parameter):
+            if params is None:
+                raise AttributeError("cannot assign parameters before Module.__init__() call")
+            if params.get(name) is value:
+                return
+            self._remove_name(name, keep="_parameters")  # a rebound name keeps its place
+            self.register_parameter(name, value)
+            return
+        if params is not None and name in params:
+            if value is not None:
+                raise TypeError(
+                    f"cannot assign '{_typename(value)}' as parameter '{name}' "
+                    "(torch.nn.Parameter or None expected)"
+                )
+            self.register_parameter(name, value)
+            return
+        modules = d.get("_modules")
+        if isinstance(value, Module):
+            if modules is None:
+                raise AttributeError("cannot assign module before Module.__init__() call")
+            if modules.get(name) is value:
+                return
+            self._remove_name(name, keep="_modules")
+            modules[name] = value
+            _state.bump_structure()
+            return
+        if modules is not None and name in modules:
+            if value is not None:
+                raise TypeError(
+                    f"cannot assign '{_typename(value)}' as child module '{name}' "
+                    "(torch.nn.Module or None expected)"
+                )
+            modules[name] = value
+            _state.bump_structure()
+            return
+        buffers = d.get("_buffers")
+        if isinstance(value, Buffer):  # torch: a clashing plain attribute is a KeyError
+            self.register_buffer(name, value.data, value.persistent)
+            return
+        if buffers is not None and name in buffers:
+            if value is not None and not _is_array(value):
+                raise TypeError(
+                    f"cannot assign '{_typename(value)}' as buffer '{name}' "
+                    "(torch.nn.Buffer, torch.Tensor or None expected)"
+                )
+            old = buffers[name]
+            if _state.state.write_log is not None:  # a differentiated closure writes state
+                _state.log_write(buffers, name, old)
+            buffers[name] = None if value is None else as_array(value)
+            if (old is None) != (value is None):  # a new value is a leaf change only
+                _state.bump_structure()
+            return
+        old = d.get(name, _MISSING)
+        object.__setattr__(self, name, value)
+        if old is not value:
+            _state.bump_structure()
+
+    def __delattr__(self, name: str) -> None:
+        d = self.__dict__
+        if "_jnn_lazy" in d:
+            _pytree.materialize(self)
+        for registry in ("_parameters", "_buffers", "_modules"):
+            if name in d[registry]:
+                del d[registry][name]
+                d["_non_persistent_buffers_set"].discard(name)
+                break
+        else:
+            object.__delattr__(self, name)
+        _state.bump_structure()
+
+    def _remove_name(self, name: str, keep: str) -> None:
+        # torch's remove_from: the registry being assigned keeps the name's slot, so
+        # rebinding `self.weight` does not move it to the end of state_dict.
+        d = self.__dict__
+        d.pop(name, None)
+        for registry in ("_parameters", "_buffers", "_modules"):
+            if registry != keep:
+                d[registry].pop(name, None)
+        d["_non_persistent_buffers_set"].discard(name)
+
+    def _check_name(self, kind: str, name: Any, registry: str) -> None:
+        if "_parameters" not in self.__dict__:
+            raise AttributeError(f"cannot assign {kind} before Module.__init__() call")
+        if not isinstance(name, str):
+            raise TypeError(f"{kind} name should be a string. Got {_typename(name)}")
+        if "." in name:
+            got = f", got: {name}" if kind == "module" else ""
+            raise KeyError(f'{kind} name can\'t contain "."{got}')
+        if name == "":
+            raise KeyError(f'{kind} name can\'t be empty string ""')
+        if hasattr(self, name) and name not in self.__dict__[registry]:
+            raise KeyError(f"attribute '{name}' already exists")
+
+    def register_parameter(self, name: str, param: Parameter | None) -> None:
+        """Add a parameter (or ``None``) to the module under ``name``."""
+        self._check_name("parameter", name, "_parameters")
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(
+                f"cannot assign '{_typename(param)}' object to parameter '{name}' "
+                "(torch.nn.Parameter or None required)"
+            )
+        self.__dict__["_parameters"][name] = param
+        _state.bump_structure()
+
+    def register_buffer(self, name: str, tensor: Any, persistent: bool = True) -> None:
+        """Add a buffer: state that is not trained (``persistent=False``: not saved)."""
+        self._check_name("buffer", name, "_buffers")
+        # torch accepts a Parameter here (it is a Tensor); its array becomes the buffer
+        if tensor is not None and not (_is_array(tensor) or isinstance(tensor, Parameter)):
+            raise TypeError(
+                f"cannot assign '{_typename(tensor)}' object to buffer '{name}' "
+                "(torch Tensor or None required)"
+            )
+        d = self.__dict__
+        d["_buffers"][name] = None if tensor is None else as_array(tensor)
+        if persistent:
+            d["_non_persistent_buffers_set"].discard(name)
+        else:
+            d["_non_persistent_buffers_set"].add(name)
+        _state.bump_structure()
+
+    def add_module(self, name: str, module: Module | None) -> None:
+        """Add a child module under ``name`` (reachable as an attribute)."""
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"{_typename(module)} is not a Module subclass")
+        if not isinstance(name, str):
+            raise TypeError(f"module name should be a string. Got {_typename(name)}")
+        self._check_name("module", name, "_modules")
+        self.__dict__["_modules"][name] = module
+        _state.bump_structure()
+
+    register_module = add_module
+
+    def get_submodule(self, target: str) -> Module:
+        """The submodule at dotted path ``target`` (``""`` is ``self``)."""
+        if target == "":
+            return self
+        mod = self
+        for item in target.split("."):
+            if not hasattr(mod, item):
+                raise AttributeError(f"{mod._get_name()} has no attribute `{item}`")
+            mod = getattr(mod, item)
+            if not isinstance(mod, Module):
+                raise AttributeError(f"`{item}` is not an nn.Module")
+        return mod
+
+    def get_parameter(self, target: str) -> Parameter:
+        """The Parameter at dotted path ``target``."""
+        module_path, _, name = target.rpartition(".")
+        mod = self.get_submodule(module_path)
+        if not hasattr(mod, name):
+            raise AttributeError(f"{mod._get_name()} has no attribute `{name}`")
+        param = mod._parameters.get(name)
+        if not isinstance(param, Parameter):
+            raise AttributeError(f"`{name}` is not an nn.Parameter")
+        return param
+
+    def get_buffer(self, target: str) -> jax.Array:
+        """The buffer at dotted path ``target``."""
+        module_path, _, name = target.rpartition(".")
+        mod = self.get_submodule(module_path)
+        if not hasattr(mod, name):
+            raise AttributeError(f"{mod._get_name()} has no attribute `{name}`")
+        if name not in mod._buffers:
+            raise AttributeError(f"`{name}` is not a buffer")
+        return mod._buffers[name]
+
+    def __dir__(self) -> list[str]:
+        keys = [*dir(type(self)), *self.__dict__, *self._parameters, *self._modules,
+                *self._buffers]
+        return sorted(k for k in set(keys) if not k[0].isdigit())
+
+    def __getstate__(self) -> dict:
+        if "_jnn_lazy" in self.__dict__:
+            _pytree.materialize(self)
+        return {k: v for k, v in self.__dict__.items() if k != "_jnn_cache"}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        _state.bump_structure()
+
+    # -- traversal ------------------------------------------------------------------
+    def _named_members(self, get_members: Callable, prefix: str = "", recurse: bool = True,
+                       remove_duplicate: bool = True) -> Iterator[tuple[str, Any]]:
+        memo: set[int] = set()
+        modules = (self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate)
+                   if recurse else [(prefix, self)])
+        for module_prefix, module in modules:
+            for name, value in get_members(module):
+                if value is None or id(value) in memo:
+                    continue
+                if remove_duplicate:
+                    memo.add(id(value))
+                yield (module_prefix + "." if module_prefix else "") + name, value
+
+    def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
+        """The module's Parameters (each tied Parameter once)."""
+        for _, p in self.named_parameters(recurse=recurse):
+            yield p
+
+    def named_parameters(self, prefix: str = "", recurse: bool = True,
+                         remove_duplicate: bool = True) -> Iterator[tuple[str, Parameter]]:
+        """``(name, Parameter)`` pairs in torch's order."""
+        return self._named_members(lambda m: m._parameters.items(), prefix, recurse,
+                                   remove_duplicate)
+
+    def buffers(self, recurse: bool = True) -> Iterator[jax.Array]:
+        for _, b in self.named_buffers(recurse=recurse):
+            yield b
+
+    def named_buffers(self, prefix: str = "", recurse: bool = True,
+                      remove_duplicate: bool = True) -> Iterator[tuple[str, jax.Array]]:
+        return self._named_members(lambda m: m._buffers.items(), prefix, recurse,
+                                   remove_duplicate)
+
+    def children(self) -> Iterator[Module]:
+        for _, m in self.named_children():
+            yield m
+
+    def named_children(self) -> Iterator[tuple[str, Module]]:
+        memo: set[int] = set()
+        for name, module in self._modules.items():
+            if module is not None and id(module) not in memo:
+                memo.add(id(module))
+                yield name, module
+
+    def modules(self) -> Iterator[Module]:
+        for _, m in self.named_modules():
+            yield m
+
+    def named_modules(self, memo: set | None = None, prefix: str = "",
+                      remove_duplicate: bool = True) -> Iterator[tuple[str, Module]]:
+        """``(name, module)`` pairs, pre-order, each shared module once (torch's order)."""
+        if memo is None:
+            memo = set()
+        if self in memo:
+            return
+        if remove_duplicate:
+            memo.add(self)
+        yield prefix, self
+        for name, module in self._modules.items():
+            if module is None:
+                continue
+            yield from module.named_modules(memo, prefix + ("." if prefix else "") + name,
+                                            remove_duplicate)
+
+    # -- modes and gradients --------------------------------------------------------
+    def train(self, mode: bool = True) -> Module:
+        """Set training mode on this module and every submodule; returns ``self``."""
+        if not isinstance(mode, bool):
+            raise ValueError("training mode is expected to be boolean")
+        self.training = mode
+        for module in self.children():
+            module.train(mode)
+        return self
+
+    def eval(self) -> Module:
+        return self.train(False)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Module:
+        for p in self.parameters():
+            p.requires_grad_(requires_grad)
+        return self
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Reset ``.grad`` of every parameter (to None, or to zeros)."""
+        import jax.numpy as jnp
+
+        for p in self.parameters():
+            if p.grad is not None:
+                p.grad = None if set_to_none else jnp.zeros_like(p.grad)
+
+    def apply(self, fn: Callable[[Module], None]) -> Module:
+        """Call ``fn`` on every submodule (children first) and then ``self``."""
+        for module in self.children():
+            module.apply(fn)
+        fn(self)
+        return self
+
+    # -- hooks ----------------------------------------------------------------------
+    def register_forward_pre_hook(self, hook: Callable, *, prepend: bool = False,
+                                  with_kwargs: bool = False) -> _hooks.RemovableHandle:
+        """``hook(module, args)`` (or ``(module, args, kwargs)``) before ``forward``."""
+        d = self.__dict__
+        handle = _hooks.register(d["_forward_pre_hooks"], hook, prepend=prepend,
+                                 extra=[d["_forward_pre_hooks_with_kwargs"]])
+        if with_kwargs:
+            d["_forward_pre_hooks_with_kwargs"][handle.id] = True
+        return handle
+
+    def register_forward_hook(self, hook: Callable, *, prepend: bool = False,
+                              with_kwargs: bool = False,
+                              always_call: bool = False) -> _hooks.RemovableHandle:
+        """``hook(module, args, output)`` (or with kwargs) after ``forward``."""
+        d = self.__dict__
+        handle = _hooks.register(
+            d["_forward_hooks"], hook, prepend=prepend,
+            extra=[d["_forward_hooks_with_kwargs"], d["_forward_hooks_always_called"]],
+        )
+        if with_kwargs:
+            d["_forward_hooks_with_kwargs"][handle.id] = True
+        if always_call:
+            d["_forward_hooks_always_called"][handle.id] = True
+        return handle
+
+    # -- state_dict -----------------------------------------------------------------
+    def state_dict(self, *args: Any, destination: Any = None, prefix: str = "",
+                   keep_vars: bool = False) -> dict[str, Any]:
+        """An ordered dict of parameter and persistent buffer arrays, torch's keys."""
+        if args:  # torch's deprecated positional form: (destination, prefix, keep_vars)
+            destination, prefix, keep_vars = (*args, destination, prefix, keep_vars)[:3]
+        return _sd.state_dict(self, destination, prefix, keep_vars)
+
+    def load_state_dict(self, state_dict: Any, strict: bool = True,
+                        assign: bool = False) -> _sd.IncompatibleKeys:
+        """Copy arrays (jax, numpy, torch, anything with ``__array__``) into the module.
+
+        Returns ``(missing_keys, unexpected_keys)``; with ``strict`` raises torch's
+        ``RuntimeError`` listing every offending key and shape mismatch.
+        """
+        return _sd.load_state_dict(self, state_dict, strict, assign)
+
+    # -- moves ----------------------------------------------------------------------
+    def _apply_state(self, fn: Callable[[jax.Array], jax.Array]) -> Module:
+        _casting.apply_to_state(self, fn)
+        return self
+
+    def to(self, *args: Any, **kwargs: Any) -> Module:
+        """Move/cast parameters and buffers: ``to(device)``, ``to(dtype)``, ``to(array)``."""
+        device, dtype = _casting.parse_to(args, dict(kwargs))
+        return self._apply_state(_casting.cast_floating(dtype, device))
+
+    def float(self) -> Module:
+        return self.to(np.float32)
+
+    def double(self) -> Module:
+        return self.to(np.float64)
+
+    def half(self) -> Module:
+        return self.to(np.float16)
+
+    def bfloat16(self) -> Module:
+        return self.to("bfloat16")
+
+    def cpu(self) -> Module:
+        return self.to("cpu")
+
+    def cuda(self, device: Any = None) -> Module:
+        return self.to(_casting.resolve_device(f"cuda:{device or 0}"))
+
+    def type(self, dst_type: Any) -> Module:
+        """Cast every parameter and buffer (integers too) to ``dst_type``."""
+        dtype = _casting.resolve_dtype(dst_type)
+        return self._apply_state(lambda x: x.astype(dtype))
+
+    # -- printing -------------------------------------------------------------------
+    def _get_name(self) -> str:
+        return type(self).__name__
+
+    def extra_repr(self) -> str:
+        """Extra text for ``repr``: override to show a layer's configuration."""
+        return ""
+
+    def __repr__(self) -> str:
+        extra = self.extra_repr()
+        extra_lines = extra.split("\n") if extra else []
+        child_lines = [f"({key}): {_addindent(repr(module), 2)}"
+                       for key, module in self._modules.items()]
+        lines = extra_lines + child_lines
+        text = self._get_name() + "("
+        if lines:
+            if len(extra_lines) == 1 and not child_lines:
+                text += extra_lines[0]
+            else:
+                text += "\n  " + "\n  ".join(lines) + "\n"
+        return text + ")"
+
+
+_MISSING = object()
+_pytree.register(Module)
+
+

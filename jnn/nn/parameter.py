@@ -1,0 +1,264 @@
+"""``nn.Parameter``: a handle on a ``jax.Array`` with torch's tensor-side attributes.
+
+JAX arrays are immutable and JAX 0.10 refuses objects that only offer ``__jax_array__``,
+so a Parameter is *not* an array.  It is a small mutable box — ``.data`` (the array),
+``.grad`` and ``.requires_grad`` — that a Module owns.  Code inside ``Module.forward``
+never sees the box: attribute reads there return ``.data`` (see ARCHITECTURE.md), so
+``jnp.tanh(self.w)`` works.  Outside forward, ``model.fc.weight`` is this box, so
+``.grad``, ``.data``, ``init.xavier_normal_(w)`` and ``np.asarray(w)`` work as in torch;
+its arithmetic operators forward to ``.data`` for convenience.
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jnn import _state
+
+__all__ = ["Parameter", "Buffer", "as_array"]
+
+
+def as_array(value: Any) -> jax.Array:
+    """``value`` as a jax.Array: Parameters unwrap, everything else goes through jnp."""
+    if isinstance(value, Parameter):
+        return value._data
+    if isinstance(value, jax.Array):
+        return value
+    return jnp.array(value)  # copies: later changes to a numpy/torch source never show
+
+
+class Parameter:
+    """A learnable array registered on a Module, like ``torch.nn.Parameter``.
+
+    Args:
+        data: initial value (anything ``jnp.array`` accepts: jax/numpy arrays, a
+            Parameter, nested lists). It is copied.
+        requires_grad: whether gradients are computed and optimizers update it.
+
+    Attributes:
+        data: the current ``jax.Array``; assign to replace it.
+        grad: the accumulated gradient (a ``jax.Array``) or ``None``.
+        requires_grad: as in torch; ``False`` freezes the parameter.
+
+    PyTorch: ``torch.nn.Parameter``. Unlike a torch tensor a Parameter is not itself an
+    array: pass ``p.data`` (or use it inside ``forward``) where JAX needs an array.
+    """
+
+    __slots__ = ("_data", "_grad", "_requires_grad", "__weakref__")
+
+    def __init__(self, data: Any = None, requires_grad: bool = True) -> None:
+        if data is None:
+            data = jnp.zeros((0,), jnp.float32)
+        self._data = as_array(data) if isinstance(data, Parameter) else _copy(data)
+        self._grad: jax.Array | None = None
+        self._requires_grad = bool(requires_grad)
+
+    @classmethod
+    def _wrap(cls, data: Any, requires_grad: bool) -> Parameter:
+        # Hot path of pytree unflatten: no validation, no copy.
+        p = object.__new__(cls)
+        p._data = data
+        p._grad = None
+        p._requires_grad = requires_grad
+        return p
+
+    # -- torch's tensor attributes -------------------------------------------------
+    @property
+    def data(self) -> jax.Array:
+        return self._data
+
+    @data.setter
+    def data(self, value: Any) -> None:
+        self._data = as_array(value)
+
+    @property
+    def grad(self) -> jax.Array | None:
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: Any) -> None:
+        if (value is None) != (self._grad is None):
+            # Which .grad slots exist is part of what jnn.compile threads.
+            _state.state.cells_version += 1
+        self._grad = None if value is None else as_array(value)
+
+    @property
+    def requires_grad(self) -> bool:
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value: bool) -> None:
+        value = bool(value)
+        if value != self._requires_grad:
+            self._requires_grad = value
+            _state.bump_structure()  # frozen-ness is part of every module's spec
+
+    def requires_grad_(self, requires_grad: bool = True) -> Parameter:
+        self.requires_grad = requires_grad
+        return self
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self._data.shape)
+
+    @property
+    def dtype(self) -> Any:
+        return self._data.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self._data.ndim
+
+    @property
+    def device(self) -> Any:
+        devices = getattr(self._data, "devices", None)
+        return next(iter(devices())) if devices is not None else None
+
+    @property
+    def T(self) -> jax.Array:  # noqa: N802 - torch's name
+        return _read(self).T
+
+    def size(self, dim: int | None = None) -> Any:
+        return self.shape if dim is None else self.shape[dim]
+
+    def dim(self) -> int:
+        return self._data.ndim
+
+    def numel(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64))
+
+    nelement = numel
+
+    def detach(self) -> jax.Array:
+        return self._data
+
+    def numpy(self) -> np.ndarray:
+        return np.asarray(self._data)
+
+    def item(self) -> Any:
+        return self._data.item()
+
+    def tolist(self) -> Any:
+        return self._data.tolist()
+
+    def clone(self) -> jax.Array:
+        return jnp.array(self._data)
+
+    # -- torch's in-place helpers (replace .data) ---------------------------------
+    def copy_(self, src: Any) -> Parameter:
+        src = as_array(src)
+        self._data = jnp.broadcast_to(src, self._data.shape).astype(self._data.dtype)
+        return self
+
+    def fill_(self, value: Any) -> Parameter:
+        self._data = jnp.full_like(self._data, value)
+        return self
+
+    def zero_(self) -> Parameter:
+        return self.fill_(0)
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        arr = np.asarray(self._data)
+        return arr if dtype is None else arr.astype(dtype)
+
+    def __repr__(self) -> str:
+        # torch's tensor repr ends "..., requires_grad=True)" for a trainable Parameter
+        # and says nothing for a frozen one.
+        text = repr(self._data)
+        if self._requires_grad:
+            text = (text[:-1] + ", requires_grad=True)" if text.endswith(")")
+                    else text + " (requires_grad=True)")
+        return f"Parameter containing:\n{text}"
+
+    # Parameters are hashed by identity (torch's tensors are), while == compares values.
+    __hash__ = object.__hash__
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __iter__(self):
+        return iter(self._data)
+
+    def __getitem__(self, index: Any) -> jax.Array:
+        return _read(self)[index]
+
+    def __bool__(self) -> bool:
+        return bool(self._data)
+
+    def __float__(self) -> float:
+        return float(self._data)
+
+    def __int__(self) -> int:
+        return int(self._data)
+
+
+def _copy(data: Any) -> jax.Array:
+    if isinstance(data, jax.Array) and not isinstance(data, jax.core.Tracer):
+        return jnp.array(data, copy=True)
+    return as_array(data)
+
+
+def _binary(op: Any, reflected: bool = False) -> Any:
+    if reflected:
+        def method(self: Parameter, other: Any) -> Any:
+            return op(_unwrap(other), _read(self))
+    else:
+        def method(self: Parameter, other: Any) -> Any:
+            return op(_read(self), _unwrap(other))
+    return method
+
+
+def _read(p: Parameter) -> Any:
+    """``p``'s array as used in a computation (recorded while a closure is differentiated)."""
+    if _state.state.read_log is not None:
+        _state.log_read(p)
+    return p._data
+
+
+def _unwrap(x: Any) -> Any:
+    return _read(x) if isinstance(x, Parameter) else x
+
+
+for _name, _op in [
+    ("add", operator.add), ("sub", operator.sub), ("mul", operator.mul),
+    ("truediv", operator.truediv), ("floordiv", operator.floordiv), ("mod", operator.mod),
+    ("pow", operator.pow), ("matmul", operator.matmul),
+]:
+    setattr(Parameter, f"__{_name}__", _binary(_op))
+    setattr(Parameter, f"__r{_name}__", _binary(_op, reflected=True))
+for _name, _op in [
+    ("eq", operator.eq), ("ne", operator.ne), ("lt", operator.lt), ("le", operator.le),
+    ("gt", operator.gt), ("ge", operator.ge),
+]:
+    setattr(Parameter, f"__{_name}__", _binary(_op))
+Parameter.__neg__ = lambda self: -_read(self)  # type: ignore[method-assign]
+Parameter.__pos__ = lambda self: _read(self)  # type: ignore[method-assign]
+Parameter.__abs__ = lambda self: abs(_read(self))  # type: ignore[method-assign]
+Parameter.__hash__ = object.__hash__  # type: ignore[method-assign]
+
+# A Parameter on its own is a pytree of one leaf, so lists of Parameters (an optimizer's
+# param group) flatten to arrays and come back as Parameters.
+jax.tree_util.register_pytree_node(
+    Parameter,
+    lambda p: ((p._data,), p._requires_grad),
+    lambda requires_grad, children: Parameter._wrap(children[0], requires_grad),
+)
+
+
+class Buffer:
+    """Marks an array to be registered as a buffer on assignment, like ``torch.nn.Buffer``.
+
+    ``self.running_mean = nn.Buffer(jnp.zeros(3))`` is ``register_buffer("running_mean",
+    jnp.zeros(3))``; ``persistent=False`` keeps it out of ``state_dict``.
+    """
+
+    __slots__ = ("data", "persistent")
+
+    def __init__(self, data: Any, *, persistent: bool = True) -> None:
+        self.data = as_array(data)
+        self.persistent = persistent

@@ -1,0 +1,415 @@
+"""Adam: the pure update rule behind ``jnn.optim.Adam`` (and, decoupled, ``jnn.optim.AdamW``).
+
+The rule works on one parameter group: ``params``, ``grads`` and the per-parameter state fields
+are lists of arrays, one entry per parameter; the step count is one float32 scalar per group.
+Numeric hyper-parameters may be Python floats or traced JAX scalars, so a learning-rate
+scheduler never forces a re-trace; ``amsgrad``, ``maximize``, ``decoupled_weight_decay`` and
+"has weight decay" are static Python bools.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from jnn.optim.optimizer import Optimizer
+from jnn.optim.sgd import (
+    Scalar,
+    ScalarOrSchedule,
+    _as_list_transform,
+    _is_python_number,
+    _lerp,
+    _structural,
+)
+
+__all__ = ["Adam", "AdamState", "adam_init", "adam_update", "adam_transform"]
+
+
+class AdamState(NamedTuple):
+    """State of :func:`adam_update` (and :func:`jnn.optim.adamw.adamw_update`) for one group.
+
+    Attributes:
+        step: float32 scalar, the number of updates taken so far (0 initially). torch keeps one
+            identical ``step`` tensor per parameter; jnn keeps one per group.
+        exp_avg: one array per parameter, shaped like it: the first moment :math:`m_t`
+            (zeros initially).
+        exp_avg_sq: likewise, the second moment :math:`v_t` (zeros initially).
+        max_exp_avg_sq: likewise, :math:`\\max_{s \\le t} v_s` for AMSGrad (zeros initially);
+            ``None`` when ``amsgrad=False``, as torch then stores no such key.
+    """
+
+    step: jax.Array
+    exp_avg: list[jax.Array]
+    exp_avg_sq: list[jax.Array]
+    max_exp_avg_sq: list[jax.Array] | None
+
+
+def adam_init(params: list[jax.Array], amsgrad: bool = False) -> AdamState:
+    """Create the Adam/AdamW state for one parameter group (torch's lazy state, made eagerly).
+
+    Args:
+        params: the group's parameters, a list of arrays.
+        amsgrad: static; also keep ``max_exp_avg_sq``.
+
+    Returns:
+        An :class:`AdamState` with ``step = 0.0`` (float32) and zero moments.
+    """
+    return AdamState(
+        step=jnp.zeros((), jnp.float32),
+        exp_avg=[jnp.zeros_like(p) for p in params],
+        exp_avg_sq=[jnp.zeros_like(p) for p in params],
+        max_exp_avg_sq=[jnp.zeros_like(p) for p in params] if amsgrad else None,
+    )
+
+
+def _one_minus_pow(beta: Scalar, step: jax.Array, log_beta: Scalar | None = None) -> jax.Array:
+    """Bias correction ``1 - beta**step`` in float32, as ``-expm1(step * log(beta))``.
+
+    torch computes ``1 - beta**step`` in float64 Python. Doing the same subtraction in float32
+    loses digits to cancellation (``1 - 0.999f`` is off by 1.3e-5 relative, from rounding 0.999
+    to float32), so jnn takes ``log(beta)`` in float64 when ``beta`` is a Python number and uses
+    ``expm1``, which keeps float32's full relative accuracy for small corrections.
+    """
+    if log_beta is not None:
+        pass  # computed on the host in float64 by the caller (traced hyper-parameters)
+    elif _is_python_number(beta):
+        log_beta = math.log(beta) if beta > 0 else -math.inf
+    else:
+        log_beta = jnp.log(beta)
+    return -jnp.expm1(step * log_beta)
+
+
+def _adam_param(
+    param: jax.Array,
+    grad: jax.Array,
+    exp_avg: jax.Array,
+    exp_avg_sq: jax.Array,
+    max_exp_avg_sq: jax.Array | None,
+    *,
+    lr: Scalar,
+    beta1: Scalar,
+    beta2: Scalar,
+    eps: Scalar,
+    weight_decay: Scalar,
+    one_minus_beta1: Scalar,
+    one_minus_beta2: Scalar,
+    step_size: jax.Array,
+    bias_correction2_sqrt: jax.Array,
+    use_weight_decay: bool,
+    decoupled_weight_decay: bool,
+    amsgrad: bool,
+    maximize: bool,
+) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array | None]:
+    """One parameter's Adam step, in the order of torch's single-tensor CPU path."""
+    dtype = param.dtype
+    if maximize:
+        grad = -grad
+    if use_weight_decay:
+        if decoupled_weight_decay:
+            param = param * (1 - lr * weight_decay)
+        else:
+            grad = grad + weight_decay * param
+    exp_avg = _lerp(exp_avg, grad, one_minus_beta1)
+    exp_avg_sq = exp_avg_sq * beta2 + one_minus_beta2 * grad * grad
+    if amsgrad:
+        max_exp_avg_sq = jnp.maximum(max_exp_avg_sq, exp_avg_sq)
+        second_moment = max_exp_avg_sq
+    else:
+        second_moment = exp_avg_sq
+    denom = jnp.sqrt(second_moment) / bias_correction2_sqrt + eps
+    # torch: param.addcdiv_(exp_avg, denom, value=-step_size), i.e. p + (value * m) / denom.
+    param = param + (-step_size * exp_avg) / denom
+    # float32 scalars (the bias corrections, traced hyper-parameters) would promote a
+    # bfloat16/float16 parameter; torch keeps the parameter's and the state's dtype.
+    if max_exp_avg_sq is not None:
+        max_exp_avg_sq = max_exp_avg_sq.astype(dtype)
+    return param.astype(dtype), exp_avg.astype(dtype), exp_avg_sq.astype(dtype), max_exp_avg_sq
+
+
+def adam_update(
+    params: list[jax.Array],
+    grads: list[jax.Array],
+    state: AdamState,
+    *,
+    lr: Scalar,
+    beta1: Scalar = 0.9,
+    beta2: Scalar = 0.999,
+    eps: Scalar = 1e-8,
+    weight_decay: Scalar = 0.0,
+    amsgrad: bool = False,
+    maximize: bool = False,
+    decoupled_weight_decay: bool = False,
+    has_weight_decay: bool | None = None,
+    beta_terms: tuple[Scalar, Scalar, Scalar, Scalar] | None = None,
+) -> tuple[list[jax.Array], AdamState]:
+    r"""Apply one Adam step to a parameter group.
+
+    With :math:`g_t` the gradient, :math:`\gamma` = ``lr``, :math:`\lambda` = ``weight_decay``
+    and :math:`t` the step count after incrementing:
+
+    .. math::
+        g_t &\leftarrow -g_t \quad\text{if maximize} \\
+        g_t &\leftarrow g_t + \lambda\,\theta_{t-1} \quad\text{if } \lambda \ne 0
+            \text{ (coupled)}, \qquad
+            \theta_{t-1} \leftarrow \theta_{t-1}(1 - \gamma\lambda) \text{ (decoupled)} \\
+        m_t &= m_{t-1} + (g_t - m_{t-1})(1 - \beta_1) \\
+        v_t &= \beta_2 v_{t-1} + (1 - \beta_2)\, g_t^2 \\
+        \hat v_t &= \max(\hat v_{t-1}, v_t) \text{ if amsgrad, else } v_t \\
+        \theta_t &= \theta_{t-1} - \frac{\gamma}{1 - \beta_1^t} \cdot
+            \frac{m_t}{\sqrt{\hat v_t} / \sqrt{1 - \beta_2^t} + \epsilon}
+
+    Args:
+        params: the group's parameters :math:`\theta_{t-1}`, a list of arrays.
+        grads: their gradients, a list of arrays shaped like ``params``.
+        state: the group's :class:`AdamState` (from :func:`adam_init` with the same ``amsgrad``).
+        lr: learning rate :math:`\gamma` (float or traced scalar).
+        beta1: first-moment decay :math:`\beta_1` (float or traced scalar).
+        beta2: second-moment decay :math:`\beta_2` (float or traced scalar).
+        eps: term added to the denominator (float or traced scalar).
+        weight_decay: :math:`\lambda` (float or traced scalar).
+        amsgrad: static; use AMSGrad's running maximum of :math:`v_t`.
+        maximize: static; ascend the objective (negate the gradient).
+        decoupled_weight_decay: static; decay the parameters directly (AdamW) instead of adding
+            :math:`\lambda\theta` to the gradient.
+        has_weight_decay: static; torch's ``weight_decay != 0``. Inferred when ``weight_decay``
+            is a Python number; required when it is a JAX array.
+        beta_terms: optional ``(1 - beta1, 1 - beta2, log(beta1), log(beta2))`` computed on
+            the host in float64, for traced betas: ``1 - beta`` of a float32 beta loses
+            digits (0.999 is off by 1.3e-5 relative), the float64 difference does not.
+
+    Returns:
+        ``(new_params, new_state)``.
+
+    PyTorch: the maths of ``torch.optim.Adam`` (single-tensor, non-capturable path), minus
+    argument validation. torch computes the bias corrections in float64 Python; jnn computes
+    them in float32 on device (see ``_one_minus_pow``). Complex parameters are not treated as
+    torch's ``view_as_real`` pairs.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> params = [jnp.ones((2, 3))]
+        >>> state = adam_init(params)
+        >>> new, state = adam_update(params, [jnp.ones((2, 3))], state, lr=1e-3)
+        >>> new[0].shape, state.step
+        ((2, 3), Array(1., dtype=float32))
+    """
+    use_weight_decay = _structural(
+        has_weight_decay, weight_decay, "weight_decay", "has_weight_decay"
+    )
+    if amsgrad and state.max_exp_avg_sq is None:
+        raise ValueError(
+            "amsgrad=True needs state.max_exp_avg_sq: create the state with "
+            "adam_init(params, amsgrad=True)."
+        )
+    if beta_terms is None:
+        one_minus_beta1, one_minus_beta2, log_beta1, log_beta2 = 1 - beta1, 1 - beta2, None, None
+    else:
+        one_minus_beta1, one_minus_beta2, log_beta1, log_beta2 = beta_terms
+    step = state.step + 1
+    step_size = lr / _one_minus_pow(beta1, step, log_beta1)
+    bias_correction2_sqrt = jnp.sqrt(_one_minus_pow(beta2, step, log_beta2))
+    max_sqs = state.max_exp_avg_sq if amsgrad else [None] * len(params)
+    out = [
+        _adam_param(
+            p,
+            g,
+            m,
+            v,
+            vmax,
+            lr=lr,
+            beta1=beta1,
+            beta2=beta2,
+            eps=eps,
+            weight_decay=weight_decay,
+            one_minus_beta1=one_minus_beta1,
+            one_minus_beta2=one_minus_beta2,
+            step_size=step_size,
+            bias_correction2_sqrt=bias_correction2_sqrt,
+            use_weight_decay=use_weight_decay,
+            decoupled_weight_decay=decoupled_weight_decay,
+            amsgrad=amsgrad,
+            maximize=maximize,
+        )
+        for p, g, m, v, vmax in zip(params, grads, state.exp_avg, state.exp_avg_sq, max_sqs)
+    ]
+    new_params, exp_avg, exp_avg_sq, max_exp_avg_sq = (list(column) for column in zip(*out))
+    new_state = AdamState(
+        step=step,
+        exp_avg=exp_avg,
+        exp_avg_sq=exp_avg_sq,
+        max_exp_avg_sq=max_exp_avg_sq if amsgrad else state.max_exp_avg_sq,
+    )
+    return new_params, new_state
+
+
+def _adam_family_transform(
+    lr: ScalarOrSchedule,
+    betas: tuple[float, float],
+    eps: float,
+    weight_decay: float,
+    amsgrad: bool,
+    maximize: bool,
+    decoupled_weight_decay: bool,
+    name: str,
+) -> optax.GradientTransformation:
+    """The optax factory shared by :func:`adam_transform` and ``adamw_transform``."""
+    beta1, beta2 = betas
+    use_weight_decay = _structural(None, weight_decay, "weight_decay", "has_weight_decay")
+
+    def init_list(params: list[jax.Array]) -> AdamState:
+        return adam_init(params, amsgrad=amsgrad)
+
+    def update_list(
+        params: list[jax.Array], grads: list[jax.Array], state: AdamState
+    ) -> tuple[list[jax.Array], AdamState]:
+        step_lr = lr(state.step.astype(jnp.int32)) if callable(lr) else lr
+        return adam_update(
+            params,
+            grads,
+            state,
+            lr=step_lr,
+            beta1=beta1,
+            beta2=beta2,
+            eps=eps,
+            weight_decay=weight_decay,
+            amsgrad=amsgrad,
+            maximize=maximize,
+            decoupled_weight_decay=decoupled_weight_decay,
+            has_weight_decay=use_weight_decay,
+        )
+
+    return _as_list_transform(init_list, update_list, use_weight_decay, name)
+
+
+def adam_transform(
+    lr: ScalarOrSchedule = 1e-3,
+    betas: tuple[float, float] = (0.9, 0.999),
+    eps: float = 1e-8,
+    weight_decay: float = 0.0,
+    amsgrad: bool = False,
+    *,
+    maximize: bool = False,
+    decoupled_weight_decay: bool = False,
+) -> optax.GradientTransformation:
+    """:func:`adam_update` as an ``optax.GradientTransformation`` over any parameter pytree.
+
+    Args:
+        lr: learning rate, a constant or an optax schedule called with the update count.
+        betas: ``(beta1, beta2)``, as in ``torch.optim.Adam``.
+        eps, weight_decay, amsgrad, maximize, decoupled_weight_decay: as in
+            :func:`adam_update` (``weight_decay`` a Python number: it fixes the structure).
+
+    Returns:
+        A transformation whose updates, added to the parameters (``optax.apply_updates``),
+        perform torch's Adam step (up to the rounding of ``new - old``).
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> tx = adam_transform(1e-3)
+        >>> params = {"w": jnp.ones(3)}
+        >>> updates, state = tx.update({"w": jnp.ones(3)}, tx.init(params), params)
+        >>> updates["w"].shape
+        (3,)
+    """
+    return _adam_family_transform(
+        lr,
+        betas,
+        eps,
+        weight_decay,
+        amsgrad,
+        maximize,
+        decoupled_weight_decay,
+        "adam_transform",
+    )
+
+
+# --------------------------------------------------------------------------- the class
+
+
+class Adam(Optimizer):
+    r"""Adam (and, with ``decoupled_weight_decay=True``, AdamW).
+
+    Args:
+        params: Parameters or parameter-group dicts.
+        lr: learning rate. Default 1e-3.
+        betas: coefficients of the running averages of the gradient and its square.
+            Default ``(0.9, 0.999)``.
+        eps: added to the denominator. Default 1e-8.
+        weight_decay: L2 penalty (decoupled with ``decoupled_weight_decay``). Default 0.
+        amsgrad: use AMSGrad. Default ``False``.
+        maximize: maximize the objective. Default ``False``.
+        decoupled_weight_decay: AdamW's decay. Default ``False``.
+        foreach, capturable, differentiable, fused: accepted for torch compatibility.
+
+    The update is :func:`adam_update`; lr, betas, eps and weight_decay are traced scalars
+    (schedulers never re-trace; ``1 - beta`` and ``log(beta)`` are computed in float64 on
+    the host). State per parameter, created at its first step as in torch: ``step``
+    (float32 scalar), ``exp_avg``, ``exp_avg_sq`` and, with amsgrad, ``max_exp_avg_sq``.
+
+    PyTorch: ``torch.optim.Adam``.
+    """
+
+    def __init__(self, params: Any, lr: float = 1e-3,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0, amsgrad: bool = False, *,
+                 foreach: bool | None = None, maximize: bool = False,
+                 capturable: bool = False, differentiable: bool = False,
+                 fused: bool | None = None, decoupled_weight_decay: bool = False) -> None:
+        if not 0.0 <= lr:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if not 0.0 <= eps:
+            raise ValueError(f"Invalid epsilon value: {eps}")
+        if not 0.0 <= betas[0] < 1.0:
+            raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
+        if not 0.0 <= betas[1] < 1.0:
+            raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
+        if not 0.0 <= weight_decay:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
+                        amsgrad=amsgrad, maximize=maximize, foreach=foreach,
+                        capturable=capturable, differentiable=differentiable, fused=fused,
+                        decoupled_weight_decay=decoupled_weight_decay)
+        super().__init__(params, defaults)
+
+    def _init_state(self, p: Any, group: dict) -> dict:
+        state = {"step": jnp.zeros((), jnp.float32), "exp_avg": jnp.zeros_like(p.data),
+                 "exp_avg_sq": jnp.zeros_like(p.data)}
+        if group["amsgrad"]:
+            state["max_exp_avg_sq"] = jnp.zeros_like(p.data)
+        return state
+
+    def _prepare_hyper(self, hyper: dict) -> dict:
+        beta1, beta2 = hyper["betas"]
+        if _is_python_number(beta1) and _is_python_number(beta2):
+            hyper["beta_terms"] = (1.0 - beta1, 1.0 - beta2,
+                                   math.log(beta1) if beta1 > 0 else -math.inf,
+                                   math.log(beta2) if beta2 > 0 else -math.inf)
+        return hyper
+
+    @staticmethod
+    def _rule(params: list, grads: list, states: list[dict], hyper: dict, static: dict
+              ) -> tuple[list, list[dict]]:
+        amsgrad = static["amsgrad"]
+        beta1, beta2 = hyper["betas"]
+        new_params, new_states = [], []
+        for p, g, st in zip(params, grads, states):
+            state = AdamState(st["step"], [st["exp_avg"]], [st["exp_avg_sq"]],
+                              [st["max_exp_avg_sq"]] if amsgrad else None)
+            (new_p,), new = adam_update(
+                [p], [g], state, lr=hyper["lr"], beta1=beta1, beta2=beta2, eps=hyper["eps"],
+                weight_decay=hyper["weight_decay"], amsgrad=amsgrad,
+                maximize=static["maximize"],
+                decoupled_weight_decay=static["decoupled_weight_decay"],
+                has_weight_decay=static["weight_decay!=0"],
+                beta_terms=hyper.get("beta_terms"),
+            )
+            out = {"step": new.step, "exp_avg": new.exp_avg[0], "exp_avg_sq": new.exp_avg_sq[0]}
+            if amsgrad:
+                out["max_exp_avg_sq"] = new.max_exp_avg_sq[0]
+            new_params.append(new_p)
+            new_states.append(out)
+        return new_params, new_states

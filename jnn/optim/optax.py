@@ -1,0 +1,106 @@
+"""``Optax``: drive any optax ``GradientTransformation`` in the torch style."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import optax
+
+from jnn import _state
+from jnn.optim.optimizer import Optimizer
+
+__all__ = ["Optax"]
+
+
+class Optax(Optimizer):
+    """A torch-style optimizer over an optax transformation.
+
+    ``Optax(model.parameters(), optax.adamw(1e-3))`` gives ``zero_grad()``, ``step()``,
+    ``step(closure)`` and ``jnn.compile`` support for any optax optimizer.  Each parameter
+    group keeps one optax state over the list of its parameters; a parameter whose
+    ``.grad`` is ``None`` gets a zero gradient for the transformation and is left
+    unchanged.
+
+    Args:
+        params: Parameters or parameter-group dicts (groups carry no options here: the
+            transformation holds its hyper-parameters; use ``optax.inject_hyperparams`` to
+            change them during training).
+        transformation: an ``optax.GradientTransformation``.
+
+    PyTorch: no equivalent; ``state_dict()`` holds ``{'state': {group index:
+    {'optax_state': [leaves]}}, 'param_groups': ...}``.
+    """
+
+    def __init__(self, params: Any, transformation: optax.GradientTransformation) -> None:
+        if not hasattr(transformation, "init") or not hasattr(transformation, "update"):
+            raise TypeError(
+                "Optax expects an optax.GradientTransformation, got "
+                f"{type(transformation).__name__}"
+            )
+        self.transformation = transformation
+        self._leaves: list[list[Any] | None] = []
+        self._treedefs: list[Any] = []
+        super().__init__(params, {})
+        self._jitted: dict[Any, Any] = {}
+
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        super().add_param_group(param_group)
+        self._leaves.append(None)
+        self._treedefs.append(None)
+
+    def step(self, closure: Any = None) -> Any:
+        return super().step(closure)
+
+    def _step_group(self, group: dict[str, Any]) -> None:
+        index = next(i for i, g in enumerate(self.param_groups) if g is group)
+        params = group["params"]
+        has_grad = tuple(p.grad is not None for p in params)
+        if not any(has_grad):
+            return
+        values = [p._data for p in params]
+        if self._leaves[index] is None:
+            leaves, treedef = jax.tree_util.tree_flatten(self.transformation.init(values))
+            self._leaves[index], self._treedefs[index] = leaves, treedef
+            _state.state.cells_version += 1
+        key = (self._treedefs[index], has_grad)
+        update = self._jitted.get(key)
+        if update is None:
+            update = self._jitted[key] = jax.jit(self._make_update(*key))
+        grads = [p._grad for p in params if p.grad is not None]
+        new_values, new_leaves = update(values, grads, list(self._leaves[index]))
+        for p, value in zip(params, new_values):
+            p._data = value
+        self._leaves[index][:] = new_leaves
+
+    def _make_update(self, treedef: Any, has_grad: tuple[bool, ...]) -> Any:
+        tx = self.transformation
+
+        def update(values: list, grads: list, leaves: list) -> tuple[list, list]:
+            it = iter(grads)
+            full = [next(it) if h else jax.numpy.zeros_like(v) for v, h in zip(values, has_grad)]
+            opt_state = jax.tree_util.tree_unflatten(treedef, leaves)
+            updates, opt_state = tx.update(full, opt_state, values)
+            new = optax.apply_updates(values, updates)
+            new = [n if h else v for n, v, h in zip(new, values, has_grad)]
+            return new, jax.tree_util.tree_leaves(opt_state)
+
+        return update
+
+    def _cells(self) -> list[tuple[Any, Any]]:
+        return [(leaves, i) for leaves in self._leaves if leaves is not None
+                for i in range(len(leaves))]
+
+    def state_dict(self) -> dict[str, Any]:
+        sd = super().state_dict()
+        sd["state"] = {i: {"optax_state": list(leaves)} for i, leaves in enumerate(self._leaves)
+                       if leaves is not None}
+        return sd
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        for i, entry in state_dict["state"].items():
+            group_values = [p._data for p in self.param_groups[int(i)]["params"]]
+            _, treedef = jax.tree_util.tree_flatten(self.transformation.init(group_values))
+            self._treedefs[int(i)] = treedef
+            self._leaves[int(i)] = [jax.numpy.asarray(x) for x in entry["optax_state"]]
+        _state.state.cells_version += 1

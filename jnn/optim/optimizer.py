@@ -1,0 +1,308 @@
+"""``Optimizer``: torch's param groups, state and state_dict over pure update rules.
+
+The class is a thin imperative shell (as in Flax NNX): ``self.param_groups`` and
+``self.state`` have torch's layout (``state[p]`` is a dict with torch's keys), and
+``step()`` gathers each group's arrays, calls the subclass's pure rule — jit-compiled,
+with the numeric hyper-parameters (lr, betas, ...) as traced scalars so that a scheduler
+never causes a re-trace — and writes the results back.  Under ``jnn.compile`` the same
+code runs inside the traced program, where the state is threaded in and out.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import numbers
+import warnings
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from jnn import _state
+from jnn.nn.parameter import Parameter
+
+__all__ = ["Optimizer", "required"]
+
+
+class _RequiredParameter:
+    def __repr__(self) -> str:
+        return "<required parameter>"
+
+
+required: Any = _RequiredParameter()
+
+# Hyper-parameters that are strings/bools/None select code paths: they are static.
+_STATIC_TYPES = (bool, str, type(None))
+
+
+def _typename(obj: Any) -> str:
+    cls = type(obj)
+    if cls.__module__ == "builtins":
+        return cls.__qualname__
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+class Optimizer:
+    """Base class for optimizers, like ``torch.optim.Optimizer``.
+
+    Args:
+        params: an iterable of Parameters, or of dicts defining parameter groups (each
+            with ``'params'`` and per-group options).
+        defaults: default options, used where a group does not set them.
+
+    Subclasses set ``_state_keys`` and implement ``_init_state`` (torch's lazily created
+    state for one parameter), ``_static`` (the group's structural flags) and the pure
+    ``_rule(params, grads, states, hyper, static) -> (new_params, new_states)``.
+
+    PyTorch: ``torch.optim.Optimizer`` (same ``param_groups``, ``state``, ``state_dict``
+    layout; parameters are numbered as torch numbers them).
+    """
+
+    def __init__(self, params: Iterable[Any], defaults: dict[str, Any]) -> None:
+        self.defaults = defaults
+        self.state: defaultdict[Parameter, dict[str, Any]] = defaultdict(dict)
+        self.param_groups: list[dict[str, Any]] = []
+        if isinstance(params, Parameter):
+            raise TypeError(
+                "params argument given to the optimizer should be an iterable of Tensors or "
+                f"dicts, but got {_typename(params)}"
+            )
+        param_groups = list(params)
+        if len(param_groups) == 0:
+            raise ValueError("optimizer got an empty parameter list")
+        if not isinstance(param_groups[0], dict):
+            param_groups = [{"params": param_groups}]
+        for group in param_groups:
+            self.add_param_group(group)
+
+    # -- groups ---------------------------------------------------------------------
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        """Add a parameter group (a dict with ``'params'`` and optional options)."""
+        if not isinstance(param_group, dict):
+            raise TypeError(f"param_group must be a dict, but got {type(param_group).__name__}")
+        params = param_group["params"]
+        if isinstance(params, Parameter):
+            param_group["params"] = [params]
+        elif isinstance(params, set):
+            raise TypeError(
+                "optimizer parameters need to be organized in ordered collections, but the "
+                "ordering of tensors in sets will change between runs. Please use a list "
+                "instead."
+            )
+        else:
+            param_group["params"] = list(params)
+        for p in param_group["params"]:
+            if not isinstance(p, Parameter):
+                raise TypeError(
+                    "optimizer can only optimize Tensors, but one of the params is "
+                    + _typename(p)
+                )
+        for name, default in self.defaults.items():
+            if default is required and name not in param_group:
+                raise ValueError(
+                    "parameter group didn't specify a value of required optimization "
+                    f"parameter {name}"
+                )
+            param_group.setdefault(name, default)
+        ids = [id(p) for p in param_group["params"]]
+        if len(ids) != len(set(ids)):
+            warnings.warn(
+                "optimizer contains a parameter group with duplicate parameters; in future, "
+                "this will cause an error; see github.com/pytorch/pytorch/issues/40967 for "
+                "more information",
+                stacklevel=3,
+            )
+        existing = {id(p) for g in self.param_groups for p in g["params"]}
+        if not existing.isdisjoint(ids):
+            raise ValueError("some parameters appear in more than one parameter group")
+        self.param_groups.append(param_group)
+        _state.state.cells_version += 1
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Reset the gradients of all optimized Parameters (to None, or to zeros)."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is not None:
+                    p.grad = None if set_to_none else jnp.zeros_like(p.grad)
+
+    # -- stepping -------------------------------------------------------------------
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        """Update the parameters from their ``.grad``.
+
+        Args:
+            closure: optional; returns the loss (or ``(loss, aux)``). jnn differentiates it
+                w.r.t. this optimizer's parameters, accumulates ``.grad`` (as the closure's
+                ``loss.backward()`` would in torch), then updates. Returns its result.
+        """
+        result = None
+        if closure is not None:
+            from jnn import autograd
+
+            params = autograd._trainable(p for g in self.param_groups for p in g["params"])
+            loss, aux, has_aux, grads, read = autograd.differentiate(closure, params)
+            ids = {id(p) for p in read}
+            pairs = [(p, g) for p, g in zip(params, grads) if id(p) in ids]
+            autograd._accumulate([p for p, _ in pairs], [g for _, g in pairs])
+            result = (loss, aux) if has_aux else loss
+        for group in self.param_groups:
+            self._step_group(group)
+        return result
+
+    def _step_group(self, group: dict[str, Any]) -> None:
+        params = [p for p in group["params"] if p.grad is not None]
+        if not params:
+            return
+        for p in params:
+            if p not in self.state:
+                self.state[p].update(self._init_state(p, group))
+                _state.state.cells_version += 1
+        keys = tuple(tuple(sorted(self.state[p])) for p in params)
+        hyper, static = self._split_options(group)
+        update = _jitted_rule(type(self), static, keys)
+        new_params, new_states = update(
+            [p._data for p in params], [p._grad for p in params],
+            [dict(self.state[p]) for p in params], hyper,
+        )
+        for p, value, st in zip(params, new_params, new_states):
+            p._data = value
+            if len(st) != len(self.state[p]):  # torch-style lazily created state
+                _state.state.cells_version += 1
+            self.state[p].update(st)
+
+    def _split_options(self, group: dict[str, Any]) -> tuple[dict[str, Any], tuple]:
+        """Numeric options become traced scalars; the rest (and zero-ness) are static."""
+        hyper: dict[str, Any] = {}
+        static: list[tuple[str, Any]] = []
+        for key, value in group.items():
+            if key == "params":
+                continue
+            if isinstance(value, _STATIC_TYPES):
+                static.append((key, value))
+            elif isinstance(value, numbers.Real) or isinstance(value, jax.Array):
+                hyper[key] = value
+                if isinstance(value, numbers.Real):
+                    static.append((key + "!=0", value != 0))
+            elif isinstance(value, tuple) and all(isinstance(v, numbers.Real) for v in value):
+                hyper[key] = tuple(value)
+                static.append((key + "!=0", tuple(v != 0 for v in value)))
+            else:
+                static.append((key, value))
+        static.extend(self._static(group))
+        return self._prepare_hyper(hyper), tuple(static)
+
+    def _prepare_hyper(self, hyper: dict[str, Any]) -> dict[str, Any]:
+        """Hook: host-side precomputation of traced scalars (e.g. ``1 - beta`` in float64)."""
+        return hyper
+
+    def _cells(self) -> list[tuple[Any, Any]]:
+        """Every array of optimizer state as a ``(container, key)`` cell, for jnn.compile."""
+        return [(st, k) for st in self.state.values() for k, v in st.items()
+                if isinstance(v, jax.Array)]
+
+    # -- hooks for subclasses ---------------------------------------------------------
+    def _init_state(self, p: Parameter, group: dict[str, Any]) -> dict[str, Any]:
+        return {}
+
+    def _static(self, group: dict[str, Any]) -> tuple:
+        return ()
+
+    @staticmethod
+    def _rule(params: list, grads: list, states: list[dict], hyper: dict, static: dict
+              ) -> tuple[list, list[dict]]:
+        raise NotImplementedError
+
+    # -- state_dict -------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """``{'state': {index: {...}}, 'param_groups': [...]}`` in torch's layout."""
+        index: dict[int, int] = {}
+        groups = []
+        for group in self.param_groups:
+            packed = {k: v for k, v in group.items() if k != "params"}
+            ids = []
+            for p in group["params"]:
+                if id(p) not in index:
+                    index[id(p)] = len(index)
+                ids.append(index[id(p)])
+            packed["params"] = ids
+            groups.append(packed)
+        state = {index[id(p)]: dict(s) for p, s in self.state.items()
+                 if id(p) in index and s}
+        return {"state": dict(sorted(state.items())), "param_groups": groups}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Load a state dict in torch's layout (e.g. converted from a torch optimizer)."""
+        state_dict = copy.copy(state_dict)
+        groups = self.param_groups
+        saved_groups = list(state_dict["param_groups"])
+        if len(groups) != len(saved_groups):
+            raise ValueError("loaded state dict has a different number of parameter groups")
+        if any(len(g["params"]) != len(s["params"]) for g, s in zip(groups, saved_groups)):
+            raise ValueError(
+                "loaded state dict contains a parameter group that doesn't match the size of "
+                "optimizer's group"
+            )
+        id_map = {old: p for s, g in zip(saved_groups, groups)
+                  for old, p in zip(s["params"], g["params"])}
+        new_state: defaultdict[Parameter, dict[str, Any]] = defaultdict(dict)
+        for k, v in state_dict["state"].items():
+            k = int(k)
+            if k not in id_map:
+                continue
+            p = id_map[k]
+            new_state[p] = {name: _cast_state(name, value, p) for name, value in v.items()}
+        self.state = new_state
+        for g, s in zip(groups, saved_groups):
+            for key, value in s.items():
+                if key != "params":
+                    g[key] = value
+        _state.state.cells_version += 1
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"defaults": self.defaults, "state": self.state,
+                "param_groups": self.param_groups}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+
+    def __repr__(self) -> str:
+        text = type(self).__name__ + " ("
+        for i, group in enumerate(self.param_groups):
+            text += "\n" + f"Parameter Group {i}"
+            for key in sorted(group):
+                if key != "params":
+                    text += "\n" + f"    {key}: {group[key]}"
+        return text + "\n)"
+
+
+def _cast_state(name: str, value: Any, p: Parameter) -> Any:
+    """torch's rule: floating state takes the parameter's dtype, except ``step``."""
+    if value is None:
+        return None
+    if hasattr(value, "detach") and hasattr(value, "numpy"):  # a torch tensor
+        value = value.detach().cpu().numpy()
+    if isinstance(value, numbers.Number):
+        value = jnp.asarray(value, jnp.float32)
+    arr = jnp.array(value)
+    if name == "step":
+        return arr.astype(jnp.float32)
+    if jnp.issubdtype(arr.dtype, jnp.floating):
+        arr = arr.astype(p.dtype)
+    return arr
+
+
+@functools.cache
+def _jitted_rule(cls: type, static: tuple, keys: tuple) -> Callable:
+    """One compiled update per (optimizer class, structural flags, state layout)."""
+    static_dict = dict(static)
+    rule = cls._rule
+
+    def update(params: list, grads: list, states: list, hyper: dict) -> tuple:
+        return rule(params, grads, states, hyper, static_dict)
+
+    del keys  # part of the cache key only: a new state layout is a new compilation
+    return jax.jit(update)
+
+

@@ -1,0 +1,176 @@
+"""jnn's global random number generator, torch.random style.
+
+JAX has no hidden RNG state, so jnn keeps one: a :class:`Generator` holding a PRNG key.
+Each draw splits the key, keeps one half and uses the other, so consecutive draws differ
+and ``jnn.manual_seed(s)`` makes a run reproducible.  Under ``jnn.compile`` the key is
+threaded in and out of the program as state; under a plain ``jax.jit`` use
+:func:`use_key` to supply a (traced) key explicitly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+
+import jax
+import jax.numpy as jnp
+
+from jnn import _state
+
+__all__ = [
+    "Generator",
+    "default_generator",
+    "manual_seed",
+    "seed",
+    "initial_seed",
+    "get_rng_state",
+    "set_rng_state",
+    "fork_rng",
+    "use_key",
+    "next_key",
+    "randn",
+    "rand",
+]
+
+
+class Generator:
+    """A source of PRNG keys, like ``torch.Generator``.
+
+    Args:
+        seed: initial seed (default 0, torch's default seed is nondeterministic; jnn's
+            is fixed so that a program without ``manual_seed`` is still reproducible).
+    """
+
+    def __init__(self, seed: int = 0) -> None:
+        self._initial_seed = int(seed)
+        self._key = jax.random.key(self._initial_seed)
+
+    @property
+    def key(self) -> jax.Array:
+        """The current PRNG key (state that ``jnn.compile`` threads through programs)."""
+        return self._key
+
+    @key.setter
+    def key(self, value: jax.Array) -> None:
+        if _state.state.write_log is not None:
+            _state.log_write(self, "key", self._key)
+        self._key = value
+
+    def manual_seed(self, seed: int) -> Generator:
+        self._initial_seed = int(seed)
+        self.key = jax.random.key(self._initial_seed)
+        return self
+
+    def initial_seed(self) -> int:
+        return self._initial_seed
+
+    def get_state(self) -> jax.Array:
+        return self.key
+
+    def set_state(self, key: jax.Array) -> Generator:
+        self.key = key
+        return self
+
+    def next_key(self) -> jax.Array:
+        """Split the generator's key: keep one half, return the other."""
+        key, sub = jax.random.split(self.key)
+        if (isinstance(key, jax.core.Tracer) and not isinstance(self.key, jax.core.Tracer)
+                and _state.state.write_log is None):
+            # A concrete key used inside jax.jit/grad/vmap: storing the traced half
+            # would leak a tracer, and keeping the old key would bake one fixed mask
+            # into the compiled program.  Neither is what a torch user expects.
+            raise RuntimeError(
+                "jnn's global random generator was used inside a JAX transformation "
+                "(jax.jit, jax.grad, jax.vmap, ...) that does not thread its key. Use "
+                "jnn.compile(fn), which threads the generator state through the program, "
+                "or pass a key explicitly: `with jnn.random.use_key(key): out = model(x)`, "
+                "or call model.eval() so that dropout draws no randomness."
+            )
+        self.key = key
+        return sub
+
+
+default_generator = Generator(0)
+
+
+def manual_seed(seed: int) -> Generator:
+    """Seed jnn's global generator, like ``torch.manual_seed``; returns the generator."""
+    return default_generator.manual_seed(seed)
+
+
+def seed() -> int:
+    """Seed the global generator from the OS entropy pool and return the seed."""
+    import secrets
+
+    s = secrets.randbits(63)
+    default_generator.manual_seed(s)
+    return s
+
+
+def initial_seed() -> int:
+    return default_generator.initial_seed()
+
+
+def get_rng_state() -> jax.Array:
+    """The global generator's key (a JAX PRNG key array)."""
+    return default_generator.get_state()
+
+
+def set_rng_state(new_state: jax.Array) -> None:
+    default_generator.set_state(new_state)
+
+
+def next_key(generator: Generator | None = None) -> jax.Array:
+    """A fresh PRNG key from ``generator`` (default: the global generator)."""
+    return (generator or default_generator).next_key()
+
+
+@contextlib.contextmanager
+def fork_rng(enabled: bool = True) -> Iterator[None]:
+    """Restore the global generator's state on exit, like ``torch.random.fork_rng``."""
+    if not enabled:
+        yield
+        return
+    saved = default_generator.key
+    try:
+        yield
+    finally:
+        default_generator.key = saved
+
+
+@contextlib.contextmanager
+def use_key(key: jax.Array, generator: Generator | None = None) -> Iterator[None]:
+    """Draw from ``key`` (which may be a tracer) inside the block, then restore.
+
+    This is how randomness (dropout) reaches a model under a plain ``jax.jit``::
+
+        @jax.jit
+        def f(model, x, key):
+            with jnn.random.use_key(key):
+                return model(x)
+    """
+    g = generator or default_generator
+    if not jnp.issubdtype(jnp.asarray(key).dtype, jax.dtypes.prng_key):
+        key = jax.random.wrap_key_data(key) if key.dtype == jnp.uint32 else key
+    saved = g.key
+    g.key = key
+    try:
+        yield
+    finally:
+        g.key = saved
+
+
+def _shape(size: Sequence) -> tuple[int, ...]:
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        size = size[0]
+    return tuple(int(s) for s in size)
+
+
+def randn(*size: int, dtype=jnp.float32, generator: Generator | None = None) -> jax.Array:
+    """Standard-normal samples of the given size, like ``torch.randn``."""
+    return jax.random.normal(next_key(generator), _shape(size), dtype)
+
+
+def rand(*size: int, dtype=jnp.float32, generator: Generator | None = None) -> jax.Array:
+    """Uniform samples on [0, 1) of the given size, like ``torch.rand``."""
+    return jax.random.uniform(next_key(generator), _shape(size), dtype)

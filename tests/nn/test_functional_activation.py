@@ -1,0 +1,198 @@
+"""jnn.nn.functional activations against torch.nn.functional: values, gradients, errors."""
+
+import math
+import warnings
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as TF
+from hypothesis import given
+from hypothesis import strategies as st
+
+import jnn.nn.functional as F
+
+RTOL = 1e-5
+
+
+def check_against_torch(jfn, tfn, inputs, grad_argnums=(0,), n_reduce=1, seed=0):
+    """Compare ``jfn`` and ``tfn`` on the same numpy inputs: outputs, then input gradients.
+
+    Gradients are vector-Jacobian products with one random cotangent, so every entry of
+    the Jacobian takes part. ``n_reduce`` is the largest number of terms summed into one
+    output; float32 rounding grows like its square root, hence atol = 1e-6 * sqrt(n).
+    """
+    t_inputs = [
+        torch.from_numpy(np.asarray(a, np.int64 if a.dtype.kind in "iu" else a.dtype))
+        for a in inputs
+    ]
+    for i in grad_argnums:
+        t_inputs[i].requires_grad_(True)
+    j_inputs = [jnp.asarray(a) for a in inputs]
+
+    def partial_fn(*diff):
+        args = list(j_inputs)
+        for i, d in zip(grad_argnums, diff):
+            args[i] = d
+        return jfn(*args)
+
+    t_out = tfn(*t_inputs)
+    cot = np.asarray(np.random.default_rng(seed).standard_normal(t_out.shape), np.float32)
+    t_grads = torch.autograd.grad(t_out, [t_inputs[i] for i in grad_argnums], torch.from_numpy(cot))
+
+    # One jit of forward + VJP: on a small CPU, compiling one program is several times
+    # cheaper than compiling each eager op (measured), and it doubles as a jit check.
+    @jax.jit
+    def value_and_vjp(diff, cot):
+        out, vjp = jax.vjp(partial_fn, *diff)
+        return out, vjp(cot)
+
+    j_out, j_grads = value_and_vjp([j_inputs[i] for i in grad_argnums], jnp.asarray(cot))
+    atol = 1e-6 * math.sqrt(n_reduce)
+    np.testing.assert_allclose(j_out, t_out.detach().numpy(), rtol=RTOL, atol=atol)
+    assert j_out.shape == tuple(t_out.shape)
+    for j_grad, t_grad in zip(j_grads, t_grads):
+        np.testing.assert_allclose(j_grad, t_grad.numpy(), rtol=RTOL, atol=atol)
+
+
+def _input(shape=(4, 6), seed=0):
+    """Random values plus every kink torch picks a subgradient at (0, +-1, +-3, 6, ...)."""
+    x = np.random.default_rng(seed).standard_normal(shape).astype(np.float32) * 3
+    special = np.array([0.0, -1.0, 1.0, -3.0, 3.0, 6.0, 2.0, -20.0, 25.0, 0.5], np.float32)
+    x.reshape(-1)[: special.size] = special
+    return x
+
+
+# (name, kwargs): one line per configuration; the same (4, 6) input for all.
+ELEMENTWISE = [
+    ("relu", {}),
+    ("relu6", {}),
+    ("leaky_relu", {}),
+    ("leaky_relu", {"negative_slope": 0.2}),
+    ("elu", {}),
+    ("elu", {"alpha": 0.5}),
+    ("selu", {}),
+    ("celu", {}),
+    ("celu", {"alpha": 2.0}),
+    ("gelu", {}),
+    ("gelu", {"approximate": "tanh"}),
+    ("silu", {}),
+    ("mish", {}),
+    ("sigmoid", {}),
+    ("tanh", {}),
+    ("hardtanh", {}),
+    ("hardtanh", {"min_val": -2.0, "max_val": 3.0}),
+    ("hardsigmoid", {}),
+    ("hardswish", {}),
+    ("softplus", {}),
+    ("softplus", {"beta": 2.0, "threshold": 4.0}),  # x = 2 sits exactly on the threshold
+    ("softsign", {}),
+    ("logsigmoid", {}),
+]
+
+
+@pytest.mark.parametrize("name, kwargs", ELEMENTWISE)
+def test_elementwise_matches_torch(name, kwargs):
+    check_against_torch(
+        lambda x: getattr(F, name)(x, **kwargs),
+        lambda x: getattr(TF, name)(x, **kwargs),
+        [_input()],
+    )
+
+
+# (name, kwargs) over the dimension-wise functions; n_reduce is the reduced size.
+ALONG_DIM = [
+    ("softmax", {"dim": 1}),
+    ("softmax", {"dim": 0}),
+    ("softmax", {"dim": -1}),
+    ("log_softmax", {"dim": 1}),
+    ("log_softmax", {"dim": 0}),
+    ("softmin", {"dim": 1}),
+    ("glu", {}),
+    ("glu", {"dim": 0}),
+]
+
+
+@pytest.mark.parametrize("name, kwargs", ALONG_DIM)
+def test_along_dim_matches_torch(name, kwargs):
+    check_against_torch(
+        lambda x: getattr(F, name)(x, **kwargs),
+        lambda x: getattr(TF, name)(x, **kwargs),
+        [_input()],
+        n_reduce=6,
+    )
+
+
+def test_inplace_is_accepted_and_returns_a_new_array():
+    x = jnp.asarray(_input())
+    y = F.relu(x, inplace=True)
+    np.testing.assert_array_equal(y, np.maximum(np.asarray(x), 0))
+    assert float(x.min()) < 0  # the input is untouched
+
+
+@pytest.mark.parametrize("name", ["softmax", "log_softmax", "softmin"])
+@pytest.mark.parametrize("shape", [(), (3,), (2, 3), (2, 3, 2), (2, 3, 2, 1)])
+def test_implicit_dim_follows_torch_and_warns(name, shape):
+    x = np.random.default_rng(1).standard_normal(shape).astype(np.float32)
+    with pytest.warns(UserWarning, match=f"Implicit dimension choice for {name}") as record:
+        got = getattr(F, name)(x)
+    assert record[0].filename == __file__  # the warning points at the caller, as torch's
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        expected = getattr(TF, name)(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(got, expected, rtol=RTOL, atol=1e-6)
+
+
+def test_softmax_dtype_casts_first():
+    x = np.arange(6, dtype=np.int32).reshape(2, 3)
+    got = F.softmax(x, dim=1, dtype=jnp.float32)
+    expected = TF.softmax(torch.from_numpy(x), dim=1, dtype=torch.float32).numpy()
+    assert got.dtype == jnp.float32
+    np.testing.assert_allclose(got, expected, rtol=RTOL, atol=1e-6)
+
+
+def test_under_jit_grad_vmap():
+    x = jnp.asarray(_input())
+    jitted = jax.jit(lambda v: F.gelu(v, approximate="tanh"))
+    np.testing.assert_allclose(jitted(x), F.gelu(x, approximate="tanh"), rtol=RTOL, atol=1e-6)
+    batched = jax.vmap(lambda row: F.softmax(row, dim=0))(x)
+    np.testing.assert_allclose(batched, F.softmax(x, dim=1), rtol=RTOL, atol=1e-6)
+    grad = jax.grad(lambda v: F.log_softmax(v, dim=1)[:, 0].sum())(x)
+    assert grad.shape == x.shape
+
+
+# (call, exception type, torch's message regex); the torch call must raise the same.
+ERRORS = [
+    (lambda f, x: f.gelu(x, approximate="foo"), RuntimeError, "approximate argument must be"),
+    (lambda f, x: f.hardtanh(x, 1.0, 0.0), ValueError, "min_val cannot be greater than max_val"),
+    (lambda f, x: f.softmax(x, dim=2), IndexError, r"range of \[-2, 1\], but got 2\)"),
+    (lambda f, x: f.log_softmax(x, dim=-3), IndexError, r"range of \[-2, 1\], but got -3\)"),
+    (lambda f, x: f.glu(x, dim=2), IndexError, "Dimension out of range"),
+    (lambda f, x: f.glu(x[:, :3]), RuntimeError, "dimension 1 is size 3"),
+    (lambda f, x: f.glu(x[0, 0]), RuntimeError, "glu does not support scalars"),
+]
+
+
+@pytest.mark.parametrize("call, exc, match", ERRORS)
+def test_errors_match_torch(call, exc, match):
+    x = _input()
+    with pytest.raises(exc, match=match):
+        call(TF, torch.from_numpy(x))
+    with pytest.raises(exc, match=match):
+        call(F, jnp.asarray(x))
+
+
+@given(
+    shape=st.sampled_from([(4, 6), (6,)]),
+    seed=st.integers(0, 2**16),
+    scale=st.sampled_from([1.0, 10.0, 100.0]),
+)
+def test_log_softmax_stable_for_large_logits(shape, seed, scale):
+    x = (np.random.default_rng(seed).standard_normal(shape) * scale).astype(np.float32)
+    got = F.log_softmax(x, dim=-1)
+    assert np.isfinite(np.asarray(got)).all()
+    expected = TF.log_softmax(torch.from_numpy(x), dim=-1).numpy()
+    # log-probabilities grow with the logits' scale; rtol covers them, atol the near-zeros.
+    np.testing.assert_allclose(got, expected, rtol=RTOL, atol=1e-6 * scale)

@@ -1,0 +1,474 @@
+"""jnn.nn.functional losses against torch.nn.functional: values, gradients, errors, warnings."""
+
+import math
+import warnings
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as TF
+from hypothesis import given
+from hypothesis import strategies as st
+
+import jnn.nn.functional as F
+
+RTOL = 1e-5
+C = 5  # number of classes in every classification case
+
+
+def check_against_torch(jfn, tfn, inputs, grad_argnums=(0,), n_reduce=1, seed=0):
+    """Compare ``jfn`` and ``tfn`` on the same numpy inputs: outputs, then input gradients.
+
+    Gradients are vector-Jacobian products with one random cotangent. ``n_reduce`` is the
+    number of terms summed into one output; float32 rounding grows like its square root,
+    hence atol = 1e-6 * sqrt(n). Integer inputs go to torch as int64, to JAX as int32.
+    """
+    t_inputs = [
+        torch.from_numpy(np.asarray(a, np.int64 if a.dtype.kind in "iu" else a.dtype))
+        for a in inputs
+    ]
+    for i in grad_argnums:
+        t_inputs[i].requires_grad_(True)
+    j_inputs = [jnp.asarray(a) for a in inputs]
+
+    def partial_fn(*diff):
+        args = list(j_inputs)
+        for i, d in zip(grad_argnums, diff):
+            args[i] = d
+        return jfn(*args)
+
+    t_out = tfn(*t_inputs)
+    cot = np.asarray(np.random.default_rng(seed).standard_normal(t_out.shape), np.float32)
+    t_grads = torch.autograd.grad(t_out, [t_inputs[i] for i in grad_argnums], torch.from_numpy(cot))
+
+    # One jit of forward + VJP: compiling one program is cheaper here than compiling each
+    # eager op (measured), and it checks that the static validation is jit-safe.
+    @jax.jit
+    def value_and_vjp(diff, cot):
+        out, vjp = jax.vjp(partial_fn, *diff)
+        return out, vjp(cot)
+
+    j_out, j_grads = value_and_vjp([j_inputs[i] for i in grad_argnums], jnp.asarray(cot))
+    atol = 1e-6 * math.sqrt(n_reduce)
+    np.testing.assert_allclose(j_out, t_out.detach().numpy(), rtol=RTOL, atol=atol)
+    assert j_out.shape == tuple(t_out.shape)
+    for j_grad, t_grad in zip(j_grads, t_grads):
+        np.testing.assert_allclose(j_grad, t_grad.numpy(), rtol=RTOL, atol=atol)
+
+
+def _normal(rng, shape):
+    return rng.standard_normal(shape).astype(np.float32)
+
+
+def _log_softmax(x, axis):
+    return (x - np.log(np.exp(x).sum(axis, keepdims=True))).astype(np.float32)
+
+
+def _targets(rng, shape, ignore_index):
+    """Class indices in [0, C) with about a quarter replaced by ``ignore_index``."""
+    t = rng.integers(0, C, shape)
+    t[rng.random(shape) < 0.25] = ignore_index
+    return t.astype(np.int32)
+
+
+def make_inputs(kind, seed=0, ignore_index=-100):
+    """Inputs for one case kind: (arrays, grad_argnums)."""
+    rng = np.random.default_rng(seed)
+    x = _normal(rng, (4, C))
+    if kind == "pair":
+        return [x, _normal(rng, (4, C))], (0, 1)
+    if kind == "pair_broadcast":  # target (C,) against input (4, C): torch warns
+        return [x, _normal(rng, (C,))], (0, 1)
+    if kind == "index":  # (N, C) and (N,)
+        return [x, _targets(rng, (4,), ignore_index)], (0,)
+    if kind == "index_unbatched":  # (C,) and ()
+        return [x[0], _targets(rng, (), ignore_index)], (0,)
+    if kind == "index_kd":  # (N, C, d1) and (N, d1)
+        return [_normal(rng, (2, C, 3)), _targets(rng, (2, 3), ignore_index)], (0,)
+    if kind == "index_2d":  # (N, C, d1, d2) and (N, d1, d2): torch's nll_loss2d path
+        return [_normal(rng, (2, C, 3, 2)), _targets(rng, (2, 3, 2), ignore_index)], (0,)
+    if kind == "log_index":  # log-probabilities for nll_loss
+        return [_log_softmax(x, 1), _targets(rng, (4,), ignore_index)], (0,)
+    if kind == "log_index_kd":
+        return [_log_softmax(_normal(rng, (2, C, 3)), 1), _targets(rng, (2, 3), ignore_index)], (0,)
+    if kind == "probs":  # class probabilities, target shaped like input
+        return [x, np.exp(_log_softmax(_normal(rng, (4, C)), 1))], (0, 1)
+    if kind == "probs_kd":
+        return [_normal(rng, (2, C, 3)), np.exp(_log_softmax(_normal(rng, (2, C, 3)), 1))], (
+            0,
+            1,
+        )
+    if kind == "bce":
+        p = rng.uniform(0.05, 0.95, (4, C)).astype(np.float32)
+        return [p, rng.uniform(0, 1, (4, C)).astype(np.float32)], (0, 1)
+    if kind == "bce_logits":
+        return [x * 3, rng.uniform(0, 1, (4, C)).astype(np.float32)], (0, 1)
+    if kind == "kl":
+        return [_log_softmax(x, 1), np.exp(_log_softmax(_normal(rng, (4, C)), 1))], (0, 1)
+    if kind == "kl_log":
+        return [_log_softmax(x, 1), _log_softmax(_normal(rng, (4, C)), 1)], (0, 1)
+    raise ValueError(kind)
+
+
+def W(*shape):
+    """A positive weight array of ``shape`` (a marker resolved per library in the tests)."""
+    return np.random.default_rng(42).uniform(0.5, 2.0, shape).astype(np.float32)
+
+
+def _kwargs_for(kwargs, to_array):
+    return {k: to_array(v) if isinstance(v, np.ndarray) else v for k, v in kwargs.items()}
+
+
+# (name, input kind, kwargs): one line per configuration.
+CASES = [
+    ("mse_loss", "pair", {}),
+    ("mse_loss", "pair", {"reduction": "sum"}),
+    ("mse_loss", "pair", {"reduction": "none"}),
+    ("mse_loss", "pair", {"weight": W(4, C)}),
+    ("mse_loss", "pair", {"weight": W(4, C), "reduction": "none"}),
+    ("l1_loss", "pair", {}),
+    ("l1_loss", "pair", {"reduction": "none"}),
+    ("l1_loss", "pair", {"weight": W(4, C), "reduction": "sum"}),
+    ("l1_loss", "pair", {"weight": W(4, C)}),
+    ("smooth_l1_loss", "pair", {}),
+    ("smooth_l1_loss", "pair", {"beta": 0.5, "reduction": "none"}),
+    ("smooth_l1_loss", "pair", {"beta": 0.0}),
+    ("huber_loss", "pair", {}),
+    ("huber_loss", "pair", {"delta": 0.3, "reduction": "sum"}),
+    ("huber_loss", "pair", {"weight": W(4, C)}),
+    ("huber_loss", "pair", {"weight": W(4, C), "reduction": "none"}),
+    ("nll_loss", "log_index", {}),
+    ("nll_loss", "log_index", {"reduction": "sum"}),
+    ("nll_loss", "log_index", {"reduction": "none"}),
+    ("nll_loss", "log_index", {"weight": W(C)}),
+    ("nll_loss", "log_index", {"weight": W(C), "ignore_index": 1}),
+    ("nll_loss", "log_index_kd", {"weight": W(C)}),
+    ("nll_loss", "log_index_kd", {"reduction": "none"}),
+    ("cross_entropy", "index", {}),
+    ("cross_entropy", "index", {"reduction": "sum"}),
+    ("cross_entropy", "index", {"reduction": "none"}),
+    ("cross_entropy", "index", {"weight": W(C)}),
+    ("cross_entropy", "index", {"ignore_index": 2}),
+    ("cross_entropy", "index", {"label_smoothing": 0.1}),
+    ("cross_entropy", "index", {"label_smoothing": 0.2, "weight": W(C)}),
+    ("cross_entropy", "index", {"label_smoothing": 0.2, "weight": W(C), "reduction": "sum"}),
+    ("cross_entropy", "index", {"label_smoothing": 0.3, "weight": W(C), "reduction": "none"}),
+    ("cross_entropy", "index", {"label_smoothing": 0.1, "ignore_index": 3, "weight": W(C)}),
+    ("cross_entropy", "index", {"label_smoothing": -0.5}),  # torch ignores eps <= 0
+    ("cross_entropy", "index_unbatched", {}),
+    ("cross_entropy", "index_unbatched", {"weight": W(C), "label_smoothing": 0.1}),
+    ("cross_entropy", "index_kd", {}),
+    ("cross_entropy", "index_kd", {"weight": W(C), "label_smoothing": 0.2}),
+    ("cross_entropy", "index_kd", {"reduction": "none", "label_smoothing": 0.2}),
+    ("cross_entropy", "index_2d", {"weight": W(C)}),
+    ("cross_entropy", "index_2d", {"reduction": "none"}),
+    ("cross_entropy", "probs", {}),
+    ("cross_entropy", "probs", {"weight": W(C)}),
+    ("cross_entropy", "probs", {"label_smoothing": 0.25, "reduction": "sum"}),
+    ("cross_entropy", "probs", {"weight": W(C), "label_smoothing": 0.1, "reduction": "none"}),
+    ("cross_entropy", "probs_kd", {"weight": W(C)}),
+    ("binary_cross_entropy", "bce", {}),
+    ("binary_cross_entropy", "bce", {"weight": W(C), "reduction": "none"}),
+    ("binary_cross_entropy", "bce", {"weight": W(4, C), "reduction": "sum"}),
+    ("binary_cross_entropy_with_logits", "bce_logits", {}),
+    ("binary_cross_entropy_with_logits", "bce_logits", {"pos_weight": W(C)}),
+    ("binary_cross_entropy_with_logits", "bce_logits", {"pos_weight": W(4, C)}),
+    ("binary_cross_entropy_with_logits", "bce_logits", {"weight": W(C), "pos_weight": W(C)}),
+    ("binary_cross_entropy_with_logits", "bce_logits", {"weight": W(4, 1), "reduction": "none"}),
+    ("kl_div", "kl", {"reduction": "batchmean"}),
+    ("kl_div", "kl", {"reduction": "sum"}),
+    ("kl_div", "kl", {"reduction": "none"}),
+    ("kl_div", "kl_log", {"reduction": "batchmean", "log_target": True}),
+    ("kl_div", "kl_log", {"reduction": "none", "log_target": True}),
+]
+
+
+@pytest.mark.parametrize("name, kind, kwargs", CASES)
+def test_loss_matches_torch(name, kind, kwargs):
+    inputs, grad_argnums = make_inputs(kind, ignore_index=kwargs.get("ignore_index", -100))
+    check_against_torch(
+        lambda *a: getattr(F, name)(*a, **_kwargs_for(kwargs, jnp.asarray)),
+        lambda *a: getattr(TF, name)(*a, **_kwargs_for(kwargs, torch.from_numpy)),
+        inputs,
+        grad_argnums,
+        n_reduce=inputs[0].size,
+    )
+
+
+# (name, input kind, kwargs) whose torch call warns; jnn must warn with the same text.
+WARNING_CASES = [
+    ("mse_loss", "pair_broadcast", {}),
+    ("l1_loss", "pair_broadcast", {"reduction": "sum"}),
+    ("smooth_l1_loss", "pair_broadcast", {}),
+    ("huber_loss", "pair_broadcast", {}),
+    ("mse_loss", "pair", {"size_average": False}),
+    ("l1_loss", "pair", {"reduce": False}),
+    ("mse_loss", "pair", {"reduction": "elementwise_mean"}),
+    ("cross_entropy", "index", {"size_average": True, "reduce": True}),
+    ("nll_loss", "log_index", {"reduce": False}),
+    ("binary_cross_entropy", "bce", {"size_average": False}),
+    ("kl_div", "kl", {}),  # 'mean' warns that it is not 'batchmean'
+    ("kl_div", "kl", {"size_average": False, "reduction": "batchmean"}),
+]
+
+
+@pytest.mark.parametrize("name, kind, kwargs", WARNING_CASES)
+def test_warnings_and_legacy_reductions_match_torch(name, kind, kwargs):
+    inputs, _ = make_inputs(kind)
+    with warnings.catch_warnings(record=True) as t_record:
+        warnings.simplefilter("always")
+        expected = getattr(TF, name)(
+            *[
+                torch.from_numpy(np.asarray(a, np.int64) if a.dtype.kind == "i" else a)
+                for a in inputs
+            ],
+            **kwargs,
+        )
+    with warnings.catch_warnings(record=True) as j_record:
+        warnings.simplefilter("always")
+        got = getattr(F, name)(*[jnp.asarray(a) for a in inputs], **kwargs)
+    assert [str(w.message) for w in j_record] == [str(w.message) for w in t_record]
+    assert all(w.filename == __file__ for w in j_record)  # points at the caller
+    np.testing.assert_allclose(got, expected.numpy(), rtol=RTOL, atol=1e-5)
+
+
+class A:
+    """An input placeholder: shape and kind ('f' float, 'i' class index, 'p' in (0, 1))."""
+
+    def __init__(self, *shape, kind="f"):
+        self.shape, self.kind = shape, kind
+
+    def build(self, rng):
+        if self.kind == "i":
+            return rng.integers(0, 3, self.shape).astype(np.int32)
+        if self.kind == "p":
+            return rng.uniform(0.1, 0.9, self.shape).astype(np.float32)
+        return _normal(rng, self.shape)
+
+
+# (name, positional inputs, kwargs, exception, torch's message regex)
+ERROR_CASES = [
+    ("mse_loss", [A(2, 3), A(2)], {}, RuntimeError, r"tensor a \(3\) must match .* b \(2\)"),
+    ("mse_loss", [A(2, 3), A(2, 3)], {"reduction": "foo"}, ValueError, "foo is not a valid"),
+    ("mse_loss", [A(2, 3), A(2, 3)], {"weight": A(3)}, ValueError, "Weights and input must"),
+    (
+        "l1_loss",
+        [A(2, 3), A(2, 3)],
+        {"weight": A(2, 3), "reduction": "x"},
+        ValueError,
+        "Invalid reduction mode: x. Expected one of 'none', 'mean', 'sum'.",
+    ),
+    ("smooth_l1_loss", [A(2, 3), A(2, 3)], {"beta": -1.0}, RuntimeError, "negative values for"),
+    ("huber_loss", [A(2, 3), A(2, 3)], {"delta": 0.0}, RuntimeError, "non-positive values"),
+    ("nll_loss", [A(), A(kind="i")], {}, ValueError, r"Expected 1 or more dimensions \(got 0\)"),
+    (
+        "nll_loss",
+        [A(3, 4), A(2, kind="i")],
+        {},
+        ValueError,
+        r"Expected input batch_size \(3\) to match target batch_size \(2\)\.",
+    ),
+    ("nll_loss", [A(3, 4), A(3, 2, kind="i")], {}, RuntimeError, "multi-target not supported"),
+    ("nll_loss", [A(4), A(2, kind="i")], {}, ValueError, "1D target must have size 1"),
+    (
+        "nll_loss",
+        [A(3, 4), A(3)],
+        {},
+        RuntimeError,
+        "expected target dtype to be Long or Byte, but got Float",
+    ),
+    (
+        "nll_loss",
+        [A(3, 4), A(3, kind="i")],
+        {"weight": A(3)},
+        RuntimeError,
+        r"defined either for all 4 classes or no classes but got weight tensor of shape: \[3\]",
+    ),
+    (
+        "nll_loss",
+        [A(3, 4, 5), A(3, 6, kind="i")],
+        {},
+        RuntimeError,
+        r"Expected target size \[3, 5\], got \[3, 6\]",
+    ),
+    (
+        "nll_loss",
+        [A(3, 4, 5, 6), A(3, 5, 7, kind="i")],
+        {},
+        RuntimeError,
+        r"size mismatch \(got input: \[3, 4, 5, 6\] , target: \[3, 5, 7\]",
+    ),
+    (
+        "nll_loss",
+        [A(3, 4, 5, 6), A(3, 5, kind="i")],
+        {},
+        RuntimeError,
+        "only batches of spatial targets supported",
+    ),
+    (
+        "nll_loss",
+        [A(3, 4, 5), A(3, 5, kind="i")],
+        {"weight": A(3)},
+        RuntimeError,
+        "defined either for all or no classes",
+    ),
+    (
+        "cross_entropy",
+        [A(3, 4), A(3, 4)],
+        {"ignore_index": 1},
+        RuntimeError,
+        "ignore_index is not supported for floating point target",
+    ),
+    (
+        "cross_entropy",
+        [A(3, 4), A(3, 4, kind="i")],
+        {},
+        RuntimeError,
+        "Expected floating point type for target with class probabilities",
+    ),
+    (
+        "cross_entropy",
+        [A(3, 4), A(3, kind="i")],
+        {"label_smoothing": 1.5},
+        RuntimeError,
+        r"label_smoothing must be between 0.0 and 1.0. Got: 1.5",
+    ),
+    (
+        "cross_entropy",
+        [A(3, 4), A(3, 4)],
+        {"label_smoothing": 1.5},
+        RuntimeError,
+        "label_smoothing must be between",
+    ),
+    (
+        "cross_entropy",
+        [A(3, 4), A(3, 4)],
+        {"weight": A(3)},
+        RuntimeError,
+        r"cross_entropy: weight tensor should be defined either for all 4 classes",
+    ),
+    ("cross_entropy", [A(3, 4), A(2, kind="i")], {}, ValueError, r"batch_size \(3\)"),
+    ("cross_entropy", [A(), A(3, kind="i")], {}, IndexError, "Dimension out of range"),
+    ("cross_entropy", [A(3, 4), A(3)], {}, RuntimeError, "but got Float"),
+    (
+        "binary_cross_entropy",
+        [A(3, 4, kind="p"), A(4, kind="p")],
+        {},
+        ValueError,
+        r"Using a target size \(torch.Size\(\[4\]\)\) that is different to the input size "
+        r"\(torch.Size\(\[3, 4\]\)\) is deprecated",
+    ),
+    (
+        "binary_cross_entropy",
+        [A(3, 4, kind="p"), A(3, 4, kind="p")],
+        {"weight": A(3)},
+        RuntimeError,
+        "Attempting to broadcast a dimension of length 3 at -1!",
+    ),
+    (
+        "binary_cross_entropy",
+        [A(3, 4, kind="p"), A(3, 4, kind="p")],
+        {"weight": A(2, 3, 4)},
+        RuntimeError,
+        r"output with shape \[3, 4\] doesn't match the broadcast shape \[2, 3, 4\]",
+    ),
+    (
+        "binary_cross_entropy_with_logits",
+        [A(3, 4), A(4)],
+        {},
+        ValueError,
+        r"Target size \(torch.Size\(\[4\]\)\) must be the same as input size",
+    ),
+    (
+        "binary_cross_entropy_with_logits",
+        [A(3, 4), A(3, 4)],
+        {"pos_weight": A(3)},
+        RuntimeError,
+        r"tensor a \(3\) must match the size of tensor b \(4\)",
+    ),
+    (
+        "binary_cross_entropy_with_logits",
+        [A(3, 4), A(3, 4)],
+        {"weight": A(2, 3, 4)},
+        RuntimeError,
+        "doesn't match the broadcast shape",
+    ),
+    ("kl_div", [A(3, 4), A(3, 4)], {"reduction": "foo"}, ValueError, "foo is not a valid"),
+]
+
+
+@pytest.mark.parametrize("name, args, kwargs, exc, match", ERROR_CASES)
+def test_errors_match_torch(name, args, kwargs, exc, match):
+    rng = np.random.default_rng(0)
+    arrays = [a.build(rng) for a in args]
+    kw_arrays = {k: v.build(rng) if isinstance(v, A) else v for k, v in kwargs.items()}
+
+    def to_torch(a):
+        return torch.from_numpy(np.asarray(a, np.int64) if a.dtype.kind == "i" else a)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(exc, match=match):
+            getattr(TF, name)(*map(to_torch, arrays), **_kwargs_for(kw_arrays, to_torch))
+        with pytest.raises(exc, match=match):
+            getattr(F, name)(*map(jnp.asarray, arrays), **_kwargs_for(kw_arrays, jnp.asarray))
+
+
+def test_binary_cross_entropy_at_zero_and_one_matches_torch():
+    # log is clamped at -100 and the gradient uses max(x (1 - x), 1e-12), as in torch.
+    x = np.array([0.0, 1.0, 0.0, 1.0, 0.5, 1e-30, 1e-7, 1 - 1e-7], np.float32)
+    t = np.array([0.0, 1.0, 1.0, 0.0, 0.3, 0.0, 0.5, 0.5], np.float32)
+    check_against_torch(
+        lambda a, b: F.binary_cross_entropy(a, b, reduction="none"),
+        lambda a, b: TF.binary_cross_entropy(a, b, reduction="none"),
+        [x, t],
+        (0, 1),
+    )
+
+
+def test_all_ignored_mean_is_nan_like_torch():
+    x = np.zeros((3, C), np.float32)
+    t = np.full((3,), -100, np.int32)
+    assert np.isnan(float(F.cross_entropy(x, t)))
+    assert np.isnan(float(F.cross_entropy(x, t, label_smoothing=0.1, weight=W(C))))
+    assert np.isnan(TF.cross_entropy(torch.from_numpy(x), torch.from_numpy(t).long()).item())
+
+
+def test_out_of_range_target_gives_nan_not_an_error():
+    # torch raises IndexError after reading the values; jnn never reads values (jit-safe).
+    loss = F.cross_entropy(
+        np.zeros((2, C), np.float32), np.array([0, C], np.int32), reduction="none"
+    )
+    assert float(loss[0]) == pytest.approx(math.log(C))
+    assert np.isnan(float(loss[1]))
+
+
+@given(
+    kind=st.sampled_from(["index", "index_unbatched", "index_kd", "probs"]),
+    seed=st.integers(0, 2**16),
+    ignore_index=st.sampled_from([-100, 0, 3]),
+    label_smoothing=st.sampled_from([0.0, 0.05, 0.5, 1.0]),
+    use_weight=st.booleans(),
+    reduction=st.sampled_from(["mean", "sum", "none"]),
+)
+def test_cross_entropy_property(kind, seed, ignore_index, label_smoothing, use_weight, reduction):
+    # The shapes come from a small fixed set so that the examples share compiled programs.
+    if kind == "probs":
+        ignore_index = -100  # torch refuses ignore_index >= 0 with probability targets
+    inputs, _ = make_inputs(kind, seed, ignore_index)
+    kwargs = {
+        "ignore_index": ignore_index,
+        "label_smoothing": label_smoothing,
+        "reduction": reduction,
+        "weight": W(C) if use_weight else None,
+    }
+    check_against_torch(
+        lambda *a: F.cross_entropy(*a, **_kwargs_for(kwargs, jnp.asarray)),
+        lambda *a: TF.cross_entropy(*a, **_kwargs_for(kwargs, torch.from_numpy)),
+        inputs,
+        (0,),
+        n_reduce=inputs[0].size,
+        seed=seed,
+    )

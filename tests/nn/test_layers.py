@@ -1,0 +1,415 @@
+"""jnn's layers against torch.nn: one registry of cases drives the oracle.
+
+Each case is a class name, constructor arguments and input specs; ``tests/oracle.py``
+compares state_dict, names, repr, outputs (train and eval), buffers and gradients.  A new
+layer costs one line here.  A few shapes are reused throughout: each new shape is an XLA
+compile.
+"""
+
+import math
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+import jnn
+import jnn.nn as nn
+from tests.oracle import (
+    check_error,
+    check_layer,
+    const,
+    integers,
+    log_probs,
+    make_inputs,
+    normal,
+    probs,
+    uniform,
+)
+
+try:
+    from scipy.stats import ks_2samp
+except ImportError:  # pragma: no cover - scipy is optional
+    ks_2samp = None
+
+X = (4, 3)  # the default input
+X3 = (2, 4, 3)  # batched over two dims
+WIDE = normal(4, 3, scale=4.0)  # reaches every activation's saturated branches
+EVEN = normal(4, 6, scale=3.0)  # GLU halves a dim
+
+
+def case(name, *args, inputs=(X,), id=None, opts=None, **kwargs):
+    """One registry row: ``name(*args, **kwargs)`` on ``inputs``; ``opts`` for the oracle."""
+    if id is None:
+        shown = [repr(a) if not isinstance(a, np.ndarray) else "array" for a in args]
+        shown += [f"{k}={'array' if isinstance(v, np.ndarray) else repr(v)}"
+                  for k, v in kwargs.items()]
+        id = f"{name}({', '.join(shown)})"
+    return pytest.param(name, args, kwargs, inputs, opts or {}, id=id)
+
+
+# -- linear and shape layers -----------------------------------------------------------
+LINEAR = [
+    case("Identity"),
+    case("Identity", 3, unused="x", inputs=[X3]),
+    case("Linear", 3, 5),
+    case("Linear", 3, 5, bias=False),
+    case("Linear", 3, 5, inputs=[(3,)], id="Linear(3, 5) 1-D input"),
+    case("Linear", 3, 5, inputs=[X3], id="Linear(3, 5) 3-D input"),
+    case("Linear", 3, 5, bias=False, inputs=[X3], id="Linear(3, 5, bias=False) 3-D"),
+    case("Linear", 3, 1),
+    case("Bilinear", 3, 2, 5, inputs=[X, (4, 2)]),
+    case("Bilinear", 3, 2, 5, bias=False, inputs=[X, (4, 2)]),
+    case("Bilinear", 3, 2, 5, inputs=[X3, (2, 4, 2)], id="Bilinear 3-D inputs"),
+    case("Flatten", inputs=[X3]),
+    case("Flatten", 0, inputs=[X3]),
+    case("Flatten", -2, -1, inputs=[X3]),
+    case("Flatten", 0, 1, inputs=[X3]),
+    case("Flatten", 1, 1, inputs=[X3]),
+    case("Flatten", 0, inputs=[()], id="Flatten(0) 0-D input"),
+    case("Unflatten", 1, (3, 1)),
+    case("Unflatten", -1, [1, 3]),
+    case("Unflatten", 0, (2, -1)),
+    case("Unflatten", 1, (2, 2), inputs=[X3]),
+]
+
+# -- activations: every class in jnn/nn/modules/activation.py --------------------------
+ACTIVATIONS = [
+    case("ReLU", inputs=[WIDE]),
+    case("ReLU", inplace=True, inputs=[WIDE], opts={"grad": False}),
+    case("ReLU6", inputs=[WIDE]),
+    case("ReLU6", True, inputs=[WIDE], opts={"grad": False}),
+    case("LeakyReLU", inputs=[WIDE]),
+    case("LeakyReLU", 0.2, True, inputs=[WIDE], opts={"grad": False}),
+    case("ELU", inputs=[WIDE]),
+    case("ELU", alpha=0.5, inputs=[WIDE]),
+    case("CELU", inputs=[WIDE]),
+    case("CELU", alpha=2.0, inputs=[WIDE]),
+    case("SELU", inputs=[WIDE]),
+    case("GELU", inputs=[WIDE]),
+    case("GELU", approximate="tanh", inputs=[WIDE]),
+    case("SiLU", inputs=[WIDE]),
+    case("Mish", inputs=[WIDE]),
+    case("Sigmoid", inputs=[WIDE]),
+    case("Tanh", inputs=[WIDE]),
+    case("Hardtanh", inputs=[WIDE]),
+    case("Hardtanh", -2.0, 3.0, inputs=[WIDE]),
+    case("Hardtanh", -2, 3, inputs=[WIDE], id="Hardtanh(-2, 3) ints in repr"),
+    case("Hardsigmoid", inputs=[WIDE]),
+    case("Hardswish", inputs=[WIDE]),
+    case("Softplus", inputs=[WIDE]),
+    case("Softplus", beta=2.0, threshold=1.0, inputs=[WIDE]),
+    case("Softsign", inputs=[WIDE]),
+    case("LogSigmoid", inputs=[WIDE]),
+    case("Softmax", dim=1, inputs=[WIDE]),
+    case("Softmax", dim=0, inputs=[X3]),
+    case("Softmax", inputs=[X3], id="Softmax() implicit dim"),
+    case("LogSoftmax", dim=1, inputs=[WIDE]),
+    case("LogSoftmax", dim=-1, inputs=[X3]),
+    case("Softmin", dim=1, inputs=[WIDE]),
+    case("Softmin", dim=0),
+    case("GLU", inputs=[EVEN]),
+    case("GLU", 0, inputs=[normal(4, 3)], id="GLU(0)"),
+]
+
+# -- dropout: p=0 and eval mode are deterministic --------------------------------------
+EVAL_ONLY = {"modes": ("eval",)}
+DROPOUT = [
+    case("Dropout", opts=EVAL_ONLY),
+    case("Dropout", 0.0),
+    case("Dropout", 0.0, True, opts={"grad": False}),
+    case("Dropout", p=0.3, opts=EVAL_ONLY),
+    case("Dropout1d", 0.0, inputs=[X3]),
+    case("Dropout1d", inputs=[X3], opts=EVAL_ONLY),
+    case("Dropout2d", 0.0, inputs=[X3]),
+    case("Dropout2d", inputs=[X3], opts=EVAL_ONLY),
+    case("Dropout2d", 0.0, inputs=[X], id="Dropout2d(0.0) 2-D input warns"),
+    case("Dropout3d", 0.0, inputs=[(2, 2, 2, 3)]),
+    case("Dropout3d", inputs=[(2, 2, 2, 3)], opts=EVAL_ONLY),
+    case("AlphaDropout", 0.0),
+    case("AlphaDropout", 0.2, opts=EVAL_ONLY),
+]
+
+# -- losses: (input, target) -----------------------------------------------------------
+LOGITS = (4, 5)
+CLASSES = integers(4, high=5)
+W5 = np.array([0.5, 1.0, 2.0, 0.25, 1.5], np.float32)
+W3 = np.array([0.5, 2.0, 1.0], np.float32)
+IGNORED = const([0, 1, 4, 1], np.int64)  # hits ignore_index=1
+LOSSES = [
+    *[case(loss, reduction=r, inputs=[X, X]) for loss in ("L1Loss", "MSELoss")
+      for r in ("mean", "sum", "none")],
+    case("MSELoss", size_average=False, inputs=[X, X], id="MSELoss legacy size_average"),
+    case("L1Loss", reduce=False, inputs=[X, X], id="L1Loss legacy reduce"),
+    case("MSELoss", inputs=[X, (4, 1)], id="MSELoss broadcast target warns"),
+    case("SmoothL1Loss", inputs=[WIDE, X]),
+    case("SmoothL1Loss", beta=0.5, reduction="sum", inputs=[WIDE, X]),
+    case("SmoothL1Loss", beta=0.0, inputs=[WIDE, X]),
+    case("HuberLoss", inputs=[WIDE, X]),
+    case("HuberLoss", reduction="none", delta=0.5, inputs=[WIDE, X]),
+    case("NLLLoss", inputs=[log_probs(*LOGITS), CLASSES]),
+    case("NLLLoss", weight=W5, inputs=[log_probs(*LOGITS), CLASSES]),
+    case("NLLLoss", weight=W5, ignore_index=1, inputs=[log_probs(*LOGITS), IGNORED]),
+    case("NLLLoss", ignore_index=1, reduction="sum", inputs=[log_probs(*LOGITS), IGNORED]),
+    case("NLLLoss", weight=W5, reduction="none", inputs=[log_probs(*LOGITS), CLASSES]),
+    case("NLLLoss", inputs=[log_probs(2, 5, 3, dim=1), integers(2, 3, high=5)],
+         id="NLLLoss (N, C, d) input"),
+    case("NLLLoss", inputs=[log_probs(5), const(2, np.int64)], id="NLLLoss unbatched"),
+    case("NLLLoss", ignore_index=0, inputs=[log_probs(*LOGITS), const([0] * 4, np.int64)],
+         id="NLLLoss every target ignored"),
+    case("CrossEntropyLoss", inputs=[LOGITS, CLASSES]),
+    case("CrossEntropyLoss", weight=W5, inputs=[LOGITS, CLASSES]),
+    case("CrossEntropyLoss", reduction="sum", inputs=[LOGITS, CLASSES]),
+    case("CrossEntropyLoss", reduction="none", inputs=[LOGITS, CLASSES]),
+    case("CrossEntropyLoss", inputs=[LOGITS, const([0, -100, 4, 2], np.int64)],
+         id="CrossEntropyLoss default ignore_index"),
+    case("CrossEntropyLoss", weight=W5, ignore_index=1, inputs=[LOGITS, IGNORED]),
+    case("CrossEntropyLoss", label_smoothing=0.1, inputs=[LOGITS, CLASSES]),
+    case("CrossEntropyLoss", weight=W5, label_smoothing=0.2, inputs=[LOGITS, CLASSES]),
+    case("CrossEntropyLoss", weight=W5, ignore_index=1, label_smoothing=0.2,
+         reduction="none", inputs=[LOGITS, IGNORED]),
+    case("CrossEntropyLoss", weight=W5, ignore_index=1, label_smoothing=0.2,
+         inputs=[LOGITS, IGNORED], id="CrossEntropyLoss weight+ignore+smoothing mean"),
+    case("CrossEntropyLoss", inputs=[LOGITS, probs(*LOGITS)], id="CE probability target"),
+    case("CrossEntropyLoss", weight=W5, label_smoothing=0.1, inputs=[LOGITS, probs(*LOGITS)],
+         id="CE probability target, weight, smoothing"),
+    case("CrossEntropyLoss", reduction="none", inputs=[LOGITS, probs(*LOGITS)],
+         id="CE probability target, reduction none"),
+    case("CrossEntropyLoss", inputs=[(2, 5, 3), integers(2, 3, high=5)],
+         id="CE (N, C, d) input"),
+    case("CrossEntropyLoss", label_smoothing=0.1, inputs=[(2, 5, 3), probs(2, 5, 3, dim=1)],
+         id="CE (N, C, d) probability target"),
+    case("CrossEntropyLoss", inputs=[(5,), const(3, np.int64)], id="CE unbatched"),
+    case("CrossEntropyLoss", inputs=[(5,), probs(5)], id="CE unbatched probabilities"),
+    case("BCELoss", inputs=[uniform(*X, low=0.05, high=0.95), uniform(*X)]),
+    case("BCELoss", weight=W3, inputs=[uniform(*X, low=0.05, high=0.95), uniform(*X)]),
+    case("BCELoss", reduction="none", inputs=[uniform(*X, low=0.05, high=0.95),
+                                              const(np.eye(4, 3), np.float32)]),
+    case("BCEWithLogitsLoss", inputs=[WIDE, uniform(*X)]),
+    case("BCEWithLogitsLoss", pos_weight=W3, inputs=[WIDE, uniform(*X)]),
+    case("BCEWithLogitsLoss", weight=W3, pos_weight=W3, reduction="sum",
+         inputs=[WIDE, uniform(*X)]),
+    case("BCEWithLogitsLoss", reduction="none", inputs=[WIDE, uniform(*X)]),
+    *[case("KLDivLoss", reduction=r, inputs=[log_probs(*LOGITS), probs(*LOGITS)])
+      for r in ("mean", "batchmean", "sum", "none")],
+    case("KLDivLoss", reduction="batchmean", log_target=True,
+         inputs=[log_probs(*LOGITS), log_probs(*LOGITS)]),
+]
+
+
+@pytest.mark.parametrize("name, args, kwargs, inputs, opts",
+                         LINEAR + ACTIVATIONS + DROPOUT + LOSSES)
+def test_layer_matches_torch(name, args, kwargs, inputs, opts):
+    check_layer(name, args, kwargs, inputs, **opts)
+
+
+# -- errors: torch's type, and a message matching torch's regex ------------------------
+def err(name, args, kwargs, exc, match, inputs=None, id=None):
+    return pytest.param(name, args, kwargs, exc, match, inputs, id=id or f"{name}: {match}")
+
+
+ERRORS = [
+    err("Dropout", (1.5,), {}, ValueError,
+        r"dropout probability has to be between 0 and 1, but got 1\.5"),
+    err("Dropout2d", (), {"p": -0.1}, ValueError, r"between 0 and 1, but got -0\.1"),
+    err("AlphaDropout", (2,), {}, ValueError, r"between 0 and 1, but got 2"),
+    err("Unflatten", (1, [2, "a"]), {}, TypeError,
+        r"unflattened_size must be tuple of ints, but found element of type str at pos 1"),
+    err("Unflatten", (1, 5), {}, TypeError,
+        r"unflattened_size must be a tuple of ints, but found type int"),
+    err("Unflatten", (1, (2, 2)), {}, RuntimeError,
+        r"unflatten: Provided sizes \[2, 2\] don't multiply up to the size of dim 1 \(3\)",
+        [X]),
+    err("Flatten", (2, 1), {}, RuntimeError, "start_dim cannot come after end_dim", [X3]),
+    err("Flatten", (3,), {}, IndexError,
+        r"Dimension out of range \(expected to be in range of \[-3, 2\], but got 3\)", [X3]),
+    err("Flatten", (), {}, IndexError,
+        r"Dimension out of range \(expected to be in range of \[-1, 0\], but got 1\)", [()],
+        id="Flatten() on a 0-D input"),
+    err("Linear", (3, 4), {}, RuntimeError,
+        r"mat1 and mat2 shapes cannot be multiplied \(4x5 and 3x4\)", [(4, 5)]),
+    err("Linear", (3, 4), {}, RuntimeError,
+        r"mat1 and mat2 shapes cannot be multiplied \(1x5 and 3x4\)", [(5,)],
+        id="Linear 1-D input of wrong width"),
+    err("Bilinear", (3, 2, 4), {}, RuntimeError,
+        r"bilinear\(\): input2 size does not match weight size: got 3 but expected 2",
+        [X, X]),
+    err("Bilinear", (3, 2, 4), {}, RuntimeError,
+        r"bilinear\(\): input batch dimensions do not match at dim 0: got 4 and 2",
+        [X, (2, 2)]),
+    err("Hardtanh", (1.0, -1.0), {}, AssertionError,
+        r"max_val \(-1\.0\) must be greater than min_val \(1\.0\)"),
+    err("GLU", (1,), {}, RuntimeError,
+        "Halving dimension must be even, but dimension 1 is size 3", [X]),
+    err("Softmax", (2,), {}, IndexError,
+        r"Dimension out of range \(expected to be in range of \[-2, 1\], but got 2\)", [X]),
+    err("GELU", ("foo",), {}, RuntimeError, "approximate argument must be either none or tanh",
+        [X]),
+    err("Dropout1d", (0.5,), {}, RuntimeError,
+        "dropout1d: Expected 2D or 3D input, but received a 1D input", [(3,)]),
+    err("CrossEntropyLoss", (), {"label_smoothing": 1.5}, RuntimeError,
+        r"label_smoothing must be between 0\.0 and 1\.0\. Got: 1\.5", [LOGITS, CLASSES]),
+    err("CrossEntropyLoss", (), {}, ValueError,
+        r"Expected input batch_size \(4\) to match target batch_size \(3\)\.",
+        [LOGITS, integers(3, high=5)]),
+    err("CrossEntropyLoss", (), {"weight": W3}, RuntimeError,
+        "weight tensor should be defined either for all 5 classes or no classes but got "
+        r"weight tensor of shape: \[3\]", [LOGITS, CLASSES]),
+    err("CrossEntropyLoss", (), {}, RuntimeError, r"Expected target size \[2, 3\], got \[2, 2\]",
+        [(2, 5, 3), integers(2, 2, high=5)]),
+    err("NLLLoss", (), {}, ValueError,
+        r"Expected input batch_size \(4\) to match target batch_size \(3\)\.",
+        [log_probs(*LOGITS), integers(3, high=5)]),
+    err("MSELoss", (), {}, RuntimeError,
+        r"The size of tensor a \(4\) must match the size of tensor b \(5\) at non-singleton "
+        "dimension 0", [X, (5, 3)]),
+    err("L1Loss", (), {}, RuntimeError, r"The size of tensor a \(4\) must match", [X, (5, 3)]),
+    err("MSELoss", (), {"reduction": "foo"}, ValueError, "foo is not a valid value for reduction",
+        [X, X]),
+    err("BCELoss", (), {}, ValueError,
+        r"Using a target size \(torch\.Size\(\[4, 1\]\)\) that is different to the input size "
+        r"\(torch\.Size\(\[4, 3\]\)\) is deprecated",
+        [uniform(*X), uniform(4, 1)]),
+    err("BCEWithLogitsLoss", (), {}, ValueError,
+        r"Target size \(torch\.Size\(\[4, 1\]\)\) must be the same as input size "
+        r"\(torch\.Size\(\[4, 3\]\)\)", [X, uniform(4, 1)]),
+    err("SmoothL1Loss", (), {"beta": -1.0}, RuntimeError,
+        "smooth_l1_loss does not support negative values for beta", [X, X]),
+    err("HuberLoss", (), {"delta": -1.0}, RuntimeError,
+        "huber_loss does not support non-positive values for delta", [X, X]),
+]
+
+
+@pytest.mark.parametrize("name, args, kwargs, exc, match, inputs", ERRORS)
+def test_error_matches_torch(name, args, kwargs, exc, match, inputs):
+    check_error(name, args, kwargs, exc, match, inputs=inputs)
+
+
+# -- configuration properties ----------------------------------------------------------
+@given(in_features=st.sampled_from([2, 3]), out_features=st.sampled_from([1, 5]),
+       bias=st.booleans(), batch=st.sampled_from([(), (4,), (2, 4)]))
+def test_linear_configurations(in_features, out_features, bias, batch):
+    check_layer("Linear", (in_features, out_features), {"bias": bias},
+                [(*batch, in_features)], modes=("train",))
+
+
+@given(start_dim=st.integers(-3, 2), end_dim=st.integers(-3, 2))
+def test_flatten_configurations(start_dim, end_dim):
+    try:
+        torch.nn.Flatten(start_dim, end_dim)(torch.zeros(X3))
+    except RuntimeError:
+        check_error("Flatten", (start_dim, end_dim), {}, RuntimeError,
+                    "start_dim cannot come after end_dim", inputs=[X3])
+    else:
+        check_layer("Flatten", (start_dim, end_dim), {}, [X3], modes=("train",))
+
+
+# -- dropout as a module: modes, fresh masks, reproducibility --------------------------
+# each class on an input of the rank it is meant for: (N, C, *spatial), 256 elements
+DROPOUT_SHAPES = {"Dropout": (2, 8, 16), "Dropout1d": (2, 8, 16), "Dropout2d": (2, 8, 4, 4),
+                  "Dropout3d": (2, 8, 2, 2, 4), "AlphaDropout": (2, 8, 16)}
+
+
+@pytest.mark.parametrize("name", list(DROPOUT_SHAPES))
+def test_dropout_train_and_eval(name):
+    x = jnp.asarray(make_inputs([DROPOUT_SHAPES[name]])[0])
+    layer = getattr(nn, name)(0.5)
+    assert layer.training and repr(layer) == repr(getattr(torch.nn, name)(0.5))
+    jnn.manual_seed(0)
+    first, second = layer(x), layer(x)
+    assert first.shape == x.shape
+    assert not np.array_equal(first, second), "a fresh mask for every call"
+    assert not np.array_equal(first, x)
+    jnn.manual_seed(0)
+    np.testing.assert_array_equal(layer(x), first)  # jnn.manual_seed reproduces the mask
+    assert layer.eval() is layer and not layer.training
+    np.testing.assert_array_equal(layer(x), x)  # eval: the identity
+    layer.train()
+    assert not np.array_equal(layer(x), x)
+
+
+@pytest.mark.parametrize("name", ["Dropout", "Dropout1d", "Dropout2d", "Dropout3d"])
+def test_dropout_keeps_or_scales(name):
+    """Kept elements are ``x / (1 - p)``, the others 0; the Nd forms drop whole channels."""
+    x = jnp.asarray(make_inputs([DROPOUT_SHAPES[name]])[0])
+    p = 0.25
+    jnn.manual_seed(1)
+    out = np.asarray(getattr(nn, name)(p)(x))
+    kept = out != 0
+    np.testing.assert_allclose(out[kept], np.asarray(x)[kept] / (1 - p), rtol=1e-6)
+    if name != "Dropout":  # channel-wise: a (sample, channel) slice is all kept or none
+        per_channel = kept.reshape(2, 8, -1)
+        assert (per_channel.all(-1) | ~per_channel.any(-1)).all()
+
+
+@pytest.mark.parametrize("name", list(DROPOUT_SHAPES))
+def test_dropout_p1_zeroes_like_torch(name):
+    layer_t, layer_j = getattr(torch.nn, name)(1.0), getattr(nn, name)(1.0)
+    x = make_inputs([DROPOUT_SHAPES[name]])[0]
+    with torch.no_grad():
+        expected = layer_t(torch.from_numpy(x)).numpy()
+    np.testing.assert_array_equal(np.asarray(layer_j(jnp.asarray(x))), expected)
+
+
+def test_dropout_inside_a_model_follows_train_eval():
+    model = nn.Sequential(nn.Linear(3, 5), nn.Dropout(0.5), nn.ReLU())
+    x = jnp.asarray(make_inputs([X])[0])
+    jnn.manual_seed(0)
+    assert not np.array_equal(model(x), model(x))
+    model.eval()
+    np.testing.assert_array_equal(model(x), model(x))
+    assert not model[1].training
+
+
+# -- default initialisation, by distribution -------------------------------------------
+def _check_uniform(values, bound, what):
+    values = np.asarray(values, np.float64).ravel()
+    assert values.min() >= -bound and values.max() <= bound, f"{what}: outside the bounds"
+    std = bound / math.sqrt(3)  # U(-b, b)
+    assert abs(values.mean()) < 5 * std / math.sqrt(values.size), f"{what}: mean"
+    assert abs(values.std() / std - 1) < 5 / math.sqrt(values.size), f"{what}: std"
+    if values.size >= 1000:
+        assert values.min() < -0.95 * bound and values.max() > 0.95 * bound, f"{what}: range"
+
+
+@pytest.mark.parametrize("name, args", [
+    ("Linear", (128, 256)), ("Bilinear", (16, 24, 64)),
+])
+def test_default_init_matches_torch_distribution(name, args):
+    jnn.manual_seed(0)
+    layer = getattr(nn, name)(*args)
+    torch.manual_seed(0)
+    reference = getattr(torch.nn, name)(*args)
+    bound = 1 / math.sqrt(args[0])  # torch: U(-1/sqrt(in), 1/sqrt(in)), in = in(1)_features
+    for pname in ("weight", "bias"):
+        ours = np.asarray(getattr(layer, pname))
+        theirs = getattr(reference, pname).detach().numpy()
+        assert ours.shape == theirs.shape and ours.dtype == theirs.dtype
+        _check_uniform(ours, bound, f"{name}.{pname}")
+        if ks_2samp is not None and ours.size > 1000:
+            assert ks_2samp(ours.ravel(), theirs.ravel()).pvalue > 1e-3
+
+
+def test_manual_seed_makes_construction_reproducible():
+    jnn.manual_seed(123)
+    a, b = nn.Linear(3, 5), nn.Bilinear(3, 2, 5)
+    c = nn.Linear(3, 5)
+    jnn.manual_seed(123)
+    a2, b2 = nn.Linear(3, 5), nn.Bilinear(3, 2, 5)
+    for x, y in [(a, a2), (b, b2)]:
+        for (name, p), (_, q) in zip(x.named_parameters(), y.named_parameters()):
+            np.testing.assert_array_equal(np.asarray(p), np.asarray(q), err_msg=name)
+    assert not np.array_equal(np.asarray(a.weight), np.asarray(c.weight))
+    jnn.manual_seed(124)
+    assert not np.array_equal(np.asarray(nn.Linear(3, 5).weight), np.asarray(a.weight))
+
+
+def test_linear_reset_parameters_redraws():
+    layer = nn.Linear(3, 5)
+    before = np.asarray(layer.weight)
+    layer.reset_parameters()
+    after = np.asarray(layer.weight)
+    assert not np.array_equal(before, after)
+    _check_uniform(after, 1 / math.sqrt(3), "Linear.weight after reset")

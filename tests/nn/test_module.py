@@ -1,0 +1,628 @@
+"""``jnn.nn.Module`` against ``torch.nn.Module``: registration, attribute protocol,
+traversal order and de-duplication, modes, ``apply``, ``repr``, errors and dtype moves.
+
+Every expected value comes from running the same construction under torch (see
+``_mirror.py``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import OrderedDict
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+import jnn.nn as nn
+from tests.nn._mirror import (
+    FRAMEWORKS,
+    assert_same_error,
+    error_of,
+    nested,
+    pair,
+    torch_regex,
+    zoo,
+)
+
+
+def both(build):
+    return build(zoo("torch")), build(zoo("jnn"))
+
+
+def names(items):
+    return [name for name, _ in items]
+
+
+def typed(items):
+    return [(name, type(v).__name__) for name, v in items]
+
+
+TRAVERSALS = {
+    "named_parameters": lambda m: names(m.named_parameters()),
+    "named_parameters_prefix": lambda m: names(m.named_parameters(prefix="model")),
+    "named_parameters_no_recurse": lambda m: names(m.named_parameters(recurse=False)),
+    "named_parameters_keep_dup": lambda m: names(m.named_parameters(remove_duplicate=False)),
+    "parameters_shapes": lambda m: [tuple(p.shape) for p in m.parameters()],
+    "parameters_no_recurse": lambda m: [tuple(p.shape) for p in m.parameters(recurse=False)],
+    "named_buffers": lambda m: names(m.named_buffers()),
+    "named_buffers_prefix": lambda m: names(m.named_buffers(prefix="model")),
+    "named_buffers_no_recurse": lambda m: names(m.named_buffers(recurse=False)),
+    "named_buffers_keep_dup": lambda m: names(m.named_buffers(remove_duplicate=False)),
+    "buffers_shapes": lambda m: [tuple(b.shape) for b in m.buffers()],
+    "named_children": lambda m: typed(m.named_children()),
+    "children": lambda m: [type(c).__name__ for c in m.children()],
+    "named_modules": lambda m: typed(m.named_modules()),
+    "named_modules_prefix": lambda m: typed(m.named_modules(prefix="model")),
+    "named_modules_keep_dup": lambda m: typed(m.named_modules(remove_duplicate=False)),
+    "named_modules_memo": lambda m: typed(m.named_modules(memo={m.blocks[0], m.tied})),
+    "modules": lambda m: [type(c).__name__ for c in m.modules()],
+    "state_dict": lambda m: list(m.state_dict()),
+    "state_dict_keep_vars_types": lambda m: [
+        isinstance(v, type(m.alpha)) for v in m.state_dict(keep_vars=True).values()],
+}
+
+
+@pytest.mark.parametrize("traversal", TRAVERSALS)
+def test_traversal_matches_torch(traversal):
+    fn = TRAVERSALS[traversal]
+    t, j = both(nested)
+    assert fn(j) == fn(t)
+
+
+def test_traversal_yields_the_registered_objects():
+    j = nested(zoo("jnn"))
+    params = dict(j.named_parameters())
+    assert params["fc2.weight"] is j.extra.weight is j.fc2.weight
+    assert params["blocks.0.weight"] is j.head.share.weight
+    assert all(isinstance(p, nn.Parameter) for p in j.parameters())
+    assert all(isinstance(b, jax.Array) for b in j.buffers())
+    assert j.get_submodule("blocks.2") is j.blocks[0]
+    assert dict(j.named_modules())["blocks.0"] is j.head.share
+
+
+# -- random architectures (hypothesis) ---------------------------------------------------
+
+LEAF = st.one_of(
+    st.tuples(st.just("lin"), st.integers(1, 3), st.integers(1, 3), st.booleans()),
+    st.tuples(st.just("norm"), st.integers(1, 3)),
+    st.tuples(st.just("relu")),
+    st.tuples(st.just("ref"), st.integers(0, 5)),  # re-use an earlier leaf (shared module)
+    st.tuples(st.just("tie"), st.integers(0, 5)),  # a linear whose weight is an earlier one's
+)
+ARCH = st.recursive(
+    LEAF,
+    lambda inner: st.one_of(
+        st.tuples(st.just("seq"), st.lists(inner, max_size=3)),
+        st.tuples(st.just("list"), st.lists(inner, max_size=3)),
+        st.tuples(st.just("dict"), st.dictionaries(st.sampled_from("zayb"), inner, max_size=3)),
+    ),
+    max_leaves=8,
+)
+
+
+def build_arch(z, spec, built=None):
+    built = [] if built is None else built
+    kind = spec[0]
+    if kind == "lin":
+        m = z.MyLinear(spec[1], spec[2], spec[3])
+    elif kind == "norm":
+        m = z.Norm(spec[1])
+    elif kind == "relu":
+        m = z.ReLU()
+    elif kind == "ref":
+        return built[spec[1] % len(built)] if built else z.ReLU()
+    elif kind == "tie":
+        m = z.MyLinear(2, 2)
+        linears = [b for b in built if isinstance(b, z.MyLinear)]
+        if linears:
+            m.weight = linears[spec[1] % len(linears)].weight
+    elif kind == "seq":
+        return z.nn.Sequential(*[build_arch(z, s, built) for s in spec[1]])
+    elif kind == "list":
+        return z.nn.ModuleList([build_arch(z, s, built) for s in spec[1]])
+    else:
+        return z.nn.ModuleDict({k: build_arch(z, s, built) for k, s in spec[1].items()})
+    built.append(m)
+    return m
+
+
+@given(ARCH)
+def test_random_architecture_matches_torch(spec):
+    t = build_arch(zoo("torch"), ("seq", [spec, ("lin", 1, 1, True)]))
+    j = build_arch(zoo("jnn"), ("seq", [spec, ("lin", 1, 1, True)]))
+    assert list(j.state_dict()) == list(t.state_dict())
+    assert names(j.named_parameters()) == names(t.named_parameters())
+    assert (names(j.named_parameters(remove_duplicate=False))
+            == names(t.named_parameters(remove_duplicate=False)))
+    assert names(j.named_buffers()) == names(t.named_buffers())
+    assert typed(j.named_modules()) == typed(t.named_modules())
+    assert (typed(j.named_modules(remove_duplicate=False))
+            == typed(t.named_modules(remove_duplicate=False)))
+    assert repr(j) == repr(t)
+    assert [tuple(p.shape) for p in j.parameters()] == [tuple(p.shape) for p in t.parameters()]
+
+
+# -- registration and the attribute protocol ------------------------------------------------
+
+def registries(m):
+    return (list(m._parameters), list(m._buffers), sorted(m._non_persistent_buffers_set),
+            list(m._modules), sorted(k for k in m.__dict__ if not k.startswith("_")))
+
+
+REASSIGNMENTS = {
+    # rebinding an existing name keeps its place (state_dict order) as in torch
+    "param_replaced": lambda z, m: setattr(m, "weight", z.nn.Parameter(z.tensor(3, 2))),
+    "param_to_none": lambda z, m: setattr(m, "bias", None),
+    "param_none_then_back": lambda z, m: (setattr(m, "bias", None),
+                                          setattr(m, "bias", z.nn.Parameter(z.tensor(3)))),
+    "module_replaced": lambda z, m: setattr(m, "child", z.ReLU()),
+    "module_to_none": lambda z, m: setattr(m, "child", None),
+    "buffer_replaced": lambda z, m: setattr(m, "rm", z.tensor(3, fill=2.0)),
+    "buffer_to_none": lambda z, m: setattr(m, "rm", None),
+    "nonpersistent_buffer_replaced": lambda z, m: setattr(m, "np_buf", z.tensor(1)),
+    "plain_to_param": lambda z, m: setattr(m, "plain", z.nn.Parameter(z.tensor(1))),
+    "plain_to_module": lambda z, m: setattr(m, "plain", z.ReLU()),
+    "buffer_to_param": lambda z, m: setattr(m, "rm", z.nn.Parameter(z.tensor(1))),
+    "buffer_to_module": lambda z, m: setattr(m, "np_buf", z.ReLU()),
+    "module_to_param": lambda z, m: setattr(m, "child", z.nn.Parameter(z.tensor(1))),
+    "del_param": lambda z, m: delattr(m, "weight"),
+    "del_buffer": lambda z, m: delattr(m, "np_buf"),
+    "del_module": lambda z, m: delattr(m, "child"),
+    "del_plain": lambda z, m: delattr(m, "plain"),
+    "del_then_register_persistent": lambda z, m: (delattr(m, "np_buf"),
+                                                  m.register_buffer("np_buf", z.tensor(1))),
+    "register_persistent_over_nonpersistent": lambda z, m: m.register_buffer("np_buf",
+                                                                             z.tensor(2)),
+    "register_nonpersistent_over_persistent": lambda z, m: m.register_buffer(
+        "rm", z.tensor(2), persistent=False),
+    "nn_buffer": lambda z, m: setattr(m, "new_buf", z.nn.Buffer(z.tensor(2))),
+    "nn_buffer_nonpersistent": lambda z, m: setattr(m, "new_buf",
+                                                    z.nn.Buffer(z.tensor(2), persistent=False)),
+    "nn_buffer_over_buffer": lambda z, m: setattr(m, "rm", z.nn.Buffer(z.tensor(2),
+                                                                       persistent=False)),
+    "register_module_none": lambda z, m: m.register_module("later", None),
+    "register_parameter_as_buffer": lambda z, m: m.register_buffer(
+        "pbuf", z.nn.Parameter(z.tensor(2))),
+    "add_module_over_module": lambda z, m: m.add_module("child", z.Norm(1)),
+}
+
+
+def small(z):
+    m = z.nn.Module()
+    m.weight = z.nn.Parameter(z.tensor(3, 2))
+    m.bias = z.nn.Parameter(z.tensor(3))
+    m.register_buffer("rm", z.tensor(3))
+    m.register_buffer("np_buf", z.tensor(3), persistent=False)
+    m.child = z.MyLinear(2, 2)
+    m.plain = 3
+    m.tail = z.nn.Parameter(z.tensor(1))
+    return m
+
+
+@pytest.mark.parametrize("case", REASSIGNMENTS)
+def test_reassignment_matches_torch(case):
+    def run(z):
+        m = small(z)
+        REASSIGNMENTS[case](z, m)
+        return m
+
+    t, j = both(run)
+    assert registries(j) == registries(t)
+    assert list(j.state_dict()) == list(t.state_dict())
+    assert names(j.named_parameters()) == names(t.named_parameters())
+    assert names(j.named_buffers()) == names(t.named_buffers())
+    assert typed(j.named_children()) == typed(t.named_children())
+    assert repr(j) == repr(t)
+
+
+def test_parameter_reads_raw_array_inside_forward_and_box_outside():
+    seen = {}
+
+    class Probe(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = nn.Parameter(np.ones(2, np.float32))
+            self.register_buffer("b", np.ones(2, np.float32))
+            self.inner = zoo("jnn").ReLU()
+
+        def forward(self, x):
+            seen["w"], seen["b"] = self.w, self.b
+            seen["inner_w"] = getattr(self, "w")
+            return x
+
+    m = Probe()
+    m(jnp.ones(2))
+    assert type(seen["w"]) is not nn.Parameter and isinstance(seen["w"], jax.Array)
+    assert isinstance(seen["inner_w"], jax.Array)
+    assert isinstance(m.w, nn.Parameter) and m.w.data is seen["w"]
+    assert isinstance(m.b, jax.Array)
+    assert m.inner is m._modules["inner"]
+
+
+def test_same_parameter_assigned_again_is_a_no_op():
+    m = small(zoo("jnn"))
+    w = m.weight
+    m.weight = w
+    assert m.weight is w and list(m._parameters) == ["weight", "bias", "tail"]
+
+
+def test_buffer_assignment_converts_and_copies():
+    m = small(zoo("jnn"))
+    src = np.arange(3, dtype=np.float32)
+    m.rm = src
+    src[0] = 100.0
+    assert isinstance(m.rm, jax.Array)
+    np.testing.assert_array_equal(m.rm, [0.0, 1.0, 2.0])
+    assert "rm" in m.state_dict()
+
+
+def test_register_returns_and_get_helpers():
+    t, j = both(nested)
+    for target in ["fc1.weight", "blocks.0.bias", "head.share.weight", "tied.dec.weight", "alpha"]:
+        assert j.get_parameter(target) is dict(j.named_parameters(remove_duplicate=False))[
+            target]
+        assert j.get_parameter(target).shape == tuple(t.get_parameter(target).shape)
+    for target in ["norm.running_mean", "blocks.3.scratch", "steps", "tmp"]:
+        assert j.get_buffer(target).shape == tuple(t.get_buffer(target).shape)
+    for target in ["", "blocks", "blocks.3", "head.first", "tied.dec"]:
+        assert type(j.get_submodule(target)).__name__ == type(t.get_submodule(target)).__name__
+    assert j.get_submodule("") is j
+
+
+GETTER_ERRORS = {
+    "get_submodule_missing": lambda m: m.get_submodule("blocks.9"),
+    "get_submodule_missing_deep": lambda m: m.get_submodule("head.first.nope"),
+    "get_submodule_not_module": lambda m: m.get_submodule("fc1.weight"),
+    "get_submodule_plain_attr": lambda m: m.get_submodule("fc1.in_features"),
+    "get_parameter_missing": lambda m: m.get_parameter("fc1.nope"),
+    "get_parameter_is_buffer": lambda m: m.get_parameter("norm.running_mean"),
+    "get_parameter_is_none": lambda m: m.get_parameter("beta"),
+    "get_parameter_bad_path": lambda m: m.get_parameter("nope.weight"),
+    "get_buffer_missing": lambda m: m.get_buffer("norm.nope"),
+    "get_buffer_is_param": lambda m: m.get_buffer("norm.weight"),
+    "get_buffer_bad_path": lambda m: m.get_buffer("fc1.weight.x"),
+}
+
+
+@pytest.mark.parametrize("case", GETTER_ERRORS)
+def test_getter_errors_match_torch(case):
+    assert_same_error(lambda z: GETTER_ERRORS[case](nested(z)))
+
+
+def test_get_buffer_of_none_buffer_is_none():
+    t, j = both(lambda z: z.Norm(2))
+    assert t.get_buffer("num_batches_tracked") is None
+    assert j.get_buffer("num_batches_tracked") is None
+
+
+def _before_init(kind):
+    def build(z):
+        class Early(z.nn.Module):
+            def __init__(self):
+                if kind == "param":
+                    self.w = z.nn.Parameter(z.tensor(1))
+                elif kind == "module":
+                    self.m = z.ReLU()
+                else:
+                    self.register_buffer("b", z.tensor(1))
+                super().__init__()
+
+        return Early()
+
+    return build
+
+
+REGISTRATION_ERRORS = {
+    "param_name_not_str": lambda z: z.nn.Module().register_parameter(1, None),
+    "param_name_dot": lambda z: z.nn.Module().register_parameter("a.b", None),
+    "param_name_empty": lambda z: z.nn.Module().register_parameter("", None),
+    "param_name_taken_by_attr": lambda z: small(z).register_parameter("plain", None),
+    "param_name_taken_by_buffer": lambda z: small(z).register_parameter("rm", None),
+    "param_name_taken_by_module": lambda z: small(z).register_parameter("child", None),
+    "param_name_taken_by_method": lambda z: small(z).register_parameter("forward", None),
+    "buffer_name_not_str": lambda z: z.nn.Module().register_buffer(1, None),
+    "buffer_name_dot": lambda z: z.nn.Module().register_buffer("a.b", None),
+    "buffer_name_empty": lambda z: z.nn.Module().register_buffer("", None),
+    "buffer_not_array": lambda z: z.nn.Module().register_buffer("b", 3),
+    "buffer_name_taken_by_param": lambda z: small(z).register_buffer("weight", None),
+    "buffer_name_taken_by_attr": lambda z: small(z).register_buffer("plain", None),
+    "module_not_module": lambda z: z.nn.Module().add_module("m", 3),
+    "module_name_not_str": lambda z: z.nn.Module().add_module(1, None),
+    "module_name_dot": lambda z: z.nn.Module().add_module("a.b", None),
+    "module_name_empty": lambda z: z.nn.Module().add_module("", None),
+    "module_name_taken": lambda z: small(z).add_module("weight", None),
+    "register_module_alias": lambda z: small(z).register_module("plain", z.ReLU()),
+    "assign_int_to_param": lambda z: setattr(small(z), "weight", 3),
+    "assign_int_to_module": lambda z: setattr(small(z), "child", 3),
+    "assign_int_to_buffer": lambda z: setattr(small(z), "rm", 3),
+    "nn_buffer_over_plain_attr": lambda z: setattr(small(z), "plain", z.nn.Buffer(z.tensor(1))),
+    "param_before_init": _before_init("param"),
+    "module_before_init": _before_init("module"),
+    "buffer_before_init": _before_init("buffer"),
+    "getattr_missing": lambda z: small(z).nope,
+    "delattr_missing": lambda z: delattr(small(z), "nope"),
+    "forward_missing": lambda z: z.nn.Module()(z.tensor(1)),
+    "init_positional": lambda z: z.nn.Module(3),
+    "init_keyword": lambda z: z.nn.Module(size=3),
+    "train_not_bool": lambda z: z.nn.Module().train(1),
+    "train_none": lambda z: z.nn.Module().train(None),
+}
+
+
+@pytest.mark.parametrize("case", REGISTRATION_ERRORS)
+def test_registration_errors_match_torch(case):
+    assert_same_error(REGISTRATION_ERRORS[case])
+
+
+ARRAY_TYPE_ERRORS = {
+    # torch names the offending value's type ('torch.FloatTensor'); jnn names its own
+    "register_array_as_param": lambda z: z.nn.Module().register_parameter("w", z.tensor(1)),
+    "assign_array_to_param": lambda z: setattr(small(z), "weight", z.tensor(1)),
+    "assign_array_to_module": lambda z: setattr(small(z), "child", z.tensor(1)),
+    "assign_module_to_param": lambda z: setattr(small(z), "weight", z.ReLU()),
+    "assign_buffer_to_module": lambda z: setattr(small(z), "child", z.nn.Buffer(z.tensor(1))),
+    "assign_buffer_to_param": lambda z: setattr(small(z), "bias", z.nn.Buffer(z.tensor(1))),
+}
+
+
+@pytest.mark.parametrize("case", ARRAY_TYPE_ERRORS)
+def test_array_type_errors_match_torch_wording(case):
+    expected = error_of(ARRAY_TYPE_ERRORS[case], zoo("torch"))
+    if type(expected) is KeyError:  # torch checks the name before the value
+        pytest.fail(f"unexpected torch error {expected!r}")
+    with pytest.raises(type(expected), match=torch_regex(str(expected))):
+        ARRAY_TYPE_ERRORS[case](zoo("jnn"))
+
+
+def test_dir_lists_registered_names_like_torch():
+    t, j = both(nested)
+    t.plain_attribute = 1
+    j.plain_attribute = 1
+    registered = {*t._parameters, *t._buffers, *t._modules, "plain_attribute", "training"}
+    assert registered <= set(dir(j))
+    assert {n for n in dir(t) if n in registered} == {n for n in dir(j) if n in registered}
+    seq_t, seq_j = both(lambda z: z.nn.Sequential(z.ReLU(), z.ReLU()))
+    assert not any(n[0].isdigit() for n in dir(seq_j))
+    assert not any(n[0].isdigit() for n in dir(seq_t))
+    assert {"forward", "state_dict", "named_modules"} <= set(dir(j))
+
+
+# -- modes, gradients, apply -----------------------------------------------------------------
+
+def flags(m):
+    return [(name, mod.training) for name, mod in m.named_modules(remove_duplicate=False)]
+
+
+def test_train_eval_match_torch():
+    t, j = both(nested)
+    assert flags(j) == flags(t) and all(f for _, f in flags(j))
+    assert t.eval() is t and j.eval() is j
+    assert flags(j) == flags(t) and not any(f for _, f in flags(j))
+    t.blocks.train()
+    j.blocks.train()
+    assert flags(j) == flags(t)
+    assert j.train(False) is j and flags(j) == flags(t.train(False))
+    assert j.train() is j and flags(j) == flags(t.train())
+
+
+def test_requires_grad_matches_torch():
+    t, j = both(nested)
+    assert j.requires_grad_(False) is j
+    t.requires_grad_(False)
+    t.tied.requires_grad_()
+    j.tied.requires_grad_()
+    assert ([p.requires_grad for p in j.parameters()]
+            == [p.requires_grad for p in t.parameters()])
+    assert any(p.requires_grad for p in j.parameters())
+    assert not all(p.requires_grad for p in j.parameters())
+
+
+@pytest.mark.parametrize("set_to_none", [True, False])
+def test_zero_grad_matches_torch(set_to_none):
+    t, j = pair(lambda z: z.MLP())
+    for p in t.parameters():
+        p.grad = torch.ones_like(p)
+    for name, p in j.named_parameters():
+        if name != "fc2.bias":  # one parameter without a gradient
+            p.grad = jnp.ones(p.shape)
+    t.fc2.bias.grad = None
+    t.zero_grad(set_to_none=set_to_none)
+    j.zero_grad(set_to_none=set_to_none)
+    for (name, tp), jp in zip(t.named_parameters(), j.parameters()):
+        if tp.grad is None:
+            assert jp.grad is None, name
+        else:
+            np.testing.assert_array_equal(np.asarray(jp.grad), tp.grad.numpy())
+            assert jp.grad.shape == tuple(tp.grad.shape)
+
+
+def test_zero_grad_default_sets_none():
+    _, j = pair(lambda z: z.MyLinear(2, 3))
+    j.weight.grad = jnp.ones((3, 2))
+    j.zero_grad()
+    assert j.weight.grad is None
+
+
+def test_apply_order_and_return_match_torch():
+    t, j = both(nested)
+    seen_t, seen_j = [], []
+    assert t.apply(lambda m: seen_t.append(type(m).__name__)) is t
+    assert j.apply(lambda m: seen_j.append(type(m).__name__)) is j
+    assert seen_j == seen_t
+
+
+def test_apply_can_modify_parameters():
+    j = nested(zoo("jnn"))
+
+    def fill(m):
+        if isinstance(m, zoo("jnn").MyLinear):
+            m.weight.data = jnp.full(m.weight.shape, 0.5)
+
+    j.apply(fill)
+    np.testing.assert_array_equal(np.asarray(j.tied.dec.weight), 0.5)
+
+
+# -- repr ----------------------------------------------------------------------------------
+
+REPRS = {
+    "nested": nested,
+    "mlp": lambda z: z.MLP(),
+    "empty_module": lambda z: z.nn.Module(),
+    "one_line_extra": lambda z: z.Scale(2.0),
+    "multi_line_extra": lambda z: z.nn.Sequential(
+        z.nn.ParameterList([z.nn.Parameter(z.tensor(2, 3)), z.nn.Parameter(z.tensor(1))])),
+    "extra_and_children": lambda z: _with_child(z),
+    "module_list_groups": lambda z: z.nn.ModuleList(
+        [z.MyLinear(2, 2) for _ in range(3)] + [z.ReLU(), z.ReLU(), z.MyLinear(2, 2)]
+        + [z.Scale(1.0), z.Scale(2.0), z.Scale(2.0)]),
+    "module_list_nested_groups": lambda z: z.nn.Sequential(z.nn.ModuleList(
+        [z.nn.Sequential(z.MyLinear(2, 2), z.ReLU()) for _ in range(4)])),
+    "module_list_empty": lambda z: z.nn.ModuleList(),
+    "module_list_single": lambda z: z.nn.ModuleList([z.Norm(1)]),
+    "sequential_empty": lambda z: z.nn.Sequential(),
+    "sequential_ordered": lambda z: z.nn.Sequential(OrderedDict(
+        conv=z.MyLinear(1, 2), act=z.ReLU(), out=z.nn.Sequential(z.Scale(3.0)))),
+    "module_dict": lambda z: z.nn.ModuleDict({"b": z.ReLU(), "a": z.MyLinear(1, 1, False)}),
+    "parameter_list": lambda z: z.nn.ParameterList(
+        [z.nn.Parameter(z.tensor(2, 3)), z.nn.Parameter(z.tensor(4))]),
+    "parameter_list_empty": lambda z: z.nn.ParameterList(),
+    "parameter_dict": lambda z: z.nn.ParameterDict(
+        {"w": z.nn.Parameter(z.tensor(2, 3)), "b": z.nn.Parameter(z.tensor(4))}),
+    "parameter_dict_ordered": lambda z: z.nn.ParameterDict(
+        OrderedDict(w=z.nn.Parameter(z.tensor(2, 3)), b=z.nn.Parameter(z.tensor(1, 1, 2)))),
+    "none_child": lambda z: _none_child(z),
+}
+
+
+def _with_child(z):
+    s = z.Scale(0.5)
+    s.inner = z.MyLinear(1, 2)
+    return s
+
+
+def _none_child(z):
+    m = z.nn.Sequential(z.ReLU())
+    m.add_module("gone", None)
+    return m
+
+
+@pytest.mark.parametrize("case", REPRS)
+def test_repr_matches_torch(case):
+    t, j = both(REPRS[case])
+    assert repr(j) == repr(t)
+    assert str(j) == str(t)
+
+
+def test_repr_of_unusual_parameter_dtypes_matches_torch():
+    def build(z):
+        if z.nn is torch.nn:
+            data = [torch.zeros(2, dtype=torch.float16), torch.zeros(1, dtype=torch.bfloat16)]
+        else:
+            data = [jnp.zeros(2, jnp.float16), jnp.zeros(1, jnp.bfloat16)]
+        return z.nn.ModuleList([z.nn.ParameterList([z.nn.Parameter(d) for d in data]),
+                                z.nn.ParameterDict({"h": z.nn.Parameter(data[0]),
+                                                    "b": z.nn.Parameter(data[1])})])
+
+    t, j = both(build)
+    assert repr(j) == repr(t)
+
+
+# -- dtype and device moves ---------------------------------------------------------------
+
+def typed_model(z):
+    m = z.MLP()
+    if z.nn is torch.nn:
+        m.register_buffer("count", torch.zeros(2, dtype=torch.int32))
+    else:
+        m.register_buffer("count", jnp.zeros(2, jnp.int32))
+    return m
+
+
+def dtypes(m):
+    return [str(v.dtype).removeprefix("torch.") for v in [*m.parameters(), *m.buffers()]]
+
+
+MOVES = {
+    "half": (lambda m: m.half(), lambda m: m.half()),
+    "bfloat16": (lambda m: m.bfloat16(), lambda m: m.bfloat16()),
+    "float_after_half": (lambda m: m.half().float(), lambda m: m.half().float()),
+    "to_dtype": (lambda m: m.to(torch.float16), lambda m: m.to(jnp.float16)),
+    "to_torch_dtype": (lambda m: m.to(torch.bfloat16), lambda m: m.to(torch.bfloat16)),
+    "to_dtype_kw": (lambda m: m.to(dtype=torch.float16), lambda m: m.to(dtype=np.float16)),
+    "to_device_and_dtype": (lambda m: m.to("cpu", torch.float16),
+                            lambda m: m.to("cpu", jnp.float16)),
+    "to_array": (lambda m: m.to(torch.zeros(1, dtype=torch.float16)),
+                 lambda m: m.to(jnp.zeros(1, jnp.float16))),
+    "type": (lambda m: m.type(torch.float16), lambda m: m.type(jnp.float16)),
+    "cpu": (lambda m: m.cpu(), lambda m: m.cpu()),
+    "to_cpu": (lambda m: m.to("cpu"), lambda m: m.to("cpu")),
+}
+
+
+@pytest.mark.parametrize("case", MOVES)
+def test_moves_match_torch(case):
+    t, j = both(typed_model)
+    t.fc1.weight.grad = torch.ones_like(t.fc1.weight)
+    j.fc1.weight.grad = jnp.ones(j.fc1.weight.shape)
+    params_before = list(j.parameters())
+    move_t, move_j = MOVES[case]
+    assert move_t(t) is t
+    assert move_j(j) is j
+    assert dtypes(j) == dtypes(t)
+    assert str(j.fc1.weight.grad.dtype) == str(t.fc1.weight.grad.dtype).removeprefix("torch.")
+    # torch keeps the Parameter objects (only .data changes): optimizers keep tracking them
+    assert all(a is b for a, b in zip(j.parameters(), params_before))
+    assert all(next(iter(v.devices())).platform == "cpu" for v in j.buffers())
+    assert list(j.state_dict()) == list(t.state_dict())
+
+
+def test_moves_keep_values():
+    t, j = pair(lambda z: z.MLP())
+    j.half()
+    t.half()
+    for (name, tv), jv in zip(t.state_dict().items(), j.state_dict().values()):
+        np.testing.assert_array_equal(np.asarray(jv), tv.numpy(), err_msg=name)
+
+
+def test_double_needs_x64():
+    j = typed_model(zoo("jnn"))
+    with pytest.raises(RuntimeError, match="64-bit"):
+        j.double()
+    with pytest.raises(RuntimeError, match="64-bit"):
+        j.to(torch.float64)
+    assert dtypes(j)[0] == "float32"
+
+
+def test_double_with_x64_matches_torch():
+    t = typed_model(zoo("torch")).double()
+    with jax.enable_x64(True):
+        j = typed_model(zoo("jnn")).double()
+        assert dtypes(j) == dtypes(t)
+
+
+def test_cuda_without_gpu_is_a_clear_error():
+    j = typed_model(zoo("jnn"))
+    if any(d.platform == "gpu" for d in jax.devices()):
+        pytest.skip("a GPU is present")
+    with pytest.raises(RuntimeError, match=re.escape("no JAX device of kind 'gpu'")):
+        j.cuda()
+    with pytest.raises(RuntimeError, match="gpu"):
+        j.to("cuda:0")
+    assert all(next(iter(p.data.devices())).platform == "cpu" for p in j.parameters())
+
+
+def test_to_rejects_unknown_keyword():
+    with pytest.raises(TypeError, match="to()"):
+        zoo("jnn").ReLU().to(colour="red")
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_module_is_hashable_by_identity(framework):
+    z = zoo(framework)
+    a, b = z.ReLU(), z.ReLU()
+    assert a != b and a == a and len({a, b, a}) == 2

@@ -1,0 +1,216 @@
+"""``jnn.nn.Parameter`` and ``jnn.nn.Buffer`` against ``torch.nn.Parameter`` / ``Buffer``.
+
+A jnn Parameter is a box around a ``jax.Array`` (JAX arrays are immutable), so these tests
+check the tensor-side attributes torch code touches: ``.data``, ``.grad``,
+``.requires_grad``, shape queries, in-place helpers, arithmetic and copies.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import torch
+
+import jnn.nn as nn
+from tests.nn._mirror import zoo
+
+VALUES = np.arange(6, dtype=np.float32).reshape(2, 3) - 2.5
+
+
+def twins(values=VALUES, requires_grad=True):
+    return (torch.nn.Parameter(torch.tensor(values), requires_grad=requires_grad),
+            nn.Parameter(values, requires_grad=requires_grad))
+
+
+def test_defaults_match_torch():
+    t, j = torch.nn.Parameter(), nn.Parameter()
+    assert j.shape == tuple(t.shape) == (0,)
+    assert str(j.dtype) == str(t.dtype).removeprefix("torch.")
+    assert j.requires_grad is t.requires_grad is True
+    assert j.grad is None and t.grad is None
+
+
+@pytest.mark.parametrize("requires_grad", [True, False])
+def test_attributes_match_torch(requires_grad):
+    t, j = twins(requires_grad=requires_grad)
+    assert j.requires_grad == t.requires_grad
+    assert j.shape == tuple(t.shape) and j.size() == tuple(t.size())
+    assert j.size(1) == t.size(1) and j.size(-1) == t.size(-1)
+    assert j.dim() == t.dim() and j.ndim == t.ndim
+    assert j.numel() == t.numel() and j.nelement() == t.nelement()
+    assert len(j) == len(t)
+    assert str(j.dtype) == str(t.dtype).removeprefix("torch.")
+    assert isinstance(j.data, jax.Array) and not isinstance(j.data, nn.Parameter)
+    assert isinstance(j, nn.Parameter) and not isinstance(j, jax.Array)
+    np.testing.assert_array_equal(np.asarray(j.data), t.data.numpy())
+    np.testing.assert_array_equal(j.numpy(), t.detach().numpy())
+    np.testing.assert_array_equal(np.asarray(j), t.detach().numpy())
+    np.testing.assert_array_equal(np.asarray(j.detach()), t.detach().numpy())
+    np.testing.assert_array_equal(np.asarray(j.T), t.T.detach().numpy())
+    np.testing.assert_array_equal(np.asarray(j[1]), t[1].detach().numpy())
+    assert j.tolist() == t.tolist()
+    assert j.device.platform == t.device.type == "cpu"
+
+
+def test_scalar_conversions_match_torch():
+    t, j = twins(np.float32(1.5))
+    assert j.item() == t.item()
+    assert float(j) == float(t) and int(j) == int(t) and bool(j) == bool(t)
+
+
+def test_requires_grad_setters_match_torch():
+    t, j = twins()
+    assert j.requires_grad_(False) is j
+    t.requires_grad_(False)
+    assert j.requires_grad == t.requires_grad is False
+    j.requires_grad = True
+    t.requires_grad = True
+    assert j.requires_grad == t.requires_grad is True
+    assert j.requires_grad_() is j and j.requires_grad
+
+
+def test_constructor_copies_its_source():
+    src = VALUES.copy()
+    p = nn.Parameter(src)
+    src[0, 0] = 100.0
+    np.testing.assert_array_equal(np.asarray(p), VALUES)
+    arr = jnp.asarray(VALUES)
+    assert nn.Parameter(arr).data is not arr
+    tsrc = torch.tensor(VALUES)
+    p = nn.Parameter(tsrc.numpy())
+    tsrc[0, 0] = 100.0
+    np.testing.assert_array_equal(np.asarray(p), VALUES)
+
+
+def test_parameter_of_parameter_shares_the_array():
+    q = nn.Parameter(VALUES)
+    p = nn.Parameter(q, requires_grad=False)
+    assert p.data is q.data and p is not q and not p.requires_grad
+
+
+def test_data_assignment_replaces_the_array():
+    t, j = twins()
+    new = VALUES * 2
+    t.data = torch.tensor(new)
+    j.data = new
+    assert isinstance(j.data, jax.Array)
+    np.testing.assert_array_equal(np.asarray(j.data), t.data.numpy())
+    j.data = nn.Parameter(VALUES)  # unwraps, never nests
+    assert isinstance(j.data, jax.Array)
+
+
+INPLACE = {
+    "fill_": lambda p, lib: p.fill_(0.25),
+    "zero_": lambda p, lib: p.zero_(),
+    "copy_": lambda p, lib: p.copy_(lib(VALUES[::-1].copy())),
+    "copy_broadcast": lambda p, lib: p.copy_(lib(VALUES[0].copy())),
+}
+
+
+@pytest.mark.parametrize("case", INPLACE)
+def test_inplace_helpers_match_torch(case):
+    t, j = twins()
+    with torch.no_grad():
+        assert INPLACE[case](t, torch.tensor) is t
+    data_before = j.data
+    assert INPLACE[case](j, np.asarray) is j
+    assert j.data is not data_before and j.dtype == data_before.dtype
+    np.testing.assert_array_equal(np.asarray(j.data), t.detach().numpy())
+
+
+def test_copy_from_torch_and_parameter():
+    _, j = twins()
+    j.copy_(nn.Parameter(VALUES + 1))
+    np.testing.assert_array_equal(np.asarray(j), VALUES + 1)
+
+
+def test_clone_is_an_equal_array():
+    _, j = twins()
+    c = j.clone()
+    assert isinstance(c, jax.Array)
+    np.testing.assert_array_equal(np.asarray(c), VALUES)
+
+
+OPERATORS = {
+    "add": lambda a, b: a + b, "radd": lambda a, b: 2.0 + a, "sub": lambda a, b: a - b,
+    "rsub": lambda a, b: 1.0 - a, "mul": lambda a, b: a * b, "rmul": lambda a, b: 3.0 * a,
+    "truediv": lambda a, b: a / (b + 10.0), "rtruediv": lambda a, b: 1.0 / (a + 10.0),
+    "floordiv": lambda a, b: a // 2.0, "mod": lambda a, b: a % 2.0, "pow": lambda a, b: a ** 2,
+    "rpow": lambda a, b: 2.0 ** a, "matmul": lambda a, b: a @ b.T, "neg": lambda a, b: -a,
+    "pos": lambda a, b: +a, "abs": lambda a, b: abs(a), "eq": lambda a, b: a == b,
+    "ne": lambda a, b: a != 0.5, "lt": lambda a, b: a < 0.5, "le": lambda a, b: a <= b,
+    "gt": lambda a, b: a > 0.5, "ge": lambda a, b: a >= b,
+    "param_and_param": lambda a, b: a * a,
+}
+
+
+@pytest.mark.parametrize("case", OPERATORS)
+def test_operators_match_torch(case):
+    t, j = twins()
+    other = VALUES[::-1].copy()
+    expected = OPERATORS[case](t, torch.tensor(other)).detach().numpy()
+    got = OPERATORS[case](j, jnp.asarray(other))
+    assert isinstance(got, jax.Array)
+    np.testing.assert_allclose(np.asarray(got), expected, rtol=1e-6)
+
+
+def test_hash_is_identity_and_eq_is_elementwise():
+    a = nn.Parameter(VALUES)
+    b = nn.Parameter(VALUES)
+    assert len({a, b, a}) == 2
+    assert bool(jnp.all(a == b))
+
+
+@pytest.mark.parametrize("requires_grad", [True, False])
+def test_repr_marks_trainable_parameters_like_torch(requires_grad):
+    t, j = twins(np.float32([1.0]), requires_grad=requires_grad)
+    assert repr(j).startswith("Parameter containing:\n")
+    assert repr(t).startswith("Parameter containing:\n")
+    marked = "requires_grad=True" in repr(t)
+    assert marked == requires_grad
+    assert ("requires_grad=True" in repr(j)) == marked
+    assert "requires_grad=False" not in repr(j)
+
+
+def test_parameter_is_a_one_leaf_pytree():
+    p = nn.Parameter(VALUES, requires_grad=False)
+    leaves, treedef = jax.tree_util.tree_flatten(p)
+    assert len(leaves) == 1 and leaves[0] is p.data
+    doubled = jax.tree_util.tree_map(lambda x: x * 2, [p, p])
+    assert all(isinstance(q, nn.Parameter) and not q.requires_grad for q in doubled)
+    np.testing.assert_array_equal(np.asarray(doubled[0]), VALUES * 2)
+
+
+def test_grad_of_a_parameter_matches_torch():
+    t, j = twins()
+    (t ** 2).sum().backward()
+    g = jax.grad(lambda p: (p.data ** 2).sum())(j)
+    np.testing.assert_allclose(np.asarray(g.data), t.grad.numpy(), rtol=1e-6)
+    j.grad = g.data
+    assert j.grad is g.data
+
+
+# -- Buffer --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("persistent", [True, False])
+def test_buffer_assignment_matches_torch(persistent):
+    def build(z):
+        m = z.nn.Module()
+        m.b = z.nn.Buffer(z.tensor(2), persistent=persistent)
+        m.w = z.nn.Parameter(z.tensor(1))
+        return m
+
+    t, j = build(zoo("torch")), build(zoo("jnn"))
+    assert list(j.state_dict()) == list(t.state_dict())
+    assert [n for n, _ in j.named_buffers()] == [n for n, _ in t.named_buffers()]
+    assert j._non_persistent_buffers_set == t._non_persistent_buffers_set
+    assert isinstance(j.b, jax.Array) and not isinstance(j.b, nn.Buffer)
+
+
+def test_buffer_copies_its_source():
+    src = VALUES.copy()
+    buf = nn.Buffer(src)
+    src[0, 0] = 100.0
+    np.testing.assert_array_equal(np.asarray(buf.data), VALUES)
