@@ -1,1 +1,580 @@
-def compile(fn): raise NotImplementedError
+"""``jnn.compile``: jit for stateful, torch-style code.
+
+A torch training step reads and writes state held in Python objects: parameters, ``.grad``,
+buffers (BatchNorm statistics), optimizer state, learning rates, the random generator.
+``jnn.compile(fn)`` turns such a step into ONE XLA program:
+
+1. *Discovery* (once per situation): the state objects ``fn`` can reach — modules,
+   optimizers and generators in its closure, in the globals it names, in functions and
+   bound methods it references, and in its arguments — and from them the list of
+   *cells*: every array of state (``p.data``, ``p.grad``, each buffer, each optimizer
+   state entry, the generator key) plus the optimizers' numeric options (lr, betas, ...).
+2. *Tracing* (once per static situation: argument structure and shapes, which cells exist,
+   module structure incl. train/eval, the optimizers' structural flags): the cells'
+   values enter the program as inputs; while ``fn`` is traced they are swapped into the
+   objects, afterwards the objects are read again (new ``.grad``s, new optimizer state
+   appear here) and restored.  What ``fn`` left in the cells becomes the program's output.
+3. *Calling*: gather the cells' arrays, run the program (the old arrays are donated),
+   write the outputs back into the objects.  Nothing else runs per step in Python.
+
+Learning rates are inputs, not constants, so a scheduler never causes a re-trace; a
+change in structure (``model.eval()``, a new parameter group) does.  State ``fn`` stores
+where jnn cannot thread it (a plain attribute, a global, a list) is reported, by name.
+"""
+
+from __future__ import annotations
+
+import functools
+import types
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jnn import _state
+from jnn.nn.modules import _pytree
+from jnn.nn.modules.module import Module
+from jnn.nn.parameter import Parameter
+from jnn.optim.optimizer import Optimizer
+from jnn.random import Generator, default_generator
+
+__all__ = ["compile", "CompiledFunction", "CompiledModule"]
+
+
+def _is_state_object(x: Any) -> bool:
+    return isinstance(x, (Module, Optimizer, Generator))
+
+
+# -- discovery ---------------------------------------------------------------------------
+
+
+def _code_names(code: types.CodeType) -> set[str]:
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names |= _code_names(const)
+    return names
+
+
+def _find_roots(fn: Any, extra: list[Any]) -> list[Any]:
+    """State objects reachable from ``fn`` (closure, named globals, defaults) and ``extra``."""
+    found: dict[int, Any] = {}
+    seen: set[int] = set()
+
+    def visit(obj: Any, depth: int) -> None:
+        if id(obj) in seen or depth > 4:
+            return
+        seen.add(id(obj))
+        if _is_state_object(obj):
+            found[id(obj)] = obj
+        elif isinstance(getattr(obj, "optimizer", None), Optimizer):  # an lr scheduler
+            visit(obj.optimizer, depth + 1)
+        elif isinstance(obj, types.MethodType):
+            visit(obj.__self__, depth + 1)
+            visit(obj.__func__, depth + 1)
+        elif isinstance(obj, functools.partial):
+            visit(obj.func, depth + 1)
+            for a in (*obj.args, *obj.keywords.values()):
+                visit(a, depth + 1)
+        elif isinstance(obj, types.FunctionType):
+            for cell in obj.__closure__ or ():
+                try:
+                    visit(cell.cell_contents, depth + 1)
+                except ValueError:  # an empty cell
+                    pass
+            g = obj.__globals__
+            for name in _code_names(obj.__code__):
+                if name in g:
+                    visit(g[name], depth + 1)
+            for d in obj.__defaults__ or ():
+                visit(d, depth + 1)
+        elif isinstance(obj, (list, tuple, set, frozenset)):
+            for item in obj:
+                visit(item, depth + 1)
+        elif isinstance(obj, dict):
+            for item in obj.values():
+                visit(item, depth + 1)
+        elif callable(obj) and not isinstance(obj, type):  # a callable object, e.g. a loss
+            call = type(obj).__dict__.get("__call__")
+            if isinstance(call, types.FunctionType) and hasattr(obj, "__dict__"):
+                for item in vars(obj).values():
+                    visit(item, depth + 1)
+
+    visit(fn, 0)
+    for obj in extra:
+        visit(obj, 0)
+    found.setdefault(id(default_generator), default_generator)
+    return list(found.values())
+
+
+# -- cells ---------------------------------------------------------------------------------
+
+
+class _Layout:
+    """Where every array of threaded state lives, grouped by kind for a fast gather/scatter.
+
+    *Lazy* cells — parameter data, optimizer state, ``.grad`` — travel packed (see
+    ``_Plan``) and are written back into the objects only when Python next looks at them.
+    *Direct* cells — module buffers, generator keys — are read and written every call.
+    Reads and writes here use the raw slots (``_value``, ``_gradient``, ``_param_state``),
+    never the flushing properties.
+    """
+
+    __slots__ = ("data", "ostates", "items", "grads", "buffers", "gens", "key")
+
+    def __init__(self, roots: list[Any]) -> None:
+        params: dict[int, Parameter] = {}
+        modules: dict[int, Module] = {}
+        for root in roots:
+            if isinstance(root, Module):
+                for m in root.modules():
+                    modules.setdefault(id(m), m)
+        for m in modules.values():
+            for p in m._parameters.values():
+                if p is not None:
+                    params.setdefault(id(p), p)
+        optimizers = [r for r in roots if isinstance(r, Optimizer)]
+        for opt in optimizers:
+            for group in opt.param_groups:
+                for p in group["params"]:
+                    params.setdefault(id(p), p)
+        self.data = list(params.values())
+        self.ostates: list[tuple[Optimizer, Parameter, str]] = []
+        self.items: list[tuple[Any, Any]] = []
+        for opt in optimizers:
+            if type(opt)._cells is not Optimizer._cells:  # e.g. Optax: leaves in lists
+                self.items.extend(opt._cells())
+                continue
+            for p, st in opt._param_state.items():
+                for k, v in st.items():
+                    if isinstance(v, jax.Array):
+                        self.ostates.append((opt, p, k))
+        self.grads = [p for p in self.data if p._gradient is not None]
+        self.buffers: list[tuple[dict, str]] = [
+            (m._buffers, name) for m in modules.values()
+            for name, b in m._buffers.items() if b is not None
+        ]
+        self.gens = [r for r in roots if isinstance(r, Generator)]
+        self.key = (
+            tuple(id(p) for p in self.data),
+            tuple((id(o), id(p), k) for o, p, k in self.ostates),
+            tuple((id(c), k) for c, k in self.items), tuple(id(p) for p in self.grads),
+            tuple((id(c), k) for c, k in self.buffers), tuple(id(g) for g in self.gens),
+        )
+
+    # ``.grad`` comes last.  XLA pairs donated inputs with outputs of the same shape in
+    # order; a step that starts with ``zero_grad()`` never reads the old gradients, so
+    # those inputs are dropped, and were they in the middle, every later output would
+    # pair with the wrong input and XLA would insert copies.
+    def gather_lazy(self) -> list[Any]:
+        return [*[p._value for p in self.data],
+                *[o._param_state[p][k] for o, p, k in self.ostates],
+                *[c[k] for c, k in self.items], *[p._gradient for p in self.grads]]
+
+    def scatter_lazy(self, values: list[Any]) -> None:
+        it = iter(values)
+        for p in self.data:
+            p._value = next(it)
+        for o, p, k in self.ostates:
+            o._param_state[p][k] = next(it)
+        for c, k in self.items:
+            c[k] = next(it)
+        for p in self.grads:
+            p._gradient = next(it)
+
+    def n_grads(self) -> int:
+        return len(self.grads)
+
+    def gather_direct(self) -> list[Any]:
+        return [*[c[k] for c, k in self.buffers], *[g._key for g in self.gens]]
+
+    def scatter_direct(self, values: list[Any]) -> None:
+        it = iter(values)
+        for c, k in self.buffers:
+            c[k] = next(it)
+        for g in self.gens:
+            g._key = next(it)
+
+    def names(self) -> list[str]:
+        return [
+            *[f"Parameter{tuple(p.shape)}.data" for p in self.data],
+            *[f"{type(o).__name__}.state[...][{k!r}]" for o, _, k in self.ostates],
+            *[f"optimizer state [{k!r}]" for _, k in self.items],
+            *[f"Parameter{tuple(p.shape)}.grad" for p in self.grads],
+            *[f"buffer {k!r}" for _, k in self.buffers],
+            *["Generator.key" for _ in self.gens],
+        ]
+
+    def remove_new(self, before: _Layout) -> None:
+        """Undo state that appeared while tracing (a new .grad, new optimizer state)."""
+        had_grad = {id(p) for p in before.grads}
+        for p in self.grads:
+            if id(p) not in had_grad:
+                p._gradient = None
+        had_state = {(id(o), id(p), k) for o, p, k in before.ostates}
+        for o, p, k in self.ostates:
+            if (id(o), id(p), k) not in had_state:
+                st = o._param_state.get(p)
+                if st is not None:
+                    st.pop(k, None)
+                    if not st:
+                        del o._param_state[p]
+
+
+# Arrays up to this many elements travel packed into one flat buffer per dtype; larger
+# ones travel alone (their own compute dwarfs the per-buffer cost of a program input).
+_PACK_LIMIT = 1 << 14
+
+
+class _Plan:
+    """How a list of lazy values maps onto the program's buffers, and back.
+
+    Buffers: [packed state per dtype..., large state arrays..., packed grads per dtype...,
+    large grads...] — the same order for inputs and outputs, so that donated inputs pair
+    with the outputs that replace them.
+    """
+
+    def __init__(self, avals: tuple[tuple[tuple[int, ...], Any], ...], n_grads: int) -> None:
+        self.avals = avals
+        self.key = (avals, n_grads)
+        n = len(avals)
+        self.buffers: list[tuple[Any, list[tuple[int, int, tuple[int, ...]]]]] = []
+        for section in (range(n - n_grads), range(n - n_grads, n)):
+            packed: dict[Any, list[tuple[int, int, tuple[int, ...]]]] = {}
+            large = []
+            for i in section:
+                shape, dtype = avals[i]
+                size = int(np.prod(shape, dtype=np.int64))
+                if size <= _PACK_LIMIT:
+                    packed.setdefault(dtype, []).append((i, size, shape))
+                else:
+                    large.append((None, [(i, size, shape)]))
+            self.buffers.extend((dtype, members) for dtype, members in packed.items())
+            self.buffers.extend(large)
+        self.pack_jit = jax.jit(self.pack)
+        self.unpack_jit = jax.jit(self.unpack)
+
+    @staticmethod
+    def of(values: list[Any], n_grads: int) -> _Plan:
+        avals = tuple((tuple(v.shape), v.dtype) for v in values)
+        plan = _PLANS.get((avals, n_grads))
+        if plan is None:
+            plan = _PLANS[(avals, n_grads)] = _Plan(avals, n_grads)
+        return plan
+
+    def pack(self, values: list[Any]) -> list[Any]:
+        out = []
+        for dtype, members in self.buffers:
+            if dtype is None:
+                out.append(values[members[0][0]])
+            else:
+                out.append(jnp.concatenate([jnp.ravel(values[i]) for i, _, _ in members]))
+        return out
+
+    def unpack(self, buffers: list[Any]) -> list[Any]:
+        values: list[Any] = [None] * len(self.avals)
+        for buf, (dtype, members) in zip(buffers, self.buffers):
+            if dtype is None:
+                values[members[0][0]] = buf
+                continue
+            offset = 0
+            for i, size, shape in members:
+                values[i] = buf[offset:offset + size].reshape(shape)
+                offset += size
+        return values
+
+
+_PLANS: dict[Any, _Plan] = {}
+
+
+class _Store:
+    """A compiled call's state, packed on the device, not yet written into the objects."""
+
+    __slots__ = ("layout", "plan", "buffers")
+
+    def __init__(self, layout: _Layout, plan: _Plan, buffers: list[Any]) -> None:
+        self.layout = layout
+        self.plan = plan
+        self.buffers = buffers
+
+    def flush(self) -> None:
+        self.layout.scatter_lazy(self.plan.unpack_jit(self.buffers))
+
+
+# -- the compiled function -------------------------------------------------------------------
+
+
+class _Entry:
+    """One traced program and what its outputs mean."""
+
+    __slots__ = ("jitted", "out_layout", "out_plan", "out_static", "out_treedef")
+
+    def __init__(self) -> None:
+        self.jitted: Any = None
+        self.out_layout: _Layout | None = None
+        self.out_plan: _Plan | None = None
+        self.out_static: list[Any] = []
+        self.out_treedef: Any = None
+
+
+class CompiledFunction:
+    """The callable ``jnn.compile(fn)`` returns; ``trace_count`` counts traces."""
+
+    def __init__(self, fn: Callable[..., Any], *, donate: bool = True) -> None:
+        functools.update_wrapper(self, fn)
+        self.fn = fn
+        self.donate = donate
+        self.trace_count = 0
+        self._entries: dict[Any, _Entry] = {}
+        self._fast: Any = None
+        self._roots: list[Any] = []
+        self._layout: _Layout | None = None
+        self._store: _Store | None = None
+        self._specs: tuple = ()
+        self._groups: list[tuple[Optimizer, dict]] = []
+
+    def _closure_ids(self) -> tuple:
+        # The closure's contents can be rebound between calls (``model = Net()``).
+        out = []
+        for c in getattr(self.fn, "__closure__", None) or ():
+            try:
+                out.append(id(c.cell_contents))
+            except ValueError:
+                out.append(0)
+        return tuple(out)
+
+    def _fast_key(self, objects: tuple) -> tuple:
+        st = _state.state
+        return (st.structure_version, st.cells_version, self._closure_ids(), objects)
+
+    def _discover(self, objects: list[Any]) -> None:
+        _state.flush()  # the walk reads the objects' raw slots
+        self._roots = _find_roots(self.fn, objects)
+        self._layout = _Layout(self._roots)
+        self._specs = tuple(_pytree.spec_of(m) for m in self._roots if isinstance(m, Module))
+        self._groups = [(opt, g) for opt in self._roots if isinstance(opt, Optimizer)
+                        for g in opt.param_groups]
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        st = _state.state
+        leaves, treedef = jax.tree_util.tree_flatten((args, kwargs), is_leaf=_is_state_object)
+        is_array = tuple(isinstance(x, (jax.Array, np.ndarray)) for x in leaves)
+        objects = tuple(id(x) for x in leaves if _is_state_object(x))
+        fast = self._fast_key(objects)
+        if fast != self._fast:
+            self._discover([x for x in leaves if _is_state_object(x)])
+            self._fast = self._fast_key(objects)
+        layout = self._layout
+        store = self._store
+        if store is not None and st.pending is store and store.layout is layout:
+            plan, packed = store.plan, store.buffers  # the fast path: state already packed
+        else:
+            _state.flush()
+            lazy = layout.gather_lazy()
+            plan = _Plan.of(lazy, layout.n_grads())
+            packed = plan.pack_jit(lazy)
+        options = [opt._split_options(g) for opt, g in self._groups]
+        key = (treedef, is_array,
+               tuple(_static_leaf(x) for x, a in zip(leaves, is_array) if not a),
+               layout.key, plan.key, self._specs, tuple(s for _, s in options))
+        entry = self._entries.get(key)
+        if entry is None:
+            entry = self._entries[key] = self._build(treedef, is_array, leaves, layout, plan)
+        arrays = [x for x, a in zip(leaves, is_array) if a]
+        new_packed, new_direct, out_arrays = entry.jitted(
+            packed, layout.gather_direct(), [h for h, _ in options], arrays)
+        out_layout = entry.out_layout
+        out_layout.scatter_direct(new_direct)
+        self._store = st.pending = _Store(out_layout, entry.out_plan, new_packed)
+        if out_layout is not layout:  # e.g. the first step created .grad and state
+            if out_layout.key != layout.key:
+                st.cells_version += 1
+            self._layout = out_layout
+            self._fast = self._fast_key(objects)
+        out_it = iter(out_arrays)
+        out_leaves = [next(out_it) if s is _ARRAY else s for s in entry.out_static]
+        return jax.tree_util.tree_unflatten(entry.out_treedef, out_leaves)
+
+    def _build(self, treedef: Any, is_array: tuple, leaves: list, layout: _Layout,
+               plan: _Plan) -> _Entry:
+        entry = _Entry()
+        groups = list(self._groups)
+        roots = list(self._roots)
+        call_template = list(leaves)
+        fn = self.fn
+
+        def program(packed: list, direct: list, hyper: list, arrays: list) -> tuple:
+            self.trace_count += 1
+            st = _state.state
+            _state.flush()  # the objects must hold every cell of ``layout`` while tracing
+            original_lazy, original_direct = layout.gather_lazy(), layout.gather_direct()
+            version = st.structure_version
+            saved_groups = [(opt, g, dict(g)) for opt, g in groups]
+            st.compile_depth += 1
+            after: _Layout | None = None
+            try:
+                layout.scatter_lazy(plan.unpack(packed))
+                layout.scatter_direct(direct)
+                for (opt, g), h in zip(groups, hyper):
+                    opt.__dict__.setdefault("_traced_options", {})[id(g)] = (
+                        h, opt._split_options(g)[1])
+                    for k, v in h.items():
+                        if k in g:  # code in fn that reads group['lr'] sees the traced value
+                            g[k] = v
+                it = iter(arrays)
+                call = [next(it) if a else x for x, a in zip(call_template, is_array)]
+                call_args, call_kwargs = jax.tree_util.tree_unflatten(treedef, call)
+                out = fn(*call_args, **call_kwargs)
+                after = _Layout(roots)
+                new_lazy, new_direct = after.gather_lazy(), after.gather_direct()
+            finally:
+                (after or _Layout(roots)).remove_new(layout)
+                layout.scatter_lazy(original_lazy)
+                layout.scatter_direct(original_direct)
+                for opt, g, saved in saved_groups:
+                    g.clear()
+                    g.update(saved)
+                    opt.__dict__.get("_traced_options", {}).pop(id(g), None)
+                st.compile_depth -= 1
+            for name, v in zip(after.names(), [*new_lazy, *new_direct]):
+                if not isinstance(v, jax.Array):
+                    raise RuntimeError(
+                        f"jnn.compile: {name} was set to a {type(v).__name__} inside the "
+                        "compiled function; it must stay an array"
+                    )
+            _check_leaks(fn, roots, version)
+            out_layout = layout if after.key == layout.key else after
+            out_plan = _Plan.of(new_lazy, out_layout.n_grads())
+            entry.out_layout, entry.out_plan = out_layout, out_plan
+            out_leaves, entry.out_treedef = jax.tree_util.tree_flatten(out)
+            entry.out_static = [_ARRAY if isinstance(x, jax.Array) else x for x in out_leaves]
+            return (out_plan.pack(new_lazy), new_direct,
+                    [x for x in out_leaves if isinstance(x, jax.Array)])
+
+        entry.jitted = jax.jit(program, donate_argnums=(0, 1) if self.donate else ())
+        return entry
+
+
+_ARRAY = object()
+
+
+def _static_leaf(x: Any) -> Any:
+    """A non-array argument is part of the trace's key (torch.compile specialises too)."""
+    if _is_state_object(x):
+        return ("object", id(x))
+    try:
+        hash(x)
+    except TypeError:
+        raise TypeError(
+            f"jnn.compile: argument of type {type(x).__name__} is neither an array nor "
+            "hashable; pass arrays, Python scalars, modules or optimizers"
+        ) from None
+    return x
+
+
+def _has_tracer(value: Any, depth: int = 0) -> bool:
+    if isinstance(value, jax.core.Tracer):
+        return True
+    if depth < 2 and isinstance(value, (list, tuple, set, frozenset)):
+        return any(_has_tracer(v, depth + 1) for v in value)
+    if depth < 2 and isinstance(value, dict):
+        return any(_has_tracer(v, depth + 1) for v in value.values())
+    return False
+
+
+def _check_leaks(fn: Any, roots: list[Any], version: int) -> None:
+    """Name any traced value ``fn`` stored where jnn does not thread it."""
+    where: list[str] = []
+    for cell in getattr(fn, "__closure__", None) or ():
+        try:
+            value = cell.cell_contents
+        except ValueError:
+            continue
+        if _has_tracer(value):
+            where.append(f"a variable captured by {fn.__name__}")
+    code = getattr(fn, "__code__", None)
+    if code is not None:
+        g = fn.__globals__
+        for name in _code_names(code):
+            if name in g and _has_tracer(g[name]):
+                where.append(f"the global `{name}`")
+    if _state.state.structure_version != version:
+        for root in roots:
+            if isinstance(root, Module):
+                for mname, m in root.named_modules():
+                    for k, v in m.__dict__.items():
+                        if k not in ("_parameters", "_buffers", "_modules") and _has_tracer(v):
+                            where.append(f"the attribute `{(mname + '.' if mname else '')}{k}` "
+                                         f"of {type(m).__name__}")
+    for root in roots:
+        if isinstance(root, Optimizer):
+            for i, g in enumerate(root.param_groups):
+                for k, v in g.items():
+                    if k != "params" and _has_tracer(v):
+                        where.append(f"param_groups[{i}][{k!r}]")
+    if where:
+        raise RuntimeError(
+            "jnn.compile: the compiled function stored a traced value where jnn cannot "
+            f"thread it: {', '.join(where)}. Inside a compiled function, keep new arrays in "
+            "parameters, buffers (register_buffer), .grad or optimizer state, or return them."
+        )
+
+
+class CompiledModule:
+    """``jnn.compile(model)``: the module, called through one compiled program.
+
+    Attribute access, ``train()``/``eval()``, ``state_dict()`` ... go to the module.
+    """
+
+    def __init__(self, module: Module, **options: Any) -> None:
+        self.__dict__["_orig_mod"] = module
+
+        def forward(*args: Any, **kwargs: Any) -> Any:
+            return module(*args, **kwargs)
+
+        self.__dict__["_compiled"] = CompiledFunction(forward, **options)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._compiled(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.__dict__["_orig_mod"], name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self._orig_mod, name, value)
+
+    def __repr__(self) -> str:
+        return f"CompiledModule({self._orig_mod!r})"
+
+
+def compile(fn: Any = None, *, donate: bool = True, **torch_options: Any) -> Any:  # noqa: A001
+    """Compile a torch-style function (or module) into one XLA program.
+
+    Args:
+        fn: a function, e.g. a whole training step (zero_grad, forward, loss,
+            ``optimizer.step(closure)``, ``scheduler``-set learning rates, dropout), or a
+            Module (returns a :class:`CompiledModule` for inference, like
+            ``torch.compile(model)``).
+        donate: donate the old state arrays to XLA (halves peak memory). Default ``True``.
+        torch_options: torch.compile's ``mode``, ``fullgraph``, ``dynamic``, ``backend``
+            are accepted and ignored.
+
+    The state ``fn`` reads and writes — parameters, ``.grad``, buffers, optimizer state,
+    learning rates, the global random generator — is threaded through the program and
+    written back into the objects after each call. See the module docstring.
+
+    PyTorch: ``torch.compile``. Usable as ``@jnn.compile`` or ``@jnn.compile(...)``.
+    """
+    unknown = set(torch_options) - {"mode", "fullgraph", "dynamic", "backend", "options",
+                                    "disable"}
+    if unknown:
+        raise TypeError(f"compile() got unexpected keyword arguments {sorted(unknown)}")
+    if fn is None:
+        return functools.partial(compile, donate=donate, **torch_options)
+    if isinstance(fn, Module):
+        return CompiledModule(fn, donate=donate)
+    if not callable(fn):
+        raise TypeError(f"jnn.compile expects a function or a Module, got {type(fn).__name__}")
+    return CompiledFunction(fn, donate=donate)

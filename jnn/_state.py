@@ -26,6 +26,9 @@ class _State:
     write_log: dict | None = None
     # >0 while jnn.compile traces a function (state written then is threaded, not leaked).
     compile_depth: int = 0
+    # The packed state a jnn.compile'd call left on the device and has not yet written
+    # back into the Python objects (Parameter data/grad, optimizer state), or None.
+    pending: object = None
 
 
 state = _State()
@@ -47,3 +50,11 @@ def log_write(container: object, key: object, old: object) -> None:
     log = state.write_log
     if log is not None and (id(container), key) not in log:
         log[(id(container), key)] = (container, key, old)
+
+
+def flush() -> None:
+    """Write packed state left by a compiled call back into the objects (see _compile)."""
+    store = state.pending
+    if store is not None:
+        state.pending = None
+        store.flush()  # type: ignore[attr-defined]

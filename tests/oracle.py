@@ -198,8 +198,8 @@ def check_structure(torch_module: torch.nn.Module, jnn_module: jnn.nn.Module,
     for key, value in t_sd.items():
         assert tuple(j_sd[key].shape) == tuple(value.shape), f"state_dict[{key!r}] shape"
         assert np.dtype(j_sd[key].dtype) == _jax_dtype(value.dtype), f"{key!r} dtype"
-    t_params = [(n, tuple(p.shape)) for n, p in torch_module.named_parameters()]
-    j_params = [(n, tuple(p.shape)) for n, p in jnn_module.named_parameters()]
+    t_params = [(n, tuple(p.shape), p.requires_grad) for n, p in torch_module.named_parameters()]
+    j_params = [(n, tuple(p.shape), p.requires_grad) for n, p in jnn_module.named_parameters()]
     assert j_params == t_params, "named_parameters differ"
     t_buffers = [n for n, _ in torch_module.named_buffers()]
     assert [n for n, _ in jnn_module.named_buffers()] == t_buffers, "named_buffers differ"
@@ -267,6 +267,8 @@ def _check_grads(torch_module: torch.nn.Module, jnn_module: jnn.nn.Module, t_xs:
     cts = [rng.standard_normal(tuple(o.shape)).astype(np.float32) for o in t_outs]
     params = [(n, p) for n, p in torch_module.named_parameters() if p.requires_grad]
     wrt = [t_xs[i] for i in diff] + [p for _, p in params]
+    if not wrt:  # nothing to differentiate (integer inputs, no parameters)
+        return
     t_grads = torch.autograd.grad(t_outs, wrt, [torch.from_numpy(c) for c in cts],
                                   allow_unused=True)
     j_by_name, j_inputs = _jnn_grads(jnn_module, j_xs, diff, [jnp.asarray(c) for c in cts])
@@ -312,6 +314,8 @@ def check_modules(torch_module: torch.nn.Module, jnn_module: jnn.nn.Module,
     for k, mode in enumerate(modes):
         torch_module.train(mode == "train")
         jnn_module.train(mode == "train")
+        assert [m.training for m in jnn_module.modules()] == [
+            m.training for m in torch_module.modules()], f"{mode}: training flags"
         take_grad = grad and k == 0
         t_xs = [torch.from_numpy(x.copy()).requires_grad_(take_grad and i in diff)
                 for i, x in enumerate(xs)]

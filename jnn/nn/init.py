@@ -19,9 +19,9 @@ Randomness:
 
 PyTorch: ``torch.nn.init``.  Differences: ``orthogonal_`` also works for float16 and
 bfloat16 parameters (torch's QR refuses them); ``trunc_normal_`` samples by inverse
-CDF instead of torch's rejection loop (same distribution; the loop would never end
-for ``a > b`` with a negative ``std``, where jnn raises); complex parameters receive
-real samples.
+CDF instead of torch's rejection loop (same distribution, raising where torch raises;
+for ``a > b`` with a negative ``std`` torch's loop never ends and jnn raises); complex
+parameters receive real samples (torch fills both parts).
 """
 
 from __future__ import annotations
@@ -41,37 +41,16 @@ from jnn import random as _random
 from jnn.nn.parameter import Parameter
 
 __all__ = [
-    "calculate_gain",
-    "uniform_",
-    "normal_",
-    "trunc_normal_",
-    "constant_",
-    "ones_",
-    "zeros_",
-    "eye_",
-    "dirac_",
-    "xavier_uniform_",
-    "xavier_normal_",
-    "kaiming_uniform_",
-    "kaiming_normal_",
-    "orthogonal_",
-    "sparse_",
+    "calculate_gain", "uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_",
+    "eye_", "dirac_", "xavier_uniform_", "xavier_normal_", "kaiming_uniform_",
+    "kaiming_normal_", "orthogonal_", "sparse_",
 ]
 
+# What the functions accept: a Parameter is filled in place, arrays give a new array.
 Tensor = Parameter | jax.Array | np.ndarray
 _NonlinearityType = Literal[
-    "linear",
-    "conv1d",
-    "conv2d",
-    "conv3d",
-    "conv_transpose1d",
-    "conv_transpose2d",
-    "conv_transpose3d",
-    "sigmoid",
-    "tanh",
-    "relu",
-    "leaky_relu",
-    "selu",
+    "linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
+    "conv_transpose3d", "sigmoid", "tanh", "relu", "leaky_relu", "selu",
 ]
 _FanMode = Literal["fan_in", "fan_out"]
 
@@ -182,6 +161,7 @@ def _sample(kernel: Callable[..., jax.Array], key: jax.Array, *params: Any,
             shape: tuple[int, ...], dtype: np.dtype) -> jax.Array:
     """``kernel``'s samples for ``shape``: a prefix of a bucket-sized draw."""
     numel = _numel(shape)
+    params = tuple(float(p) for p in params)  # an int bound must not compile a new program
     flat = kernel(key, *params, size=_flat_size(numel), dtype=_compute_dtype(dtype))
     # lax ops, not ``flat[:numel]``: jnp indexing compiles a larger program per shape.
     return jax.lax.reshape(jax.lax.slice(flat, (0,), (numel,)), shape)
@@ -307,7 +287,9 @@ def uniform_(
 def normal_(
     tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator: _random.Generator | None = None
 ) -> Tensor:
-    r"""Fill the input with values drawn from the normal distribution :math:`\mathcal{N}(\text{mean}, \text{std}^2)`.
+    r"""Fill the input with values drawn from the normal distribution.
+
+    Values are sampled from :math:`\mathcal{N}(\text{mean}, \text{std}^2)`.
 
     Args:
         tensor: a Parameter (filled in place and returned) or an array (a new array
@@ -322,7 +304,7 @@ def normal_(
         >>> w = Parameter(jnp.empty((3, 5)))
         >>> normal_(w).shape
         (3, 5)
-    """  # noqa: E501 - torch's formula
+    """
     return _normal(tensor, mean, std, generator)
 
 
@@ -693,7 +675,7 @@ def orthogonal_(
         return _unchanged(tensor)
     _check_floating(dtype, "normal_kernel_cpu")
     key = _random.next_key(generator)
-    values = _orthogonal_kernel(key, gain, shape=shape, dtype=_compute_dtype(dtype))
+    values = _orthogonal_kernel(key, float(gain), shape=shape, dtype=_compute_dtype(dtype))
     return _write(tensor, values)
 
 
@@ -748,7 +730,7 @@ def sparse_(
     _check_std(std)
     _check_floating(dtype, "normal_kernel_cpu")
     key = _random.next_key(generator)
-    values = _sparse_kernel(key, std, num_zeros, shape=shape, dtype=_compute_dtype(dtype))
+    values = _sparse_kernel(key, float(std), num_zeros, shape=shape, dtype=_compute_dtype(dtype))
     return _write(tensor, values)
 
 

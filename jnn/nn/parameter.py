@@ -28,8 +28,15 @@ def as_array(value: Any) -> jax.Array:
     if isinstance(value, Parameter):
         return value._data
     if isinstance(value, jax.Array):
-        return value
-    return jnp.array(value)  # copies: later changes to a numpy/torch source never show
+        return _strong(value)
+    return _strong(jnp.array(value))  # copies: later changes to a numpy/torch source never show
+
+
+def _strong(x: jax.Array) -> jax.Array:
+    # A weakly typed array (``jnp.full(3, 2.0)``) would promote like a Python scalar
+    # (weak f32 * bf16 -> bf16) where a torch tensor of that dtype does not, and would
+    # give jit a different signature from the strong array it replaces (a re-trace).
+    return jnp.asarray(x, x.dtype) if getattr(x, "weak_type", False) else x
 
 
 class Parameter:
@@ -49,25 +56,53 @@ class Parameter:
     array: pass ``p.data`` (or use it inside ``forward``) where JAX needs an array.
     """
 
-    __slots__ = ("_data", "_grad", "_requires_grad", "__weakref__")
+    # ``_value``/``_gradient`` are the raw slots.  ``_data``/``_grad`` (and the public
+    # ``data``/``grad``) read them through properties that first write back any state a
+    # ``jnn.compile``d step left packed on the device (see jnn/_compile.py): after a
+    # compiled step nothing per-parameter runs in Python until someone looks.
+    __slots__ = ("_value", "_gradient", "_requires_grad", "__weakref__")
 
     def __init__(self, data: Any = None, requires_grad: bool = True) -> None:
         if data is None:
             data = jnp.zeros((0,), jnp.float32)
-        self._data = as_array(data) if isinstance(data, Parameter) else _copy(data)
-        self._grad: jax.Array | None = None
+        self._value = as_array(data) if isinstance(data, Parameter) else _copy(data)
+        self._gradient: jax.Array | None = None
         self._requires_grad = bool(requires_grad)
 
     @classmethod
     def _wrap(cls, data: Any, requires_grad: bool) -> Parameter:
         # Hot path of pytree unflatten: no validation, no copy.
         p = object.__new__(cls)
-        p._data = data
-        p._grad = None
+        p._value = data
+        p._gradient = None
         p._requires_grad = requires_grad
         return p
 
     # -- torch's tensor attributes -------------------------------------------------
+    @property
+    def _data(self) -> jax.Array:
+        if _state.state.pending is not None:
+            _state.flush()
+        return self._value
+
+    @_data.setter
+    def _data(self, value: Any) -> None:
+        if _state.state.pending is not None:
+            _state.flush()
+        self._value = value
+
+    @property
+    def _grad(self) -> jax.Array | None:
+        if _state.state.pending is not None:
+            _state.flush()
+        return self._gradient
+
+    @_grad.setter
+    def _grad(self, value: Any) -> None:
+        if _state.state.pending is not None:
+            _state.flush()
+        self._gradient = value
+
     @property
     def data(self) -> jax.Array:
         return self._data
@@ -82,10 +117,11 @@ class Parameter:
 
     @grad.setter
     def grad(self, value: Any) -> None:
-        if (value is None) != (self._grad is None):
+        old = self._grad
+        if (value is None) != (old is None):
             # Which .grad slots exist is part of what jnn.compile threads.
             _state.state.cells_version += 1
-        self._grad = None if value is None else as_array(value)
+        self._gradient = None if value is None else as_array(value)
 
     @property
     def requires_grad(self) -> bool:
@@ -199,7 +235,7 @@ class Parameter:
 
 def _copy(data: Any) -> jax.Array:
     if isinstance(data, jax.Array) and not isinstance(data, jax.core.Tracer):
-        return jnp.array(data, copy=True)
+        return _strong(jnp.array(data, copy=True))
     return as_array(data)
 
 

@@ -46,11 +46,12 @@ class Optax(Optimizer):
 
     def add_param_group(self, param_group: dict[str, Any]) -> None:
         super().add_param_group(param_group)
-        self._leaves.append(None)
-        self._treedefs.append(None)
-
-    def step(self, closure: Any = None) -> Any:
-        return super().step(closure)
+        # The optax state is created now (not lazily as torch's per-parameter state), so a
+        # compiled step never creates state while it is traced.
+        values = [p._data for p in param_group["params"]]
+        leaves, treedef = jax.tree_util.tree_flatten(self.transformation.init(values))
+        self._leaves.append(leaves)
+        self._treedefs.append(treedef)
 
     def _step_group(self, group: dict[str, Any]) -> None:
         index = next(i for i, g in enumerate(self.param_groups) if g is group)
@@ -59,10 +60,6 @@ class Optax(Optimizer):
         if not any(has_grad):
             return
         values = [p._data for p in params]
-        if self._leaves[index] is None:
-            leaves, treedef = jax.tree_util.tree_flatten(self.transformation.init(values))
-            self._leaves[index], self._treedefs[index] = leaves, treedef
-            _state.state.cells_version += 1
         key = (self._treedefs[index], has_grad)
         update = self._jitted.get(key)
         if update is None:

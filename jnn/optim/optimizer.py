@@ -63,7 +63,7 @@ class Optimizer:
 
     def __init__(self, params: Iterable[Any], defaults: dict[str, Any]) -> None:
         self.defaults = defaults
-        self.state: defaultdict[Parameter, dict[str, Any]] = defaultdict(dict)
+        self._param_state: defaultdict[Parameter, dict[str, Any]] = defaultdict(dict)
         self.param_groups: list[dict[str, Any]] = []
         if isinstance(params, Parameter):
             raise TypeError(
@@ -77,6 +77,19 @@ class Optimizer:
             param_groups = [{"params": param_groups}]
         for group in param_groups:
             self.add_param_group(group)
+
+    @property
+    def state(self) -> defaultdict[Parameter, dict[str, Any]]:
+        """Per-parameter state, torch's layout: ``state[p] == {'step': ..., ...}``."""
+        if _state.state.pending is not None:  # written back lazily after a compiled step
+            _state.flush()
+        return self._param_state
+
+    @state.setter
+    def state(self, value: Any) -> None:
+        if _state.state.pending is not None:
+            _state.flush()
+        self._param_state = value
 
     # -- groups ---------------------------------------------------------------------
     def add_param_group(self, param_group: dict[str, Any]) -> None:
@@ -160,7 +173,11 @@ class Optimizer:
                 self.state[p].update(self._init_state(p, group))
                 _state.state.cells_version += 1
         keys = tuple(tuple(sorted(self.state[p])) for p in params)
-        hyper, static = self._split_options(group)
+        traced = self.__dict__.get("_traced_options")
+        if traced is not None and id(group) in traced:  # inside jnn.compile: threaded scalars
+            hyper, static = traced[id(group)]
+        else:
+            hyper, static = self._split_options(group)
         update = _jitted_rule(type(self), static, keys)
         new_params, new_states = update(
             [p._data for p in params], [p._grad for p in params],
@@ -265,6 +282,8 @@ class Optimizer:
                 "param_groups": self.param_groups}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        state = dict(state)
+        self._param_state = state.pop("state")
         self.__dict__.update(state)
 
     def __repr__(self) -> str:

@@ -19,6 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import torch
+from hypothesis import strategies as st
 
 import jnn.nn
 
@@ -128,8 +129,14 @@ def zoo(framework: str) -> SimpleNamespace:
         def forward(self, x):
             return self.again(self.act(self.block(x)))
 
+    class KwScale(nn.Module):
+        """A forward with a positional default and a keyword-only argument."""
+
+        def forward(self, x, scale=1.0, *, shift=0.0):
+            return x * scale + shift
+
     return SimpleNamespace(nn=nn, tensor=tensor, MyLinear=MyLinear, ReLU=ReLU, Norm=Norm,
-                           Scale=Scale, MLP=MLP, Tied=Tied, Shared=Shared)
+                           Scale=Scale, MLP=MLP, Tied=Tied, Shared=Shared, KwScale=KwScale)
 
 
 def nested(z):
@@ -148,6 +155,51 @@ def nested(z):
     root.register_buffer("steps", z.tensor(1))
     root.register_buffer("tmp", z.tensor(2), persistent=False)
     return root
+
+
+# Random nested architectures for hypothesis: leaves, containers, shared modules, ties.
+LEAF = st.one_of(
+    st.tuples(st.just("lin"), st.integers(1, 3), st.integers(1, 3), st.booleans()),
+    st.tuples(st.just("norm"), st.integers(1, 3)),
+    st.tuples(st.just("relu")),
+    st.tuples(st.just("ref"), st.integers(0, 5)),  # re-use an earlier leaf (shared module)
+    st.tuples(st.just("tie"), st.integers(0, 5)),  # a linear whose weight is an earlier one's
+)
+ARCH = st.recursive(
+    LEAF,
+    lambda inner: st.one_of(
+        st.tuples(st.just("seq"), st.lists(inner, max_size=3)),
+        st.tuples(st.just("list"), st.lists(inner, max_size=3)),
+        st.tuples(st.just("dict"), st.dictionaries(st.sampled_from("zayb"), inner, max_size=3)),
+    ),
+    max_leaves=8,
+)
+
+
+def build_arch(z, spec, built=None):
+    built = [] if built is None else built
+    kind = spec[0]
+    if kind == "lin":
+        m = z.MyLinear(spec[1], spec[2], spec[3])
+    elif kind == "norm":
+        m = z.Norm(spec[1])
+    elif kind == "relu":
+        m = z.ReLU()
+    elif kind == "ref":
+        return built[spec[1] % len(built)] if built else z.ReLU()
+    elif kind == "tie":
+        m = z.MyLinear(2, 2)
+        linears = [b for b in built if isinstance(b, z.MyLinear)]
+        if linears:
+            m.weight = linears[spec[1] % len(linears)].weight
+    elif kind == "seq":
+        return z.nn.Sequential(*[build_arch(z, s, built) for s in spec[1]])
+    elif kind == "list":
+        return z.nn.ModuleList([build_arch(z, s, built) for s in spec[1]])
+    else:
+        return z.nn.ModuleDict({k: build_arch(z, s, built) for k, s in spec[1].items()})
+    built.append(m)
+    return m
 
 
 def randomize(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:

@@ -79,6 +79,8 @@ def make_inputs(kind, seed=0, ignore_index=-100):
     x = _normal(rng, (4, C))
     if kind == "pair":
         return [x, _normal(rng, (4, C))], (0, 1)
+    if kind == "pair_equal":  # x == y: torch's |d| subgradient at 0 is 0
+        return [x, x.copy()], (0, 1)
     if kind == "pair_broadcast":  # target (C,) against input (4, C): torch warns
         return [x, _normal(rng, (C,))], (0, 1)
     if kind == "index":  # (N, C) and (N,)
@@ -132,6 +134,9 @@ CASES = [
     ("l1_loss", "pair", {"reduction": "none"}),
     ("l1_loss", "pair", {"weight": W(4, C), "reduction": "sum"}),
     ("l1_loss", "pair", {"weight": W(4, C)}),
+    ("l1_loss", "pair_equal", {"reduction": "sum"}),
+    ("smooth_l1_loss", "pair_equal", {"beta": 0.0, "reduction": "sum"}),
+    ("huber_loss", "pair_equal", {"reduction": "sum"}),
     ("smooth_l1_loss", "pair", {}),
     ("smooth_l1_loss", "pair", {"beta": 0.5, "reduction": "none"}),
     ("smooth_l1_loss", "pair", {"beta": 0.0}),
@@ -443,6 +448,15 @@ def test_out_of_range_target_gives_nan_not_an_error():
     )
     assert float(loss[0]) == pytest.approx(math.log(C))
     assert np.isnan(float(loss[1]))
+
+
+def test_cross_entropy_under_vmap_matches_the_batched_loss():
+    (x, t), _ = make_inputs("index")
+    per_sample = jax.jit(jax.vmap(lambda a, b: F.cross_entropy(a, b, reduction="sum")))(x, t)
+    expected = TF.cross_entropy(
+        torch.from_numpy(x), torch.from_numpy(t).long(), reduction="none"
+    ).numpy()
+    np.testing.assert_allclose(per_sample, expected, rtol=RTOL, atol=1e-6)
 
 
 @given(

@@ -57,6 +57,7 @@ def test_attributes_match_torch(requires_grad):
 def test_scalar_conversions_match_torch():
     t, j = twins(np.float32(1.5))
     assert j.item() == t.item()
+    t = t.detach()
     assert float(j) == float(t) and int(j) == int(t) and bool(j) == bool(t)
 
 
@@ -214,3 +215,14 @@ def test_buffer_copies_its_source():
     buf = nn.Buffer(src)
     src[0, 0] = 100.0
     np.testing.assert_array_equal(np.asarray(buf.data), VALUES)
+
+
+def test_weakly_typed_source_promotes_like_a_torch_tensor():
+    # jnp.full(..., 2.0) is weakly typed; a Parameter of it must promote like torch's float32
+    p = nn.Parameter(jnp.full((2,), 2.0))
+    t = torch.nn.Parameter(torch.full((2,), 2.0))
+    half = np.ones(2, np.float32)
+    expected = (t * torch.tensor(half, dtype=torch.bfloat16)).dtype
+    assert str((p.data * jnp.asarray(half, jnp.bfloat16)).dtype) == str(expected)[6:]
+    p.data = jnp.full((2,), 3.0)
+    assert str((p.data * jnp.asarray(half, jnp.bfloat16)).dtype) == str(expected)[6:]

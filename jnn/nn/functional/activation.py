@@ -48,6 +48,20 @@ _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946
 
 
+def _negative_part(x: jax.Array) -> jax.Array:
+    # x where x <= 0, else 0: feeds exp() only values it cannot overflow on, so that the
+    # unused branch of a where() cannot back-propagate 0 * inf = NaN (torch's elu grad is
+    # finite for large x). where, not minimum: minimum splits the gradient at x = 0.
+    return jnp.where(x > 0, jnp.zeros_like(x), x)
+
+
+def _as_float(x: jax.Array) -> jax.Array:
+    # torch promotes integer and bool inputs of float-only ops (sigmoid) to float32.
+    if jnp.issubdtype(x.dtype, jnp.inexact):
+        return x
+    return x.astype(jnp.result_type(float))
+
+
 def relu(input: ArrayLike, inplace: bool = False) -> jax.Array:
     """Rectified linear unit, ``max(0, x)``; the gradient at 0 is 0 as in torch.
 
@@ -58,7 +72,8 @@ def relu(input: ArrayLike, inplace: bool = False) -> jax.Array:
     PyTorch: ``torch.nn.functional.relu``.
     """
     x = jnp.asarray(input)
-    return jnp.where(x > 0, x, jnp.zeros_like(x))
+    # x <= 0 rather than x > 0 so that NaN falls through to x: torch's relu(nan) is nan.
+    return jnp.where(x <= 0, jnp.zeros_like(x), x)
 
 
 def relu6(input: ArrayLike, inplace: bool = False) -> jax.Array:
@@ -84,7 +99,7 @@ def elu(input: ArrayLike, alpha: float = 1.0, inplace: bool = False) -> jax.Arra
     PyTorch: ``torch.nn.functional.elu`` (``inplace`` is ignored).
     """
     x = jnp.asarray(input)
-    return jnp.where(x > 0, x, alpha * jnp.expm1(x))
+    return jnp.where(x > 0, x, alpha * jnp.expm1(_negative_part(x)))
 
 
 def selu(input: ArrayLike, inplace: bool = False) -> jax.Array:
@@ -93,7 +108,7 @@ def selu(input: ArrayLike, inplace: bool = False) -> jax.Array:
     PyTorch: ``torch.nn.functional.selu`` (``inplace`` is ignored).
     """
     x = jnp.asarray(input)
-    return _SELU_SCALE * jnp.where(x > 0, x, _SELU_ALPHA * jnp.expm1(x))
+    return _SELU_SCALE * jnp.where(x > 0, x, _SELU_ALPHA * jnp.expm1(_negative_part(x)))
 
 
 def celu(input: ArrayLike, alpha: float = 1.0, inplace: bool = False) -> jax.Array:
@@ -102,7 +117,7 @@ def celu(input: ArrayLike, alpha: float = 1.0, inplace: bool = False) -> jax.Arr
     PyTorch: ``torch.nn.functional.celu`` (``inplace`` is ignored).
     """
     x = jnp.asarray(input)
-    return jnp.where(x > 0, x, alpha * jnp.expm1(x / alpha))
+    return jnp.where(x > 0, x, alpha * jnp.expm1(_negative_part(x) / alpha))
 
 
 def gelu(input: ArrayLike, approximate: str = "none") -> jax.Array:
@@ -139,11 +154,11 @@ def mish(input: ArrayLike, inplace: bool = False) -> jax.Array:
 
 
 def sigmoid(input: ArrayLike) -> jax.Array:
-    """``1 / (1 + exp(-x))``.
+    """``1 / (1 + exp(-x))``; an integer input is promoted to float, as in torch.
 
     PyTorch: ``torch.nn.functional.sigmoid``.
     """
-    return jax.nn.sigmoid(jnp.asarray(input))
+    return jax.nn.sigmoid(_as_float(jnp.asarray(input)))
 
 
 def tanh(input: ArrayLike) -> jax.Array:
@@ -176,8 +191,9 @@ def hardsigmoid(input: ArrayLike, inplace: bool = False) -> jax.Array:
     PyTorch: ``torch.nn.functional.hardsigmoid`` (``inplace`` is ignored).
     """
     x = jnp.asarray(input)
-    inside = (x > -3) & (x < 3)
-    return jnp.where(inside, x / 6 + 0.5, jnp.where(x >= 3, 1.0, 0.0).astype(x.dtype))
+    zero, one = jnp.zeros((), x.dtype), jnp.ones((), x.dtype)
+    # Test the saturated sides so that NaN falls through to the linear part (torch: nan).
+    return jnp.where(x <= -3, zero, jnp.where(x >= 3, one, x / 6 + 0.5))
 
 
 def hardswish(input: ArrayLike, inplace: bool = False) -> jax.Array:
@@ -220,7 +236,7 @@ def logsigmoid(input: ArrayLike) -> jax.Array:
 
     PyTorch: ``torch.nn.functional.logsigmoid``.
     """
-    return jax.nn.log_sigmoid(jnp.asarray(input))
+    return jax.nn.log_sigmoid(_as_float(jnp.asarray(input)))
 
 
 def _get_softmax_dim(name: str, ndim: int, stacklevel: int) -> int:

@@ -42,13 +42,13 @@ def _check_p(p: float) -> None:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
 
 
-def _noise_shape(shape: tuple[int, ...], feature: bool) -> tuple[int, ...]:
+def _draw_keep_mask(key: jax.Array, p: float, shape: tuple[int, ...], feature: bool):
     if not feature:
-        return shape
-    # Channel-wise: one draw per (sample, channel), broadcast over the spatial dims.
-    if len(shape) < 2:
-        raise RuntimeError("Feature dropout requires at least 2 dimensions in the input")
-    return shape[:2] + (1,) * (len(shape) - 2)
+        return jax.random.bernoulli(key, 1.0 - p, shape)
+    # Channel-wise: one draw per (sample, channel), broadcast over the spatial dims. The
+    # draw is (N, C) whatever the rank, so 1d/2d/3d share one compiled sampler.
+    keep = jax.random.bernoulli(key, 1.0 - p, shape[:2])
+    return keep.reshape(shape[:2] + (1,) * (len(shape) - 2))
 
 
 def _dropout_impl(
@@ -59,12 +59,13 @@ def _dropout_impl(
         return x
     if p == 1:
         return x * jnp.zeros((), x.dtype)
-    shape = _noise_shape(x.shape, feature)
+    if feature and x.ndim < 2:  # checked before a key is drawn
+        raise RuntimeError("Feature dropout requires at least 2 dimensions in the input")
     if key is None:
         key = jnn_random.next_key()
     if not jnp.issubdtype(x.dtype, jnp.inexact):
         x = x.astype(jnp.result_type(float))
-    keep = jax.random.bernoulli(key, 1.0 - p, shape).astype(x.dtype)
+    keep = _draw_keep_mask(key, p, x.shape, feature).astype(x.dtype)
     if alpha:
         a = 1.0 / math.sqrt((_ALPHA_PRIME**2 * p + 1) * (1 - p))
         # kept: a * x + alpha' * a * p; dropped: alpha' * a * (p - 1).

@@ -42,6 +42,11 @@ __all__ = [
 
 
 # ------------------------------------------------------------------ regression losses
+def _abs(diff: jax.Array) -> jax.Array:
+    # |d| with torch's subgradient sign(0) = 0 at d = 0 (jnp.abs's derivative there is 1).
+    return diff * jnp.sign(diff)
+
+
 def _warn_if_target_size_differs(input_shape, target_shape, stacklevel: int = 3) -> None:
     if tuple(input_shape) != tuple(target_shape):
         warnings.warn(
@@ -119,7 +124,7 @@ def l1_loss(
 
     PyTorch: ``torch.nn.functional.l1_loss``.
     """
-    return _pointwise_loss(jnp.abs, input, target, size_average, reduce, reduction, weight, True)
+    return _pointwise_loss(_abs, input, target, size_average, reduce, reduction, weight, True)
 
 
 def smooth_l1_loss(
@@ -145,7 +150,7 @@ def smooth_l1_loss(
     diff = x - y
     size = jnp.abs(diff)
     if beta == 0.0:  # torch switches to l1_loss (and avoids 0 / 0)
-        return reduce_loss(size, reduction)
+        return reduce_loss(_abs(diff), reduction)
     loss = jnp.where(size < beta, 0.5 * diff * diff / beta, size - 0.5 * beta)
     return reduce_loss(loss, reduction)
 
@@ -171,6 +176,8 @@ def huber_loss(
     broadcast_shapes(x.shape, y.shape)
     if weight is None:
         reduction = get_reduction(reduction)
+    elif jnp.shape(weight) != x.shape:  # torch checks the weight before delta
+        raise ValueError("Weights and input must have the same size.")
     if delta <= 0:
         raise RuntimeError("huber_loss does not support non-positive values for delta.")
     diff = x - y
@@ -338,6 +345,14 @@ def _cross_entropy_probs(x, t, weight, reduction, label_smoothing) -> jax.Array:
     return -jnp.sum(terms) / (x.size // n_classes if n_classes else 0)
 
 
+def _smooth_loss(logp: jax.Array, target: jax.Array, weight, ignore_index: int) -> jax.Array:
+    # -sum_c w_c * logp_c per element, zero where the target is ignored (torch's rule).
+    if weight is not None:
+        logp = logp * _class_weight(weight, logp.ndim, logp.dtype)
+    smooth = -jnp.sum(logp, axis=1)
+    return jnp.where(target == ignore_index, jnp.zeros((), smooth.dtype), smooth)
+
+
 def cross_entropy(
     input: ArrayLike,
     target: ArrayLike,
@@ -394,21 +409,12 @@ def cross_entropy(
     logp, t, unbatched = _batched(logp, t)
     loss, target_weight = _nll_elements(logp, t, weight, ignore_index)
     if label_smoothing > 0.0:
-        loss = (1 - label_smoothing) * loss + (label_smoothing / logp.shape[1]) * _smooth_loss(
-            logp, t, weight, ignore_index
-        )
+        smooth = _smooth_loss(logp, t, weight, ignore_index)
+        loss = (1 - label_smoothing) * loss + label_smoothing / logp.shape[1] * smooth
     if unbatched:
         loss, target_weight = loss[0], target_weight[0]
     # sum(loss) / sum(w[t]): torch normalises both the nll and the smoothing term by it.
     return _reduce_nll(loss, target_weight, reduction)
-
-
-def _smooth_loss(logp: jax.Array, target: jax.Array, weight, ignore_index: int) -> jax.Array:
-    # -sum_c w_c * logp_c per element, zero where the target is ignored (torch's rule).
-    if weight is not None:
-        logp = logp * _class_weight(weight, logp.ndim, logp.dtype)
-    smooth = -jnp.sum(logp, axis=1)
-    return jnp.where(target == ignore_index, jnp.zeros((), smooth.dtype), smooth)
 
 
 # ------------------------------------------------------------------------------ BCE

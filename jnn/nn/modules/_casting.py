@@ -74,12 +74,16 @@ def parse_to(args: tuple, kwargs: dict) -> tuple[Any, Any]:
             device = device or next(iter(a.devices())) if isinstance(a, jax.Array) else device
         elif isinstance(a, (str, jax.Device, int)) and not _is_dtype(a):
             device = a
-        elif hasattr(a, "type") and getattr(a, "__module__", "") == "torch":  # torch.device
+        elif type(a).__module__ == "torch" and type(a).__name__ == "device":
             device = a
         else:
             dtype = a
-    return (None if device is None else resolve_device(device),
-            None if dtype is None else resolve_dtype(dtype))
+    if dtype is not None:
+        dtype = resolve_dtype(dtype)
+        if not jnp.issubdtype(dtype, jnp.inexact):
+            raise TypeError("nn.Module.to only accepts floating point or complex dtypes, "
+                            f"but got desired dtype={dtype}")
+    return None if device is None else resolve_device(device), dtype
 
 
 def _is_dtype(x: Any) -> bool:

@@ -61,6 +61,7 @@ def call_with_hooks(module: Any, args: tuple, kwargs: dict) -> Any:
     """torch's ``Module._call_impl``: pre-hooks, forward, hooks, always-call hooks."""
     d = module.__dict__
     called_always: set[int] = set()
+    result = None  # torch hands the always_call hooks whatever output exists so far
     try:
         for hook_id, hook in list(d["_forward_pre_hooks"].items()):
             if hook_id in d["_forward_pre_hooks_with_kwargs"]:
@@ -93,13 +94,15 @@ def call_with_hooks(module: Any, args: tuple, kwargs: dict) -> Any:
             if hook_id in d["_forward_hooks_always_called"] and hook_id not in called_always:
                 try:
                     if hook_id in d["_forward_hooks_with_kwargs"]:
-                        hook(module, args, kwargs, None)
+                        hook_result = hook(module, args, kwargs, result)
                     else:
-                        hook(module, args, None)
+                        hook_result = hook(module, args, result)
+                    if hook_result is not None:
+                        result = hook_result
                 except Exception as e:  # the forward error is the one to report
                     warnings.warn(
-                        "forward hook with ``always_call=True`` raised an exception that "
-                        f"was silenced as another error was raised in forward: {e}",
+                        "module forward hook with ``always_call=True`` raised an exception "
+                        f"that was silenced as another error was raised in forward: {e}",
                         stacklevel=2,
                     )
         raise

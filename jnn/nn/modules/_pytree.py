@@ -27,7 +27,8 @@ import jax
 from jnn import _state
 from jnn.nn.parameter import Parameter
 
-__all__ = ["Spec", "flatten", "flatten_with_keys", "unflatten", "materialize", "STATE_KEYS"]
+__all__ = ["Spec", "flatten", "flatten_with_keys", "unflatten", "materialize", "spec_of",
+           "STATE_KEYS"]
 
 # Entries of a module's __dict__ that are state (leaves / children / caches), not config.
 STATE_KEYS = frozenset({"_parameters", "_buffers", "_modules", "_jnn_cache", "_jnn_lazy"})
@@ -53,8 +54,11 @@ class _Identity:
 
 def _static_key(value: Any) -> Any:
     """A hashable key that is equal for equal configuration values."""
-    if value is None or isinstance(value, (bool, int, float, str, bytes, type)):
+    if value is None or isinstance(value, (str, bytes, type)):
         return value
+    if isinstance(value, (bool, int, float)):
+        # 2 == 2.0 == True, yet `x * 2` and `x * 2.0` trace to different dtypes
+        return (type(value), value)
     if isinstance(value, (tuple, list)):
         return (type(value), tuple(_static_key(v) for v in value))
     if isinstance(value, dict):  # includes the hooks' OrderedDicts
@@ -67,7 +71,7 @@ def _static_key(value: Any) -> Any:
         return _Identity(value)
     if isinstance(value, jax.Array):  # arrays compare elementwise: use identity
         return _Identity(value)
-    return value
+    return (type(value), value)  # numpy scalars, enums, functions ... (typed, as above)
 
 
 class _Node:
@@ -188,6 +192,18 @@ def flatten(module: Any) -> tuple[list, Spec]:
     if cache is None or cache[0] != _state.state.structure_version:
         cache = build(module)
     return [c[k]._data if is_param else c[k] for c, k, is_param in cache[2]], cache[1]
+
+
+def spec_of(module: Any) -> Spec:
+    """The module tree's current spec (cached; rebuilt only after a structural change)."""
+    d = module.__dict__
+    lazy = d.get("_jnn_lazy")
+    if lazy is not None and lazy.index == 0:
+        return lazy.spec
+    cache = d.get("_jnn_cache")
+    if cache is None or cache[0] != _state.state.structure_version:
+        cache = build(module)
+    return cache[1]
 
 
 def flatten_with_keys(module: Any) -> tuple[list, Spec]:

@@ -18,6 +18,10 @@ __all__ = ["Identity", "Linear", "Bilinear"]
 
 def _empty(shape: tuple[int, ...], dtype: Any, device: Any) -> jax.Array:
     """Uninitialised storage as torch's ``torch.empty``: zeros here, filled by reset."""
+    for size in shape:
+        if size < 0:  # torch.empty's check, so Linear(3, -1) fails as in torch
+            raise RuntimeError(
+                f"Trying to create tensor with negative dimension {size}: {list(shape)}")
     arr = jnp.zeros(shape, dtype=dtype or jnp.float32)
     if device is not None:
         from jnn.nn.modules._casting import resolve_device

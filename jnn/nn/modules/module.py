@@ -14,12 +14,12 @@ Buffers are plain ``jax.Array`` everywhere.
 
 from __future__ import annotations
 
-
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from jnn import _state
@@ -411,8 +411,6 @@ class Module:
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Reset ``.grad`` of every parameter (to None, or to zeros)."""
-        import jax.numpy as jnp
-
         for p in self.parameters():
             if p.grad is not None:
                 p.grad = None if set_to_none else jnp.zeros_like(p.grad)
@@ -498,6 +496,10 @@ class Module:
     def type(self, dst_type: Any) -> Module:
         """Cast every parameter and buffer (integers too) to ``dst_type``."""
         dtype = _casting.resolve_dtype(dst_type)
+        if not jnp.issubdtype(dtype, jnp.inexact) and any(
+                p.requires_grad for p in self.parameters()):
+            raise RuntimeError("data set to a tensor that requires gradients must be floating "
+                               "point or complex dtype")  # torch's error for this cast
         return self._apply_state(lambda x: x.astype(dtype))
 
     # -- printing -------------------------------------------------------------------

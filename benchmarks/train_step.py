@@ -1,0 +1,154 @@
+"""Train-step benchmark: jnn.compile vs hand-written JAX (the limit) vs PyTorch eager.
+
+Same maths in all three: an MLP (784-512-512-10, batch 128) and the overhead probe
+(100 x [Linear(4, 4) + ReLU], batch 1), MSE loss, Adam(lr=1e-3). Hand-written JAX is a
+dict of arrays, ``jax.jit`` of value_and_grad plus an optax update, donated buffers.
+All three run in one process, interleaved, and the median of several rounds is reported.
+
+    python benchmarks/train_step.py [--rounds 7] [--steps 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import statistics
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+import jnn
+import jnn.nn as nn
+
+
+def mlp_sizes() -> list[int]:
+    return [784, 512, 512, 10]
+
+
+MODELS = {"mlp": ([784, 512, 512, 10], 128), "probe": ([4] * 101, 1)}
+
+
+def build_jnn(sizes: list[int]) -> nn.Module:
+    layers: list[nn.Module] = []
+    for a, b in zip(sizes[:-1], sizes[1:]):
+        layers += [nn.Linear(a, b), nn.ReLU()]
+    return nn.Sequential(*layers)
+
+
+def jnn_step(model: nn.Module):
+    optimizer = jnn.optim.Adam(model.parameters(), lr=1e-3)
+    loss_fn = nn.MSELoss()
+
+    @jnn.compile
+    def step(x, y):
+        def closure():
+            optimizer.zero_grad()
+            return loss_fn(model(x), y)
+
+        return optimizer.step(closure)
+
+    return step
+
+
+def jax_step(model: nn.Module):
+    params = {k: jnp.array(v) for k, v in model.state_dict().items()}
+    n = len(params) // 2
+    keys = sorted({k.split(".")[0] for k in params}, key=int)
+    opt = optax.adam(1e-3)
+    state = {"p": params, "s": opt.init(params)}
+
+    def forward(p, x):
+        for k in keys[:n]:
+            x = jax.nn.relu(x @ p[f"{k}.weight"].T + p[f"{k}.bias"])
+        return x
+
+    @jax.jit
+    def _step(p, s, x, y):
+        loss, g = jax.value_and_grad(lambda p: jnp.mean((forward(p, x) - y) ** 2))(p)
+        u, s = opt.update(g, s, p)
+        return optax.apply_updates(p, u), s, loss
+
+    _step = jax.jit(_step, donate_argnums=(0, 1))
+
+    def step(x, y):
+        state["p"], state["s"], loss = _step(state["p"], state["s"], x, y)
+        return loss
+
+    return step
+
+
+def torch_step(model: nn.Module):
+    import torch
+
+    layers = []
+    sd = model.state_dict()
+    for i in range(len(sd) // 2):
+        w = sd[f"{2 * i}.weight"]
+        lin = torch.nn.Linear(w.shape[1], w.shape[0])
+        layers += [lin, torch.nn.ReLU()]
+    tm = torch.nn.Sequential(*layers)
+    tm.load_state_dict({k: torch.tensor(np.asarray(v)) for k, v in sd.items()})
+    opt = torch.optim.Adam(tm.parameters(), lr=1e-3)
+    loss_fn = torch.nn.MSELoss()
+
+    def step(x, y):
+        opt.zero_grad()
+        loss = loss_fn(tm(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    return step, torch
+
+
+def time_steps(step, x, y, steps: int, sync) -> float:
+    t = time.perf_counter()
+    for _ in range(steps):
+        out = step(x, y)
+    sync(out)
+    return (time.perf_counter() - t) / steps
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--steps", type=int, default=200)
+    ap.add_argument("--models", default="mlp,probe")
+    ap.add_argument("--no-torch", action="store_true")
+    args = ap.parse_args()
+    print(f"machine: {platform.machine()} {platform.processor() or ''}, jax {jax.__version__} "
+          f"on {jax.default_backend()}, {jax.device_count()} device(s)")
+    for name in args.models.split(","):
+        sizes, batch = MODELS[name]
+        jnn.manual_seed(0)
+        model = build_jnn(sizes)
+        rng = np.random.default_rng(0)
+        x_np = rng.standard_normal((batch, sizes[0])).astype(np.float32)
+        y_np = rng.standard_normal((batch, sizes[-1])).astype(np.float32)
+        x, y = jnp.asarray(x_np), jnp.asarray(y_np)
+        runners = {"jax": (jax_step(model), x, y, lambda o: o.block_until_ready()),
+                   "jnn": (jnn_step(model), x, y, lambda o: o.block_until_ready())}
+        if not args.no_torch:
+            tstep, torch = torch_step(model)
+            torch.set_num_threads(max(1, torch.get_num_threads()))
+            runners["torch"] = (tstep, torch.tensor(x_np), torch.tensor(y_np), lambda o: None)
+        for step, xx, yy, sync in runners.values():  # warm up: compile, caches
+            time_steps(step, xx, yy, 20, sync)
+        times: dict[str, list[float]] = {k: [] for k in runners}
+        for _ in range(args.rounds):
+            for k, (step, xx, yy, sync) in runners.items():
+                times[k].append(time_steps(step, xx, yy, args.steps, sync))
+        med = {k: statistics.median(v) for k, v in times.items()}
+        line = "  ".join(f"{k} {v * 1e6:9.1f} us" for k, v in med.items())
+        ratios = f"jnn/jax {med['jnn'] / med['jax']:.3f}"
+        if "torch" in med:
+            ratios += f"  torch/jax {med['torch'] / med['jax']:.3f}"
+            ratios += f"  jnn/torch {med['jnn'] / med['torch']:.3f}"
+        print(f"{name:6s} {line}  |  {ratios}")
+
+
+if __name__ == "__main__":
+    main()

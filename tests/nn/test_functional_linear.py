@@ -1,0 +1,181 @@
+"""jnn.nn.functional linear and bilinear against torch: values, gradients, shape errors."""
+
+import functools
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as TF
+from hypothesis import given
+from hypothesis import strategies as st
+
+import jnn.nn.functional as F
+
+RTOL = 1e-5
+
+
+@functools.cache
+def _value_and_vjp(jfn):
+    # One jit of forward + VJP, cached per function so that repeated shapes (the
+    # hypothesis examples) reuse the compiled program: compiles dominate on a small CPU.
+    @jax.jit
+    def value_and_vjp(args, cot):
+        out, vjp = jax.vjp(jfn, *args)
+        return out, vjp(cot)
+
+    return value_and_vjp
+
+
+def check_against_torch(jfn, tfn, inputs, n_reduce=1, seed=0):
+    """Compare ``jfn`` and ``tfn`` on the same float32 numpy inputs: outputs, then the
+    gradients of every input (a VJP with one random cotangent). atol = 1e-6 * sqrt(n)
+    for ``n`` summed terms, float32 rounding's growth."""
+    t_inputs = [torch.from_numpy(a).requires_grad_(True) for a in inputs]
+    t_out = tfn(*t_inputs)
+    cot = np.asarray(np.random.default_rng(seed).standard_normal(t_out.shape), np.float32)
+    t_grads = torch.autograd.grad(t_out, t_inputs, torch.from_numpy(cot))
+
+    j_out, j_grads = _value_and_vjp(jfn)([jnp.asarray(a) for a in inputs], jnp.asarray(cot))
+    atol = 1e-6 * math.sqrt(n_reduce)
+    assert j_out.shape == tuple(t_out.shape)
+    np.testing.assert_allclose(j_out, t_out.detach().numpy(), rtol=RTOL, atol=atol)
+    for j_grad, t_grad in zip(j_grads, t_grads):
+        np.testing.assert_allclose(j_grad, t_grad.numpy(), rtol=RTOL, atol=atol)
+
+
+def _arrays(*shapes, seed=0):
+    rng = np.random.default_rng(seed)
+    return [rng.standard_normal(s).astype(np.float32) for s in shapes]
+
+
+# (input, weight, bias) shapes; bias None means no bias.
+LINEAR_CASES = [
+    ((4, 3), (5, 3), (5,)),
+    ((4, 3), (5, 3), None),
+    ((3,), (5, 3), (5,)),  # unbatched
+    ((2, 4, 3), (5, 3), (5,)),  # extra leading dims
+    ((2, 4, 3), (5, 3), (4, 5)),  # a bias broadcast over the batch
+    ((4, 3), (5, 3), ()),  # scalar bias
+    ((4, 3), (3,), None),  # vector weight: matrix-vector product
+    ((3,), (3,), None),  # dot product
+    ((3,), (3,), ()),
+    ((0, 3), (5, 3), (5,)),  # empty batch
+]
+
+
+@pytest.mark.parametrize("x_shape, w_shape, b_shape", LINEAR_CASES)
+def test_linear_matches_torch(x_shape, w_shape, b_shape):
+    shapes = [x_shape, w_shape] + ([b_shape] if b_shape is not None else [])
+    check_against_torch(F.linear, TF.linear, _arrays(*shapes), n_reduce=3)
+
+
+# (input1, input2, weight, bias) shapes.
+BILINEAR_CASES = [
+    ((4, 3), (4, 2), (5, 3, 2), (5,)),
+    ((4, 3), (4, 2), (5, 3, 2), None),
+    ((3,), (2,), (5, 3, 2), (5,)),  # unbatched
+    ((2, 4, 3), (2, 4, 2), (5, 3, 2), (5,)),
+]
+
+
+@pytest.mark.parametrize("x1_shape, x2_shape, w_shape, b_shape", BILINEAR_CASES)
+def test_bilinear_matches_torch(x1_shape, x2_shape, w_shape, b_shape):
+    shapes = [x1_shape, x2_shape, w_shape] + ([b_shape] if b_shape is not None else [])
+    check_against_torch(F.bilinear, TF.bilinear, _arrays(*shapes), n_reduce=6)
+
+
+# (function, shapes of the positional arrays, exception, torch's message regex)
+ERROR_CASES = [
+    (
+        "linear",
+        [(2, 3), (5, 4)],
+        RuntimeError,
+        r"mat1 and mat2 shapes cannot be multiplied \(2x3 and 4x5\)",
+    ),
+    ("linear", [(2, 6, 3), (5, 4)], RuntimeError, r"\(12x3 and 4x5\)"),
+    ("linear", [(3,), (5, 4)], RuntimeError, r"\(1x3 and 4x5\)"),
+    ("linear", [(), (5, 3)], RuntimeError, "need to be at least 1D, but they are 0D and 2D"),
+    ("linear", [(3,), ()], RuntimeError, "need to be at least 1D, but they are 1D and 0D"),
+    ("linear", [(2, 3), (5, 3, 1)], RuntimeError, "t\\(\\) expects a tensor with <= 2 dimensions"),
+    (
+        "linear",
+        [(2, 3), (4,)],
+        RuntimeError,
+        r"size mismatch, got input \(2\), mat \(2x3\), vec \(4\)",
+    ),
+    ("linear", [(2, 4, 3), (4,)], RuntimeError, r"got input \(8\), mat \(8x3\), vec \(4\)"),
+    ("linear", [(3,), (4,)], RuntimeError, r"expected tensor \[3\] and src \[4\]"),
+    ("linear", [(2, 3), (3,), (2,)], RuntimeError, "mat2 must be a matrix, got 1-D tensor"),
+    (
+        "linear",
+        [(2, 3), (5, 3), (4,)],
+        RuntimeError,
+        r"expanded size of the tensor \(5\) must match the existing size \(4\) at non-singleton "
+        r"dimension 1.  Target sizes: \[2, 5\].  Tensor sizes: \[4\]",
+    ),
+    ("linear", [(2, 4, 3), (5, 3), (4,)], RuntimeError, r"Target sizes: \[8, 5\]"),
+    (
+        "bilinear",
+        [(2, 3), (3, 4), (5, 3, 4)],
+        RuntimeError,
+        "input batch dimensions do not match at dim 0: got 2 and 3",
+    ),
+    (
+        "bilinear",
+        [(2, 3), (1, 2, 4), (5, 3, 4)],
+        RuntimeError,
+        "input dimensions do not match: got 2 and 3",
+    ),
+    (
+        "bilinear",
+        [(2, 2), (2, 4), (5, 3, 4)],
+        RuntimeError,
+        "input1 size does not match weight size: got 2 but expected 3",
+    ),
+    (
+        "bilinear",
+        [(2, 3), (2, 4), (5, 3, 5)],
+        RuntimeError,
+        "input2 size does not match weight size: got 4 but expected 5",
+    ),
+    (
+        "bilinear",
+        [(2, 3), (2, 4), (5, 3, 4), (4,)],
+        RuntimeError,
+        "bias size does not match weight size: got 4 but expected 5",
+    ),
+    ("bilinear", [(2, 3), (2, 4), (5, 3)], IndexError, r"range of \[-2, 1\], but got 2\)"),
+    ("bilinear", [(2, 3), (2, 4), (5,)], IndexError, r"range of \[-1, 0\], but got 1\)"),
+    ("bilinear", [(), (), (5, 3, 4)], IndexError, "Dimension specified as -1 but tensor has no"),
+    ("bilinear", [(2, 3), (2, 4), (5, 3, 4), ()], IndexError, "Dimension specified as 0"),
+    ("bilinear", [(2, 3), (2, 4), (5, 3, 4, 1)], RuntimeError, "number of dimensions must match"),
+]
+
+
+@pytest.mark.parametrize("name, shapes, exc, match", ERROR_CASES)
+def test_errors_match_torch(name, shapes, exc, match):
+    arrays = _arrays(*shapes)
+    with pytest.raises(exc, match=match):
+        getattr(TF, name)(*map(torch.from_numpy, arrays))
+    with pytest.raises(exc, match=match):
+        getattr(F, name)(*map(jnp.asarray, arrays))
+
+
+@given(
+    lead=st.sampled_from([(), (4,), (2, 4)]),
+    use_bias=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
+def test_linear_property(lead, use_bias, seed):
+    # Leading dims from a small fixed set, so the examples share compiled programs.
+    shapes = [lead + (3,), (5, 3)] + ([(5,)] if use_bias else [])
+    check_against_torch(F.linear, TF.linear, _arrays(*shapes, seed=seed), n_reduce=3, seed=seed)
+
+
+def test_linear_under_vmap():
+    x, w, b = (jnp.asarray(a) for a in _arrays((4, 3), (5, 3), (5,)))
+    batched = jax.vmap(F.linear, in_axes=(0, None, None))(x, w, b)
+    np.testing.assert_allclose(batched, F.linear(x, w, b), rtol=RTOL, atol=1e-6)

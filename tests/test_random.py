@@ -1,0 +1,138 @@
+"""jnn's random generator and Dropout: statistics, seeding, ``fork_rng`` and ``use_key``.
+
+JAX's random stream is not torch's, so masks are compared by their statistics and by torch's
+rules (kept values scaled by exactly torch's ``1 / (1 - p)``, eval mode the identity,
+``manual_seed`` reproducible, ``fork_rng`` restoring the state).
+"""
+
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import torch
+
+import jnn
+import jnn.nn as nn
+
+SHAPE = (100, 200)  # 20,000 draws: 4 standard errors of the keep rate are < 1.5%
+
+
+def _normal() -> np.ndarray:
+    return np.random.default_rng(0).standard_normal(SHAPE).astype(np.float32)
+
+
+@pytest.mark.parametrize("p", [0.1, 0.5, 0.9])
+def test_dropout_statistics_and_scale_match_torch(p: float) -> None:
+    x = _normal()
+    jnn.manual_seed(0)
+    out = np.asarray(nn.Dropout(p)(jnp.asarray(x)))
+    kept = out != 0
+    n = x.size
+    rate = kept.mean()
+    assert abs(rate - (1 - p)) < 4 * math.sqrt(p * (1 - p) / n), rate
+    torch.manual_seed(0)
+    tout = torch.nn.Dropout(p)(torch.from_numpy(x)).numpy()
+    both = kept & (tout != 0)
+    assert both.sum() > 0.5 * (1 - p) ** 2 * n
+    # Kept values are bit-identical to torch's: input * (1 / (1 - p)) in float32.
+    np.testing.assert_array_equal(out[both], tout[both])
+    np.testing.assert_array_equal(out[kept], x[kept] * (np.float32(1) / np.float32(1 - p)))
+
+
+def test_dropout_masks_fresh_per_call_and_reproducible_by_seed() -> None:
+    layer = nn.Dropout(0.5)
+    x = jnp.ones(SHAPE)
+    jnn.manual_seed(123)
+    a, b = np.asarray(layer(x)), np.asarray(layer(x))
+    assert not np.array_equal(a, b)
+    assert 0.4 < (a == b).mean() < 0.6  # independent masks agree on about half the entries
+    jnn.manual_seed(123)
+    np.testing.assert_array_equal(np.asarray(layer(x)), a)
+    np.testing.assert_array_equal(np.asarray(layer(x)), b)
+    jnn.manual_seed(124)
+    assert not np.array_equal(np.asarray(layer(x)), a)
+
+
+@pytest.mark.parametrize("p", [0.0, 0.5, 1.0])
+def test_dropout_eval_is_identity_and_edge_probabilities(p: float) -> None:
+    x = _normal()
+    layer = nn.Dropout(p)
+    tlayer = torch.nn.Dropout(p)
+    layer.eval()
+    tlayer.eval()
+    np.testing.assert_array_equal(np.asarray(layer(jnp.asarray(x))), x)
+    layer.train()
+    out = np.asarray(layer(jnp.asarray(x)))
+    if p in (0.0, 1.0):  # deterministic in torch too
+        np.testing.assert_array_equal(out, tlayer.train()(torch.from_numpy(x)).numpy())
+
+
+def test_manual_seed_and_rng_state_round_trip() -> None:
+    assert jnn.manual_seed(5) is jnn.random.default_generator
+    assert jnn.initial_seed() == 5
+    state = jnn.random.get_rng_state()
+    a = np.asarray(jnn.rand(4))
+    jnn.random.set_rng_state(state)
+    np.testing.assert_array_equal(np.asarray(jnn.rand(4)), a)
+    assert jnn.randn(2, 3).shape == (2, 3) and jnn.rand((5,)).shape == (5,)
+
+
+@pytest.mark.parametrize("lib", ["torch", "jnn"])
+def test_fork_rng_restores_the_state(lib: str) -> None:
+    module = torch if lib == "torch" else jnn
+
+    def draw() -> np.ndarray:
+        return np.asarray(module.rand(4))
+
+    module.manual_seed(0)
+    expected = [draw(), draw()]
+    module.manual_seed(0)
+    with module.random.fork_rng():
+        forked = draw()
+        draw()
+    np.testing.assert_array_equal(forked, expected[0])
+    np.testing.assert_array_equal(draw(), expected[0])  # as if the block never drew
+    with pytest.raises(KeyError):  # restored on the way out of an exception too
+        with module.random.fork_rng():
+            draw()
+            raise KeyError
+    np.testing.assert_array_equal(draw(), expected[1])
+    module.manual_seed(0)
+    with module.random.fork_rng(enabled=False):
+        draw()
+    np.testing.assert_array_equal(draw(), expected[1])  # disabled: nothing restored
+
+
+def test_use_key_under_jit() -> None:
+    model = nn.Sequential(nn.Dropout(0.5), nn.Dropout(0.5))
+    x = jnp.ones(SHAPE)
+
+    @jax.jit
+    def forward(model: nn.Module, x: jax.Array, key: jax.Array) -> jax.Array:
+        with jnn.random.use_key(key):
+            return model(x)
+
+    jnn.manual_seed(0)
+    before = jnn.random.get_rng_state()
+    key = jax.random.key(42)
+    a = np.asarray(forward(model, x, key))
+    np.testing.assert_array_equal(np.asarray(forward(model, x, key)), a)
+    assert not np.array_equal(np.asarray(forward(model, x, jax.random.key(43))), a)
+    # Two dropout layers draw different masks from one key: keep rate (1/2)^2.
+    assert abs((a != 0).mean() - 0.25) < 4 * math.sqrt(0.25 * 0.75 / a.size)
+    np.testing.assert_array_equal(np.unique(a), [0.0, 4.0])
+    with jnn.random.use_key(key):  # eagerly, the same key draws the same masks
+        np.testing.assert_array_equal(np.asarray(model(x)), a)
+    # The global generator is untouched by use_key.
+    np.testing.assert_array_equal(jax.random.key_data(jnn.random.get_rng_state()),
+                                  jax.random.key_data(before))
+    # A raw uint32 key (jax.random.PRNGKey) works too, and keys vmap.
+    raw = jax.random.PRNGKey(42)
+    np.testing.assert_array_equal(np.asarray(forward(model, x, raw)), a)
+    keys = jax.random.split(jax.random.key(0), 3)
+    outs = np.asarray(jax.vmap(lambda k: forward(model, x, k))(keys))
+    assert not np.array_equal(outs[0], outs[1]) and not np.array_equal(outs[1], outs[2])
