@@ -4,7 +4,14 @@ import jax.numpy as _jnp
 
 from jnn import autograd, func, nn, optim, random
 from jnn._compile import compile
-from jnn.autograd import enable_grad, grad, is_grad_enabled, no_grad, set_grad_enabled, value_and_grad
+from jnn.autograd import (
+    enable_grad,
+    grad,
+    is_grad_enabled,
+    no_grad,
+    set_grad_enabled,
+    value_and_grad,
+)
 from jnn.random import initial_seed, manual_seed, rand, randn, seed
 
 # torch's dtype names, so `model.to(jnn.float16)` ports as is.

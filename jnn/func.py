@@ -64,7 +64,7 @@ in (as torch's in-place updates would show there), never into the module.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from typing import Any
 
 import jax
@@ -323,7 +323,25 @@ def functional_call(
     values = _untie(table, leaves, given) if tie_weights else given
     if strict:
         _check_strict(module, table, values)
+    new_leaves, patches, replaced = _substitute(table, leaves, values)
+    if _state.state.read_log is not None:
+        _log_unreplaced_reads(module, table, replaced)
+    copy = _pytree.unflatten(spec, new_leaves)
+    for name, value in patches:
+        _patch(copy, table, name, value)
 
+    if args is None:
+        args = ()
+    elif not isinstance(args, tuple):
+        args = (args,)
+    out = copy(*args, **(kwargs or {}))
+    _write_back(copy, table, values, sources)
+    return out
+
+
+def _substitute(table: _Table, leaves: list, values: dict[str, Any]
+                ) -> tuple[list, list[tuple[str, Any]], set[int]]:
+    """The copy's leaves; the names to set on the copy itself; the leaves replaced."""
     new_leaves = list(leaves)
     patches: list[tuple[str, Any]] = []
     replaced: set[int] = set()
@@ -336,25 +354,18 @@ def functional_call(
             replaced.add(leaf)
         else:  # tie_weights=False on a tied parameter: this name alone changes
             patches.append((name, value))
-    if _state.state.read_log is not None:
-        _log_unreplaced_reads(module, table, replaced)
-    copy = _pytree.unflatten(spec, new_leaves)
-    for name, value in patches:
-        _patch(copy, table, name, value)
+    return new_leaves, patches, replaced
 
-    if args is None:
-        args = ()
-    elif not isinstance(args, tuple):
-        args = (args,)
-    out = copy(*args, **(kwargs or {}))
 
-    for name, source in sources.items():  # buffers the call replaced: torch's write-back
+def _write_back(copy: Module, table: _Table, values: dict[str, Any],
+                sources: dict[str, Any]) -> None:
+    """torch's write-back: a buffer the call replaced goes into the dict that supplied it."""
+    for name, source in sources.items():
         if name in table.leaf and not table.is_param[name]:
             sub, attr = _owner(copy, name)
             new = sub.__dict__["_buffers"].get(attr)
-            if new is not values[name]:
+            if new is not values[name] and isinstance(source, MutableMapping):
                 source[name] = new
-    return out
 
 
 # -- stack_module_state --------------------------------------------------------------------

@@ -43,7 +43,17 @@ class Generator:
 
     def __init__(self, seed: int = 0) -> None:
         self._initial_seed = int(seed)
-        self._key = jax.random.key(self._initial_seed)
+        self._key_value: jax.Array | None = None  # made on first use: keeps import fast
+
+    @property
+    def _key(self) -> jax.Array:
+        if self._key_value is None:
+            self._key_value = jax.random.key(self._initial_seed)
+        return self._key_value
+
+    @_key.setter
+    def _key(self, value: jax.Array) -> None:
+        self._key_value = value
 
     @property
     def key(self) -> jax.Array:

@@ -281,12 +281,22 @@ def _check_grads(torch_module: torch.nn.Module, jnn_module: jnn.nn.Module, t_xs:
         assert_close(j_by_name[name], expected, rtol=rtol, atol=atol, what=f"grad of {name}")
 
 
-def check_modules(torch_module: torch.nn.Module, jnn_module: jnn.nn.Module,
-                  inputs: Sequence[InputSpec] = ((4, 3),), *, modes: Sequence[str] = (
-                      "train", "eval"), grad: bool = True, grad_inputs: Sequence[int] | None
-                  = None, reduction_size: int | None = None, atol: float | None = None,
-                  rtol: float = 1e-5, check_repr: bool = True, check_warnings: bool = True,
-                  load: bool = True, seed: int = 0) -> tuple[list, list]:
+def check_modules(
+    torch_module: torch.nn.Module,
+    jnn_module: jnn.nn.Module,
+    inputs: Sequence[InputSpec] = ((4, 3),),
+    *,
+    modes: Sequence[str] = ("train", "eval"),
+    grad: bool = True,
+    grad_inputs: Sequence[int] | None = None,
+    reduction_size: int | None = None,
+    atol: float | None = None,
+    rtol: float = 1e-5,
+    check_repr: bool = True,
+    check_warnings: bool = True,
+    load: bool = True,
+    seed: int = 0,
+) -> tuple[list, list]:
     """Compare two built modules; returns the last mode's (torch, jnn) outputs.
 
     Args:
@@ -307,8 +317,10 @@ def check_modules(torch_module: torch.nn.Module, jnn_module: jnn.nn.Module,
     size = reduction_size or _reduction_size(torch_module, xs)
     out_atol = default_atol(size) if atol is None else atol
     grad_atol = default_atol(max([size] + [x.size for x in xs])) if atol is None else atol
-    diff = [i for i, x in enumerate(xs) if _is_float(x)] if grad_inputs is None else list(
-        grad_inputs)
+    if grad_inputs is None:
+        diff = [i for i, x in enumerate(xs) if _is_float(x)]
+    else:
+        diff = list(grad_inputs)
     t_outs: list = []
     j_outs: list = []
     for k, mode in enumerate(modes):

@@ -182,24 +182,24 @@ def test_backward_under_no_grad_raises_like_torch() -> None:
     assert jnet.fc1.weight.grad is None
 
 
-def test_no_grad_enable_grad_set_grad_enabled_modes() -> None:
-    for lib in (torch, jnn):
-        @lib.no_grad()
-        def inner() -> tuple[bool, bool]:
-            with lib.enable_grad():
-                enabled = lib.is_grad_enabled()
-            return lib.is_grad_enabled(), enabled
+@pytest.mark.parametrize("lib", [torch, jnn], ids=["torch", "jnn"])
+def test_no_grad_enable_grad_set_grad_enabled_modes(lib: Any) -> None:
+    @lib.no_grad()
+    def inner() -> tuple[bool, bool]:
+        with lib.enable_grad():
+            enabled = lib.is_grad_enabled()
+        return lib.is_grad_enabled(), enabled
 
-        assert inner() == (False, True)
-        assert lib.is_grad_enabled()
-        with lib.set_grad_enabled(False):
-            assert not lib.is_grad_enabled()
-        assert lib.is_grad_enabled()
-        lib.set_grad_enabled(False)  # as a function call, it sets the mode
-        try:
-            assert not lib.is_grad_enabled()
-        finally:
-            lib.set_grad_enabled(True)
+    assert inner() == (False, True)
+    assert lib.is_grad_enabled()
+    with lib.set_grad_enabled(False):
+        assert not lib.is_grad_enabled()
+    assert lib.is_grad_enabled()
+    lib.set_grad_enabled(False)  # as a function call, it sets the mode
+    try:
+        assert not lib.is_grad_enabled()
+    finally:
+        lib.set_grad_enabled(True)
 
 
 def test_no_grad_outputs_carry_no_gradient() -> None:

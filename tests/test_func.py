@@ -21,6 +21,10 @@ import jnn.nn as nn
 from jnn.optim.adam import adam_init, adam_update
 from tests.nn._mirror import nested, pair, zoo
 
+# torch.func's own internals warn (torch.jit.script deprecation, fx constant folding).
+pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning:torch.jit"),
+              pytest.mark.filterwarnings("ignore:Attempted to insert a get_attr Node")]
+
 RTOL = 1e-5
 ATOL = 1e-6 * math.sqrt(8)  # fan-in of the widest layer in these models
 K = 4
@@ -63,7 +67,7 @@ MODELS = {"mlp": lambda z: z.MLP(), "tied": lambda z: z.Tied(), "shared": lambda
 @pytest.mark.parametrize("arch", MODELS)
 def test_functional_call_matches_torch(arch):
     tm, jm = pair(MODELS[arch])
-    x = X if arch != "nested" else X[:, :4]
+    x = X
     before = jm(jnp.asarray(x))
     t_vals, j_vals = both(random_state(tm, seed=1))
     t_params = {k: t_vals[k] for k, _ in tm.named_parameters()}
@@ -101,6 +105,37 @@ def test_functional_call_tie_weights():
     t_given, j_given = both({"enc.weight": a})
     t_given["dec.weight"], j_given["dec.weight"] = t_given["enc.weight"], j_given["enc.weight"]
     close(jf.functional_call(jm, j_given, xj), tf.functional_call(tm, t_given, xt))
+
+
+def _two_names_one_buffer(framework: str):
+    """Buffers ``a`` and ``c`` are one tensor (torch ties them by identity)."""
+    base, ones = ((torch.nn.Module, torch.ones) if framework == "torch"
+                  else (nn.Module, jnp.ones))
+
+    class TwoNames(base):
+        def __init__(self):
+            super().__init__()
+            b = ones(3)
+            self.register_buffer("a", b)
+            self.register_buffer("c", b)
+
+        def forward(self, x):
+            return x + 2 * self.a + self.c
+
+    return TwoNames()
+
+
+def test_functional_call_tied_buffers_and_none():
+    tm, jm = _two_names_one_buffer("torch"), _two_names_one_buffer("jnn")
+    xt, xj = torch.tensor(X[0, :3]), jnp.asarray(X[0, :3])
+    for tie in (True, False):
+        close(jf.functional_call(jm, {"a": jnp.zeros(3)}, xj, tie_weights=tie),
+              tf.functional_call(tm, {"a": torch.zeros(3)}, xt, tie_weights=tie))
+    same_error(partial(tf.functional_call, tm, {"a": torch.zeros(3), "c": torch.ones(3)}, xt),
+               partial(jf.functional_call, jm, {"a": jnp.zeros(3), "c": jnp.ones(3)}, xj))
+    tl, jl = pair(lambda z: z.MyLinear(4, 3))  # a None value removes the parameter for the call
+    close(jf.functional_call(jl, {"bias": None}, jnp.asarray(X)),
+          tf.functional_call(tl, {"bias": None}, torch.tensor(X)))
 
 
 def test_functional_call_strict_and_errors():

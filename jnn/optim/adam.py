@@ -10,11 +10,10 @@ scheduler never forces a re-trace; ``amsgrad``, ``maximize``, ``decoupled_weight
 from __future__ import annotations
 
 import math
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
-import optax
 
 from jnn.optim.optimizer import Optimizer
 from jnn.optim.sgd import (
@@ -25,6 +24,9 @@ from jnn.optim.sgd import (
     _lerp,
     _structural,
 )
+
+if TYPE_CHECKING:  # optax is imported lazily: it adds ~0.4 s to `import jnn`
+    import optax
 
 __all__ = ["Adam", "AdamState", "adam_init", "adam_update", "adam_transform"]
 

@@ -7,13 +7,15 @@ AdamW is Adam with decoupled weight decay, exactly as in torch 2.13 (where ``Ada
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jax
-import optax
 
 from jnn.optim.adam import Adam, AdamState, _adam_family_transform, adam_init, adam_update
 from jnn.optim.sgd import Scalar, ScalarOrSchedule
+
+if TYPE_CHECKING:  # optax is imported lazily: it adds ~0.4 s to `import jnn`
+    import optax
 
 __all__ = ["AdamW", "AdamState", "adam_init", "adamw_update", "adamw_transform"]
 

@@ -150,6 +150,8 @@ class Optimizer:
                 w.r.t. this optimizer's parameters, accumulates ``.grad`` (as the closure's
                 ``loss.backward()`` would in torch), then updates. Returns its result.
         """
+        if _state.state.pending is not None:  # state a compiled step left packed
+            _state.flush()
         result = None
         if closure is not None:
             from jnn import autograd

@@ -13,14 +13,16 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
 from jnn.optim.optimizer import Optimizer
+
+if TYPE_CHECKING:  # optax is imported lazily: it adds ~0.4 s to `import jnn`
+    import optax
 
 __all__ = ["SGD", "SGDState", "SGDTransformState", "sgd_init", "sgd_update", "sgd_transform"]
 
@@ -113,6 +115,8 @@ def _as_list_transform(
         new, new_state = update_list(old, grads, state)
         deltas = [n - o for n, o in zip(new, old)]
         return jax.tree.unflatten(treedef, deltas), new_state
+
+    import optax
 
     return optax.GradientTransformation(init_fn, update_fn)
 

@@ -14,10 +14,13 @@ import re
 import warnings
 from typing import Any
 
+import jax.numpy as jnp
 import pytest
 import torch
 from torch.optim import lr_scheduler as torch_sched
 
+import jnn
+import jnn.nn as nn
 from jnn.optim import lr_scheduler
 
 N_STEPS = 30
@@ -35,10 +38,8 @@ GROUP_KEYS = (
 
 
 class _StubOptimizer:
-    """Stand-in for a jnn optimizer: torch's ``param_groups`` (minus params) and ``defaults``.
-
-    ``_jnn_optimizer`` below is the one place that builds it, to be swapped for jnn.optim.SGD /
-    Adam / Adagrad once they exist.
+    """Stand-in for an optimizer jnn does not have (Adagrad): torch's ``param_groups`` and
+    ``defaults``. Also the base of ``_CountingOptimizer`` below.
     """
 
     def __init__(self, defaults: dict[str, Any], param_groups: list[dict[str, Any]]) -> None:
@@ -62,12 +63,21 @@ def _torch_optimizer(kind: str) -> torch.optim.Optimizer:
     return torch.optim.Adagrad([{"params": [p1]}, {"params": [p2], "lr": 0.05}], lr=0.1)
 
 
-def _jnn_optimizer(torch_opt: torch.optim.Optimizer) -> _StubOptimizer:
+def _jnn_optimizer(torch_opt: torch.optim.Optimizer) -> Any:
+    """The jnn twin of ``torch_opt`` (jnn.optim.SGD / Adam), with the same group options.
+
+    Each group gets its own one-element Parameter; Adagrad has no jnn twin yet, so it gets a
+    stub with torch's ``param_groups`` and ``defaults``.
+    """
     groups = [{k: v for k, v in g.items() if k != "params"} for g in torch_opt.param_groups]
-    return _StubOptimizer(torch_opt.defaults, groups)
+    cls = getattr(jnn.optim, type(torch_opt).__name__, None)
+    if cls is None:
+        return _StubOptimizer(torch_opt.defaults, groups)
+    jnn_groups = [{"params": [nn.Parameter(jnp.zeros(1))], **g} for g in groups]
+    return cls(jnn_groups, **torch_opt.defaults)
 
 
-def _pair(kind: str = "sgd") -> tuple[torch.optim.Optimizer, _StubOptimizer]:
+def _pair(kind: str = "sgd") -> tuple[torch.optim.Optimizer, Any]:
     torch_opt = _torch_optimizer(kind)
     return torch_opt, _jnn_optimizer(torch_opt)
 
@@ -660,3 +670,10 @@ def test_cyclic_state_dict_restores_builtin_scale_mode() -> None:
     state["scale_mode"] = "cycle"
     s.load_state_dict(state)
     assert s.scale_mode == "iterations"
+
+
+@pytest.mark.parametrize(("kind", "cls"), [("sgd", "SGD"), ("adam", "Adam")])
+def test_jnn_side_is_a_real_optimizer(kind: str, cls: str) -> None:
+    _, jnn_opt = _pair(kind)
+    assert type(jnn_opt) is getattr(jnn.optim, cls)
+    assert all(len(g["params"]) == 1 for g in jnn_opt.param_groups)

@@ -209,7 +209,7 @@ def clip_grad_norm_(
         >>> from jnn.nn import Parameter
         >>> p = Parameter(jnp.zeros(2))
         >>> p.grad = jnp.array([3.0, 4.0])
-        >>> float(clip_grad_norm_(p, max_norm=1.0)), p.grad.round(3).tolist()
+        >>> float(clip_grad_norm_(p, max_norm=1.0)), [round(float(g), 3) for g in p.grad]
         (5.0, [0.6, 0.8])
     """
     if isinstance(parameters, (Parameter, jax.Array)):
