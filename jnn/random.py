@@ -48,7 +48,9 @@ class Generator:
     @property
     def _key(self) -> jax.Array:
         if self._key_value is None:
-            self._key_value = jax.random.key(self._initial_seed)
+            # First use may happen inside a trace: the seed's key must still be concrete.
+            with jax.ensure_compile_time_eval():
+                self._key_value = jax.random.key(self._initial_seed)
         return self._key_value
 
     @_key.setter
@@ -68,7 +70,8 @@ class Generator:
 
     def manual_seed(self, seed: int) -> Generator:
         self._initial_seed = int(seed)
-        self.key = jax.random.key(self._initial_seed)
+        with jax.ensure_compile_time_eval():
+            self.key = jax.random.key(self._initial_seed)
         return self
 
     def initial_seed(self) -> int:

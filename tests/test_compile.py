@@ -24,6 +24,7 @@ from tests.optim._harness import (
     OUT,
     RTOL,
     assert_params_match,
+    assert_state_dicts_match,
     batches,
     copy_weights,
     to_numpy,
@@ -112,6 +113,97 @@ def test_lr_annealed_to_zero_does_not_retrace() -> None:
         jsched.step()
     assert lrs[3] == 0.0
     assert step.trace_count == 2
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "jnn/_compile.py program(): the param groups are restored in `finally` before "
+    "_check_leaks runs, so an lr written inside the compiled function (scheduler.step() or "
+    "group['lr'] = ... in fn) is silently dropped -- the lr never changes, the scheduler's "
+    "last_epoch only advances while tracing and its _last_lr keeps a leaked tracer; the "
+    "param_groups branch of _check_leaks can never fire"))
+@pytest.mark.parametrize("how", ["scheduler", "by-hand"])
+def test_lr_changed_inside_the_compiled_step_is_kept_or_reported(how: str) -> None:
+    tmodel, jmodel = twin_models()
+    topt = torch.optim.SGD(tmodel.parameters(), lr=0.1)
+    jopt = jnn.optim.SGD(jmodel.parameters(), lr=0.1)
+    tsched = torch.optim.lr_scheduler.StepLR(topt, step_size=1, gamma=0.5)
+    jsched = jnn.optim.lr_scheduler.StepLR(jopt, step_size=1, gamma=0.5)
+
+    @jnn.compile
+    def train_step(x: jax.Array, y: jax.Array) -> jax.Array:
+        def closure() -> jax.Array:
+            jopt.zero_grad()
+            return F.mse_loss(jmodel(x), y)
+
+        loss = jopt.step(closure)
+        if how == "scheduler":
+            jsched.step()
+        else:
+            jopt.param_groups[0]["lr"] = jopt.param_groups[0]["lr"] * 0.5
+        return loss
+
+    for i in range(3):
+        _torch_train_step(tmodel, topt, *_xy(i))
+        tsched.step()
+        try:
+            train_step(*map(jnp.asarray, _xy(i)))
+        except RuntimeError as error:  # reporting it, by name, is acceptable too
+            assert "param_groups[0]['lr']" in str(error)
+            return
+        assert jopt.param_groups[0]["lr"] == pytest.approx(topt.param_groups[0]["lr"])
+        assert_params_match(list(tmodel.named_parameters()), list(jmodel.named_parameters()),
+                            f"step {i}")
+
+
+def test_grads_accumulate_across_compiled_calls_without_zero_grad() -> None:
+    # torch: without zero_grad, every backward adds to .grad and the optimizer sees the sum.
+    tmodel, jmodel = twin_models()
+    topt = torch.optim.SGD(tmodel.parameters(), lr=0.05, momentum=0.9)
+    jopt = jnn.optim.SGD(jmodel.parameters(), lr=0.05, momentum=0.9)
+
+    @jnn.compile
+    def train_step(x: jax.Array, y: jax.Array) -> jax.Array:
+        return jopt.step(lambda: F.mse_loss(jmodel(x), y))
+
+    for i in range(4):
+        x, y = _xy(i)
+        tF.mse_loss(tmodel(torch.from_numpy(x)), torch.from_numpy(y)).backward()
+        topt.step()
+        train_step(jnp.asarray(x), jnp.asarray(y))
+        assert_params_match(list(tmodel.named_parameters()), list(jmodel.named_parameters()),
+                            f"step {i}")
+    assert train_step.trace_count == 2
+
+
+def test_compiled_and_eager_steps_interleave_and_share_state() -> None:
+    # A compiled step, an eager step and a compiled inference module all see one model.
+    tmodel, jmodel = twin_models()
+    topt = torch.optim.Adam(tmodel.parameters(), lr=0.01)
+    jopt = jnn.optim.Adam(jmodel.parameters(), lr=0.01)
+
+    def train_step(x: jax.Array, y: jax.Array) -> jax.Array:
+        def closure() -> jax.Array:
+            jopt.zero_grad()
+            return F.mse_loss(jmodel(x), y)
+
+        return jopt.step(closure)
+
+    compiled_step = jnn.compile(train_step)
+    predict = jnn.compile(jmodel)
+    probe = _xy(0)[0]
+    for i in range(6):
+        x, y = _xy(i)
+        tloss = _torch_train_step(tmodel, topt, x, y)
+        step = train_step if i in (2, 3) else compiled_step
+        np.testing.assert_allclose(float(step(jnp.asarray(x), jnp.asarray(y))), tloss,
+                                   rtol=RTOL, atol=1e-6)
+        np.testing.assert_allclose(np.asarray(predict(jnp.asarray(probe))),
+                                   tmodel(torch.from_numpy(probe)).detach().numpy(),
+                                   rtol=RTOL, atol=ATOL, err_msg=f"step {i}")
+        assert_params_match(list(tmodel.named_parameters()), list(jmodel.named_parameters()),
+                            f"step {i}")
+    assert_state_dicts_match(topt.state_dict(), jopt.state_dict())
+    assert predict._compiled.trace_count == 1
 
 
 # -- train() / eval() ----------------------------------------------------------------------------
@@ -323,6 +415,22 @@ def test_buffers_written_in_forward_are_threaded(mode: str) -> None:
     assert int(jmodel.num_batches_tracked) == 6
 
 
+@pytest.mark.xfail(strict=True, reason=(
+    "a training-mode module captured by a plain jax.jit function that writes a buffer "
+    "(self.running_mean = ...) silently stores the tracer in module._buffers (Module.__setattr__ "
+    "has no leak check, unlike Generator.next_key for dropout and autograd._commit); the "
+    "module is then unusable (UnexpectedTracerError later, far from the cause)"))
+def test_plain_jit_buffer_write_is_reported() -> None:
+    jmodel = JnnRunningMean()
+    x = jnp.asarray(_xy(0)[0])
+    try:
+        with pytest.raises(RuntimeError, match="jnn.compile"):
+            jax.jit(lambda x: jmodel(x))(x)
+        assert not isinstance(jmodel.running_mean, jax.core.Tracer)
+    finally:
+        jmodel.running_mean = jnp.zeros(OUT)
+
+
 # -- randomness under compile -------------------------------------------------------------------
 
 
@@ -343,12 +451,11 @@ def test_dropout_under_compile_draws_fresh_masks_and_reseeds() -> None:
     assert predict.trace_count == 1
 
 
-def test_dropout_in_a_compiled_training_step_changes_every_step() -> None:
+def _dropout_training_run(mode: str) -> list[tuple[float, np.ndarray]]:
     _, jmodel = _dropout_mlp()
     jopt = jnn.optim.SGD(jmodel.parameters(), lr=0.0)  # lr 0: only the mask changes
 
-    @jnn.compile
-    def train_step(x: jax.Array, y: jax.Array) -> Any:
+    def by_closure(x: jax.Array, y: jax.Array) -> Any:
         def closure() -> Any:
             jopt.zero_grad()
             out = jmodel(x)
@@ -356,11 +463,34 @@ def test_dropout_in_a_compiled_training_step_changes_every_step() -> None:
 
         return jopt.step(closure)
 
+    def by_backward(x: jax.Array, y: jax.Array) -> Any:
+        jopt.zero_grad()
+        result = jnn.autograd.backward(lambda: F.mse_loss(jmodel(x), y))
+        jopt.step()
+        return result
+
+    step = {"closure": by_closure, "backward": by_backward,
+            "compiled": jnn.compile(by_closure)}[mode]
     x, y = map(jnp.asarray, _xy(0))
     jnn.manual_seed(3)
-    outs = [np.asarray(train_step(x, y)[1]) for _ in range(4)]
-    for a, b in zip(outs, outs[1:]):
+    results = []
+    for _ in range(4):
+        out = step(x, y)
+        results.append((float(out[0]), np.asarray(out[1])) if isinstance(out, tuple)
+                       else (float(out), None))
+    return results
+
+
+def test_dropout_training_draws_fresh_masks_alike_in_every_mode() -> None:
+    runs = {mode: _dropout_training_run(mode) for mode in ("closure", "backward", "compiled")}
+    outs = [out for _, out in runs["compiled"]]
+    for a, b in zip(outs, outs[1:]):  # same input, same weights: only the mask differs
         assert not np.array_equal(a, b)
+    # One key per forward in every mode (backward's dry run does not consume one), so a
+    # seed reproduces the same run eagerly and compiled.
+    for mode in ("closure", "backward"):
+        np.testing.assert_allclose([loss for loss, _ in runs[mode]],
+                                   [loss for loss, _ in runs["compiled"]], rtol=RTOL)
 
 
 def test_plain_jit_dropout_needs_a_key() -> None:

@@ -281,7 +281,7 @@ Parameter.__hash__ = object.__hash__  # type: ignore[method-assign]
 # param group) flatten to arrays and come back as Parameters.
 jax.tree_util.register_pytree_node(
     Parameter,
-    lambda p: ((p._data,), p._requires_grad),
+    lambda p: ((_read(p),), p._requires_grad),
     lambda requires_grad, children: Parameter._wrap(children[0], requires_grad),
 )
 

@@ -13,7 +13,6 @@ from typing import Any
 import numpy as np
 import pytest
 
-import jnn
 from tests.optim._harness import N_STEPS, Config, modes_for, to_numpy, train_and_compare
 
 
@@ -82,16 +81,9 @@ CONFIGS: dict[str, Config] = {
 CASES = [(name, mode) for name, config in CONFIGS.items() for mode in modes_for(config)]
 
 
-def _needs_clip(config: Config) -> None:
-    if config.clip is not None and not hasattr(jnn.nn.utils, "clip_grad_norm_"):
-        pytest.skip("jnn.nn.utils.clip_grad_norm_ does not exist yet")
-
-
 @pytest.mark.parametrize(("name", "mode"), CASES, ids=[f"{n}-{m}" for n, m in CASES])
 def test_training_matches_torch(name: str, mode: str) -> None:
-    config = CONFIGS[name]
-    _needs_clip(config)
-    run = train_and_compare(config, mode)
+    run = train_and_compare(CONFIGS[name], mode)
     if mode == "compiled":
         # One trace without .grad / optimizer state, one with: schedulers, lr changes and
         # momentum/beta cycling never re-trace.

@@ -191,6 +191,10 @@ def flatten(module: Any) -> tuple[list, Spec]:
     cache = d.get("_jnn_cache")
     if cache is None or cache[0] != _state.state.structure_version:
         cache = build(module)
+    if _state.state.read_log is not None:  # a differentiated closure passes the module on
+        for c, k, is_param in cache[2]:
+            if is_param:
+                _state.log_read(c[k])
     return [c[k]._data if is_param else c[k] for c, k, is_param in cache[2]], cache[1]
 
 
