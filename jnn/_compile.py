@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import functools
 import types
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -380,11 +381,17 @@ class CompiledFunction:
                tuple(_static_leaf(x) for x, a in zip(leaves, is_array) if not a),
                layout.key, plan.key, self._specs, tuple(s for _, s in options))
         entry = self._entries.get(key)
+        arrays = [x for x, a in zip(leaves, is_array) if a]
+        call = (packed, layout.gather_direct(), [h for h, _ in options], arrays)
         if entry is None:
             entry = self._entries[key] = self._build(treedef, is_array, leaves, layout, plan)
-        arrays = [x for x, a in zip(leaves, is_array) if a]
-        new_packed, new_direct, out_arrays = entry.jitted(
-            packed, layout.gather_direct(), [h for h, _ in options], arrays)
+            with warnings.catch_warnings():
+                # State that passes through unchanged (a frozen parameter, the first step's
+                # missing .grad) leaves a donated buffer without a partner: harmless.
+                warnings.filterwarnings("ignore", "Some donated buffers were not usable")
+                new_packed, new_direct, out_arrays = entry.jitted(*call)
+        else:
+            new_packed, new_direct, out_arrays = entry.jitted(*call)
         out_layout = entry.out_layout
         out_layout.scatter_direct(new_direct)
         self._store = st.pending = _Store(out_layout, entry.out_plan, new_packed)
@@ -417,16 +424,23 @@ class CompiledFunction:
             try:
                 layout.scatter_lazy(plan.unpack(packed))
                 layout.scatter_direct(direct)
+                installed = []
                 for (opt, g), h in zip(groups, hyper):
                     opt.__dict__.setdefault("_traced_options", {})[id(g)] = (
                         h, opt._split_options(g)[1])
                     for k, v in h.items():
                         if k in g:  # code in fn that reads group['lr'] sees the traced value
                             g[k] = v
+                    installed.append({k: g[k] for k in g if k != "params"})
                 it = iter(arrays)
                 call = [next(it) if a else x for x, a in zip(call_template, is_array)]
                 call_args, call_kwargs = jax.tree_util.tree_unflatten(treedef, call)
                 out = fn(*call_args, **call_kwargs)
+                changed_options = [
+                    f"param_groups[{opt.param_groups.index(g)}][{k!r}]"
+                    for (opt, g), before in zip(groups, installed)
+                    for k in g if k != "params" and g[k] is not before.get(k, _ARRAY)
+                ]
                 after = _Layout(roots)
                 new_lazy, new_direct = after.gather_lazy(), after.gather_direct()
             finally:
@@ -438,6 +452,13 @@ class CompiledFunction:
                     g.update(saved)
                     opt.__dict__.get("_traced_options", {}).pop(id(g), None)
                 st.compile_depth -= 1
+            if changed_options:
+                raise RuntimeError(
+                    f"jnn.compile: the compiled function changed {', '.join(changed_options)}. "
+                    "Optimizer options are inputs of the compiled program, read before each "
+                    "call: change them outside it (call scheduler.step() after the compiled "
+                    "step, as torch code does after optimizer.step())."
+                )
             for name, v in zip(after.names(), [*new_lazy, *new_direct]):
                 if not isinstance(v, jax.Array):
                     raise RuntimeError(

@@ -40,8 +40,9 @@ def bump_structure() -> None:
 
 
 def log_read(param: object) -> None:
+    """Record a Parameter a differentiated closure used (not under ``jnn.no_grad()``)."""
     log = state.read_log
-    if log is not None and id(param) not in log:
+    if log is not None and state.grad_enabled and id(param) not in log:
         log[id(param)] = param
 
 

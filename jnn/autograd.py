@@ -133,11 +133,13 @@ def _accumulate(params: Iterable[Parameter], grads: Iterable[jax.Array]) -> None
         p.grad = g if p.grad is None else p.grad + g
 
 
-def _trainable(params: Iterable[Parameter]) -> list[Parameter]:
+def _trainable(params: Iterable[Parameter], strict: bool = False) -> list[Parameter]:
     out, seen = [], set()
     for p in params:
         if not isinstance(p, Parameter):
             raise TypeError(f"expected a jnn.nn.Parameter, got {type(p).__name__}")
+        if strict and not p.requires_grad:  # torch: backward(inputs=[frozen]) raises
+            raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
         if p.requires_grad and id(p) not in seen:
             seen.add(id(p))
             out.append(p)
@@ -177,7 +179,7 @@ def backward(closure: Callable[[], Any], inputs: Iterable[Parameter] | None = No
 
     PyTorch: ``torch.autograd.backward`` / ``Tensor.backward``; the loss is a closure.
     """
-    params = _used_parameters(closure) if inputs is None else _trainable(inputs)
+    params = _used_parameters(closure) if inputs is None else _trainable(inputs, strict=True)
     loss, aux, has_aux, grads, read = differentiate(closure, params)
     ids = {id(p) for p in read}
     pairs = [(p, g) for p, g in zip(params, grads) if id(p) in ids]

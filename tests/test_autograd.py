@@ -139,9 +139,6 @@ def test_frozen_parameters_get_no_grad() -> None:
     assert jnet.fc1.weight.grad is None
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "jnn.autograd.backward(closure, inputs=[p]) silently drops a p with requires_grad=False "
-    "(autograd._trainable filters it); torch raises RuntimeError"))
 def test_frozen_parameter_in_inputs_raises_like_torch() -> None:
     tnet, jnet = _twins()
     tnet.fc1.weight.requires_grad_(False)
@@ -217,10 +214,6 @@ def test_no_grad_outputs_carry_no_gradient() -> None:
     assert np.abs(np.asarray(g)).sum() > 0
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a Parameter read only inside `with jnn.no_grad():` within the differentiated closure is "
-    "still recorded as reached (Module.__getattr__ logs reads regardless of grad mode), so it "
-    "gets a zero .grad instead of torch's None -- and SGD weight decay/momentum then move it"))
 def test_parameters_used_only_under_no_grad_keep_none() -> None:
     tnet, jnet = _twins()
     x, y = _data()

@@ -91,10 +91,6 @@ def test_changing_lr_does_not_retrace_and_matches_torch(how: str) -> None:
     assert len(set(lrs)) >= 4  # the lr really changed
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Optimizer._split_options makes `lr != 0` (and every numeric option's zero-ness) a static "
-    "trace key, so an lr that reaches exactly 0.0 (CosineAnnealingLR at T_max, or set by hand) "
-    "re-traces the compiled step; torch's SGD/Adam never branch on lr == 0"))
 def test_lr_annealed_to_zero_does_not_retrace() -> None:
     tmodel, jmodel = twin_models()
     topt = torch.optim.SGD(tmodel.parameters(), lr=0.1, momentum=0.9)
@@ -115,12 +111,6 @@ def test_lr_annealed_to_zero_does_not_retrace() -> None:
     assert step.trace_count == 2
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "jnn/_compile.py program(): the param groups are restored in `finally` before "
-    "_check_leaks runs, so an lr written inside the compiled function (scheduler.step() or "
-    "group['lr'] = ... in fn) is silently dropped -- the lr never changes, the scheduler's "
-    "last_epoch only advances while tracing and its _last_lr keeps a leaked tracer; the "
-    "param_groups branch of _check_leaks can never fire"))
 @pytest.mark.parametrize("how", ["scheduler", "by-hand"])
 def test_lr_changed_inside_the_compiled_step_is_kept_or_reported(how: str) -> None:
     tmodel, jmodel = twin_models()
@@ -415,11 +405,6 @@ def test_buffers_written_in_forward_are_threaded(mode: str) -> None:
     assert int(jmodel.num_batches_tracked) == 6
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a training-mode module captured by a plain jax.jit function that writes a buffer "
-    "(self.running_mean = ...) silently stores the tracer in module._buffers (Module.__setattr__ "
-    "has no leak check, unlike Generator.next_key for dropout and autograd._commit); the "
-    "module is then unusable (UnexpectedTracerError later, far from the cause)"))
 def test_plain_jit_buffer_write_is_reported() -> None:
     jmodel = JnnRunningMean()
     x = jnp.asarray(_xy(0)[0])

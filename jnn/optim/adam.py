@@ -355,6 +355,8 @@ class Adam(Optimizer):
     PyTorch: ``torch.optim.Adam``.
     """
 
+    _structural_options = ("weight_decay",)
+
     def __init__(self, params: Any, lr: float = 1e-3,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0, amsgrad: bool = False, *,

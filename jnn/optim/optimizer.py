@@ -95,7 +95,7 @@ class Optimizer:
     def add_param_group(self, param_group: dict[str, Any]) -> None:
         """Add a parameter group (a dict with ``'params'`` and optional options)."""
         if not isinstance(param_group, dict):
-            raise TypeError(f"param_group must be a dict, but got {type(param_group).__name__}")
+            raise TypeError(f"param_group must be a dict, but got {type(param_group)}")
         params = param_group["params"]
         if isinstance(params, Parameter):
             param_group["params"] = [params]
@@ -202,11 +202,11 @@ class Optimizer:
                 static.append((key, value))
             elif isinstance(value, numbers.Real) or isinstance(value, jax.Array):
                 hyper[key] = value
-                if isinstance(value, numbers.Real):
-                    static.append((key + "!=0", value != 0))
+                if key in self._structural_options:  # torch branches on `option != 0`
+                    nonzero = value != 0 if isinstance(value, numbers.Real) else True
+                    static.append((key + "!=0", nonzero))
             elif isinstance(value, tuple) and all(isinstance(v, numbers.Real) for v in value):
                 hyper[key] = tuple(value)
-                static.append((key + "!=0", tuple(v != 0 for v in value)))
             else:
                 static.append((key, value))
         static.extend(self._static(group))
@@ -215,6 +215,10 @@ class Optimizer:
     def _prepare_hyper(self, hyper: dict[str, Any]) -> dict[str, Any]:
         """Hook: host-side precomputation of traced scalars (e.g. ``1 - beta`` in float64)."""
         return hyper
+
+    # Numeric options whose zero-ness changes torch's algorithm (``if momentum != 0``):
+    # their zero-ness is static (part of a compiled step's key), the values are traced.
+    _structural_options: tuple[str, ...] = ()
 
     def _cells(self) -> list[tuple[Any, Any]]:
         """Every array of optimizer state as a ``(container, key)`` cell, for jnn.compile."""
@@ -291,11 +295,11 @@ class Optimizer:
     def __repr__(self) -> str:
         text = type(self).__name__ + " ("
         for i, group in enumerate(self.param_groups):
-            text += "\n" + f"Parameter Group {i}"
+            text += f"\nParameter Group {i}\n"
             for key in sorted(group):
                 if key != "params":
-                    text += "\n" + f"    {key}: {group[key]}"
-        return text + "\n)"
+                    text += f"    {key}: {group[key]}\n"
+        return text + ")"
 
 
 def _cast_state(name: str, value: Any, p: Parameter) -> Any:

@@ -357,6 +357,8 @@ class SGD(Optimizer):
     PyTorch: ``torch.optim.SGD``.
     """
 
+    _structural_options = ("momentum", "weight_decay")
+
     def __init__(self, params: Any, lr: float = 1e-3, momentum: float = 0,
                  dampening: float = 0, weight_decay: float = 0, nesterov: bool = False, *,
                  maximize: bool = False, foreach: bool | None = None,

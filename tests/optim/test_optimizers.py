@@ -81,9 +81,6 @@ def test_errors_match_torch(builder: Any) -> None:
         builder(jnn.optim, jparams)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Optimizer.add_param_group(non-dict) says 'param_group must be a dict, but got list'; "
-    "torch formats the type: \"but got <class 'list'>\""))
 def test_add_param_group_not_a_dict_matches_torch() -> None:
     tparams, jparams = _twin_params()
     with pytest.raises(TypeError) as torch_error:
@@ -133,9 +130,6 @@ def test_repr_matches_torch() -> None:
     assert repr(jnn.optim.AdamW(jparams)) == repr(torch.optim.AdamW(tparams))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Optimizer.__repr__ with several param groups: torch ends each group's option lines with "
-    "a newline, leaving a blank line before 'Parameter Group 1'; jnn has no blank line"))
 def test_repr_with_several_groups_matches_torch() -> None:
     tparams, jparams = _twin_params()
     topt = torch.optim.Adam([{"params": tparams[:1]}, {"params": tparams[1:], "lr": 0.5}])

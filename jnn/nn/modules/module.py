@@ -193,6 +193,15 @@ class Module:
             old = buffers[name]
             if _state.state.write_log is not None:  # a differentiated closure writes state
                 _state.log_write(buffers, name, old)
+            elif (isinstance(value, jax.core.Tracer) and not isinstance(old, jax.core.Tracer)
+                  and not _state.state.compile_depth):
+                raise RuntimeError(
+                    f"buffer '{name}' of {type(self).__name__} was set to a traced value inside "
+                    "a JAX transformation (jax.jit, jax.vmap, ...) that does not thread this "
+                    "module's state, which would leak a tracer. Use jnn.compile(fn) for a "
+                    "stateful step, pass the module as an argument of the jitted function, or "
+                    "call model.eval() so that no buffer is updated."
+                )
             buffers[name] = None if value is None else as_array(value)
             if (old is None) != (value is None):  # a new value is a leaf change only
                 _state.bump_structure()
