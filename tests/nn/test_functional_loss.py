@@ -13,49 +13,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import jnn.nn.functional as F
+from tests.oracle import check_function as check_against_torch
 
 RTOL = 1e-5
 C = 5  # number of classes in every classification case
-
-
-def check_against_torch(jfn, tfn, inputs, grad_argnums=(0,), n_reduce=1, seed=0):
-    """Compare ``jfn`` and ``tfn`` on the same numpy inputs: outputs, then input gradients.
-
-    Gradients are vector-Jacobian products with one random cotangent. ``n_reduce`` is the
-    number of terms summed into one output; float32 rounding grows like its square root,
-    hence atol = 1e-6 * sqrt(n). Integer inputs go to torch as int64, to JAX as int32.
-    """
-    t_inputs = [
-        torch.from_numpy(np.asarray(a, np.int64 if a.dtype.kind in "iu" else a.dtype))
-        for a in inputs
-    ]
-    for i in grad_argnums:
-        t_inputs[i].requires_grad_(True)
-    j_inputs = [jnp.asarray(a) for a in inputs]
-
-    def partial_fn(*diff):
-        args = list(j_inputs)
-        for i, d in zip(grad_argnums, diff):
-            args[i] = d
-        return jfn(*args)
-
-    t_out = tfn(*t_inputs)
-    cot = np.asarray(np.random.default_rng(seed).standard_normal(t_out.shape), np.float32)
-    t_grads = torch.autograd.grad(t_out, [t_inputs[i] for i in grad_argnums], torch.from_numpy(cot))
-
-    # One jit of forward + VJP: compiling one program is cheaper here than compiling each
-    # eager op (measured), and it checks that the static validation is jit-safe.
-    @jax.jit
-    def value_and_vjp(diff, cot):
-        out, vjp = jax.vjp(partial_fn, *diff)
-        return out, vjp(cot)
-
-    j_out, j_grads = value_and_vjp([j_inputs[i] for i in grad_argnums], jnp.asarray(cot))
-    atol = 1e-6 * math.sqrt(n_reduce)
-    np.testing.assert_allclose(j_out, t_out.detach().numpy(), rtol=RTOL, atol=atol)
-    assert j_out.shape == tuple(t_out.shape)
-    for j_grad, t_grad in zip(j_grads, t_grads):
-        np.testing.assert_allclose(j_grad, t_grad.numpy(), rtol=RTOL, atol=atol)
 
 
 def _normal(rng, shape):
