@@ -335,15 +335,22 @@ class CompiledFunction:
         self._store: _Store | None = None
         self._specs: tuple = ()
         self._groups: list[tuple[Optimizer, dict]] = []
+        code = getattr(fn, "__code__", None)
+        self._global_names = tuple(sorted(_code_names(code))) if code is not None else ()
 
     def _closure_ids(self) -> tuple:
-        # The closure's contents can be rebound between calls (``model = Net()``).
+        # The variables fn names can be rebound between calls (``model = Net()``): their
+        # identities are part of the fast check, so new objects are discovered afresh.
         out = []
         for c in getattr(self.fn, "__closure__", None) or ():
             try:
                 out.append(id(c.cell_contents))
             except ValueError:
                 out.append(0)
+        names = self._global_names
+        if names:
+            g = self.fn.__globals__
+            out.extend(id(g.get(n)) for n in names)
         return tuple(out)
 
     def _fast_key(self, objects: tuple) -> tuple:

@@ -499,3 +499,37 @@ def test_plain_jit_dropout_needs_a_key() -> None:
         np.testing.assert_allclose(np.asarray(jmodel(x)), np.asarray(a), rtol=RTOL, atol=ATOL)
     jmodel.eval()  # no randomness in eval mode: plain jit works
     jax.jit(lambda x: jmodel(x))(x)
+
+
+_REBIND_PROGRAM = '''
+import jax.numpy as jnp
+import jnn
+import jnn.nn as nn
+
+model = nn.Linear(3, 1)
+opt = jnn.optim.SGD(model.parameters(), lr=0.1)
+
+
+@jnn.compile
+def step(x):
+    def closure():
+        opt.zero_grad()
+        return (model(x) ** 2).mean()
+
+    return opt.step(closure)
+'''
+
+
+def test_rebinding_the_globals_a_compiled_step_names_trains_the_new_objects() -> None:
+    # A notebook habit: re-create the model and optimizer, call the same compiled step.
+    ns: dict = {}
+    exec(_REBIND_PROGRAM, ns)  # noqa: S102 - a fixed program: its globals are the subject
+    x = jnp.ones((4, 3))
+    ns["step"](x)
+    old_model = ns["model"]
+    exec("model = nn.Linear(3, 1); opt = jnn.optim.SGD(model.parameters(), lr=0.1)", ns)
+    before_new = np.asarray(ns["model"].weight.data)
+    before_old = np.asarray(old_model.weight.data)
+    ns["step"](x)
+    assert not np.allclose(np.asarray(ns["model"].weight.data), before_new)
+    np.testing.assert_array_equal(np.asarray(old_model.weight.data), before_old)

@@ -118,6 +118,8 @@ def _flag(scheduler: LRScheduler, name: str) -> Iterator[None]:
 class _StepRecorder:
     """``optimizer.step`` wrapped on the instance: records the call for the call-order warning."""
 
+    __module__ = _PUBLIC_MODULE
+
     _wrapped_by_lr_sched = True
 
     def __init__(self, optimizer: Any, func: Callable[..., Any]) -> None:
@@ -174,6 +176,8 @@ class LRScheduler:
 
     PyTorch: ``torch.optim.lr_scheduler.LRScheduler``; learning rates are Python floats only.
     """
+
+    __module__ = _PUBLIC_MODULE
 
     _get_lr_called_within_step: bool = False
     _is_initial: bool = False
@@ -286,3 +290,4 @@ class LRScheduler:
 class _LRScheduler(LRScheduler):
     """Backward-compatible name of :class:`LRScheduler` (a subclass, as in torch)."""
 
+    __module__ = _PUBLIC_MODULE

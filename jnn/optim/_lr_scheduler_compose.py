@@ -22,7 +22,6 @@ from jnn.optim._lr_scheduler_base import (
     _set_group_values,
 )
 
-
 # --------------------------------------------------------------------------- compositions
 
 
@@ -53,6 +52,8 @@ def _check_children(
 class _Composite(LRScheduler):
     """State handling shared by the schedulers that drive child schedulers."""
 
+    __module__ = _PUBLIC_MODULE
+
     _schedulers: Sequence[LRScheduler]
 
     def state_dict(self) -> dict[str, Any]:
@@ -79,6 +80,8 @@ class SequentialLR(_Composite):
 
     PyTorch: ``torch.optim.lr_scheduler.SequentialLR``.
     """
+
+    __module__ = _PUBLIC_MODULE
 
     def __init__(
         self,
@@ -137,6 +140,8 @@ class ChainedScheduler(_Composite):
     PyTorch: ``torch.optim.lr_scheduler.ChainedScheduler``.
     """
 
+    __module__ = _PUBLIC_MODULE
+
     def __init__(
         self, schedulers: Sequence[LRScheduler], optimizer: _OptimizerLike | None = None
     ) -> None:
@@ -176,6 +181,8 @@ class ReduceLROnPlateau(LRScheduler):
 
     PyTorch: ``torch.optim.lr_scheduler.ReduceLROnPlateau``.
     """
+
+    __module__ = _PUBLIC_MODULE
 
     def __init__(
         self,

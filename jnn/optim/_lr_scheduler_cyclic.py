@@ -14,13 +14,12 @@ from jnn.optim._lr_scheduler_base import (
     LRScheduler,
     _callable_state,
     _check_optimizer,
-    _OptimizerLike,
     _optimizer_defaults,
+    _OptimizerLike,
     _per_group,
     _set_group_values,
     _set_momentums,
 )
-
 
 # --------------------------------------------------------------------------- cyclic schedules
 
@@ -72,6 +71,8 @@ class CyclicLR(LRScheduler):
 
     PyTorch: ``torch.optim.lr_scheduler.CyclicLR``.
     """
+
+    __module__ = _PUBLIC_MODULE
 
     def __init__(
         self,
@@ -192,6 +193,8 @@ class OneCycleLR(LRScheduler):
 
     PyTorch: ``torch.optim.lr_scheduler.OneCycleLR``.
     """
+
+    __module__ = _PUBLIC_MODULE
 
     def __init__(
         self,

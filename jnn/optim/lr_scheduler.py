@@ -28,6 +28,9 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
 
+# The base class, the compositions and the cyclic schedules live in private modules. Their
+# classes report this module as ``__module__`` and are re-exported here; the private ones
+# (``X as X``) are not in ``__all__`` but pickles and reprs name them by this path.
 from jnn.optim._lr_scheduler_base import (
     EPOCH_DEPRECATION_WARNING as EPOCH_DEPRECATION_WARNING,
 )
@@ -37,10 +40,10 @@ from jnn.optim._lr_scheduler_base import (
     _flag,
     _group_values,
     _lambdas_per_group,
-    _LRScheduler,
     _OptimizerLike,
     _set_group_values,
 )
+from jnn.optim._lr_scheduler_base import _LRScheduler as _LRScheduler
 from jnn.optim._lr_scheduler_base import _StepRecorder as _StepRecorder
 from jnn.optim._lr_scheduler_compose import (
     ChainedScheduler,
