@@ -562,7 +562,7 @@ def kl_div(
                 stacklevel=2,
             )
         effective = "sum" if reduction == "batchmean" else get_reduction(reduction)
-    broadcast_shapes(x.shape, t.shape)
+    broadcast_shapes(t.shape, x.shape)  # torch evaluates target * (...): target is "a"
     if log_target:
         loss = jnp.exp(t) * (t - x)
     else:
