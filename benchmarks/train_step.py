@@ -3,9 +3,11 @@
 Same maths in all three: an MLP (784-512-512-10, batch 128) and the overhead probe
 (100 x [Linear(4, 4) + ReLU], batch 1), MSE loss, Adam(lr=1e-3). Hand-written JAX is a
 dict of arrays, ``jax.jit`` of value_and_grad plus an optax update, donated buffers.
-All three run in one process, interleaved, and the median of several rounds is reported.
+All three run in one process, interleaved (each round times ``--steps`` steps of each),
+and the median over rounds is reported: step times, and ratios as the median of the
+per-round ratios.
 
-    python benchmarks/train_step.py [--rounds 7] [--steps 200]
+    python benchmarks/train_step.py [--rounds 21] [--steps 50]
 """
 
 from __future__ import annotations
@@ -22,10 +24,6 @@ import optax
 
 import jnn
 import jnn.nn as nn
-
-
-def mlp_sizes() -> list[int]:
-    return [784, 512, 512, 10]
 
 
 MODELS = {"mlp": ([784, 512, 512, 10], 128), "probe": ([4] * 101, 1)}
@@ -114,8 +112,8 @@ def time_steps(step, x, y, steps: int, sync) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--rounds", type=int, default=7)
-    ap.add_argument("--steps", type=int, default=200)
+    ap.add_argument("--rounds", type=int, default=21)
+    ap.add_argument("--steps", type=int, default=50)
     ap.add_argument("--models", default="mlp,probe")
     ap.add_argument("--no-torch", action="store_true")
     args = ap.parse_args()
@@ -142,11 +140,17 @@ def main() -> None:
             for k, (step, xx, yy, sync) in runners.items():
                 times[k].append(time_steps(step, xx, yy, args.steps, sync))
         med = {k: statistics.median(v) for k, v in times.items()}
+
+        def ratio(a: str, b: str) -> float:
+            # Median of per-round ratios: each round runs both back to back, so a slow
+            # stretch of a shared machine affects both sides of a ratio alike.
+            return statistics.median(x / y for x, y in zip(times[a], times[b]))
+
         line = "  ".join(f"{k} {v * 1e6:9.1f} us" for k, v in med.items())
-        ratios = f"jnn/jax {med['jnn'] / med['jax']:.3f}"
+        ratios = f"jnn/jax {ratio('jnn', 'jax'):.3f}"
         if "torch" in med:
-            ratios += f"  torch/jax {med['torch'] / med['jax']:.3f}"
-            ratios += f"  jnn/torch {med['jnn'] / med['torch']:.3f}"
+            ratios += f"  torch/jax {ratio('torch', 'jax'):.3f}"
+            ratios += f"  jnn/torch {ratio('jnn', 'torch'):.3f}"
         print(f"{name:6s} {line}  |  {ratios}")
 
 

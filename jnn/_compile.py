@@ -110,15 +110,23 @@ def _find_roots(fn: Any, extra: list[Any]) -> list[Any]:
     return list(found.values())
 
 
+_INTERNED: dict[Any, int] = {}
+
+
+def _intern(key: Any) -> int:
+    """A small int standing for a big structural key: cheap to hash on every call."""
+    return _INTERNED.setdefault(key, len(_INTERNED))
+
+
 # -- cells ---------------------------------------------------------------------------------
 
 
 class _Layout:
     """Where every array of threaded state lives, grouped by kind for a fast gather/scatter.
 
-    *Lazy* cells — parameter data, optimizer state, ``.grad`` — travel packed (see
-    ``_Plan``) and are written back into the objects only when Python next looks at them.
-    *Direct* cells — module buffers, generator keys — are read and written every call.
+    *Lazy* cells — parameter data, optimizer state, generator keys, ``.grad`` — travel
+    packed (see ``_Plan``) and are written back into the objects only when Python next
+    looks at them. *Direct* cells — module buffers — are read and written every call.
     Reads and writes here use the raw slots (``_value``, ``_gradient``, ``_param_state``),
     never the flushing properties.
     """
@@ -158,21 +166,26 @@ class _Layout:
             for name, b in m._buffers.items() if b is not None
         ]
         self.gens = [r for r in roots if isinstance(r, Generator)]
-        self.key = (
+        # Identities are safe in a key: every cached program's layouts keep their objects
+        # alive, so an id in a key cannot be reused by another object meanwhile.
+        self.key = _intern((
             tuple(id(p) for p in self.data),
             tuple((id(o), id(p), k) for o, p, k in self.ostates),
             tuple((id(c), k) for c, k in self.items), tuple(id(p) for p in self.grads),
             tuple((id(c), k) for c, k in self.buffers), tuple(id(g) for g in self.gens),
-        )
+        ))
 
     # ``.grad`` comes last.  XLA pairs donated inputs with outputs of the same shape in
     # order; a step that starts with ``zero_grad()`` never reads the old gradients, so
     # those inputs are dropped, and were they in the middle, every later output would
     # pair with the wrong input and XLA would insert copies.
+    # Generator keys travel as their raw uint32 data (typed key arrays cannot be packed).
     def gather_lazy(self) -> list[Any]:
         return [*[p._value for p in self.data],
                 *[o._param_state[p][k] for o, p, k in self.ostates],
-                *[c[k] for c, k in self.items], *[p._gradient for p in self.grads]]
+                *[c[k] for c, k in self.items],
+                *[jax.random.key_data(g._raw_key()) for g in self.gens],
+                *[p._gradient for p in self.grads]]
 
     def scatter_lazy(self, values: list[Any]) -> None:
         it = iter(values)
@@ -182,6 +195,8 @@ class _Layout:
             o._param_state[p][k] = next(it)
         for c, k in self.items:
             c[k] = next(it)
+        for g in self.gens:
+            g._key_value = jax.random.wrap_key_data(next(it))
         for p in self.grads:
             p._gradient = next(it)
 
@@ -189,23 +204,20 @@ class _Layout:
         return len(self.grads)
 
     def gather_direct(self) -> list[Any]:
-        return [*[c[k] for c, k in self.buffers], *[g._key for g in self.gens]]
+        return [c[k] for c, k in self.buffers]
 
     def scatter_direct(self, values: list[Any]) -> None:
-        it = iter(values)
-        for c, k in self.buffers:
-            c[k] = next(it)
-        for g in self.gens:
-            g._key = next(it)
+        for (c, k), v in zip(self.buffers, values):
+            c[k] = v
 
     def names(self) -> list[str]:
         return [
             *[f"Parameter{tuple(p.shape)}.data" for p in self.data],
             *[f"{type(o).__name__}.state[...][{k!r}]" for o, _, k in self.ostates],
             *[f"optimizer state [{k!r}]" for _, k in self.items],
+            *["Generator.key" for _ in self.gens],
             *[f"Parameter{tuple(p.shape)}.grad" for p in self.grads],
             *[f"buffer {k!r}" for _, k in self.buffers],
-            *["Generator.key" for _ in self.gens],
         ]
 
     def remove_new(self, before: _Layout) -> None:
@@ -239,7 +251,7 @@ class _Plan:
 
     def __init__(self, avals: tuple[tuple[tuple[int, ...], Any], ...], n_grads: int) -> None:
         self.avals = avals
-        self.key = (avals, n_grads)
+        self.key = _intern((avals, n_grads))
         n = len(avals)
         self.buffers: list[tuple[Any, list[tuple[int, int, tuple[int, ...]]]]] = []
         for section in (range(n - n_grads), range(n - n_grads, n)):
@@ -335,6 +347,7 @@ class CompiledFunction:
         self._store: _Store | None = None
         self._specs: tuple = ()
         self._groups: list[tuple[Optimizer, dict]] = []
+        self._array_treedefs: dict[int, Any] = {}
         code = getattr(fn, "__code__", None)
         self._global_names = tuple(sorted(_code_names(code))) if code is not None else ()
 
@@ -367,7 +380,15 @@ class CompiledFunction:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         st = _state.state
-        leaves, treedef = jax.tree_util.tree_flatten((args, kwargs), is_leaf=_is_state_object)
+        if not kwargs and all(isinstance(a, jax.Array) for a in args):  # the common case
+            leaves = list(args)
+            treedef = self._array_treedefs.get(len(args))
+            if treedef is None:
+                treedef = jax.tree_util.tree_structure((args, {}))
+                self._array_treedefs[len(args)] = treedef
+        else:
+            leaves, treedef = jax.tree_util.tree_flatten((args, kwargs),
+                                                         is_leaf=_is_state_object)
         is_array = tuple(isinstance(x, (jax.Array, np.ndarray)) for x in leaves)
         objects = tuple(id(x) for x in leaves if _is_state_object(x))
         fast = self._fast_key(objects)
@@ -383,7 +404,7 @@ class CompiledFunction:
             lazy = layout.gather_lazy()
             plan = _Plan.of(lazy, layout.n_grads())
             packed = plan.pack_jit(lazy)
-        options = [opt._split_options(g) for opt, g in self._groups]
+        options = [opt._compiled_options(g) for opt, g in self._groups]
         key = (treedef, is_array,
                tuple(_static_leaf(x) for x, a in zip(leaves, is_array) if not a),
                layout.key, plan.key, self._specs, tuple(s for _, s in options))
@@ -423,7 +444,8 @@ class CompiledFunction:
             self.trace_count += 1
             st = _state.state
             _state.flush()  # the objects must hold every cell of ``layout`` while tracing
-            original_lazy, original_direct = layout.gather_lazy(), layout.gather_direct()
+            with jax.ensure_compile_time_eval():  # concrete values, to restore afterwards
+                original_lazy, original_direct = layout.gather_lazy(), layout.gather_direct()
             version = st.structure_version
             saved_groups = [(opt, g, dict(g)) for opt, g in groups]
             st.compile_depth += 1
@@ -452,8 +474,9 @@ class CompiledFunction:
                 new_lazy, new_direct = after.gather_lazy(), after.gather_direct()
             finally:
                 (after or _Layout(roots)).remove_new(layout)
-                layout.scatter_lazy(original_lazy)
-                layout.scatter_direct(original_direct)
+                with jax.ensure_compile_time_eval():
+                    layout.scatter_lazy(original_lazy)
+                    layout.scatter_direct(original_direct)
                 for opt, g, saved in saved_groups:
                     g.clear()
                     g.update(saved)

@@ -45,16 +45,24 @@ class Generator:
         self._initial_seed = int(seed)
         self._key_value: jax.Array | None = None  # made on first use: keeps import fast
 
-    @property
-    def _key(self) -> jax.Array:
+    def _raw_key(self) -> jax.Array:
+        """The key slot itself, made on first use (no write-back of compiled state)."""
         if self._key_value is None:
             # First use may happen inside a trace: the seed's key must still be concrete.
             with jax.ensure_compile_time_eval():
                 self._key_value = jax.random.key(self._initial_seed)
         return self._key_value
 
+    @property
+    def _key(self) -> jax.Array:
+        if _state.state.pending is not None:  # a compiled step may hold the newest key
+            _state.flush()
+        return self._raw_key()
+
     @_key.setter
     def _key(self, value: jax.Array) -> None:
+        if _state.state.pending is not None:
+            _state.flush()
         self._key_value = value
 
     @property

@@ -211,9 +211,12 @@ def adam_update(
         one_minus_beta1, one_minus_beta2, log_beta1, log_beta2 = 1 - beta1, 1 - beta2, None, None
     else:
         one_minus_beta1, one_minus_beta2, log_beta1, log_beta2 = beta_terms
+    # One count for the group, or one per parameter (torch's layout): either way the bias
+    # corrections are computed once, vectorised, and each parameter reads its own.
     step = state.step + 1
     step_size = lr / _one_minus_pow(beta1, step, log_beta1)
     bias_correction2_sqrt = jnp.sqrt(_one_minus_pow(beta2, step, log_beta2))
+    per_param = jnp.ndim(step) == 1
     max_sqs = state.max_exp_avg_sq if amsgrad else [None] * len(params)
     out = [
         _adam_param(
@@ -229,14 +232,16 @@ def adam_update(
             weight_decay=weight_decay,
             one_minus_beta1=one_minus_beta1,
             one_minus_beta2=one_minus_beta2,
-            step_size=step_size,
-            bias_correction2_sqrt=bias_correction2_sqrt,
+            step_size=step_size[i] if per_param else step_size,
+            bias_correction2_sqrt=(bias_correction2_sqrt[i] if per_param
+                                   else bias_correction2_sqrt),
             use_weight_decay=use_weight_decay,
             decoupled_weight_decay=decoupled_weight_decay,
             amsgrad=amsgrad,
             maximize=maximize,
         )
-        for p, g, m, v, vmax in zip(params, grads, state.exp_avg, state.exp_avg_sq, max_sqs)
+        for i, (p, g, m, v, vmax) in enumerate(
+            zip(params, grads, state.exp_avg, state.exp_avg_sq, max_sqs))
     ]
     new_params, exp_avg, exp_avg_sq, max_exp_avg_sq = (list(column) for column in zip(*out))
     new_state = AdamState(
@@ -399,21 +404,23 @@ class Adam(Optimizer):
               ) -> tuple[list, list[dict]]:
         amsgrad = static["amsgrad"]
         beta1, beta2 = hyper["betas"]
-        new_params, new_states = [], []
-        for p, g, st in zip(params, grads, states):
-            state = AdamState(st["step"], [st["exp_avg"]], [st["exp_avg_sq"]],
-                              [st["max_exp_avg_sq"]] if amsgrad else None)
-            (new_p,), new = adam_update(
-                [p], [g], state, lr=hyper["lr"], beta1=beta1, beta2=beta2, eps=hyper["eps"],
-                weight_decay=hyper["weight_decay"], amsgrad=amsgrad,
-                maximize=static["maximize"],
-                decoupled_weight_decay=static["decoupled_weight_decay"],
-                has_weight_decay=static["weight_decay!=0"],
-                beta_terms=hyper.get("beta_terms"),
-            )
-            out = {"step": new.step, "exp_avg": new.exp_avg[0], "exp_avg_sq": new.exp_avg_sq[0]}
+        # torch keeps a ``step`` per parameter: the rule takes them as one vector.
+        state = AdamState(
+            jnp.stack([st["step"] for st in states]),
+            [st["exp_avg"] for st in states], [st["exp_avg_sq"] for st in states],
+            [st["max_exp_avg_sq"] for st in states] if amsgrad else None,
+        )
+        new_params, new = adam_update(
+            params, grads, state, lr=hyper["lr"], beta1=beta1, beta2=beta2, eps=hyper["eps"],
+            weight_decay=hyper["weight_decay"], amsgrad=amsgrad, maximize=static["maximize"],
+            decoupled_weight_decay=static["decoupled_weight_decay"],
+            has_weight_decay=static["weight_decay!=0"], beta_terms=hyper.get("beta_terms"),
+        )
+        new_states = []
+        for i in range(len(params)):
+            out = {"step": new.step[i], "exp_avg": new.exp_avg[i],
+                   "exp_avg_sq": new.exp_avg_sq[i]}
             if amsgrad:
-                out["max_exp_avg_sq"] = new.max_exp_avg_sq[0]
-            new_params.append(new_p)
+                out["max_exp_avg_sq"] = new.max_exp_avg_sq[i]
             new_states.append(out)
         return new_params, new_states

@@ -212,6 +212,24 @@ class Optimizer:
         static.extend(self._static(group))
         return self._prepare_hyper(hyper), tuple(static)
 
+    def _compiled_options(self, group: dict[str, Any]) -> tuple[dict[str, Any], tuple]:
+        """``_split_options`` for a compiled step's inputs, with device scalars cached.
+
+        Called for every compiled call: while the group's values are the same objects as
+        last time, the same device arrays are passed again (no host-to-device copies, no
+        re-splitting); a scheduler's new lr makes a new entry.
+        """
+        values = tuple(v for k, v in group.items() if k != "params")
+        cache = self.__dict__.setdefault("_options_cache", {})
+        hit = cache.get(id(group))
+        if hit is not None and len(hit[0]) == len(values) and all(
+                a is b for a, b in zip(hit[0], values)):
+            return hit[1], hit[2]
+        hyper, static = self._split_options(group)
+        hyper = jax.tree_util.tree_map(lambda v: jnp.asarray(v, jnp.float32), hyper)
+        cache[id(group)] = (values, hyper, static)
+        return hyper, static
+
     def _prepare_hyper(self, hyper: dict[str, Any]) -> dict[str, Any]:
         """Hook: host-side precomputation of traced scalars (e.g. ``1 - beta`` in float64)."""
         return hyper
