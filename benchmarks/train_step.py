@@ -25,7 +25,6 @@ import optax
 import jnn
 import jnn.nn as nn
 
-
 MODELS = {"mlp": ([784, 512, 512, 10], 128), "probe": ([4] * 101, 1)}
 
 
@@ -102,6 +101,12 @@ def torch_step(model: nn.Module):
     return step, torch
 
 
+def paired_ratio(times: dict[str, list[float]], a: str, b: str) -> float:
+    """Median of per-round ratios: each round runs both back to back, so a slow stretch
+    of a shared machine affects both sides of a ratio alike."""
+    return statistics.median(x / y for x, y in zip(times[a], times[b]))
+
+
 def time_steps(step, x, y, steps: int, sync) -> float:
     t = time.perf_counter()
     for _ in range(steps):
@@ -141,16 +146,11 @@ def main() -> None:
                 times[k].append(time_steps(step, xx, yy, args.steps, sync))
         med = {k: statistics.median(v) for k, v in times.items()}
 
-        def ratio(a: str, b: str) -> float:
-            # Median of per-round ratios: each round runs both back to back, so a slow
-            # stretch of a shared machine affects both sides of a ratio alike.
-            return statistics.median(x / y for x, y in zip(times[a], times[b]))
-
         line = "  ".join(f"{k} {v * 1e6:9.1f} us" for k, v in med.items())
-        ratios = f"jnn/jax {ratio('jnn', 'jax'):.3f}"
+        ratios = f"jnn/jax {paired_ratio(times, 'jnn', 'jax'):.3f}"
         if "torch" in med:
-            ratios += f"  torch/jax {ratio('torch', 'jax'):.3f}"
-            ratios += f"  jnn/torch {ratio('jnn', 'torch'):.3f}"
+            ratios += f"  torch/jax {paired_ratio(times, 'torch', 'jax'):.3f}"
+            ratios += f"  jnn/torch {paired_ratio(times, 'jnn', 'torch'):.3f}"
         print(f"{name:6s} {line}  |  {ratios}")
 
 
