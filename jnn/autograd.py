@@ -209,7 +209,7 @@ def _partition(arg: Any) -> tuple[list, list[bool], Callable[[list], Any]]:
     for item in outer:
         if _is_module(item):
             sub, spec = jax.tree_util.tree_flatten(item)
-            trainable = _trainable_leaf_mask(item, len(sub))
+            trainable = _trainable_leaf_mask(item, len(sub))  # from the cached spec
             pieces.append(("module", spec, len(sub)))
             leaves.extend(sub)
             mask.extend(trainable)
@@ -232,12 +232,12 @@ def _partition(arg: Any) -> tuple[list, list[bool], Callable[[list], Any]]:
     return leaves, mask, rebuild
 
 
-def _trainable_leaf_mask(module: Any, n: int) -> list[bool]:
+def _trainable_leaf_mask(module: Any, n_leaves: int) -> list[bool]:
+    """Which of the module's ``n_leaves`` pytree leaves are trainable Parameters."""
     from jnn.nn.modules import _pytree
 
-    leaves, spec = _pytree.flatten(module)
-    mask = [False] * len(leaves)
-    for node in spec.nodes:
+    mask = [False] * n_leaves
+    for node in _pytree.spec_of(module).nodes:
         for _, leaf, requires_grad in node.params:
             if leaf is not None and requires_grad:
                 mask[leaf] = True
