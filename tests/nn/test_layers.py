@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 import jnn
 import jnn.nn as nn
+from tests.nn.registry import case, err
 from tests.oracle import (
     check_error,
     check_layer,
@@ -39,21 +40,6 @@ X = (4, 3)  # the default input
 X3 = (2, 4, 3)  # batched over two dims
 WIDE = normal(4, 3, scale=4.0)  # reaches every activation's saturated branches
 EVEN = normal(4, 6, scale=3.0)  # GLU halves a dim
-
-
-def case(name, *args, inputs=(X,), id=None, opts=None, marks=(), **kwargs):
-    """One registry row: ``name(*args, **kwargs)`` on ``inputs``; ``opts`` for the oracle."""
-    if id is None:
-        shown = [repr(a) if not isinstance(a, np.ndarray) else "array" for a in args]
-        shown += [f"{k}={'array' if isinstance(v, np.ndarray) else repr(v)}"
-                  for k, v in kwargs.items()]
-        id = f"{name}({', '.join(shown)})"
-    return pytest.param(name, args, kwargs, inputs, opts or {}, id=id, marks=marks)
-
-
-def deviation(reason):
-    """A known jnn deviation outside the layer files: must keep failing until fixed."""
-    return pytest.mark.xfail(strict=True, reason=reason)
 
 
 # -- linear and shape layers -----------------------------------------------------------
@@ -247,11 +233,6 @@ def test_layer_matches_torch(name, args, kwargs, inputs, opts):
 
 
 # -- errors: torch's type, and a message matching torch's regex ------------------------
-def err(name, args, kwargs, exc, match, inputs=None, id=None, marks=()):
-    return pytest.param(name, args, kwargs, exc, match, inputs, id=id or f"{name}: {match}",
-                        marks=marks)
-
-
 ERRORS = [
     err("Dropout", (1.5,), {}, ValueError,
         r"dropout probability has to be between 0 and 1, but got 1\.5"),

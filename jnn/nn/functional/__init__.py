@@ -29,6 +29,10 @@ from jnn.nn.functional.activation import (
     softsign,
     tanh,
 )
+from jnn.nn.functional.conv import *  # noqa: F403
+from jnn.nn.functional.conv import __all__ as _conv
+from jnn.nn.functional.distance import *  # noqa: F403
+from jnn.nn.functional.distance import __all__ as _distance
 from jnn.nn.functional.dropout import (
     alpha_dropout,
     dropout,
@@ -49,6 +53,16 @@ from jnn.nn.functional.loss import (
     nll_loss,
     smooth_l1_loss,
 )
+from jnn.nn.functional.normalization import *  # noqa: F403
+from jnn.nn.functional.normalization import __all__ as _normalization
+from jnn.nn.functional.padding import *  # noqa: F403
+from jnn.nn.functional.padding import __all__ as _padding
+from jnn.nn.functional.pooling import *  # noqa: F403
+from jnn.nn.functional.pooling import __all__ as _pooling
+from jnn.nn.functional.sparse import *  # noqa: F403
+from jnn.nn.functional.sparse import __all__ as _sparse
+from jnn.nn.functional.vision import *  # noqa: F403
+from jnn.nn.functional.vision import __all__ as _vision
 
 __all__ = [
     # activation
@@ -93,4 +107,6 @@ __all__ = [
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
     "kl_div",
+    # the other families (each file's __all__)
+    *_conv, *_distance, *_normalization, *_padding, *_pooling, *_sparse, *_vision,
 ]

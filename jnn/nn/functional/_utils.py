@@ -164,3 +164,31 @@ def reduce_loss(loss: jax.Array, reduction: str) -> jax.Array:
 
 def numel(shape: Sequence[int]) -> int:
     return math.prod(shape)
+
+
+# --------------------------------------------------------------------------- layer checks
+def check_input_dim(input: jax.Array, allowed: Sequence[int], what: str = "input") -> None:
+    """torch's rank check: ``expected 4D input (got 3D input)`` as a ValueError.
+
+    ``allowed`` lists the accepted ranks, e.g. ``(3, 4)`` for a layer taking batched and
+    unbatched input; the message names them as torch's ``_check_input_dim`` does
+    (``expected 2D or 3D input (got 4D input)``).
+    """
+    ndim = jnp.ndim(input)
+    if ndim not in allowed:
+        expected = " or ".join(f"{d}D" for d in allowed)
+        raise ValueError(f"expected {expected} {what} (got {ndim}D {what})")
+
+
+def check_same_dtype(*arrays: jax.Array | None, op: str = "") -> None:
+    """Refuse mixed floating dtypes as torch does instead of promoting.
+
+    torch: ``mat1 and mat2 must have the same dtype, but got Float and BFloat16``. jnn
+    raises the same RuntimeError wording (``op`` names the operands when given).
+    """
+    dtypes = [jnp.result_type(a) for a in arrays if a is not None]
+    if len({d for d in dtypes}) > 1:
+        names = [torch_dtype_name(d) for d in dtypes]
+        what = op or "Input and weight"
+        raise RuntimeError(f"{what} must have the same dtype, but got "
+                           + " and ".join(names))

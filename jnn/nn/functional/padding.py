@@ -1,0 +1,5 @@
+"""torch.nn.functional's padding functions (being written)."""
+
+from __future__ import annotations
+
+__all__: list[str] = []

@@ -1,0 +1,5 @@
+"""torch.nn.modules.padding (being written)."""
+
+from __future__ import annotations
+
+__all__: list[str] = []

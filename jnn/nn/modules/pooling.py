@@ -1,0 +1,5 @@
+"""torch.nn.modules.pooling (being written)."""
+
+from __future__ import annotations
+
+__all__: list[str] = []
