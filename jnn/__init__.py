@@ -3,7 +3,7 @@
 import jax.numpy as _jnp
 
 from jnn import autograd, func, nn, optim, random
-from jnn._compile import compile
+from jnn._compile import CompiledFunction, CompiledModule, RecompileWarning, compile
 from jnn.autograd import (
     enable_grad,
     grad,
@@ -28,5 +28,5 @@ __all__ = [
     "autograd", "func", "nn", "optim", "random", "compile", "grad", "value_and_grad",
     "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "manual_seed", "seed",
     "initial_seed", "randn", "rand", "float32", "float16", "bfloat16", "float64", "int32",
-    "int64",
+    "int64", "CompiledFunction", "CompiledModule", "RecompileWarning",
 ]

@@ -25,8 +25,11 @@ where jnn cannot thread it (a plain attribute, a global, a list) is reported, by
 from __future__ import annotations
 
 import functools
+import itertools
 import types
 import warnings
+import weakref
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -38,10 +41,11 @@ from jnn import _state
 from jnn.nn.modules import _pytree
 from jnn.nn.modules.module import Module
 from jnn.nn.parameter import Parameter
+from jnn.optim._lr_scheduler_base import LRScheduler
 from jnn.optim.optimizer import Optimizer
 from jnn.random import Generator, default_generator
 
-__all__ = ["compile", "CompiledFunction", "CompiledModule"]
+__all__ = ["compile", "CompiledFunction", "CompiledModule", "RecompileWarning"]
 
 
 def _is_state_object(x: Any) -> bool:
@@ -70,11 +74,15 @@ def _find_roots(fn: Any, extra: list[Any]) -> list[Any]:
         seen.add(id(obj))
         if _is_state_object(obj):
             found[id(obj)] = obj
-        elif isinstance(getattr(obj, "optimizer", None), Optimizer):  # an lr scheduler
+        elif isinstance(obj, LRScheduler):  # its optimizer's lr is what the step reads
             visit(obj.optimizer, depth + 1)
         elif isinstance(obj, types.MethodType):
             visit(obj.__self__, depth + 1)
             visit(obj.__func__, depth + 1)
+            owner = obj.__self__
+            if not _is_state_object(owner) and hasattr(owner, "__dict__"):
+                for item in vars(owner).values():  # a method reads its object's attributes
+                    visit(item, depth + 1)
         elif isinstance(obj, functools.partial):
             visit(obj.func, depth + 1)
             for a in (*obj.args, *obj.keywords.values()):
@@ -203,6 +211,34 @@ class _Layout:
     def n_grads(self) -> int:
         return len(self.grads)
 
+    def lose(self, reason: str) -> None:
+        """Mark every lazy cell as lost: its newest value died with a failed call."""
+        reason = reason.strip().splitlines()[0][:300] if reason.strip() else "unknown error"
+        lost = _state.LostState(reason)
+
+        def like(x: Any) -> _state.LostState:
+            return _state.LostState(reason, tuple(x.shape), x.dtype)
+
+        for p in self.data:
+            p._value = like(p._value)
+        for p in self.grads:  # gradients are recomputed by the next backward: cleared
+            p._gradient = None
+        for g in self.gens:
+            # A lost key would break every later draw anywhere (nn.Linear(...) included);
+            # a stale one would repeat randomness.  Continue from a fresh key instead.
+            with jax.ensure_compile_time_eval():
+                g._key_value = jax.random.fold_in(jax.random.key(g._initial_seed),
+                                                  next(_FRESH_KEYS))
+        for opt in {id(o): o for o, _, _ in self.ostates}.values():
+            opt.__dict__["_lost"] = lost
+        for c, k in self.items:
+            c[k] = lost
+
+    def threaded_ids(self) -> set[int]:
+        """Owners whose writes of traced values the program threads (see check_write)."""
+        return {*(id(p) for p in self.data), *(id(c) for c, _ in self.buffers),
+                *(id(g) for g in self.gens)}
+
     def gather_direct(self) -> list[Any]:
         return [c[k] for c, k in self.buffers]
 
@@ -235,6 +271,8 @@ class _Layout:
                     if not st:
                         del o._param_state[p]
 
+
+_FRESH_KEYS = itertools.count(1 << 20)
 
 # Arrays up to this many elements travel packed into one flat buffer per dtype; larger
 # ones travel alone (their own compute dwarfs the per-buffer cost of a program input).
@@ -313,7 +351,16 @@ class _Store:
         self.buffers = buffers
 
     def flush(self) -> None:
-        self.layout.scatter_lazy(self.plan.unpack_jit(self.buffers))
+        try:
+            values = self.plan.unpack_jit(self.buffers)
+        except Exception as error:  # the call that made these buffers failed on the device
+            self.layout.lose(f"{type(error).__name__}: {error}")
+            raise RuntimeError(
+                "jnn.compile: a compiled call failed after it returned (an error on the "
+                "device surfaced only now); the state it carried is lost and reading it "
+                "raises from now on"
+            ) from error
+        self.layout.scatter_lazy(values)
 
 
 # -- the compiled function -------------------------------------------------------------------
@@ -322,7 +369,7 @@ class _Store:
 class _Entry:
     """One traced program and what its outputs mean."""
 
-    __slots__ = ("jitted", "out_layout", "out_plan", "out_static", "out_treedef")
+    __slots__ = ("jitted", "out_layout", "out_plan", "out_static", "out_treedef", "cleared")
 
     def __init__(self) -> None:
         self.jitted: Any = None
@@ -330,17 +377,29 @@ class _Entry:
         self.out_plan: _Plan | None = None
         self.out_static: list[Any] = []
         self.out_treedef: Any = None
+        # .grad cells the program cleared (zero_grad() inside it): set to None after a call
+        self.cleared: list[Parameter] = []
+
+
+# Programs kept per compiled function (torch.compile's cache_size_limit is 8 re-compiles);
+# the oldest is dropped, with the objects it holds, so a sweep that rebinds `model` per
+# trial does not keep every trial alive.  Past _RETRACE_WARNING traces, each new one warns.
+_MAX_ENTRIES = 16
+_RETRACE_WARNING = 8
 
 
 class CompiledFunction:
     """The callable ``jnn.compile(fn)`` returns; ``trace_count`` counts traces."""
 
-    def __init__(self, fn: Callable[..., Any], *, donate: bool = True) -> None:
+    def __init__(self, fn: Callable[..., Any], *, donate: bool = True,
+                 state: tuple | None = None) -> None:
         functools.update_wrapper(self, fn)
         self.fn = fn
         self.donate = donate
         self.trace_count = 0
-        self._entries: dict[Any, _Entry] = {}
+        self._explicit = None if state is None else _explicit_roots(state)
+        self._entries: OrderedDict[Any, _Entry] = OrderedDict()
+        self._last_key: Any = None
         self._fast: Any = None
         self._roots: list[Any] = []
         self._layout: _Layout | None = None
@@ -348,37 +407,62 @@ class CompiledFunction:
         self._specs: tuple = ()
         self._groups: list[tuple[Optimizer, dict]] = []
         self._array_treedefs: dict[int, Any] = {}
-        code = getattr(fn, "__code__", None)
+        self._bound: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        code_fn = getattr(fn, "__func__", fn)  # a bound method: its function's names
+        self._code_fn = code_fn
+        code = getattr(code_fn, "__code__", None)
         self._global_names = tuple(sorted(_code_names(code))) if code is not None else ()
+
+    def __get__(self, obj: Any, objtype: Any = None) -> Any:
+        """``@jnn.compile`` on a method: one compiled function (one cache) per instance."""
+        if obj is None:
+            return self
+        bound = self._bound.get(obj)
+        if bound is None:
+            bound = CompiledFunction(types.MethodType(self.fn, obj), donate=self.donate)
+            bound._explicit = self._explicit
+            self._bound[obj] = bound
+        return bound
 
     def _closure_ids(self) -> tuple:
         # The variables fn names can be rebound between calls (``model = Net()``): their
         # identities are part of the fast check, so new objects are discovered afresh.
         out = []
-        for c in getattr(self.fn, "__closure__", None) or ():
+        for c in getattr(self._code_fn, "__closure__", None) or ():
             try:
                 out.append(id(c.cell_contents))
             except ValueError:
                 out.append(0)
         names = self._global_names
         if names:
-            g = self.fn.__globals__
+            g = self._code_fn.__globals__
             out.extend(id(g.get(n)) for n in names)
         return tuple(out)
 
     def _fast_key(self, objects: tuple) -> tuple:
         st = _state.state
-        return (st.structure_version, st.cells_version, self._closure_ids(), objects)
+        closure = () if self._explicit is not None else self._closure_ids()
+        return (st.structure_version, st.cells_version, closure, objects)
 
     def _discover(self, objects: list[Any]) -> None:
         _state.flush()  # the walk reads the objects' raw slots
-        self._roots = _find_roots(self.fn, objects)
+        if self._explicit is not None:
+            self._roots = list({id(o): o for o in (*self._explicit, *objects)}.values())
+        else:
+            self._roots = _find_roots(self.fn, objects)
         self._layout = _Layout(self._roots)
         self._specs = tuple(_pytree.spec_of(m) for m in self._roots if isinstance(m, Module))
         self._groups = [(opt, g) for opt in self._roots if isinstance(opt, Optimizer)
                         for g in opt.param_groups]
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        # One thread at a time: a trace swaps tracers into shared objects (the global
+        # generator), which another thread's gather must never see.  Only the Python side
+        # is serialised; the device work of a call is dispatched asynchronously.
+        with _state.LOCK:
+            return self._call(args, kwargs)
+
+    def _call(self, args: tuple, kwargs: dict) -> Any:
         st = _state.state
         if not kwargs and all(isinstance(a, jax.Array) for a in args):  # the common case
             leaves = list(args)
@@ -397,32 +481,50 @@ class CompiledFunction:
             self._fast = self._fast_key(objects)
         layout = self._layout
         store = self._store
-        if store is not None and st.pending is store and store.layout is layout:
+        from_store = store is not None and st.pending is store and store.layout is layout
+        if from_store:
             plan, packed = store.plan, store.buffers  # the fast path: state already packed
         else:
             _state.flush()
             lazy = layout.gather_lazy()
             plan = _Plan.of(lazy, layout.n_grads())
-            packed = plan.pack_jit(lazy)
+            packed = None
         options = [opt._compiled_options(g) for opt, g in self._groups]
+        arrays = [x for x, a in zip(leaves, is_array) if a]
         key = (treedef, is_array,
                tuple(_static_leaf(x) for x, a in zip(leaves, is_array) if not a),
+               tuple((x.shape, x.dtype) for x in arrays),
                layout.key, plan.key, self._specs, tuple(s for _, s in options))
         entry = self._entries.get(key)
-        arrays = [x for x, a in zip(leaves, is_array) if a]
-        call = (packed, layout.gather_direct(), [h for h, _ in options], arrays)
         if entry is None:
-            entry = self._entries[key] = self._build(treedef, is_array, leaves, layout, plan)
+            # Tracing reads the objects, so they must hold every value (never flush inside
+            # a trace: the write-back would run as traced code and leave tracers behind).
+            if from_store:
+                _state.flush()
+                lazy = layout.gather_lazy()
+                from_store = False
+            entry = self._new_entry(key, treedef, is_array, leaves, layout, plan)
+        if packed is None or not from_store:
+            packed = plan.pack_jit(lazy)
+        call = (packed, layout.gather_direct(), [h for h, _ in options], arrays)
+        try:
             with warnings.catch_warnings():
                 # State that passes through unchanged (a frozen parameter, the first step's
                 # missing .grad) leaves a donated buffer without a partner: harmless.
                 warnings.filterwarnings("ignore", "Some donated buffers were not usable")
                 new_packed, new_direct, out_arrays = entry.jitted(*call)
-        else:
-            new_packed, new_direct, out_arrays = entry.jitted(*call)
+        except BaseException as error:
+            if from_store and any(b.is_deleted() for b in packed):
+                # The newest state was donated to the failed program: it exists nowhere.
+                st.pending = None
+                store.layout.lose(f"{type(error).__name__}: {error}")
+            raise
         out_layout = entry.out_layout
         out_layout.scatter_direct(new_direct)
         self._store = st.pending = _Store(out_layout, entry.out_plan, new_packed)
+        if entry.cleared:  # zero_grad() inside the program
+            for p in entry.cleared:
+                p._gradient = None
         if out_layout is not layout:  # e.g. the first step created .grad and state
             if out_layout.key != layout.key:
                 st.cells_version += 1
@@ -431,6 +533,21 @@ class CompiledFunction:
         out_it = iter(out_arrays)
         out_leaves = [next(out_it) if s is _ARRAY else s for s in entry.out_static]
         return jax.tree_util.tree_unflatten(entry.out_treedef, out_leaves)
+
+    def _new_entry(self, key: tuple, treedef: Any, is_array: tuple, leaves: list,
+                   layout: _Layout, plan: _Plan) -> _Entry:
+        if self.trace_count >= _RETRACE_WARNING and self._last_key is not None:
+            warnings.warn(
+                f"jnn.compile: {getattr(self.fn, '__name__', 'the function')} is traced and "
+                f"compiled again ({self.trace_count + 1} times so far): "
+                f"{_describe_change(self._last_key, key)}",
+                RecompileWarning, stacklevel=4)
+        entry = self._build(treedef, is_array, leaves, layout, plan)
+        self._entries[key] = entry
+        self._last_key = key
+        if len(self._entries) > _MAX_ENTRIES:
+            self._entries.popitem(last=False)
+        return entry
 
     def _build(self, treedef: Any, is_array: tuple, leaves: list, layout: _Layout,
                plan: _Plan) -> _Entry:
@@ -443,12 +560,14 @@ class CompiledFunction:
         def program(packed: list, direct: list, hyper: list, arrays: list) -> tuple:
             self.trace_count += 1
             st = _state.state
-            _state.flush()  # the objects must hold every cell of ``layout`` while tracing
-            with jax.ensure_compile_time_eval():  # concrete values, to restore afterwards
+            # The objects hold concrete values (flushed before tracing): keep them to restore.
+            with jax.ensure_compile_time_eval():  # key_data of the generator stays concrete
                 original_lazy, original_direct = layout.gather_lazy(), layout.gather_direct()
             version = st.structure_version
             saved_groups = [(opt, g, dict(g)) for opt, g in groups]
+            outer_threaded = st.threaded
             st.compile_depth += 1
+            st.threaded = layout.threaded_ids()
             after: _Layout | None = None
             try:
                 layout.scatter_lazy(plan.unpack(packed))
@@ -464,7 +583,10 @@ class CompiledFunction:
                 it = iter(arrays)
                 call = [next(it) if a else x for x, a in zip(call_template, is_array)]
                 call_args, call_kwargs = jax.tree_util.tree_unflatten(treedef, call)
-                out = fn(*call_args, **call_kwargs)
+                try:
+                    out = fn(*call_args, **call_kwargs)
+                except jax.errors.ConcretizationTypeError as error:
+                    raise _concretization_error(error) from error
                 changed_options = [
                     f"param_groups[{opt.param_groups.index(g)}][{k!r}]"
                     for (opt, g), before in zip(groups, installed)
@@ -482,6 +604,7 @@ class CompiledFunction:
                     g.update(saved)
                     opt.__dict__.get("_traced_options", {}).pop(id(g), None)
                 st.compile_depth -= 1
+                st.threaded = outer_threaded
             if changed_options:
                 raise RuntimeError(
                     f"jnn.compile: the compiled function changed {', '.join(changed_options)}. "
@@ -497,6 +620,8 @@ class CompiledFunction:
                     )
             _check_leaks(fn, roots, version)
             out_layout = layout if after.key == layout.key else after
+            kept = {id(p) for p in out_layout.grads}
+            entry.cleared = [p for p in layout.grads if id(p) not in kept]
             out_plan = _Plan.of(new_lazy, out_layout.n_grads())
             entry.out_layout, entry.out_plan = out_layout, out_plan
             out_leaves, entry.out_treedef = jax.tree_util.tree_flatten(out)
@@ -504,8 +629,68 @@ class CompiledFunction:
             return (out_plan.pack(new_lazy), new_direct,
                     [x for x in out_leaves if isinstance(x, jax.Array)])
 
-        entry.jitted = jax.jit(program, donate_argnums=(0, 1) if self.donate else ())
+        # Only the packed lazy state is donated: module buffers (small, read directly by
+        # user code and by state_dict()) stay valid whatever happens to the call.
+        entry.jitted = jax.jit(program, donate_argnums=(0,) if self.donate else ())
         return entry
+
+
+class RecompileWarning(UserWarning):
+    """A compiled function was traced again; the message names what changed."""
+
+
+def _describe_change(old: tuple, new: tuple) -> str:
+    """Name what differs between two programs' keys (torch.compile's recompile reasons)."""
+    o_tree, o_is_array, o_static, o_shapes, o_layout, o_plan, o_specs, o_opts = old
+    n_tree, n_is_array, n_static, n_shapes, n_layout, n_plan, n_specs, n_opts = new
+    if o_specs != n_specs:
+        for o_spec, n_spec in zip(o_specs, n_specs):
+            for o_node, n_node in zip(o_spec.nodes, n_spec.nodes):
+                for k, v in n_node.template.items():
+                    before = o_node.template.get(k, "<missing>")
+                    if _pytree._static_key(before) != _pytree._static_key(v):
+                        return (f"{n_node.cls.__name__}.{k} {before!r} -> {v!r}: a plain "
+                                "module attribute is static (part of the program's key); "
+                                "keep values that change per step in a buffer "
+                                "(register_buffer) or pass them as arrays")
+        return "a module's structure changed (train()/eval(), hooks, new parameters)"
+    if o_static != n_static:
+        return (f"a non-array argument changed ({o_static!r} -> {n_static!r}): Python scalars "
+                "are static; pass jnp.asarray(value) to make it an input")
+    if o_shapes != n_shapes:
+        return f"input shapes or dtypes changed ({o_shapes} -> {n_shapes})"
+    if o_tree != n_tree or o_is_array != n_is_array:
+        return "the arguments' structure changed"
+    if o_opts != n_opts:
+        return "an optimizer's structural option changed (e.g. momentum becoming non-zero)"
+    return ("the threaded state changed: other objects (a new model or optimizer) or new "
+            "state (.grad or optimizer state appearing or disappearing)")
+
+
+def _concretization_error(error: Exception) -> RuntimeError:
+    return RuntimeError(
+        "jnn.compile: the compiled function needs a concrete value of a traced array "
+        "(float(loss), loss.item(), `if loss > 0:` or a shape computed from values). Inside "
+        "jnn.compile, Python runs once, at trace time: return the value from the compiled "
+        "function and read it outside (`loss = step(x, y); print(float(loss))`), or use "
+        "jnp.where / jax.lax.cond for data-dependent choices."
+    )
+
+
+def _explicit_roots(state: Any) -> tuple:
+    objects = tuple(state) if isinstance(state, (tuple, list)) else (state,)
+    roots = []
+    for obj in objects:
+        if isinstance(obj, LRScheduler):
+            obj = obj.optimizer
+        if not _is_state_object(obj):
+            raise TypeError(
+                "jnn.compile(state=...) takes Modules, Optimizers, LR schedulers and "
+                f"Generators, got {type(obj).__name__}"
+            )
+        roots.append(obj)
+    roots.append(default_generator)  # the global generator: torch code never passes it
+    return tuple(roots)
 
 
 _ARRAY = object()
@@ -600,32 +785,58 @@ class CompiledModule:
         return f"CompiledModule({self._orig_mod!r})"
 
 
-def compile(fn: Any = None, *, donate: bool = True, **torch_options: Any) -> Any:  # noqa: A001
+_TORCH_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+
+
+def compile(fn: Any = None, *, state: Any = None, donate: bool = True,  # noqa: A001
+            mode: str | None = None, dynamic: bool | None = None, fullgraph: bool = False,
+            backend: Any = "inductor", options: dict | None = None,
+            disable: bool = False) -> Any:
     """Compile a torch-style function (or module) into one XLA program.
 
     Args:
         fn: a function, e.g. a whole training step (zero_grad, forward, loss,
             ``optimizer.step(closure)``, ``scheduler``-set learning rates, dropout), or a
             Module (returns a :class:`CompiledModule` for inference, like
-            ``torch.compile(model)``).
+            ``torch.compile(model)``). Methods work too (one cache per instance).
+        state: the objects whose state the program threads — Modules, Optimizers, LR
+            schedulers, Generators — exactly these (plus jnn's global generator). Default:
+            discovered from ``fn``'s closure, the globals it names, the functions and
+            callable objects they reference, and its arguments. State the program reads or
+            writes that is not threaded raises an error naming it.
         donate: donate the old state arrays to XLA (halves peak memory). Default ``True``.
-        torch_options: torch.compile's ``mode``, ``fullgraph``, ``dynamic``, ``backend``
-            are accepted and ignored.
+            A call that fails on the device after its inputs were donated loses that
+            state (reads then raise); ``donate=False`` keeps it.
+        mode, fullgraph, backend, options: torch.compile's; accepted (a mode must be one
+            of torch's) and otherwise ignored: XLA always compiles the whole graph.
+        dynamic: ``None``/``False``. ``True`` (shape-polymorphic programs) is refused:
+            every new input shape is its own program, traced once.
+        disable: return ``fn`` unchanged, as torch does.
 
     The state ``fn`` reads and writes — parameters, ``.grad``, buffers, optimizer state,
     learning rates, the global random generator — is threaded through the program and
-    written back into the objects after each call. See the module docstring.
+    written back into the objects after each call. Python code in ``fn`` runs when it is
+    traced (once per new situation), not at every call. See the module docstring.
 
     PyTorch: ``torch.compile``. Usable as ``@jnn.compile`` or ``@jnn.compile(...)``.
     """
-    unknown = set(torch_options) - {"mode", "fullgraph", "dynamic", "backend", "options",
-                                    "disable"}
-    if unknown:
-        raise TypeError(f"compile() got unexpected keyword arguments {sorted(unknown)}")
+    if mode is not None and mode not in _TORCH_MODES:
+        raise RuntimeError(f"Unrecognized mode={mode}, should be one of: "
+                           + ", ".join(_TORCH_MODES))
+    if dynamic:
+        raise NotImplementedError(
+            "jnn.compile(dynamic=True): XLA programs have static shapes; each new input "
+            "shape is traced and compiled once. Pad inputs to a few fixed sizes (bucketing) "
+            "to bound the number of programs."
+        )
     if fn is None:
-        return functools.partial(compile, donate=donate, **torch_options)
+        return functools.partial(compile, state=state, donate=donate, mode=mode,
+                                 dynamic=dynamic, fullgraph=fullgraph, backend=backend,
+                                 options=options, disable=disable)
+    if disable:
+        return fn
     if isinstance(fn, Module):
         return CompiledModule(fn, donate=donate)
     if not callable(fn):
         raise TypeError(f"jnn.compile expects a function or a Module, got {type(fn).__name__}")
-    return CompiledFunction(fn, donate=donate)
+    return CompiledFunction(fn, donate=donate, state=state)

@@ -1,23 +1,40 @@
-"""Process-wide flags shared by the Module system, autograd and ``jnn.compile``.
+"""Flags shared by the Module system, autograd and ``jnn.compile``.
 
 Kept in one tiny module so every hot path reads a plain attribute, never a lookup chain.
+
+Grad mode, forward depth, the read/write logs and the compile depth are **per thread**
+(torch's grad mode is thread-local too): two threads training their own models never see
+each other's flags.  The version counters and the pending packed store are global: they
+describe objects every thread may read, and a structural change made by one thread must
+invalidate the cached specs every thread reads.
 """
 
 from __future__ import annotations
 
+import threading
 
-class _State:
-    # Bumped by every change to any module's *structure* (registering or removing a
-    # parameter/buffer/submodule, rebinding a plain attribute, train()/eval(), hooks,
-    # requires_grad).  Each module caches its pytree spec with the version it was built
-    # at, so a flatten with an unchanged version is a list comprehension, nothing more.
-    structure_version: int = 0
+
+class _Versions:
+    __slots__ = ("structure", "cells", "pending")
+
+    def __init__(self) -> None:
+        self.structure = 0
+        self.cells = 0
+        self.pending: object = None
+
+
+# Held by every jnn.compile'd call and by every write-back of its packed state: a trace
+# swaps tracers into shared objects and a call replaces the pending store, which no other
+# thread may observe half-done.  Re-entrant: a write-back happens inside a call too.
+LOCK = threading.RLock()
+
+
+versions = _Versions()
+
+
+class _State(threading.local):
     # >0 while inside ``Module.__call__``: parameters then read as raw ``jax.Array``.
     forward_depth: int = 0
-    # Bumped when a piece of array state appears or disappears without a structural change
-    # (a ``.grad`` set or cleared, optimizer state created), so ``jnn.compile`` re-reads
-    # which cells it threads.
-    cells_version: int = 0
     # torch.is_grad_enabled(); ``jnn.no_grad`` flips it.
     grad_enabled: bool = True
     # While differentiating a closure (jnn.autograd): Parameters read, in order of first
@@ -26,9 +43,43 @@ class _State:
     write_log: dict | None = None
     # >0 while jnn.compile traces a function (state written then is threaded, not leaked).
     compile_depth: int = 0
+    # While jnn.compile traces: ids of the Parameters, buffer dicts and generators the
+    # program threads; a traced value written anywhere else is reported (see _compile).
+    threaded: set | None = None
     # The packed state a jnn.compile'd call left on the device and has not yet written
-    # back into the Python objects (Parameter data/grad, optimizer state), or None.
-    pending: object = None
+    # back into the Python objects (Parameter data/grad, optimizer state), or None.  It is
+    # global, not per thread: a model trained in one thread and read in another (the main
+    # thread after join()) must see the newest values.
+    @property
+    def pending(self) -> object:
+        return versions.pending
+
+    @pending.setter
+    def pending(self, value: object) -> None:
+        versions.pending = value
+
+    # Bumped by every change to any module's *structure* (registering or removing a
+    # parameter/buffer/submodule, rebinding a plain attribute, train()/eval(), hooks,
+    # requires_grad).  Each module caches its pytree spec with the version it was built
+    # at, so a flatten with an unchanged version is a list comprehension, nothing more.
+    @property
+    def structure_version(self) -> int:
+        return versions.structure
+
+    @structure_version.setter
+    def structure_version(self, value: int) -> None:
+        versions.structure = value
+
+    # Bumped when a piece of array state appears or disappears without a structural change
+    # (a ``.grad`` set or cleared, optimizer state created), so ``jnn.compile`` re-reads
+    # which cells it threads.
+    @property
+    def cells_version(self) -> int:
+        return versions.cells
+
+    @cells_version.setter
+    def cells_version(self, value: int) -> None:
+        versions.cells = value
 
 
 state = _State()
@@ -36,7 +87,7 @@ state = _State()
 
 def bump_structure() -> None:
     """Invalidate every cached module spec (a structural change happened somewhere)."""
-    state.structure_version += 1
+    versions.structure += 1
 
 
 def log_read(param: object) -> None:
@@ -54,8 +105,91 @@ def log_write(container: object, key: object, old: object) -> None:
 
 
 def flush() -> None:
-    """Write packed state left by a compiled call back into the objects (see _compile)."""
-    store = state.pending
-    if store is not None:
-        state.pending = None
-        store.flush()  # type: ignore[attr-defined]
+    """Write packed state left by a compiled call back into the objects (see _compile).
+
+    The store stays pending until the write-back succeeded: a compiled call that failed
+    after it returned (an asynchronous device error surfaces here) must not leave the
+    objects silently holding the values of an older step; the store then marks its
+    objects as lost and raises (see ``_compile._Store.flush``).
+    """
+    with LOCK:
+        store = versions.pending
+        if store is not None:
+            try:
+                store.flush()  # type: ignore[attr-defined]
+            finally:
+                versions.pending = None
+
+
+class LostState:
+    """Stands in a state slot whose value a failed compiled call destroyed.
+
+    Donated inputs of an XLA program are gone once it has run; if the program then
+    failed (a device error, a host callback that raised, an out-of-memory), the newest
+    values of the state it carried exist nowhere.  Each slot then holds this marker, and
+    every read raises :meth:`error` instead of returning the values of an older step.
+    """
+
+    __slots__ = ("reason", "shape", "dtype", "sharding")
+
+    def __init__(self, reason: str, shape: tuple = (), dtype: object = None) -> None:
+        self.reason = reason
+        # what the lost array was: enough to load a replacement (load_state_dict)
+        self.shape = shape
+        self.dtype = dtype
+        self.sharding = None
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def error(self) -> RuntimeError:
+        return RuntimeError(
+            "jnn.compile: this state was lost in a failed compiled call: "
+            f"{self.reason}. Its inputs had been donated to the program (jnn.compile's "
+            "default, which halves peak memory), so no copy of the last step survives. "
+            "Reload it (model.load_state_dict(...), optimizer.load_state_dict(...)) or "
+            "compile with jnn.compile(fn, donate=False) to keep the previous step's "
+            "state whenever a call fails. (The random generator it carried continues "
+            "from a fresh key.)"
+        )
+
+
+def _is_tracer(value: object) -> bool:
+    from jax.core import Tracer
+
+    return isinstance(value, Tracer)
+
+
+def check_write(owner: object, old: object, value: object, what: str) -> None:
+    """A traced value may only land in jnn state that a transformation threads.
+
+    Inside ``jnn.compile`` the threaded state holds tracers already (or is listed in
+    ``state.threaded``: a ``.grad`` that appears during the step); a differentiated closure
+    logs and restores what it writes.  Anything else — an optimizer step or ``p.data = ...``
+    under a plain ``jax.jit``, state reached through an object ``jnn.compile`` did not
+    discover — would keep a tracer after the trace: refuse it here, at the write.
+    """
+    if not _is_tracer(value) or _is_tracer(old):
+        return
+    st = state
+    if st.write_log is not None:
+        return
+    threaded = st.threaded
+    if threaded is not None and id(owner) in threaded:
+        return
+    if st.compile_depth:
+        raise RuntimeError(
+            f"jnn.compile: the compiled function wrote {what} ({type(owner).__name__}) "
+            "that it does not thread: the object was not found among the function's "
+            "state. Pass it explicitly — jnn.compile(fn, state=(model, optimizer, ...)) — "
+            "or reach it from the function's closure, globals or arguments (an attribute of "
+            "a plain config object is not searched)."
+        )
+    raise RuntimeError(
+        f"{what} ({type(owner).__name__}) was set to a traced value inside a JAX "
+        "transformation (jax.jit, jax.vmap, jax.grad, ...) that does not thread jnn's "
+        "state, which would leave a tracer behind. Compile stateful steps with "
+        "jnn.compile(fn) (it threads parameters, .grad, buffers and optimizer state), or "
+        "keep the transformed function pure: jnn.func.functional_call / jnn.grad."
+    )

@@ -64,28 +64,33 @@ def _check_scalar(loss: Any) -> jax.Array:
     return loss
 
 
-def differentiate(closure: Callable[[], Any], params: Sequence[Parameter]
-                  ) -> tuple[Any, Any, bool, list[jax.Array], list[Parameter]]:
+def differentiate(closure: Callable[[], Any], params: Sequence[Parameter], *,
+                  commit: bool = True) -> tuple[Any, Any, bool, list[jax.Array], list[Parameter]]:
     """Evaluate ``closure`` and the gradient of its loss w.r.t. ``params``' arrays.
 
-    Returns ``(loss, aux, has_aux, grads, read)``: ``read`` lists the Parameters of
-    ``params`` the closure actually used (the only ones torch gives a gradient).
+    Returns ``(loss, aux, has_aux, grads, read)``: ``read`` lists every Parameter the
+    closure used, in order of first use (torch gives a gradient only to those; it may
+    include Parameters outside ``params``).  The state the closure wrote (buffers, the
+    generator key) is committed unless ``commit=False``; then ``read`` is followed by a
+    callable that commits it — nothing changes until every computation succeeded.
     """
     if not _state.state.grad_enabled:
         raise RuntimeError(
             "element 0 of tensors does not require grad and does not have a grad_fn "
             "(gradients were requested inside jnn.no_grad())"
         )
+    if _state.state.pending is not None:  # the raw slots below must hold the newest state
+        _state.flush()
     record: dict[str, Any] = {}
 
     def f(values: list[jax.Array]) -> tuple[jax.Array, Any]:
-        saved = [p._data for p in params]
+        saved = [p._value for p in params]
         st = _state.state
         outer_reads, outer_writes = st.read_log, st.write_log
         st.read_log, st.write_log = {}, {}
         try:
             for p, v in zip(params, values):
-                p._data = v
+                p._value = v  # the raw slot: the swap is not a write of the user's
             loss, aux, has_aux = _split_output(closure())
             loss = _check_scalar(loss)
             writes = list(st.write_log.values())
@@ -95,7 +100,7 @@ def differentiate(closure: Callable[[], Any], params: Sequence[Parameter]
             for c, k, old in (st.write_log or {}).values():
                 _set(c, k, old)
             for p, s in zip(params, saved):
-                p._data = s
+                p._value = s
             reads = st.read_log
             st.read_log, st.write_log = outer_reads, outer_writes
             if outer_reads is not None and reads:
@@ -104,11 +109,16 @@ def differentiate(closure: Callable[[], Any], params: Sequence[Parameter]
 
     values = [p._data for p in params]
     (loss, (aux, new_state)), grads = jax.value_and_grad(f, has_aux=True)(values)
-    for (container, key, _), value in zip(record["writes"], new_state):
-        _commit(container, key, value)
-    reads = record["reads"]
-    read = [p for p in params if id(p) in reads]
-    return loss, aux, record["has_aux"], grads, read
+
+    def commit_writes() -> None:
+        for (container, key, _), value in zip(record["writes"], new_state):
+            _commit(container, key, value)
+
+    read = list(record["reads"].values())
+    if commit:
+        commit_writes()
+        return loss, aux, record["has_aux"], grads, read
+    return loss, aux, record["has_aux"], grads, read, commit_writes  # type: ignore[return-value]
 
 
 def _commit(container: Any, key: Any, value: Any) -> None:
@@ -130,7 +140,20 @@ def _commit(container: Any, key: Any, value: Any) -> None:
 def _accumulate(params: Iterable[Parameter], grads: Iterable[jax.Array]) -> None:
     for p, g in zip(params, grads):
         g = g.astype(p._data.dtype)
-        p.grad = g if p.grad is None else p.grad + g
+        old = p._grad
+        if old is None:
+            _state.state.cells_version += 1  # a new .grad cell (see Parameter.grad)
+            p._grad = g
+        else:
+            p._grad = old + g
+
+
+def accumulate_read(params: Sequence[Parameter], grads: Sequence[jax.Array],
+                    read: Sequence[Parameter]) -> None:
+    """Accumulate the gradients of the Parameters of ``params`` the closure read."""
+    ids = {id(p) for p in read}
+    pairs = [(p, g) for p, g in zip(params, grads) if id(p) in ids]
+    _accumulate([p for p, _ in pairs], [g for _, g in pairs])
 
 
 def _trainable(params: Iterable[Parameter], strict: bool = False) -> list[Parameter]:
@@ -181,9 +204,7 @@ def backward(closure: Callable[[], Any], inputs: Iterable[Parameter] | None = No
     """
     params = _used_parameters(closure) if inputs is None else _trainable(inputs, strict=True)
     loss, aux, has_aux, grads, read = differentiate(closure, params)
-    ids = {id(p) for p in read}
-    pairs = [(p, g) for p, g in zip(params, grads) if id(p) in ids]
-    _accumulate([p for p, _ in pairs], [g for _, g in pairs])
+    accumulate_read(params, grads, read)
     return (loss, aux) if has_aux else loss
 
 

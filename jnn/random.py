@@ -57,13 +57,20 @@ class Generator:
     def _key(self) -> jax.Array:
         if _state.state.pending is not None:  # a compiled step may hold the newest key
             _state.flush()
-        return self._raw_key()
+        key = self._raw_key()
+        if type(key) is _state.LostState:
+            raise key.error()
+        return key
 
     @_key.setter
     def _key(self, value: jax.Array) -> None:
         if _state.state.pending is not None:
             _state.flush()
         self._key_value = value
+
+    # copy.deepcopy and pickle see the newest key (a compiled step may hold it packed).
+    def __getstate__(self) -> dict:
+        return {"_initial_seed": self._initial_seed, "_key_value": self._key}
 
     @property
     def key(self) -> jax.Array:

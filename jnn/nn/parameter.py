@@ -19,6 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jnn import _state
+from jnn._state import check_write
 
 __all__ = ["Parameter", "Buffer", "as_array"]
 
@@ -83,24 +84,32 @@ class Parameter:
     def _data(self) -> jax.Array:
         if _state.state.pending is not None:
             _state.flush()
-        return self._value
+        value = self._value
+        if type(value) is _state.LostState:
+            raise value.error()
+        return value
 
     @_data.setter
     def _data(self, value: Any) -> None:
         if _state.state.pending is not None:
             _state.flush()
+        check_write(self, self._value, value, "a Parameter's data")
         self._value = value
 
     @property
     def _grad(self) -> jax.Array | None:
         if _state.state.pending is not None:
             _state.flush()
-        return self._gradient
+        value = self._gradient
+        if type(value) is _state.LostState:
+            raise value.error()
+        return value
 
     @_grad.setter
     def _grad(self, value: Any) -> None:
         if _state.state.pending is not None:
             _state.flush()
+        check_write(self, self._gradient, value, "a Parameter's .grad")
         self._gradient = value
 
     @property
@@ -117,11 +126,13 @@ class Parameter:
 
     @grad.setter
     def grad(self, value: Any) -> None:
+        if value is not None:
+            value = _checked_grad(self, value)
         old = self._grad
         if (value is None) != (old is None):
             # Which .grad slots exist is part of what jnn.compile threads.
             _state.state.cells_version += 1
-        self._gradient = None if value is None else as_array(value)
+        self._grad = value
 
     @property
     def requires_grad(self) -> bool:
@@ -138,17 +149,23 @@ class Parameter:
         self.requires_grad = requires_grad
         return self
 
+    def _peek(self) -> Any:
+        """The newest value, or the LostState marker that says what was lost (no raise)."""
+        if _state.state.pending is not None:
+            _state.flush()
+        return self._value
+
     @property
     def shape(self) -> tuple[int, ...]:
-        return tuple(self._data.shape)
+        return tuple(self._peek().shape)
 
     @property
     def dtype(self) -> Any:
-        return self._data.dtype
+        return self._peek().dtype
 
     @property
     def ndim(self) -> int:
-        return self._data.ndim
+        return self._peek().ndim
 
     @property
     def device(self) -> Any:
@@ -185,6 +202,85 @@ class Parameter:
     def clone(self) -> jax.Array:
         return jnp.array(self._data)
 
+    # -- the tensor methods loss code calls on parameters -------------------------
+    # Each reads through ``_read`` (logged), so a penalty such as
+    # ``sum(p.pow(2).sum() for p in model.parameters())`` inside a differentiated closure
+    # gets torch's gradients.  They return ``jax.Array``s, as torch returns tensors.
+    def t(self) -> jax.Array:
+        x = _read(self)
+        if x.ndim > 2:
+            raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {x.ndim}D")
+        return x.T
+
+    def pow(self, exponent: Any) -> jax.Array:
+        return _read(self) ** _unwrap(exponent)
+
+    def square(self) -> jax.Array:
+        return jnp.square(_read(self))
+
+    def sqrt(self) -> jax.Array:
+        return jnp.sqrt(_read(self))
+
+    def exp(self) -> jax.Array:
+        return jnp.exp(_read(self))
+
+    def log(self) -> jax.Array:
+        return jnp.log(_read(self))
+
+    def abs(self) -> jax.Array:
+        return jnp.abs(_read(self))
+
+    def neg(self) -> jax.Array:
+        return -_read(self)
+
+    def sum(self, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> jax.Array:
+        return jnp.sum(_read(self), axis=_axis(dim), keepdims=keepdim, dtype=dtype)
+
+    def mean(self, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> jax.Array:
+        return jnp.mean(_read(self), axis=_axis(dim), keepdims=keepdim, dtype=dtype)
+
+    def prod(self, dim: int | None = None, keepdim: bool = False) -> jax.Array:
+        return jnp.prod(_read(self), axis=dim, keepdims=keepdim)
+
+    def var(self, dim: Any = None, unbiased: bool = True, keepdim: bool = False, *,
+            correction: int | None = None) -> jax.Array:
+        ddof = correction if correction is not None else int(unbiased)
+        return jnp.var(_read(self), axis=_axis(dim), ddof=ddof, keepdims=keepdim)
+
+    def std(self, dim: Any = None, unbiased: bool = True, keepdim: bool = False, *,
+            correction: int | None = None) -> jax.Array:
+        ddof = correction if correction is not None else int(unbiased)
+        return jnp.std(_read(self), axis=_axis(dim), ddof=ddof, keepdims=keepdim)
+
+    def norm(self, p: Any = "fro", dim: Any = None, keepdim: bool = False) -> jax.Array:
+        """torch's ``Tensor.norm``: a vector norm over ``dim`` (all elements by default)."""
+        x = _read(self)
+        if p == "nuc":
+            return jnp.linalg.matrix_norm(x, ord="nuc", keepdims=keepdim)
+        order = 2 if p in ("fro", None) else p
+        return jnp.linalg.vector_norm(x, ord=order, axis=_axis(dim), keepdims=keepdim)
+
+    def clamp(self, min: Any = None, max: Any = None) -> jax.Array:  # noqa: A002 - torch's
+        if min is None and max is None:
+            raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+        return jnp.clip(_read(self), _unwrap(min), _unwrap(max))
+
+    clip = clamp
+
+    def reshape(self, *shape: Any) -> jax.Array:
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = tuple(shape[0])
+        return jnp.reshape(_read(self), shape)
+
+    view = reshape
+
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> jax.Array:
+        x = _read(self)
+        if x.ndim == 0:
+            return x.reshape(1)
+        start, end = start_dim % x.ndim, end_dim % x.ndim
+        return x.reshape(*x.shape[:start], -1, *x.shape[end + 1:])
+
     # -- torch's in-place helpers (replace .data) ---------------------------------
     def copy_(self, src: Any) -> Parameter:
         src = as_array(src)
@@ -197,6 +293,16 @@ class Parameter:
 
     def zero_(self) -> Parameter:
         return self.fill_(0)
+
+    # copy.deepcopy and pickle read the slots through these, so a copy taken right after a
+    # compiled step sees that step's values (the packed store is written back first).
+    def __getstate__(self) -> dict[str, Any]:
+        return {"data": self._data, "grad": self._grad, "requires_grad": self._requires_grad}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self._value = state["data"]
+        self._gradient = state["grad"]
+        self._requires_grad = state["requires_grad"]
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         arr = np.asarray(self._data)
@@ -233,6 +339,38 @@ class Parameter:
         return int(self._data)
 
 
+# torch's C++ names of dtypes, as its .grad assignment errors print them.
+_C_DTYPE_NAMES = {"float32": "float", "float64": "double", "float16": "c10::Half",
+                  "bfloat16": "c10::BFloat16", "int64": "long int", "int32": "int",
+                  "int16": "short int", "int8": "signed char", "uint8": "unsigned char",
+                  "bool": "bool"}
+_TORCH_DTYPE_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half",
+                      "bfloat16": "BFloat16", "int64": "Long", "int32": "Int", "bool": "Bool"}
+
+
+def _checked_grad(p: Parameter, value: Any) -> jax.Array:
+    """``p.grad = value`` validated as torch validates it: type, size, dtype."""
+    if isinstance(value, Parameter):
+        value = value._data
+    if not isinstance(value, (jax.Array, np.ndarray)):
+        raise TypeError("assigned grad expected to be a Tensor or None but got grad of type "
+                        f"{type(value).__name__}")
+    shape, dtype = tuple(p._value.shape), p._value.dtype
+    if tuple(value.shape) != shape:
+        raise RuntimeError(
+            f"attempting to assign a gradient of size '{list(value.shape)}' to a tensor of "
+            f"size '{list(shape)}'. Please ensure that the gradient and the tensor are the "
+            "same size")
+    if value.dtype != dtype:
+        got = _C_DTYPE_NAMES.get(np.dtype(value.dtype).name, str(value.dtype))
+        want = _TORCH_DTYPE_NAMES.get(np.dtype(dtype).name, str(dtype))
+        raise RuntimeError(
+            f"attempting to assign a gradient with dtype '{got}' to a tensor with grad_dtype "
+            f"'{want}'. The gradient must match the tensor's grad_dtype (defaults to the "
+            "tensor's dtype).")
+    return as_array(value)
+
+
 def _copy(data: Any) -> jax.Array:
     if isinstance(data, jax.Array) and not isinstance(data, jax.core.Tracer):
         return _strong(jnp.array(data, copy=True))
@@ -258,6 +396,10 @@ def _read(p: Parameter) -> Any:
 
 def _unwrap(x: Any) -> Any:
     return _read(x) if isinstance(x, Parameter) else x
+
+
+def _axis(dim: Any) -> Any:
+    return tuple(dim) if isinstance(dim, list) else dim
 
 
 for _name, _op in [

@@ -55,22 +55,26 @@ class Optax(Optimizer):
         self._leaves.append(leaves)
         self._treedefs.append(treedef)
 
-    def _step_group(self, group: dict[str, Any]) -> None:
+    def _compute_group(self, group: dict[str, Any]) -> Any:
         index = next(i for i, g in enumerate(self.param_groups) if g is group)
         params = group["params"]
-        has_grad = tuple(p.grad is not None for p in params)
+        has_grad = tuple(p._grad is not None for p in params)
         if not any(has_grad):
-            return
+            return None
         values = [p._data for p in params]
         key = (self._treedefs[index], has_grad)
         update = self._jitted.get(key)
         if update is None:
             update = self._jitted[key] = jax.jit(self._make_update(*key))
-        grads = [p._grad for p in params if p.grad is not None]
+        grads = [p._grad for p in params if p._grad is not None]
         new_values, new_leaves = update(values, grads, list(self._leaves[index]))
-        for p, value in zip(params, new_values):
-            p._data = value
-        self._leaves[index][:] = new_leaves
+
+        def commit() -> None:
+            for p, value in zip(params, new_values):
+                p._data = value
+            self._leaves[index][:] = new_leaves
+
+        return commit
 
     def _make_update(self, treedef: Any, has_grad: tuple[bool, ...]) -> Any:
         tx = self.transformation

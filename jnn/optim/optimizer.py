@@ -83,12 +83,16 @@ class Optimizer:
         """Per-parameter state, torch's layout: ``state[p] == {'step': ..., ...}``."""
         if _state.state.pending is not None:  # written back lazily after a compiled step
             _state.flush()
+        lost = self.__dict__.get("_lost")
+        if lost is not None:  # a failed compiled call destroyed it (see jnn/_compile.py)
+            raise lost.error()
         return self._param_state
 
     @state.setter
     def state(self, value: Any) -> None:
         if _state.state.pending is not None:
             _state.flush()
+        self.__dict__.pop("_lost", None)
         self._param_state = value
 
     # -- groups ---------------------------------------------------------------------
@@ -147,49 +151,68 @@ class Optimizer:
 
         Args:
             closure: optional; returns the loss (or ``(loss, aux)``). jnn differentiates it
-                w.r.t. this optimizer's parameters, accumulates ``.grad`` (as the closure's
-                ``loss.backward()`` would in torch), then updates. Returns its result.
+                and accumulates ``.grad`` of every trainable Parameter it reads — this
+                optimizer's and any other's, as the closure's ``loss.backward()`` would in
+                torch — then updates. Returns its result.
+
+        Every group's update is computed before any is written: a group that raises leaves
+        the parameters and state of all groups as they were (torch's guarantee).
         """
-        if _state.state.pending is not None:  # state a compiled step left packed
-            _state.flush()
+        self.state  # noqa: B018 - writes back state a compiled step left packed; raises if lost
         result = None
         if closure is not None:
             from jnn import autograd
 
             params = autograd._trainable(p for g in self.param_groups for p in g["params"])
-            loss, aux, has_aux, grads, read = autograd.differentiate(closure, params)
-            ids = {id(p) for p in read}
-            pairs = [(p, g) for p, g in zip(params, grads) if id(p) in ids]
-            autograd._accumulate([p for p, _ in pairs], [g for _, g in pairs])
+            loss, aux, has_aux, grads, read, commit = autograd.differentiate(
+                closure, params, commit=False)
+            known = {id(p) for p in params}
+            extra = [p for p in read if p.requires_grad and id(p) not in known]
+            if extra:  # e.g. opt1.step(closure); opt2.step(): the loss reaches both halves
+                params = params + extra
+                loss, aux, has_aux, grads, read, commit = autograd.differentiate(
+                    closure, params, commit=False)
+            commit()
+            autograd.accumulate_read(params, grads, read)
             result = (loss, aux) if has_aux else loss
-        for group in self.param_groups:
-            self._step_group(group)
+        commits = [self._compute_group(group) for group in self.param_groups]
+        for commit_group in commits:
+            if commit_group is not None:
+                commit_group()
         return result
 
-    def _step_group(self, group: dict[str, Any]) -> None:
-        params = [p for p in group["params"] if p.grad is not None]
+    def _compute_group(self, group: dict[str, Any]) -> Callable[[], None] | None:
+        """The group's update, computed; returns the function that writes it (or None)."""
+        params = [p for p in group["params"] if p._grad is not None]
         if not params:
-            return
-        for p in params:
-            if p not in self.state:
-                self.state[p].update(self._init_state(p, group))
-                _state.state.cells_version += 1
-        keys = tuple(tuple(sorted(self.state[p])) for p in params)
+            return None
+        state = self._param_state
+        created = [p for p in params if not state.get(p)]
+        states = [dict(state[p]) if state.get(p) else self._init_state(p, group)
+                  for p in params]
+        keys = tuple(tuple(sorted(st)) for st in states)
         traced = self.__dict__.get("_traced_options")
         if traced is not None and id(group) in traced:  # inside jnn.compile: threaded scalars
             hyper, static = traced[id(group)]
         else:
             hyper, static = self._split_options(group)
         update = _jitted_rule(type(self), static, keys)
-        new_params, new_states = update(
-            [p._data for p in params], [p._grad for p in params],
-            [dict(self.state[p]) for p in params], hyper,
-        )
-        for p, value, st in zip(params, new_params, new_states):
-            p._data = value
-            if len(st) != len(self.state[p]):  # torch-style lazily created state
+        new_params, new_states = update([p._data for p in params], [p._grad for p in params],
+                                        states, hyper)
+
+        def commit() -> None:
+            for p, value, before, st in zip(params, new_params, states, new_states):
+                p._data = value
+                old = state[p]
+                if not old:
+                    old.update(before)  # torch's key order (a jitted dict comes back sorted)
+                if len(st) != len(old):  # torch-style lazily created state
+                    _state.state.cells_version += 1
+                old.update(st)
+            if created:
                 _state.state.cells_version += 1
-            self.state[p].update(st)
+
+        return commit
 
     def _split_options(self, group: dict[str, Any]) -> tuple[dict[str, Any], tuple]:
         """Numeric options become traced scalars; the rest (and zero-ness) are static."""

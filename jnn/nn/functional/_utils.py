@@ -192,3 +192,17 @@ def check_same_dtype(*arrays: jax.Array | None, op: str = "") -> None:
         what = op or "Input and weight"
         raise RuntimeError(f"{what} must have the same dtype, but got "
                            + " and ".join(names))
+
+
+def as_input(value: object) -> jax.Array:
+    """The one way an ``F.*`` function reaches an array.
+
+    A Parameter passed straight to a functional (``F.linear(x, model.fc.weight)`` outside
+    ``forward``) unwraps through a logged read, so a differentiated closure gives it a
+    gradient; ``jnp.asarray`` would go through ``__array__`` and silently drop it.
+    """
+    from jnn.nn.parameter import Parameter, _read
+
+    if isinstance(value, Parameter):
+        return _read(value)
+    return jnp.asarray(value)

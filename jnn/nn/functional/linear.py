@@ -11,7 +11,13 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
-from jnn.nn.functional._utils import broadcast_shapes, numel, size_at
+from jnn.nn.functional._utils import (
+    as_input,
+    broadcast_shapes,
+    numel,
+    size_at,
+    torch_dtype_name,
+)
 
 __all__ = ["linear", "bilinear"]
 
@@ -78,10 +84,17 @@ def linear(input: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None) -
         >>> linear(jnp.ones((2, 3)), jnp.ones((5, 3))).shape
         (2, 5)
     """
-    x = jnp.asarray(input)
-    w = jnp.asarray(weight)
-    b = None if bias is None else jnp.asarray(bias)
+    x = as_input(input)
+    w = as_input(weight)
+    b = None if bias is None else as_input(bias)
     _check_linear_shapes(x.shape, w.shape, None if b is None else b.shape)
+    # torch refuses mixed dtypes (a bfloat16 Linear fed float32) instead of promoting
+    if x.dtype != w.dtype:
+        raise RuntimeError("mat1 and mat2 must have the same dtype, but got "
+                           f"{torch_dtype_name(x.dtype)} and {torch_dtype_name(w.dtype)}")
+    if b is not None and b.dtype != w.dtype:
+        raise RuntimeError("self and mat2 must have the same dtype, but got "
+                           f"{torch_dtype_name(b.dtype)} and {torch_dtype_name(w.dtype)}")
     out = jnp.matmul(x, w.T)
     if b is not None:
         broadcast_shapes(out.shape, b.shape)
@@ -142,13 +155,24 @@ def bilinear(
         >>> bilinear(jnp.ones((2, 3)), jnp.ones((2, 4)), jnp.ones((5, 3, 4))).shape
         (2, 5)
     """
-    x1 = jnp.asarray(input1)
-    x2 = jnp.asarray(input2)
-    w = jnp.asarray(weight)
-    b = None if bias is None else jnp.asarray(bias)
+    x1 = as_input(input1)
+    x2 = as_input(input2)
+    w = as_input(weight)
+    b = None if bias is None else as_input(bias)
     _check_bilinear_shapes(x1.shape, x2.shape, w.shape, None if b is None else b.shape)
+    if not x1.dtype == x2.dtype == w.dtype:
+        raise RuntimeError(
+            f"All tensors must have the same dtype, got input1: {_c_name(x1.dtype)}, "
+            f"input2: {_c_name(x2.dtype)}, weight: {_c_name(w.dtype)}")
     out = jnp.einsum("...i,kij,...j->...k", x1, w, x2)
     if b is not None:
         broadcast_shapes(out.shape, b.shape)
         out = out + b
     return out
+
+
+def _c_name(dtype: jnp.dtype) -> str:
+    # torch's bilinear prints C++ type names: float, double, c10::BFloat16, c10::Half
+    name = jnp.dtype(dtype).name
+    return {"float32": "float", "float64": "double", "bfloat16": "c10::BFloat16",
+            "float16": "c10::Half", "int64": "long int", "int32": "int"}.get(name, name)

@@ -117,7 +117,7 @@ def _load_local(module: Any, sd: Mapping, prefix: str, strict: bool, assign: boo
                 f"{torch_size(current_shape)}."
             )
             continue
-        target = current.data if kind == "param" else current
+        target = current._peek() if kind == "param" else current  # a lost value reloads
         new = _place(value, target, cast=not assign)
         if kind == "param":
             current.data = new  # same Parameter object: optimizers keep tracking it

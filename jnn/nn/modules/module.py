@@ -14,6 +14,7 @@ Buffers are plain ``jax.Array`` everywhere.
 
 from __future__ import annotations
 
+import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -105,7 +106,11 @@ class Module:
         d = self.__dict__
         if "_jnn_lazy" in d:
             _pytree.materialize(self)
-        _state.state.forward_depth += 1
+        st = _state.state
+        if (not st.forward_depth and args and isinstance(args[0], jax.core.Tracer)
+                and not st.compile_depth):
+            _warn_if_captured(self, args[0])
+        st.forward_depth += 1
         try:
             with jax.named_scope(f"jnn.nn.{type(self).__name__}"):
                 if d["_forward_hooks"] or d["_forward_pre_hooks"]:
@@ -127,14 +132,22 @@ class Module:
         params = d.get("_parameters")
         if params is not None and name in params:
             p = params[name]
-            if p is not None and _state.state.forward_depth:
-                if _state.state.read_log is not None:
+            st = _state.state
+            if p is not None and st.forward_depth:
+                if st.read_log is not None:
                     _state.log_read(p)
-                return p._data
+                value = p._data
+                if st.threaded is not None and not isinstance(value, jax.core.Tracer):
+                    _unthreaded(self, name, "parameter")
+                return value
             return p
         buffers = d.get("_buffers")
         if buffers is not None and name in buffers:
-            return buffers[name]
+            value = buffers[name]
+            if (_state.state.threaded is not None and value is not None
+                    and not isinstance(value, jax.core.Tracer)):
+                _unthreaded(self, name, "buffer")
+            return value
         modules = d.get("_modules")
         if modules is not None and name in modules:
             return modules[name]
@@ -193,15 +206,9 @@ class Module:
             old = buffers[name]
             if _state.state.write_log is not None:  # a differentiated closure writes state
                 _state.log_write(buffers, name, old)
-            elif (isinstance(value, jax.core.Tracer) and not isinstance(old, jax.core.Tracer)
-                  and not _state.state.compile_depth):
-                raise RuntimeError(
-                    f"buffer '{name}' of {type(self).__name__} was set to a traced value inside "
-                    "a JAX transformation (jax.jit, jax.vmap, ...) that does not thread this "
-                    "module's state, which would leak a tracer. Use jnn.compile(fn) for a "
-                    "stateful step, pass the module as an argument of the jitted function, or "
-                    "call model.eval() so that no buffer is updated."
-                )
+            else:
+                _state.check_write(buffers, old, value,
+                                   f"buffer '{name}' of {type(self).__name__}")
             buffers[name] = None if value is None else as_array(value)
             if (old is None) != (value is None):  # a new value is a leaf change only
                 _state.bump_structure()
@@ -329,6 +336,7 @@ class Module:
     def __getstate__(self) -> dict:
         if "_jnn_lazy" in self.__dict__:
             _pytree.materialize(self)
+        _state.flush()  # a copy or pickle taken after a compiled step sees that step
         return {k: v for k, v in self.__dict__.items() if k != "_jnn_cache"}
 
     def __setstate__(self, state: dict) -> None:
@@ -533,6 +541,40 @@ class Module:
                 text += "\n  " + "\n  ".join(lines) + "\n"
         return text + ")"
 
+
+def _warn_if_captured(module: Module, x: jax.core.Tracer) -> None:
+    """``jax.jit(model)`` bakes the weights into the program as constants: say so."""
+    if _DynamicJaxprTracer is None or not isinstance(x, _DynamicJaxprTracer):
+        return  # vmap/grad tracers: constants there are computed afresh every call
+    for p in module.parameters():
+        if not isinstance(p._value, jax.core.Tracer):
+            warnings.warn(
+                f"A {type(module).__name__} was called with its parameters captured by "
+                "jax.jit (e.g. jax.jit(model) or a jitted lambda that closes over the "
+                "model): they are compiled in as constants, so outputs stay those of "
+                "today's weights after training. Use jnn.compile(model), or pass the "
+                "module as an argument: jax.jit(lambda m, x: m(x))(model, x).",
+                stacklevel=3)
+        return
+
+
+def _unthreaded(module: Module, name: str, kind: str) -> None:
+    """A compiled function read state it does not thread: it would be a stale constant."""
+    raise RuntimeError(
+        f"jnn.compile: the compiled function read the {kind} '{name}' of a "
+        f"{type(module).__name__} that it does not thread, so the program would bake in "
+        "today's value and never see (or write) later ones. Pass the module explicitly — "
+        "jnn.compile(fn, state=(model, optimizer, ...)) — or reach it from the function's "
+        "closure, globals or arguments (an attribute of a plain config object is not "
+        "searched). A module created inside the compiled function is a constant too: "
+        "create it outside."
+    )
+
+
+try:  # the tracer type of jax.jit's traces (private; without it the warning is skipped)
+    from jax._src.interpreters.partial_eval import DynamicJaxprTracer as _DynamicJaxprTracer
+except ImportError:  # pragma: no cover
+    _DynamicJaxprTracer = None
 
 _MISSING = object()
 _pytree.register(Module)

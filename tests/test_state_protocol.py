@@ -1,0 +1,561 @@
+"""State that survives real training scripts (issue 7): failures, copies, discovery, threads.
+
+Every scenario is what a torch training script does off the happy path.  Where torch
+defines the result (a step that raises changes nothing; a copy sees the newest weights;
+``loss.backward()`` reaches every trainable parameter) jnn is compared with torch itself.
+"""
+
+from __future__ import annotations
+
+import copy
+import gc
+import pickle
+import threading
+import warnings
+import weakref
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import torch
+
+import jnn
+import jnn.nn as nn
+import jnn.nn.functional as F
+
+tF = torch.nn.functional
+RNG = np.random.default_rng(0)
+X = RNG.standard_normal((6, 4)).astype(np.float32)
+Y = RNG.standard_normal((6, 2)).astype(np.float32)
+
+
+def twins(lr: float = 0.05) -> tuple:
+    """The same 4-8-2 MLP and Adam in torch and jnn (weights copied from torch)."""
+    torch.manual_seed(0)
+    tmodel = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
+    jmodel = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+    jmodel.load_state_dict({k: v.numpy() for k, v in tmodel.state_dict().items()})
+    return (tmodel, torch.optim.Adam(tmodel.parameters(), lr=lr),
+            jmodel, jnn.optim.Adam(jmodel.parameters(), lr=lr))
+
+
+def torch_step(model, opt, x=X, y=Y) -> float:
+    opt.zero_grad()
+    loss = tF.mse_loss(model(torch.from_numpy(x)), torch.from_numpy(y))
+    loss.backward()
+    opt.step()
+    return loss.item()
+
+
+def compiled_step(model, opt, **options):
+    @jnn.compile(**options)
+    def step(x, y):
+        def closure():
+            opt.zero_grad()
+            return F.mse_loss(model(x), y)
+        return opt.step(closure)
+    return step
+
+
+def assert_same_weights(tmodel, jmodel, rtol=1e-5, atol=1e-6) -> None:
+    for (name, tp), (_, jp) in zip(tmodel.named_parameters(), jmodel.named_parameters()):
+        np.testing.assert_allclose(np.asarray(jp.data), tp.detach().numpy(), rtol=rtol,
+                                   atol=atol, err_msg=name)
+
+
+def snapshot(model, opt) -> list:
+    arrays = [np.asarray(p.data) for p in model.parameters()]
+    arrays += [np.asarray(v) for st in opt.state.values() for v in st.values()]
+    return arrays + [np.asarray(jax.random.key_data(jnn.random.default_generator.key))]
+
+
+def assert_unchanged(before: list, after: list) -> None:
+    assert len(before) == len(after)
+    for a, b in zip(before, after):
+        np.testing.assert_array_equal(a, b)
+
+
+# -- a failed step changes nothing -------------------------------------------------------
+
+
+def test_typo_after_warm_up_changes_nothing_and_training_goes_on_as_torch():
+    tmodel, topt, jmodel, jopt = twins()
+    step = compiled_step(jmodel, jopt)
+    for _ in range(3):
+        torch_step(tmodel, topt)
+        step(jnp.asarray(X), jnp.asarray(Y))
+    before = snapshot(jmodel, jopt)
+    with pytest.raises(RuntimeError, match="mat1 and mat2 shapes cannot be multiplied"):
+        step(jnp.ones((6, 5)), jnp.asarray(Y))  # wrong feature size: a trace-time error
+    assert_unchanged(before, snapshot(jmodel, jopt))
+    nn.Linear(2, 2)  # the generator is usable (it used to hold a leaked tracer)
+    for _ in range(2):
+        torch_step(tmodel, topt)
+        step(jnp.asarray(X), jnp.asarray(Y))
+    assert_same_weights(tmodel, jmodel)
+
+
+@pytest.mark.parametrize("exc", [ValueError, KeyboardInterrupt])
+def test_exception_or_interrupt_while_tracing_changes_nothing(exc):
+    _, _, jmodel, jopt = twins()
+    step = compiled_step(jmodel, jopt)
+    step(jnp.asarray(X), jnp.asarray(Y))
+
+    @jnn.compile
+    def bad(x, y):
+        jopt.step(lambda: F.mse_loss(jmodel(x), y))  # state is written, then ...
+        raise exc("stop")
+
+    before = snapshot(jmodel, jopt)
+    with pytest.raises(exc):
+        bad(jnp.asarray(X), jnp.asarray(Y))
+    assert_unchanged(before, snapshot(jmodel, jopt))
+    assert all(not isinstance(p._value, jax.core.Tracer) for p in jmodel.parameters())
+    step(jnp.asarray(X), jnp.asarray(Y))  # and the warm step still works
+
+
+FAIL = {"now": False}
+
+
+def _maybe_fail(x):
+    if FAIL["now"]:
+        raise ValueError("simulated device failure")
+
+
+def _failing_step(model, opt, donate):
+    @jnn.compile(donate=donate)
+    def step(x, y):
+        def closure():
+            opt.zero_grad()
+            return F.mse_loss(model(x), y)
+        loss = opt.step(closure)
+        jax.debug.callback(_maybe_fail, loss)
+        return loss
+    return step
+
+
+def test_run_time_failure_without_donation_keeps_the_last_completed_step():
+    tmodel, topt, jmodel, jopt = twins()
+    step = _failing_step(jmodel, jopt, donate=False)
+    for _ in range(3):
+        torch_step(tmodel, topt)
+        step(jnp.asarray(X), jnp.asarray(Y))
+    FAIL["now"] = True
+    try:
+        with pytest.raises(Exception, match="simulated device failure"):
+            step(jnp.asarray(X), jnp.asarray(Y))
+            jax.effects_barrier()
+    finally:
+        FAIL["now"] = False
+    assert_same_weights(tmodel, jmodel)  # exactly the third step's weights
+    torch_step(tmodel, topt)
+    step(jnp.asarray(X), jnp.asarray(Y))
+    assert_same_weights(tmodel, jmodel)
+
+
+def test_run_time_failure_with_donation_never_reads_stale_state():
+    tmodel, topt, jmodel, jopt = twins()
+    step = _failing_step(jmodel, jopt, donate=True)
+    for _ in range(3):
+        step(jnp.asarray(X), jnp.asarray(Y))
+    FAIL["now"] = True
+    try:
+        with pytest.raises(Exception, match="simulated device failure"):
+            step(jnp.asarray(X), jnp.asarray(Y))
+            jax.effects_barrier()
+    finally:
+        FAIL["now"] = False
+    # Donated and failed: the newest state exists nowhere; every read says so.
+    with pytest.raises(RuntimeError, match="lost in a failed compiled call"):
+        _ = jmodel[0].weight.data
+    with pytest.raises(RuntimeError, match="lost in a failed compiled call"):
+        _ = jopt.state
+    # Reloading recovers, and training matches torch from there.
+    jmodel.load_state_dict({k: v.numpy() for k, v in tmodel.state_dict().items()})
+    jopt.load_state_dict(topt.state_dict())
+    torch_step(tmodel, topt)
+    step(jnp.asarray(X), jnp.asarray(Y))
+    assert_same_weights(tmodel, jmodel)
+
+
+def test_a_group_that_raises_leaves_every_group_untouched():
+    class FailsInGroup1(jnn.optim.SGD):
+        def _compute_group(self, group):
+            if group is self.param_groups[1]:
+                raise RuntimeError("group 1 failed")
+            return super()._compute_group(group)
+
+    _, _, jmodel, _ = twins()
+    opt = FailsInGroup1([{"params": jmodel[0].parameters()},
+                         {"params": jmodel[2].parameters()}], lr=0.1, momentum=0.9)
+    jnn.autograd.backward(lambda: F.mse_loss(jmodel(jnp.asarray(X)), jnp.asarray(Y)))
+    before = [np.asarray(p.data) for p in jmodel.parameters()]
+    with pytest.raises(RuntimeError, match="group 1 failed"):
+        opt.step()
+    assert_unchanged(before, [np.asarray(p.data) for p in jmodel.parameters()])
+    assert not opt.state  # no momentum buffer was created either
+
+
+# -- zero_grad inside a compiled function -------------------------------------------------
+
+
+def test_gradient_accumulation_with_compiled_micro_steps_matches_torch():
+    tmodel, topt, jmodel, jopt = twins()
+
+    @jnn.compile
+    def micro(x, y):
+        jnn.autograd.backward(lambda: F.mse_loss(jmodel(x), y) / 2)
+
+    @jnn.compile
+    def update():
+        jopt.step()
+        jopt.zero_grad()
+
+    for _ in range(3):
+        for half in (slice(0, 3), slice(3, 6)):
+            loss = tF.mse_loss(tmodel(torch.from_numpy(X[half])), torch.from_numpy(Y[half]))
+            (loss / 2).backward()
+            micro(jnp.asarray(X[half]), jnp.asarray(Y[half]))
+        topt.step()
+        topt.zero_grad()
+        update()
+        assert all(p.grad is None for p in jmodel.parameters())
+    assert_same_weights(tmodel, jmodel)
+
+
+def test_frozen_layer_keeps_no_stale_grad():
+    _, _, jmodel, jopt = twins()
+    jmodel[0].weight.grad = jnp.ones((8, 4))
+    jmodel[0].requires_grad_(False)
+    step = compiled_step(jmodel, jopt)
+    for _ in range(2):
+        step(jnp.asarray(X), jnp.asarray(Y))
+    assert jmodel[0].weight.grad is None  # zero_grad() in the step cleared it, as in torch
+
+
+# -- copies and checkpoints ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("how", ["deepcopy", "pickle"])
+def test_copies_after_compiled_steps_see_the_newest_state(how):
+    tmodel, topt, jmodel, jopt = twins()
+    step = compiled_step(jmodel, jopt)
+    for _ in range(2):
+        torch_step(tmodel, topt)
+        step(jnp.asarray(X), jnp.asarray(Y))
+    copier = copy.deepcopy if how == "deepcopy" else (lambda o: pickle.loads(pickle.dumps(o)))
+    model2, opt2 = copier((jmodel, jopt))
+    assert_same_weights(tmodel, model2)
+    np.testing.assert_allclose(np.asarray(opt2.state_dict()["state"][0]["exp_avg"]),
+                               topt.state_dict()["state"][0]["exp_avg"].numpy(), rtol=1e-5,
+                               atol=1e-7)
+
+
+def test_state_dict_survives_later_steps_early_stopping():
+    _, _, jmodel, jopt = twins()
+    jmodel.register_buffer("seen", jnp.zeros(()))
+    step = compiled_step(jmodel, jopt)
+    step(jnp.asarray(X), jnp.asarray(Y))
+    best = jmodel.state_dict()
+    kept = {k: np.asarray(v) for k, v in best.items()}
+    for _ in range(3):
+        step(jnp.asarray(X), jnp.asarray(Y))
+    jmodel.load_state_dict(best)  # used to raise "Array has been deleted"
+    for k, v in jmodel.state_dict().items():
+        np.testing.assert_array_equal(np.asarray(v), kept[k])
+
+
+# -- explicit and discovered state ----------------------------------------------------------
+
+
+class Config:
+    pass
+
+
+def test_state_reached_through_a_plain_object_is_reported_and_explicit_state_works():
+    tmodel, topt, jmodel, jopt = twins()
+    cfg = Config()
+    cfg.model, cfg.opt = jmodel, jopt
+
+    def train(x, y):
+        def closure():
+            cfg.opt.zero_grad()
+            return F.mse_loss(cfg.model(x), y)
+        return cfg.opt.step(closure)
+
+    with pytest.raises(RuntimeError, match="does not thread.*state=\\(model, optimizer"):
+        jnn.compile(train)(jnp.asarray(X), jnp.asarray(Y))
+    assert all(not isinstance(p._value, jax.core.Tracer) for p in jmodel.parameters())
+    step = jnn.compile(train, state=(jmodel, jopt))
+    for _ in range(3):
+        t_loss = torch_step(tmodel, topt)
+        j_loss = step(jnp.asarray(X), jnp.asarray(Y))
+        np.testing.assert_allclose(float(j_loss), t_loss, rtol=1e-5)
+    assert_same_weights(tmodel, jmodel)
+
+
+def test_compile_on_a_method_one_cache_per_instance():
+    class Trainer:
+        def __init__(self, model, opt):
+            self.model, self.opt = model, opt
+
+        @jnn.compile
+        def step(self, x, y):
+            def closure():
+                self.opt.zero_grad()
+                return F.mse_loss(self.model(x), y)
+            return self.opt.step(closure)
+
+    tmodel, topt, jmodel, jopt = twins()
+    _, _, other, other_opt = twins()
+    a, b = Trainer(jmodel, jopt), Trainer(other, other_opt)
+    untouched = np.asarray(other[0].weight.data)
+    for _ in range(2):
+        torch_step(tmodel, topt)
+        a.step(jnp.asarray(X), jnp.asarray(Y))
+    assert_same_weights(tmodel, jmodel)
+    assert a.step is a.step and a.step is not b.step
+    np.testing.assert_array_equal(np.asarray(other[0].weight.data), untouched)
+
+
+def test_plain_jax_jit_around_a_stateful_step_raises_and_leaves_no_tracer():
+    _, _, jmodel, jopt = twins()
+
+    @jax.jit
+    def step(x, y):
+        return jopt.step(lambda: F.mse_loss(jmodel(x), y))
+
+    with pytest.raises(RuntimeError, match="jnn.compile"):
+        step(jnp.asarray(X), jnp.asarray(Y))
+    assert all(not isinstance(p._value, jax.core.Tracer) and p._gradient is None
+               for p in jmodel.parameters())
+    nn.Linear(2, 2)
+
+
+def test_jax_jit_of_a_model_warns_that_it_captures_the_weights():
+    _, _, jmodel, _ = twins()
+    with pytest.warns(UserWarning, match="captured by jax.jit.*jnn.compile\\(model\\)"):
+        jax.jit(jmodel)(jnp.asarray(X))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        jax.jit(lambda m, x: m(x))(jmodel, jnp.asarray(X))  # the module is an argument: fine
+
+
+def test_float_of_a_traced_loss_gets_jnn_message():
+    _, _, jmodel, jopt = twins()
+
+    @jnn.compile
+    def step(x, y):
+        loss = jopt.step(lambda: F.mse_loss(jmodel(x), y))
+        return float(loss)
+
+    with pytest.raises(RuntimeError, match="return the value from the compiled function"):
+        step(jnp.asarray(X), jnp.asarray(Y))
+
+
+# -- re-traces are visible ---------------------------------------------------------------
+
+
+class Counting(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 2)
+        self.calls = 0
+
+    def forward(self, x):
+        self.calls += 1
+        return self.fc(x)
+
+
+def test_plain_attribute_changing_per_call_warns_naming_it():
+    model = Counting()
+    predict = jnn.compile(lambda x: model(x))
+    with pytest.warns(jnn.RecompileWarning, match="Counting.calls 8 -> 9.*register_buffer"):
+        for _ in range(10):
+            predict(jnp.asarray(X))
+
+
+def test_python_scalar_argument_retraces_with_a_named_reason():
+    model = nn.Linear(4, 2)
+    scaled = jnn.compile(lambda x, s: model(x) * s)
+    with pytest.warns(jnn.RecompileWarning, match="non-array argument changed"):
+        for s in range(10):
+            scaled(jnp.asarray(X), s)
+
+
+def test_torch_compile_options():
+    with pytest.raises(RuntimeError, match="Unrecognized mode=fast, should be one of"):
+        jnn.compile(lambda x: x, mode="fast")
+    with pytest.raises(NotImplementedError, match="static shapes"):
+        jnn.compile(lambda x: x, dynamic=True)
+    fn = lambda x: x  # noqa: E731
+    assert jnn.compile(fn, disable=True) is fn
+    assert isinstance(jnn.compile(fn, mode="max-autotune"), jnn.CompiledFunction)
+
+
+sweep_model = sweep_opt = None
+
+
+@jnn.compile
+def sweep_step(x, y):
+    return sweep_opt.step(lambda: F.mse_loss(sweep_model(x), y))
+
+
+def test_a_sweep_that_rebinds_the_model_frees_old_trials():
+    global sweep_model, sweep_opt
+    refs = []
+    losses = []
+    for _ in range(24):
+        sweep_model = nn.Linear(4, 2)
+        sweep_opt = jnn.optim.SGD(sweep_model.parameters(), lr=0.1)
+        refs.append(weakref.ref(sweep_model))
+        first = float(F.mse_loss(sweep_model(jnp.asarray(X)), jnp.asarray(Y)))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", jnn.RecompileWarning)
+            losses.append((first, float(sweep_step(jnp.asarray(X), jnp.asarray(Y)))))
+    sweep_model = sweep_opt = None
+    nn.Linear(1, 1)  # reads the generator: the last trial's pending state is written back
+    gc.collect()
+    assert all(a == pytest.approx(b, rel=1e-5) for a, b in losses)  # each trial's own model
+    assert len(sweep_step._entries) <= 16
+    assert sum(r() is not None for r in refs) <= 17
+
+
+# -- threads -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["eager", "compiled"])
+def test_two_threads_training_their_own_models_match_sequential_runs(mode):
+    def train(results, key):
+        tmodel, topt, jmodel, jopt = twins()
+        if mode == "compiled":
+            step = compiled_step(jmodel, jopt)
+        else:
+            def step(x, y):
+                def closure():
+                    jopt.zero_grad()
+                    return F.mse_loss(jmodel(x), y)
+                return jopt.step(closure)
+        for _ in range(4):
+            torch_step(tmodel, topt)
+            step(jnp.asarray(X), jnp.asarray(Y))
+        results[key] = (tmodel, jmodel)
+
+    results: dict = {}
+    threads = [threading.Thread(target=train, args=(results, i)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 2
+    for tmodel, jmodel in results.values():
+        assert_same_weights(tmodel, jmodel)
+
+
+def test_no_grad_in_another_thread_does_not_affect_this_one():
+    entered, release = threading.Event(), threading.Event()
+
+    def hold_no_grad():
+        with jnn.no_grad():
+            entered.set()
+            release.wait(10)
+
+    t = threading.Thread(target=hold_no_grad)
+    t.start()
+    entered.wait(10)
+    try:
+        assert jnn.is_grad_enabled()
+        _, _, jmodel, _ = twins()
+        jnn.autograd.backward(lambda: F.mse_loss(jmodel(jnp.asarray(X)), jnp.asarray(Y)))
+        assert jmodel[0].weight.grad is not None
+    finally:
+        release.set()
+        t.join()
+
+
+# -- parameters outside forward behave like tensors ------------------------------------------
+
+
+def test_l2_penalty_on_parameters_matches_torch_gradients():
+    tmodel, topt, jmodel, jopt = twins()
+    tloss = tF.mse_loss(tmodel(torch.from_numpy(X)), torch.from_numpy(Y))
+    tloss = tloss + 1e-2 * sum(p.pow(2).sum() for p in tmodel.parameters())
+    tloss = tloss + 1e-3 * sum(p.norm() + p.abs().mean() + p.square().sum()
+                               for p in tmodel.parameters())
+    tloss.backward()
+
+    def closure():
+        loss = F.mse_loss(jmodel(jnp.asarray(X)), jnp.asarray(Y))
+        loss = loss + 1e-2 * sum(p.pow(2).sum() for p in jmodel.parameters())
+        return loss + 1e-3 * sum(p.norm() + p.abs().mean() + p.square().sum()
+                                 for p in jmodel.parameters())
+
+    jloss = jnn.autograd.backward(closure)
+    np.testing.assert_allclose(float(jloss), tloss.item(), rtol=1e-5)
+    for tp, jp in zip(tmodel.parameters(), jmodel.parameters()):
+        np.testing.assert_allclose(np.asarray(jp.grad), tp.grad.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_parameter_tensor_methods_match_torch():
+    t = torch.nn.Parameter(torch.from_numpy(X))
+    p = nn.Parameter(X)
+    for name, args, kwargs in [("t", (), {}), ("sum", (), {"dim": 0}), ("mean", (1,), {}),
+                               ("norm", (), {}), ("norm", (1,), {"dim": 1}),
+                               ("clamp", (), {"min": 0.0}), ("var", (0,), {}),
+                               ("std", (), {}), ("flatten", (), {}), ("reshape", (3, 8), {}),
+                               ("square", (), {}), ("abs", (), {}), ("pow", (3,), {})]:
+        np.testing.assert_allclose(np.asarray(getattr(p, name)(*args, **kwargs)),
+                                   getattr(t, name)(*args, **kwargs).detach().numpy(),
+                                   rtol=1e-5, atol=1e-6, err_msg=name)
+    assert (p.numel(), p.size(), p.size(1), p.dim()) == (t.numel(), tuple(t.size()),
+                                                          t.size(1), t.dim())
+
+
+@pytest.mark.parametrize("value, exc, match", [
+    (3, TypeError, "assigned grad expected to be a Tensor or None but got grad of type int"),
+    (np.zeros((4, 6), np.float32), RuntimeError,
+     r"attempting to assign a gradient of size '\[4, 6\]' to a tensor of size '\[6, 4\]'"),
+    (np.zeros((6, 4), np.float64), RuntimeError,
+     "attempting to assign a gradient with dtype 'double' to a tensor with grad_dtype 'Float'"),
+])
+def test_grad_assignment_is_validated_as_torch(value, exc, match):
+    t = torch.nn.Parameter(torch.from_numpy(X))
+    with pytest.raises(exc, match=match):
+        t.grad = torch.from_numpy(value) if isinstance(value, np.ndarray) else value
+    p = nn.Parameter(X)
+    with pytest.raises(exc, match=match):
+        p.grad = value
+    assert p.grad is None
+
+
+def test_step_closure_fills_grads_of_parameters_of_other_optimizers():
+    tmodel, _, jmodel, _ = twins()
+    topts = [torch.optim.SGD(tmodel[i].parameters(), lr=0.1) for i in (0, 2)]
+    jopts = [jnn.optim.SGD(jmodel[i].parameters(), lr=0.1) for i in (0, 2)]
+    for _ in range(2):
+        for o in topts:
+            o.zero_grad()
+        tF.mse_loss(tmodel(torch.from_numpy(X)), torch.from_numpy(Y)).backward()
+        topts[0].step()
+        topts[1].step()
+
+        def closure():
+            for o in jopts:
+                o.zero_grad()
+            return F.mse_loss(jmodel(jnp.asarray(X)), jnp.asarray(Y))
+        jopts[0].step(closure)
+        jopts[1].step()
+    assert_same_weights(tmodel, jmodel)
+
+
+# -- dtypes as torch -----------------------------------------------------------------------
+
+
+def test_mixed_dtypes_in_linear_raise_as_torch():
+    for lib, x in ((torch, torch.zeros(2, 4)), (jnn, jnp.zeros((2, 4)))):
+        model = lib.nn.Linear(4, 3).to(lib.bfloat16)
+        with pytest.raises(RuntimeError,
+                           match="mat1 and mat2 must have the same dtype, but got Float and "
+                                 "BFloat16"):
+            model(x)
