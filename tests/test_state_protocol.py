@@ -559,3 +559,14 @@ def test_mixed_dtypes_in_linear_raise_as_torch():
                            match="mat1 and mat2 must have the same dtype, but got Float and "
                                  "BFloat16"):
             model(x)
+
+
+def test_int64_beyond_int32_is_refused_instead_of_wrapping():
+    model = nn.Module()
+    model.register_buffer("count", jnp.zeros((), jnp.int32))
+    with pytest.raises(OverflowError, match="does not fit JAX's default int32"):
+        model.load_state_dict({"count": np.array(2**40, np.int64)})
+    with pytest.raises(OverflowError, match="jax_enable_x64"):
+        nn.Parameter(np.array([2**33], np.int64), requires_grad=False)
+    model.load_state_dict({"count": np.array(7, np.int64)})  # in range: loads as int32
+    assert int(model.count) == 7

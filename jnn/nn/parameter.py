@@ -21,7 +21,7 @@ import numpy as np
 from jnn import _state
 from jnn._state import check_write
 
-__all__ = ["Parameter", "Buffer", "as_array"]
+__all__ = ["Parameter", "Buffer", "as_array", "check_int_range"]
 
 
 def as_array(value: Any) -> jax.Array:
@@ -30,7 +30,31 @@ def as_array(value: Any) -> jax.Array:
         return value._data
     if isinstance(value, jax.Array):
         return _strong(value)
+    check_int_range(value)
     return _strong(jnp.array(value))  # copies: later changes to a numpy/torch source never show
+
+
+def check_int_range(value: Any) -> None:
+    """Refuse 64-bit integers that JAX's default int32 would silently wrap.
+
+    With ``jax_enable_x64`` off (JAX's default) an int64 array becomes int32: torch's Long
+    class indices and counters load fine, but a value beyond int32 would wrap to another
+    number.  jnn keeps JAX's default and raises instead; enable x64 to keep int64.
+    """
+    if jax.config.jax_enable_x64:
+        return
+    dtype = getattr(value, "dtype", None)
+    if dtype is None or np.dtype(dtype).kind not in "iu" or np.dtype(dtype).itemsize <= 4:
+        return
+    arr = np.asarray(value)
+    info = np.iinfo(np.int32)
+    if arr.size and (arr.max() > info.max or arr.min() < info.min):
+        worst = int(arr.max()) if arr.max() > info.max else int(arr.min())
+        raise OverflowError(
+            f"an {np.dtype(dtype).name} value ({worst}) does not fit JAX's default int32 "
+            "and would silently wrap. Enable 64-bit integers first: "
+            "jax.config.update('jax_enable_x64', True)."
+        )
 
 
 def _strong(x: jax.Array) -> jax.Array:

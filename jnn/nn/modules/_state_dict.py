@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jnn.nn.parameter import Parameter
+from jnn.nn.parameter import Parameter, check_int_range
 
 __all__ = ["IncompatibleKeys", "state_dict", "load_state_dict", "torch_size"]
 
@@ -79,6 +79,7 @@ def _to_array(value: Any) -> np.ndarray | jax.Array | None:
 
 def _place(value: Any, like: jax.Array, cast: bool) -> jax.Array:
     dtype = like.dtype if cast else None
+    check_int_range(value)
     arr = jnp.asarray(value, dtype=dtype)
     sharding = getattr(like, "sharding", None)
     return jax.device_put(arr, sharding) if sharding is not None else arr
