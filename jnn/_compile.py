@@ -139,7 +139,7 @@ class _Layout:
     never the flushing properties.
     """
 
-    __slots__ = ("data", "ostates", "items", "grads", "buffers", "gens", "key")
+    __slots__ = ("data", "ostates", "items", "grads", "buffers", "gens", "key", "_where")
 
     def __init__(self, roots: list[Any]) -> None:
         params: dict[int, Parameter] = {}
@@ -211,6 +211,20 @@ class _Layout:
     def n_grads(self) -> int:
         return len(self.grads)
 
+    def index_of(self, owner: Any, kind: str) -> int | None:
+        """Position of ``owner``'s cell (``kind``: "data", "grad", "key") among the lazy
+        values, or None when this layout does not carry it."""
+        where = getattr(self, "_where", None)
+        if where is None:
+            n_data, n_other = len(self.data), len(self.ostates) + len(self.items)
+            where = {(id(p), "data"): i for i, p in enumerate(self.data)}
+            base = n_data + n_other
+            where.update({(id(g), "key"): base + i for i, g in enumerate(self.gens)})
+            base += len(self.gens)
+            where.update({(id(p), "grad"): base + i for i, p in enumerate(self.grads)})
+            self._where = where
+        return where.get((id(owner), kind))
+
     def lose(self, reason: str) -> None:
         """Mark every lazy cell as lost: its newest value died with a failed call."""
         reason = reason.strip().splitlines()[0][:300] if reason.strip() else "unknown error"
@@ -273,6 +287,8 @@ class _Layout:
 
 
 _FRESH_KEYS = itertools.count(1 << 20)
+# Distinct cells read one by one from a pending store before it is unpacked whole.
+_PARTIAL_READS = 8
 
 # Arrays up to this many elements travel packed into one flat buffer per dtype; larger
 # ones travel alone (their own compute dwarfs the per-buffer cost of a program input).
@@ -304,7 +320,7 @@ class _Plan:
                     large.append((None, [(i, size, shape)]))
             self.buffers.extend((dtype, members) for dtype, members in packed.items())
             self.buffers.extend(large)
-        self.pack_jit = jax.jit(self.pack)
+        self.pack_jit = jax.jit(functools.partial(self.pack, copy=True))
         self.unpack_jit = jax.jit(self.unpack)
 
     @staticmethod
@@ -315,20 +331,40 @@ class _Plan:
             plan = _PLANS[(avals, n_grads)] = _Plan(avals, n_grads)
         return plan
 
-    def pack(self, values: list[Any]) -> list[Any]:
+    def pack(self, values: list[Any], copy: bool = False) -> list[Any]:
         out = []
         for dtype, members in self.buffers:
             if dtype is None:
-                out.append(values[members[0][0]])
+                # Packing the objects' arrays for a call that donates them: a copy, or the
+                # objects (and any state_dict() holding them) would keep a deleted array.
+                value = values[members[0][0]]
+                out.append(jnp.array(value, copy=True) if copy else value)
             else:
                 out.append(jnp.concatenate([jnp.ravel(values[i]) for i, _, _ in members]))
         return out
+
+    def read(self, buffers: list[Any], index: int) -> Any:
+        """Value ``index`` out of the packed buffers: one small slice program (a copy)."""
+        where = self._where.get(index) if hasattr(self, "_where") else None
+        if where is None:
+            where = {}
+            for b, (_, members) in enumerate(self.buffers):
+                offset = 0
+                for i, size, shape in members:
+                    where[i] = (b, offset, size, shape)
+                    offset += size
+            self._where = where
+            where = where[index]
+        b, offset, size, shape = where
+        return _slice_jit(size, shape)(buffers[b], offset)
 
     def unpack(self, buffers: list[Any]) -> list[Any]:
         values: list[Any] = [None] * len(self.avals)
         for buf, (dtype, members) in zip(buffers, self.buffers):
             if dtype is None:
-                values[members[0][0]] = buf
+                # a copy: a pass-through output would be the very buffer the next call
+                # donates, and an object holding it would be left with a deleted array
+                values[members[0][0]] = jnp.array(buf, copy=True)
                 continue
             offset = 0
             for i, size, shape in members:
@@ -340,27 +376,71 @@ class _Plan:
 _PLANS: dict[Any, _Plan] = {}
 
 
-class _Store:
-    """A compiled call's state, packed on the device, not yet written into the objects."""
+@functools.lru_cache(maxsize=256)
+def _slice_jit(size: int, shape: tuple[int, ...]) -> Any:
+    """A jitted copy of ``size`` elements at a traced offset, reshaped (one per shape)."""
+    def read(buf: jax.Array, offset: jax.Array) -> jax.Array:
+        if buf.size == size:
+            return jnp.array(buf, copy=True).reshape(shape)
+        return jax.lax.dynamic_slice(buf, (offset,), (size,)).reshape(shape)
+    return jax.jit(read)
 
-    __slots__ = ("layout", "plan", "buffers")
+
+class _Store:
+    """A compiled call's state, packed on the device, not yet written into the objects.
+
+    ``materialized``: the objects hold copies of these values too (a read happened); the
+    store stays the input of the next call until something writes an object.
+    """
+
+    __slots__ = ("layout", "plan", "buffers", "materialized", "cache")
 
     def __init__(self, layout: _Layout, plan: _Plan, buffers: list[Any]) -> None:
         self.layout = layout
         self.plan = plan
         self.buffers = buffers
+        self.materialized = False
+        self.cache: dict[int, Any] = {}
 
-    def flush(self) -> None:
+    def read(self, owner: Any, kind: str) -> Any:
+        """One object's newest value, sliced from the packed buffers; None if not here.
+
+        Logging one weight per step costs one small slice, not an unpack of every cell;
+        after a few distinct reads (``state_dict()``) the whole store is materialized.
+        """
+        index = self.layout.index_of(owner, kind)
+        if index is None:
+            return None
+        value = self.cache.get(index)
+        if value is None:
+            if len(self.cache) >= _PARTIAL_READS:
+                self.materialize()
+                return None
+            try:
+                value = self.plan.read(self.buffers, index)
+            except Exception as error:  # the call that made these buffers failed
+                self.layout.lose(f"{type(error).__name__}: {error}")
+                raise _failed_after_return() from error
+            self.cache[index] = value
+        return value
+
+    def materialize(self) -> None:
+        if self.materialized:
+            return
         try:
             values = self.plan.unpack_jit(self.buffers)
         except Exception as error:  # the call that made these buffers failed on the device
             self.layout.lose(f"{type(error).__name__}: {error}")
-            raise RuntimeError(
-                "jnn.compile: a compiled call failed after it returned (an error on the "
-                "device surfaced only now); the state it carried is lost and reading it "
-                "raises from now on"
-            ) from error
+            raise _failed_after_return() from error
         self.layout.scatter_lazy(values)
+        self.materialized = True
+
+
+def _failed_after_return() -> RuntimeError:
+    return RuntimeError(
+        "jnn.compile: a compiled call failed after it returned (an error on the device "
+        "surfaced only now); the state it carried is lost and reading it raises from now on"
+    )
 
 
 # -- the compiled function -------------------------------------------------------------------
@@ -445,7 +525,7 @@ class CompiledFunction:
         return (st.structure_version, st.cells_version, closure, objects)
 
     def _discover(self, objects: list[Any]) -> None:
-        _state.flush()  # the walk reads the objects' raw slots
+        _state.materialize()  # the walk reads the objects' raw slots
         if self._explicit is not None:
             self._roots = list({id(o): o for o in (*self._explicit, *objects)}.values())
         else:
@@ -515,9 +595,10 @@ class CompiledFunction:
                 new_packed, new_direct, out_arrays = entry.jitted(*call)
         except BaseException as error:
             if from_store and any(b.is_deleted() for b in packed):
-                # The newest state was donated to the failed program: it exists nowhere.
                 st.pending = None
-                store.layout.lose(f"{type(error).__name__}: {error}")
+                if not store.materialized:
+                    # The newest state was donated to the failed program: it exists nowhere.
+                    store.layout.lose(f"{type(error).__name__}: {error}")
             raise
         out_layout = entry.out_layout
         out_layout.scatter_direct(new_direct)

@@ -105,20 +105,53 @@ def log_write(container: object, key: object, old: object) -> None:
 
 
 def flush() -> None:
-    """Write packed state left by a compiled call back into the objects (see _compile).
+    """Write packed state left by a compiled call back into the objects, and drop it.
 
-    The store stays pending until the write-back succeeded: a compiled call that failed
-    after it returned (an asynchronous device error surfaces here) must not leave the
-    objects silently holding the values of an older step; the store then marks its
-    objects as lost and raises (see ``_compile._Store.flush``).
+    For writers: after this the objects are the only copy, so they may change.  Readers
+    call :func:`materialize`, which keeps the packed store for the next compiled call.
     """
     with LOCK:
         store = versions.pending
         if store is not None:
             try:
-                store.flush()  # type: ignore[attr-defined]
+                store.materialize()  # type: ignore[attr-defined]
             finally:
                 versions.pending = None
+
+
+def materialize() -> None:
+    """Make the objects hold the values a compiled call left packed; keep the store.
+
+    A read (logging a weight, ``state_dict()``, a copy) then costs one unpack, and the
+    next compiled call still takes the packed buffers as they are: no re-pack.  The store
+    stays valid until a write (:func:`flush`) or the next call replaces it.  A call that
+    failed after it returned (an asynchronous device error surfaces here) marks its
+    objects as lost and raises (see ``_compile._Store.materialize``).
+    """
+    with LOCK:
+        store = versions.pending
+        if store is not None and not store.materialized:  # type: ignore[attr-defined]
+            try:
+                store.materialize()  # type: ignore[attr-defined]
+            except BaseException:
+                versions.pending = None
+                raise
+
+
+def read_pending(store: object, owner: object, kind: str) -> object:
+    """``owner``'s newest value from the pending store without unpacking the rest.
+
+    Returns None when the store does not carry it or has been materialized: the object's
+    own slot is then current.
+    """
+    with LOCK:
+        if versions.pending is not store or store.materialized:  # type: ignore[attr-defined]
+            return None
+        try:
+            return store.read(owner, kind)  # type: ignore[attr-defined]
+        except BaseException:
+            versions.pending = None
+            raise
 
 
 class LostState:

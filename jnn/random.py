@@ -55,8 +55,11 @@ class Generator:
 
     @property
     def _key(self) -> jax.Array:
-        if _state.state.pending is not None:  # a compiled step may hold the newest key
-            _state.flush()
+        pending = _state.versions.pending
+        if pending is not None:  # a compiled step may hold the newest key
+            data = _state.read_pending(pending, self, "key")
+            if data is not None:
+                return jax.random.wrap_key_data(data)
         key = self._raw_key()
         if type(key) is _state.LostState:
             raise key.error()

@@ -253,9 +253,18 @@ def test_copies_after_compiled_steps_see_the_newest_state(how):
 
 
 def test_state_dict_survives_later_steps_early_stopping():
-    _, _, jmodel, jopt = twins()
+    _, _, jmodel, _ = twins()
     jmodel.register_buffer("seen", jnp.zeros(()))
-    step = compiled_step(jmodel, jopt)
+    jmodel.append(nn.Linear(2, 20000))  # a large parameter travels alone, not packed
+    jopt = jnn.optim.Adam(jmodel.parameters(), lr=0.05)
+
+    @jnn.compile
+    def step(x, y):
+        def closure():
+            jopt.zero_grad()
+            return F.mse_loss(jmodel(x)[:, :2], y)
+        return jopt.step(closure)
+
     step(jnp.asarray(X), jnp.asarray(Y))
     best = jmodel.state_dict()
     kept = {k: np.asarray(v) for k, v in best.items()}
@@ -264,6 +273,38 @@ def test_state_dict_survives_later_steps_early_stopping():
     jmodel.load_state_dict(best)  # used to raise "Array has been deleted"
     for k, v in jmodel.state_dict().items():
         np.testing.assert_array_equal(np.asarray(v), kept[k])
+
+
+def test_reading_between_compiled_steps_keeps_the_packed_store():
+    tmodel, topt, jmodel, jopt = twins()
+    jmodel.append(nn.Linear(2, 20000))
+    tmodel.append(torch.nn.Linear(2, 20000))
+    jmodel.load_state_dict({k: v.numpy() for k, v in tmodel.state_dict().items()})
+    topt = torch.optim.Adam(tmodel.parameters(), lr=0.05)
+    jopt = jnn.optim.Adam(jmodel.parameters(), lr=0.05)
+
+    @jnn.compile
+    def step(x, y):
+        def closure():
+            jopt.zero_grad()
+            return F.mse_loss(jmodel(x)[:, :2], y)
+        return jopt.step(closure)
+
+    logged = []
+    for i in range(4):
+        topt.zero_grad()
+        tF.mse_loss(tmodel(torch.from_numpy(X))[:, :2], torch.from_numpy(Y)).backward()
+        topt.step()
+        step(jnp.asarray(X), jnp.asarray(Y))
+        store = jnn._state.state.pending
+        logged.append(np.asarray(jmodel[3].weight.data))  # a read, as logging code does
+        sd = jmodel.state_dict()
+        assert jnn._state.state.pending is store  # still the next call's input
+        np.testing.assert_allclose(logged[-1], tmodel[3].weight.detach().numpy(), rtol=1e-5,
+                                   atol=1e-6, err_msg=f"step {i}")
+    assert_same_weights(tmodel, jmodel)
+    assert step.trace_count == 2
+    np.asarray(sd["3.weight"])  # a value read before later steps is still alive
 
 
 # -- explicit and discovered state ----------------------------------------------------------

@@ -106,8 +106,11 @@ class Parameter:
     # -- torch's tensor attributes -------------------------------------------------
     @property
     def _data(self) -> jax.Array:
-        if _state.state.pending is not None:
-            _state.flush()
+        pending = _state.versions.pending
+        if pending is not None:
+            value = _state.read_pending(pending, self, "data")
+            if value is not None:
+                return value
         value = self._value
         if type(value) is _state.LostState:
             raise value.error()
@@ -122,8 +125,11 @@ class Parameter:
 
     @property
     def _grad(self) -> jax.Array | None:
-        if _state.state.pending is not None:
-            _state.flush()
+        pending = _state.versions.pending
+        if pending is not None:
+            value = _state.read_pending(pending, self, "grad")
+            if value is not None:
+                return value
         value = self._gradient
         if type(value) is _state.LostState:
             raise value.error()
@@ -176,7 +182,7 @@ class Parameter:
     def _peek(self) -> Any:
         """The newest value, or the LostState marker that says what was lost (no raise)."""
         if _state.state.pending is not None:
-            _state.flush()
+            _state.materialize()
         return self._value
 
     @property

@@ -31,7 +31,8 @@ __all__ = ["Spec", "flatten", "flatten_with_keys", "unflatten", "materialize", "
            "STATE_KEYS"]
 
 # Entries of a module's __dict__ that are state (leaves / children / caches), not config.
-STATE_KEYS = frozenset({"_parameters", "_buffers", "_modules", "_jnn_cache", "_jnn_lazy"})
+STATE_KEYS = frozenset({"_parameters", "_buffers", "_modules", "_jnn_cache", "_jnn_lazy",
+                        "_jnn_building"})
 # Mutable containers in a template (hook dicts, the non-persistent set, ...) are copied
 # for each materialized module, so changing a copy never changes the original.
 _COPIED_TYPES = (dict, OrderedDict, set, list)

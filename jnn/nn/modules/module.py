@@ -14,6 +14,7 @@ Buffers are plain ``jax.Array`` everywhere.
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
@@ -83,6 +84,21 @@ class Module:
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         _pytree.register(cls)
+        if "__init__" in cls.__dict__:
+            cls.__init__ = _constructing(cls.__dict__["__init__"])
+
+    def _changed(self) -> None:
+        """A structural change: invalidate cached specs (see ``_state.bump_structure``).
+
+        A module still being constructed belongs to no other tree yet, so only its own
+        cache goes: building an unrelated ``nn.Identity()`` between compiled steps costs
+        them nothing.
+        """
+        d = self.__dict__
+        if "_jnn_building" in d:
+            d.pop("_jnn_cache", None)
+        else:
+            _state.bump_structure()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         if kwargs:  # torch's wording for a subclass that forwards its arguments
@@ -99,7 +115,7 @@ class Module:
         d["_modules"] = {}
         for name in _HOOK_DICTS:
             d[name] = OrderedDict()
-        _state.bump_structure()
+        self._changed()
 
     # -- calling ------------------------------------------------------------------
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -182,7 +198,7 @@ class Module:
                 return
             self._remove_name(name, keep="_modules")
             modules[name] = value
-            _state.bump_structure()
+            self._changed()
             return
         if modules is not None and name in modules:
             if value is not None:
@@ -191,7 +207,7 @@ class Module:
                     "(torch.nn.Module or None expected)"
                 )
             modules[name] = value
-            _state.bump_structure()
+            self._changed()
             return
         buffers = d.get("_buffers")
         if isinstance(value, Buffer):  # torch: a clashing plain attribute is a KeyError
@@ -211,12 +227,12 @@ class Module:
                                    f"buffer '{name}' of {type(self).__name__}")
             buffers[name] = None if value is None else as_array(value)
             if (old is None) != (value is None):  # a new value is a leaf change only
-                _state.bump_structure()
+                self._changed()
             return
         old = d.get(name, _MISSING)
         object.__setattr__(self, name, value)
         if old is not value:
-            _state.bump_structure()
+            self._changed()
 
     def __delattr__(self, name: str) -> None:
         d = self.__dict__
@@ -229,7 +245,7 @@ class Module:
                 break
         else:
             object.__delattr__(self, name)
-        _state.bump_structure()
+        self._changed()
 
     def _remove_name(self, name: str, keep: str) -> None:
         # torch's remove_from: the registry being assigned keeps the name's slot, so
@@ -263,7 +279,7 @@ class Module:
                 "(torch.nn.Parameter or None required)"
             )
         self.__dict__["_parameters"][name] = param
-        _state.bump_structure()
+        self._changed()
 
     def register_buffer(self, name: str, tensor: Any, persistent: bool = True) -> None:
         """Add a buffer: state that is not trained (``persistent=False``: not saved)."""
@@ -280,7 +296,7 @@ class Module:
             d["_non_persistent_buffers_set"].discard(name)
         else:
             d["_non_persistent_buffers_set"].add(name)
-        _state.bump_structure()
+        self._changed()
 
     def add_module(self, name: str, module: Module | None) -> None:
         """Add a child module under ``name`` (reachable as an attribute)."""
@@ -290,7 +306,7 @@ class Module:
             raise TypeError(f"module name should be a string. Got {_typename(name)}")
         self._check_name("module", name, "_modules")
         self.__dict__["_modules"][name] = module
-        _state.bump_structure()
+        self._changed()
 
     register_module = add_module
 
@@ -336,12 +352,12 @@ class Module:
     def __getstate__(self) -> dict:
         if "_jnn_lazy" in self.__dict__:
             _pytree.materialize(self)
-        _state.flush()  # a copy or pickle taken after a compiled step sees that step
+        _state.materialize()  # a copy or pickle taken after a compiled step sees that step
         return {k: v for k, v in self.__dict__.items() if k != "_jnn_cache"}
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
-        _state.bump_structure()
+        self._changed()
 
     # -- traversal ------------------------------------------------------------------
     def _named_members(self, get_members: Callable, prefix: str = "", recurse: bool = True,
@@ -542,6 +558,24 @@ class Module:
         return text + ")"
 
 
+def _constructing(init: Callable[..., None]) -> Callable[..., None]:
+    """Wrap a Module subclass's ``__init__``: a brand-new module marks itself as being built."""
+
+    @functools.wraps(init)
+    def __init__(self: Module, *args: Any, **kwargs: Any) -> None:
+        d = self.__dict__
+        if "_parameters" in d or "_jnn_building" in d:  # re-initialised, or super().__init__
+            init(self, *args, **kwargs)
+            return
+        d["_jnn_building"] = True
+        try:
+            init(self, *args, **kwargs)
+        finally:
+            d.pop("_jnn_building", None)
+
+    return __init__
+
+
 def _warn_if_captured(module: Module, x: jax.core.Tracer) -> None:
     """``jax.jit(model)`` bakes the weights into the program as constants: say so."""
     if _DynamicJaxprTracer is None or not isinstance(x, _DynamicJaxprTracer):
@@ -578,5 +612,6 @@ except ImportError:  # pragma: no cover
 
 _MISSING = object()
 _pytree.register(Module)
+Module.__init__ = _constructing(Module.__init__)  # type: ignore[method-assign]
 
 
