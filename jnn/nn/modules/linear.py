@@ -10,10 +10,11 @@ import jax.numpy as jnp
 
 from jnn.nn import functional as F
 from jnn.nn import init
+from jnn.nn.modules.lazy import LazyModuleMixin, UninitializedParameter
 from jnn.nn.modules.module import Module
 from jnn.nn.parameter import Parameter
 
-__all__ = ["Identity", "Linear", "Bilinear"]
+__all__ = ["Identity", "Linear", "Bilinear", "LazyLinear"]
 
 
 def _empty(shape: tuple[int, ...], dtype: Any, device: Any) -> jax.Array:
@@ -146,3 +147,64 @@ class Bilinear(Module):
     def extra_repr(self) -> str:
         return (f"in1_features={self.in1_features}, in2_features={self.in2_features}, "
                 f"out_features={self.out_features}, bias={self.bias is not None}")
+
+
+class LazyLinear(LazyModuleMixin, Linear):
+    """A :class:`Linear` whose ``in_features`` is read from the first input.
+
+    ``weight`` and ``bias`` start as :class:`UninitializedParameter`; the first call sets
+    ``in_features = input.shape[-1]``, creates and initialises them as ``Linear`` does, and
+    the module becomes a ``Linear``.
+
+    Args:
+        out_features: size of each output sample.
+        bias: learn an additive bias. Default ``True``.
+        device, dtype: where and of what type the parameters are created.
+
+    Shape:
+        - Input: :math:`(*, H_{in})`. Output: :math:`(*, H_{out})`, as :class:`Linear`.
+
+    Attributes:
+        weight: :math:`(\\text{out\\_features}, \\text{in\\_features})` once materialised,
+            from :math:`\\mathcal{U}(-\\sqrt{k}, \\sqrt{k})`, :math:`k = 1/\\text{in\\_features}`.
+        bias: :math:`(\\text{out\\_features})`, same distribution.
+
+    PyTorch: ``torch.nn.LazyLinear`` (same placeholders, state_dict and class switch). Call
+    it once eagerly before ``jax.jit``/``jnn.compile`` (see ``jnn.nn.modules.lazy``).
+
+    Example:
+        >>> import jax.numpy as jnp, jnn.nn as nn
+        >>> layer = nn.LazyLinear(30)
+        >>> layer(jnp.ones((128, 20))).shape, type(layer).__name__, layer.in_features
+        ((128, 30), 'Linear', 20)
+    """
+
+    cls_to_become = Linear
+
+    def __init__(self, out_features: int, bias: bool = True, device: Any = None,
+                 dtype: Any = None) -> None:
+        # torch builds a 0x0 Linear without bias, then swaps in the placeholders
+        super().__init__(0, 0, False)
+        self.weight = UninitializedParameter(device=device, dtype=dtype)
+        self.out_features = out_features
+        if bias:
+            self.bias = UninitializedParameter(device=device, dtype=dtype)
+
+    def reset_parameters(self) -> None:
+        if not self.has_uninitialized_params() and self.in_features != 0:
+            super().reset_parameters()
+
+    def initialize_parameters(self, input: jax.Array) -> None:
+        """Infer ``in_features`` from ``input`` and create the parameters."""
+        if self.has_uninitialized_params():
+            self.in_features = input.shape[-1]
+            self.weight.materialize((self.out_features, self.in_features))
+            if self.bias is not None:
+                self.bias.materialize((self.out_features,))
+            self.reset_parameters()
+        if self.in_features == 0:  # materialised by load_state_dict: take the size now
+            if input.shape[-1] != self.weight.shape[-1]:
+                raise AssertionError(
+                    f"The in_features inferred from input: {input.shape[-1]} is not equal to "
+                    f"in_features from self.weight: {self.weight.shape[-1]}")
+            self.in_features = input.shape[-1]

@@ -1,0 +1,258 @@
+"""Lazy modules against torch: placeholders, materialisation at the first call, class switch,
+state_dict before and after, and loading checkpoints into uninitialised modules."""
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import torch
+
+import jnn
+import jnn.nn as nn
+from jnn.nn.modules.lazy import LazyModuleMixin, UninitializedParameter
+from tests.nn.registry import deviation, err
+from tests.oracle import check_error, check_modules, make_inputs
+
+try:
+    from scipy.stats import ks_2samp
+except ImportError:  # pragma: no cover - scipy is optional
+    ks_2samp = None
+
+# the shapes of tests/nn/test_conv.py, so a whole-suite run reuses its compiled programs
+X1, X2, X3 = (2, 4, 9), (2, 4, 7, 6), (2, 2, 4, 5, 4)
+
+LAZY = [
+    ("LazyLinear", (5,), {}, (4, 3)),
+    ("LazyLinear", (5,), {"bias": False}, (2, 4, 3)),
+    ("LazyConv1d", (6, 3), {"stride": 2, "padding": 1, "groups": 2}, X1),
+    ("LazyConv2d", (6, 3), {"padding": "same", "padding_mode": "reflect"}, X2[1:]),
+    ("LazyConv3d", (4, 2), {"bias": False}, X3),
+    ("LazyConvTranspose1d", (6, 3), {"stride": 2, "output_padding": 1}, X1[1:]),
+    ("LazyConvTranspose2d", (6, (3, 2)), {"groups": 2, "dilation": 2}, X2),
+    ("LazyConvTranspose3d", (4, 2), {"stride": 2}, X3),
+]
+
+
+def _build(name, args, kwargs):
+    torch.manual_seed(0)
+    return getattr(torch.nn, name)(*args, **kwargs), getattr(nn, name)(*args, **kwargs)
+
+
+def _state_summary(module):
+    return [(k, repr(v)) if "Uninitialized" in type(v).__name__ else (k, tuple(v.shape))
+            for k, v in module.state_dict().items()]
+
+
+@pytest.mark.parametrize("name, args, kwargs, shape", LAZY)
+def test_lazy_module_matches_torch(name, args, kwargs, shape):
+    reference, module = _build(name, args, kwargs)
+    # before the first call: placeholders, torch's repr and state_dict
+    assert repr(module) == repr(reference)
+    assert module.has_uninitialized_params() and reference.has_uninitialized_params()
+    assert _state_summary(module) == _state_summary(reference)
+    assert all(repr(v) == "<UninitializedParameter>" for v in module.state_dict().values())
+    with pytest.raises(RuntimeError, match="Can't access the shape of an uninitialized"):
+        _ = reference.weight.shape
+    with pytest.raises(RuntimeError, match="Can't access the shape of an uninitialized"):
+        _ = module.weight.shape
+    # the first call materialises and switches the class
+    x = make_inputs([shape])[0]
+    reference(torch.from_numpy(x))
+    out = module(jnp.asarray(x))
+    assert type(module).__name__ == type(reference).__name__ == name.removeprefix("Lazy")
+    assert type(module) is getattr(nn, name.removeprefix("Lazy"))
+    assert not module._forward_pre_hooks and not hasattr(module, "_initialize_hook")
+    assert repr(module) == repr(reference)
+    assert type(module.weight) is nn.Parameter
+    assert out.shape == tuple(reference(torch.from_numpy(x)).shape)
+    # from here on it is the ordinary layer: outputs and gradients against torch
+    check_modules(reference, module, [shape], modes=("train",),
+                  grad=name == "LazyLinear" or "Transpose1d" in name)
+
+
+def test_lazy_init_matches_torch_distribution():
+    jnn.manual_seed(0)
+    module = nn.LazyConv2d(32, 3)
+    module(jnp.zeros((1, 16, 5, 5)))
+    torch.manual_seed(0)
+    reference = torch.nn.LazyConv2d(32, 3)
+    reference(torch.zeros((1, 16, 5, 5)))
+    bound = 1 / math.sqrt(16 * 9)  # kaiming_uniform(a=sqrt(5)) over the inferred fan-in
+    for pname in ("weight", "bias"):
+        ours = np.asarray(getattr(module, pname), np.float64).ravel()
+        theirs = getattr(reference, pname).detach().numpy().ravel()
+        assert ours.shape == theirs.shape
+        assert ours.min() >= -bound and ours.max() <= bound
+        assert abs(ours.std() / (bound / math.sqrt(3)) - 1) < 5 / math.sqrt(ours.size)
+        if ks_2samp is not None and ours.size > 1000:
+            assert ks_2samp(ours, theirs).pvalue > 1e-3
+
+
+def test_lazy_modules_in_a_sequential():
+    torch.manual_seed(0)
+    reference = torch.nn.Sequential(torch.nn.LazyLinear(5), torch.nn.ReLU(),
+                                    torch.nn.LazyLinear(2))
+    model = nn.Sequential(nn.LazyLinear(5), nn.ReLU(), nn.LazyLinear(2))
+    assert repr(model) == repr(reference)
+    x = make_inputs([(4, 3)])[0]
+    reference(torch.from_numpy(x))
+    model(jnp.asarray(x))
+    assert repr(model) == repr(reference)  # Linear(in_features=3, ...), Linear(5, 2)
+    check_modules(reference, model, [(4, 3)], modes=("train",))
+
+
+# -- load_state_dict before the first call ---------------------------------------------
+@pytest.mark.parametrize("name, args, source_args, shape", [
+    ("LazyLinear", (3,), (4, 3), (2, 4)),
+    ("LazyConv2d", (3, 2), (4, 3, 2), (1, 4, 5, 5)),
+    ("LazyConvTranspose1d", (3, 2), (4, 3, 2), (1, 4, 5)),
+])
+def test_load_state_dict_materialises_like_torch(name, args, source_args, shape):
+    reference, module = _build(name, args, {})
+    source = getattr(torch.nn, name.removeprefix("Lazy"))(*source_args)
+    checkpoint = source.state_dict()
+    result = reference.load_state_dict(checkpoint)
+    ours = module.load_state_dict({k: v.numpy() for k, v in checkpoint.items()})
+    assert repr(ours) == repr(result) == "<All keys matched successfully>"
+    # materialised with the checkpoint's values, still the lazy class until called
+    assert type(module).__name__ == type(reference).__name__ == name
+    assert not module.has_uninitialized_params()
+    assert repr(module) == repr(reference)  # in_features / in_channels still 0, as torch
+    for key, value in checkpoint.items():
+        np.testing.assert_array_equal(np.asarray(module.state_dict()[key]), value.numpy())
+    x = make_inputs([shape])[0]
+    expected = reference(torch.from_numpy(x)).detach().numpy()
+    np.testing.assert_allclose(module(jnp.asarray(x)), expected, rtol=1e-5, atol=1e-6)
+    assert repr(module) == repr(reference)  # Linear learns in_features; a conv keeps 0
+
+
+def test_load_uninitialised_into_uninitialised_keeps_placeholders():
+    reference = torch.nn.LazyLinear(3)
+    module = nn.LazyLinear(3)
+    assert repr(reference.load_state_dict(torch.nn.LazyLinear(3).state_dict())) == repr(
+        module.load_state_dict(nn.LazyLinear(3).state_dict()))
+    assert module.has_uninitialized_params() and reference.has_uninitialized_params()
+    assert list(module.state_dict()) == ["weight", "bias"]  # order kept
+    module(jnp.ones((2, 4)))
+    assert module.weight.shape == (3, 4)
+
+
+def test_load_uninitialised_into_initialised_raises_like_torch():
+    match = "Can't access the shape of an uninitialized parameter or buffer"
+    with pytest.raises(RuntimeError, match=match):
+        torch.nn.Linear(4, 3).load_state_dict(torch.nn.LazyLinear(3).state_dict())
+    with pytest.raises(RuntimeError, match=match):
+        nn.Linear(4, 3).load_state_dict(nn.LazyLinear(3).state_dict())
+
+
+@deviation("jnn's Module has no per-module load_state_dict pre-hooks yet: a lazy module "
+           "reached through its parent's load_state_dict is not materialised first")
+def test_load_state_dict_through_a_parent_materialises():
+    checkpoint = {"0.weight": np.ones((3, 4), np.float32), "0.bias": np.zeros(3, np.float32)}
+    reference = torch.nn.Sequential(torch.nn.LazyLinear(3))
+    reference.load_state_dict({k: torch.from_numpy(v) for k, v in checkpoint.items()})
+    model = nn.Sequential(nn.LazyLinear(3))
+    model.load_state_dict(checkpoint)
+    assert model[0].weight.shape == (3, 4)
+
+
+# -- errors at the first call ----------------------------------------------------------
+ERRORS = [
+    err("LazyConv2d", (3, 2), {}, RuntimeError,
+        r"Expected 3D \(unbatched\) or 4D \(batched\) input to LazyConv2d, but got input of "
+        r"size: torch\.Size\(\[4, 5\]\)", [(4, 5)]),
+    err("LazyConvTranspose1d", (3, 2), {}, RuntimeError,
+        r"Expected 2D \(unbatched\) or 3D \(batched\) input to LazyConvTranspose1d", [(4,)]),
+    err("LazyConv2d", (3, 2), {"groups": 3}, ValueError, "in_channels must be divisible by "
+        "groups", [(1, 4, 5, 5)]),
+    err("LazyLinear", (3,), {}, IndexError, "tuple index out of range", [()]),
+    err("LazyConv1d", (3, 2), {"padding_mode": "foo"}, ValueError,
+        r"padding_mode must be one of \{.*\}, but got padding_mode='foo'"),
+    err("LazyConvTranspose2d", (3, 2), {"padding_mode": "circular"}, ValueError,
+        'Only "zeros" padding mode is supported for LazyConvTranspose2d'),
+]
+
+
+@pytest.mark.parametrize("name, args, kwargs, exc, match, inputs", ERRORS)
+def test_lazy_error_matches_torch(name, args, kwargs, exc, match, inputs):
+    check_error(name, args, kwargs, exc, match, inputs=inputs)
+
+
+def test_failed_first_call_leaves_the_module_lazy_as_torch():
+    reference, module = _build("LazyConv2d", (3, 2), {"groups": 3})
+    for m, x in [(reference, torch.zeros(1, 4, 5, 5)), (module, jnp.zeros((1, 4, 5, 5)))]:
+        with pytest.raises(ValueError):
+            m(x)
+    assert repr(module) == repr(reference)  # torch has already set in_channels=4
+    assert module.has_uninitialized_params() and type(module) is nn.LazyConv2d
+
+
+# -- jnn specifics: transformations, casts, the placeholder itself ---------------------
+def test_uninitialised_module_refuses_transformations_clearly():
+    module = nn.LazyLinear(3)
+    with pytest.raises(RuntimeError, match="call `forward` with a dummy batch"):
+        jax.jit(lambda m, x: m(x))(module, jnp.ones((2, 4)))  # flattening a placeholder
+    model = nn.Sequential(module)
+    step = jnn.compile(lambda x: model(x).sum())
+    with pytest.raises(RuntimeError, match=r"LazyLinear infers its parameters from its first "
+                       r"input, which is traced here .* \(a dry run\)"):
+        step(jnp.ones((2, 4)))
+    assert module.has_uninitialized_params() and type(module) is nn.LazyLinear
+    module(jnp.ones((2, 4)))  # a dry run, then it is an ordinary pytree
+    out = jax.jit(lambda m, x: m(x))(module, jnp.ones((2, 4)))
+    np.testing.assert_allclose(out, module(jnp.ones((2, 4))), rtol=1e-6)
+    np.testing.assert_allclose(step(jnp.ones((2, 4))), out.sum(), rtol=1e-6)
+
+
+def test_failed_initialisation_restores_the_placeholders():
+    class Failing(nn.LazyLinear):
+        def reset_parameters(self):
+            if not self.has_uninitialized_params() and self.in_features:
+                raise RuntimeError("initialisation failed")
+            super().reset_parameters()
+
+    module = Failing(3)
+    with pytest.raises(RuntimeError, match="initialisation failed"):
+        module(jnp.ones((2, 4)))
+    assert module.has_uninitialized_params() and type(module) is Failing
+    assert all(type(p) is UninitializedParameter for p in module.parameters())
+    assert module._forward_pre_hooks  # the next call tries again
+
+
+def test_cast_before_materialisation_like_torch():
+    reference, module = _build("LazyLinear", (3,), {})
+    reference.to(torch.float16)
+    module.to(jnp.float16)
+    assert module.weight.dtype == jnp.float16 and reference.weight.dtype == torch.float16
+    reference(torch.ones(2, 4, dtype=torch.float16))
+    module(jnp.ones((2, 4), jnp.float16))
+    assert module.weight.dtype == jnp.float16 and module.weight.shape == (3, 4)
+
+
+def test_uninitialized_parameter_materialize():
+    p = UninitializedParameter(dtype=jnp.bfloat16)
+    reference = torch.nn.UninitializedParameter(dtype=torch.bfloat16)
+    assert repr(p) == repr(reference) == "<UninitializedParameter>"
+    assert p.dtype == jnp.bfloat16 and p.requires_grad
+    p.materialize((2, 3))
+    reference.materialize((2, 3))
+    assert type(p) is nn.Parameter and type(reference) is torch.nn.Parameter
+    assert p.shape == (2, 3) and p.dtype == jnp.bfloat16
+
+
+def test_mixin_without_initialize_parameters():
+    class Half(LazyModuleMixin, nn.Module):
+        def forward(self, x):
+            return x / 2
+
+    class TorchHalf(torch.nn.modules.lazy.LazyModuleMixin, torch.nn.Module):
+        def forward(self, x):
+            return x / 2
+
+    match = "initialize_parameters is not implemented for Half"
+    with pytest.raises(NotImplementedError, match=match):
+        Half()(jnp.ones(2))
+    with pytest.raises(NotImplementedError, match=match.replace("Half", "TorchHalf")):
+        TorchHalf()(torch.ones(2))
