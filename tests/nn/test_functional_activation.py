@@ -11,6 +11,7 @@ import torch.nn.functional as TF
 from hypothesis import given
 from hypothesis import strategies as st
 
+import jnn
 import jnn.nn.functional as F
 from tests.oracle import check_function as check_against_torch
 
@@ -54,6 +55,15 @@ ELEMENTWISE = [
     ("softplus", {"beta": 2.0, "threshold": 4.0}),  # x = 2 sits exactly on the threshold
     ("softsign", {}),
     ("logsigmoid", {}),
+    ("hardshrink", {}),
+    ("hardshrink", {"lambd": 1.0}),  # +-1 sit exactly on the kinks
+    ("softshrink", {}),
+    ("softshrink", {"lambd": 3.0}),
+    ("tanhshrink", {}),
+    ("threshold", {"threshold": 1.0, "value": -5.0}),
+    ("threshold", {"threshold": 0.0, "value": 0.0}),
+    ("rrelu", {}),  # training=False: the mean slope
+    ("rrelu", {"lower": 0.2, "upper": 0.2, "training": True}),  # one possible slope
 ]
 
 
@@ -66,11 +76,82 @@ def test_elementwise_matches_torch(name, kwargs):
     )
 
 
-@pytest.mark.parametrize("name", sorted({name for name, _ in ELEMENTWISE}))
-def test_nan_propagates_like_torch(name):
+@pytest.mark.parametrize("name, kwargs", sorted({name: kw for name, kw in ELEMENTWISE}.items()))
+def test_nan_propagates_like_torch(name, kwargs):
     x = np.array([np.nan, 1.5, -1.5, 0.0], np.float32)
-    expected = getattr(TF, name)(torch.from_numpy(x)).numpy()
-    np.testing.assert_allclose(getattr(F, name)(x), expected, rtol=RTOL, atol=1e-6)
+    expected = getattr(TF, name)(torch.from_numpy(x), **kwargs).numpy()
+    np.testing.assert_allclose(getattr(F, name)(x, **kwargs), expected, rtol=RTOL, atol=1e-6)
+
+
+@pytest.mark.parametrize("weight", [np.array([0.25], np.float32),
+                                    np.array(-0.5, np.float32),
+                                    np.array([0.1, -0.2, 0.3, 0.5, 2.0, -1.0], np.float32)])
+def test_prelu_matches_torch(weight):
+    # (4, 6): channel dim 1 has 6 entries; both the input and the weight get gradients
+    check_against_torch(F.prelu, TF.prelu, [_input(), weight], grad_argnums=(0, 1), n_reduce=4)
+
+
+def test_prelu_channel_broadcast_on_4d_matches_torch():
+    x = _input((2, 3, 2, 2))
+    check_against_torch(F.prelu, TF.prelu, [x, np.array([0.1, 0.2, 0.3], np.float32)],
+                        grad_argnums=(0, 1), n_reduce=8)
+
+
+def test_one_hot_matches_torch():
+    idx = np.array([[0, 3], [2, 1], [3, 3]])
+    for num_classes in (-1, 4, 6):
+        expected = TF.one_hot(torch.from_numpy(idx), num_classes).numpy()
+        got = F.one_hot(jnp.asarray(idx), num_classes)
+        assert got.dtype == jnp.int32  # torch's int64 is jnn's int32 (no x64)
+        np.testing.assert_array_equal(got, expected)
+    assert F.one_hot(jnp.zeros((0,), jnp.int32), 3).shape == (0, 3)
+    np.testing.assert_array_equal(F.one_hot(jnp.asarray(2), 3), [0, 0, 1])
+
+
+def test_one_hot_under_jit_needs_num_classes():
+    idx = jnp.array([0, 2, 1])
+    np.testing.assert_array_equal(jax.jit(lambda i: F.one_hot(i, 3))(idx), np.eye(3)[[0, 2, 1]])
+    with pytest.raises(ValueError, match=r"Pass it explicitly, e\.g\. `F\.one_hot\(target, "
+                                         r"num_classes=10\)`"):
+        jax.jit(F.one_hot)(idx)
+
+
+def test_gumbel_softmax_soft_and_hard():
+    logits = jnp.asarray(_input((4, 6)))
+    key = jax.random.key(0)
+    soft = F.gumbel_softmax(logits, tau=0.5, key=key)
+    hard = F.gumbel_softmax(logits, tau=0.5, hard=True, key=key)
+    np.testing.assert_allclose(soft.sum(-1), 1.0, rtol=1e-6)
+    # hard: the one-hot of the soft sample's argmax ...
+    np.testing.assert_array_equal(hard, np.eye(6)[np.argmax(soft, -1)])
+    # ... with the soft sample's gradient (straight-through)
+    ct = jnp.asarray(_input((4, 6), seed=1))
+    g_soft = jax.grad(lambda v: (F.gumbel_softmax(v, 0.5, key=key) * ct).sum())(logits)
+    g_hard = jax.grad(lambda v: (F.gumbel_softmax(v, 0.5, True, key=key) * ct).sum())(logits)
+    np.testing.assert_allclose(g_hard, g_soft, rtol=1e-5, atol=1e-6)
+    # torch's formula on jnn's noise: softmax((logits + g) / tau), g = Gumbel(0, 1)
+    noise = np.asarray(jax.random.gumbel(key, logits.shape))
+    expected = TF.softmax((torch.from_numpy(np.asarray(logits) + noise)) / 0.5, dim=-1)
+    np.testing.assert_allclose(soft, expected.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_gumbel_softmax_samples_the_softmax_distribution():
+    # hard samples are draws from Categorical(softmax(logits)) for any tau
+    probs = np.array([0.1, 0.2, 0.3, 0.4], np.float32)
+    logits = jnp.broadcast_to(jnp.log(jnp.asarray(probs)), (20000, 4))
+    jnn.manual_seed(0)
+    counts = np.asarray(F.gumbel_softmax(logits, tau=0.3, hard=True)).sum(0)
+    n = counts.sum()
+    assert n == 20000
+    np.testing.assert_allclose(counts / n, probs, atol=5 * np.sqrt(0.25 / n))
+    assert not np.array_equal(F.gumbel_softmax(logits[:8]), F.gumbel_softmax(logits[:8]))
+
+
+def test_gumbel_softmax_eps_warns_like_torch():
+    with pytest.warns(UserWarning, match="`eps` parameter is deprecated and has no effect."):
+        TF.gumbel_softmax(torch.zeros(2, 3), eps=1e-5)
+    with pytest.warns(UserWarning, match="`eps` parameter is deprecated and has no effect."):
+        F.gumbel_softmax(jnp.zeros((2, 3)), eps=1e-5, key=jax.random.key(0))
 
 
 @pytest.mark.parametrize("name", ["relu", "relu6", "hardtanh", "tanh", "sigmoid"])
@@ -161,6 +242,24 @@ ERRORS = [
     (lambda f, x: f.glu(x, dim=2), IndexError, "Dimension out of range"),
     (lambda f, x: f.glu(x[:, :3]), RuntimeError, "dimension 1 is size 3"),
     (lambda f, x: f.glu(x[0, 0]), RuntimeError, "glu does not support scalars"),
+    (lambda f, x: f.softshrink(x, -0.5), RuntimeError,
+     r"lambda must be in range \[0, 3\.40282e\+38\] for input dtype Float, but found -0\.5"),
+    (lambda f, x: f.softshrink(x, float("nan")), RuntimeError, "but found nan"),
+    (lambda f, x: f.rrelu(x, 0.5, 0.1), RuntimeError, "Lower bound should be less than"),
+    (lambda f, x: f.rrelu(x, 0.5, 0.1, True), RuntimeError, "Lower bound should be less than"),
+    (lambda f, x: f.prelu(x, x[:2, 0]), RuntimeError,
+     r"Found parameter numbers = 2 and channel size = 6\."),
+    (lambda f, x: f.prelu(x, x[:1]), RuntimeError,
+     "prelu: Expected `weight` to be a scalar or 1D tensor, but got: ndim = 2"),
+    (lambda f, x: f.one_hot(x), RuntimeError,
+     "one_hot is only applicable to index tensor of type LongTensor."),
+    (lambda f, x: f.one_hot(abs(x[0]).long() if hasattr(x, "long") else abs(x[0]).astype(int),
+                            2), RuntimeError, "Class values must be smaller than num_classes."),
+    (lambda f, x: f.one_hot(x[0].long() if hasattr(x, "long") else x[0].astype(int), 30),
+     RuntimeError, "Class values must be non-negative."),
+    (lambda f, x: f.one_hot(x[:0].long() if hasattr(x, "long") else x[:0].astype(int)),
+     RuntimeError, "Can not infer total number of classes from empty tensor."),
+    (lambda f, x: f.gumbel_softmax(x, dim=2), IndexError, r"range of \[-2, 1\], but got 2"),
 ]
 
 

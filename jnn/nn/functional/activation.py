@@ -17,9 +17,12 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike, DTypeLike
 
-from jnn.nn.functional._utils import normalize_dim
+from jnn import random as jnn_random
+from jnn.nn.functional._misc import gumbel_softmax, one_hot
+from jnn.nn.functional._utils import normalize_dim, torch_dtype_name
 
 __all__ = [
+    "threshold",
     "relu",
     "relu6",
     "leaky_relu",
@@ -41,6 +44,14 @@ __all__ = [
     "log_softmax",
     "softmin",
     "glu",
+    "hardshrink",
+    "softshrink",
+    "tanhshrink",
+    "prelu",
+    "rrelu",
+    # no family of their own in torch.nn.functional; they live in _misc.py
+    "one_hot",
+    "gumbel_softmax",
 ]
 
 # SELU's constants (Klambauer et al., 2017), the values torch uses.
@@ -53,6 +64,14 @@ def _negative_part(x: jax.Array) -> jax.Array:
     # unused branch of a where() cannot back-propagate 0 * inf = NaN (torch's elu grad is
     # finite for large x). where, not minimum: minimum splits the gradient at x = 0.
     return jnp.where(x > 0, jnp.zeros_like(x), x)
+
+
+def _float_only(x: jax.Array, kernel: str) -> None:
+    # torch's CPU kernels for these activations exist for floating dtypes only; an integer
+    # or bool input raises its NotImplementedError (static: reads the dtype only).
+    if not jnp.issubdtype(x.dtype, jnp.inexact):
+        raise NotImplementedError(
+            f'"{kernel}" not implemented for \'{torch_dtype_name(x.dtype)}\'')
 
 
 def _as_float(x: jax.Array) -> jax.Array:
@@ -90,6 +109,7 @@ def leaky_relu(input: ArrayLike, negative_slope: float = 0.01, inplace: bool = F
     PyTorch: ``torch.nn.functional.leaky_relu`` (``inplace`` is ignored).
     """
     x = jnp.asarray(input)
+    _float_only(x, "leaky_relu_cpu")
     return jnp.where(x > 0, x, x * negative_slope)
 
 
@@ -99,6 +119,7 @@ def elu(input: ArrayLike, alpha: float = 1.0, inplace: bool = False) -> jax.Arra
     PyTorch: ``torch.nn.functional.elu`` (``inplace`` is ignored).
     """
     x = jnp.asarray(input)
+    _float_only(x, "elu_cpu")
     return jnp.where(x > 0, x, alpha * jnp.expm1(_negative_part(x)))
 
 
@@ -108,6 +129,7 @@ def selu(input: ArrayLike, inplace: bool = False) -> jax.Array:
     PyTorch: ``torch.nn.functional.selu`` (``inplace`` is ignored).
     """
     x = jnp.asarray(input)
+    _float_only(x, "elu_cpu")
     return _SELU_SCALE * jnp.where(x > 0, x, _SELU_ALPHA * jnp.expm1(_negative_part(x)))
 
 
@@ -117,6 +139,7 @@ def celu(input: ArrayLike, alpha: float = 1.0, inplace: bool = False) -> jax.Arr
     PyTorch: ``torch.nn.functional.celu`` (``inplace`` is ignored).
     """
     x = jnp.asarray(input)
+    _float_only(x, "elu_cpu")
     return jnp.where(x > 0, x, alpha * jnp.expm1(_negative_part(x) / alpha))
 
 
@@ -132,7 +155,9 @@ def gelu(input: ArrayLike, approximate: str = "none") -> jax.Array:
     """
     if approximate not in ("none", "tanh"):
         raise RuntimeError("approximate argument must be either none or tanh.")
-    return jax.nn.gelu(jnp.asarray(input), approximate=approximate == "tanh")
+    x = jnp.asarray(input)
+    _float_only(x, "GeluKernelImpl")
+    return jax.nn.gelu(x, approximate=approximate == "tanh")
 
 
 def silu(input: ArrayLike, inplace: bool = False) -> jax.Array:
@@ -141,6 +166,7 @@ def silu(input: ArrayLike, inplace: bool = False) -> jax.Array:
     PyTorch: ``torch.nn.functional.silu`` (``inplace`` is ignored).
     """
     x = jnp.asarray(input)
+    _float_only(x, "silu_cpu")
     return x * jax.nn.sigmoid(x)
 
 
@@ -150,6 +176,7 @@ def mish(input: ArrayLike, inplace: bool = False) -> jax.Array:
     PyTorch: ``torch.nn.functional.mish`` (``inplace`` is ignored).
     """
     x = jnp.asarray(input)
+    _float_only(x, "mish_cpu")
     return x * jnp.tanh(jax.nn.softplus(x))
 
 
@@ -191,6 +218,7 @@ def hardsigmoid(input: ArrayLike, inplace: bool = False) -> jax.Array:
     PyTorch: ``torch.nn.functional.hardsigmoid`` (``inplace`` is ignored).
     """
     x = jnp.asarray(input)
+    _float_only(x, "hardsigmoid_cpu")
     zero, one = jnp.zeros((), x.dtype), jnp.ones((), x.dtype)
     # Test the saturated sides so that NaN falls through to the linear part (torch: nan).
     return jnp.where(x <= -3, zero, jnp.where(x >= 3, one, x / 6 + 0.5))
@@ -205,6 +233,7 @@ def hardswish(input: ArrayLike, inplace: bool = False) -> jax.Array:
     PyTorch: ``torch.nn.functional.hardswish`` (``inplace`` is ignored).
     """
     x = jnp.asarray(input)
+    _float_only(x, "hardswish_cpu")
     middle = x * (x + 3) / 6
     return jnp.where(x <= -3, jnp.zeros_like(x), jnp.where(x < 3, middle, x))
 
@@ -215,6 +244,7 @@ def softplus(input: ArrayLike, beta: float = 1.0, threshold: float = 20.0) -> ja
     PyTorch: ``torch.nn.functional.softplus``.
     """
     x = jnp.asarray(input)
+    _float_only(x, "softplus_cpu")
     scaled = x * beta
     linear = scaled > threshold
     # Feed the unused branch a harmless value so exp() cannot overflow into a NaN gradient.
@@ -236,7 +266,9 @@ def logsigmoid(input: ArrayLike) -> jax.Array:
 
     PyTorch: ``torch.nn.functional.logsigmoid``.
     """
-    return jax.nn.log_sigmoid(_as_float(jnp.asarray(input)))
+    x = jnp.asarray(input)
+    _float_only(x, "log_sigmoid_cpu")
+    return jax.nn.log_sigmoid(x)
 
 
 def _get_softmax_dim(name: str, ndim: int, stacklevel: int) -> int:
@@ -257,6 +289,10 @@ def _softmax_family(fn, name: str, input: ArrayLike, dim, stacklevel, dtype) -> 
     axis = normalize_dim(dim, x.ndim)
     if dtype is not None:
         x = x.astype(dtype)
+    # torch's kernel name (in its NotImplementedError) depends on the reduced dim.
+    kernel = "log_softmax" if name == "log_softmax" else "softmax"
+    last = axis == max(x.ndim, 1) - 1
+    _float_only(x, f"{kernel}_lastdim_kernel_impl" if last else f"{kernel}_kernel_impl")
     if x.ndim == 0:  # torch treats a 0-d input as a single-element vector
         return fn(x.reshape(1), axis=0).reshape(())
     return fn(x, axis=axis)
@@ -329,5 +365,158 @@ def glu(input: ArrayLike, dim: int = -1) -> jax.Array:
         raise RuntimeError(
             f"Halving dimension must be even, but dimension {axis} is size {x.shape[axis]}"
         )
+    _float_only(x, "glu_cpu")
     a, b = jnp.split(x, 2, axis=axis)
     return a * jax.nn.sigmoid(b)
+
+
+def threshold(
+    input: ArrayLike, threshold: float, value: float, inplace: bool = False
+) -> jax.Array:
+    """``x`` where ``x > threshold``, else ``value``.
+
+    Args:
+        input: any shape; integer inputs stay integer (``value`` is cast, as in torch).
+        threshold: the value to threshold at.
+        value: the value that replaces everything at or below ``threshold``.
+        inplace: accepted for torch compatibility and ignored (JAX arrays are immutable).
+
+    PyTorch: ``torch.nn.functional.threshold``. NaN stays NaN and the gradient is 0 where
+    ``x <= threshold``, as in torch.
+    """
+    x = jnp.asarray(input)
+    if x.dtype == jnp.bool_:
+        raise NotImplementedError("\"threshold_cpu\" not implemented for 'Bool'")
+    # Test the replaced side so that NaN falls through to x, as torch's kernel does.
+    return jnp.where(x <= threshold, jnp.asarray(value).astype(x.dtype), x)
+
+
+def hardshrink(input: ArrayLike, lambd: float = 0.5) -> jax.Array:
+    """``x`` where ``|x| > lambd``, else 0 (the gradient is 0 on ``[-lambd, lambd]``).
+
+    PyTorch: ``torch.nn.functional.hardshrink``.
+    """
+    x = jnp.asarray(input)
+    _float_only(x, "hardshrink_cpu")
+    inside = (x >= -lambd) & (x <= lambd)
+    return jnp.where(inside, jnp.zeros_like(x), x)
+
+
+def _check_lambd(x: jax.Array, lambd: float) -> None:
+    # torch's softshrink_check: lambd in [0, max of the dtype] (NaN fails too).
+    top = float(jnp.finfo(x.dtype).max)
+    if not 0 <= lambd <= top:
+        raise RuntimeError(
+            f"lambda must be in range [0, {top:g}] for input dtype "
+            f"{torch_dtype_name(x.dtype)}, but found {lambd:g}"
+        )
+
+
+def softshrink(input: ArrayLike, lambd: float = 0.5) -> jax.Array:
+    """``x - lambd`` above ``lambd``, ``x + lambd`` below ``-lambd``, 0 between.
+
+    Args:
+        input: any floating shape.
+        lambd: the shrinkage, in ``[0, finfo(dtype).max]`` (torch's RuntimeError otherwise).
+
+    PyTorch: ``torch.nn.functional.softshrink``.
+    """
+    x = jnp.asarray(input)
+    _float_only(x, "softshrink_check")
+    _check_lambd(x, lambd)
+    # |x| <= lambd is false for NaN, which then flows through the shrink: nan, as torch.
+    shrunk = x - jnp.sign(x) * jnp.asarray(lambd, x.dtype)
+    return jnp.where(jnp.abs(x) <= lambd, jnp.zeros_like(x), shrunk)
+
+
+def tanhshrink(input: ArrayLike) -> jax.Array:
+    """``x - tanh(x)``; integer inputs are promoted to float, as in torch.
+
+    PyTorch: ``torch.nn.functional.tanhshrink``.
+    """
+    x = _as_float(jnp.asarray(input))
+    return x - jnp.tanh(x)
+
+
+def _check_prelu(x: jax.Array, w: jax.Array) -> None:
+    if w.ndim > 1:
+        raise RuntimeError(
+            f"prelu: Expected `weight` to be a scalar or 1D tensor, but got: ndim = {w.ndim}")
+    if x.dtype != w.dtype:
+        raise RuntimeError(
+            "prelu: Type promoting not supported. Got "
+            f"{torch_dtype_name(x.dtype)} and {torch_dtype_name(w.dtype)}")
+    _float_only(x, "prelu_cpu")
+    channels = x.shape[1] if x.ndim >= 2 else 1
+    if w.size not in (1, channels):
+        raise RuntimeError(
+            "Mismatch of parameter numbers and input channel size. Found parameter numbers "
+            f"= {w.size} and channel size = {channels}.")
+
+
+def prelu(input: ArrayLike, weight: ArrayLike) -> jax.Array:
+    """``x`` where ``x > 0``, else ``weight * x``, with one learnable slope per channel.
+
+    Args:
+        input: ``(*)``; the channel dimension is dim 1 when ``input`` has 2 or more dims.
+        weight: a scalar or ``(1,)`` (one shared slope) or ``(C,)`` (one per channel of
+            dim 1, broadcast over every later dimension, which plain broadcasting would
+            not do for inputs of rank > 2).
+
+    Shape:
+        - Input: ``(N, C, *)``, or any ``(*)`` with a single shared slope.
+        - Output: the same shape as the input.
+
+    PyTorch: ``torch.nn.functional.prelu``; dtypes must match (torch refuses promotion).
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> prelu(jnp.full((2, 3, 4), -1.0), jnp.array([0.1, 0.2, 0.3]))[0, :, 0]
+        Array([-0.1, -0.2, -0.3], dtype=float32)
+    """
+    x, w = jnp.asarray(input), jnp.asarray(weight)
+    _check_prelu(x, w)
+    if w.size == 1 or x.ndim < 2:
+        slope = w.reshape(())
+    else:  # (C,) -> (C, 1, ..., 1): aligned with dim 1 of x
+        slope = w.reshape((w.size,) + (1,) * (x.ndim - 2))
+    # x > 0 rather than x <= 0: at 0 torch's backward uses the slope, and NaN stays NaN.
+    return jnp.where(x > 0, x, slope * x)
+
+
+def rrelu(
+    input: ArrayLike,
+    lower: float = 1.0 / 8,
+    upper: float = 1.0 / 3,
+    training: bool = False,
+    inplace: bool = False,
+    *,
+    key: jax.Array | None = None,
+) -> jax.Array:
+    """Randomized leaky ReLU: slope ``a ~ U(lower, upper)`` per element where ``x <= 0``.
+
+    In training every non-positive element draws its own slope; in eval the slope is the
+    fixed ``(lower + upper) / 2`` (also in training when ``lower == upper``, drawing no key).
+
+    Args:
+        input: any floating shape.
+        lower, upper: the slope's range (``lower <= upper``).
+        training: draw random slopes (``True``) or use the mean slope.
+        inplace: accepted for torch compatibility and ignored (JAX arrays are immutable).
+        key: PRNG key for the slopes; default draws one from jnn's global generator (only
+            in training).
+
+    PyTorch: ``torch.nn.functional.rrelu``; the same distribution, but JAX's random stream,
+    so the slopes differ from torch's for the same seed.
+    """
+    x = jnp.asarray(input)
+    if lower > upper:
+        raise RuntimeError("Lower bound should be less than or equal to the upper bound")
+    if not training or lower == upper:  # a fixed slope: no randomness to draw
+        _float_only(x, "leaky_relu_cpu" if not training else "rrelu_with_noise_out_cpu")
+        return jnp.where(x > 0, x, x * ((lower + upper) / 2))
+    _float_only(x, "rrelu_with_noise_out_cpu")
+    if key is None:
+        key = jnn_random.next_key()
+    slope = jax.random.uniform(key, x.shape, x.dtype, lower, upper)
+    return jnp.where(x > 0, x, x * slope)
