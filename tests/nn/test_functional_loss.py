@@ -13,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import jnn.nn.functional as F
+from jnn.nn import LinearCrossEntropyOptions
 from tests.oracle import check_function as check_against_torch
 
 RTOL = 1e-5
@@ -402,13 +403,33 @@ def test_all_ignored_mean_is_nan_like_torch():
     assert np.isnan(TF.cross_entropy(torch.from_numpy(x), torch.from_numpy(t).long()).item())
 
 
-def test_out_of_range_target_gives_nan_not_an_error():
-    # torch raises IndexError after reading the values; jnn never reads values (jit-safe).
-    loss = F.cross_entropy(
-        np.zeros((2, C), np.float32), np.array([0, C], np.int32), reduction="none"
-    )
+def test_out_of_range_target_raises_eagerly_and_is_nan_under_jit():
+    # torch raises IndexError after reading the values; jnn reads them only when concrete.
+    x, t = np.zeros((2, C), np.float32), np.array([0, C], np.int32)
+    with pytest.raises(IndexError, match=r"Target 5 is out of bounds\."):
+        F.cross_entropy(x, t, reduction="none")
+    with pytest.raises(IndexError, match=r"Target 5 is out of bounds\."):
+        F.nll_loss(x, jnp.asarray(t))  # a committed jax.Array is concrete too
+    loss = jax.jit(lambda a, b: F.cross_entropy(a, b, reduction="none"))(x, t)
     assert float(loss[0]) == pytest.approx(math.log(C))
-    assert np.isnan(float(loss[1]))
+    assert np.isnan(float(loss[1]))  # inside a trace: no host sync, NaN marks the element
+
+
+def test_target_beyond_int32_never_picks_another_class():
+    # jnp.asarray would wrap 2**32 + 1 to class 1 (x64 is off); jnn reads the int64 first.
+    target = np.array([0, 2**32 + 1], np.int64)
+    with pytest.raises(IndexError, match=r"Target 4294967297 is out of bounds\."):
+        F.cross_entropy(np.zeros((2, C), np.float32), target)
+    with pytest.raises(IndexError, match=r"Target 4294967297 is out of bounds\."):
+        TF.cross_entropy(torch.zeros(2, C), torch.from_numpy(target))
+
+
+def test_bce_value_check_is_eager_only():
+    bad = np.array([0.5, 1.5], np.float32)
+    with pytest.raises(RuntimeError, match="all elements of input should be between 0 and 1"):
+        F.binary_cross_entropy(bad, np.full(2, 0.5, np.float32))
+    out = jax.jit(F.binary_cross_entropy)(bad, np.full(2, 0.5, np.float32))
+    assert np.isnan(float(out))  # log(1 - 1.5): unchecked inside a trace, as documented
 
 
 def test_cross_entropy_under_vmap_matches_the_batched_loss():
@@ -447,3 +468,193 @@ def test_cross_entropy_property(kind, seed, ignore_index, label_smoothing, use_w
         n_reduce=inputs[0].size,
         seed=seed,
     )
+
+
+# -- the losses added with the full set: one direct F comparison (or more) each ---------
+def _pm1(rng, shape):
+    return np.where(rng.random(shape) < 0.5, -1.0, 1.0).astype(np.float32)
+
+
+def _new_case_inputs(name, rng):
+    """(inputs, grad_argnums) for each new functional loss, on small shared shapes."""
+    x, y = _normal(rng, (4, C)), _normal(rng, (4, C))
+    if name == "poisson_nll_loss":
+        return [x, rng.uniform(0, 3, (4, C)).astype(np.float32)], (0, 1)
+    if name == "gaussian_nll_loss":
+        return [x, y, rng.uniform(0.5, 2, (4, 1)).astype(np.float32)], (0, 1, 2)
+    if name in ("margin_ranking_loss", "cosine_embedding_loss"):
+        t = _pm1(rng, (4,))
+        return ([x[:, 0], y[:, 0], t] if name == "margin_ranking_loss" else [x, y, t]), (0, 1)
+    if name in ("hinge_embedding_loss", "soft_margin_loss"):
+        return [x, _pm1(rng, (4, C))], (0,)
+    if name == "multilabel_soft_margin_loss":
+        return [x, (rng.random((4, C)) < 0.5).astype(np.float32)], (0,)
+    if name == "multilabel_margin_loss":
+        return [x, np.array([[3, 0, -1, 1, 2], [1, 2, 3, 4, 0], [-1, 0, 0, 0, 0],
+                             [4, 4, -1, 2, 2]], np.int32)], (0,)
+    if name == "multi_margin_loss":
+        return [x, rng.integers(0, C, (4,)).astype(np.int32)], (0,)
+    return [x, y, _normal(rng, (4, C))], (0, 1, 2)  # the triplet losses
+
+
+NEW_CASES = [
+    ("poisson_nll_loss", {}),
+    ("poisson_nll_loss", {"log_input": False, "full": True, "reduction": "none"}),
+    ("gaussian_nll_loss", {"full": True}),
+    ("gaussian_nll_loss", {"reduction": "none", "eps": 0.7}),
+    ("margin_ranking_loss", {"margin": 0.3}),
+    ("hinge_embedding_loss", {"margin": 0.5, "reduction": "none"}),
+    ("soft_margin_loss", {}),
+    ("multilabel_soft_margin_loss", {"weight": W(C)}),
+    ("multilabel_soft_margin_loss", {"reduction": "none"}),
+    ("multilabel_margin_loss", {"reduction": "none"}),
+    ("multi_margin_loss", {}),
+    ("multi_margin_loss", {"p": 2, "margin": 0.7, "weight": W(C), "reduction": "none"}),
+    ("cosine_embedding_loss", {"margin": 0.2}),
+    ("triplet_margin_loss", {}),
+    ("triplet_margin_loss", {"p": 1, "swap": True, "reduction": "none"}),
+    ("triplet_margin_loss", {"p": math.inf, "reduction": "sum"}),
+    ("triplet_margin_with_distance_loss", {"swap": True}),
+]
+
+
+@pytest.mark.parametrize("name, kwargs", NEW_CASES)
+def test_new_losses_match_torch(name, kwargs):
+    inputs, grad_argnums = _new_case_inputs(name, np.random.default_rng(3))
+    check_against_torch(
+        lambda *a: getattr(F, name)(*a, **_kwargs_for(kwargs, jnp.asarray)),
+        lambda *a: getattr(TF, name)(*a, **_kwargs_for(kwargs, torch.from_numpy)),
+        inputs, grad_argnums, n_reduce=inputs[0].size * C)
+
+
+def test_triplet_with_a_custom_distance_matches_torch():
+    inputs, _ = _new_case_inputs("triplet_margin_loss", np.random.default_rng(4))
+    check_against_torch(
+        lambda a, p, n: F.triplet_margin_with_distance_loss(
+            a, p, n, distance_function=lambda u, v: jnp.sum(jnp.abs(u - v), -1), margin=2.0),
+        lambda a, p, n: TF.triplet_margin_with_distance_loss(
+            a, p, n, distance_function=lambda u, v: (u - v).abs().sum(-1), margin=2.0),
+        inputs, (0, 1, 2), n_reduce=20)
+
+
+def test_gaussian_nll_float_var_matches_torch():
+    inputs, _ = _new_case_inputs("gaussian_nll_loss", np.random.default_rng(5))
+    got = F.gaussian_nll_loss(inputs[0], inputs[1], 0.5)
+    want = TF.gaussian_nll_loss(torch.from_numpy(inputs[0]), torch.from_numpy(inputs[1]), 0.5)
+    np.testing.assert_allclose(got, want.numpy(), rtol=RTOL)
+
+
+# -- CTC: direct comparisons, jit with traced lengths ------------------------------------
+def _ctc_inputs(rng):
+    lp = _log_softmax(_normal(rng, (7, 3, C)), 2)
+    targets = np.array([[1, 2, 2, 3], [4, 1, 0, 0], [2, 0, 0, 0]], np.int32)
+    return lp, targets, np.array([7, 6, 4], np.int32), np.array([4, 2, 1], np.int32)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_ctc_loss_matches_torch_under_jit(reduction):
+    # Under jit the lengths are tracers: no value checks, and concatenated targets take
+    # their total length as the padded width.  The result is the same.
+    lp, targets, il, tl = _ctc_inputs(np.random.default_rng(6))
+    flat = np.concatenate([targets[i, :n] for i, n in enumerate(tl)])
+    for tg in (targets, flat):
+        check_against_torch(
+            lambda a, b, c, d: F.ctc_loss(a, b, c, d, reduction=reduction),
+            lambda a, b, c, d: TF.ctc_loss(a, b, c, d, reduction=reduction),
+            [lp, tg, il, tl], (0,), n_reduce=lp.size)
+
+
+def test_ctc_gradient_is_torchs_convention_through_log_softmax():
+    # torch's gradient w.r.t. log_probs sums to 0 over classes; through log_softmax it is
+    # the true gradient w.r.t. the logits. Check the chain against torch end to end.
+    rng = np.random.default_rng(7)
+    logits, (_, targets, il, tl) = _normal(rng, (7, 3, C)), _ctc_inputs(rng)
+    check_against_torch(
+        lambda z, b, c, d: F.ctc_loss(jax.nn.log_softmax(z, 2), b, c, d, blank=0),
+        lambda z, b, c, d: TF.ctc_loss(z.log_softmax(2), b, c, d, blank=0),
+        [logits, targets, il, tl], (0,), n_reduce=logits.size)
+
+
+# -- linear_cross_entropy: chunks, padding, memory --------------------------------------
+@pytest.mark.parametrize("kwargs, chunk", [
+    ({}, 3),
+    ({"weight": W(C), "ignore_index": 2, "label_smoothing": 0.1, "reduction": "sum"}, 4),
+    ({"reduction": "none"}, 8),
+])
+def test_linear_cross_entropy_matches_torch(kwargs, chunk):
+    rng = np.random.default_rng(8)
+    x, w, b = _normal(rng, (7, 6)), _normal(rng, (C, 6)), _normal(rng, (C,))
+    t = rng.integers(0, C, (7,)).astype(np.int32)
+    # 7 rows: the last chunk is padded
+    options = LinearCrossEntropyOptions(batch_chunk_size=chunk, chunking_method=None)
+    check_against_torch(
+        lambda a, ww, bb, tt: F.linear_cross_entropy(
+            a, ww, tt, linear_bias=bb, options=options, **_kwargs_for(kwargs, jnp.asarray)),
+        lambda a, ww, bb, tt: TF.linear_cross_entropy(
+            a, ww, tt, linear_bias=bb, **_kwargs_for(kwargs, torch.from_numpy)),
+        [x, w, b, t], (0, 1, 2), n_reduce=x.size * C)
+
+
+def test_linear_cross_entropy_never_materialises_the_logits():
+    # value_and_grad over input and weight: XLA's temporary buffers stay well below the
+    # (N, C) float32 logits (4 MiB here), because each chunk's logits are recomputed in
+    # the backward pass (jax.checkpoint) instead of being stored for all chunks.
+    n, d, c = 1024, 32, 1024
+    x = jax.ShapeDtypeStruct((n, d), jnp.float32)
+    w = jax.ShapeDtypeStruct((c, d), jnp.float32)
+    t = jax.ShapeDtypeStruct((n,), jnp.int32)
+
+    def loss(x, w, t):
+        return F.linear_cross_entropy(x, w, t)
+
+    compiled = jax.jit(jax.value_and_grad(loss, argnums=(0, 1))).lower(x, w, t).compile()
+    logits_bytes = n * c * 4
+    temp = compiled.memory_analysis().temp_size_in_bytes
+    assert temp < logits_bytes / 4, f"temporaries {temp} B vs logits {logits_bytes} B"
+
+
+# -- bfloat16: torch supports these losses on CPU ----------------------------------------
+@pytest.mark.parametrize("name, kind", [("mse_loss", "pair"), ("cross_entropy", "index"),
+                                        ("binary_cross_entropy_with_logits", "bce_logits"),
+                                        ("l1_loss", "pair")])
+def test_bfloat16_losses_match_torch(name, kind):
+    inputs, _ = make_inputs(kind)
+    t_args = [torch.from_numpy(a).bfloat16() if a.dtype.kind == "f" else
+              torch.from_numpy(a.astype(np.int64)) for a in inputs]
+    j_args = [jnp.asarray(a, jnp.bfloat16) if a.dtype.kind == "f" else jnp.asarray(a)
+              for a in inputs]
+    got, want = getattr(F, name)(*j_args), getattr(TF, name)(*t_args)
+    assert got.dtype == jnp.bfloat16
+    # bfloat16 keeps 8 significant bits: both round the same float32 maths differently
+    np.testing.assert_allclose(np.float32(got), want.float().numpy(), rtol=2e-2, atol=1e-2)
+
+
+# -- hypothesis: shapes, reductions and weights of the margin losses ----------------------
+@given(
+    name=st.sampled_from(["multi_margin_loss", "multilabel_soft_margin_loss",
+                          "hinge_embedding_loss", "poisson_nll_loss"]),
+    batched=st.booleans(),
+    reduction=st.sampled_from(["mean", "sum", "none"]),
+    use_weight=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
+def test_margin_losses_property(name, batched, reduction, use_weight, seed):
+    rng = np.random.default_rng(seed)
+    shape = (4, C) if batched else (C,)
+    x = _normal(rng, shape)
+    kwargs = {"reduction": reduction}
+    if name == "multi_margin_loss":
+        target = rng.integers(0, C, shape[:-1]).astype(np.int32)
+        kwargs["p"] = int(rng.integers(1, 3))
+    elif name == "multilabel_soft_margin_loss":
+        target = (rng.random(shape) < 0.5).astype(np.float32)
+    elif name == "hinge_embedding_loss":
+        target = _pm1(rng, shape)
+    else:
+        target = rng.uniform(0, 3, shape).astype(np.float32)
+    if use_weight and name in ("multi_margin_loss", "multilabel_soft_margin_loss"):
+        kwargs["weight"] = W(C)
+    check_against_torch(
+        lambda a, b: getattr(F, name)(a, b, **_kwargs_for(kwargs, jnp.asarray)),
+        lambda a, b: getattr(TF, name)(a, b, **_kwargs_for(kwargs, torch.from_numpy)),
+        [x, target], (0,), n_reduce=x.size, seed=seed)

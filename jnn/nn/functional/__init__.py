@@ -2,8 +2,29 @@
 
 Every function takes arrays (anything ``jnp.asarray`` accepts) and static Python
 hyper-parameters and returns new arrays; all work under ``jax.jit``, ``jax.grad`` and
-``jax.vmap``. Randomness (dropout) takes an explicit ``key``, defaulting to jnn's global
-generator. ``inplace=`` arguments are accepted and ignored: JAX arrays are immutable.
+``jax.vmap``. Randomness (dropout, rrelu, gumbel_softmax) takes an explicit ``key``,
+defaulting to jnn's global generator. ``inplace=`` arguments are accepted and ignored: JAX
+arrays are immutable, so the result is always a new array (use the return value).
+
+Not provided: torch.nn.functional's public names that jnn leaves out on purpose, one per
+line with its reason (``tests/nn/test_functional_names.py`` parses this list, so the
+documentation and the test cannot drift):
+
+- ``celu_``: in-place only; JAX arrays are immutable: use ``x = celu(x)``.
+- ``elu_``: in-place only; JAX arrays are immutable: use ``x = elu(x)``.
+- ``hardtanh_``: in-place only; JAX arrays are immutable: use ``x = hardtanh(x)``.
+- ``leaky_relu_``: in-place only; JAX arrays are immutable: use ``x = leaky_relu(x)``.
+- ``relu_``: in-place only; JAX arrays are immutable: use ``x = relu(x)``.
+- ``rrelu_``: in-place only; JAX arrays are immutable: use ``x = rrelu(x)``.
+- ``selu_``: in-place only; JAX arrays are immutable: use ``x = selu(x)``.
+- ``threshold_``: in-place only; JAX arrays are immutable: use ``x = threshold(x, t, v)``.
+- ``assert_int_or_pair``: torch's internal argument check, not an nn operation.
+- ``scaled_dot_product_attention``: arrives with the attention issue.
+- ``multi_head_attention_forward``: arrives with the attention issue.
+- ``grouped_mm``: torch's CUDA grouped GEMM kernel entry (MoE), not an nn operation here.
+- ``scaled_mm``: torch's CUDA low-precision (fp8) scaled GEMM kernel entry.
+- ``scaled_grouped_mm``: torch's CUDA low-precision (fp8) grouped GEMM kernel entry.
+- ``conv_tbc``: torch's legacy time-batch-channel convolution kernel, undocumented.
 """
 
 from jnn.nn.functional.activation import *  # noqa: F403

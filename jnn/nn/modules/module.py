@@ -124,7 +124,7 @@ class Module:
             _pytree.materialize(self)
         st = _state.state
         if (not st.forward_depth and args and isinstance(args[0], jax.core.Tracer)
-                and not st.compile_depth):
+                and not st.compile_depth and st.read_log is None):  # not autograd's dry run
             _warn_if_captured(self, args[0])
         st.forward_depth += 1
         try:

@@ -1,0 +1,100 @@
+"""Private helpers shared by the loss files: dtype refusals, value checks, reductions.
+
+Shape and dtype checks are static. Value checks (class indices in range, BCE
+probabilities in ``[0, 1]``, a non-negative variance) need the numbers: they run only
+when the argument is concrete (eager mode: a numpy array, a list, or a committed
+``jax.Array``) and are skipped inside a trace (``jax.jit``, ``jax.grad`` over that
+argument, ``jnn.compile``), where reading values would force a host sync.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jnn.nn.functional._utils import torch_dtype_name, torch_size
+
+__all__: list[str] = []
+
+
+def concrete(value: Any) -> np.ndarray | None:
+    """``value`` as a numpy array when its numbers are known now, else None (a tracer).
+
+    Reads the argument as the caller passed it, before any ``jnp.asarray``: an int64
+    numpy target beyond int32 keeps its value here (JAX would wrap it to another class).
+    """
+    if value is None or isinstance(value, jax.core.Tracer):
+        return None
+    return np.asarray(value)
+
+
+def check_class_targets(target: Any, n_classes: int, ignore_index: int | None) -> None:
+    """torch's ``IndexError: Target 5 is out of bounds.`` for concrete class indices."""
+    values = concrete(target)
+    if values is None or values.size == 0 or values.dtype.kind not in "iu":
+        return
+    bad = (values < 0) | (values >= n_classes)
+    if ignore_index is not None:
+        bad &= values != ignore_index
+    if bad.any():
+        raise IndexError(f"Target {int(values[bad].flat[0])} is out of bounds.")
+
+
+def check_unit_interval(value: Any, what: str) -> None:
+    """torch's BCE check: ``all elements of input should be between 0 and 1`` (NaN fails)."""
+    values = concrete(value)
+    if values is None or values.size == 0:
+        return
+    values = values.astype(np.float32)
+    if not ((values >= 0) & (values <= 1)).all():
+        raise RuntimeError(f"all elements of {what} should be between 0 and 1")
+
+
+def refuse_integer(dtype: Any, kernel: str) -> None:
+    """torch's ``"mse_cpu" not implemented for 'Long'`` for a non-floating input."""
+    if not jnp.issubdtype(dtype, jnp.inexact):
+        raise NotImplementedError(f'"{kernel}" not implemented for \'{torch_dtype_name(dtype)}\'')
+
+
+def refuse_bool_subtraction(*dtypes: Any) -> None:
+    """torch refuses ``a - b`` on two bool tensors (l1, hinge) with this message."""
+    if all(jnp.dtype(d) == jnp.bool_ for d in dtypes):
+        raise RuntimeError(
+            "Subtraction, the `-` operator, with two bool tensors is not supported. "
+            "Use the `^` or `logical_xor()` operator instead."
+        )
+
+
+def refuse_integer_mean(dtype: Any, reduction: str) -> None:
+    """torch's ``mean()`` of an integer loss (l1, hinge): 'sum' and 'none' stay integer."""
+    if reduction == "mean" and not jnp.issubdtype(dtype, jnp.inexact):
+        raise RuntimeError(
+            "mean(): could not infer output dtype. Input dtype must be either a floating "
+            f"point or complex dtype. Got: {torch_dtype_name(dtype)}"
+        )
+
+
+def abs_with_zero_subgradient(diff: jax.Array) -> jax.Array:
+    # |d| with torch's subgradient sign(0) = 0 at d = 0 (jnp.abs's derivative there is 1).
+    return diff * jnp.sign(diff)
+
+
+def warn_if_target_size_differs(input_shape, target_shape, stacklevel: int = 3) -> None:
+    if tuple(input_shape) != tuple(target_shape):
+        warnings.warn(
+            f"Using a target size ({torch_size(target_shape)}) that is different to the input "
+            f"size ({torch_size(input_shape)}). This will likely lead to incorrect results due "
+            "to broadcasting. Please ensure they have the same size.",
+            stacklevel=stacklevel,
+        )
+
+
+def check_reduction_is_valid(reduction: str, message: str = "{} is not a valid value for "
+                             "reduction") -> None:
+    """Losses written in Python in torch validate the string themselves, in their words."""
+    if reduction not in ("none", "mean", "sum"):
+        raise ValueError(message.format(reduction))
