@@ -449,9 +449,11 @@ def _failed_after_return() -> RuntimeError:
 class _Entry:
     """One traced program and what its outputs mean."""
 
-    __slots__ = ("jitted", "out_layout", "out_plan", "out_static", "out_treedef", "cleared")
+    __slots__ = ("jitted", "out_layout", "out_plan", "out_static", "out_treedef", "cleared",
+                 "compiled")
 
     def __init__(self) -> None:
+        self.compiled = False  # called once: XLA compiled it (a jax.eval_shape does not)
         self.jitted: Any = None
         self.out_layout: _Layout | None = None
         self.out_plan: _Plan | None = None
@@ -469,7 +471,11 @@ _RETRACE_WARNING = 8
 
 
 class CompiledFunction:
-    """The callable ``jnn.compile(fn)`` returns; ``trace_count`` counts traces."""
+    """The callable ``jnn.compile(fn)`` returns.
+
+    ``trace_count`` counts Python traces of ``fn`` (including the abstract one that learns
+    what a first training step creates); ``compile_count`` counts XLA programs compiled.
+    """
 
     def __init__(self, fn: Callable[..., Any], *, donate: bool = True,
                  state: tuple | None = None) -> None:
@@ -477,6 +483,7 @@ class CompiledFunction:
         self.fn = fn
         self.donate = donate
         self.trace_count = 0
+        self.compile_count = 0
         self._explicit = None if state is None else _explicit_roots(state)
         self._entries: OrderedDict[Any, _Entry] = OrderedDict()
         self._last_key: Any = None
@@ -487,6 +494,7 @@ class CompiledFunction:
         self._specs: tuple = ()
         self._groups: list[tuple[Optimizer, dict]] = []
         self._array_treedefs: dict[int, Any] = {}
+        self._template: list = []
         self._bound: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         code_fn = getattr(fn, "__func__", fn)  # a bound method: its function's names
         self._code_fn = code_fn
@@ -576,6 +584,7 @@ class CompiledFunction:
                tuple((x.shape, x.dtype) for x in arrays),
                layout.key, plan.key, self._specs, tuple(s for _, s in options))
         entry = self._entries.get(key)
+        undo: list[Callable[[], None]] = []
         if entry is None:
             # Tracing reads the objects, so they must hold every value (never flush inside
             # a trace: the write-back would run as traced code and leave tracers behind).
@@ -584,9 +593,17 @@ class CompiledFunction:
                 lazy = layout.gather_lazy()
                 from_store = False
             entry = self._new_entry(key, treedef, is_array, leaves, layout, plan)
+            if _maybe_incomplete(self._groups, layout):
+                warm = self._warm_start(entry, key, (plan.pack_jit(lazy), layout, options,
+                                                     arrays), objects, undo)
+                if warm is not None:
+                    entry, layout, plan, lazy = warm
         if packed is None or not from_store:
             packed = plan.pack_jit(lazy)
         call = (packed, layout.gather_direct(), [h for h, _ in options], arrays)
+        if not entry.compiled:
+            entry.compiled = True
+            self.compile_count += 1
         try:
             with warnings.catch_warnings():
                 # State that passes through unchanged (a frozen parameter, the first step's
@@ -594,6 +611,8 @@ class CompiledFunction:
                 warnings.filterwarnings("ignore", "Some donated buffers were not usable")
                 new_packed, new_direct, out_arrays = entry.jitted(*call)
         except BaseException as error:
+            for step in reversed(undo):  # the first step's placeholders go again
+                step()
             if from_store and any(b.is_deleted() for b in packed):
                 st.pending = None
                 if not store.materialized:
@@ -615,6 +634,44 @@ class CompiledFunction:
         out_leaves = [next(out_it) if s is _ARRAY else s for s in entry.out_static]
         return jax.tree_util.tree_unflatten(entry.out_treedef, out_leaves)
 
+    def _warm_start(self, entry: _Entry, key: tuple, call: tuple, objects: tuple,
+                    undo: list) -> tuple | None:
+        """The first step of a training loop: compile the steady program only.
+
+        A first step creates state (``.grad``, the optimizer's per-parameter state), so its
+        output cells differ from its inputs and the second step would be traced and
+        compiled again.  Instead the first program is only traced abstractly
+        (``jax.eval_shape``: no compile) to learn the cells the step produces; the new cells
+        get placeholders equal to what the step would create them from (zero gradients,
+        the optimizer's initial state) and the steady program runs from the first call.
+        Done only where that is exactly torch's first step (``_placeholder_safe``).
+        Returns ``(entry, layout, plan, lazy)`` or None (then ``entry`` runs as is).
+        """
+        packed, layout, options, arrays = call
+        jax.eval_shape(entry.jitted, packed, layout.gather_direct(),
+                       [h for h, _ in options], arrays)
+        after = entry.out_layout
+        if after.key == layout.key:
+            return None
+        placeholders = _placeholders(layout, after)
+        if placeholders is None:
+            return None
+        undo.append(_bump_cells)  # undone: the cells changed back (runs last)
+        for install, remove in placeholders:
+            install()
+            undo.append(remove)
+        _bump_cells()
+        self._layout = after
+        self._fast = self._fast_key(objects)
+        lazy = after.gather_lazy()
+        plan = _Plan.of(lazy, after.n_grads())
+        steady = (*key[:4], after.key, plan.key, *key[6:])
+        self._entries.pop(key, None)  # the abstract first program is never compiled
+        warm = self._entries.get(steady)
+        if warm is None:
+            warm = self._new_entry(steady, key[0], key[1], self._template, after, plan)
+        return warm, after, plan, lazy
+
     def _new_entry(self, key: tuple, treedef: Any, is_array: tuple, leaves: list,
                    layout: _Layout, plan: _Plan) -> _Entry:
         if self.trace_count >= _RETRACE_WARNING and self._last_key is not None:
@@ -623,6 +680,7 @@ class CompiledFunction:
                 f"compiled again ({self.trace_count + 1} times so far): "
                 f"{_describe_change(self._last_key, key)}",
                 RecompileWarning, stacklevel=4)
+        self._template = leaves
         entry = self._build(treedef, is_array, leaves, layout, plan)
         self._entries[key] = entry
         self._last_key = key
@@ -714,6 +772,62 @@ class CompiledFunction:
         # user code and by state_dict()) stay valid whatever happens to the call.
         entry.jitted = jax.jit(program, donate_argnums=(0,) if self.donate else ())
         return entry
+
+
+def _bump_cells() -> None:
+    _state.state.cells_version += 1
+
+
+def _maybe_incomplete(groups: list, layout: _Layout) -> bool:
+    """Could a step create cells (a first step): a trainable parameter without .grad, or
+    without optimizer state?"""
+    if not groups:
+        return False
+    has_grad = {id(p) for p in layout.grads}
+    for opt, group in groups:
+        state = opt._param_state
+        for p in group["params"]:
+            if p._requires_grad and (id(p) not in has_grad or not state.get(p)):
+                return True
+    return False
+
+
+def _placeholders(before: _Layout, after: _Layout) -> list | None:
+    """``(install, remove)`` pairs creating the cells ``after`` has and ``before`` lacks,
+    with the values the step would create them from; None if that would not be torch's
+    first step (e.g. SGD with dampening, whose first momentum buffer is the gradient)."""
+    out = []
+    had_grad = {id(p) for p in before.grads}
+    for p in after.grads:
+        if id(p) not in had_grad:
+            def install(p: Parameter = p) -> None:
+                p._gradient = jnp.zeros(p._value.shape, p._value.dtype)
+
+            def remove(p: Parameter = p) -> None:
+                p._gradient = None
+
+            out.append((install, remove))
+    had_state = {(id(o), id(p), k) for o, p, k in before.ostates}
+    new_state: dict[tuple[int, int], tuple] = {}
+    for o, p, k in after.ostates:
+        if (id(o), id(p), k) not in had_state:
+            new_state.setdefault((id(o), id(p)), (o, p))
+    if after.items != before.items and len(after.items) != len(before.items):
+        return None
+    for o, p in new_state.values():
+        group = next(g for g in o.param_groups if any(q is p for q in g["params"]))
+        initial = None if o._param_state.get(p) else o._placeholder_state(p, group)
+        if initial is None:
+            return None
+
+        def install(o: Optimizer = o, p: Parameter = p, initial: dict = initial) -> None:
+            o._param_state[p].update(initial)
+
+        def remove(o: Optimizer = o, p: Parameter = p) -> None:
+            o._param_state.pop(p, None)
+
+        out.append((install, remove))
+    return out
 
 
 class RecompileWarning(UserWarning):

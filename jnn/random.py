@@ -103,7 +103,15 @@ class Generator:
         return self
 
     def next_key(self) -> jax.Array:
-        """Split the generator's key: keep one half, return the other."""
+        """Split the generator's key: keep one half, return the other.
+
+        Atomic across threads (a compiled call that traces holds the same lock and swaps
+        a traced key in meanwhile: another thread must never draw from that).
+        """
+        with _state.LOCK:
+            return self._next_key()
+
+    def _next_key(self) -> jax.Array:
         key, sub = jax.random.split(self.key)
         if (isinstance(key, jax.core.Tracer) and not isinstance(self.key, jax.core.Tracer)
                 and _state.state.write_log is None):

@@ -391,6 +391,10 @@ class Adam(Optimizer):
             state["max_exp_avg_sq"] = jnp.zeros_like(p.data)
         return state
 
+    def _placeholder_state(self, p: Any, group: dict) -> dict:
+        # torch's first Adam step starts from exactly this state (zeros, step 0)
+        return self._init_state(p, group)
+
     def _prepare_hyper(self, hyper: dict) -> dict:
         beta1, beta2 = hyper["betas"]
         if _is_python_number(beta1) and _is_python_number(beta2):

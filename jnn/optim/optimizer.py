@@ -270,6 +270,15 @@ class Optimizer:
     def _init_state(self, p: Parameter, group: dict[str, Any]) -> dict[str, Any]:
         return {}
 
+    def _placeholder_state(self, p: Parameter, group: dict[str, Any]) -> dict | None:
+        """State that, present before ``p``'s first step, gives exactly torch's first step.
+
+        ``jnn.compile`` installs it before a training loop's first compiled step so that
+        the first and the later steps are one program (see ``_compile._warm_start``).
+        None: no such state (the first step is special); the default.
+        """
+        return None
+
     def _static(self, group: dict[str, Any]) -> tuple:
         return ()
 

@@ -384,6 +384,14 @@ class SGD(Optimizer):
                         foreach=foreach, differentiable=differentiable, fused=fused)
         super().__init__(params, defaults)
 
+    def _placeholder_state(self, p: Any, group: dict) -> dict | None:
+        # torch's first momentum buffer is the gradient itself; a zero buffer updated with
+        # dampening 0 gives the same (momentum * 0 + 1 * grad), any other dampening not.
+        dampening = group["dampening"]
+        if isinstance(dampening, (int, float)) and dampening == 0:
+            return {"momentum_buffer": jnp.zeros_like(p.data)}
+        return None
+
     @staticmethod
     def _rule(params: list, grads: list, states: list[dict], hyper: dict, static: dict
               ) -> tuple[list, list[dict]]:
