@@ -492,6 +492,7 @@ class CompiledFunction:
         self._layout: _Layout | None = None
         self._store: _Store | None = None
         self._specs: tuple = ()
+        self._spec_version = -1
         self._groups: list[tuple[Optimizer, dict]] = []
         self._array_treedefs: dict[int, Any] = {}
         self._template: list = []
@@ -540,6 +541,7 @@ class CompiledFunction:
             self._roots = _find_roots(self.fn, objects)
         self._layout = _Layout(self._roots)
         self._specs = tuple(_pytree.spec_of(m) for m in self._roots if isinstance(m, Module))
+        self._spec_version = _state.versions.spec
         self._groups = [(opt, g) for opt in self._roots if isinstance(opt, Optimizer)
                         for g in opt.param_groups]
 
@@ -567,6 +569,10 @@ class CompiledFunction:
         if fast != self._fast:
             self._discover([x for x in leaves if _is_state_object(x)])
             self._fast = self._fast_key(objects)
+        elif _state.versions.spec != self._spec_version:  # train()/eval(): same cells
+            self._specs = tuple(_pytree.spec_of(m) for m in self._roots
+                                if isinstance(m, Module))
+            self._spec_version = _state.versions.spec
         layout = self._layout
         store = self._store
         from_store = store is not None and st.pending is store and store.layout is layout
@@ -702,7 +708,7 @@ class CompiledFunction:
             # The objects hold concrete values (flushed before tracing): keep them to restore.
             with jax.ensure_compile_time_eval():  # key_data of the generator stays concrete
                 original_lazy, original_direct = layout.gather_lazy(), layout.gather_direct()
-            version = st.structure_version
+            version = _state.versions.spec
             saved_groups = [(opt, g, dict(g)) for opt, g in groups]
             outer_threaded = st.threaded
             st.compile_depth += 1
@@ -931,7 +937,7 @@ def _check_leaks(fn: Any, roots: list[Any], version: int) -> None:
         for name in _code_names(code):
             if name in g and _has_tracer(g[name]):
                 where.append(f"the global `{name}`")
-    if _state.state.structure_version != version:
+    if _state.versions.spec != version:
         for root in roots:
             if isinstance(root, Module):
                 for mname, m in root.named_modules():

@@ -15,10 +15,11 @@ import threading
 
 
 class _Versions:
-    __slots__ = ("structure", "cells", "pending")
+    __slots__ = ("structure", "spec", "cells", "pending")
 
     def __init__(self) -> None:
-        self.structure = 0
+        self.structure = 0  # which state exists (parameters, buffers, submodules)
+        self.spec = 0  # anything in a module spec: structure and static configuration
         self.cells = 0
         self.pending: object = None
 
@@ -66,6 +67,10 @@ class _State(threading.local):
     def structure_version(self) -> int:
         return versions.structure
 
+    @property
+    def spec_version(self) -> int:
+        return versions.spec
+
     @structure_version.setter
     def structure_version(self, value: int) -> None:
         versions.structure = value
@@ -88,6 +93,16 @@ state = _State()
 def bump_structure() -> None:
     """Invalidate every cached module spec (a structural change happened somewhere)."""
     versions.structure += 1
+    versions.spec += 1
+
+
+def bump_config() -> None:
+    """Invalidate cached specs, not layouts: only static configuration changed.
+
+    ``train()``/``eval()`` or a plain attribute: the programs' keys change, but which
+    arrays of state exist does not, so ``jnn.compile`` keeps its layout and packed store.
+    """
+    versions.spec += 1
 
 
 def log_read(param: object) -> None:

@@ -9,9 +9,9 @@ is a new trace, never a stale one.
 
 Cost, designed for ``jax.jit`` calls and ``jnn.compile`` steps:
 
-* flatten: each module caches ``(structure_version, spec, plan)``; while no module anywhere
-  changed structure (``jnn._state.state.structure_version``), flatten is one list comprehension
-  over ``plan`` (the containers holding each leaf).
+* flatten: each module caches ``(spec_version, spec, plan)``; while no module anywhere
+  changed structure or configuration (``jnn._state.versions.spec``), flatten is one list
+  comprehension over ``plan`` (the containers holding each leaf).
 * unflatten: ``object.__new__(cls)`` plus one dict entry; the module's attributes,
   Parameters and submodules are built on first attribute access (``materialize``).  An
   unflattened module that is flattened again without being touched returns its leaves.
@@ -179,7 +179,7 @@ def build(module: Any) -> tuple:
 
     visit(module, "")
     spec = Spec(tuple(nodes), tuple(paths))  # type: ignore[arg-type]
-    cache = (_state.state.structure_version, spec, tuple(plan))
+    cache = (_state.versions.spec, spec, tuple(plan))
     module.__dict__["_jnn_cache"] = cache
     return cache
 
@@ -190,7 +190,7 @@ def flatten(module: Any) -> tuple[list, Spec]:
     if lazy is not None and lazy.index == 0:
         return lazy.leaves, lazy.spec
     cache = d.get("_jnn_cache")
-    if cache is None or cache[0] != _state.state.structure_version:
+    if cache is None or cache[0] != _state.versions.spec:
         cache = build(module)
     if _state.state.read_log is not None:  # a differentiated closure passes the module on
         for c, k, is_param in cache[2]:
@@ -206,7 +206,7 @@ def spec_of(module: Any) -> Spec:
     if lazy is not None and lazy.index == 0:
         return lazy.spec
     cache = d.get("_jnn_cache")
-    if cache is None or cache[0] != _state.state.structure_version:
+    if cache is None or cache[0] != _state.versions.spec:
         cache = build(module)
     return cache[1]
 

@@ -87,7 +87,7 @@ class Module:
         if "__init__" in cls.__dict__:
             cls.__init__ = _constructing(cls.__dict__["__init__"])
 
-    def _changed(self) -> None:
+    def _changed(self, config: bool = False) -> None:
         """A structural change: invalidate cached specs (see ``_state.bump_structure``).
 
         A module still being constructed belongs to no other tree yet, so only its own
@@ -97,6 +97,8 @@ class Module:
         d = self.__dict__
         if "_jnn_building" in d:
             d.pop("_jnn_cache", None)
+        elif config:  # a plain attribute (training, a hyper-parameter): specs only
+            _state.bump_config()
         else:
             _state.bump_structure()
 
@@ -232,7 +234,7 @@ class Module:
         old = d.get(name, _MISSING)
         object.__setattr__(self, name, value)
         if old is not value:
-            self._changed()
+            self._changed(config=True)  # plain attributes are never state
 
     def __delattr__(self, name: str) -> None:
         d = self.__dict__
@@ -482,19 +484,109 @@ class Module:
         return handle
 
     # -- state_dict -----------------------------------------------------------------
+    # The four state-dict hook registries are created at the first registration
+    # (``_hooks.hook_dict``): ``_state_dict_pre_hooks``, ``_state_dict_hooks``,
+    # ``_load_state_dict_pre_hooks``, ``_load_state_dict_post_hooks``.
+
+    def get_extra_state(self) -> Any:
+        """Extra (picklable) state for ``state_dict``, saved under ``<prefix>_extra_state``.
+
+        Override it together with :meth:`set_extra_state`; the default is never called.
+        """
+        raise RuntimeError(
+            "Reached a code path in Module.get_extra_state() that should never be called. "
+            "Please file an issue at https://github.com/pytorch/pytorch/issues/new?template="
+            "bug-report.yml to report this bug.")
+
+    def set_extra_state(self, state: Any) -> None:
+        """Restore what :meth:`get_extra_state` returned (called by ``load_state_dict``)."""
+        raise RuntimeError(
+            "Reached a code path in Module.set_extra_state() that should never be called. "
+            "Please file an issue at https://github.com/pytorch/pytorch/issues/new?template="
+            "bug-report.yml to report this bug.")
+
+    def _save_to_state_dict(self, destination: Any, prefix: str, keep_vars: bool) -> None:
+        """Write this module's parameters, persistent buffers and extra state (not its
+        children's) into ``destination``; ``state_dict`` calls it per module."""
+        _sd.save_to_state_dict(self, destination, prefix, keep_vars)
+
     def state_dict(self, *args: Any, destination: Any = None, prefix: str = "",
                    keep_vars: bool = False) -> dict[str, Any]:
-        """An ordered dict of parameter and persistent buffer arrays, torch's keys."""
+        """An ordered dict of parameter and persistent buffer arrays, torch's keys.
+
+        Also holds ``_metadata``: ``{prefix: {"version": module._version}}`` per module.
+        ``keep_vars=True`` gives the Parameters themselves.
+        """
         if args:  # torch's deprecated positional form: (destination, prefix, keep_vars)
-            destination, prefix, keep_vars = (*args, destination, prefix, keep_vars)[:3]
+            destination, prefix, keep_vars = _sd.parse_state_dict_args(
+                args, destination, prefix, keep_vars)
         return _sd.state_dict(self, destination, prefix, keep_vars)
+
+    def register_state_dict_pre_hook(self, hook: Callable) -> _hooks.RemovableHandle:
+        """``hook(module, prefix, keep_vars)`` before this module's ``state_dict``."""
+        return _hooks.register(_hooks.hook_dict(self, "_state_dict_pre_hooks"), hook,
+                               prepend=False)
+
+    def register_state_dict_post_hook(self, hook: Callable) -> _hooks.RemovableHandle:
+        """``hook(module, state_dict, prefix, local_metadata)`` after ``state_dict``.
+
+        The hook may change ``state_dict`` in place and must return None.
+        """
+        hook._from_public_api = True  # type: ignore[attr-defined]  # as torch marks it
+        return _hooks.register(_hooks.hook_dict(self, "_state_dict_hooks"), hook,
+                               prepend=False)
+
+    def _register_state_dict_hook(self, hook: Callable) -> _hooks.RemovableHandle:
+        """torch's private post-hook: a returned dict replaces the root's state_dict."""
+        if getattr(hook, "_from_public_api", False):
+            raise RuntimeError(
+                "Cannot register the same function as the state dict post hook that was "
+                "previously registered via register_state_dict_post_hook")
+        return _hooks.register(_hooks.hook_dict(self, "_state_dict_hooks"), hook,
+                               prepend=False)
+
+    def register_load_state_dict_pre_hook(self, hook: Callable) -> _hooks.RemovableHandle:
+        """``hook(module, state_dict, prefix, local_metadata, strict, missing_keys,
+        unexpected_keys, error_msgs)`` before this module loads its own state."""
+        return self._register_load_state_dict_pre_hook(hook, with_module=True)
+
+    def _register_load_state_dict_pre_hook(self, hook: Callable,
+                                           with_module: bool = False) -> _hooks.RemovableHandle:
+        """As :meth:`register_load_state_dict_pre_hook`; without the module unless asked."""
+        return _hooks.register(_hooks.hook_dict(self, "_load_state_dict_pre_hooks"),
+                               _hooks.WrappedHook(hook, self if with_module else None),
+                               prepend=False)
+
+    def register_load_state_dict_post_hook(self, hook: Callable) -> _hooks.RemovableHandle:
+        """``hook(module, incompatible_keys)`` after this module and its children loaded.
+
+        The hook may edit ``incompatible_keys.missing_keys`` / ``.unexpected_keys`` in
+        place (strict mode then sees the edited lists) and must return None.
+        """
+        return _hooks.register(_hooks.hook_dict(self, "_load_state_dict_post_hooks"), hook,
+                               prepend=False)
+
+    def _load_from_state_dict(self, state_dict: dict[str, Any], prefix: str,
+                              local_metadata: dict[str, Any], strict: bool,
+                              missing_keys: list[str], unexpected_keys: list[str],
+                              error_msgs: list[str]) -> None:
+        """Load this module's own parameters, buffers and extra state (not its children's).
+
+        ``load_state_dict`` calls it per module with the entries under ``prefix`` (a copy
+        the method may change) and the module's ``_metadata`` entry; subclasses override
+        it for checkpoint compatibility (``local_metadata.get("version")``). Runs the load
+        pre-hooks first.
+        """
+        _sd.load_from_state_dict(self, state_dict, prefix, local_metadata, strict,
+                                 missing_keys, unexpected_keys, error_msgs)
 
     def load_state_dict(self, state_dict: Any, strict: bool = True,
                         assign: bool = False) -> _sd.IncompatibleKeys:
         """Copy arrays (jax, numpy, torch, anything with ``__array__``) into the module.
 
         Returns ``(missing_keys, unexpected_keys)``; with ``strict`` raises torch's
-        ``RuntimeError`` listing every offending key and shape mismatch.
+        ``RuntimeError`` listing every offending key and shape mismatch. A load that
+        raises changes nothing (torch keeps what it copied before the error).
         """
         return _sd.load_state_dict(self, state_dict, strict, assign)
 
