@@ -1,7 +1,10 @@
 """Lazy modules against torch: placeholders, materialisation at the first call, class switch,
 state_dict before and after, and loading checkpoints into uninitialised modules."""
 
+import copy
 import math
+import pickle
+import warnings
 
 import jax
 import jax.numpy as jnp
@@ -11,8 +14,8 @@ import torch
 
 import jnn
 import jnn.nn as nn
-from jnn.nn.modules.lazy import LazyModuleMixin, UninitializedParameter
-from tests.nn.registry import deviation, err
+from jnn.nn.modules.lazy import LazyModuleMixin, UninitializedBuffer, UninitializedParameter
+from tests.nn.registry import err
 from tests.oracle import check_error, check_modules, make_inputs
 
 try:
@@ -147,15 +150,49 @@ def test_load_uninitialised_into_initialised_raises_like_torch():
         nn.Linear(4, 3).load_state_dict(nn.LazyLinear(3).state_dict())
 
 
-@deviation("jnn's Module has no per-module load_state_dict pre-hooks yet: a lazy module "
-           "reached through its parent's load_state_dict is not materialised first")
-def test_load_state_dict_through_a_parent_materialises():
-    checkpoint = {"0.weight": np.ones((3, 4), np.float32), "0.bias": np.zeros(3, np.float32)}
-    reference = torch.nn.Sequential(torch.nn.LazyLinear(3))
-    reference.load_state_dict({k: torch.from_numpy(v) for k, v in checkpoint.items()})
-    model = nn.Sequential(nn.LazyLinear(3))
-    model.load_state_dict(checkpoint)
-    assert model[0].weight.shape == (3, 4)
+def test_load_state_dict_through_a_parent_materialises_like_torch():
+    def build(m):
+        return m.Sequential(m.LazyConv2d(4, 3), m.LazyBatchNorm2d(), m.ReLU(),
+                            m.Sequential(m.LazyLinear(2)))
+
+    torch.manual_seed(0)
+    source = build(torch.nn)
+    source(torch.randn(X2))  # materialised, running statistics moved
+    checkpoint = source.state_dict()
+    reference, model = build(torch.nn), build(nn)
+    result = reference.load_state_dict(checkpoint)
+    ours = model.load_state_dict(checkpoint)
+    assert repr(ours) == repr(result) == "<All keys matched successfully>"
+    assert repr(model) == repr(reference)  # still the Lazy classes, sizes still 0
+    assert not any(m.has_uninitialized_params() for m in model.modules()
+                   if isinstance(m, LazyModuleMixin))
+    for key, value in checkpoint.items():
+        np.testing.assert_array_equal(np.asarray(model.state_dict()[key]), value.numpy(),
+                                      err_msg=key)
+    x = make_inputs([X2])[0]
+    reference.eval(), model.eval()
+    expected = reference(torch.from_numpy(x)).detach().numpy()
+    # three reductions stacked: conv (36 terms), batch statistics, linear (80 terms)
+    np.testing.assert_allclose(model(jnp.asarray(x)), expected, rtol=1e-5, atol=1e-5)
+    assert repr(model) == repr(reference)  # the ordinary classes now
+
+
+def test_failed_load_puts_the_placeholders_back():
+    """jnn's failure rule: torch keeps the placeholders it materialised before the error."""
+    checkpoint = {"0.weight": np.ones((3, 4), np.float32), "1.weight": np.ones(3, np.float32)}
+    reference = torch.nn.Sequential(torch.nn.LazyLinear(3), torch.nn.LazyBatchNorm1d())
+    model = nn.Sequential(nn.LazyLinear(3), nn.LazyBatchNorm1d())
+    with pytest.raises(RuntimeError) as expected:
+        reference.load_state_dict({k: torch.from_numpy(v) for k, v in checkpoint.items()})
+    with pytest.raises(RuntimeError) as got:
+        model.load_state_dict(checkpoint)
+    assert str(got.value) == str(expected.value)  # 0.bias, 1.bias, running stats missing
+    assert type(reference[0].weight) is torch.nn.Parameter  # torch: half-loaded
+    assert model[0].has_uninitialized_params() and model[1].has_uninitialized_params()
+    assert type(model[0].weight) is UninitializedParameter
+    assert type(model[1].running_mean) is UninitializedBuffer
+    model(jnp.ones((2, 4)))  # and the first call still initialises everything
+    assert model[0].weight.shape == (3, 4) and model[1].running_mean.shape == (3,)
 
 
 # -- errors at the first call ----------------------------------------------------------
@@ -256,3 +293,164 @@ def test_mixin_without_initialize_parameters():
         Half()(jnp.ones(2))
     with pytest.raises(NotImplementedError, match=match.replace("Half", "TorchHalf")):
         TorchHalf()(torch.ones(2))
+
+
+# -- lazy normalization layers ---------------------------------------------------------
+# the shapes of tests/nn/test_normalization.py
+N2, N3, N4, N5 = (4, 3), (2, 3, 5), (2, 3, 4, 4), (2, 3, 2, 2, 3)
+
+LAZY_NORM = [
+    ("LazyBatchNorm1d", {}, N2),
+    ("LazyBatchNorm1d", {"momentum": None, "affine": False}, N3),
+    ("LazyBatchNorm2d", {"bias": False}, N4),
+    ("LazyBatchNorm2d", {"track_running_stats": False}, N4),
+    ("LazyBatchNorm3d", {"eps": 1e-3}, N5),
+    ("LazyInstanceNorm1d", {}, N3),
+    ("LazyInstanceNorm2d", {"affine": False, "track_running_stats": False}, N4),
+    ("LazyInstanceNorm3d", {"momentum": 0.3, "bias": False}, N5),
+]
+
+
+@pytest.mark.parametrize("name, kwargs, shape", LAZY_NORM)
+def test_lazy_norm_matches_torch(name, kwargs, shape):
+    reference, module = _build(name, (), kwargs)
+    assert repr(module) == repr(reference)  # num_features 0, torch's lazy defaults
+    assert _state_summary(module) == _state_summary(reference)
+    assert module.state_dict()._metadata == reference.state_dict()._metadata
+    assert module.has_uninitialized_params() == reference.has_uninitialized_params()
+    x = make_inputs([shape])[0]
+    with warnings.catch_warnings(record=True) as t_warned:
+        warnings.simplefilter("always")
+        t_out = reference(torch.from_numpy(x)).detach().numpy()
+    with warnings.catch_warnings(record=True) as warned:
+        warnings.simplefilter("always")
+        out = module(jnp.asarray(x))
+    # nothing to infer without placeholders: num_features stays 0, and both warn of it
+    assert [str(w.message) for w in warned] == [str(w.message) for w in t_warned]
+    assert type(module) is getattr(nn, name.removeprefix("Lazy"))
+    assert type(module).__name__ == type(reference).__name__
+    assert not module._forward_pre_hooks and not module.__dict__.get(
+        "_load_state_dict_pre_hooks")
+    assert repr(module) == repr(reference)
+    # normalised outputs of order 1 from statistics over up to 36 terms per channel
+    np.testing.assert_allclose(out, t_out, rtol=1e-5, atol=1e-5)
+    _assert_state_matches(module, reference, "after the first call")
+    # from here on the ordinary layer (tested by tests/nn/test_normalization.py): one more
+    # training step and an eval pass, on new data
+    x2 = make_inputs([shape], seed=1)[0] * 2 + 1
+    for mode in ("train", "eval"):
+        reference.train(mode == "train")
+        module.train(mode == "train")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # compared above
+            expected = reference(torch.from_numpy(x2)).detach().numpy()
+            out = module(jnp.asarray(x2))
+        np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5, err_msg=mode)
+        _assert_state_matches(module, reference, mode)
+
+
+def _assert_state_matches(module, reference, what):
+    jsd, tsd = module.state_dict(), reference.state_dict()
+    assert list(jsd) == list(tsd), what
+    for key, value in tsd.items():
+        np.testing.assert_allclose(np.asarray(jsd[key]), value.numpy(), rtol=1e-5, atol=1e-6,
+                                   err_msg=f"{what}: {key}")
+
+
+def test_lazy_norm_load_before_the_first_call_like_torch():
+    torch.manual_seed(0)
+    source = torch.nn.BatchNorm2d(3)
+    source(torch.randn(2, 3, 4, 4) * 2 + 1)
+    reference, module = _build("LazyBatchNorm2d", (), {})
+    result = reference.load_state_dict(source.state_dict())
+    ours = module.load_state_dict({k: v.numpy() for k, v in source.state_dict().items()})
+    assert repr(ours) == repr(result)
+    assert repr(module) == repr(reference) and type(module) is nn.LazyBatchNorm2d
+    assert not module.has_uninitialized_params()
+    x = make_inputs([N4])[0]
+    expected = reference(torch.from_numpy(x)).detach().numpy()
+    np.testing.assert_allclose(module(jnp.asarray(x)), expected, rtol=1e-5, atol=1e-5)
+    assert repr(module) == repr(reference)  # BatchNorm2d(0, ...): torch keeps the 0
+    assert int(module.num_batches_tracked) == int(reference.num_batches_tracked) == 2
+
+
+def test_lazy_norm_cast_before_materialisation_like_torch():
+    reference, module = _build("LazyBatchNorm1d", (), {})
+    reference.to(torch.float16)
+    module.to(jnp.float16)
+    for name in ("weight", "running_mean", "num_batches_tracked"):
+        assert str(getattr(module, name).dtype) == str(getattr(reference, name).dtype)[6:] or (
+            name == "num_batches_tracked")  # int64 is int32 without jax_enable_x64
+    assert module.num_batches_tracked.dtype == jnp.int32
+    reference(torch.ones(4, 3, dtype=torch.float16))
+    module(jnp.ones((4, 3), jnp.float16))
+    assert module.running_var.dtype == jnp.float16 and module.running_var.shape == (3,)
+
+
+@pytest.mark.parametrize("how", ["deepcopy", "pickle"])
+def test_lazy_copies_materialise_alone_like_torch(how):
+    """A copy's hooks and placeholders are its own. torch pickles a lazy norm layer but
+    cannot deepcopy one (its UninitializedBuffer refuses __deepcopy__); jnn does both."""
+    reference = torch.nn.LazyBatchNorm1d(dtype=torch.float16)
+    module = nn.LazyBatchNorm1d(dtype=jnp.float16)
+    t_clone = pickle.loads(pickle.dumps(reference))
+    clone = copy.deepcopy(module) if how == "deepcopy" else pickle.loads(pickle.dumps(module))
+    assert _state_summary(clone) == _state_summary(t_clone)
+    assert clone.running_var.dtype == jnp.float16  # torch's pickle drops it; jnn keeps it
+    checkpoint = torch.nn.Sequential(torch.nn.BatchNorm1d(5)).state_dict()
+    torch.nn.Sequential(t_clone).load_state_dict(checkpoint)
+    nn.Sequential(clone).load_state_dict(checkpoint)
+    assert clone.running_mean.shape == tuple(t_clone.running_mean.shape) == (5,)
+    assert clone.weight.shape == (5,) and module.has_uninitialized_params()
+    module(jnp.ones((4, 3), jnp.float16))
+    assert module.running_mean.shape == (3,) and clone.running_mean.shape == (5,)
+    clone(jnp.ones((4, 5), jnp.float16))
+    assert type(clone) is nn.BatchNorm1d and not clone._forward_pre_hooks
+
+
+def test_lazy_norm_refuses_traced_first_input():
+    module = nn.LazyBatchNorm1d(affine=False)  # buffers are its only placeholders
+    with pytest.raises(RuntimeError, match="infers its parameters from its first input"):
+        jax.jit(lambda m, x: m(x))(module, jnp.ones((4, 3)))
+    assert module.has_uninitialized_params()
+    module(jnp.ones((4, 3)))
+    out = jax.jit(lambda m, x: m(x))(module.eval(), jnp.ones((4, 3)))
+    np.testing.assert_allclose(out, module(jnp.ones((4, 3))), rtol=1e-6)
+
+
+LAZY_NORM_ERRORS = [
+    err("LazyBatchNorm1d", (), {}, IndexError, "tuple index out of range", [(3,)]),
+    err("LazyBatchNorm2d", (), {}, ValueError, r"expected 4D input \(got 3D input\)", [N3]),
+    err("LazyBatchNorm3d", (), {}, ValueError, r"expected 5D input \(got 4D input\)", [N4]),
+    # torch reads num_features from dim 1 even for an unbatched input
+    err("LazyInstanceNorm1d", (), {}, ValueError,
+        r"expected input's size at dim=0 to match num_features \(5\), but got: 3\.", [(3, 5)]),
+    err("LazyInstanceNorm2d", (), {}, ValueError, r"expected 3D or 4D input \(got 2D input\)",
+        [N2]),
+]
+
+
+@pytest.mark.parametrize("name, args, kwargs, exc, match, inputs", LAZY_NORM_ERRORS)
+def test_lazy_norm_error_matches_torch(name, args, kwargs, exc, match, inputs):
+    check_error(name, args, kwargs, exc, match, inputs=inputs)
+
+
+def test_uninitialized_buffer_like_torch():
+    b = UninitializedBuffer(dtype=jnp.float16, persistent=False)
+    reference = torch.nn.UninitializedBuffer(dtype=torch.float16, persistent=False)
+    assert repr(b) == repr(reference) == "<UninitializedBuffer>"
+    assert b.dtype == jnp.float16 and not b.requires_grad and not b.persistent
+    for obj in (b, reference):
+        with pytest.raises(RuntimeError, match="Can't access the shape of an uninitialized"):
+            _ = obj.shape
+    value = b.materialize((2, 3))
+    reference.materialize((2, 3))
+    assert value.shape == tuple(reference.shape) and value.dtype == jnp.float16
+    assert type(reference) is torch.Tensor and isinstance(value, jax.Array)
+
+
+def test_lazy_names_are_exported_like_torch():
+    wanted = {n for n in dir(torch.nn) if n.startswith(("Lazy", "Uninitialized"))}
+    assert wanted <= set(nn.__all__) and wanted <= set(dir(nn))
+    assert nn.UninitializedParameter is UninitializedParameter
+    assert nn.UninitializedBuffer is UninitializedBuffer

@@ -1,4 +1,6 @@
-"""Forward hooks: removable handles and torch's ``_call_impl`` order of hook calls."""
+"""Hooks: removable handles, torch's ``_call_impl`` order of forward hook calls, and the
+registries of the state-dict hooks (``state_dict`` / ``load_state_dict`` pre- and
+post-hooks)."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from typing import Any
 
 from jnn import _state
 
-__all__ = ["RemovableHandle", "call_with_hooks"]
+__all__ = ["RemovableHandle", "call_with_hooks", "hook_dict", "WrappedHook"]
 
 
 class RemovableHandle:
@@ -39,6 +41,19 @@ class RemovableHandle:
                 del d[self.id]
         _state.bump_structure()
 
+    # Weak references cannot be pickled: a copy holds the dicts strongly while in
+    # transit (torch's RemovableHandle does the same), so a pickled lazy module keeps its
+    # hook handles pointing at its own (copied) registries.
+    def __getstate__(self) -> tuple:
+        return (self.hooks_dict_ref(), self.id,
+                tuple(ref() for ref in self.extra_dict_ref))
+
+    def __setstate__(self, state: tuple) -> None:
+        hooks_dict, self.id, extra = state
+        # a dict that is gone by now gets a dead reference, as torch's
+        self.hooks_dict_ref = weakref.ref(OrderedDict() if hooks_dict is None else hooks_dict)
+        self.extra_dict_ref = tuple(weakref.ref(d) for d in extra if d is not None)
+
     def __enter__(self) -> RemovableHandle:
         return self
 
@@ -55,6 +70,59 @@ def register(
         hooks.move_to_end(handle.id, last=False)
     _state.bump_structure()
     return handle
+
+
+def hook_dict(module: Any, name: str) -> OrderedDict:
+    """The module's hook registry ``name``, created at the first registration.
+
+    The state-dict hook registries (``_state_dict_hooks``, ``_state_dict_pre_hooks``,
+    ``_load_state_dict_pre_hooks``, ``_load_state_dict_post_hooks``) appear in a module's
+    ``__dict__`` only once a hook is registered, so a module without any costs nothing;
+    readers use ``module.__dict__.get(name)``.
+    """
+    d = module.__dict__
+    hooks = d.get(name)
+    if hooks is None:
+        hooks = d[name] = OrderedDict()
+    return hooks
+
+
+class WrappedHook:
+    """A load_state_dict pre-hook and, when registered with the module, that module.
+
+    torch's ``_WrappedHook``: ``register_load_state_dict_pre_hook`` passes the module as
+    the first argument, the private ``_register_load_state_dict_pre_hook`` does not. The
+    module is held weakly (a module's own registry would otherwise keep it alive); a
+    deepcopy or pickle of the module carries the link over to the copy.
+    """
+
+    def __init__(self, hook: Any, module: Any = None) -> None:
+        self.hook = hook
+        self.with_module = module is not None
+        if module is not None:
+            self.module = weakref.ref(module)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self.with_module:
+            module = self.module()
+            if module is None:
+                raise RuntimeError("You are trying to call the hook of a dead Module!")
+            return self.hook(module, *args, **kwargs)
+        return self.hook(*args, **kwargs)
+
+    def __getstate__(self) -> dict:
+        state = {"hook": self.hook, "with_module": self.with_module}
+        if self.with_module:
+            state["module"] = self.module()
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.hook = state["hook"]
+        self.with_module = state["with_module"]
+        if self.with_module:
+            if state["module"] is None:
+                raise RuntimeError("You are trying to revive the hook of a dead Module!")
+            self.module = weakref.ref(state["module"])
 
 
 def call_with_hooks(module: Any, args: tuple, kwargs: dict) -> Any:

@@ -1,9 +1,14 @@
-"""Batch normalization: ``BatchNorm1d/2d/3d`` and ``SyncBatchNorm`` (torch.nn.modules.batchnorm).
+"""Batch normalization: ``BatchNorm1d/2d/3d``, ``SyncBatchNorm`` and the lazy
+``LazyBatchNorm1d/2d/3d`` (torch.nn.modules.batchnorm).
 
 Running statistics are buffers. In training mode ``forward`` computes the new values
 with :func:`jnn.nn.functional.batch_norm_with_update` and assigns them back
 (``self.running_mean = ...``), which works eagerly, inside ``jnn.autograd`` closures and
 under ``jnn.compile`` (the buffers are threaded through the compiled program).
+
+Checkpoints: the state_dict ``_metadata`` version is torch's 2; loading an older one
+(version 1, or a plain dict without ``_metadata``) that lacks ``num_batches_tracked``
+keeps the module's counter, as torch's ``_NormBase._load_from_state_dict`` does.
 """
 
 from __future__ import annotations
@@ -16,10 +21,17 @@ import jax.numpy as jnp
 from jnn.nn import functional as F
 from jnn.nn import init
 from jnn.nn.functional._utils import check_input_dim
+from jnn.nn.modules.lazy import (
+    LazyModuleMixin,
+    UninitializedBuffer,
+    UninitializedParameter,
+    register_uninitialized_buffer,
+)
 from jnn.nn.modules.module import Module
 from jnn.nn.parameter import Parameter
 
-__all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "SyncBatchNorm"]
+__all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "SyncBatchNorm", "LazyBatchNorm1d",
+           "LazyBatchNorm2d", "LazyBatchNorm3d"]
 
 # torch keeps the batch counter in int64; jnn uses JAX's default integer of that kind
 # (int32 unless jax_enable_x64), under torch's state_dict key. Loading torch's int64
@@ -91,10 +103,71 @@ class _NormBase(Module):
     def _check_input_dim(self, input: jax.Array) -> None:
         raise NotImplementedError
 
+    def _load_from_state_dict(self, state_dict: dict[str, Any], prefix: str,
+                              local_metadata: dict[str, Any], strict: bool,
+                              missing_keys: list[str], unexpected_keys: list[str],
+                              error_msgs: list[str]) -> None:
+        """torch's version-2 compatibility: a checkpoint from before ``num_batches_tracked``
+        (version 1, or no ``_metadata``) loads, keeping the module's counter (or 0)."""
+        version = local_metadata.get("version", None)
+        if (version is None or version < 2) and self.track_running_stats:
+            key = prefix + "num_batches_tracked"
+            if key not in state_dict:
+                state_dict[key] = (self.num_batches_tracked
+                                   if self.num_batches_tracked is not None
+                                   else jnp.zeros((), _COUNTER_DTYPE))
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict,
+                                      missing_keys, unexpected_keys, error_msgs)
+
     def extra_repr(self) -> str:
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
                 f"affine={self.affine}, bias={self.bias is not None}, "
                 f"track_running_stats={self.track_running_stats}")
+
+
+class _LazyNormBase(LazyModuleMixin, _NormBase):
+    """A norm layer whose ``num_features`` is read from the first input's dim 1.
+
+    torch builds the layer with 0 features and no state, then swaps in placeholders:
+    weight and bias (when ``affine``), running mean and variance (when
+    ``track_running_stats``); ``num_batches_tracked`` is an ordinary 0 from the start.
+    """
+
+    def __init__(self, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
+                 track_running_stats: bool = True, device: Any = None, dtype: Any = None, *,
+                 bias: bool = True) -> None:
+        super().__init__(0, eps, momentum, False, False, device, dtype,  # type: ignore[call-arg]
+                         bias=False)
+        self.affine = affine
+        self.track_running_stats = track_running_stats
+        if affine:
+            self.weight = UninitializedParameter(device=device, dtype=dtype)
+            if bias:
+                self.bias = UninitializedParameter(device=device, dtype=dtype)
+        if track_running_stats:
+            for name in ("running_mean", "running_var"):
+                register_uninitialized_buffer(self, name,
+                                              UninitializedBuffer(device=device, dtype=dtype))
+            self.num_batches_tracked = _filled((), 0, _COUNTER_DTYPE, device)
+
+    def reset_parameters(self) -> None:
+        if not self.has_uninitialized_params() and self.num_features != 0:
+            super().reset_parameters()
+
+    def initialize_parameters(self, input: jax.Array) -> None:  # type: ignore[override]
+        """Set ``num_features = input.shape[1]`` and create the state (torch's rule)."""
+        if not self.has_uninitialized_params():
+            return
+        self.num_features = jnp.shape(input)[1]
+        shape = (self.num_features,)
+        if self.affine:
+            self.weight.materialize(shape)
+            if self.bias is not None:
+                self.bias.materialize(shape)
+        if self.track_running_stats:
+            self.running_mean.materialize(shape)
+            self.running_var.materialize(shape)
+        self.reset_parameters()
 
 
 class _BatchNorm(_NormBase):
@@ -240,3 +313,49 @@ class SyncBatchNorm(_BatchNorm):
         for name, child in module.named_children():
             output.add_module(name, cls.convert_sync_batchnorm(child, process_group))
         return output
+
+
+_LAZY_BATCH_NORM_DOC = """A :class:`{name}` whose ``num_features`` is read from the first input.
+
+    ``weight``, ``bias``, ``running_mean`` and ``running_var`` start as placeholders
+    (:class:`~jnn.nn.UninitializedParameter`, :class:`~jnn.nn.UninitializedBuffer`); the
+    first call sets ``num_features = input.shape[1]``, creates them as :class:`{name}` does
+    and the module becomes a :class:`{name}`. ``num_batches_tracked`` is 0 from the start.
+
+    Args:
+        eps, momentum, affine, track_running_stats, device, dtype, bias: as
+            :class:`{name}`.
+
+    Shape:
+        - Input: {shape}. Output: the same.
+
+    PyTorch: ``torch.nn.Lazy{name}`` (same placeholders, state_dict, class switch).
+    Call it once eagerly before ``jax.jit``/``jnn.compile`` (see ``jnn.nn.modules.lazy``).
+
+    Example:
+        >>> import jax.numpy as jnp, jnn.nn as nn
+        >>> layer = nn.Lazy{name}()
+        >>> layer(jnp.ones({example})).shape, type(layer).__name__, layer.num_features
+        ({example}, '{name}', 3)
+    """
+
+
+class LazyBatchNorm1d(_LazyNormBase, _BatchNorm):
+    __doc__ = _LAZY_BATCH_NORM_DOC.format(
+        name="BatchNorm1d", shape=":math:`(N, C)` or :math:`(N, C, L)`", example="(4, 3, 5)")
+    cls_to_become = BatchNorm1d
+    _check_input_dim = BatchNorm1d._check_input_dim
+
+
+class LazyBatchNorm2d(_LazyNormBase, _BatchNorm):
+    __doc__ = _LAZY_BATCH_NORM_DOC.format(
+        name="BatchNorm2d", shape=":math:`(N, C, H, W)`", example="(2, 3, 4, 4)")
+    cls_to_become = BatchNorm2d
+    _check_input_dim = BatchNorm2d._check_input_dim
+
+
+class LazyBatchNorm3d(_LazyNormBase, _BatchNorm):
+    __doc__ = _LAZY_BATCH_NORM_DOC.format(
+        name="BatchNorm3d", shape=":math:`(N, C, D, H, W)`", example="(2, 3, 2, 2, 2)")
+    cls_to_become = BatchNorm3d
+    _check_input_dim = BatchNorm3d._check_input_dim
