@@ -10,7 +10,8 @@ threaded in and out of the program as state; under a plain ``jax.jit`` use
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -28,6 +29,8 @@ __all__ = [
     "fork_rng",
     "use_key",
     "next_key",
+    "scan",
+    "fori_loop",
     "randn",
     "rand",
 ]
@@ -197,6 +200,48 @@ def use_key(key: jax.Array, generator: Generator | None = None) -> Iterator[None
         yield
     finally:
         g.key = saved
+
+
+def scan(f: Callable, init: Any, xs: Any = None, length: int | None = None,
+         reverse: bool = False, unroll: int = 1, *, generator: Generator | None = None
+         ) -> tuple[Any, Any]:
+    """``jax.lax.scan`` whose body may draw from jnn's generator (dropout in an RNN cell).
+
+    A scan body is traced once and run many times, so a key drawn from the generator
+    inside it would be one fixed key (and storing it would leak a tracer). This threads
+    the generator's key through the carry instead: each iteration draws fresh keys, and
+    the generator advances once for the whole loop. Works eagerly, under ``jax.jit`` with
+    :func:`use_key`, and under ``jnn.compile``.
+    """
+    g = generator or default_generator
+    start = g.next_key()
+
+    def body(carry: tuple, x: Any) -> tuple:
+        inner, key = carry
+        with use_key(key, g):
+            inner, y = f(inner, x)
+            key = g.key  # the key after this iteration's draws
+        return (inner, key), y
+
+    (out, _), ys = jax.lax.scan(body, (init, start), xs, length=length, reverse=reverse,
+                                unroll=unroll)
+    return out, ys
+
+
+def fori_loop(lower: int, upper: int, body_fun: Callable, init_val: Any, *,
+              generator: Generator | None = None) -> Any:
+    """``jax.lax.fori_loop`` whose body may draw from jnn's generator (see :func:`scan`)."""
+    g = generator or default_generator
+    start = g.next_key()
+
+    def body(i: Any, carry: tuple) -> tuple:
+        value, key = carry
+        with use_key(key, g):
+            value = body_fun(i, value)
+            key = g.key
+        return value, key
+
+    return jax.lax.fori_loop(lower, upper, body, (init_val, start))[0]
 
 
 def _shape(size: Sequence) -> tuple[int, ...]:

@@ -136,3 +136,32 @@ def test_use_key_under_jit() -> None:
     keys = jax.random.split(jax.random.key(0), 3)
     outs = np.asarray(jax.vmap(lambda k: forward(model, x, k))(keys))
     assert not np.array_equal(outs[0], outs[1]) and not np.array_equal(outs[1], outs[2])
+
+
+def test_dropout_inside_a_scanned_body_draws_fresh_masks_eagerly_and_compiled():
+    jnn.manual_seed(0)
+    drop = nn.Dropout(0.5)
+    lin = nn.Linear(5, 5)
+    xs = jnp.ones((6, 3, 5))
+
+    def body(h, x):
+        h = drop(lin(h) + x)
+        return h, h
+
+    _, eager_a = jnn.random.scan(body, jnp.ones((3, 5)), xs)
+    _, eager_b = jnn.random.scan(body, jnp.ones((3, 5)), xs)
+    masks = np.asarray(eager_a) == 0
+    assert 0.3 < masks.mean() < 0.7  # p = 0.5, 90 draws
+    assert (masks[0] != masks[1]).any()  # each iteration its own mask
+    assert (np.asarray(eager_a) != np.asarray(eager_b)).any()  # each call its own masks
+
+    compiled = jnn.compile(lambda xs: jnn.random.scan(body, jnp.ones((3, 5)), xs)[1])
+    jnn.manual_seed(1)
+    first = np.asarray(compiled(xs))
+    second = np.asarray(compiled(xs))
+    assert (first != second).any()
+    jnn.manual_seed(1)  # reproducible from the seed, as torch's dropout is
+    np.testing.assert_array_equal(np.asarray(compiled(xs)), first)
+
+    total = jnn.random.fori_loop(0, 4, lambda i, h: drop(h), jnp.ones((3, 5)))
+    assert set(np.unique(np.asarray(total))) <= {0.0, 16.0}
