@@ -607,15 +607,17 @@ class CompiledFunction:
         if packed is None or not from_store:
             packed = plan.pack_jit(lazy)
         call = (packed, layout.gather_direct(), [h for h, _ in options], arrays)
-        if not entry.compiled:
-            entry.compiled = True
-            self.compile_count += 1
         try:
-            with warnings.catch_warnings():
-                # State that passes through unchanged (a frozen parameter, the first step's
-                # missing .grad) leaves a donated buffer without a partner: harmless.
-                warnings.filterwarnings("ignore", "Some donated buffers were not usable")
+            if entry.compiled:
                 new_packed, new_direct, out_arrays = entry.jitted(*call)
+            else:
+                with warnings.catch_warnings():
+                    # State that passes through unchanged (a frozen parameter) leaves a
+                    # donated buffer without a partner: harmless. Said when compiling.
+                    warnings.filterwarnings("ignore", "Some donated buffers were not usable")
+                    new_packed, new_direct, out_arrays = entry.jitted(*call)
+                entry.compiled = True
+                self.compile_count += 1
         except BaseException as error:
             for step in reversed(undo):  # the first step's placeholders go again
                 step()
