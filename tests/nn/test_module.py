@@ -663,3 +663,28 @@ def test_pickle_round_trip():
     assert back._non_persistent_buffers_set == {"b"}
     np.testing.assert_array_equal(np.asarray(back.w), np.asarray(m.w))
     assert jax.tree_util.tree_structure(back) == jax.tree_util.tree_structure(m)
+
+
+def test_named_scopes_follow_the_attribute_path():
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv1 = nn.Linear(4, 4)
+
+        def forward(self, x):
+            return self.conv1(x)
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.layer1 = nn.Sequential(Block(), Block())
+
+        def forward(self, x):
+            return self.layer1(x)
+
+    model = Net()
+    text = jax.jit(lambda m, x: m(x)).lower(model, jnp.ones((2, 4))).as_text(debug_info=True)
+    scopes = set(re.findall(r"Net/[\w/]+/dot_general", text))
+    assert scopes == {"Net/layer1/0/conv1/dot_general", "Net/layer1/1/conv1/dot_general"}
+    eager = jax.jit(lambda x: model(x)).lower(jnp.ones((2, 4))).as_text(debug_info=True)
+    assert "Net/layer1/1/conv1/dot_general" in eager

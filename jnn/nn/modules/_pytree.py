@@ -32,7 +32,7 @@ __all__ = ["Spec", "flatten", "flatten_with_keys", "unflatten", "materialize", "
 
 # Entries of a module's __dict__ that are state (leaves / children / caches), not config.
 STATE_KEYS = frozenset({"_parameters", "_buffers", "_modules", "_jnn_cache", "_jnn_lazy",
-                        "_jnn_building"})
+                        "_jnn_building", "_jnn_scope"})
 # Mutable containers in a template (hook dicts, the non-persistent set, ...) are copied
 # for each materialized module, so changing a copy never changes the original.
 _COPIED_TYPES = (dict, OrderedDict, set, list)
@@ -255,6 +255,7 @@ def materialize(module: Any) -> None:
         if child is None:
             child = module_memo[ci] = object.__new__(spec.nodes[ci].cls)
             child.__dict__["_jnn_lazy"] = _Lazy(spec, ci, leaves, lazy.memo)
+            child.__dict__["_jnn_scope"] = name  # its named scope, as the original's
         modules[name] = child
     d["_modules"] = modules
 

@@ -130,7 +130,9 @@ class Module:
             _warn_if_captured(self, args[0])
         st.forward_depth += 1
         try:
-            with jax.named_scope(f"jnn.nn.{type(self).__name__}"):
+            # The attribute path (``layer1/0/conv1``) names the ops in HLO dumps and
+            # profiles; a root (or an unflattened copy) is named by its class.
+            with jax.named_scope(d.get("_jnn_scope") or type(self).__name__):
                 if d["_forward_hooks"] or d["_forward_pre_hooks"]:
                     out = _hooks.call_with_hooks(self, args, kwargs)
                 else:
@@ -200,6 +202,7 @@ class Module:
                 return
             self._remove_name(name, keep="_modules")
             modules[name] = value
+            value.__dict__["_jnn_scope"] = name
             self._changed()
             return
         if modules is not None and name in modules:
@@ -308,6 +311,8 @@ class Module:
             raise TypeError(f"module name should be a string. Got {_typename(name)}")
         self._check_name("module", name, "_modules")
         self.__dict__["_modules"][name] = module
+        if module is not None:
+            module.__dict__["_jnn_scope"] = name  # its named scope (see __call__)
         self._changed()
 
     register_module = add_module
