@@ -478,10 +478,12 @@ class CompiledFunction:
     """
 
     def __init__(self, fn: Callable[..., Any], *, donate: bool = True,
-                 state: tuple | None = None) -> None:
+                 state: tuple | None = None, checks: bool = False) -> None:
         functools.update_wrapper(self, fn)
         self.fn = fn
-        self.donate = donate
+        self.checks = checks
+        # checked steps raise before committing: their inputs must survive the call
+        self.donate = donate and not checks
         self.trace_count = 0
         self.compile_count = 0
         self._explicit = None if state is None else _explicit_roots(state)
@@ -508,7 +510,8 @@ class CompiledFunction:
             return self
         bound = self._bound.get(obj)
         if bound is None:
-            bound = CompiledFunction(types.MethodType(self.fn, obj), donate=self.donate)
+            bound = CompiledFunction(types.MethodType(self.fn, obj), donate=self.donate,
+                                     checks=self.checks)
             bound._explicit = self._explicit
             self._bound[obj] = bound
         return bound
@@ -609,15 +612,21 @@ class CompiledFunction:
         call = (packed, layout.gather_direct(), [h for h, _ in options], arrays)
         try:
             if entry.compiled:
-                new_packed, new_direct, out_arrays = entry.jitted(*call)
+                outputs = entry.jitted(*call)
             else:
                 with warnings.catch_warnings():
                     # State that passes through unchanged (a frozen parameter) leaves a
                     # donated buffer without a partner: harmless. Said when compiling.
                     warnings.filterwarnings("ignore", "Some donated buffers were not usable")
-                    new_packed, new_direct, out_arrays = entry.jitted(*call)
+                    outputs = entry.jitted(*call)
                 entry.compiled = True
                 self.compile_count += 1
+            if self.checks:  # torch's value errors, found in the program: nothing committed
+                failed, outputs = outputs
+                message = failed.get()  # a host sync: the price of checks=True
+                if message is not None:
+                    raise _checked_error(message)
+            new_packed, new_direct, out_arrays = outputs
         except BaseException as error:
             for step in reversed(undo):  # the first step's placeholders go again
                 step()
@@ -707,6 +716,7 @@ class CompiledFunction:
         def program(packed: list, direct: list, hyper: list, arrays: list) -> tuple:
             self.trace_count += 1
             st = _state.state
+            outer_checks, st.value_checks = st.value_checks, self.checks
             # The objects hold concrete values (flushed before tracing): keep them to restore.
             with jax.ensure_compile_time_eval():  # key_data of the generator stays concrete
                 original_lazy, original_direct = layout.gather_lazy(), layout.gather_direct()
@@ -752,6 +762,7 @@ class CompiledFunction:
                     opt.__dict__.get("_traced_options", {}).pop(id(g), None)
                 st.compile_depth -= 1
                 st.threaded = outer_threaded
+                st.value_checks = outer_checks
             if changed_options:
                 raise RuntimeError(
                     f"jnn.compile: the compiled function changed {', '.join(changed_options)}. "
@@ -778,6 +789,10 @@ class CompiledFunction:
 
         # Only the packed lazy state is donated: module buffers (small, read directly by
         # user code and by state_dict()) stay valid whatever happens to the call.
+        if self.checks:
+            from jax.experimental import checkify
+
+            program = checkify.checkify(program, errors=checkify.user_checks)
         entry.jitted = jax.jit(program, donate_argnums=(0,) if self.donate else ())
         return entry
 
@@ -868,6 +883,16 @@ def _describe_change(old: tuple, new: tuple) -> str:
         return "an optimizer's structural option changed (e.g. momentum becoming non-zero)"
     return ("the threaded state changed: other objects (a new model or optimizer) or new "
             "state (.grad or optimizer state appearing or disappearing)")
+
+
+def _checked_error(message: str) -> Exception:
+    """A failed value check of a ``checks=True`` step, as the exception torch raises."""
+    message = message.removesuffix(" (`check` failed)")
+    kind, _, text = message.partition(": ")
+    types_ = {"IndexError": IndexError, "ValueError": ValueError, "RuntimeError": RuntimeError}
+    if kind in types_:
+        return types_[kind](text)
+    return RuntimeError(message)
 
 
 def _concretization_error(error: Exception) -> RuntimeError:
@@ -992,8 +1017,8 @@ _TORCH_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-c
 
 
 def compile(fn: Any = None, *, state: Any = None, donate: bool = True,  # noqa: A001
-            mode: str | None = None, dynamic: bool | None = None, fullgraph: bool = False,
-            backend: Any = "inductor", options: dict | None = None,
+            checks: bool = False, mode: str | None = None, dynamic: bool | None = None,
+            fullgraph: bool = False, backend: Any = "inductor", options: dict | None = None,
             disable: bool = False) -> Any:
     """Compile a torch-style function (or module) into one XLA program.
 
@@ -1012,6 +1037,11 @@ def compile(fn: Any = None, *, state: Any = None, donate: bool = True,  # noqa: 
             state (reads then raise); ``donate=False`` keeps it.
         mode, fullgraph, backend, options: torch.compile's; accepted (a mode must be one
             of torch's) and otherwise ignored: XLA always compiles the whole graph.
+        checks: check values as eager mode does (class targets in range, BCE inputs in
+            [0, 1]) inside the program (``jax.experimental.checkify``) and raise torch's
+            error after the call, before anything is written back. Costs a host sync per
+            call and turns donation off. Default ``False``: such checks are skipped in
+            compiled code (an out-of-range class gives NaN).
         dynamic: ``None``/``False``. ``True`` (shape-polymorphic programs) is refused:
             every new input shape is its own program, traced once.
         disable: return ``fn`` unchanged, as torch does.
@@ -1033,13 +1063,13 @@ def compile(fn: Any = None, *, state: Any = None, donate: bool = True,  # noqa: 
             "to bound the number of programs."
         )
     if fn is None:
-        return functools.partial(compile, state=state, donate=donate, mode=mode,
-                                 dynamic=dynamic, fullgraph=fullgraph, backend=backend,
+        return functools.partial(compile, state=state, donate=donate, checks=checks,
+                                 mode=mode, dynamic=dynamic, fullgraph=fullgraph, backend=backend,
                                  options=options, disable=disable)
     if disable:
         return fn
     if isinstance(fn, Module):
-        return CompiledModule(fn, donate=donate)
+        return CompiledModule(fn, donate=donate, checks=checks)
     if not callable(fn):
         raise TypeError(f"jnn.compile expects a function or a Module, got {type(fn).__name__}")
-    return CompiledFunction(fn, donate=donate, state=state)
+    return CompiledFunction(fn, donate=donate, state=state, checks=checks)

@@ -44,6 +44,10 @@ class _State(threading.local):
     write_log: dict | None = None
     # >0 while jnn.compile traces a function (state written then is threaded, not leaked).
     compile_depth: int = 0
+    # While jnn.compile(fn, checks=True) traces: value checks that need the numbers
+    # (class targets in range, BCE probabilities) become checkify checks instead of
+    # being skipped (see jnn.nn.functional._loss_common.value_checks_traced).
+    value_checks: bool = False
     # While jnn.compile traces: ids of the Parameters, buffer dicts and generators the
     # program threads; a traced value written anywhere else is reported (see _compile).
     threaded: set | None = None

@@ -632,3 +632,30 @@ def test_int64_beyond_int32_is_refused_instead_of_wrapping():
         nn.Parameter(np.array([2**33], np.int64), requires_grad=False)
     model.load_state_dict({"count": np.array(7, np.int64)})  # in range: loads as int32
     assert int(model.count) == 7
+
+
+def test_checked_compiled_step_raises_torchs_value_errors_and_changes_nothing():
+    _, _, jmodel, jopt = twins()
+
+    @jnn.compile(checks=True)
+    def step(x, target):
+        def closure():
+            jopt.zero_grad()
+            return F.cross_entropy(jmodel(x), target)
+        return jopt.step(closure)
+
+    good = jnp.array([0, 1, 1, 0, 1, 0])
+    step(jnp.asarray(X), good)
+    before = snapshot(jmodel, jopt)
+    with pytest.raises(IndexError, match="Target 5 is out of bounds"):  # torch's error
+        tF.cross_entropy(torch.zeros(6, 2), torch.tensor([0, 1, 5, 0, 1, 0]))
+    with pytest.raises(IndexError, match="Target 5 is out of bounds"):
+        step(jnp.asarray(X), jnp.array([0, 1, 5, 0, 1, 0]))
+    assert_unchanged(before, snapshot(jmodel, jopt))
+    step(jnp.asarray(X), good)  # and it goes on
+
+    probs = jnn.compile(lambda p, t: F.binary_cross_entropy(p, t), checks=True)
+    with pytest.raises(RuntimeError, match="all elements of input should be between 0 and 1"):
+        probs(jnp.array([0.5, 1.5]), jnp.array([0.0, 1.0]))
+    unchecked = jnn.compile(lambda p, t: F.binary_cross_entropy(p, t))
+    unchecked(jnp.array([0.5, 1.5]), jnp.array([0.0, 1.0]))  # skipped without checks

@@ -32,10 +32,34 @@ def concrete(value: Any) -> np.ndarray | None:
     return np.asarray(value)
 
 
+def traced_checks() -> bool:
+    """Inside ``jnn.compile(fn, checks=True)``: value checks become checkify checks."""
+    from jnn import _state
+
+    return _state.state.value_checks
+
+
+def _traced_check(ok: jax.Array, message: str, *values: jax.Array) -> None:
+    """A value check inside a checked compiled step: reported after the call, by type
+    (the message starts with torch's exception name; see ``jnn._compile``)."""
+    from jax.experimental import checkify
+
+    checkify.check(ok, message, *values)
+
+
 def check_class_targets(target: Any, n_classes: int, ignore_index: int | None) -> None:
     """torch's ``IndexError: Target 5 is out of bounds.`` for concrete class indices."""
     values = concrete(target)
-    if values is None or values.size == 0 or values.dtype.kind not in "iu":
+    if values is None:
+        if traced_checks() and jnp.issubdtype(jnp.result_type(target), jnp.integer):
+            t = jnp.ravel(jnp.asarray(target))
+            bad = (t < 0) | (t >= n_classes)
+            if ignore_index is not None:
+                bad &= t != ignore_index
+            _traced_check(~jnp.any(bad), "IndexError: Target {} is out of bounds.",
+                          t[jnp.argmax(bad)] if t.size else jnp.zeros((), t.dtype))
+        return
+    if values.size == 0 or values.dtype.kind not in "iu":
         return
     bad = (values < 0) | (values >= n_classes)
     if ignore_index is not None:
@@ -47,7 +71,13 @@ def check_class_targets(target: Any, n_classes: int, ignore_index: int | None) -
 def check_unit_interval(value: Any, what: str) -> None:
     """torch's BCE check: ``all elements of input should be between 0 and 1`` (NaN fails)."""
     values = concrete(value)
-    if values is None or values.size == 0:
+    if values is None:
+        if traced_checks():
+            v = jnp.asarray(value)
+            _traced_check(jnp.all((v >= 0) & (v <= 1)),
+                          f"RuntimeError: all elements of {what} should be between 0 and 1")
+        return
+    if values.size == 0:
         return
     values = values.astype(np.float32)
     if not ((values >= 0) & (values <= 1)).all():
