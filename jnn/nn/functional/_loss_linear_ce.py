@@ -66,7 +66,15 @@ class LinearCrossEntropyOptions:
         """Rows per chunk for ``n_rows`` samples of ``n_logits`` logits each."""
         method = self.chunking_method
         if method == "auto":
-            method = None if self.batch_chunk_size is not None else "aspect_ratio:2"
+            if self.batch_chunk_size is None:
+                # torch's aspect-ratio chunks (logits about half the input's size) are a few
+                # rows each for a large vocabulary: 8 rows of a 32k head run 4x slower than
+                # unfused on CPU (tiny matmuls, one weight-gradient update per chunk). At
+                # least 1/16 of the batch per chunk keeps memory at a fraction of the
+                # logits and the speed within ~1.4x of unfused (benchmarks/README.md).
+                rows = _aspect_ratio_rows(n_rows, in_features, n_logits, 2)
+                return max(rows, min(n_rows, -(-n_rows // 16)))
+            method = None
         if method is None:
             return max(1, min(self.batch_chunk_size or n_rows, n_rows))
         _, sep, factor = method.partition(":")
