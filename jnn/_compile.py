@@ -40,7 +40,7 @@ import numpy as np
 from jnn import _state
 from jnn.nn.modules import _pytree
 from jnn.nn.modules.module import Module
-from jnn.nn.parameter import Parameter
+from jnn.nn.parameter import Parameter, check_int_range
 from jnn.optim._lr_scheduler_base import LRScheduler
 from jnn.optim.optimizer import Optimizer
 from jnn.random import Generator, default_generator
@@ -588,6 +588,9 @@ class CompiledFunction:
             packed = None
         options = [opt._compiled_options(g) for opt, g in self._groups]
         arrays = [x for x, a in zip(leaves, is_array) if a]
+        for x in arrays:
+            if type(x) is np.ndarray and x.dtype.kind in "iu" and x.dtype.itemsize == 8:
+                check_int_range(x)  # JAX would wrap an int64 class index to another class
         key = (treedef, is_array,
                tuple(_static_leaf(x) for x, a in zip(leaves, is_array) if not a),
                tuple((x.shape, x.dtype) for x in arrays),

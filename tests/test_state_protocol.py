@@ -659,3 +659,11 @@ def test_checked_compiled_step_raises_torchs_value_errors_and_changes_nothing():
         probs(jnp.array([0.5, 1.5]), jnp.array([0.0, 1.0]))
     unchecked = jnn.compile(lambda p, t: F.binary_cross_entropy(p, t))
     unchecked(jnp.array([0.5, 1.5]), jnp.array([0.0, 1.0]))  # skipped without checks
+
+
+def test_int64_targets_beyond_int32_never_pick_another_class_in_a_compiled_step():
+    model = nn.Linear(4, 3)
+    loss = jnn.compile(lambda x, t: F.cross_entropy(model(x), t))
+    loss(jnp.asarray(X), np.array([0, 1, 2, 0, 1, 2], np.int64))  # in range: fine
+    with pytest.raises(OverflowError, match="does not fit JAX's default int32"):
+        loss(jnp.asarray(X), np.array([0, 1, 2**32 + 1, 0, 1, 2], np.int64))
