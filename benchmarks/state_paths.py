@@ -1,0 +1,175 @@
+"""What real training scripts do around a compiled step, and what it costs (issue 7).
+
+For each model, in one process, interleaved, median of rounds (ratios: median of the
+per-round ratios):
+
+* ``jax``: hand-written JAX, a dict of arrays (``train_step.py``'s limit);
+* ``jax-packed``: hand-written JAX with all state (parameters and Adam's moments) raveled
+  into one flat vector that is unraveled inside the program;
+* ``jnn``: the untouched ``jnn.compile`` loop;
+* ``jnn+read``: the same loop reading one weight per step (``model[0].weight.data``, as
+  logging code does, without a host sync);
+* ``jnn+sd``: the same loop calling ``model.state_dict()`` per step (checkpointing);
+* ``jnn+eval``: a compiled train step alternating with a compiled eval step
+  (``model.train()`` / ``model.eval()`` around them), against the two alone.
+
+and, once per model in a fresh object, the time to the first steady step (construct,
+call twice, block) of jnn against hand-written JAX.
+
+    python benchmarks/state_paths.py [--rounds 11] [--steps 30] [--models mlp,probe,wide,tiny]
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from jax.flatten_util import ravel_pytree
+
+sys.path.insert(0, str(Path(__file__).parent))
+from train_step import build_jnn, jax_step, jnn_step, paired_ratio  # noqa: E402
+
+import jnn  # noqa: E402
+import jnn.nn as nn  # noqa: E402
+
+MODELS = {"mlp": ([784, 512, 512, 10], 128), "probe": ([4] * 101, 1),
+          "wide": ([4096, 4096], 64), "tiny": ([10, 1], 8)}
+
+
+def jax_packed_step(model: nn.Module):
+    """All state in one flat vector: the best case for many tiny arrays."""
+    params = {k: jnp.array(v) for k, v in model.state_dict().items()}
+    n = len(params) // 2
+    keys = sorted({k.split(".")[0] for k in params}, key=int)
+    opt = optax.adam(1e-3)
+    flat, unravel = ravel_pytree((params, opt.init(params)))
+
+    def forward(p, x):
+        for k in keys[:n]:
+            x = jax.nn.relu(x @ p[f"{k}.weight"].T + p[f"{k}.bias"])
+        return x
+
+    def _step(flat, x, y):
+        p, s = unravel(flat)
+        loss, g = jax.value_and_grad(lambda p: jnp.mean((forward(p, x) - y) ** 2))(p)
+        u, s = opt.update(g, s, p)
+        return ravel_pytree((optax.apply_updates(p, u), s))[0], loss
+
+    _step = jax.jit(_step, donate_argnums=(0,))
+    state = {"flat": flat}
+
+    def step(x, y):
+        state["flat"], loss = _step(state["flat"], x, y)
+        return loss
+
+    return step
+
+
+def with_extra(step, extra):
+    def run(x, y):
+        extra()
+        return step(x, y)
+    return run
+
+
+def train_eval(model: nn.Module):
+    """A compiled train step and a compiled eval step, alternating, as an epoch loop does."""
+    train = jnn_step(model)
+    evaluate = jnn.compile(lambda x: model(x))
+
+    def both(x, y):
+        model.train()
+        loss = train(x, y)
+        model.eval()
+        return loss + evaluate(x).sum()
+
+    def alone_train(x, y):
+        return train(x, y)
+
+    def alone_eval(x, y):
+        return evaluate(x).sum()
+
+    return both, alone_train, alone_eval
+
+
+def time_steps(step, x, y, steps: int) -> float:
+    t = time.perf_counter()
+    for _ in range(steps):
+        out = step(x, y)
+    out.block_until_ready()
+    return (time.perf_counter() - t) / steps
+
+
+def first_steady(make, x, y) -> float:
+    t = time.perf_counter()
+    step = make()
+    step(x, y)
+    step(x, y).block_until_ready()
+    return time.perf_counter() - t
+
+
+def measure(name: str, rounds: int, steps: int) -> None:
+    sizes, batch = MODELS[name]
+    rng = np.random.default_rng(0)
+    x = jnp.asarray(rng.standard_normal((batch, sizes[0])).astype(np.float32))
+    y = jnp.asarray(rng.standard_normal((batch, sizes[-1])).astype(np.float32))
+    jnn.manual_seed(0)
+    # time to the first steady step: fresh objects, fresh programs (shapes unique per model)
+    t_jax = first_steady(lambda: jax_step(build_jnn(sizes)), x, y)
+    t_jnn = first_steady(lambda: jnn_step(build_jnn(sizes)), x, y)
+    models = {k: build_jnn(sizes) for k in ("jnn", "read", "sd", "alt")}
+    both, alone_train, alone_eval = train_eval(models["alt"])
+    runners = {
+        "jax": jax_step(models["jnn"]),
+        "jax-packed": jax_packed_step(models["jnn"]),
+        "jnn": jnn_step(models["jnn"]),
+        "jnn+read": with_extra(jnn_step(models["read"]), lambda: models["read"][0].weight.data),
+        "jnn+sd": with_extra(jnn_step(models["sd"]), lambda: models["sd"].state_dict()),
+        "jnn+eval": both,
+    }
+    models["alt"].train()
+    for step in runners.values():
+        time_steps(step, x, y, 10)
+    alone_times: list[float] = []
+    times: dict[str, list[float]] = {k: [] for k in runners}
+    for _ in range(rounds):
+        for k, step in runners.items():
+            times[k].append(time_steps(step, x, y, steps))
+        models["alt"].train()
+        a = time_steps(alone_train, x, y, steps)
+        models["alt"].eval()
+        alone_times.append(a + time_steps(alone_eval, x, y, steps))
+        models["alt"].train()
+    times["alone"] = alone_times
+    med = {k: statistics.median(v) * 1e6 for k, v in times.items()}
+    print(f"{name:6s} " + "  ".join(f"{k} {v:8.1f}us" for k, v in med.items()))
+    print(f"{'':6s} jnn/jax {paired_ratio(times, 'jnn', 'jax'):.3f}  "
+          f"jnn/jax-packed {paired_ratio(times, 'jnn', 'jax-packed'):.3f}  "
+          f"read/jnn {paired_ratio(times, 'jnn+read', 'jnn'):.3f}  "
+          f"state_dict/jnn {paired_ratio(times, 'jnn+sd', 'jnn'):.3f}  "
+          f"alternating/alone {paired_ratio(times, 'jnn+eval', 'alone'):.3f}  "
+          f"first steady step jnn/jax {t_jnn / t_jax:.2f} ({t_jnn:.2f}s vs {t_jax:.2f}s)")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=11)
+    ap.add_argument("--steps", type=int, default=30)
+    ap.add_argument("--models", default="mlp,probe,wide,tiny")
+    args = ap.parse_args()
+    print(f"machine: {platform.machine()} {platform.processor() or ''}, jax {jax.__version__} "
+          f"on {jax.default_backend()}, {jax.device_count()} device(s)")
+    for name in args.models.split(","):
+        measure(name, args.rounds, args.steps)
+
+
+if __name__ == "__main__":
+    main()
