@@ -597,6 +597,7 @@ class CompiledFunction:
                layout.key, plan.key, self._specs, tuple(s for _, s in options))
         entry = self._entries.get(key)
         undo: list[Callable[[], None]] = []
+        traced = entry is None
         if entry is None:
             # Tracing reads the objects, so they must hold every value (never flush inside
             # a trace: the write-back would run as traced code and leave tracers behind).
@@ -649,6 +650,10 @@ class CompiledFunction:
             if out_layout.key != layout.key:
                 st.cells_version += 1
             self._layout = out_layout
+            self._fast = self._fast_key(objects)
+        elif traced:
+            # A trace bumps versions as it creates and clears cells (zero_grad, new .grad)
+            # that it then restores: not a change of this function's state.
             self._fast = self._fast_key(objects)
         out_it = iter(out_arrays)
         out_leaves = [next(out_it) if s is _ARRAY else s for s in entry.out_static]
