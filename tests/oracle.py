@@ -5,12 +5,44 @@ and hands them to :func:`check_modules`, which compares
 
 * structure: ``state_dict`` keys, order, shapes and dtypes; ``named_parameters`` and
   ``named_buffers`` names; ``repr`` text;
-* after copying torch's ``state_dict`` into jnn: outputs, in every requested mode
+* after copying torch's ``state_dict`` into jnn, eagerly: outputs, in every requested mode
   (``"train"``, ``"eval"``), and the buffers after each forward;
-* gradients of ``sum(out * ct)`` for a fixed random cotangent ``ct``: torch autograd
-  against ``jax.grad`` over the jnn module as a pytree (grads come back module-shaped,
-  read by their torch names), for the inputs and every parameter;
-* warnings: each warning torch emits (construction and forward) is emitted by jnn too.
+* warnings: each warning torch emits (construction and forward) is emitted by jnn too;
+
+and then, for every row automatically, the checks of :data:`CHECKS` (a row leaves one out
+only with a written reason, ``skip_checks={check: reason}``; a known jnn deviation is
+``xfail_checks={check: reason}``, strict: that check must fail, the others must pass; see
+``tests/nn/registry.py``).  Each runs on copies taken before the mode's forward, so all
+start from the state torch's forward saw:
+
+* ``jit`` (every mode): ``jax.jit`` over the module passed as an argument: outputs and
+  buffers equal torch's and eager's, the module is left unchanged, and in the first mode
+  the gradients of ``sum(out * ct)`` (fixed random cotangent ``ct``) for the inputs and
+  every parameter equal torch autograd's.  Forward and VJP are ONE jitted program
+  (``jax.grad`` over the module as a pytree; grads come back module-shaped, read by their
+  torch names); it is the row's only gradient computation (eager when ``jit`` is off).
+* ``copy`` (every mode): ``copy.deepcopy`` and a pickle round trip keep the state_dict,
+  training flags and repr; one copy reruns the jit program (a cache hit, no compile) and
+  must give identical results, the other is what the ``compile`` check runs.
+* ``compile`` (first mode: train where the row has it): ``jnn.compile(model)``: outputs
+  equal eager's, and the buffers it writes equal torch's.
+* ``bfloat16``, ``float64`` (first mode): floating inputs and state cast, one jitted
+  program against torch in that dtype (float64 under a per-call ``jax.enable_x64``, which
+  does not leak into other tests).  Outputs and buffers; float64 also compares gradients
+  on the rows that run the ``step`` check (a second program's cost).  Skipped
+  automatically where torch has no such kernel on CPU or the row has nothing floating;
+  tolerances at :data:`_VARIANTS`.
+* ``step`` (first mode, rows with gradients and trainable parameters): one
+  ``jnn.compile``'d training step, ``optimizer.zero_grad(); loss = (out * ct).sum();
+  optimizer.step(closure)`` with ``SGD(lr=0.1)``, against the same step in torch: the
+  loss, the parameters and the buffers after it.  It costs several XLA programs, so the
+  registry runs it on a deterministic subset: the first gradient row of each class name
+  per test file (``tests/nn/registry.py``); direct callers get it on every call.
+
+Inside a hypothesis test (many generated examples) only ``jit`` and ``copy`` run; the
+registry's rows run the costly ones for every class.  Unbatched input is covered by the
+registry's own unbatched rows, not generated here.
+A row's failures in these checks are collected and reported together, by check.
 
 :func:`check_error` asserts torch and jnn raise the same exception type with messages
 matching the same regex, at construction or (given ``inputs``) in forward.
@@ -24,14 +56,20 @@ targets, probabilities, explicit values).  numpy arrays among constructor argume
 Tolerances (float32): ``rtol=1e-5`` and ``atol = 1e-6 * sqrt(n)``, ``n`` the number of
 terms summed per output element: the fan-in of the widest parameter, or the input size of
 a loss; pass ``reduction_size`` or ``atol`` to override.  Gradients also sum over the batch,
-so theirs uses the larger of ``n`` and the largest input size.
+so theirs uses the larger of ``n`` and the largest input size.  The jit, copy and compile
+checks use the row's tolerances (against torch and against eager); bfloat16 and float64
+have their own, scaled by the same ``n`` (see :data:`_VARIANTS`).
 """
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import math
+import pickle
+import traceback
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import jax
@@ -40,12 +78,14 @@ import numpy as np
 import pytest
 import torch
 
+import jnn
 import jnn.nn
+import jnn.optim
 
 __all__ = [
     "check_layer", "check_modules", "check_error", "make_inputs", "normal", "uniform",
     "integers", "probs", "log_probs", "const", "to_torch", "to_jnn", "assert_close",
-    "default_atol",
+    "default_atol", "CHECKS",
 ]
 
 InputSpec = Any  # a shape tuple, a callable(rng) -> np.ndarray, or an np.ndarray
@@ -128,13 +168,18 @@ def to_jnn(value: Any) -> Any:
 
 
 def _np(value: Any) -> np.ndarray:
+    """numpy values of a tensor or array; bfloat16 (numpy has none for torch) as float32."""
     if isinstance(value, torch.Tensor):
-        return value.detach().cpu().numpy()
-    return np.asarray(value)
+        value = value.detach().cpu()
+        return (value.float() if value.dtype == torch.bfloat16 else value).numpy()
+    value = np.asarray(value)
+    return value.astype(np.float32) if value.dtype == jnp.bfloat16 else value
 
 
 def _jax_dtype(torch_dtype: torch.dtype) -> np.dtype:
     """The dtype jnn is expected to produce for torch's (int64 is int32 without x64)."""
+    if torch_dtype == torch.bfloat16:
+        return np.dtype(jnp.bfloat16)
     return jax.dtypes.canonicalize_dtype(torch.empty((), dtype=torch_dtype).numpy().dtype)
 
 
@@ -145,7 +190,8 @@ def assert_close(actual: Any, expected: Any, *, rtol: float, atol: float, what: 
     assert act.shape == exp.shape, f"{what}: shape {act.shape} != torch's {exp.shape}"
     if isinstance(expected, torch.Tensor):
         want = _jax_dtype(expected.dtype)
-        assert act.dtype == want, f"{what}: dtype {act.dtype} != {want} (torch {exp.dtype})"
+        got = np.asarray(actual).dtype
+        assert got == want, f"{what}: dtype {got} != {want} (torch {expected.dtype})"
     np.testing.assert_allclose(act, exp, rtol=rtol, atol=atol, err_msg=what)
 
 
@@ -226,59 +272,406 @@ def _is_float(x: np.ndarray) -> bool:
     return np.issubdtype(x.dtype, np.floating)
 
 
-def _jnn_grads(module: jnn.nn.Module, xs: list, diff: list[int], cts: list,
-               ) -> tuple[dict[str, Any], list]:
-    """Gradients of ``sum(out * ct)``: (by parameter name, by differentiable input).
+def _state_arrays(module: Any) -> dict[str, np.ndarray]:
+    """A module's state_dict as numpy arrays (bfloat16 as float32)."""
+    return {k: _np(v) for k, v in module.state_dict().items()}
 
-    The module goes to ``jax.grad`` as a pytree, as a user would pass it.  When it holds
-    integer leaves (a step counter, say) ``jax.grad`` cannot take the whole module, so
-    only its floating leaves are differentiated and the module is rebuilt around them.
+
+def _assert_same_state(actual: dict, expected: dict, what: str) -> None:
+    assert list(actual) == list(expected), f"{what}: state_dict keys differ"
+    for key, value in expected.items():
+        np.testing.assert_array_equal(actual[key], value, err_msg=f"{what}: {key}")
+
+
+# -- the row's program: forward and gradients as ONE jitted call -----------------------
+def _forward_and_grads(module: jnn.nn.Module, xs: list, cts: list, diff: tuple[int, ...],
+                       out_idx: tuple[int, ...], take_grad: bool) -> tuple:
+    """``(outputs, buffers after the forward, grads by parameter name, grads by input)``.
+
+    Gradients (with ``take_grad``) are of ``sum(out[i] * ct)`` over ``out_idx``, for the
+    inputs in ``diff`` and every floating leaf of the module.  The module goes to
+    ``jax.grad`` as a pytree, as a user passes it; when it holds integer leaves (a step
+    counter, say) only its floating leaves are differentiated and the module is rebuilt
+    around them.  Jitted as :data:`_program`, this is the jax.jit check's
+    ``jax.jit(lambda m, *xs: m(*xs))(model, *inputs)`` with the VJP in the same program.
     """
-    def objective(m: jnn.nn.Module, dxs: list) -> jax.Array:
+    def objective(m: jnn.nn.Module, dxs: list) -> tuple:
         args = list(xs)
         for i, x in zip(diff, dxs):
             args[i] = x
         outs = _outputs(m(*args))
-        return sum(jnp.sum(o * ct) for o, ct in zip(outs, cts))
+        total = sum((jnp.sum(outs[i] * ct) for i, ct in zip(out_idx, cts)), jnp.zeros(()))
+        return total, (outs, dict(m.named_buffers()))
 
     dxs = [xs[i] for i in diff]
+    if not take_grad:
+        outs, buffers = objective(module, dxs)[1]
+        return outs, buffers, {}, []
     leaves, treedef = jax.tree_util.tree_flatten_with_path(module)
     if all(jnp.issubdtype(leaf.dtype, jnp.inexact) for _, leaf in leaves):
-        g_module, g_inputs = jax.grad(objective, argnums=(0, 1))(module, dxs)
-        return {n: p.data for n, p in g_module.named_parameters()}, g_inputs
+        (g_module, g_inputs), (outs, buffers) = jax.grad(
+            objective, argnums=(0, 1), has_aux=True)(module, dxs)
+        return outs, buffers, {n: p.data for n, p in g_module.named_parameters()}, g_inputs
     names = [jax.tree_util.keystr(path, simple=True, separator=".") for path, _ in leaves]
     values = [leaf for _, leaf in leaves]
     floats = [i for i, v in enumerate(values) if jnp.issubdtype(v.dtype, jnp.inexact)]
 
-    def partial(float_leaves: list, dxs: list) -> jax.Array:
+    def partial(float_leaves: list, dxs: list) -> tuple:
         new = list(values)
         for i, leaf in zip(floats, float_leaves):
             new[i] = leaf
         return objective(jax.tree_util.tree_unflatten(treedef, new), dxs)
 
-    g_leaves, g_inputs = jax.grad(partial, argnums=(0, 1))([values[i] for i in floats], dxs)
-    return {names[i]: g for i, g in zip(floats, g_leaves)}, g_inputs
+    (g_leaves, g_inputs), (outs, buffers) = jax.grad(partial, argnums=(0, 1), has_aux=True)(
+        [values[i] for i in floats], dxs)
+    return outs, buffers, {names[i]: g for i, g in zip(floats, g_leaves)}, g_inputs
 
 
-def _check_grads(torch_module: torch.nn.Module, jnn_module: jnn.nn.Module, t_xs: list,
-                 j_xs: list, diff: list[int], t_outs: list, seed: int, rtol: float,
-                 atol: float) -> None:
-    rng = np.random.default_rng(seed + 1)
-    cts = [rng.standard_normal(tuple(o.shape)).astype(np.float32) for o in t_outs]
+_program = jax.jit(_forward_and_grads, static_argnums=(3, 4, 5))
+
+
+# -- one forward pass (a training mode): torch's results and jnn's eager outputs -------
+@dataclasses.dataclass
+class _Tolerance:
+    rtol: float
+    out: float  # atol of outputs and buffers
+    grad: float  # atol of gradients
+    size: int  # terms summed per output element (the bfloat16/float64 checks scale by it)
+    grad_size: int
+
+
+@dataclasses.dataclass
+class _Pass:
+    """One training mode: inputs, torch's results (the reference) and jnn's eager outputs."""
+
+    mode: str
+    xs: list[np.ndarray]
+    diff: tuple[int, ...]  # differentiated inputs
+    cts: list[np.ndarray]  # one cotangent per output
+    out_idx: tuple[int, ...]  # the outputs differentiated (torch's that require grad)
+    t_outs: list
+    t_buffers: dict[str, torch.Tensor]  # after the forward
+    t_grads: tuple[dict, list] | None  # by parameter name, by differentiated input
+    j_outs: list  # jnn's eager outputs
+    tol: _Tolerance
+
+    def used_cts(self, dtype: Any = None) -> list:
+        return [jnp.asarray(self.cts[i], dtype) for i in self.out_idx]
+
+
+def _program_args(module: jnn.nn.Module, p: _Pass) -> tuple:
+    """:data:`_program`'s arguments for ``module`` on this pass's inputs."""
+    return (module, [jnp.asarray(x) for x in p.xs], p.used_cts(), p.diff, p.out_idx,
+            p.t_grads is not None)
+
+
+def _torch_grads(torch_module: torch.nn.Module, t_xs: list, diff: Sequence[int],
+                 t_outs: list, cts: list) -> tuple[tuple[int, ...], tuple[dict, list] | None]:
+    """torch's gradients of ``sum(out * ct)`` over the outputs that require grad."""
+    out_idx = tuple(i for i, o in enumerate(t_outs) if o.requires_grad)
     params = [(n, p) for n, p in torch_module.named_parameters() if p.requires_grad]
     wrt = [t_xs[i] for i in diff] + [p for _, p in params]
-    if not wrt:  # nothing to differentiate (integer inputs, no parameters)
+    if not wrt or not out_idx:  # nothing to differentiate (integer inputs, no parameters)
+        return (), None
+    grads = torch.autograd.grad(
+        [t_outs[i] for i in out_idx], wrt,
+        [torch.from_numpy(cts[i]).to(t_outs[i].dtype) for i in out_idx], allow_unused=True)
+    by_input = [g if g is not None else torch.zeros_like(t_xs[i])
+                for g, i in zip(grads, diff)]
+    by_name = {n: g if g is not None else torch.zeros_like(p)
+               for (n, p), g in zip(params, grads[len(diff):])}
+    return out_idx, (by_name, by_input)
+
+
+def _torch_pass(torch_module: torch.nn.Module, xs: list[np.ndarray], diff: tuple[int, ...],
+                mode: str, take_grad: bool, tol: _Tolerance, seed: int) -> tuple[_Pass, list]:
+    """torch's forward (and gradients): the reference for every check of this mode."""
+    t_xs = [torch.from_numpy(x.copy()).requires_grad_(take_grad and i in diff)
+            for i, x in enumerate(xs)]
+    with _Recorder() as t_records:
+        t_outs = _outputs(torch_module(*t_xs))
+    rng = np.random.default_rng(seed + 1)
+    cts = [rng.standard_normal(tuple(o.shape)).astype(np.float32) for o in t_outs]
+    out_idx, t_grads = (), None
+    if take_grad:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out_idx, t_grads = _torch_grads(torch_module, t_xs, diff, t_outs, cts)
+    t_buffers = {n: b.detach().clone() for n, b in torch_module.named_buffers()}
+    return _Pass(mode, xs, diff, cts, out_idx, [o.detach() for o in t_outs], t_buffers,
+                 t_grads, [], tol), t_records
+
+
+def _eager_pass(jnn_module: jnn.nn.Module, p: _Pass, t_records: list,
+                check_warnings: bool) -> None:
+    """jnn's eager forward against torch's: outputs, buffers after it, warnings."""
+    with _Recorder() as j_records:
+        p.j_outs = _outputs(jnn_module(*[jnp.asarray(x) for x in p.xs]))
+    if check_warnings:
+        _assert_same_warnings(t_records, j_records, f"{p.mode} forward")
+    assert len(p.j_outs) == len(p.t_outs), (
+        f"{p.mode}: {len(p.j_outs)} outputs, torch {len(p.t_outs)}")
+    for i, (j_out, t_out) in enumerate(zip(p.j_outs, p.t_outs)):
+        assert_close(j_out, t_out, rtol=p.tol.rtol, atol=p.tol.out,
+                     what=f"{p.mode} output {i}")
+    assert list(p.t_buffers) == [n for n, _ in jnn_module.named_buffers()], "buffer names"
+    for (name, j_buf), t_buf in zip(jnn_module.named_buffers(), p.t_buffers.values()):
+        assert_close(j_buf, t_buf, rtol=p.tol.rtol, atol=p.tol.out,
+                     what=f"{p.mode} buffer {name}")
+
+
+def _compare_result(result: tuple, p: _Pass, what: str, *, eager: bool = True,
+                    rtol: float | None = None, atol: float | None = None,
+                    grad_atol: float | None = None, ref: _Pass | None = None) -> None:
+    """A program's outputs, buffers and gradients against torch's (and jnn's eager)."""
+    rtol = p.tol.rtol if rtol is None else rtol
+    atol = p.tol.out if atol is None else atol
+    grad_atol = p.tol.grad if grad_atol is None else grad_atol
+    ref = ref or p
+    outs, buffers, g_by_name, g_inputs = result
+    assert len(outs) == len(ref.t_outs), f"{what}: {len(outs)} outputs, torch {len(ref.t_outs)}"
+    for i, (out, t_out) in enumerate(zip(outs, ref.t_outs)):
+        assert_close(out, t_out, rtol=rtol, atol=atol, what=f"{what} output {i}")
+        if eager:  # equals jnn's eager output: same dtype, values within the tolerance
+            assert out.dtype == p.j_outs[i].dtype, f"{what} output {i}: dtype != eager's"
+            assert_close(out, p.j_outs[i], rtol=rtol, atol=atol, what=f"{what} output {i} "
+                         "against eager")
+    # (a dict out of jax.jit comes back with its keys sorted)
+    assert sorted(buffers) == sorted(ref.t_buffers), f"{what}: buffer names"
+    for name, t_buf in ref.t_buffers.items():
+        assert_close(buffers[name], t_buf, rtol=rtol, atol=atol, what=f"{what} buffer {name}")
+    if ref.t_grads is None:
         return
-    t_grads = torch.autograd.grad(t_outs, wrt, [torch.from_numpy(c) for c in cts],
-                                  allow_unused=True)
-    j_by_name, j_inputs = _jnn_grads(jnn_module, j_xs, diff, [jnp.asarray(c) for c in cts])
-    for k, i in enumerate(diff):
-        expected = t_grads[k] if t_grads[k] is not None else torch.zeros_like(t_xs[i])
-        assert_close(j_inputs[k], expected, rtol=rtol, atol=atol, what=f"grad of input {i}")
-    for (name, p), expected in zip(params, t_grads[len(diff):]):
-        expected = torch.zeros_like(p) if expected is None else expected
-        assert name in j_by_name, f"no jnn gradient for parameter {name!r}"
-        assert_close(j_by_name[name], expected, rtol=rtol, atol=atol, what=f"grad of {name}")
+    t_by_name, t_by_input = ref.t_grads
+    for k, i in enumerate(ref.diff):
+        assert_close(g_inputs[k], t_by_input[k], rtol=rtol, atol=grad_atol,
+                     what=f"{what} grad of input {i}")
+    for name, expected in t_by_name.items():
+        assert name in g_by_name, f"{what}: no jnn gradient for parameter {name!r}"
+        assert_close(g_by_name[name], expected, rtol=rtol, atol=grad_atol,
+                     what=f"{what} grad of {name}")
+
+
+# -- the checks beyond eager -----------------------------------------------------------
+CHECKS = ("jit", "copy", "compile", "step", "bfloat16", "float64")
+_NOT_APPLICABLE = "not applicable"  # a check's result when the row has nothing for it
+
+
+# A hypothesis test runs the oracle on many generated examples; there only ``jit`` and
+# ``copy`` run (``jit`` is also the gradient check, ``copy`` reuses its program), and the
+# registry's rows run the costly checks for every class.
+_COSTLY = ("compile", "step", "bfloat16", "float64")
+_HYPOTHESIS = "a hypothesis example: the registry's rows run this check for every class"
+
+
+def _in_hypothesis_example() -> bool:
+    try:
+        from hypothesis import currently_in_test_context
+    except ImportError:  # pragma: no cover - hypothesis is a test dependency
+        return False
+    return currently_in_test_context()
+
+
+class _Checks:
+    """Runs the checks beyond eager; collects failures so a row reports all of them.
+
+    ``skip``: checks the row cannot run, with the reason; ``xfail``: checks that must fail
+    (a known jnn deviation, strict: one that passes is reported so its mark is removed).
+    """
+
+    def __init__(self, skip: Mapping[str, str] | None, xfail: Mapping[str, str] | None):
+        self.skip, self.xfail = dict(skip or {}), dict(xfail or {})
+        for check, reason in [*self.skip.items(), *self.xfail.items()]:
+            if check not in CHECKS:
+                raise ValueError(f"unknown check {check!r}; the checks are {CHECKS}")
+            if not isinstance(reason, str) or not reason.strip():
+                raise ValueError(f"check {check!r} is left out without a written reason")
+        both = set(self.skip) & set(self.xfail)
+        if both:
+            raise ValueError(f"checks {sorted(both)} are both skipped and expected to fail")
+        self.failed: dict[str, str] = {}
+        self.passed: set[str] = set()
+
+    def wanted(self, check: str) -> bool:
+        return check not in self.skip and check not in self.failed
+
+    def run(self, check: str, where: str, fn: Callable, *args: Any) -> Any:
+        if not self.wanted(check):
+            return None
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                result = fn(*args)
+        except Exception as exc:  # noqa: BLE001 - every failure is reported in finish()
+            lines = "".join(traceback.format_exception_only(exc)).strip().splitlines()
+            text = "\n    ".join(line for line in lines[:12] if line.strip())
+            self.failed[check] = f"[{check}, {where}] {text}"
+            return None
+        if result is not _NOT_APPLICABLE:
+            self.passed.add(check)
+        return result
+
+    def finish(self) -> None:
+        unexpected = [text for check, text in self.failed.items() if check not in self.xfail]
+        fixed = [f"[{check}] passes but is marked deviation({reason!r}, check={check!r}): "
+                 "remove the mark" for check, reason in self.xfail.items()
+                 if check in self.passed and check not in self.failed]
+        stale = [f"[{check}] is marked deviation({reason!r}) but does not apply to this row"
+                 for check, reason in self.xfail.items()
+                 if check not in self.passed and check not in self.failed]
+        problems = unexpected + fixed + stale
+        if problems:
+            raise AssertionError("\n".join(problems))
+
+
+def _run_jit(module: jnn.nn.Module, p: _Pass, before: dict) -> tuple:
+    """``jax.jit`` over the module as an argument: forward and VJP in one program.
+
+    Run on the module itself before its eager forward (the state torch's forward saw);
+    the module must come out unchanged.  Compared by :func:`_check_jit` after eager.
+    """
+    result = jax.block_until_ready(_program(*_program_args(module, p)))
+    _assert_same_state(_state_arrays(module), before, f"{p.mode} jax.jit changed the module")
+    return result
+
+
+def _check_jit(result: tuple, p: _Pass) -> tuple:
+    _compare_result(result, p, f"{p.mode} jax.jit")
+    return result
+
+
+def _committed(module: jnn.nn.Module) -> bool:
+    leaves = jax.tree_util.tree_leaves(module)
+    return bool(leaves) and bool(getattr(leaves[0], "committed", False))
+
+
+def _check_copies(original: jnn.nn.Module, copies: dict, same: jnn.nn.Module, p: _Pass,
+                  before: dict, jitted: tuple | None) -> None:
+    """deepcopy and a pickle round trip: same state_dict, flags and repr; same outputs.
+
+    ``same``, one of the copies, runs the jit check's program and must give identical
+    results; the ``compile`` check runs on the other, which checks its outputs.  (A
+    deepcopy's arrays are committed to a device, an unpickled module's are not, and jit
+    keys its cache on that: ``same`` is the one that matches the original.)
+    """
+    for what, module in copies.items():
+        _assert_same_state(_state_arrays(module), before, f"{p.mode} {what}: state_dict")
+        assert repr(module) == repr(original), f"{what}: repr"
+        assert [m.training for m in module.modules()] == [
+            m.training for m in original.modules()], f"{what}: training flags"
+    result = _program(*_program_args(same, p))
+    if jitted is None:  # the jit check failed or was skipped: compare with torch instead
+        _compare_result(result, p, f"{p.mode} copy")
+        return
+    # the same program on the same numbers: the copy must give identical results
+    leaves, expected = jax.tree_util.tree_leaves(result), jax.tree_util.tree_leaves(jitted)
+    assert len(leaves) == len(expected), f"{p.mode} copy: {len(leaves)} results"
+    for a, b in zip(leaves, expected):
+        np.testing.assert_array_equal(_np(a), _np(b), err_msg=f"{p.mode} copy vs original")
+
+
+def _check_compile(module: jnn.nn.Module, p: _Pass) -> None:
+    """``jnn.compile(model)``: outputs as eager; the buffers it writes as torch's."""
+    compiled = jnn.compile(module)
+    outs = _outputs(compiled(*[jnp.asarray(x) for x in p.xs]))
+    buffers = dict(module.named_buffers())
+    _compare_result((outs, buffers, {}, []), dataclasses.replace(p, t_grads=None),
+                    f"{p.mode} jnn.compile")
+
+
+def _check_step(t_model: torch.nn.Module, j_model: jnn.nn.Module, p: _Pass) -> Any:
+    """One compiled SGD(lr=0.1) step on ``sum(out * ct)``: parameters and buffers after."""
+    t_params = [q for q in t_model.parameters() if q.requires_grad]
+    if not t_params:
+        return _NOT_APPLICABLE
+    t_xs = [torch.from_numpy(x.copy()) for x in p.xs]
+    t_opt = torch.optim.SGD(t_params, lr=0.1)
+    used: list[int] = []
+
+    def t_closure() -> torch.Tensor:
+        t_opt.zero_grad()
+        outs = _outputs(t_model(*t_xs))
+        used[:] = [i for i, o in enumerate(outs) if o.requires_grad]
+        loss = sum((outs[i] * torch.from_numpy(p.cts[i])).sum() for i in used)
+        if used:
+            loss.backward()
+        return loss
+
+    t_loss = t_opt.step(t_closure)
+    if not used:  # no output depends on a trainable parameter
+        return _NOT_APPLICABLE
+    j_opt = jnn.optim.SGD([q for q in j_model.parameters() if q.requires_grad], lr=0.1)
+    cts = [jnp.asarray(p.cts[i]) for i in used]
+
+    @jnn.compile
+    def train_step(*xs: jax.Array) -> jax.Array:
+        def closure() -> jax.Array:
+            j_opt.zero_grad()
+            outs = _outputs(j_model(*xs))
+            return sum(jnp.sum(outs[i] * ct) for i, ct in zip(used, cts))
+        return j_opt.step(closure)
+
+    j_loss = train_step(*[jnp.asarray(x) for x in p.xs])
+    n_out = sum(p.cts[i].size for i in used)
+    assert_close(j_loss, t_loss, rtol=p.tol.rtol, atol=default_atol(n_out * p.tol.size),
+                 what=f"{p.mode} step loss")
+    for (name, t_param), (_, j_param) in zip(t_model.named_parameters(),
+                                             j_model.named_parameters()):
+        assert_close(j_param.data, t_param, rtol=p.tol.rtol, atol=p.tol.grad,
+                     what=f"{p.mode} step: {name}")
+    for (name, t_buf), (_, j_buf) in zip(t_model.named_buffers(), j_model.named_buffers()):
+        assert_close(j_buf, t_buf, rtol=p.tol.rtol, atol=p.tol.out,
+                     what=f"{p.mode} step: buffer {name}")
+    return None
+
+
+# bfloat16 keeps 8 significant bits: one rounding is up to 2**-9 relative, and torch and
+# XLA round at different places (torch's CPU kernels upcast inside an op, XLA may fuse
+# several ops), so outputs agree to a few roundings: rtol 2**-6 (4 ulps of 2**-8), and
+# an absolute 2**-8 per sqrt(terms summed).  float64 is compared tightly (1e-10, 1e-13
+# per sqrt(terms)): far above float64 rounding, far below float32's 1e-7, so a float32
+# constant or cast inside jnn fails it.  Gradients are compared in float64 only.
+_VARIANTS = {"bfloat16": (torch.bfloat16, jnp.bfloat16, 2.0**-6, 2.0**-8),
+             "float64": (torch.float64, jnp.float64, 1e-10, 1e-13)}
+
+
+def _check_variant(check: str, t_pre: torch.nn.Module, j_pre: jnn.nn.Module, p: _Pass,
+                   grad: bool) -> Any:
+    """The row in ``check``'s dtype (floating inputs and state cast) against torch's.
+
+    With ``grad`` (float64 only) the gradients are compared too.
+    """
+    t_dtype, j_dtype, rtol, unit = _VARIANTS[check]
+    has_float = any(_is_float(x) for x in p.xs) or any(
+        v.is_floating_point() for v in t_pre.state_dict().values())
+    if not has_float:
+        return _NOT_APPLICABLE
+    take_grad = grad and check == "float64" and p.t_grads is not None
+    t_model = copy.deepcopy(t_pre).to(t_dtype)
+    t_xs = [torch.from_numpy(x.copy()) for x in p.xs]
+    t_xs = [x.to(t_dtype).requires_grad_(take_grad and i in p.diff) if x.is_floating_point()
+            else x for i, x in enumerate(t_xs)]
+    try:
+        t_outs = _outputs(t_model(*t_xs))
+    except (RuntimeError, NotImplementedError, TypeError):  # no such kernel in torch
+        return _NOT_APPLICABLE
+    # integer state keeps the width jnn built it with (int32 without x64): values only
+    def value(t: torch.Tensor) -> Any:
+        return t.detach() if t.is_floating_point() else t.detach().numpy()
+
+    ref = dataclasses.replace(p, t_outs=[value(o) for o in t_outs], t_grads=None,
+                              t_buffers={n: value(b) for n, b in t_model.named_buffers()})
+    if take_grad:
+        out_idx, t_grads = _torch_grads(t_model, t_xs, p.diff, t_outs, p.cts)
+        ref = dataclasses.replace(ref, out_idx=out_idx, t_grads=t_grads)
+    with jax.enable_x64(check == "float64"):
+        j_model = copy.deepcopy(j_pre).to(j_dtype)
+        xs = [jnp.asarray(x, j_dtype if _is_float(x) else None) for x in p.xs]
+        result = _program(j_model, xs, ref.used_cts(j_dtype), p.diff, ref.out_idx, take_grad)
+        _compare_result(result, p, f"{p.mode} {check}", eager=False, rtol=rtol,
+                        atol=unit * math.sqrt(p.tol.size),
+                        grad_atol=unit * math.sqrt(p.tol.grad_size), ref=ref)
+    return None
 
 
 def check_modules(
@@ -296,31 +689,42 @@ def check_modules(
     check_warnings: bool = True,
     load: bool = True,
     seed: int = 0,
+    skip_checks: Mapping[str, str] | None = None,
+    xfail_checks: Mapping[str, str] | None = None,
 ) -> tuple[list, list]:
-    """Compare two built modules; returns the last mode's (torch, jnn) outputs.
+    """Compare two built modules in every check; returns the last mode's (torch, jnn) outputs.
 
     Args:
         inputs: input specs (see the module docstring), one per forward argument.
         modes: the modes to run forward in, in order; gradients are taken in the first.
             Leave out ``"train"`` for a layer whose training forward is random.
-        grad: compare gradients (inputs and parameters).
+        grad: compare gradients (inputs and parameters); off also turns off the
+            training-step check.
         grad_inputs: indices of the inputs to differentiate (default: every float input).
         reduction_size, atol, rtol: tolerances (see the module docstring).
         check_repr: compare ``repr`` text exactly.
         check_warnings: every warning torch emits in forward, jnn emits too.
         load: copy torch's state_dict into jnn first (off: compare as constructed).
+        skip_checks: ``{check: reason}``, checks of :data:`CHECKS` the row cannot run.
+        xfail_checks: ``{check: reason}``, checks that must fail (known jnn deviations).
     """
+    if _in_hypothesis_example():  # many examples per test: the cheap checks only
+        skip_checks = {**{c: _HYPOTHESIS for c in _COSTLY if c not in (xfail_checks or {})},
+                       **(skip_checks or {})}
+    checks = _Checks(skip_checks, xfail_checks)
     check_structure(torch_module, jnn_module, check_repr)
     if load:
         load_from_torch(torch_module, jnn_module)
     xs = make_inputs(inputs, seed)
     size = reduction_size or _reduction_size(torch_module, xs)
-    out_atol = default_atol(size) if atol is None else atol
-    grad_atol = default_atol(max([size] + [x.size for x in xs])) if atol is None else atol
+    grad_size = max([size] + [x.size for x in xs])
+    tol = _Tolerance(rtol, default_atol(size) if atol is None else atol,
+                     default_atol(grad_size) if atol is None else atol, size, grad_size)
     if grad_inputs is None:
-        diff = [i for i, x in enumerate(xs) if _is_float(x)]
+        diff = tuple(i for i, x in enumerate(xs) if _is_float(x))
     else:
-        diff = list(grad_inputs)
+        diff = tuple(grad_inputs)
+    copies = any(checks.wanted(c) for c in CHECKS)
     t_outs: list = []
     j_outs: list = []
     for k, mode in enumerate(modes):
@@ -329,26 +733,37 @@ def check_modules(
         assert [m.training for m in jnn_module.modules()] == [
             m.training for m in torch_module.modules()], f"{mode}: training flags"
         take_grad = grad and k == 0
-        t_xs = [torch.from_numpy(x.copy()).requires_grad_(take_grad and i in diff)
-                for i, x in enumerate(xs)]
-        j_xs = [jnp.asarray(x) for x in xs]
-        with _Recorder() as t_records:
-            t_outs = _outputs(torch_module(*t_xs))
-        with _Recorder() as j_records:
-            j_outs = _outputs(jnn_module(*j_xs))
-        if check_warnings:
-            _assert_same_warnings(t_records, j_records, f"{mode} forward")
-        assert len(j_outs) == len(t_outs), f"{mode}: {len(j_outs)} outputs, torch {len(t_outs)}"
-        for i, (j_out, t_out) in enumerate(zip(j_outs, t_outs)):
-            assert_close(j_out, t_out, rtol=rtol, atol=out_atol, what=f"{mode} output {i}")
-        for (name, t_buf), (_, j_buf) in zip(torch_module.named_buffers(),
-                                             jnn_module.named_buffers()):
-            assert_close(j_buf, t_buf, rtol=rtol, atol=out_atol, what=f"{mode} buffer {name}")
+        t_pre = copy.deepcopy(torch_module) if copies and k == 0 else None
+        p, t_records = _torch_pass(torch_module, xs, diff, mode, take_grad, tol, seed)
+        if copies:  # the state before jnn's forward, for the checks beyond eager
+            before = _state_arrays(jnn_module)
+            j_copies = {"deepcopy": copy.deepcopy(jnn_module),
+                        "pickle": pickle.loads(pickle.dumps(jnn_module))}
+            same, other = j_copies.values()
+            if _committed(same) != _committed(jnn_module):
+                same, other = other, same
+            jitted = checks.run("jit", mode, _run_jit, jnn_module, p, before)
+        _eager_pass(jnn_module, p, t_records, check_warnings)
+        t_outs, j_outs = p.t_outs, p.j_outs
+        if not copies:
+            if p.t_grads is not None:  # gradients are always checked, eagerly if need be
+                _compare_result(_forward_and_grads(*_program_args(jnn_module, p)), p,
+                                f"{mode} eager", eager=False)
+            continue
+        if jitted is not None:
+            jitted = checks.run("jit", mode, _check_jit, jitted, p)
+        if jitted is None and p.t_grads is not None:  # gradients are always checked
+            _compare_result(_forward_and_grads(*_program_args(same, p)), p,
+                            f"{mode} eager", eager=False)
+        checks.run("copy", mode, _check_copies, jnn_module, j_copies, same, p, before, jitted)
+        if k == 0:  # the first mode (train where the row has it: buffers are written)
+            for variant in _VARIANTS:  # float64 gradients: on the rows that run the step
+                checks.run(variant, mode, _check_variant, variant, t_pre, same, p,
+                           "step" not in checks.skip)
+            checks.run("compile", mode, _check_compile, other, p)
         if take_grad:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                _check_grads(torch_module, jnn_module, t_xs, j_xs, diff, t_outs, seed, rtol,
-                             grad_atol)
+            checks.run("step", mode, _check_step, t_pre, same, p)
+    checks.finish()
     return t_outs, j_outs
 
 

@@ -1,13 +1,17 @@
 """The seed documents' programs (/work/shared/seed-documents), run in jnn and in torch.
 
-Gradients are compared where they are the program's subject ((a)-(c)); elsewhere outputs
-only, since every layer's gradients are in tests/nn/test_layers.py and an eager backward
-pass costs an XLA compile per primitive per new shape.
+Gradients are compared where they are the program's subject ((a)-(c), and the training
+programs of (f)); elsewhere outputs only, since every layer's gradients are in tests/nn and
+an eager backward pass costs an XLA compile per primitive per new shape.
 
 Each program is written twice, line for line: the torch original (in class ``T``, under
-the same class names so that ``repr`` matches) and its jnn port.  Parts that use layers
-jnn does not have yet (Conv2d, BatchNorm2d, MaxPool2d, LazyLinear) use Linear/ReLU in
-their place, or are left out; LazyLinear(n) becomes Linear(in, n).
+the same class names so that ``repr`` matches) and its jnn port.  (f) trains 000's
+convolutional network (Conv2d, BatchNorm2d, max_pool2d, Dropout; Adam) and 003's
+features/classifier network (two SGD parameter groups) against torch, eagerly and under
+``jnn.compile``.  The structural examples of (d) were written before jnn had Conv2d and
+BatchNorm2d and keep Linear in their place; LazyLinear(n) is Linear(in, n).  The ports
+change ``x.view(...)`` to ``x.reshape(...)`` (a jax.Array has no ``view``; inside
+``forward`` a Parameter reads as one) and ``torch.randn`` to ``jnn.randn``.
 """
 
 import math
@@ -100,6 +104,56 @@ class T:
             return self.fc3(x)
 
 
+    class MyComplexModel(tnn.Module):  # 000: the combined example (综合示例)
+        def __init__(self):
+            super().__init__()
+            self.conv1 = tnn.Conv2d(1, 32, kernel_size=3)
+            self.bn1 = tnn.BatchNorm2d(32)
+            self.conv2 = tnn.Conv2d(32, 64, kernel_size=3)
+            self.bn2 = tnn.BatchNorm2d(64)
+            self.dropout = tnn.Dropout(0.25)
+            self.fc1 = tnn.Linear(64 * 5 * 5, 128)  # printed: 64*12*12 (see test_*_as_printed)
+            self.fc2 = tnn.Linear(128, 10)
+            self.custom_param = tnn.Parameter(torch.randn(128, 128))
+
+        def forward(self, x):
+            x = tF.relu(self.bn1(self.conv1(x)))
+            x = tF.max_pool2d(x, 2)
+            x = tF.relu(self.bn2(self.conv2(x)))
+            x = tF.max_pool2d(x, 2)
+            x = self.dropout(x)
+            x = x.view(x.size(0), -1)
+            x = tF.relu(self.fc1(x))
+            x = x @ self.custom_param
+            x = self.fc2(x)
+            return tF.log_softmax(x, dim=1)
+
+    class Optim:  # 003's optimizer section names its network Net too
+        class Net(tnn.Module):
+            def __init__(self):
+                super().__init__()
+                self.features = tnn.Sequential(
+                    tnn.Conv2d(3, 6, 5),
+                    tnn.ReLU(),
+                    tnn.MaxPool2d(2, 2),
+                    tnn.Conv2d(6, 16, 5),
+                    tnn.ReLU(),
+                    tnn.MaxPool2d(2, 2)
+                )
+                self.classifier = tnn.Sequential(
+                    tnn.Linear(16 * 5 * 5, 120),
+                    tnn.ReLU(),
+                    tnn.Linear(120, 84),
+                    tnn.ReLU(),
+                    tnn.Linear(84, 10)
+                )
+
+            def forward(self, x):
+                x = self.features(x)
+                x = x.view(-1, 16 * 5 * 5)
+                x = self.classifier(x)
+                return x
+
 # -- the jnn ports ---------------------------------------------------------------------
 class MLP(nn.Module):
     def __init__(self):
@@ -175,6 +229,58 @@ class Net(nn.Module):
         x = F.relu(self.fc2(x))
         return self.fc3(x)
 
+
+
+class MyComplexModel(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 32, kernel_size=3)
+        self.bn1 = nn.BatchNorm2d(32)
+        self.conv2 = nn.Conv2d(32, 64, kernel_size=3)
+        self.bn2 = nn.BatchNorm2d(64)
+        self.dropout = nn.Dropout(0.25)
+        self.fc1 = nn.Linear(64 * 5 * 5, 128)
+        self.fc2 = nn.Linear(128, 10)
+        self.custom_param = nn.Parameter(jnn.randn(128, 128))
+
+    def forward(self, x):
+        x = F.relu(self.bn1(self.conv1(x)))
+        x = F.max_pool2d(x, 2)
+        x = F.relu(self.bn2(self.conv2(x)))
+        x = F.max_pool2d(x, 2)
+        x = self.dropout(x)
+        x = x.reshape(x.shape[0], -1)
+        x = F.relu(self.fc1(x))
+        x = x @ self.custom_param
+        x = self.fc2(x)
+        return F.log_softmax(x, dim=1)
+
+
+class Optim:
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.features = nn.Sequential(
+                nn.Conv2d(3, 6, 5),
+                nn.ReLU(),
+                nn.MaxPool2d(2, 2),
+                nn.Conv2d(6, 16, 5),
+                nn.ReLU(),
+                nn.MaxPool2d(2, 2)
+            )
+            self.classifier = nn.Sequential(
+                nn.Linear(16 * 5 * 5, 120),
+                nn.ReLU(),
+                nn.Linear(120, 84),
+                nn.ReLU(),
+                nn.Linear(84, 10)
+            )
+
+        def forward(self, x):
+            x = self.features(x)
+            x = x.reshape(-1, 16 * 5 * 5)
+            x = self.classifier(x)
+            return x
 
 # -- (a) 001: the d2l MLP, and the Sequential it replaces ------------------------------
 def test_d2l_mlp_matches_torch():
@@ -408,3 +514,241 @@ def test_dropout_from_000():
     output = np.asarray(dropout(jnp.asarray(x)))
     assert output.shape == (2, 3)
     assert np.all((output == 0) | np.isclose(output, 2 * x, rtol=1e-6))
+
+
+# -- (f) training: 000's combined CNN (Adam) and 003's features/classifier Net (SGD) ----
+# The seed documents train on fresh torch.randn batches (000: 10 epochs of 64 images);
+# here STEPS batches from one numpy generator, the same numbers in both libraries, the jnn
+# step written the three ways jnn spells ``loss.backward()``: eager ``optimizer.step(closure)``,
+# eager ``jnn.autograd.backward(closure)`` + ``step()``, and the closure form under
+# ``jnn.compile``.  The models start from torch's weights (its state_dict).
+#
+# Adam and rounding: Adam's first step moves each element by lr * g / (|g| + eps), about
+# lr * sign(g).  Where a gradient is zero up to rounding (a bias before a train-mode
+# BatchNorm, a ReLU at its kink, a sum that cancels) its sign is rounding noise, and the
+# libraries step up to 2 * lr apart there; the next forward pass carries that difference
+# into every later gradient (measured: 1e-4 relative after two steps, where equal states
+# agree to 1e-6).  So an Adam program is compared step by step from equal states: after
+# each step the loss, every ``.grad`` (to the usual tolerance), parameter and buffer
+# against torch's, and then jnn takes torch's parameters and buffers (``load_state_dict``)
+# and keeps its own optimizer state, compared with torch's at the end.  A parameter
+# element may differ by twice Adam's largest move (about 2 * lr, see _adam_step_bound)
+# once its two gradients have differed by more than 1e-3 of their size (within tolerance,
+# yet not determined to the digits Adam's normalisation amplifies; its moments differ from
+# then on); the test bounds how many such elements there are.  SGD's steps are
+# proportional to the gradients, so 003's SGD program runs its trajectory unaided.
+STEPS, BATCH = 3, 4
+TRAIN_MODES = ["closure", "backward", "compiled"]
+
+
+def _batches(shape, classes, steps=STEPS):
+    rng = np.random.default_rng(0)
+    return [(rng.standard_normal(shape, dtype=np.float32), rng.integers(0, classes, shape[0]))
+            for _ in range(steps)]
+
+
+def _load_torch_state(t_model, model):
+    model.load_state_dict({k: v.numpy() for k, v in t_model.state_dict().items()})
+
+
+def _twins(torch_cls, jnn_cls):
+    torch.manual_seed(0)
+    t_model, model = torch_cls(), jnn_cls()
+    _load_torch_state(t_model, model)
+    return t_model, model
+
+
+def _torch_step(model, optimizer, criterion, x, y):
+    optimizer.zero_grad()
+    loss = criterion(model(torch.from_numpy(x)), torch.from_numpy(y))
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+
+
+def _jnn_step(model, optimizer, criterion, mode):
+    """The seed's loop body, ported: the three ways jnn writes ``loss.backward()``."""
+    def by_closure(x, y):
+        def closure():
+            optimizer.zero_grad()
+            return criterion(model(x), y)
+        return optimizer.step(closure)
+
+    def by_backward(x, y):
+        optimizer.zero_grad()
+        loss = jnn.autograd.backward(lambda: criterion(model(x), y))
+        optimizer.step()
+        return loss
+
+    step = by_backward if mode == "backward" else by_closure
+    return jnn.compile(step) if mode == "compiled" else step
+
+
+def _fan_in_atol(t_model):
+    """float32 rounding of the widest dot product the model computes (1e-6 * sqrt(fan-in))."""
+    return 1e-6 * math.sqrt(max(math.prod(p.shape[1:]) for p in t_model.parameters()
+                                if p.ndim > 1))
+
+
+def _assert_close(actual, expected, atol, what, slack=0.0):
+    """rtol 1e-5, and ``atol`` times the tensor's scale (its largest element, at least 1):
+    a float32 sum rounds in proportion to its terms, which that bounds (000's fc2 reads
+    ``x @ custom_param``, O(10)); ``slack`` widens chosen elements."""
+    actual, expected = np.asarray(actual), np.asarray(expected)
+    assert actual.shape == expected.shape, f"{what}: shape {actual.shape} != {expected.shape}"
+    scale = max(1.0, float(np.abs(expected).max(initial=0.0)))
+    excess = np.abs(actual - expected) - (atol * scale + slack + 1e-5 * np.abs(expected))
+    assert (excess <= 0).all(), (
+        f"{what}: {int((excess > 0).sum())} of {excess.size} elements differ from torch's "
+        f"beyond tolerance, the worst by {excess.max():.3g}")
+
+
+def _adam_step_bound(betas, steps):
+    """The most an Adam update moves an element, in units of lr, over ``steps`` steps:
+    ``|m_hat| / sqrt(v_hat)`` by Cauchy-Schwarz over the gradient history (1 at the first
+    step; 1.004 by the third for betas (0.9, 0.999), 1.13 for DCGAN's (0.5, 0.999))."""
+    beta1, beta2 = betas
+    bounds = []
+    for t in range(1, steps + 1):
+        terms = sum(((1 - beta1) * beta1 ** (t - k)) ** 2 / ((1 - beta2) * beta2 ** (t - k))
+                    for k in range(1, t + 1))
+        bounds.append(math.sqrt(terms * (1 - beta2 ** t)) / (1 - beta1 ** t))
+    return max(bounds)
+
+
+def _check_step(t_model, model, atol, where, noisy=None, adam=None):
+    """``.grad``, parameters and buffers against torch's after a step.
+
+    With ``adam=(lr, betas)`` (see above): ``noisy`` maps parameter names to the elements
+    whose two gradients differed by over 1e-3 of their size at this step or an earlier one
+    (their Adam moments differ since), updated here; those may differ by twice Adam's
+    largest move.  Returns the number of such elements.
+    """
+    named = list(model.named_parameters())
+    assert [n for n, _ in named] == [n for n, _ in t_model.named_parameters()], where
+    noisy = {} if noisy is None else noisy
+    slack_per_element = 0.0 if adam is None else 2 * adam[0] * _adam_step_bound(adam[1], STEPS)
+    for (name, p), (_, tp) in zip(named, t_model.named_parameters()):
+        assert (p.grad is None) == (tp.grad is None), f"{where}: {name}.grad"
+        if tp.grad is not None:
+            grad, t_grad = np.asarray(p.grad), tp.grad.numpy()
+            _assert_close(grad, t_grad, atol, f"{where}: {name}.grad")
+            noisy[name] = noisy.get(name, False) | (np.abs(grad - t_grad) > 1e-3 * np.abs(t_grad))
+        slack = slack_per_element * noisy.get(name, False)
+        _assert_close(p.data, tp.detach().numpy(), atol, f"{where}: {name}", slack)
+    buffers = list(model.named_buffers())
+    assert [n for n, _ in buffers] == [n for n, _ in t_model.named_buffers()], where
+    for (name, buffer), (_, t_buffer) in zip(buffers, t_model.named_buffers()):
+        _assert_close(buffer, t_buffer.numpy(), atol, f"{where}: buffer {name}")
+    return sum(int(np.sum(mask)) for mask in noisy.values())
+
+
+def _assert_adam_states_match(t_optimizer, optimizer, atol):
+    t_state, state = t_optimizer.state_dict()["state"], optimizer.state_dict()["state"]
+    assert list(state) == list(t_state)
+    for index, t_entry in t_state.items():
+        assert list(state[index]) == list(t_entry), index
+        for key, t_value in t_entry.items():
+            _assert_close(state[index][key], t_value.numpy(), atol, f"state[{index}][{key!r}]")
+
+
+@pytest.mark.parametrize("mode", TRAIN_MODES)
+def test_combined_cnn_trains_like_torch(mode):
+    """000's 综合示例: Conv2d, BatchNorm2d, max_pool2d, Dropout, a raw Parameter, Adam."""
+    t_model, model = _twins(T.MyComplexModel, MyComplexModel)
+    t_model.dropout.p = model.dropout.p = 0.0  # the libraries draw different masks
+    lr = 0.001
+    t_optimizer = torch.optim.Adam(t_model.parameters(), lr=lr)
+    optimizer = jnn.optim.Adam(model.parameters(), lr=lr)
+    step = _jnn_step(model, optimizer, nn.CrossEntropyLoss(), mode)
+    atol, noisy = _fan_in_atol(t_model), {}
+    for i, (x, y) in enumerate(_batches((BATCH, 1, 28, 28), 10)):
+        t_loss = _torch_step(t_model, t_optimizer, tnn.CrossEntropyLoss(), x, y)
+        loss = step(jnp.asarray(x), jnp.asarray(y))
+        np.testing.assert_allclose(float(loss), t_loss, rtol=1e-5, atol=atol, err_msg=f"step {i}")
+        n_noisy = _check_step(t_model, model, atol, f"step {i}", noisy, adam=(lr, (0.9, 0.999)))
+        for conv in (t_model.conv1, t_model.conv2):  # before a BatchNorm: gradient ~ 0
+            assert abs(conv.bias.grad.numpy()).max() < 1e-5
+        _load_torch_state(t_model, model)
+    _assert_adam_states_match(t_optimizer, optimizer, atol)
+    assert [int(bn.num_batches_tracked) for bn in (model.bn1, model.bn2)] == [STEPS, STEPS]
+    if mode == "compiled":
+        assert step.trace_count == 2  # Adam's state appears at the first step, then none
+    n_params = sum(p.numel() for p in t_model.parameters())
+    assert n_noisy < n_params * 5e-3  # the conv biases (96) and ~130 others (measured)
+
+
+def test_combined_cnn_trains_with_dropout_reproducibly():
+    """Dropout(0.25) active: masks are jnn's own, so no torch comparison; instead the loss
+    on a fixed batch falls, ``jnn.manual_seed`` reproduces the run, another seed does not."""
+    x, y = (jnp.asarray(a) for a in _batches((BATCH, 1, 28, 28), 10, steps=1)[0])
+
+    def run(seed):
+        _, model = _twins(T.MyComplexModel, MyComplexModel)
+        step = _jnn_step(model, jnn.optim.Adam(model.parameters(), lr=0.001),
+                         nn.CrossEntropyLoss(), "closure")
+        jnn.manual_seed(seed)
+        losses = [float(step(x, y)) for _ in range(STEPS + 1)]
+        return losses, np.asarray(model.fc1.weight.data)
+
+    losses, weight = run(0)
+    again, weight_again = run(0)
+    assert losses == again
+    np.testing.assert_array_equal(weight, weight_again)
+    assert run(1)[0] != losses  # the masks depend on the seed
+    assert np.mean(losses[-2:]) < 0.5 * losses[0], losses  # noisy, but falling
+
+
+def test_combined_cnn_as_printed_fails_alike():
+    """As printed, fc1 is Linear(64*12*12, 128), but 28x28 inputs leave 64x5x5 features:
+    torch's forward raises, and jnn raises the same error."""
+    t_model, model = _twins(T.MyComplexModel, MyComplexModel)
+    t_model.fc1, model.fc1 = tnn.Linear(64 * 12 * 12, 128), nn.Linear(64 * 12 * 12, 128)
+    x = make_inputs([(BATCH, 1, 28, 28)])[0]
+    match = r"mat1 and mat2 shapes cannot be multiplied \(4x1600 and 9216x128\)"
+    with pytest.raises(RuntimeError, match=match):
+        t_model(torch.from_numpy(x))
+    with pytest.raises(RuntimeError, match=match):
+        model(jnp.asarray(x))
+
+
+@pytest.mark.parametrize("mode", ["eager", "compiled"])
+def test_003_sgd_programs_train_like_torch(mode):
+    """003's optimizer section: one SGD step of ``output.backward(output)``, then the
+    two parameter groups (features at lr=1e-5, classifier at 1e-2) on a classification loss."""
+    t_net, net = _twins(T.Optim.Net, Optim.Net)
+    atol = _fan_in_atol(t_net)
+    t_optimizer = torch.optim.SGD(params=t_net.parameters(), lr=0.01)
+    optimizer = jnn.optim.SGD(params=net.parameters(), lr=0.01)
+    input = make_inputs([(1, 3, 32, 32)])[0]
+    t_optimizer.zero_grad()
+    output = t_net(torch.from_numpy(input))
+    output.backward(output)
+    t_optimizer.step()
+
+    def first_step(input):
+        optimizer.zero_grad()
+
+        def closure():  # output.backward(output): the gradient of sum(output * output')
+            output = net(input)
+            return jnp.sum(output * jax.lax.stop_gradient(output))
+
+        jnn.autograd.backward(closure)
+        optimizer.step()
+
+    (jnn.compile(first_step) if mode == "compiled" else first_step)(jnp.asarray(input))
+    _check_step(t_net, net, atol, "output.backward(output)")
+
+    t_optimizer = torch.optim.SGD([{"params": t_net.features.parameters()},
+                                   {"params": t_net.classifier.parameters(), "lr": 1e-2}],
+                                  lr=1e-5)
+    optimizer = jnn.optim.SGD([{"params": net.features.parameters()},
+                               {"params": net.classifier.parameters(), "lr": 1e-2}], lr=1e-5)
+    assert [g["lr"] for g in optimizer.param_groups] == [1e-5, 1e-2]
+    step = _jnn_step(net, optimizer, nn.CrossEntropyLoss(),
+                     "compiled" if mode == "compiled" else "closure")
+    for i, (x, y) in enumerate(_batches((1, 3, 32, 32), 10)):  # the seed's batch of one
+        t_loss = _torch_step(t_net, t_optimizer, tnn.CrossEntropyLoss(), x, y)
+        loss = step(jnp.asarray(x), jnp.asarray(y))
+        np.testing.assert_allclose(float(loss), t_loss, rtol=1e-5, atol=atol, err_msg=f"step {i}")
+        _check_step(t_net, net, atol, f"step {i}")  # no re-synchronisation: SGD

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 import jnn
 import jnn.nn as nn
-from tests.nn.registry import case, err
+from tests.nn.registry import case, deviation, err
 from tests.oracle import check_error, check_layer, const, integers, make_inputs, normal
 
 X = (4, 3)  # the default input
@@ -29,6 +29,9 @@ EVEN = normal(4, 6, scale=3.0)  # GLU halves a dim
 KINKS = const([[0.5, -0.5, 0.0], [0.1, 1.0, -1.0], [2.0, -2.0, 0.25], [3.0, -3.0, 6.0]],
               np.float32)
 HALF = {"rtol": 2e-3, "atol": 2e-3}  # float16 keeps ~3 significant digits
+# torch's float64 hardsigmoid backward multiplies by a float32 1/6 (relative error 2**-25);
+# jnn's float64 gradient is the exact 1/6 (float64 gradients: the first row of a class).
+SIXTH = deviation("torch's float64 hardsigmoid backward uses a float32 1/6", check="float64")
 
 # -- activations: every class in jnn/nn/modules/activation.py --------------------------
 ACTIVATIONS = [
@@ -58,7 +61,7 @@ ACTIVATIONS = [
     case("Hardtanh", -2, 3, inputs=[WIDE], id="Hardtanh(-2, 3) ints in repr"),
     case("Hardtanh", min_value=-0.5, max_value=2.0, inputs=[WIDE],
          id="Hardtanh deprecated min_value/max_value warn"),
-    case("Hardsigmoid", inputs=[WIDE]),
+    case("Hardsigmoid", inputs=[WIDE], marks=SIXTH),
     case("Hardsigmoid", inplace=True, inputs=[WIDE], opts={"grad": False}),
     case("Hardswish", inputs=[WIDE]),
     case("Hardswish", inplace=True, inputs=[WIDE], opts={"grad": False}),

@@ -55,9 +55,12 @@ EMBEDDING_BAG = [
     *[case("EmbeddingBag", 10, 3, mode=mode, inputs=[FLAT, OFFS], id=f"EmbeddingBag {mode} offsets")
       for mode in ("mean", "sum", "max")],
     case("EmbeddingBag", 10, 3, include_last_offset=True, inputs=[FLAT, LAST]),
-    # forward only: torch's backward for the unused positions reads uninitialised memory
+    # forward only: torch's backward for the unused positions reads uninitialised memory.
+    # In float64 (no fast path) torch's 'sum' also runs the last bag to the end of the input.
     case("EmbeddingBag", 10, 3, mode="sum", include_last_offset=True, inputs=[FLAT, SHORT_LAST],
-         opts={"grad": False}, id="EmbeddingBag sum, last offset before the end"),
+         opts={"grad": False}, id="EmbeddingBag sum, last offset before the end",
+         marks=deviation("torch's float64 last bag ignores include_last_offset's end",
+                         check="float64")),
     # torch is inconsistent when include_last_offset's last offset stops short of the input:
     # 'sum' ends the last bag there, 'mean' sums to there but divides by the count to the
     # end of the input, 'max' runs to the end. jnn ends the bag at the offset in every mode.
