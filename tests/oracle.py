@@ -793,7 +793,8 @@ def check_layer(name: str, args: Sequence = (), kwargs: dict | None = None,
         check_warnings: jnn emits every warning torch emits (construction and forward).
         seed: seeds torch's construction and the inputs.
         options: passed to :func:`check_modules` (``modes``, ``grad``, ``grad_inputs``,
-            ``reduction_size``, ``atol``, ``rtol``, ``check_repr``, ``load``).
+            ``reduction_size``, ``atol``, ``rtol``, ``check_repr``, ``load``,
+            ``skip_checks``, ``xfail_checks``).
 
     Returns the two modules, for further checks.
     """
