@@ -50,7 +50,39 @@ _USE_ERROR = (
     "the module to jax.jit, jax.grad, jnn.compile or an optimizer.")
 
 
-class UninitializedParameter(Parameter):
+class _Placeholder:
+    """What both placeholders answer before materialisation: a dtype and a device, and
+    torch's error for anything about the (unknown) shape."""
+
+    __slots__ = ()
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        raise RuntimeError(_SHAPE_ERROR)
+
+    @property
+    def ndim(self) -> int:
+        raise RuntimeError(_SHAPE_ERROR)
+
+    def size(self, dim: int | None = None) -> Any:
+        raise RuntimeError(_SHAPE_ERROR)
+
+    def dim(self) -> int:
+        raise RuntimeError(_SHAPE_ERROR)
+
+    def numel(self) -> int:
+        raise RuntimeError(_SHAPE_ERROR)
+
+    @property
+    def dtype(self) -> Any:
+        return self._value.dtype
+
+    @property
+    def device(self) -> Any:
+        return next(iter(self._value.devices()))
+
+
+class UninitializedParameter(_Placeholder, Parameter):
     """A parameter whose shape is not known yet; :meth:`materialize` makes it a Parameter.
 
     Args:
@@ -106,31 +138,6 @@ class UninitializedParameter(Parameter):
         """A placeholder that will be created with ``dtype`` (``Module.to`` casts with it)."""
         return _wrap(self._value.astype(dtype), self._requires_grad)
 
-    @property
-    def shape(self) -> tuple[int, ...]:
-        raise RuntimeError(_SHAPE_ERROR)
-
-    @property
-    def ndim(self) -> int:
-        raise RuntimeError(_SHAPE_ERROR)
-
-    def size(self, dim: int | None = None) -> Any:
-        raise RuntimeError(_SHAPE_ERROR)
-
-    def dim(self) -> int:
-        raise RuntimeError(_SHAPE_ERROR)
-
-    def numel(self) -> int:
-        raise RuntimeError(_SHAPE_ERROR)
-
-    @property
-    def dtype(self) -> Any:
-        return self._value.dtype
-
-    @property
-    def device(self) -> Any:
-        return next(iter(self._value.devices()))
-
     def __repr__(self) -> str:
         return "<UninitializedParameter>"
 
@@ -174,7 +181,7 @@ def _device(device: Any) -> jax.Device:
     return resolve_device(device)
 
 
-class UninitializedBuffer:
+class UninitializedBuffer(_Placeholder):
     """A buffer whose shape is not known yet; :meth:`materialize` creates its array.
 
     Args:
@@ -221,31 +228,6 @@ class UninitializedBuffer:
     def astype(self, dtype: Any) -> UninitializedBuffer:
         """A placeholder that will be created with ``dtype`` (``Module.to`` casts with it)."""
         return _wrap_buffer(self._value.astype(dtype), self.requires_grad, self.persistent)
-
-    @property
-    def shape(self) -> tuple[int, ...]:
-        raise RuntimeError(_SHAPE_ERROR)
-
-    @property
-    def ndim(self) -> int:
-        raise RuntimeError(_SHAPE_ERROR)
-
-    def size(self, dim: int | None = None) -> Any:
-        raise RuntimeError(_SHAPE_ERROR)
-
-    def dim(self) -> int:
-        raise RuntimeError(_SHAPE_ERROR)
-
-    def numel(self) -> int:
-        raise RuntimeError(_SHAPE_ERROR)
-
-    @property
-    def dtype(self) -> Any:
-        return self._value.dtype
-
-    @property
-    def device(self) -> Any:
-        return next(iter(self._value.devices()))
 
     def __array__(self, *args: Any, **kwargs: Any) -> Any:
         raise RuntimeError(_USE_ERROR)
