@@ -1,9 +1,10 @@
 """jnn: PyTorch's torch.nn and torch.optim API on JAX."""
 
-import jax.numpy as _jnp
-
-from jnn import autograd, func, nn, optim, random
+from jnn import autograd, distributions, func, nn, optim, random, utils
 from jnn._compile import CompiledFunction, CompiledModule, RecompileWarning, compile
+from jnn._summary import summary
+from jnn._tensor_functions import *  # noqa: F403
+from jnn._tensor_functions import __all__ as _tensor_functions_all
 from jnn.autograd import (
     enable_grad,
     grad,
@@ -13,20 +14,12 @@ from jnn.autograd import (
     value_and_grad,
 )
 from jnn.random import initial_seed, manual_seed, rand, randn, seed
-
-# torch's dtype names, so `model.to(jnn.float16)` ports as is.
-float32 = _jnp.float32
-float16 = _jnp.float16
-bfloat16 = _jnp.bfloat16
-float64 = _jnp.float64
-int32 = _jnp.int32
-int64 = _jnp.int64
-bool = _jnp.bool_  # noqa: A001 - torch's name
+from jnn.serialization import load, save
 
 __version__ = "0.1.0"
 __all__ = [
     "autograd", "func", "nn", "optim", "random", "compile", "grad", "value_and_grad",
     "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "manual_seed", "seed",
-    "initial_seed", "randn", "rand", "float32", "float16", "bfloat16", "float64", "int32",
-    "int64", "CompiledFunction", "CompiledModule", "RecompileWarning",
+    "initial_seed", "randn", "rand", "CompiledFunction", "CompiledModule", "RecompileWarning",
+    "distributions", "utils", "summary", "save", "load", *_tensor_functions_all,
 ]

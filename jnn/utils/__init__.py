@@ -1,0 +1,5 @@
+"""torch.utils counterparts."""
+
+from jnn.utils import data
+
+__all__ = ["data"]

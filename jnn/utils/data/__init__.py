@@ -1,0 +1,3 @@
+"""torch.utils.data: datasets, samplers and the DataLoader, yielding jax arrays."""
+
+__all__: list[str] = []
