@@ -1,0 +1,288 @@
+"""Datasets: map-style (``__getitem__``/``__len__``) and iterable-style (``__iter__``)."""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import math
+import warnings
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, Generic, TypeVar
+
+import jax
+import numpy as np
+
+from jnn.utils.data.sampler import _generator_t, _host_rng
+
+__all__ = [
+    "ChainDataset",
+    "ConcatDataset",
+    "Dataset",
+    "IterableDataset",
+    "StackDataset",
+    "Subset",
+    "TensorDataset",
+    "random_split",
+]
+
+_T = TypeVar("_T")
+_T_co = TypeVar("_T_co", covariant=True)
+
+
+class Dataset(Generic[_T_co]):
+    """A map from keys (usually ``0 .. len - 1``) to samples, like ``torch.utils.data.Dataset``.
+
+    Subclasses implement ``__getitem__`` and, for the default samplers, ``__len__``; they
+    may add ``__getitems__(indices)`` (a list of samples) to load a batch at once.
+    ``a + b`` is a :class:`ConcatDataset`.
+
+    PyTorch: ``torch.utils.data.Dataset``.
+    """
+
+    def __getitem__(self, index: Any) -> _T_co:
+        raise NotImplementedError("Subclasses of Dataset should implement __getitem__.")
+
+    def __add__(self, other: Dataset[_T_co]) -> ConcatDataset[_T_co]:
+        return ConcatDataset([self, other])
+
+
+class IterableDataset(Dataset[_T_co], Iterable[_T_co]):
+    """A stream of samples: subclasses implement ``__iter__``; ``a + b`` chains them.
+
+    PyTorch: ``torch.utils.data.IterableDataset``. jnn loads in the main process, so one
+    copy of the dataset is iterated once per epoch (no per-worker copies to shard:
+    :func:`get_worker_info` returns ``None``).
+    """
+
+    def __add__(self, other: Dataset[_T_co]) -> ChainDataset:  # type: ignore[override]
+        return ChainDataset([self, other])
+
+
+def _first_dim(tensor: Any) -> int:
+    return int(np.shape(tensor)[0])
+
+
+class TensorDataset(Dataset[tuple[Any, ...]]):
+    """Samples are the rows of the given arrays: ``dataset[i] == (t[i] for t in tensors)``.
+
+    Args:
+        *tensors: jax or NumPy arrays with the same size of the first dimension.
+
+    A DataLoader with the default collate batches a TensorDataset by indexing each whole
+    array once per batch (on the host for NumPy and CPU arrays, on the device for arrays
+    already there), not by stacking samples.
+
+    PyTorch: ``torch.utils.data.TensorDataset``; items are jax (or NumPy) arrays.
+    """
+
+    tensors: tuple[Any, ...]
+
+    def __init__(self, *tensors: Any) -> None:
+        if any(_first_dim(tensors[0]) != _first_dim(tensor) for tensor in tensors):
+            raise AssertionError("Size mismatch between tensors")
+        self.tensors = tensors
+        self._sources: tuple[tuple, list] | None = None  # (tensors, their batch sources)
+
+    def __getitem__(self, index: Any) -> tuple[Any, ...]:
+        return tuple(tensor[index] for tensor in self.tensors)
+
+    def __len__(self) -> int:
+        return _first_dim(self.tensors[0])
+
+    def _batch_sources(self) -> list:
+        """Each tensor in the form a batch is taken from: NumPy for host data, else as is."""
+        if self._sources is None or self._sources[0] is not self.tensors:
+            self._sources = (self.tensors, [_host_view(t) for t in self.tensors])
+        return self._sources[1]
+
+
+def _host_view(tensor: Any) -> Any:
+    """A NumPy view of host data (NumPy, CPU jax arrays); device arrays stay where they are."""
+    if isinstance(tensor, jax.Array):
+        if all(d.platform == "cpu" for d in tensor.devices()):
+            return np.asarray(tensor)
+        return tensor
+    return np.asarray(tensor)
+
+
+class StackDataset(Dataset[Any]):
+    """Samples are tuples (``*args``) or dicts (``**kwargs``) of the given datasets' samples.
+
+    PyTorch: ``torch.utils.data.StackDataset``.
+    """
+
+    datasets: tuple | dict
+
+    def __init__(self, *args: Dataset[_T_co], **kwargs: Dataset[_T_co]) -> None:
+        if args and kwargs:
+            raise ValueError("Supported either ``tuple``- (via ``args``) or``dict``- (via "
+                             "``kwargs``) like input/output, but both types are given.")
+        if not args and not kwargs:
+            raise ValueError("At least one dataset should be passed")
+        parts = list(args) if args else list(kwargs.values())
+        self._length = len(parts[0])  # type: ignore[arg-type]
+        if any(self._length != len(dataset) for dataset in parts):  # type: ignore[arg-type]
+            raise ValueError("Size mismatch between datasets")
+        self.datasets = args if args else kwargs
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(self.datasets, dict):
+            return {k: dataset[index] for k, dataset in self.datasets.items()}
+        return tuple(dataset[index] for dataset in self.datasets)
+
+    def __len__(self) -> int:
+        return self._length
+
+
+class ConcatDataset(Dataset[_T_co]):
+    """The samples of several map-style datasets, one after another.
+
+    Args:
+        datasets: the datasets to concatenate.
+
+    PyTorch: ``torch.utils.data.ConcatDataset``.
+    """
+
+    datasets: list[Dataset[_T_co]]
+    cumulative_sizes: list[int]
+
+    @staticmethod
+    def cumsum(sequence: Iterable[Any]) -> list[int]:
+        return list(itertools.accumulate(len(e) for e in sequence))
+
+    def __init__(self, datasets: Iterable[Dataset]) -> None:
+        self.datasets = list(datasets)
+        if len(self.datasets) == 0:
+            raise AssertionError("datasets should not be an empty iterable")
+        for d in self.datasets:
+            if isinstance(d, IterableDataset):
+                raise AssertionError("ConcatDataset does not support IterableDataset")
+        self.cumulative_sizes = self.cumsum(self.datasets)
+
+    def __len__(self) -> int:
+        return self.cumulative_sizes[-1]
+
+    def __getitem__(self, idx: int) -> _T_co:
+        if idx < 0:
+            if -idx > len(self):
+                raise ValueError("absolute value of index should not exceed dataset length")
+            idx = len(self) + idx
+        dataset_idx = bisect.bisect_right(self.cumulative_sizes, idx)
+        start = self.cumulative_sizes[dataset_idx - 1] if dataset_idx else 0
+        return self.datasets[dataset_idx][idx - start]
+
+
+class ChainDataset(IterableDataset):
+    """The samples of several iterable datasets, one stream after another.
+
+    PyTorch: ``torch.utils.data.ChainDataset``.
+    """
+
+    def __init__(self, datasets: Iterable[Dataset]) -> None:
+        self.datasets = datasets
+
+    def __iter__(self) -> Iterator[Any]:
+        for d in self.datasets:
+            if not isinstance(d, IterableDataset):
+                raise AssertionError("ChainDataset only supports IterableDataset")
+            yield from d
+
+    def __len__(self) -> int:
+        total = 0
+        for d in self.datasets:
+            if not isinstance(d, IterableDataset):
+                raise AssertionError("ChainDataset only supports IterableDataset")
+            total += len(d)  # type: ignore[arg-type]
+        return total
+
+
+class Subset(Dataset[_T_co]):
+    """The samples of ``dataset`` at ``indices``.
+
+    Args:
+        dataset: the whole dataset.
+        indices: the indices of the subset, in order.
+
+    A subclass that overrides ``__getitem__`` must override ``__getitems__`` too (the
+    DataLoader loads batches through it), as torch requires.
+
+    PyTorch: ``torch.utils.data.Subset``.
+    """
+
+    dataset: Dataset[_T_co]
+    indices: Sequence[int]
+
+    def __init__(self, dataset: Dataset[_T_co], indices: Sequence[int]) -> None:
+        self.dataset = dataset
+        self.indices = indices
+        cls = type(self)
+        if cls.__getitem__ is not Subset.__getitem__ and cls.__getitems__ is Subset.__getitems__:
+            raise NotImplementedError(
+                f"{cls.__name__} overrides __getitem__ but not __getitems__. When subclassing "
+                "Subset and overriding __getitem__, you must also override __getitems__ to "
+                "ensure DataLoader works correctly with your custom logic. A simple "
+                "implementation:\n\ndef __getitems__(self, indices):\n"
+                "    return [self.__getitem__(idx) for idx in indices]"
+            )
+
+    def __getitem__(self, idx: Any) -> _T_co:
+        if isinstance(idx, list):
+            return self.dataset[[self.indices[i] for i in idx]]
+        return self.dataset[self.indices[idx]]
+
+    def __getitems__(self, indices: list[int]) -> list[_T_co]:
+        inner = [self.indices[i] for i in indices]
+        if callable(getattr(self.dataset, "__getitems__", None)):
+            return self.dataset.__getitems__(inner)  # type: ignore[attr-defined]
+        return [self.dataset[i] for i in inner]
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+
+def _split_lengths(n: int, lengths: Sequence[int | float]) -> list[int]:
+    """Fractions to lengths: floor each, then hand out the remainder round-robin (torch)."""
+    subset_lengths = []
+    for i, frac in enumerate(lengths):
+        if frac < 0 or frac > 1:
+            raise ValueError(f"Fraction at index {i} is not between 0 and 1")
+        subset_lengths.append(math.floor(n * frac))
+    for i in range(n - sum(subset_lengths)):
+        subset_lengths[i % len(subset_lengths)] += 1
+    for i, length in enumerate(subset_lengths):
+        if length == 0:
+            warnings.warn(f"Length of split at index {i} is 0. This might result in an "
+                          "empty dataset.", stacklevel=3)
+    return subset_lengths
+
+
+def random_split(dataset: Dataset[_T], lengths: Sequence[int | float],
+                 generator: _generator_t = None) -> list[Subset[_T]]:
+    """Split ``dataset`` at random into non-overlapping subsets of the given lengths.
+
+    Args:
+        dataset: the dataset to split.
+        lengths: the subsets' lengths, or fractions summing to 1: each length is then
+            ``floor(frac * len(dataset))`` and the remainder is added one by one, round
+            robin from the first subset (torch's rule, so the lengths equal torch's).
+        generator: a :class:`jnn.random.Generator` (default: jnn's global generator) or a
+            ``numpy.random.Generator``.
+
+    Returns:
+        A list of :class:`Subset`.
+
+    Example:
+        >>> [len(s) for s in random_split(range(10), [0.3, 0.3, 0.4])]
+        [3, 3, 4]
+
+    PyTorch: ``torch.utils.data.random_split``; the same lengths, a different permutation
+    (jnn's generator; ``generator=None`` means the global generator, as torch's default).
+    """
+    n = len(dataset)  # type: ignore[arg-type]
+    if math.isclose(sum(lengths), 1) and sum(lengths) <= 1:
+        lengths = _split_lengths(n, lengths)
+    if sum(lengths) != n:
+        raise ValueError("Sum of input lengths does not equal the length of the input dataset!")
+    indices = _host_rng(generator).permutation(n).tolist()
+    return [Subset(dataset, indices[end - length:end])
+            for end, length in zip(itertools.accumulate(lengths), lengths, strict=True)]
