@@ -1,6 +1,6 @@
 """jnn: PyTorch's torch.nn and torch.optim API on JAX."""
 
-from jnn import autograd, distributions, func, nn, optim, random, utils
+from jnn import autograd, cuda, distributions, func, nn, optim, random, utils
 from jnn._compile import CompiledFunction, CompiledModule, RecompileWarning, compile
 from jnn._summary import summary
 from jnn._tensor_functions import *  # noqa: F403
@@ -21,5 +21,5 @@ __all__ = [
     "autograd", "func", "nn", "optim", "random", "compile", "grad", "value_and_grad",
     "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "manual_seed", "seed",
     "initial_seed", "randn", "rand", "CompiledFunction", "CompiledModule", "RecompileWarning",
-    "distributions", "utils", "summary", "save", "load", *_tensor_functions_all,
+    "cuda", "distributions", "utils", "summary", "save", "load", *_tensor_functions_all,
 ]

@@ -244,17 +244,47 @@ def fori_loop(lower: int, upper: int, body_fun: Callable, init_val: Any, *,
     return jax.lax.fori_loop(lower, upper, body, (init_val, start))[0]
 
 
-def _shape(size: Sequence) -> tuple[int, ...]:
-    if len(size) == 1 and isinstance(size[0], (tuple, list)):
-        size = size[0]
-    return tuple(int(s) for s in size)
+def _draw(name: str, sampler: Callable, sizes: tuple, size: Any, generator: Generator | None,
+          out: Any, dtype: Any, device: Any, requires_grad: bool) -> jax.Array:
+    # Imported here: jnn._tensor_functions imports this module.
+    from jnn._tensor_functions import _common, creation, dtypes
+
+    shape = _common.parse_size(sizes, name, size)
+    dt = dtypes.default_float() if dtype is None else dtypes.resolve_dtype(dtype)
+    if not jnp.issubdtype(dt, jnp.floating):
+        raise NotImplementedError(f"\"{name}\" not implemented for '{dtypes.torch_name(dt)}'")
+    creation.check_requires_grad(requires_grad, dt)
+    _common.refuse_out(out, name)
+    return _common.place(sampler(next_key(generator), shape, dt), device)
 
 
-def randn(*size: int, dtype=jnp.float32, generator: Generator | None = None) -> jax.Array:
-    """Standard-normal samples of the given size, like ``torch.randn``."""
-    return jax.random.normal(next_key(generator), _shape(size), dtype)
+def randn(*sizes: Any, size: Sequence[int] | None = None, generator: Generator | None = None,
+          out: Any = None, dtype: Any = None, layout: Any = None, device: Any = None,
+          requires_grad: bool = False, pin_memory: bool = False) -> jax.Array:
+    """Standard-normal samples: ``randn(2, 3)``, ``randn((2, 3))``, ``randn(size=(2, 3))``.
+
+    Args:
+        sizes / size: the shape.
+        generator: the :class:`Generator` to draw from (default: the global one; under
+            ``jnn.compile`` its key is threaded through the program).
+        dtype: a float dtype, default ``jnn.get_default_dtype()``.
+        device: where to place the result.
+        out: refused (JAX arrays are immutable: use the return value).
+        layout, requires_grad, pin_memory: accepted and ignored (gradients come from
+            ``jnn.autograd``; ``requires_grad`` is refused for non-float dtypes, as torch).
+
+    PyTorch: ``torch.randn``; the values differ from torch's (another random stream).
+    """
+    return _draw("randn", jax.random.normal, sizes, size, generator, out, dtype, device,
+                 requires_grad)
 
 
-def rand(*size: int, dtype=jnp.float32, generator: Generator | None = None) -> jax.Array:
-    """Uniform samples on [0, 1) of the given size, like ``torch.rand``."""
-    return jax.random.uniform(next_key(generator), _shape(size), dtype)
+def rand(*sizes: Any, size: Sequence[int] | None = None, generator: Generator | None = None,
+         out: Any = None, dtype: Any = None, layout: Any = None, device: Any = None,
+         requires_grad: bool = False, pin_memory: bool = False) -> jax.Array:
+    """Uniform samples on [0, 1); arguments as :func:`randn`.
+
+    PyTorch: ``torch.rand``; the values differ from torch's (another random stream).
+    """
+    return _draw("rand", jax.random.uniform, sizes, size, generator, out, dtype, device,
+                 requires_grad)

@@ -74,7 +74,7 @@ def parse_to(args: tuple, kwargs: dict) -> tuple[Any, Any]:
             device = device or next(iter(a.devices())) if isinstance(a, jax.Array) else device
         elif isinstance(a, (str, jax.Device, int)) and not _is_dtype(a):
             device = a
-        elif type(a).__module__ == "torch" and type(a).__name__ == "device":
+        elif type(a).__name__ == "device" and type(a).__module__ in ("torch", "jnn"):
             device = a
         else:
             dtype = a

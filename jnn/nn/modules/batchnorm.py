@@ -18,6 +18,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from jnn._tensor_functions.dtypes import default_float
 from jnn.nn import functional as F
 from jnn.nn import init
 from jnn.nn.functional._utils import check_input_dim
@@ -45,7 +46,7 @@ def _filled(shape: tuple[int, ...], value: float, dtype: Any, device: Any) -> ja
         if size < 0:
             raise RuntimeError(
                 f"Trying to create tensor with negative dimension {size}: {list(shape)}")
-    arr = jnp.full(shape, value, dtype=dtype or jnp.float32)
+    arr = jnp.full(shape, value, dtype=dtype or default_float())
     if device is not None:
         from jnn.nn.modules._casting import resolve_device
 

@@ -33,6 +33,7 @@ import jax
 import jax.numpy as jnp
 
 from jnn import _state
+from jnn._tensor_functions.dtypes import default_float
 from jnn.nn.modules import _state_dict as _sd
 from jnn.nn.parameter import Parameter
 
@@ -171,7 +172,7 @@ jax.tree_util.register_pytree_node(
 
 
 def _placeholder(dtype: Any, device: Any) -> jax.Array:
-    arr = jnp.zeros((0,), dtype or jnp.float32)
+    arr = jnp.zeros((0,), dtype or default_float())
     return arr if device is None else jax.device_put(arr, _device(device))
 
 

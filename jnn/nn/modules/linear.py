@@ -8,6 +8,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from jnn._tensor_functions.dtypes import default_float
 from jnn.nn import functional as F
 from jnn.nn import init
 from jnn.nn.modules.lazy import LazyModuleMixin, UninitializedParameter
@@ -23,7 +24,7 @@ def _empty(shape: tuple[int, ...], dtype: Any, device: Any) -> jax.Array:
         if size < 0:  # torch.empty's check, so Linear(3, -1) fails as in torch
             raise RuntimeError(
                 f"Trying to create tensor with negative dimension {size}: {list(shape)}")
-    arr = jnp.zeros(shape, dtype=dtype or jnp.float32)
+    arr = jnp.zeros(shape, dtype=dtype or default_float())
     if device is not None:
         from jnn.nn.modules._casting import resolve_device
 

@@ -1,0 +1,160 @@
+"""Shared argument handling for torch's tensor functions: sizes, dims, devices, ``out=``.
+
+Every check here is static (shapes, Python ints), so it is free under ``jax.jit``.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jnn._tensor_functions import dtypes
+
+Dims = int | Sequence[int] | None
+
+
+def refuse_out(out: Any, name: str) -> None:
+    """torch's ``out=`` writes in place; JAX arrays are immutable, so it is refused."""
+    if out is not None:
+        raise TypeError(
+            f"{name}(): out= is not supported: JAX arrays are immutable, so jnn cannot write "
+            f"into an existing array. Use the return value instead: `out = jnn.{name}(...)`."
+        )
+
+
+def parse_size(size: tuple, name: str, kw_size: Any = None) -> tuple[int, ...]:
+    """torch's size forms: ``f(2, 3)``, ``f((2, 3))``, ``f([2, 3])``, ``f(size=(2, 3))``."""
+    if kw_size is not None:
+        if size:
+            raise TypeError(f"{name}() got multiple values for argument 'size'")
+        size = (kw_size,)
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        size = tuple(size[0])
+    out = []
+    for pos, s in enumerate(size):
+        if not _is_int(s):
+            raise TypeError(f"{name}(): argument 'size' must be tuple of ints, but found "
+                            f"element of type {type(s).__name__} at pos {pos}")
+        out.append(builtins.int(s))
+    check_nonnegative(out)
+    return tuple(out)
+
+
+def check_nonnegative(shape: Sequence[int]) -> None:
+    for s in shape:
+        if s < 0:  # torch's check and wording (torch.empty / ones / randn)
+            raise RuntimeError(
+                f"Trying to create tensor with negative dimension {s}: {list(shape)}")
+
+
+def _is_int(value: Any) -> bool:
+    if isinstance(value, builtins.bool):
+        return False
+    if isinstance(value, (builtins.int, np.integer)):
+        return True
+    return (isinstance(value, (jax.Array, np.ndarray)) and value.shape == ()
+            and jnp.issubdtype(value.dtype, jnp.integer))
+
+
+def place(arr: jax.Array, device: Any) -> jax.Array:
+    """Put ``arr`` on ``device`` (torch's names, ``jnn.device`` or a ``jax.Device``)."""
+    if device is None:
+        return arr
+    # Imported here: jnn.nn may itself import jnn._tensor_functions.dtypes.
+    from jnn.nn.modules._casting import resolve_device
+
+    return jax.device_put(arr, resolve_device(device))
+
+
+def finish(arr: jax.Array, device: Any, out: Any, name: str) -> jax.Array:
+    """The common tail of a creation function: ``out=`` refused, device placement."""
+    refuse_out(out, name)
+    return place(arr, device)
+
+
+def ndim_of(x: Any) -> int:
+    return builtins.len(jnp.shape(x))
+
+
+def wrap_dim(dim: Any, ndim: int) -> int:
+    """A dim in ``[-ndim, ndim)`` made non-negative, with torch's IndexError otherwise.
+
+    As in torch, a 0-d array accepts dims 0 and -1.
+    """
+    if not _is_int(dim):
+        raise TypeError(f"dim must be an int, got {type(dim).__name__}")
+    dim = builtins.int(dim)
+    n = builtins.max(ndim, 1)
+    if not -n <= dim < n:
+        raise IndexError(f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], "
+                         f"but got {dim})")
+    return dim % n
+
+
+def wrap_dims(dim: Dims, ndim: int, empty_is_all: bool = True) -> tuple[int, ...]:
+    """torch's ``dim`` for reductions: None (all), an int, or a tuple/list without repeats."""
+    if dim is None:
+        return tuple(range(ndim))
+    if isinstance(dim, (tuple, list)):
+        if not dim and empty_is_all:  # torch: dim=() reduces over every dim
+            return tuple(range(ndim))
+        out = tuple(wrap_dim(d, ndim) for d in dim)
+        for d in out:
+            if out.count(d) > 1:
+                raise RuntimeError(f"dim {d} appears multiple times in the list of dims")
+    else:
+        out = (wrap_dim(dim, ndim),)
+    return tuple(d for d in out if d < ndim)  # a 0-d array's dim 0 reduces nothing
+
+
+def as_array(x: Any) -> jax.Array:
+    """``x`` as a JAX array; Python scalars keep JAX's weak typing (torch's scalar rule)."""
+    return x if isinstance(x, jax.Array) else jnp.asarray(x)
+
+
+def is_concrete(*xs: Any) -> bool:
+    """True when no argument is a tracer (eager mode)."""
+    return not builtins.any(isinstance(x, jax.core.Tracer) for x in xs)
+
+
+def eager_only(name: str, *xs: Any, hint: str = "") -> None:
+    """Refuse a function whose output shape depends on values when called under a trace."""
+    if not is_concrete(*xs):
+        raise RuntimeError(
+            f"jnn.{name}() has an output whose shape depends on the input's values, so it "
+            "cannot run inside jax.jit, jnn.compile or another JAX transformation. Call it "
+            f"outside the traced function{hint}."
+        )
+
+
+def int_result(dtype: Any) -> Any:
+    """torch's result dtype for sums/products/cumsums: ints and bools widen to int64."""
+    if jnp.issubdtype(dtype, jnp.integer) or dtype == jnp.bool_:
+        return dtypes.default_int()
+    return dtype
+
+
+def float_input(x: jax.Array) -> jax.Array:
+    """Ints and bools as the default float dtype (torch's rule for exp, sqrt, sigmoid, ...)."""
+    if jnp.issubdtype(x.dtype, jnp.inexact):
+        return x
+    return x.astype(dtypes.default_float())
+
+
+def broadcast_shape(a: Sequence[int], b: Sequence[int]) -> tuple[int, ...]:
+    """The broadcast of two shapes, with torch's RuntimeError when they do not broadcast."""
+    ndim = builtins.max(len(a), len(b))
+    out = []
+    for i in range(1, ndim + 1):
+        sa = a[-i] if i <= len(a) else 1
+        sb = b[-i] if i <= len(b) else 1
+        if sa != sb and 1 not in (sa, sb):
+            raise RuntimeError(f"The size of tensor a ({sa}) must match the size of tensor b "
+                               f"({sb}) at non-singleton dimension {ndim - i}")
+        out.append(sb if sa == 1 else sa)
+    return tuple(reversed(out))

@@ -1,0 +1,240 @@
+"""torch's indexing functions: ``where``, ``gather``, ``scatter``, ``index_select``, ...
+
+Functional versions: ``scatter`` and ``masked_fill`` return new arrays (JAX arrays are
+immutable).  Out-of-range indices are not checked (that would need the values on the
+host): JAX clamps or fills them where torch raises.  ``masked_select``, ``nonzero`` and
+one-argument ``where`` have value-dependent output shapes, so they run eagerly only.
+"""
+
+from __future__ import annotations
+
+import builtins
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jnn._tensor_functions import dtypes
+from jnn._tensor_functions._common import (
+    as_array,
+    eager_only,
+    int_result,
+    refuse_out,
+    wrap_dim,
+)
+from jnn._tensor_functions.creation import scalar_dtype
+
+__all__ = [
+    "where", "gather", "scatter", "scatter_add", "index_select", "masked_fill", "masked_select",
+    "cumsum", "cumprod", "nonzero", "argwhere",
+]
+
+
+def _operand(value: Any) -> jax.Array:
+    """An array for ``value``; Python numbers stay weakly typed (torch's scalar rule)."""
+    if isinstance(value, (jax.Array, np.ndarray)):
+        return jnp.asarray(value)
+    return jnp.asarray(value, scalar_dtype(value)) if isinstance(value, builtins.bool) else value
+
+
+def where(condition: jax.Array, input: Any = None, other: Any = None, *,
+          out: Any = None) -> Any:
+    """``input`` where ``condition`` holds, else ``other`` (broadcast, dtypes promoted).
+
+    ``where(condition)`` alone is ``nonzero(condition, as_tuple=True)`` (eager only).
+
+    PyTorch: ``torch.where``; two Python numbers give torch's dtypes (int64/int32 for
+    ints, the default float for floats).
+    """
+    refuse_out(out, "where")
+    cond = as_array(condition)
+    if input is None and other is None:
+        return nonzero(cond, as_tuple=True)
+    if cond.dtype != jnp.bool_:
+        raise RuntimeError("where expected condition to be a boolean tensor, but got a tensor "
+                           f"with dtype {dtypes.torch_name(cond.dtype)}")
+    a, b = _operand(input), _operand(other)
+    if not isinstance(a, jax.Array) and not isinstance(b, jax.Array):
+        dtype = jnp.promote_types(scalar_dtype(input), scalar_dtype(other))
+        a, b = jnp.asarray(a, dtype), jnp.asarray(b, dtype)
+    return jnp.where(cond, a, b)
+
+
+def _check_index(name: str, index: jax.Array) -> None:
+    if not jnp.issubdtype(index.dtype, jnp.integer):
+        raise RuntimeError(f"{name}(): Expected dtype int64 for index")
+
+
+def gather(input: jax.Array, dim: int, index: jax.Array, *, sparse_grad: builtins.bool = False,
+           out: Any = None) -> jax.Array:
+    """``out[i][j] = input[index[i][j]][j]`` for ``dim=0`` (and alike for other dims).
+
+    ``index`` has ``input``'s rank and may be smaller in the other dims.
+
+    PyTorch: ``torch.gather``; out-of-range indices are not checked.
+    """
+    refuse_out(out, "gather")
+    x, idx = as_array(input), as_array(index)
+    _check_index("gather", idx)
+    d = wrap_dim(dim, x.ndim)
+    if idx.ndim != x.ndim:
+        raise RuntimeError("Index tensor must have the same number of dimensions as input tensor")
+    for axis in range(x.ndim):
+        if axis != d and idx.shape[axis] > x.shape[axis]:
+            raise RuntimeError(
+                f"Size does not match at dimension {axis} expected index {list(idx.shape)} to "
+                f"be no larger than self {list(x.shape)} apart from dimension {d}")
+    if x.ndim == 0:
+        return x
+    part = x[tuple(slice(None) if a == d else slice(0, s) for a, s in enumerate(idx.shape))]
+    return jnp.take_along_axis(part, idx, axis=d, mode="clip")
+
+
+def _scatter_at(x: jax.Array, d: int, idx: jax.Array) -> Any:
+    coords = list(jnp.indices(idx.shape, sparse=True))
+    coords[d] = idx
+    return x.at[tuple(coords)]
+
+
+def scatter(input: jax.Array, dim: int, index: jax.Array, src: Any = None, *,
+            value: Any = None, reduce: str | None = None, out: Any = None) -> jax.Array:
+    """A copy of ``input`` with ``src`` written at ``index`` along ``dim``.
+
+    ``out[index[i][j]][j] = src[i][j]`` for ``dim=0``.
+
+    Args:
+        input: the array to copy.
+        dim: the dimension ``index`` indexes.
+        index: integer array of ``input``'s rank.
+        src: an array (same dtype as ``input``, at least ``index``'s shape) or a number.
+        value: a number (torch's keyword form).
+        reduce: ``'add'`` or ``'multiply'`` to combine instead of overwrite.
+
+    PyTorch: ``torch.scatter``, out of place; duplicate indices keep one of the writes.
+    """
+    refuse_out(out, "scatter")
+    x, idx = as_array(input), as_array(index)
+    _check_index("scatter", idx)
+    d = wrap_dim(dim, x.ndim)
+    if idx.ndim != x.ndim:
+        raise RuntimeError("Index tensor must have the same number of dimensions as self tensor")
+    src = value if src is None else src
+    if isinstance(src, (jax.Array, np.ndarray)) and jnp.ndim(src) > 0:
+        if src.dtype != x.dtype:
+            raise RuntimeError("scatter(): Expected self.dtype to be equal to src.dtype")
+        src = src[tuple(slice(0, s) for s in idx.shape)]
+    src = jnp.asarray(src, x.dtype)
+    at = _scatter_at(x, d, idx)
+    if reduce is None:
+        return at.set(src)
+    if reduce == "add":
+        return at.add(src)
+    if reduce == "multiply":
+        return at.multiply(src)
+    raise RuntimeError("reduce argument must be either add or multiply.")
+
+
+def scatter_add(input: jax.Array, dim: int, index: jax.Array, src: jax.Array) -> jax.Array:
+    """:func:`scatter` that adds (duplicates accumulate).  PyTorch: ``torch.scatter_add``."""
+    return scatter(input, dim, index, src, reduce="add")
+
+
+def index_select(input: jax.Array, dim: int, index: jax.Array, *, out: Any = None) -> jax.Array:
+    """The entries of ``input`` at ``index`` (a vector) along ``dim``.
+
+    PyTorch: ``torch.index_select``; out-of-range indices are not checked.
+    """
+    refuse_out(out, "index_select")
+    x, idx = as_array(input), as_array(index)
+    if idx.ndim > 1:
+        raise IndexError("index_select(): Index is supposed to be a vector")
+    if not jnp.issubdtype(idx.dtype, jnp.integer):
+        raise RuntimeError("index_select(): Expected dtype int32 or int64 for index")
+    d = wrap_dim(dim, x.ndim)
+    if x.ndim == 0:
+        if idx.size != 1:
+            raise RuntimeError("index_select(): Index to scalar can have only 1 value, got "
+                               f"{idx.size} value(s)")
+        return x
+    return jnp.take(x, idx.reshape(-1), axis=d, mode="clip")
+
+
+def masked_fill(input: jax.Array, mask: jax.Array, value: Any) -> jax.Array:
+    """``input`` with ``value`` where ``mask`` is True (broadcast); ``input``'s dtype kept.
+
+    PyTorch: ``torch.masked_fill``; ``value`` is a number or a 0-d array.
+    """
+    x, m = as_array(input), as_array(mask)
+    if m.dtype != jnp.bool_:
+        raise RuntimeError("masked_fill_ only supports boolean masks, but got mask with dtype "
+                           f"{jnp.dtype(m.dtype).name.replace('float32', 'float')}")
+    if isinstance(value, (jax.Array, np.ndarray)) and value.ndim > 0:
+        raise RuntimeError("masked_fill_ only supports a 0-dimensional value tensor, but got "
+                           f"tensor with {value.ndim} dimension(s).")
+    return jnp.where(m, jnp.asarray(value).astype(x.dtype), x)
+
+
+def masked_select(input: jax.Array, mask: jax.Array, *, out: Any = None) -> jax.Array:
+    """The entries of ``input`` where ``mask`` (broadcast) is True, as a 1-D array.
+
+    Eager only: the output's length depends on the mask's values, so under ``jax.jit``
+    it raises; use ``jnn.where(mask, input, 0)`` or ``masked_fill`` there instead.
+
+    PyTorch: ``torch.masked_select``.
+    """
+    refuse_out(out, "masked_select")
+    eager_only("masked_select", input, mask, hint=" or use jnn.where(mask, input, 0)")
+    x, m = jnp.broadcast_arrays(as_array(input), as_array(mask))
+    if m.dtype != jnp.bool_:
+        raise RuntimeError(f"masked_select: expected BoolTensor for mask, got "
+                           f"{dtypes.torch_name(m.dtype)}")
+    return x[m]
+
+
+def _scan(name: str, fn: Any, input: jax.Array, dim: int, dtype: Any, out: Any) -> jax.Array:
+    refuse_out(out, name)
+    x = as_array(input)
+    d = wrap_dim(dim, x.ndim)
+    dt = int_result(x.dtype) if dtype is None else dtypes.resolve_dtype(dtype)
+    return fn(x.reshape(1) if x.ndim == 0 else x, axis=d, dtype=dt).reshape(x.shape)
+
+
+def cumsum(input: jax.Array, dim: int, *, dtype: Any = None, out: Any = None) -> jax.Array:
+    """Running sums along ``dim``; ints and bools sum as torch's int64 (int32 with x64 off).
+
+    PyTorch: ``torch.cumsum``.
+    """
+    return _scan("cumsum", jnp.cumsum, input, dim, dtype, out)
+
+
+def cumprod(input: jax.Array, dim: int, *, dtype: Any = None, out: Any = None) -> jax.Array:
+    """Running products along ``dim``; ints and bools as :func:`cumsum`.
+
+    PyTorch: ``torch.cumprod``.
+    """
+    return _scan("cumprod", jnp.cumprod, input, dim, dtype, out)
+
+
+def nonzero(input: jax.Array, *, out: Any = None, as_tuple: builtins.bool = False) -> Any:
+    """The indices of the non-zero entries: an ``(n, ndim)`` array, or one array per dim.
+
+    Eager only (the count depends on the values); under ``jax.jit`` use
+    ``jnp.nonzero(x, size=k, fill_value=...)`` with a static bound instead.
+
+    PyTorch: ``torch.nonzero``; indices are int64 (int32 with x64 off).
+    """
+    refuse_out(out, "nonzero")
+    eager_only("nonzero", input, hint="; jnp.nonzero(x, size=k) works under jit")
+    x = as_array(input)
+    dt = dtypes.default_int()
+    if as_tuple:
+        return tuple(i.astype(dt) for i in jnp.nonzero(x.reshape(1) if x.ndim == 0 else x))
+    if x.ndim == 0:
+        return jnp.zeros((builtins.int(x != 0), 0), dt)
+    return jnp.stack(jnp.nonzero(x), axis=1).astype(dt)
+
+
+def argwhere(input: jax.Array) -> jax.Array:
+    """``nonzero(input)``: eager only.  PyTorch: ``torch.argwhere``."""
+    return nonzero(input)

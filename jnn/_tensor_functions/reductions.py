@@ -1,0 +1,358 @@
+"""torch's reductions: ``sum``, ``mean``, ``std``, ``max``/``min``, ``argmax``, ``norm``, ...
+
+``dim`` is an int or a tuple (``None``, or for ``sum``/``amax``-like functions ``()``,
+reduces every dim) and ``keepdim`` keeps the reduced dims as size 1.  Result dtypes are
+torch's: ``sum``/``prod`` of ints and bools give int64 (int32 while ``jax_enable_x64`` is
+off), ``mean``/``std``/``var`` refuse integer inputs, indices are int64 (int32 likewise).
+``max``/``min`` with ``dim`` return ``(values, indices)`` named tuples.
+"""
+
+from __future__ import annotations
+
+import builtins
+import functools
+import math
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from jnn._tensor_functions import dtypes, return_types
+from jnn._tensor_functions._common import (
+    Dims,
+    as_array,
+    float_input,
+    int_result,
+    refuse_out,
+    wrap_dim,
+    wrap_dims,
+)
+
+__all__ = [
+    "sum", "mean", "nansum", "prod", "std", "var", "std_mean", "var_mean", "max", "min",
+    "amax", "amin", "argmax", "argmin", "logsumexp", "norm", "any", "all", "count_nonzero",
+    "softmax", "log_softmax",
+]
+
+
+def _dtype_arg(x: jax.Array, dtype: Any) -> Any:
+    return int_result(x.dtype) if dtype is None else dtypes.resolve_dtype(dtype)
+
+
+def sum(input: jax.Array, dim: Dims = None, keepdim: builtins.bool = False, *,
+        dtype: Any = None, out: Any = None) -> jax.Array:
+    """Sum over ``dim`` (default all).  Ints and bools sum as torch's int64.
+
+    PyTorch: ``torch.sum``.
+    """
+    refuse_out(out, "sum")
+    x = as_array(input)
+    return jnp.sum(x, axis=wrap_dims(dim, x.ndim), keepdims=keepdim, dtype=_dtype_arg(x, dtype))
+
+
+def nansum(input: jax.Array, dim: Dims = None, keepdim: builtins.bool = False, *,
+           dtype: Any = None, out: Any = None) -> jax.Array:
+    """:func:`sum` treating NaN as zero.  PyTorch: ``torch.nansum``."""
+    refuse_out(out, "nansum")
+    x = as_array(input)
+    return jnp.nansum(x, axis=wrap_dims(dim, x.ndim), keepdims=keepdim,
+                      dtype=_dtype_arg(x, dtype))
+
+
+def _float_only(name: str, x: jax.Array) -> None:
+    if not jnp.issubdtype(x.dtype, jnp.inexact):
+        raise RuntimeError(
+            f"{name}(): could not infer output dtype. Input dtype must be either a floating "
+            f"point or complex dtype. Got: {dtypes.torch_name(x.dtype)}")
+
+
+def mean(input: jax.Array, dim: Dims = None, keepdim: builtins.bool = False, *,
+         dtype: Any = None, out: Any = None) -> jax.Array:
+    """Mean over ``dim`` (default all); integer inputs need ``dtype=`` as in torch.
+
+    PyTorch: ``torch.mean``.
+    """
+    refuse_out(out, "mean")
+    x = as_array(input)
+    if dtype is not None:
+        x = x.astype(dtypes.resolve_dtype(dtype))
+    _float_only("mean", x)
+    return jnp.mean(x, axis=wrap_dims(dim, x.ndim), keepdims=keepdim)
+
+
+def prod(input: jax.Array, dim: builtins.int | None = None, keepdim: builtins.bool = False, *,
+         dtype: Any = None, out: Any = None) -> jax.Array:
+    """Product over one dim ``dim`` (an int) or all.  Ints as :func:`sum`.
+
+    PyTorch: ``torch.prod``.
+    """
+    refuse_out(out, "prod")
+    x = as_array(input)
+    if dim is not None and not isinstance(dim, builtins.int):
+        raise TypeError("prod(): argument 'dim' must be int, not " + type(dim).__name__)
+    return jnp.prod(x, axis=wrap_dims(dim, x.ndim), keepdims=keepdim, dtype=_dtype_arg(x, dtype))
+
+
+def _variance(name: str, input: jax.Array, dim: Any, unbiased: Any, keepdim: builtins.bool,
+              correction: Any) -> tuple[jax.Array, jax.Array]:
+    """(variance, mean) with torch's argument forms; mean keeps ``keepdim``."""
+    if isinstance(dim, builtins.bool):  # the legacy std(input, unbiased) form
+        dim, unbiased = None, dim
+    if correction is None:
+        correction = 1 if unbiased is None else builtins.int(builtins.bool(unbiased))
+    elif unbiased is not None:
+        raise TypeError(f"{name}(): pass either unbiased or correction, not both")
+    x = as_array(input)
+    if not jnp.issubdtype(x.dtype, jnp.inexact):
+        raise RuntimeError("std and var only support floating point and complex dtypes")
+    return _variance_kernel(x, wrap_dims(dim, x.ndim), keepdim, builtins.float(correction))
+
+
+@functools.partial(jax.jit, static_argnums=(1, 2, 3))
+def _variance_kernel(x: jax.Array, axes: tuple[builtins.int, ...], keepdim: builtins.bool,
+                     correction: builtins.float) -> tuple[jax.Array, jax.Array]:
+    count = math.prod(x.shape[a] for a in axes)
+    mu = jnp.mean(x, axis=axes, keepdims=True)
+    sq = jnp.sum(jnp.abs(x - mu) ** 2, axis=axes, keepdims=keepdim)
+    # torch divides by max(0, N - correction): 0/0 is NaN, x/0 is inf (torch also warns).
+    var = sq / builtins.max(0, count - correction)
+    return var, mu if keepdim else jnp.squeeze(mu, axes)
+
+
+def var(input: jax.Array, dim: Dims | builtins.bool = None, unbiased: builtins.bool | None = None,
+        keepdim: builtins.bool = False, *, correction: Any = None, out: Any = None) -> jax.Array:
+    """Variance over ``dim``, dividing by ``N - correction`` (default 1: unbiased).
+
+    Args:
+        input: a float array.
+        dim: int, tuple or None (all).  ``var(x, True)`` is torch's legacy ``unbiased`` form.
+        unbiased: legacy: True is ``correction=1``, False ``correction=0``.
+        keepdim: keep reduced dims.
+        correction: the subtracted count (may be a float).
+
+    PyTorch: ``torch.var``.
+    """
+    refuse_out(out, "var")
+    return _variance("var", input, dim, unbiased, keepdim, correction)[0]
+
+
+def std(input: jax.Array, dim: Dims | builtins.bool = None, unbiased: builtins.bool | None = None,
+        keepdim: builtins.bool = False, *, correction: Any = None, out: Any = None) -> jax.Array:
+    """Standard deviation; arguments as :func:`var`.  PyTorch: ``torch.std``."""
+    refuse_out(out, "std")
+    return jnp.sqrt(_variance("std", input, dim, unbiased, keepdim, correction)[0])
+
+
+def var_mean(input: jax.Array, dim: Dims | builtins.bool = None,
+             unbiased: builtins.bool | None = None, keepdim: builtins.bool = False, *,
+             correction: Any = None) -> tuple[jax.Array, jax.Array]:
+    """``(var, mean)`` in one pass; arguments as :func:`var`.  PyTorch: ``torch.var_mean``."""
+    return _variance("var_mean", input, dim, unbiased, keepdim, correction)
+
+
+def std_mean(input: jax.Array, dim: Dims | builtins.bool = None,
+             unbiased: builtins.bool | None = None, keepdim: builtins.bool = False, *,
+             correction: Any = None) -> tuple[jax.Array, jax.Array]:
+    """``(std, mean)``; arguments as :func:`var`.  PyTorch: ``torch.std_mean``."""
+    v, mu = _variance("std_mean", input, dim, unbiased, keepdim, correction)
+    return jnp.sqrt(v), mu
+
+
+def _extreme(name: str, value_fn: Any, index_fn: Any, pair_fn: Any, result: type,
+             input: jax.Array, dim: Any, keepdim: builtins.bool) -> Any:
+    x = as_array(input)
+    if isinstance(dim, jax.Array):  # max(input, other): elementwise
+        return pair_fn(x, dim)
+    if dim is None:
+        if x.size == 0:
+            raise RuntimeError(f"{name}(): Expected reduction dim to be specified for "
+                               "input.numel() == 0. Specify the reduction dim with the 'dim' "
+                               "argument.")
+        return value_fn(x)
+    if not isinstance(dim, builtins.int):
+        raise TypeError(f"{name}(): argument 'dim' must be int, not {type(dim).__name__}")
+    d = wrap_dim(dim, x.ndim)
+    if x.ndim == 0:
+        return result(x, jnp.zeros((), dtypes.default_int()))
+    if x.shape[d] == 0:
+        raise IndexError(f"{name}(): Expected reduction dim {d} to have non-zero size.")
+    values = value_fn(x, axis=d, keepdims=keepdim)
+    indices = index_fn(x, axis=d, keepdims=keepdim).astype(dtypes.default_int())
+    return result(values, indices)
+
+
+def max(input: jax.Array, dim: builtins.int | jax.Array | None = None,
+        keepdim: builtins.bool = False, *, out: Any = None) -> Any:
+    """The largest entry; with ``dim``, ``(values, indices)`` along it; with an array as
+    second argument, the elementwise maximum.
+
+    Returns:
+        A 0-d array, a ``jnn.return_types.max(values, indices)``, or an array.
+
+    PyTorch: ``torch.max``; NaN propagates (its index is returned), ties give the first.
+    """
+    refuse_out(out, "max")
+    return _extreme("max", jnp.max, jnp.argmax, jnp.maximum, return_types.max, input, dim,
+                    keepdim)
+
+
+def min(input: jax.Array, dim: builtins.int | jax.Array | None = None,
+        keepdim: builtins.bool = False, *, out: Any = None) -> Any:
+    """The smallest entry; forms as :func:`max`.  PyTorch: ``torch.min``."""
+    refuse_out(out, "min")
+    return _extreme("min", jnp.min, jnp.argmin, jnp.minimum, return_types.min, input, dim,
+                    keepdim)
+
+
+def amax(input: jax.Array, dim: Dims = (), keepdim: builtins.bool = False, *,
+         out: Any = None) -> jax.Array:
+    """Maximum over ``dim`` (int or tuple; ``()`` means all).  PyTorch: ``torch.amax``."""
+    refuse_out(out, "amax")
+    x = as_array(input)
+    return jnp.max(x, axis=wrap_dims(dim, x.ndim), keepdims=keepdim)
+
+
+def amin(input: jax.Array, dim: Dims = (), keepdim: builtins.bool = False, *,
+         out: Any = None) -> jax.Array:
+    """Minimum over ``dim`` (int or tuple; ``()`` means all).  PyTorch: ``torch.amin``."""
+    refuse_out(out, "amin")
+    x = as_array(input)
+    return jnp.min(x, axis=wrap_dims(dim, x.ndim), keepdims=keepdim)
+
+
+def _arg(name: str, fn: Any, input: jax.Array, dim: builtins.int | None,
+         keepdim: builtins.bool) -> jax.Array:
+    x = as_array(input)
+    if dim is None:
+        if x.size == 0:
+            raise IndexError(f"{name}(): Expected reduction dim to be specified for "
+                             "input.numel() == 0.")
+        idx = fn(x.reshape(-1))
+        shape = (1,) * x.ndim if keepdim else ()
+        return idx.reshape(shape).astype(dtypes.default_int())
+    d = wrap_dim(dim, x.ndim)
+    if x.ndim == 0:
+        return jnp.zeros((), dtypes.default_int())
+    return fn(x, axis=d, keepdims=keepdim).astype(dtypes.default_int())
+
+
+def argmax(input: jax.Array, dim: builtins.int | None = None, keepdim: builtins.bool = False
+           ) -> jax.Array:
+    """Index of the largest entry (flattened without ``dim``).  PyTorch: ``torch.argmax``."""
+    return _arg("argmax", jnp.argmax, input, dim, keepdim)
+
+
+def argmin(input: jax.Array, dim: builtins.int | None = None, keepdim: builtins.bool = False
+           ) -> jax.Array:
+    """Index of the smallest entry (flattened without ``dim``).  PyTorch: ``torch.argmin``."""
+    return _arg("argmin", jnp.argmin, input, dim, keepdim)
+
+
+def logsumexp(input: jax.Array, dim: Dims, keepdim: builtins.bool = False, *,
+              out: Any = None) -> jax.Array:
+    """``log(sum(exp(input)))`` over ``dim``, computed stably.  PyTorch: ``torch.logsumexp``."""
+    refuse_out(out, "logsumexp")
+    x = float_input(as_array(input))
+    return _logsumexp(x, wrap_dims(dim, x.ndim), keepdim)
+
+
+# One XLA program per shape when called eagerly (inlined under a trace).
+_logsumexp = jax.jit(lambda x, axes, keepdim: jax.nn.logsumexp(x, axis=axes, keepdims=keepdim),
+                     static_argnums=(1, 2))
+
+
+def _safe_root(total: jax.Array, p: builtins.float) -> jax.Array:
+    # Zero gradient (torch's choice) rather than NaN where the norm is 0.
+    positive = total > 0
+    root = jnp.sqrt if p == 2 else (lambda t: t ** (1 / p))
+    return jnp.where(positive, root(jnp.where(positive, total, 1)), 0)
+
+
+def norm(input: jax.Array, p: Any = "fro", dim: Dims = None, keepdim: builtins.bool = False,
+         out: Any = None, dtype: Any = None) -> jax.Array:
+    """Vector p-norm over ``dim`` (all entries without it), Frobenius (``'fro'``) or
+    nuclear (``'nuc'``, over two dims).
+
+    Args:
+        p: a number (``inf``, ``-inf``, 0 allowed), ``'fro'`` or ``'nuc'``.
+
+    PyTorch: ``torch.norm`` (deprecated there in favour of ``torch.linalg``, kept here).
+    """
+    refuse_out(out, "norm")
+    x = as_array(input)
+    if dtype is not None:
+        x = x.astype(dtypes.resolve_dtype(dtype))
+    if not jnp.issubdtype(x.dtype, jnp.inexact):
+        raise RuntimeError("linalg.vector_norm: Expected a floating point or complex tensor "
+                           f"as input. Got {dtypes.torch_name(x.dtype)}")
+    axes = wrap_dims(dim, x.ndim)
+    if p == "nuc":
+        if dim is None or len(axes) != 2:
+            raise RuntimeError(f"linalg.matrix_norm: dim must be a 2-tuple. Got "
+                               f"{' '.join(str(d) for d in (axes if dim is not None else ()))}")
+        return jnp.linalg.norm(x, "nuc", axis=axes, keepdims=keepdim)
+    p = 2.0 if p == "fro" else builtins.float(p)
+    a = jnp.abs(x)
+    if p == float("inf"):
+        return jnp.max(a, axis=axes, keepdims=keepdim)
+    if p == float("-inf"):
+        return jnp.min(a, axis=axes, keepdims=keepdim)
+    if p == 0:
+        return jnp.sum(a != 0, axis=axes, keepdims=keepdim).astype(a.dtype)
+    if p == 1:
+        return jnp.sum(a, axis=axes, keepdims=keepdim)
+    return _safe_root(jnp.sum(a ** p if p != 2 else a * a, axis=axes, keepdims=keepdim), p)
+
+
+def any(input: jax.Array, dim: Dims = None, keepdim: builtins.bool = False, *,
+        out: Any = None) -> jax.Array:
+    """Whether any entry is non-zero, over ``dim`` (default all).  PyTorch: ``torch.any``
+    (which returns uint8 for uint8 input; jnn always returns bool)."""
+    refuse_out(out, "any")
+    x = as_array(input)
+    return jnp.any(x, axis=wrap_dims(dim, x.ndim), keepdims=keepdim)
+
+
+def all(input: jax.Array, dim: Dims = None, keepdim: builtins.bool = False, *,
+        out: Any = None) -> jax.Array:
+    """Whether every entry is non-zero, over ``dim`` (default all).  PyTorch: ``torch.all``
+    (uint8 in, uint8 out there; bool here)."""
+    refuse_out(out, "all")
+    x = as_array(input)
+    return jnp.all(x, axis=wrap_dims(dim, x.ndim), keepdims=keepdim)
+
+
+def count_nonzero(input: jax.Array, dim: Dims = None) -> jax.Array:
+    """How many entries are non-zero over ``dim`` (int64; int32 with x64 off).
+
+    PyTorch: ``torch.count_nonzero``.
+    """
+    x = as_array(input)
+    return jnp.sum(x != 0, axis=wrap_dims(dim, x.ndim), dtype=dtypes.default_int())
+
+
+def _softmax_like(name: str, fn: Any, input: jax.Array, dim: builtins.int, dtype: Any
+                  ) -> jax.Array:
+    x = as_array(input)
+    if dtype is not None:
+        x = x.astype(dtypes.resolve_dtype(dtype))
+    if not jnp.issubdtype(x.dtype, jnp.floating):
+        raise NotImplementedError(f"\"{name}_lastdim_kernel_impl\" not implemented for "
+                                  f"'{dtypes.torch_name(x.dtype)}'")
+    if x.ndim == 0:
+        wrap_dim(dim, 0)
+        return fn(x.reshape(1), axis=0).reshape(())
+    return fn(x, axis=wrap_dim(dim, x.ndim))
+
+
+def softmax(input: jax.Array, dim: builtins.int, dtype: Any = None) -> jax.Array:
+    """``exp(x) / sum(exp(x))`` along ``dim`` (computed in ``dtype`` if given).
+
+    PyTorch: ``torch.softmax``.
+    """
+    return _softmax_like("softmax", jax.nn.softmax, input, dim, dtype)
+
+
+def log_softmax(input: jax.Array, dim: builtins.int, dtype: Any = None) -> jax.Array:
+    """``x - logsumexp(x)`` along ``dim``.  PyTorch: ``torch.log_softmax``."""
+    return _softmax_like("log_softmax", jax.nn.log_softmax, input, dim, dtype)
