@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import threading
 
+import jax
+
 
 class _Versions:
     __slots__ = ("structure", "spec", "cells", "pending")
@@ -42,6 +44,10 @@ class _State(threading.local):
     # read, and state cells written (container, key) -> value before the first write.
     read_log: dict | None = None
     write_log: dict | None = None
+    # While jnn.autograd differentiates a closure eagerly (outside any trace): F.* calls
+    # still run as their cached compiled programs (see jnn.nn.functional._dispatch), so
+    # the closure's gradient is a chain of a few cached calls, not one op at a time.
+    eager_grad: bool = False
     # >0 while jnn.compile traces a function (state written then is threaded, not leaked).
     compile_depth: int = 0
     # While jnn.compile(fn, checks=True) traces: value checks that need the numbers
@@ -167,7 +173,11 @@ def read_pending(store: object, owner: object, kind: str) -> object:
         if versions.pending is not store or store.materialized:  # type: ignore[attr-defined]
             return None
         try:
-            return store.read(owner, kind)  # type: ignore[attr-defined]
+            # Concrete even when the read happens inside someone's trace (a plain jax.jit
+            # drawing from the generator after a compiled step): the stored value is data,
+            # and a traced copy would hide the "not threaded" error and leak.
+            with jax.ensure_compile_time_eval():
+                return store.read(owner, kind)  # type: ignore[attr-defined]
         except BaseException:
             versions.pending = None
             raise

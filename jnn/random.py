@@ -62,7 +62,8 @@ class Generator:
         if pending is not None:  # a compiled step may hold the newest key
             data = _state.read_pending(pending, self, "key")
             if data is not None:
-                return jax.random.wrap_key_data(data)
+                with jax.ensure_compile_time_eval():  # stored data: concrete in any trace
+                    return jax.random.wrap_key_data(data)
         key = self._raw_key()
         if type(key) is _state.LostState:
             raise key.error()
@@ -115,6 +116,10 @@ class Generator:
             return self._next_key()
 
     def _next_key(self) -> jax.Array:
+        if not isinstance(self.key, jax.core.Tracer):
+            from jnn.nn.functional._dispatch import needs_key
+
+            needs_key()  # inside an eager F.* call's first trace: it threads the key from now on
         key, sub = jax.random.split(self.key)
         if (isinstance(key, jax.core.Tracer) and not isinstance(self.key, jax.core.Tracer)
                 and _state.state.write_log is None):

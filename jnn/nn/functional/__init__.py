@@ -63,3 +63,16 @@ __all__ = [
     *_sparse,
     *_vision,
 ]
+
+# Eager dispatch (see _dispatch): each public function, called outside any JAX trace, runs
+# as one cached compiled program; inside a trace the plain function runs.  The family
+# files keep the plain functions, so that F.* calling F.* never dispatches twice.
+import types as _types  # noqa: E402
+
+from jnn.nn.functional._dispatch import dispatched as _dispatched  # noqa: E402
+
+for _name in __all__:
+    if isinstance(globals()[_name], _types.FunctionType):
+        globals()[_name] = _dispatched(globals()[_name])
+del _name
+

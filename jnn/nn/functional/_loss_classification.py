@@ -8,13 +8,12 @@ the checks are skipped (no host sync) and an out-of-range index gives NaN for it
 
 from __future__ import annotations
 
-import warnings
-
 import jax
 import jax.numpy as jnp
 from jax.scipy.special import xlogy
 from jax.typing import ArrayLike
 
+from jnn.nn.functional._dispatch import warn
 from jnn.nn.functional._loss_common import (
     check_class_targets,
     check_unit_interval,
@@ -453,7 +452,7 @@ def kl_div(
         effective = legacy_get_string(size_average, reduce)
     else:
         if reduction == "mean":
-            warnings.warn(
+            warn(
                 "reduction: 'mean' divides the total loss by both the batch size and the "
                 "support size.'batchmean' divides only by the batch size, and aligns with the "
                 "KL div math definition.'mean' will be changed to behave the same as "

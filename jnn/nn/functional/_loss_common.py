@@ -9,39 +9,49 @@ argument, ``jnn.compile``), where reading values would force a host sync.
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jnn.nn.functional._dispatch import NeedsConcrete, collect_check, in_dispatch_trace, warn
 from jnn.nn.functional._utils import torch_dtype_name, torch_size
 
 __all__: list[str] = []
 
 
-def concrete(value: Any) -> np.ndarray | None:
+def concrete(value: Any, *, checked: bool = False) -> np.ndarray | None:
     """``value`` as a numpy array when its numbers are known now, else None (a tracer).
 
     Reads the argument as the caller passed it, before any ``jnp.asarray``: an int64
     numpy target beyond int32 keeps its value here (JAX would wrap it to another class).
+    Inside an eager-dispatch trace (see ``_dispatch``) the caller's numbers are known to the
+    user but not to the trace: a caller that turns a None into a traced check (``checked``)
+    gets None; any other raises ``NeedsConcrete``, and the call runs without dispatch.
     """
     if value is None or isinstance(value, jax.core.Tracer):
+        if value is not None and not checked and in_dispatch_trace():
+            raise NeedsConcrete
         return None
     return np.asarray(value)
 
 
 def traced_checks() -> bool:
-    """Inside ``jnn.compile(fn, checks=True)``: value checks become checkify checks."""
+    """Inside ``jnn.compile(fn, checks=True)`` or an eager-dispatch trace: value checks
+    become checks of traced values, reported after the call."""
     from jnn import _state
 
-    return _state.state.value_checks
+    return _state.state.value_checks or in_dispatch_trace()
 
 
-def _traced_check(ok: jax.Array, message: str, *values: jax.Array) -> None:
-    """A value check inside a checked compiled step: reported after the call, by type
-    (the message starts with torch's exception name; see ``jnn._compile``)."""
+def traced_check(ok: jax.Array, message: str, *values: jax.Array) -> None:
+    """A value check on traced values, reported after the call by type (the message starts
+    with torch's exception name: ``"IndexError: Target {} is out of bounds."``): an output
+    of an eager-dispatch program, else a checkify check of a checked compiled step (see
+    ``jnn._compile``)."""
+    if collect_check(ok, message, *values):
+        return
     from jax.experimental import checkify
 
     checkify.check(ok, message, *values)
@@ -49,14 +59,14 @@ def _traced_check(ok: jax.Array, message: str, *values: jax.Array) -> None:
 
 def check_class_targets(target: Any, n_classes: int, ignore_index: int | None) -> None:
     """torch's ``IndexError: Target 5 is out of bounds.`` for concrete class indices."""
-    values = concrete(target)
+    values = concrete(target, checked=True)
     if values is None:
         if traced_checks() and jnp.issubdtype(jnp.result_type(target), jnp.integer):
             t = jnp.ravel(jnp.asarray(target))
             bad = (t < 0) | (t >= n_classes)
             if ignore_index is not None:
                 bad &= t != ignore_index
-            _traced_check(~jnp.any(bad), "IndexError: Target {} is out of bounds.",
+            traced_check(~jnp.any(bad), "IndexError: Target {} is out of bounds.",
                           t[jnp.argmax(bad)] if t.size else jnp.zeros((), t.dtype))
         return
     if values.size == 0 or values.dtype.kind not in "iu":
@@ -70,11 +80,11 @@ def check_class_targets(target: Any, n_classes: int, ignore_index: int | None) -
 
 def check_unit_interval(value: Any, what: str) -> None:
     """torch's BCE check: ``all elements of input should be between 0 and 1`` (NaN fails)."""
-    values = concrete(value)
+    values = concrete(value, checked=True)
     if values is None:
         if traced_checks():
             v = jnp.asarray(value)
-            _traced_check(jnp.all((v >= 0) & (v <= 1)),
+            traced_check(jnp.all((v >= 0) & (v <= 1)),
                           f"RuntimeError: all elements of {what} should be between 0 and 1")
         return
     if values.size == 0:
@@ -115,7 +125,7 @@ def abs_with_zero_subgradient(diff: jax.Array) -> jax.Array:
 
 def warn_if_target_size_differs(input_shape, target_shape, stacklevel: int = 3) -> None:
     if tuple(input_shape) != tuple(target_shape):
-        warnings.warn(
+        warn(
             f"Using a target size ({torch_size(target_shape)}) that is different to the input "
             f"size ({torch_size(input_shape)}). This will likely lead to incorrect results due "
             "to broadcasting. Please ensure they have the same size.",

@@ -4,20 +4,22 @@
 
 from __future__ import annotations
 
-import warnings
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
 from jnn import random as jnn_random
+from jnn.nn.functional._dispatch import NeedsConcrete, in_dispatch_trace, warn
+from jnn.nn.functional._loss_common import concrete, traced_check, traced_checks
 from jnn.nn.functional._utils import normalize_dim
 
 __all__ = ["one_hot", "gumbel_softmax"]
 
 def _infer_num_classes(x: jax.Array) -> int:
     if isinstance(x, jax.core.Tracer):
+        if in_dispatch_trace():
+            raise NeedsConcrete  # eager: run without dispatch, the values are known
         raise ValueError(
             "one_hot(tensor, num_classes=-1) infers the number of classes from the values "
             "of `tensor`, which are unknown inside a JAX trace (jax.jit, jax.grad, "
@@ -30,10 +32,16 @@ def _infer_num_classes(x: jax.Array) -> int:
 
 
 def _check_class_values(x: jax.Array, num_classes: int) -> None:
-    # torch checks the values; jnn can only where they are concrete (eager calls).
-    if isinstance(x, jax.core.Tracer) or x.size == 0:
+    # torch checks the values; jnn where they are concrete (eager calls) or checked.
+    values = concrete(x, checked=True)
+    if values is None:
+        if traced_checks() and x.size:
+            traced_check(jnp.min(x) >= 0, "RuntimeError: Class values must be non-negative.")
+            traced_check(jnp.max(x) < num_classes,
+                         "RuntimeError: Class values must be smaller than num_classes.")
         return
-    values = np.asarray(x)
+    if values.size == 0:
+        return
     if values.min() < 0:
         raise RuntimeError("Class values must be non-negative.")
     if values.max() >= num_classes:
@@ -110,7 +118,7 @@ def gumbel_softmax(
         Array([1., 1.], dtype=float32)
     """
     if eps != 1e-10:
-        warnings.warn("`eps` parameter is deprecated and has no effect.", stacklevel=2)
+        warn("`eps` parameter is deprecated and has no effect.", stacklevel=2)
     x = jnp.asarray(logits)
     axis = normalize_dim(dim, x.ndim)
     if key is None:

@@ -7,11 +7,12 @@ values, so it costs nothing under ``jax.jit`` and never forces a host sync.
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp
+
+from jnn.nn.functional._dispatch import warn
 
 # torch's names for dtypes, as they appear in its error messages ("got Long").
 _TORCH_DTYPE_NAMES = {
@@ -120,7 +121,7 @@ def legacy_get_string(size_average: bool | None, reduce: bool | None, stacklevel
         reduction = "sum"
     else:
         reduction = "none"
-    warnings.warn(
+    warn(
         "size_average and reduce args will be deprecated, please use "
         f"reduction='{reduction}' instead.",
         stacklevel=stacklevel,
@@ -143,7 +144,7 @@ def get_reduction(
     if size_average is not None or reduce is not None:
         return legacy_get_string(size_average, reduce, stacklevel + 1)
     if reduction == "elementwise_mean":
-        warnings.warn(
+        warn(
             "reduction='elementwise_mean' is deprecated. Please use reduction='mean' instead.",
             stacklevel=stacklevel,
         )

@@ -11,13 +11,12 @@ the same value torch's backward does.
 
 from __future__ import annotations
 
-import warnings
-
 import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike, DTypeLike
 
 from jnn import random as jnn_random
+from jnn.nn.functional._dispatch import warn
 from jnn.nn.functional._misc import gumbel_softmax, one_hot
 from jnn.nn.functional._utils import normalize_dim, torch_dtype_name
 
@@ -273,7 +272,7 @@ def logsigmoid(input: ArrayLike) -> jax.Array:
 
 def _get_softmax_dim(name: str, ndim: int, stacklevel: int) -> int:
     # torch's legacy rule for a missing ``dim``, with the same deprecation warning.
-    warnings.warn(
+    warn(
         f"Implicit dimension choice for {name} has been deprecated. "
         "Change the call to include dim=X as an argument.",
         stacklevel=stacklevel,

@@ -16,7 +16,6 @@ CPU; on GPUs that may be TF32, as torch's own cuDNN convolutions are by default.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from functools import partial
 
@@ -25,6 +24,7 @@ import jax.numpy as jnp
 from jax import lax
 from jax.typing import ArrayLike
 
+from jnn.nn.functional._dispatch import warn
 from jnn.nn.functional._utils import size_at, torch_dtype_name
 
 __all__ = [
@@ -234,7 +234,7 @@ def _same_padding(k: Sequence[int], dilation: Sequence[int], stride: Sequence[in
         raise RuntimeError("padding='same' is not supported for strided convolutions")
     totals = [d * (size - 1) for size, d in zip(k, dilation)]
     if any(t % 2 for t in totals):
-        warnings.warn("Using padding='same' with even kernel lengths and odd dilation may "
+        warn("Using padding='same' with even kernel lengths and odd dilation may "
                       "require a zero-padded copy of the input be created", stacklevel=4)
     return tuple((t // 2, t - t // 2) for t in totals)
 

@@ -14,7 +14,6 @@ gives ``input * 0`` (a NaN input stays NaN, as in torch).
 from __future__ import annotations
 
 import math
-import warnings
 
 import jax
 import jax.numpy as jnp
@@ -22,6 +21,7 @@ import numpy as np
 from jax.typing import ArrayLike
 
 from jnn import random as jnn_random
+from jnn.nn.functional._dispatch import warn
 
 __all__ = [
     "dropout",
@@ -199,7 +199,7 @@ def dropout2d(
     _check_p(p)
     x = jnp.asarray(input)
     if x.ndim not in (3, 4):
-        warnings.warn(
+        warn(
             f"dropout2d: Received a {x.ndim}-D input to dropout2d, which is deprecated "
             "and will result in an error in a future release. To retain the behavior "
             "and silence this warning, please use dropout instead. Note that dropout2d "
@@ -208,7 +208,7 @@ def dropout2d(
             stacklevel=2,
         )
     if x.ndim == 3:
-        warnings.warn(
+        warn(
             "dropout2d: Received a 3D input to dropout2d and assuming that channel-wise "
             "1D dropout behavior is desired - input is interpreted as shape (N, C, L), where C "
             "is the channel dim. This behavior will change in a future release to interpret the "
@@ -238,7 +238,7 @@ def dropout3d(
     _check_p(p)
     x = jnp.asarray(input)
     if x.ndim not in (4, 5):
-        warnings.warn(
+        warn(
             f"dropout3d: Received a {x.ndim}-D input to dropout3d, which is deprecated "
             "and will result in an error in a future release. To retain the behavior "
             "and silence this warning, please use dropout instead. Note that dropout3d "

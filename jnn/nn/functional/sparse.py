@@ -25,6 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
+from jnn.nn.functional._loss_common import concrete, traced_check, traced_checks
 from jnn.nn.functional._utils import torch_dtype_name, torch_size
 
 __all__ = ["embedding", "embedding_bag", "embedding_renorm"]
@@ -48,15 +49,22 @@ def _check_indices(indices: jax.Array, op: str) -> None:
             f"(while checking arguments for {op})")
 
 
-def _is_concrete(x: jax.Array) -> bool:
-    return not isinstance(x, jax.core.Tracer) and x.size > 0
-
-
 def _check_index_values(indices: jax.Array, num: int, bag: bool) -> None:
-    """torch's out-of-range error, for concrete indices only (see the module docstring)."""
-    if not _is_concrete(indices):
+    """torch's out-of-range error: from the numbers when concrete, else (an eager-dispatch
+    trace, a checked compiled step) a traced check; unchecked in other traces."""
+    values = concrete(indices, checked=True)
+    if values is None:
+        if traced_checks() and indices.size:
+            flat = jnp.ravel(indices)
+            bad = (flat < 0) | (flat >= num)
+            first = jnp.argmax(bad)
+            if bag:
+                traced_check(~jnp.any(bad), "RuntimeError: Index {} of input takes value {} "
+                             f"which is not in the valid range [0, {num})", first, flat[first])
+            else:
+                traced_check(~jnp.any(bad), "IndexError: index out of range in self")
         return
-    values = np.asarray(indices).reshape(-1)  # on the host: never staged into a trace
+    values = values.reshape(-1)
     bad = np.flatnonzero((values < 0) | (values >= num))
     if bad.size == 0:
         return
@@ -218,9 +226,9 @@ def _bag_layout(idx: jax.Array, offsets: jax.Array | None, per_sample_weights, i
 
 
 def _check_offsets(offsets: jax.Array, length: int) -> None:
-    if not _is_concrete(offsets):
+    values = concrete(offsets)
+    if values is None or values.size == 0:
         return
-    values = np.asarray(offsets)  # on the host: never staged into a trace
     first, last = int(values[0]), int(values[-1])
     if first != 0:
         raise RuntimeError(

@@ -11,7 +11,6 @@ its wording.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 
 import jax
@@ -20,6 +19,7 @@ import numpy as np
 from jax.typing import ArrayLike
 
 from jnn.nn.functional import _vision_grid, _vision_interp
+from jnn.nn.functional._dispatch import warn
 from jnn.nn.functional._utils import torch_dtype_name, torch_size
 
 __all__ = [
@@ -201,7 +201,7 @@ def upsample(input: ArrayLike, size: int | Sequence[int] | None = None,
 
     PyTorch: ``torch.nn.functional.upsample``.
     """
-    warnings.warn("`nn.functional.upsample` is deprecated. Use `nn.functional.interpolate` "
+    warn("`nn.functional.upsample` is deprecated. Use `nn.functional.interpolate` "
                   "instead.", stacklevel=2)
     return interpolate(input, size, scale_factor, mode, align_corners)
 
@@ -212,7 +212,7 @@ def upsample_nearest(input: ArrayLike, size: int | Sequence[int] | None = None,
 
     PyTorch: ``torch.nn.functional.upsample_nearest``.
     """
-    warnings.warn("`nn.functional.upsample_nearest` is deprecated. Use "
+    warn("`nn.functional.upsample_nearest` is deprecated. Use "
                   "`nn.functional.interpolate` instead.", stacklevel=2)
     return interpolate(input, size, scale_factor, mode="nearest")
 
@@ -223,7 +223,7 @@ def upsample_bilinear(input: ArrayLike, size: int | Sequence[int] | None = None,
 
     PyTorch: ``torch.nn.functional.upsample_bilinear`` (warns as torch does).
     """
-    warnings.warn("`nn.functional.upsample_bilinear` is deprecated. Use "
+    warn("`nn.functional.upsample_bilinear` is deprecated. Use "
                   "`nn.functional.interpolate` instead.", stacklevel=2)
     return interpolate(input, size, scale_factor, mode="bilinear", align_corners=True)
 
@@ -381,7 +381,7 @@ def grid_sample(input: ArrayLike, grid: ArrayLike, mode: str = "bilinear",
         raise ValueError("nn.functional.grid_sample(): expected padding_mode to be 'zeros', "
                          f"'border', or 'reflection', but got: '{padding_mode}'")
     if align_corners is None:
-        warnings.warn(_ALIGN_WARNING, stacklevel=2)
+        warn(_ALIGN_WARNING, stacklevel=2)
         align_corners = False
     x, g = jnp.asarray(input), jnp.asarray(grid)
     _vision_grid.check_grid_sample(x, g, mode)
@@ -409,7 +409,7 @@ def affine_grid(theta: ArrayLike, size: Sequence[int],
         (1, 4, 5, 2)
     """
     if align_corners is None:
-        warnings.warn(_ALIGN_WARNING, stacklevel=2)
+        warn(_ALIGN_WARNING, stacklevel=2)
         align_corners = False
     t = jnp.asarray(theta)
     if not jnp.issubdtype(t.dtype, jnp.floating):
@@ -434,7 +434,7 @@ def _check_affine_shapes(theta_shape: tuple[int, ...], size: tuple[int, ...],
             "affine_grid only supports 4D and 5D sizes, for 2D and 3D affine transforms, "
             f"respectively. Got size {size}.")
     if align_corners and min(size[2:]) == 1:
-        warnings.warn(
+        warn(
             "Since version 1.3.0, affine_grid behavior has changed for unit-size grids when "
             "align_corners=True. This is not an intended use case of affine_grid. See the "
             "documentation of affine_grid for details.", stacklevel=3)

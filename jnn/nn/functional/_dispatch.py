@@ -1,0 +1,320 @@
+"""Eager dispatch: each ``F.*`` call outside a JAX transformation is one compiled call.
+
+Run op by op, an ``F.*`` function dispatches every JAX primitive it uses separately (a
+cross entropy is about fifteen); a porter's first, eager run then costs several times
+torch's.  :func:`dispatched` wraps every public ``F.*`` function once (in
+``jnn.nn.functional.__init__``), so that a layer author never thinks about it:
+
+* Inside ``jax.jit``/``grad``/``vmap``/``jnn.compile`` (any trace) the plain function runs:
+  the wrapper costs one check.
+* Outside, the call's arguments are split into arrays (dynamic inputs) and everything else
+  (static: ints, tuples, strings, ``None``, a ``Generator``).  The static part, with the
+  positions of the arrays, keys a bounded cache of ``jax.jit`` programs; JAX's own cache then
+  keys on the arrays' shapes and dtypes.  A new static configuration costs one trace and one
+  XLA compile (about 10-50 ms on a CPU for a typical layer); later calls cost a few µs.
+
+What the plain function would have done and a compiled program cannot is handled here, so
+that eager results are the same as without dispatch:
+
+* **Randomness.**  A function that draws from a generator (dropout, rrelu) is found at its
+  first trace; from then on the generator's key goes in as an input and the advanced key
+  comes back out and is stored, exactly the keys the plain function would have drawn.
+* **Value checks** (a class target out of range, a BCE input outside [0, 1]) become outputs
+  of the program and are raised after it, with torch's exception type: torch syncs for
+  these too.
+* **Warnings** (a deprecated argument, ``softmax`` without ``dim``) and **values needed in
+  Python** (``one_hot(t)`` inferring the class count, a length list):
+  the configuration falls back to the plain function, permanently, at no extra cost.
+"""
+
+from __future__ import annotations
+
+import collections
+import functools
+import threading
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import numpy as np
+from jax._src import core as _core
+
+from jnn import _state
+
+__all__ = [
+    "dispatched", "warn", "NeedsConcrete", "in_dispatch_trace", "collect_check", "cache_info",
+]
+
+# Static configurations kept per function (least recently used first out).
+MAX_ENTRIES = 64
+
+_PLAIN = object()  # an entry that runs the plain function (it needs concrete values)
+_ARRAY = object()  # marks an array position in the static key
+
+
+class NeedsConcrete(Exception):
+    """Raised inside a dispatch trace by code that needs an array's values in Python."""
+
+
+class _Collector:
+    """While a dispatch trace runs: value checks (``ok`` arrays with their messages) and
+    the generator read, which become the program's extra outputs and input."""
+
+    __slots__ = ("checks", "messages")
+
+    def __init__(self) -> None:
+        self.checks: list[tuple[jax.Array, tuple]] = []
+        self.messages: list[str] = []
+
+
+_local = threading.local()
+
+
+def warn(message: str, category: type[Warning] = UserWarning, stacklevel: int = 1) -> None:
+    """``warnings.warn`` for ``F.*`` code: ``stacklevel`` counts as if the dispatch wrappers
+    between the caller and the function were not there (a warning points at the caller)."""
+    warnings.warn(message, category, stacklevel=stacklevel + 1 + getattr(_local, "frames", 0))
+
+
+def _plain(fn: Callable, args: tuple, kwargs: dict) -> Any:
+    """``fn(*args, **kwargs)`` from the wrapper: two more frames (the wrapper's and this)
+    for warn()'s stacklevel."""
+    _local.frames = getattr(_local, "frames", 0) + 2
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        _local.frames -= 2
+
+
+def in_dispatch_trace() -> bool:
+    return getattr(_local, "collector", None) is not None
+
+
+def collect_check(ok: jax.Array, message: str, *values: jax.Array) -> bool:
+    """Record a value check during a dispatch trace; False when not in one."""
+    collector = getattr(_local, "collector", None)
+    if collector is None:
+        return False
+    collector.checks.append((ok, values))
+    collector.messages.append(message)
+    return True
+
+
+class _Entry:
+    __slots__ = ("program", "random", "messages", "passthrough")
+
+    def __init__(self, program: Callable, random: bool) -> None:
+        self.program = program
+        self.random = random
+        self.messages: list[str] = []
+        self.passthrough: tuple = ()
+
+
+def _is_top_level() -> bool:
+    """Outside any trace, or inside jnn.autograd's eager differentiation of a closure."""
+    if isinstance(_core.trace_ctx.trace, _core.EvalTrace):
+        return not jax.config.jax_disable_jit
+    return _state.state.eager_grad and not jax.config.jax_disable_jit
+
+
+def _split(args: tuple, kwargs: dict) -> tuple[tuple, list] | None:
+    """(static key, dynamic arrays), or None where the call cannot be dispatched."""
+    from jnn.nn.parameter import Parameter, _read
+
+    key: list = []
+    arrays: list = []
+    for value in (*args, *kwargs.values()):
+        if isinstance(value, jax.Array):
+            arrays.append(value)
+            key.append(_ARRAY)
+        elif isinstance(value, Parameter):
+            arrays.append(_read(value))  # a logged read, as F's as_input would do
+            key.append(_ARRAY)
+        elif isinstance(value, np.ndarray):
+            if value.dtype.kind in "iu" and value.dtype.itemsize == 8:
+                return None  # int64 numpy: the plain function checks its range first
+            arrays.append(value)
+            key.append(_ARRAY)
+        elif isinstance(value, (list, tuple)):
+            if any(isinstance(v, (jax.Array, np.ndarray, Parameter)) for v in value):
+                return None  # arrays inside containers: rare, run plain
+            key.append((type(value), tuple(value)))
+        elif isinstance(value, (int, float, str, bool, type(None), complex)):
+            key.append((type(value), value))
+        else:
+            try:
+                hash(value)
+            except TypeError:
+                return None
+            key.append((type(value), value))
+    return (tuple(key), tuple(kwargs)), arrays
+
+
+def _rebuild(key: tuple, arrays: list, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+    it = iter(arrays)
+    values = [next(it) if k is _ARRAY else v
+              for k, v in zip(key[0], (*args, *kwargs.values()))]
+    return tuple(values[:len(args)]), dict(zip(kwargs, values[len(args):]))
+
+
+def _make_program(fn: Callable, key: tuple, args: tuple, kwargs: dict, random: bool,
+                  entry_box: list) -> Callable:
+    """The jitted program of one static configuration.  ``args``/``kwargs`` hold the static
+    values of the first call (equal, by the key, to every later call's)."""
+    from jnn import random as jnn_random
+
+    def program(arrays: list, gen_key: Any) -> tuple:
+        collector = _Collector()
+        outer, _local.collector = getattr(_local, "collector", None), collector
+        try:
+            call_args, call_kwargs = _rebuild(key, arrays, args, kwargs)
+            # A warning (a deprecated argument, an implicit dim) would be given once, at
+            # the trace, pointing into jax: such a configuration runs plain instead.
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                if random:
+                    g = _generator(call_args, call_kwargs) or jnn_random.default_generator
+                    with jnn_random.use_key(gen_key, g):
+                        out = fn(*call_args, **call_kwargs)
+                        new_key = g.key
+                else:
+                    out, new_key = fn(*call_args, **call_kwargs), None
+            if caught:
+                raise NeedsConcrete
+        finally:
+            _local.collector = outer
+        entry = entry_box[0]
+        entry.messages = collector.messages
+        # An input returned as is (dropout in eval mode) comes back as the caller's object,
+        # as the plain function would return it (``F.dropout(x, training=False) is x``).
+        leaves = jax.tree_util.tree_leaves(out)
+        entry.passthrough = tuple((i, j) for i, leaf in enumerate(leaves)
+                                  for j, a in enumerate(arrays) if leaf is a)
+        return out, new_key, [c for c in collector.checks]
+
+    return jax.jit(program)
+
+
+def _generator(args: tuple, kwargs: dict) -> Any:
+    from jnn.random import Generator
+
+    g = kwargs.get("generator")
+    if isinstance(g, Generator):
+        return g
+    return next((a for a in args if isinstance(a, Generator)), None)
+
+
+class _NeedsKey(Exception):
+    """The plain function drew from a generator inside a dispatch trace."""
+
+
+def dispatched(fn: Callable) -> Callable:
+    """Wrap ``fn`` (a pure ``F.*`` function) with eager dispatch (see the module doc)."""
+    cache: collections.OrderedDict = collections.OrderedDict()
+    lock = threading.Lock()
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if not _is_top_level():
+            return _plain(fn, args, kwargs)
+        split = _split(args, kwargs)
+        if split is None:
+            return _plain(fn, args, kwargs)
+        key, arrays = split
+        entry = cache.get(key)
+        if entry is None:
+            entry = _new_entry(fn, key, args, kwargs, random=False)
+            with lock:
+                cache[key] = entry
+                if len(cache) > MAX_ENTRIES:
+                    cache.popitem(last=False)
+        elif len(cache) > 1:
+            cache.move_to_end(key)
+        if entry is not _PLAIN:
+            out = _run(fn, entry, key, arrays, args, kwargs, cache)
+            if out is not _PLAIN:
+                return out
+        return _plain(fn, args, kwargs)
+
+    wrapper._jnn_dispatch_cache = cache  # type: ignore[attr-defined]
+    wrapper._jnn_plain = fn  # type: ignore[attr-defined]
+    return wrapper
+
+
+def _new_entry(fn: Callable, key: tuple, args: tuple, kwargs: dict, random: bool) -> _Entry:
+    box: list = [None]
+    entry = _Entry(_make_program(fn, key, args, kwargs, random, box), random)
+    box[0] = entry
+    return entry
+
+
+def _run(fn: Callable, entry: _Entry, key: tuple, arrays: list, args: tuple, kwargs: dict,
+         cache: collections.OrderedDict) -> Any:
+    from jnn import random as jnn_random
+
+    if not entry.random:
+        try:
+            out, _, checks = entry.program(arrays, None)
+        except _NeedsKey:
+            entry = cache[key] = _new_entry(fn, key, args, kwargs, random=True)
+            return _run(fn, entry, key, arrays, args, kwargs, cache)
+        except (NeedsConcrete, jax.errors.ConcretizationTypeError,
+                jax.errors.TracerArrayConversionError, jax.errors.TracerIntegerConversionError,
+                jax.errors.TracerBoolConversionError):
+            cache[key] = _PLAIN
+            return _PLAIN
+    else:
+        if not isinstance(_core.trace_ctx.trace, _core.EvalTrace):
+            return _PLAIN  # eager autograd: the plain draw keeps the generator's key concrete
+        g = _generator(args, kwargs) or jnn_random.default_generator
+        with _state.LOCK:  # read, draw and store the key atomically
+            try:
+                out, new_key, checks = entry.program(arrays, g.key)
+            except (NeedsConcrete, jax.errors.ConcretizationTypeError,
+                    jax.errors.TracerArrayConversionError,
+                    jax.errors.TracerIntegerConversionError,
+                    jax.errors.TracerBoolConversionError):
+                cache[key] = _PLAIN
+                return _PLAIN
+            if checks:
+                _raise_failed(entry.messages, checks)
+            g.key = new_key
+    if checks and not entry.random:
+        _raise_failed(entry.messages, checks)
+    if entry.passthrough:
+        leaves, treedef = jax.tree_util.tree_flatten(out)
+        for i, j in entry.passthrough:
+            leaves[i] = arrays[j]
+        out = jax.tree_util.tree_unflatten(treedef, leaves)
+    return out
+
+
+def _raise_failed(messages: list[str], checks: list) -> None:
+    """Raise the first failed value check as torch's exception (a host sync, as torch's)."""
+    if any(isinstance(ok, jax.core.Tracer) for ok, _ in checks):
+        return  # autograd's abstract dry run: the differentiating pass that follows checks
+    oks = jax.device_get([ok for ok, _ in checks])
+    for ok, message, (_, values) in zip(oks, messages, checks):
+        if not bool(np.all(ok)):
+            kind, _, text = message.partition(": ")
+            shown = [np.asarray(v).item() if np.ndim(v) == 0 else np.asarray(v)
+                     for v in jax.device_get(values)]
+            exc = {"IndexError": IndexError, "ValueError": ValueError}.get(kind, RuntimeError)
+            raise exc(text.format(*shown) if kind else message.format(*shown))
+
+
+def needs_key() -> None:
+    """Called by a generator drawing inside a dispatch trace that did not thread its key."""
+    if in_dispatch_trace():
+        raise _NeedsKey
+
+
+def cache_info(fn: Callable) -> dict:
+    """The dispatch cache of one ``F.*`` function (for tests and benchmarks)."""
+    cache = getattr(fn, "_jnn_dispatch_cache", None)
+    if cache is None:
+        return {"dispatched": False}
+    return {"dispatched": True, "entries": len(cache),
+            "plain": sum(e is _PLAIN for e in cache.values()),
+            "random": sum(getattr(e, "random", False) for e in cache.values())}

@@ -1,0 +1,156 @@
+"""Eager dispatch of ``F.*`` (jnn/nn/functional/_dispatch.py): one cached compiled call per
+static configuration outside any trace, the plain function inside, and every eager
+behaviour kept (random streams, value checks with torch's errors, warnings, identity)."""
+
+from __future__ import annotations
+
+import threading
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import torch
+
+import jnn
+import jnn.nn as nn
+import jnn.nn.functional as F
+from jnn.nn.functional import _dispatch
+from jnn.nn.functional._dispatch import cache_info
+
+X = jnp.asarray(np.random.default_rng(0).standard_normal((4, 5)), jnp.float32)
+
+
+def _programs(fn) -> int:
+    """Compiled executables behind fn's dispatch cache (each jit counts its shapes)."""
+    return sum(e.program._cache_size() for e in fn._jnn_dispatch_cache.values()
+               if e is not _dispatch._PLAIN)
+
+
+def test_eager_call_is_one_cached_program_per_configuration():
+    F.hardtanh(X, -0.5, 0.5)
+    before = _programs(F.hardtanh)
+    for _ in range(3):
+        out = F.hardtanh(X, -0.5, 0.5)
+    assert _programs(F.hardtanh) == before  # no new trace or compile
+    F.hardtanh(X, -0.25, 0.5)  # a new static configuration: one more program
+    assert _programs(F.hardtanh) == before + 1
+    expected = torch.nn.functional.hardtanh(torch.tensor(np.asarray(X)), -0.5, 0.5)
+    np.testing.assert_allclose(out, expected.numpy(), rtol=1e-6)
+
+
+def test_inside_a_trace_the_plain_function_runs():
+    cache = F.softsign._jnn_dispatch_cache
+    n = len(cache)
+    jax.jit(lambda x: F.softsign(x))(X)
+    jax.grad(lambda x: F.softsign(x).sum())(X)
+    jax.vmap(F.softsign)(X)
+    assert len(cache) == n
+
+
+def test_cache_is_bounded():
+    for i in range(_dispatch.MAX_ENTRIES + 5):
+        F.leaky_relu(X, 0.01 * (i + 1))
+    assert len(F.leaky_relu._jnn_dispatch_cache) <= _dispatch.MAX_ENTRIES
+
+
+@pytest.mark.parametrize("call", [
+    lambda x: F.dropout(x, 0.5),
+    lambda x: F.alpha_dropout(x, 0.3, training=True),
+    lambda x: F.rrelu(x, training=True),
+    lambda x: F.gumbel_softmax(x, tau=0.5),
+    lambda x: F.dropout(x, 0.5, training=False),
+])
+def test_random_functions_draw_the_plain_functions_keys(call):
+    jnn.manual_seed(7)
+    got = [call(X) for _ in range(3)]
+    key_got = jax.random.key_data(jnn.random.get_rng_state())
+    jnn.manual_seed(7)
+    with jax.disable_jit():  # the plain functions, op by op
+        want = [call(X) for _ in range(3)]
+    key_want = jax.random.key_data(jnn.random.get_rng_state())
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=1e-6, atol=1e-7)
+    np.testing.assert_array_equal(key_got, key_want)
+
+
+def test_dropout_in_eval_returns_its_input():
+    assert F.dropout(X, 0.5, training=False) is X
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda: F.cross_entropy(X, jnp.array([0, 1, 2, 9])), IndexError,
+     "Target 9 is out of bounds."),
+    (lambda: F.nll_loss(X, jnp.array([0, -3, 2, 1])), IndexError, "Target -3 is out of bounds."),
+    (lambda: F.binary_cross_entropy(jnp.full((2,), 1.5), jnp.ones(2)), RuntimeError,
+     "all elements of input should be between 0 and 1"),
+    (lambda: F.embedding(jnp.array([0, 7]), X), IndexError, "index out of range in self"),
+    (lambda: F.one_hot(jnp.array([0, 5]), 3), RuntimeError,
+     "Class values must be smaller than num_classes."),
+])
+def test_value_checks_raise_torchs_errors_eagerly(call, error, match):
+    for _ in range(2):  # the first call traces, the second runs the cached program
+        with pytest.raises(error, match=match):
+            call()
+
+
+def test_value_checks_match_torch_message():
+    target = np.array([0, 1, 2, 9])
+    with pytest.raises(IndexError) as theirs:
+        torch.nn.functional.cross_entropy(torch.tensor(np.asarray(X)),
+                                          torch.from_numpy(target))
+    with pytest.raises(IndexError) as ours:
+        F.cross_entropy(X, jnp.asarray(target))
+    assert str(ours.value) == str(theirs.value)
+
+
+def test_values_needed_in_python_fall_back_to_the_plain_function():
+    t = jnp.array([0, 2, 1])
+    out = F.one_hot(t)  # the class count comes from the values
+    np.testing.assert_array_equal(out, np.eye(3, dtype=np.int32)[[0, 2, 1]])
+    assert cache_info(F.one_hot)["plain"] >= 1
+    with pytest.raises(RuntimeError, match="argument #2 'target' is out of range"):
+        F.multilabel_margin_loss(X, jnp.full((4, 5), 7))
+
+
+def test_int64_numpy_target_beyond_int32_is_refused():
+    target = np.array([0, 2**33], dtype=np.int64)
+    with pytest.raises((IndexError, OverflowError, ValueError)):
+        F.cross_entropy(X[:2], target)
+
+
+def test_parameter_argument_keeps_its_gradient():
+    lin = nn.Linear(5, 3)
+    loss = jnn.autograd.backward(lambda: F.linear(X, lin.weight, lin.bias).sum())
+    tl = torch.nn.Linear(5, 3)
+    with torch.no_grad():
+        tl.weight.copy_(torch.from_numpy(np.asarray(lin.weight.data)))
+        tl.bias.copy_(torch.from_numpy(np.asarray(lin.bias.data)))
+    tloss = torch.nn.functional.linear(torch.tensor(np.asarray(X)), tl.weight, tl.bias).sum()
+    tloss.backward()
+    np.testing.assert_allclose(loss, tloss.item(), rtol=1e-5)
+    np.testing.assert_allclose(lin.weight.grad, tl.weight.grad.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_checks_inside_eager_autograd_raise():
+    lin = nn.Linear(5, 3)
+    with pytest.raises(IndexError, match="Target 7 is out of bounds."):
+        jnn.autograd.backward(lambda: F.cross_entropy(lin(X), jnp.array([1, 7, 0, 0])))
+    assert lin.weight.grad is None  # a failed backward changes nothing
+
+
+def test_threads_draw_distinct_keys():
+    jnn.manual_seed(3)
+    masks: list = []
+
+    def work():
+        for _ in range(20):
+            masks.append(np.asarray(F.dropout(jnp.ones(64), 0.5)))
+
+    threads = [threading.Thread(target=work) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(masks) == 40
+    assert len({m.tobytes() for m in masks}) == 40  # every call drew a fresh key
