@@ -516,6 +516,10 @@ class CompiledFunction:
             self._bound[obj] = bound
         return bound
 
+    def _walk_from(self) -> Any:
+        """Where discovery starts: the function (a subclass may start elsewhere)."""
+        return self.fn
+
     def _closure_ids(self) -> tuple:
         # The variables fn names can be rebound between calls (``model = Net()``): their
         # identities are part of the fast check, so new objects are discovered afresh.
@@ -541,7 +545,7 @@ class CompiledFunction:
         if self._explicit is not None:
             self._roots = list({id(o): o for o in (*self._explicit, *objects)}.values())
         else:
-            self._roots = _find_roots(self.fn, objects)
+            self._roots = _find_roots(self._walk_from(), objects)
         self._layout = _Layout(self._roots)
         self._specs = tuple(_pytree.spec_of(m) for m in self._roots if isinstance(m, Module))
         self._spec_version = _state.versions.spec
@@ -725,6 +729,7 @@ class CompiledFunction:
             self.trace_count += 1
             st = _state.state
             outer_checks, st.value_checks = st.value_checks, self.checks
+            outer_eager_grad, st.eager_grad = st.eager_grad, False  # a trace: F.* run plain
             # The objects hold concrete values (flushed before tracing): keep them to restore.
             with jax.ensure_compile_time_eval():  # key_data of the generator stays concrete
                 original_lazy, original_direct = layout.gather_lazy(), layout.gather_direct()
@@ -771,6 +776,7 @@ class CompiledFunction:
                 st.compile_depth -= 1
                 st.threaded = outer_threaded
                 st.value_checks = outer_checks
+                st.eager_grad = outer_eager_grad
             if changed_options:
                 raise RuntimeError(
                     f"jnn.compile: the compiled function changed {', '.join(changed_options)}. "

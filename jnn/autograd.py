@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import jax
@@ -31,8 +31,8 @@ import jax.numpy as jnp
 from jnn import _state
 from jnn.nn.parameter import Parameter
 
-__all__ = ["backward", "grad", "value_and_grad", "no_grad", "enable_grad", "set_grad_enabled",
-           "is_grad_enabled"]
+__all__ = ["backward", "set_closure_compilation", "grad", "value_and_grad", "no_grad",
+           "enable_grad", "set_grad_enabled", "is_grad_enabled"]
 
 
 def _get(container: Any, key: Any) -> Any:
@@ -108,7 +108,8 @@ def differentiate(closure: Callable[[], Any], params: Sequence[Parameter], *,
         return loss, (aux, new_state)
 
     values = [p._data for p in params]
-    (loss, (aux, new_state)), grads = jax.value_and_grad(f, has_aux=True)(values)
+    with _eager_dispatch():
+        (loss, (aux, new_state)), grads = jax.value_and_grad(f, has_aux=True)(values)
 
     def commit_writes() -> None:
         for (container, key, _), value in zip(record["writes"], new_state):
@@ -119,6 +120,23 @@ def differentiate(closure: Callable[[], Any], params: Sequence[Parameter], *,
         commit_writes()
         return loss, aux, record["has_aux"], grads, read
     return loss, aux, record["has_aux"], grads, read, commit_writes  # type: ignore[return-value]
+
+
+@contextlib.contextmanager
+def _eager_dispatch() -> Iterator[None]:
+    """Differentiating at top level (not inside jnn.compile or another trace): the F.* calls
+    of the closure keep their eager dispatch (one cached program each, differentiated by
+    JAX's rules for compiled calls), instead of running op by op under autodiff."""
+    st = _state.state
+    outer = st.eager_grad
+    if not outer:
+        from jax._src import core
+
+        st.eager_grad = isinstance(core.trace_ctx.trace, core.EvalTrace)
+    try:
+        yield
+    finally:
+        st.eager_grad = outer
 
 
 def _commit(container: Any, key: Any, value: Any) -> None:
@@ -175,7 +193,8 @@ def _used_parameters(closure: Callable[[], Any]) -> list[Parameter]:
     outer_reads, outer_writes = st.read_log, st.write_log
     st.read_log, st.write_log = {}, {}
     try:
-        jax.eval_shape(lambda: _split_output(closure())[0])
+        with _eager_dispatch():
+            jax.eval_shape(lambda: _split_output(closure())[0])
         reads = list(st.read_log.values())
     finally:
         for c, k, old in st.write_log.values():
@@ -202,10 +221,31 @@ def backward(closure: Callable[[], Any], inputs: Iterable[Parameter] | None = No
 
     PyTorch: ``torch.autograd.backward`` / ``Tensor.backward``; the loss is a closure.
     """
+    if inputs is None:  # repeated eager calls of one closure code compile (jnn._eager_step)
+        from jnn import _eager_step
+
+        return _eager_step.run(None, closure, "backward", lambda: _backward(closure, None))
+    return _backward(closure, inputs)
+
+
+def _backward(closure: Callable[[], Any], inputs: Iterable[Parameter] | None) -> Any:
     params = _used_parameters(closure) if inputs is None else _trainable(inputs, strict=True)
     loss, aux, has_aux, grads, read = differentiate(closure, params)
     accumulate_read(params, grads, read)
     return (loss, aux) if has_aux else loss
+
+
+def set_closure_compilation(enabled: bool) -> None:
+    """Compile repeated eager ``optimizer.step(closure)`` / ``backward(closure)`` calls.
+
+    On by default: from the third call of the same closure code, the step runs as one
+    cached compiled program (see ``jnn._eager_step``); the closure's Python then runs at
+    trace time only, as under ``jnn.compile``.  Off, every call differentiates the closure
+    op by op (its prints and breakpoints run each time).
+    """
+    from jnn import _eager_step
+
+    _eager_step.set_closure_compilation(enabled)
 
 
 # -- functional forms ---------------------------------------------------------------

@@ -158,6 +158,13 @@ class Optimizer:
         Every group's update is computed before any is written: a group that raises leaves
         the parameters and state of all groups as they were (torch's guarantee).
         """
+        if closure is not None:  # repeated eager calls of one closure code compile
+            from jnn import _eager_step
+
+            return _eager_step.run(self, closure, "step", lambda: self._step(closure))
+        return self._step(closure)
+
+    def _step(self, closure: Callable[[], Any] | None) -> Any:
         self.state  # noqa: B018 - writes back state a compiled step left packed; raises if lost
         result = None
         if closure is not None:

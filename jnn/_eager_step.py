@@ -1,0 +1,219 @@
+"""Eager ``optimizer.step(closure)`` and ``jnn.autograd.backward(closure)``, compiled behind
+the user's back once a closure repeats.
+
+A porter's first run is eager: a loop that builds a closure per batch and hands it to
+``optimizer.step``.  Differentiated op by op, each such step costs several times torch's
+(JAX's autodiff re-traces the closure every call).  Here the closure's *code* is the cache
+key: from the :data:`WARM_CALLS` + 1-th call of the same code with the same optimizer, the
+step runs as one ``jnn.compile``'d program, with everything the closure can see lifted:
+
+* the closure's variables (its cells) and the global names its code reads that hold
+  arrays become the program's inputs (arrays) or part of its key (everything else: a
+  module or optimizer by identity, a Python number by value);
+* modules, optimizers and the generator reached from the closure are threaded state, as
+  ``jnn.compile`` threads them, with its failure guarantee: a call that raises changes
+  nothing.
+
+What this changes for the user: the closure's Python code runs when the program is traced,
+not at every call (a ``print`` in it prints at the trace; ``nonlocal`` counters do not
+count) — the same rule as ``jnn.compile``.  Turn it off with
+``jnn.autograd.set_closure_compilation(False)`` to get op-by-op eager semantics.
+
+A closure that cannot be compiled correctly runs eagerly from then on, and jnn says why,
+once (a :class:`ClosureCompileWarning`): one whose trace fails while the eager run
+succeeds (``float(loss)``, data-dependent Python control flow), one that reads arrays the
+program would freeze (an array held in an object attribute: it is not an input, so a later
+change would go unseen), or one that keeps re-tracing (a Python number that changes every
+call).
+"""
+
+from __future__ import annotations
+
+import types
+import warnings
+import weakref
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import numpy as np
+from jax._src import core as _core
+
+from jnn import _state
+from jnn._compile import CompiledFunction, _code_names
+
+__all__ = ["ClosureCompileWarning", "set_closure_compilation", "run"]
+
+# Calls of one closure code that run eagerly before it is compiled: a closure run once or
+# twice (a test, a single step) never pays an XLA compile.
+WARM_CALLS = 2
+# Traces of one closure code after which it runs eagerly (its static inputs keep changing).
+MAX_TRACES = 4
+
+_enabled = True
+_EMPTY = ("jnn-empty-cell",)
+
+
+class ClosureCompileWarning(UserWarning):
+    """An eager ``step(closure)``/``backward(closure)`` that jnn runs op by op, and why."""
+
+
+def set_closure_compilation(enabled: bool) -> None:
+    """Compile repeated eager ``step(closure)``/``backward(closure)`` calls (default on).
+
+    Off, each call differentiates the closure op by op, running its Python every time (for
+    debugging a closure with prints or breakpoints).
+    """
+    global _enabled
+    _enabled = bool(enabled)
+
+
+class _Freezes(Exception):
+    """The traced closure captured arrays that are not its inputs."""
+
+
+def _holds_arrays(value: Any) -> bool:
+    if isinstance(value, (jax.Array, np.ndarray)):
+        return True
+    if isinstance(value, (list, tuple)):
+        return any(_holds_arrays(v) for v in value)
+    if isinstance(value, dict):
+        return any(_holds_arrays(v) for v in value.values())
+    return False
+
+
+def _captured_arrays() -> list:
+    """Arrays the current trace captured as constants (values from outside its inputs)."""
+    frame = getattr(_core.trace_ctx.trace, "frame", None)
+    consts = getattr(frame, "constvar_to_val", None) or {}
+    return [c for c in consts.values() if np.ndim(c) > 0 and np.size(c) > 1]
+
+
+class _ClosureProgram(CompiledFunction):
+    """The compiled step of one closure code (for one optimizer, or for ``backward``)."""
+
+    def __init__(self, code: types.CodeType, globals_: dict, kind: str) -> None:
+        super().__init__(self._run_closure)
+        self.kind = kind
+        self.code = code
+        self.globals = globals_
+        names = sorted(n for n in _code_names(code) if n in globals_)
+        self.lifted = tuple(n for n in names if _holds_arrays(globals_[n]))
+        self.static_names = tuple(n for n in names if n not in self.lifted)
+        self.user: types.FunctionType | None = None
+        self.calls = 0
+        self.off: str | None = None  # why this closure runs eagerly
+
+    def _walk_from(self) -> Any:
+        return self.user
+
+    def _closure_ids(self) -> tuple:
+        # Arrays (and containers of them) are inputs: new ones each call must not force a
+        # rediscovery.  Everything else the closure names is discovered by identity.
+        out = []
+        for c in self.user.__closure__ or ():
+            try:
+                v = c.cell_contents
+            except ValueError:
+                v = None
+            out.append(0 if isinstance(v, (jax.Array, np.ndarray, list, tuple, dict)) else id(v))
+        g = self.globals
+        out.extend(id(g.get(n)) for n in self.static_names)
+        return tuple(out)
+
+    def _run_closure(self, owner: Any, cells: tuple, lifted: tuple) -> Any:
+        user = self.user
+        g = self.globals
+        if self.lifted:
+            g = dict(g)
+            g.update(zip(self.lifted, lifted))
+        new_cells = tuple(types.CellType() if v is _EMPTY else types.CellType(v) for v in cells)
+        fn = types.FunctionType(self.code, g, user.__name__, user.__defaults__, new_cells)
+        fn.__kwdefaults__ = user.__kwdefaults__
+        if self.kind == "step":
+            out = owner.step(fn)
+        else:
+            from jnn import autograd
+
+            out = autograd.backward(fn)
+        frozen = _captured_arrays()
+        if frozen:
+            shapes = ", ".join(str(tuple(np.shape(c))) for c in frozen[:3])
+            raise _Freezes(
+                f"it reads arrays that are neither its variables nor module state (shapes "
+                f"{shapes}; e.g. an array held in an object's attribute), which a compiled "
+                "step would freeze")
+        return out
+
+
+# One table per optimizer (weakly: a finished optimizer frees its programs) and one for
+# backward(closure).  Bounded: a program per closure *code*, not per closure object.
+_by_owner: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_backward: dict = {}
+_MAX_CODES = 32
+
+
+def _eligible(closure: Any) -> bool:
+    return (_enabled and type(closure) is types.FunctionType
+            and isinstance(_core.trace_ctx.trace, _core.EvalTrace)
+            and not _state.state.compile_depth and _state.state.read_log is None
+            and _state.state.grad_enabled and not jax.config.jax_disable_jit)
+
+
+def _program(owner: Any, closure: types.FunctionType, kind: str) -> _ClosureProgram:
+    table = _backward if owner is None else _by_owner.setdefault(owner, {})
+    key = (closure.__code__, id(closure.__globals__))
+    prog = table.get(key)
+    if prog is None:
+        if len(table) >= _MAX_CODES:
+            table.pop(next(iter(table)))
+        prog = table[key] = _ClosureProgram(closure.__code__, closure.__globals__, kind)
+    return prog
+
+
+def run(owner: Any, closure: Any, kind: str, eager: Callable[[], Any]) -> Any:
+    """``eager()``'s result, computed by the closure's compiled program where possible."""
+    if not _eligible(closure):
+        return eager()
+    prog = _program(owner, closure, kind)
+    prog.calls += 1
+    if prog.off is not None or prog.calls <= WARM_CALLS:
+        return eager()
+    cells = []
+    for c in closure.__closure__ or ():
+        try:
+            cells.append(c.cell_contents)
+        except ValueError:
+            cells.append(_EMPTY)
+    lifted = tuple(prog.globals.get(n) for n in prog.lifted)
+    traces = prog.trace_count
+    prog.user = prog._code_fn = closure
+    try:
+        return prog(owner, tuple(cells), lifted)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except Exception as error:
+        if prog.trace_count == traces:
+            raise  # the program ran and failed: the user's error (nothing changed)
+        reason = (str(error) if isinstance(error, _Freezes)
+                  else f"compiling it failed ({type(error).__name__}: {error})")
+        result = eager()  # a genuine error in the closure raises here, as eagerly
+        _turn_off(prog, reason)
+        return result
+    finally:
+        prog.user = prog._code_fn = None
+        if prog.trace_count > MAX_TRACES and prog.off is None:
+            _turn_off(prog, f"it was traced {prog.trace_count} times: something it reads "
+                      "that is not an array (a Python number, a new object) changes between "
+                      "calls")
+
+
+def _turn_off(prog: _ClosureProgram, reason: str) -> None:
+    prog.off = reason
+    what = "optimizer.step(closure)" if prog.kind == "step" else "jnn.autograd.backward(closure)"
+    warnings.warn(
+        f"jnn: eager {what} with the closure {prog.code.co_name!r} "
+        f"({prog.code.co_filename}:{prog.code.co_firstlineno}) runs op by op from now on, "
+        f"not as one compiled program, because {reason}. It stays correct but slower; to "
+        "compile it, pass what it reads as closure variables (or wrap the whole step in "
+        "jnn.compile).", ClosureCompileWarning, stacklevel=4)

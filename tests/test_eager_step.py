@@ -1,0 +1,243 @@
+"""Eager ``optimizer.step(closure)`` / ``jnn.autograd.backward(closure)`` compiled once a
+closure repeats (jnn/_eager_step.py): the same numbers as op-by-op differentiation, one
+trace per closure code, and a correct eager fallback (reported once) where compiling would
+be wrong."""
+
+# The closures below are built in loops on purpose (the torch idiom being ported): each is
+# called within its own iteration, so late binding of loop variables is what is tested.
+# ruff: noqa: B023
+
+from __future__ import annotations
+
+import copy
+import types
+import warnings
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import jnn
+import jnn.nn as nn
+from jnn import _eager_step
+from jnn._eager_step import ClosureCompileWarning
+
+RNG = np.random.default_rng(0)
+XS = [jnp.asarray(RNG.standard_normal((8, 4)), jnp.float32) for _ in range(6)]
+Y = jnp.asarray(RNG.standard_normal((8, 1)), jnp.float32)
+
+
+def _pair(dropout: bool = False):
+    jnn.manual_seed(0)
+    layers = [nn.Linear(4, 16), nn.ReLU()]
+    layers += [nn.Dropout(0.3)] if dropout else []
+    model = nn.Sequential(*layers, nn.Linear(16, 1))
+    return model, copy.deepcopy(model)
+
+
+def _op_by_op(fn):
+    _eager_step.set_closure_compilation(False)
+    try:
+        return fn()
+    finally:
+        _eager_step.set_closure_compilation(True)
+
+
+def _train(model, steps=6, opt_cls=jnn.optim.Adam):
+    opt = opt_cls(model.parameters(), lr=1e-2)
+    losses = []
+    for i in range(steps):
+        x = XS[i]
+
+        def closure():
+            opt.zero_grad()
+            return jnp.mean((model(x) - Y) ** 2)
+
+        losses.append(float(opt.step(closure)))
+    return losses, opt
+
+
+def _programs(opt):
+    return list(_eager_step._by_owner.get(opt, {}).values())
+
+
+@pytest.mark.parametrize("opt_cls", [jnn.optim.Adam, jnn.optim.SGD])
+def test_repeated_closure_compiles_once_and_equals_op_by_op(opt_cls):
+    a, b = _pair()
+    got, opt = _train(a, opt_cls=opt_cls)
+    want, _ = _op_by_op(lambda: _train(b, opt_cls=opt_cls))
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+    for p, q in zip(a.parameters(), b.parameters()):
+        np.testing.assert_allclose(p.data, q.data, rtol=1e-6, atol=1e-7)
+    (prog,) = _programs(opt)
+    assert prog.trace_count == 1 and prog.off is None
+
+
+def test_dropout_draws_the_same_keys_compiled_and_op_by_op():
+    a, b = _pair(dropout=True)
+    jnn.manual_seed(5)
+    got, _ = _train(a)
+    jnn.manual_seed(5)
+    want, _ = _op_by_op(lambda: _train(b))
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
+GLOBAL_X = XS[0]
+
+
+def test_global_arrays_are_inputs_not_constants():
+    global GLOBAL_X
+    a, b = _pair()
+    results = []
+    for model in (a, b):
+        opt = jnn.optim.SGD(model.parameters(), lr=0.1)
+
+        def closure(model=model, opt=opt):
+            opt.zero_grad()
+            return jnp.mean((model(GLOBAL_X) - Y) ** 2)
+
+        run = (lambda f: f()) if model is a else _op_by_op
+        losses = []
+        for i in range(5):
+            GLOBAL_X = XS[i]
+            losses.append(run(lambda: float(opt.step(closure))))
+        results.append(losses)
+    np.testing.assert_allclose(results[0], results[1], rtol=1e-6)
+
+
+class _Holder:
+    pass
+
+
+def test_array_in_an_object_attribute_runs_eagerly_and_is_never_stale():
+    a, b = _pair()
+    results = []
+    for model in (a, b):
+        holder = _Holder()
+        opt = jnn.optim.SGD(model.parameters(), lr=0.1)
+
+        def closure():
+            opt.zero_grad()
+            return jnp.mean((model(holder.x) - Y) ** 2)
+
+        losses = []
+        for i in range(5):
+            holder.x = XS[i]
+            if model is a and i == 2:  # the first compile attempt reports, once
+                with pytest.warns(ClosureCompileWarning, match="would freeze"):
+                    losses.append(float(opt.step(closure)))
+            elif model is a:
+                losses.append(float(opt.step(closure)))
+            else:
+                losses.append(_op_by_op(lambda: float(opt.step(closure))))
+        results.append(losses)
+    np.testing.assert_allclose(results[0], results[1], rtol=1e-6)
+
+
+def test_closure_that_needs_values_falls_back_with_one_warning():
+    model, _ = _pair()
+    opt = jnn.optim.SGD(model.parameters(), lr=0.1)
+    seen = []
+    x = XS[0]
+
+    def closure():
+        opt.zero_grad()
+        if float(jnp.abs(x).max()) > 1e6:  # reads its input's value: cannot be traced
+            raise ValueError("input out of range")
+        seen.append(1)
+        return jnp.mean((model(x) - Y) ** 2)
+
+    opt.step(closure)
+    opt.step(closure)
+    with pytest.warns(ClosureCompileWarning, match="compiling it failed"):
+        opt.step(closure)
+    opt.step(closure)
+    assert _programs(opt)[0].off is not None
+    assert len(seen) >= 4  # the eager steps ran the closure's Python
+
+
+def test_error_in_a_compiled_closure_changes_nothing_and_keeps_compiling():
+    model, _ = _pair()
+    opt = jnn.optim.Adam(model.parameters(), lr=1e-2)
+    xs = [XS[0], XS[1], XS[2], jnp.ones((8, 3)), XS[3]]
+    for x in xs:
+        def closure():
+            opt.zero_grad()
+            return jnp.mean((model(x) - Y) ** 2)
+
+        if x.shape[1] == 3:
+            before = [np.asarray(p.data) for p in model.parameters()]
+            with pytest.raises(Exception, match="4"):  # torch's matmul shape error
+                opt.step(closure)
+            for p, q in zip(model.parameters(), before):
+                np.testing.assert_array_equal(p.data, q)
+        else:
+            opt.step(closure)
+    assert _programs(opt)[0].off is None
+
+
+def test_changing_python_number_stops_compiling_after_a_few_traces():
+    model, ref = _pair()
+    results, opts = [], []
+    for m in (model, ref):
+        opt = jnn.optim.SGD(m.parameters(), lr=0.1)
+        opts.append(opt)
+        losses = []
+        for i in range(10):
+            scale = float(i + 1)
+
+            def closure():
+                opt.zero_grad()
+                return scale * jnp.mean((m(XS[0]) - Y) ** 2)
+
+            if m is model:
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    losses.append(float(opt.step(closure)))
+                if caught:
+                    assert "traced" in str(caught[0].message)
+            else:
+                losses.append(_op_by_op(lambda: float(opt.step(closure))))
+        results.append(losses)
+    np.testing.assert_allclose(results[0], results[1], rtol=1e-6)
+    (prog,) = _programs(opts[0])
+    assert prog.off is not None and prog.trace_count == _eager_step.MAX_TRACES + 1
+    assert _programs(opts[1]) == []  # compilation off: nothing compiled
+
+
+def test_backward_closure_accumulates_like_op_by_op():
+    a, b = _pair()
+
+    def run(model):
+        for i in range(5):
+            x = XS[i]
+
+            def closure():
+                return jnp.mean((model(x) - Y) ** 2)
+
+            jnn.autograd.backward(closure)  # no zero_grad: .grad accumulates
+        return [np.asarray(p.grad) for p in model.parameters()]
+
+    got = run(a)
+    want = _op_by_op(lambda: run(b))
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-6)
+
+
+def test_only_plain_functions_are_compiled():
+    model, _ = _pair()
+    opt = jnn.optim.SGD(model.parameters(), lr=0.1)
+
+    class Closure:
+        def __call__(self):
+            opt.zero_grad()
+            return jnp.mean((model(XS[0]) - Y) ** 2)
+
+    for _ in range(4):
+        opt.step(Closure())
+    assert _programs(opt) == []
+    assert isinstance(_test_helper_is_function, types.FunctionType)
+
+
+def _test_helper_is_function():
+    return None
