@@ -352,3 +352,55 @@ def test_gradient_of_frozen_parameter_still_flows_through_jit():
     j.weight.requires_grad_(False)
     grads = jax.jit(jax.grad(loss))(j, jnp.asarray(X))
     close(grads.bias.data, torch_grads(t)["bias"])
+
+
+# -- static configuration: cheap specs, reported arrays and large containers ---------------
+
+
+class _WithVocab(nn.Module):
+    def __init__(self, n: int) -> None:
+        super().__init__()
+        self.fc = nn.Linear(2, 2)
+        self.vocab = {str(i): i for i in range(n)}
+        self.sizes = [2, 2]  # a small list of numbers: ordinary config, no warning
+
+    def forward(self, x):
+        return self.fc(x)
+
+
+def test_large_container_attribute_is_keyed_by_identity_and_reported_once():
+    import time
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        m = _WithVocab(100_000)
+        jax.tree_util.tree_flatten(m)
+        m.eval()
+        jax.tree_util.tree_flatten(m)
+    reports = [w for w in caught if "_WithVocab.vocab" in str(w.message)]
+    assert len(reports) == 1 and "register_buffer" in str(reports[0].message)
+    assert not any("sizes" in str(w.message) for w in caught)
+    times = []
+    for i in range(5):
+        m.train() if i % 2 else m.eval()
+        t = time.perf_counter()
+        jax.tree_util.tree_flatten(m)
+        times.append(time.perf_counter() - t)
+    assert sorted(times)[2] < 0.02  # keyed by value it took ~0.25 s per rebuild
+    spec = jax.tree_util.tree_structure(m)
+    m.vocab = dict(m.vocab)  # a new object: a new spec (a re-trace), never a stale one
+    assert jax.tree_util.tree_structure(m) != spec
+
+
+def test_array_attribute_is_reported_with_the_fix():
+    class Masked(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.mask = jnp.ones(3)
+
+        def forward(self, x):
+            return x * self.mask
+
+    with pytest.warns(UserWarning, match=r"Masked.mask is an array.*register_buffer\('mask'"):
+        jax.tree_util.tree_flatten(Masked())

@@ -23,6 +23,7 @@ from collections import OrderedDict
 from typing import Any
 
 import jax
+import numpy as np
 
 from jnn import _state
 from jnn.nn.parameter import Parameter
@@ -89,8 +90,48 @@ class _Node:
         self.children = children  # ((name, node index | None), ...)
 
     def key(self) -> tuple:
-        template = tuple((k, _static_key(v)) for k, v in self.template.items())
+        template = tuple((k, _config_key(self.cls, k, v)) for k, v in self.template.items())
         return (self.cls, template, self.params, self.buffers, self.children)
+
+
+# A plain attribute is static configuration: part of the spec, so a change re-traces and a
+# compiled program never sees a stale value.  Its key costs O(size) to build, once per
+# spec rebuild; a container larger than this is keyed by identity instead (a vocabulary
+# dict of 100k entries would otherwise cost ~0.3 s per rebuild), and so is an array.
+# Both are reported once per class and attribute: in-place changes to them go unseen.
+LARGE_CONTAINER = 64
+_reported: set[tuple[type, str]] = set()
+
+
+def _config_key(cls: type, name: str, value: Any) -> Any:
+    if isinstance(value, (jax.Array, np.ndarray)) or (
+            isinstance(value, (list, dict, set)) and not name.startswith("_")
+            and (len(value) > LARGE_CONTAINER or _holds_array(value))):
+        if (cls, name) not in _reported:
+            _reported.add((cls, name))
+            _warn_static(cls, name, value)
+        return _Identity(value)
+    return _static_key(value)
+
+
+def _holds_array(value: Any) -> bool:
+    items = value.values() if isinstance(value, dict) else value
+    return any(isinstance(v, (jax.Array, np.ndarray)) for v in items)
+
+
+def _warn_static(cls: type, name: str, value: Any) -> None:
+    import warnings
+
+    what = ("an array" if isinstance(value, (jax.Array, np.ndarray))
+            else f"a {type(value).__name__} holding arrays" if _holds_array(value)
+            else f"a {type(value).__name__} of {len(value)} items")
+    warnings.warn(
+        f"{cls.__name__}.{name} is {what}, held as a plain attribute: jnn treats it as static "
+        "configuration, keyed by identity, so jnn.compile and jax.jit compile its current "
+        "contents in as constants and do not see in-place changes (assigning a new object "
+        "re-traces). If it is state, register it: self.register_buffer("
+        f"{name!r}, ...) (or a Parameter); if it is data, pass it as an argument.",
+        stacklevel=2)
 
 
 class Spec:
