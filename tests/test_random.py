@@ -165,3 +165,17 @@ def test_dropout_inside_a_scanned_body_draws_fresh_masks_eagerly_and_compiled():
 
     total = jnn.random.fori_loop(0, 4, lambda i, h: drop(h), jnp.ones((3, 5)))
     assert set(np.unique(np.asarray(total))) <= {0.0, 16.0}
+
+
+def test_plain_jit_after_a_compiled_step_still_refuses_the_global_generator():
+    """The newest key sits in a compiled step's pending store; a read of it inside a plain
+    jax.jit must stay concrete, so the draw raises jnn's error instead of leaking a tracer
+    into the generator (which would break every later draw)."""
+    drop = jnn.nn.Dropout(0.5)
+    x = jnp.ones(8)
+    step = jnn.compile(lambda x: drop(x))
+    step(x)
+    step(x)
+    with pytest.raises(RuntimeError, match="does not thread its key"):
+        jax.jit(lambda x: drop(x))(x)
+    assert drop(x).shape == (8,)  # the generator still works eagerly
