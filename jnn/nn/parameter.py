@@ -444,6 +444,34 @@ for _name, _op in [
     ("gt", operator.gt), ("ge", operator.ge),
 ]:
     setattr(Parameter, f"__{_name}__", _binary(_op))
+
+
+def _inplace(op: Any) -> Any:
+    """``p -= x`` as torch: the Parameter's data is replaced (same dtype and shape); on a
+    parameter that requires grad only under ``jnn.no_grad()`` (torch's rule for leaves)."""
+    def method(self: Parameter, other: Any, *, alpha: Any = None) -> Parameter:
+        if _state.state.grad_enabled and self._requires_grad:
+            raise RuntimeError(
+                "a leaf Variable that requires grad is being used in an in-place operation.")
+        old = self._data
+        other = _unwrap(other)
+        value = op(old, other if alpha is None else alpha * jnp.asarray(other))
+        if jnp.shape(value) != old.shape:
+            raise RuntimeError(
+                f"output with shape {list(old.shape)} doesn't match the broadcast shape "
+                f"{list(jnp.shape(value))}")
+        self._data = jnp.asarray(value, old.dtype)
+        return self
+    return method
+
+
+for _name, _op in [("add", operator.add), ("sub", operator.sub), ("mul", operator.mul),
+                   ("truediv", operator.truediv)]:
+    setattr(Parameter, f"__i{_name}__", _inplace(_op))
+Parameter.add_ = _inplace(operator.add)  # type: ignore[attr-defined]
+Parameter.sub_ = _inplace(operator.sub)  # type: ignore[attr-defined]
+Parameter.mul_ = _inplace(operator.mul)  # type: ignore[attr-defined]
+Parameter.div_ = _inplace(operator.truediv)  # type: ignore[attr-defined]
 Parameter.__neg__ = lambda self: -_read(self)  # type: ignore[method-assign]
 Parameter.__pos__ = lambda self: _read(self)  # type: ignore[method-assign]
 Parameter.__abs__ = lambda self: abs(_read(self))  # type: ignore[method-assign]

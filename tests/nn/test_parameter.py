@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 
+import jnn
 import jnn.nn as nn
 from tests.nn._mirror import zoo
 
@@ -226,3 +227,62 @@ def test_weakly_typed_source_promotes_like_a_torch_tensor():
     assert str((p.data * jnp.asarray(half, jnp.bfloat16)).dtype) == str(expected)[6:]
     p.data = jnp.full((2,), 3.0)
     assert str((p.data * jnp.asarray(half, jnp.bfloat16)).dtype) == str(expected)[6:]
+
+
+# -- in-place arithmetic: torch's d2l-style ``param -= lr * param.grad`` ------------------
+
+
+@pytest.mark.parametrize("op", ["+=", "-=", "*=", "/=", "add_", "sub_", "mul_", "div_"])
+def test_inplace_arithmetic_under_no_grad_matches_torch(op):
+    start = np.array([[1.0, -2.0], [3.0, 0.5]], np.float32)
+    other = np.array([0.25, 2.0], np.float32)
+    p, tp = nn.Parameter(jnp.asarray(start)), torch.nn.Parameter(torch.tensor(start))
+    alias, t_alias = p, tp
+    with jnn.no_grad(), torch.no_grad():
+        if op.endswith("="):
+            code = f"alias {op} other_value"
+            exec(code, {}, {"alias": alias, "other_value": jnp.asarray(other)})
+            exec(code, {}, {"alias": t_alias, "other_value": torch.tensor(other)})
+        else:
+            getattr(alias, op)(jnp.asarray(other))
+            getattr(t_alias, op)(torch.tensor(other))
+    np.testing.assert_allclose(p.data, tp.detach().numpy(), rtol=1e-6)
+    assert p.data.dtype == jnp.float32
+
+
+def test_inplace_on_a_leaf_that_requires_grad_raises_as_torch():
+    p, tp = nn.Parameter(jnp.ones(2)), torch.nn.Parameter(torch.ones(2))
+    with pytest.raises(RuntimeError) as theirs:
+        tp -= 1.0
+    with pytest.raises(RuntimeError) as ours:
+        p -= 1.0
+    assert str(ours.value) == str(theirs.value)
+    np.testing.assert_array_equal(p.data, np.ones(2))  # unchanged
+
+
+def test_inplace_broadcast_to_a_larger_shape_raises_as_torch():
+    p, tp = nn.Parameter(jnp.ones(2)), torch.nn.Parameter(torch.ones(2))
+    with torch.no_grad(), pytest.raises(RuntimeError) as theirs:
+        tp += torch.ones(3, 2)
+    with jnn.no_grad(), pytest.raises(RuntimeError) as ours:
+        p += jnp.ones((3, 2))
+    assert str(ours.value) == str(theirs.value)
+
+
+def test_hand_written_sgd_trains_like_torch():
+    """d2l's ``sgd``: ``param -= lr * param.grad`` under no_grad, then zero the grad."""
+    x = np.random.default_rng(0).standard_normal((8, 3)).astype(np.float32)
+    lin, tlin = nn.Linear(3, 1), torch.nn.Linear(3, 1)
+    with torch.no_grad():
+        tlin.weight.copy_(torch.tensor(np.asarray(lin.weight.data)))
+        tlin.bias.copy_(torch.tensor(np.asarray(lin.bias.data)))
+    for _ in range(3):
+        jnn.autograd.backward(lambda: (lin(jnp.asarray(x)) ** 2).mean())
+        (tlin(torch.tensor(x)) ** 2).mean().backward()
+        with jnn.no_grad(), torch.no_grad():
+            for p, tp in zip(lin.parameters(), tlin.parameters()):
+                p -= 0.1 * p.grad
+                tp -= 0.1 * tp.grad
+                p.grad = None
+                tp.grad = None
+    np.testing.assert_allclose(lin.weight.data, tlin.weight.detach().numpy(), rtol=1e-5)
