@@ -13,13 +13,14 @@ from jnn.autograd import (
     set_grad_enabled,
     value_and_grad,
 )
-from jnn.random import initial_seed, manual_seed, rand, randn, seed
+from jnn.random import Generator, initial_seed, manual_seed, rand, randn, seed
 from jnn.serialization import load, save
 
 __version__ = "0.1.0"
 __all__ = [
     "autograd", "func", "nn", "optim", "random", "compile", "grad", "value_and_grad",
     "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "manual_seed", "seed",
-    "initial_seed", "randn", "rand", "CompiledFunction", "CompiledModule", "RecompileWarning",
+    "initial_seed", "randn", "rand", "Generator", "CompiledFunction", "CompiledModule",
+    "RecompileWarning",
     "cuda", "distributions", "utils", "summary", "save", "load", *_tensor_functions_all,
 ]

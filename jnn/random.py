@@ -40,11 +40,22 @@ class Generator:
     """A source of PRNG keys, like ``torch.Generator``.
 
     Args:
+        device: torch's first argument (``'cpu'``, ``'cuda'``, a ``jnn.device``): accepted
+            for ported code and checked to exist; a JAX key lives wherever it is used.
+            An int here is taken as ``seed`` (jnn's shorthand, ``Generator(7)``).
         seed: initial seed (default 0, torch's default seed is nondeterministic; jnn's
             is fixed so that a program without ``manual_seed`` is still reproducible).
+
+    PyTorch: ``torch.Generator(device='cpu')``; the numbers differ from torch's.
     """
 
-    def __init__(self, seed: int = 0) -> None:
+    def __init__(self, device: Any = None, seed: int = 0) -> None:
+        if isinstance(device, int) and not isinstance(device, bool):
+            device, seed = None, device
+        if device is not None:
+            from jnn.nn.modules._casting import resolve_device
+
+            resolve_device(device)
         self._initial_seed = int(seed)
         self._key_value: jax.Array | None = None  # made on first use: keeps import fast
 

@@ -179,3 +179,12 @@ def test_plain_jit_after_a_compiled_step_still_refuses_the_global_generator():
     with pytest.raises(RuntimeError, match="does not thread its key"):
         jax.jit(lambda x: drop(x))(x)
     assert drop(x).shape == (8,)  # the generator still works eagerly
+
+
+def test_generator_takes_torchs_device_argument():
+    g = jnn.Generator("cpu")
+    assert isinstance(g, jnn.random.Generator) and g.initial_seed() == 0
+    assert jnn.Generator(device="cpu").manual_seed(3).initial_seed() == 3
+    assert jnn.Generator(7).initial_seed() == 7  # jnn's shorthand for a seed
+    with pytest.raises(RuntimeError, match="no JAX device of kind 'nosuch'"):
+        jnn.Generator("nosuch")
