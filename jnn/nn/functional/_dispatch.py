@@ -39,6 +39,7 @@ from typing import Any
 import jax
 import numpy as np
 from jax._src import core as _core
+from jax._src.array import ArrayImpl as _ArrayImpl
 
 from jnn import _state
 
@@ -118,57 +119,95 @@ def _is_top_level() -> bool:
     return _state.state.eager_grad and not jax.config.jax_disable_jit
 
 
-def _split(args: tuple, kwargs: dict) -> tuple[tuple, list] | None:
-    """(static key, dynamic arrays), or None where the call cannot be dispatched."""
-    from jnn.nn.parameter import Parameter, _read
+_SCALARS = frozenset({int, float, str, bool, complex, type(None)})
+_Parameter: Any = None  # jnn.nn.parameter.Parameter, bound on first use (import order)
 
+
+def _split(args: tuple, kwargs: dict) -> tuple[tuple, list] | None:
+    """(static key, dynamic arrays), or None where the call cannot be dispatched.
+
+    The hot path of every eager ``F.*`` call: exact type checks first (an ``isinstance``
+    against ``jax.Array``, an abstract class, costs several times more).
+    """
+    global _Parameter
+    if _Parameter is None:
+        from jnn.nn.parameter import Parameter
+
+        _Parameter = Parameter
     key: list = []
     arrays: list = []
     for value in (*args, *kwargs.values()):
-        if isinstance(value, jax.Array):
+        t = type(value)
+        if t is _ArrayImpl:
             arrays.append(value)
             key.append(_ARRAY)
-        elif isinstance(value, Parameter):
+        elif t in _SCALARS:
+            key.append(t)
+            key.append(value)
+        elif isinstance(value, jax.Array):  # a tracer of eager autograd
+            arrays.append(value)
+            key.append(_ARRAY)
+        elif t is _Parameter:
             arrays.append(_read(value))  # a logged read, as F's as_input would do
             key.append(_ARRAY)
-        elif isinstance(value, np.ndarray):
+        elif t is np.ndarray:
             if value.dtype.kind in "iu" and value.dtype.itemsize == 8:
                 return None  # int64 numpy: the plain function checks its range first
             arrays.append(value)
             key.append(_ARRAY)
-        elif isinstance(value, (list, tuple)):
-            if any(isinstance(v, (jax.Array, np.ndarray, Parameter)) for v in value):
+        elif t is list or t is tuple:
+            if any(isinstance(v, (jax.Array, np.ndarray, _Parameter)) for v in value):
                 return None  # arrays inside containers: rare, run plain
-            key.append((type(value), tuple(value)))
-        elif isinstance(value, (int, float, str, bool, type(None), complex)):
-            key.append((type(value), value))
+            key.append(t)
+            key.append(tuple(value))
         else:
+            if isinstance(value, (_Parameter, np.ndarray)):
+                return None  # subclasses: run plain
             try:
                 hash(value)
             except TypeError:
                 return None
-            key.append((type(value), value))
+            key.append(t)
+            key.append(value)
     return (tuple(key), tuple(kwargs)), arrays
 
 
-def _rebuild(key: tuple, arrays: list, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+def _read(p: Any) -> Any:
+    from jnn.nn.parameter import _read as read
+
+    return read(p)
+
+
+def _rebuild(mask: tuple, arrays: list, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
     it = iter(arrays)
-    values = [next(it) if k is _ARRAY else v
-              for k, v in zip(key[0], (*args, *kwargs.values()))]
+    values = [next(it) if m else v for m, v in zip(mask, (*args, *kwargs.values()))]
     return tuple(values[:len(args)]), dict(zip(kwargs, values[len(args):]))
+
+
+def _is_array_value(value: Any) -> bool:
+    """Whether :func:`_split` made ``value`` a dynamic input (the same tests, in order)."""
+    t = type(value)
+    return (t is _ArrayImpl or (t not in _SCALARS and (
+        isinstance(value, jax.Array) or t is _Parameter or t is np.ndarray)))
 
 
 def _make_program(fn: Callable, key: tuple, args: tuple, kwargs: dict, random: bool,
                   entry_box: list) -> Callable:
     """The jitted program of one static configuration.  ``args``/``kwargs`` hold the static
-    values of the first call (equal, by the key, to every later call's)."""
+    values of the first call (equal, by the key, to every later call's); its arrays are
+    dropped, so that the cache never keeps a caller's batch alive."""
     from jnn import random as jnn_random
+
+    values = (*args, *kwargs.values())
+    mask = tuple(_is_array_value(v) for v in values)
+    values = [None if m else v for m, v in zip(mask, values)]
+    args, kwargs = tuple(values[:len(args)]), dict(zip(kwargs, values[len(args):]))
 
     def program(arrays: list, gen_key: Any) -> tuple:
         collector = _Collector()
         outer, _local.collector = getattr(_local, "collector", None), collector
         try:
-            call_args, call_kwargs = _rebuild(key, arrays, args, kwargs)
+            call_args, call_kwargs = _rebuild(mask, arrays, args, kwargs)
             # A warning (a deprecated argument, an implicit dim) would be given once, at
             # the trace, pointing into jax: such a configuration runs plain instead.
             with warnings.catch_warnings(record=True) as caught:
@@ -251,8 +290,6 @@ def _new_entry(fn: Callable, key: tuple, args: tuple, kwargs: dict, random: bool
 
 def _run(fn: Callable, entry: _Entry, key: tuple, arrays: list, args: tuple, kwargs: dict,
          cache: collections.OrderedDict) -> Any:
-    from jnn import random as jnn_random
-
     if not entry.random:
         try:
             out, _, checks = entry.program(arrays, None)
@@ -267,6 +304,8 @@ def _run(fn: Callable, entry: _Entry, key: tuple, arrays: list, args: tuple, kwa
     else:
         if not isinstance(_core.trace_ctx.trace, _core.EvalTrace):
             return _PLAIN  # eager autograd: the plain draw keeps the generator's key concrete
+        from jnn import random as jnn_random
+
         g = _generator(args, kwargs) or jnn_random.default_generator
         with _state.LOCK:  # read, draw and store the key atomically
             try:
