@@ -2,6 +2,7 @@
 
 from jnn import autograd, cuda, distributions, func, nn, optim, random, utils
 from jnn._compile import CompiledFunction, CompiledModule, RecompileWarning, compile
+from jnn._eager_step import ClosureCompileWarning
 from jnn._summary import summary
 from jnn._tensor_functions import *  # noqa: F403
 from jnn._tensor_functions import __all__ as _tensor_functions_all
@@ -21,6 +22,6 @@ __all__ = [
     "autograd", "func", "nn", "optim", "random", "compile", "grad", "value_and_grad",
     "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "manual_seed", "seed",
     "initial_seed", "randn", "rand", "Generator", "CompiledFunction", "CompiledModule",
-    "RecompileWarning",
+    "RecompileWarning", "ClosureCompileWarning",
     "cuda", "distributions", "utils", "summary", "save", "load", *_tensor_functions_all,
 ]

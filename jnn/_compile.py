@@ -975,19 +975,13 @@ def _has_tracer(value: Any, depth: int = 0) -> bool:
 def _check_leaks(fn: Any, roots: list[Any], version: int) -> None:
     """Name any traced value ``fn`` stored where jnn does not thread it."""
     where: list[str] = []
-    for cell in getattr(fn, "__closure__", None) or ():
-        try:
-            value = cell.cell_contents
-        except ValueError:
-            continue
-        if _has_tracer(value):
-            where.append(f"a variable captured by {fn.__name__}")
-    code = getattr(fn, "__code__", None)
-    if code is not None:
-        g = fn.__globals__
-        for name in _code_names(code):
-            if name in g and _has_tracer(g[name]):
-                where.append(f"the global `{name}`")
+    _scan_function(fn, where)
+    for root in roots:  # hooks run inside the program too: `features[name] = output`
+        if isinstance(root, Module):
+            for m in root.modules():
+                for hooks in (m._forward_hooks, m._forward_pre_hooks):
+                    for hook in hooks.values():
+                        _scan_function(hook, where)
     if _state.versions.spec != version:
         for root in roots:
             if isinstance(root, Module):
@@ -1008,6 +1002,25 @@ def _check_leaks(fn: Any, roots: list[Any], version: int) -> None:
             f"thread it: {', '.join(where)}. Inside a compiled function, keep new arrays in "
             "parameters, buffers (register_buffer), .grad or optimizer state, or return them."
         )
+
+
+def _scan_function(fn: Any, where: list[str]) -> None:
+    """Traced values in ``fn``'s closure variables and the globals its code names."""
+    fn = getattr(fn, "__func__", fn)
+    name = getattr(fn, "__name__", "a function")
+    for cell in getattr(fn, "__closure__", None) or ():
+        try:
+            value = cell.cell_contents
+        except ValueError:
+            continue
+        if _has_tracer(value):
+            where.append(f"a variable captured by {name}")
+    code = getattr(fn, "__code__", None)
+    if code is not None:
+        g = fn.__globals__
+        for gname in _code_names(code):
+            if gname in g and _has_tracer(g[gname]):
+                where.append(f"the global `{gname}` (set by {name})")
 
 
 class CompiledModule:

@@ -667,3 +667,49 @@ def test_int64_targets_beyond_int32_never_pick_another_class_in_a_compiled_step(
     loss(jnp.asarray(X), np.array([0, 1, 2, 0, 1, 2], np.int64))  # in range: fine
     with pytest.raises(OverflowError, match="does not fit JAX's default int32"):
         loss(jnp.asarray(X), np.array([0, 1, 2**32 + 1, 0, 1, 2], np.int64))
+
+
+def test_forward_hook_storing_a_traced_output_in_a_global_is_named():
+    """Feature extraction with a hook (``features[name] = output``) inside a compiled
+    function would leave a tracer in the dict: jnn names the hook and the global."""
+    model = nn.Sequential(nn.Linear(3, 3), nn.ReLU())
+
+    def hook(module, inputs, output):
+        FEATURES["h"] = output
+
+    model[0].register_forward_hook(hook)
+    step = jnn.compile(lambda x: model(x))
+    with pytest.raises(RuntimeError, match=r"the global `FEATURES` \(set by hook\)"):
+        step(jnp.ones((2, 3)))
+
+
+FEATURES: dict = {}
+
+
+_LP = np.log(np.full((6, 2, 4), 0.25, np.float32))
+_CHECKED_LOSSES = [  # (jnn call, torch call) on the same bad values
+    (lambda t: F.multi_margin_loss(jnp.zeros((4, 5)), t),
+     lambda: tF.multi_margin_loss(torch.zeros(4, 5), torch.tensor([0, 1, 9, 2])),
+     np.array([0, 1, 9, 2])),
+    (lambda t: F.multilabel_margin_loss(jnp.zeros((4, 5)), t),
+     lambda: tF.multilabel_margin_loss(torch.zeros(4, 5), torch.full((4, 5), 7)),
+     np.full((4, 5), 7)),
+    (lambda v: F.gaussian_nll_loss(jnp.zeros((4, 5)), jnp.zeros((4, 5)), v),
+     lambda: tF.gaussian_nll_loss(torch.zeros(4, 5), torch.zeros(4, 5), -torch.ones(4, 5)),
+     -np.ones((4, 5), np.float32)),
+    (lambda il: F.ctc_loss(jnp.asarray(_LP), jnp.array([[1, 2], [1, 1]]), il, jnp.array([2, 2])),
+     lambda: tF.ctc_loss(torch.tensor(_LP), torch.tensor([[1, 2], [1, 1]]),
+                         torch.tensor([6, 9]), torch.tensor([2, 2])),
+     np.array([6, 9])),
+]
+
+
+@pytest.mark.parametrize("ours, theirs, bad", _CHECKED_LOSSES,
+                         ids=["multi_margin", "multilabel_margin", "gaussian_nll", "ctc"])
+def test_checked_mode_reports_every_value_check_as_torch(ours, theirs, bad):
+    with pytest.raises((RuntimeError, ValueError)) as expected:
+        theirs()
+    for run in (ours, jnn.compile(ours, checks=True)):  # eager and a checked compiled step
+        with pytest.raises(type(expected.value)) as got:
+            run(jnp.asarray(bad))
+        assert str(got.value) == str(expected.value)

@@ -265,8 +265,8 @@ def cross_entropy(
         - Output: scalar, or ``(N)`` / ``(N, d_1, ..., d_K)`` / ``()`` for ``'none'``.
 
     PyTorch: ``torch.nn.functional.cross_entropy``; index targets may have any integer
-    dtype. An out-of-range index raises torch's IndexError when the target is concrete;
-    inside a trace (no host sync) it gives NaN for its element.
+    dtype. An out-of-range index raises torch's IndexError eagerly and under
+    ``jnn.compile(fn, checks=True)``; in other traces (no host sync) it gives NaN there.
 
     Example:
         >>> import jax.numpy as jnp

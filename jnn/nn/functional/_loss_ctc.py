@@ -20,7 +20,7 @@ import numpy as np
 from jax import lax
 from jax.typing import ArrayLike
 
-from jnn.nn.functional._loss_common import concrete
+from jnn.nn.functional._loss_common import concrete, traced_check, traced_checks
 from jnn.nn.functional._utils import get_reduction, torch_dtype_name
 
 __all__ = ["ctc_loss"]
@@ -42,7 +42,15 @@ def _lengths(value: Any, what: str, batch: int) -> tuple[jax.Array, np.ndarray |
     return arr.reshape(batch).astype(jnp.int32), concrete(value)
 
 
-def _check_length_values(values: np.ndarray | None, what: str, most: int | None) -> None:
+def _check_length_values(values: np.ndarray | None, what: str, most: int | None,
+                         traced: jax.Array) -> None:
+    if values is None and traced_checks() and traced.size:  # jnn.compile(checks=True)
+        low, high = jnp.min(traced), jnp.max(traced)
+        traced_check(low >= 0, f"RuntimeError: Expected {what} to have value at least 0, but "
+                     f"got value {{}} {_WHERE}", low)
+        if most is not None:
+            traced_check(high <= most, f"RuntimeError: Expected {what} to have value at most "
+                         f"{most}, but got value {{}} {_WHERE}", high)
     if values is None or values.size == 0:
         return
     values = values.reshape(-1)
@@ -194,7 +202,8 @@ def ctc_loss(
         - Output: scalar, or ``(N)`` (``()`` unbatched) for ``'none'``.
 
     PyTorch: ``torch.nn.functional.ctc_loss`` (gradients equal torch's; see the module
-    docstring). Length values are checked when concrete, skipped inside a trace; with
+    docstring). Length values are checked eagerly and under ``jnn.compile(fn, checks=True)``
+    (skipped in other traces); with
     concatenated targets inside a trace the padded width is the total target length.
     Half precision is computed in float32 (torch's CPU kernel refuses it).
 
@@ -222,8 +231,8 @@ def ctc_loss(
         raise RuntimeError("blank must be in label range")
     if lp.size == 0:
         raise RuntimeError("log_probs tensor must not be empty")
-    _check_length_values(il_values, "input_lengths", T)
-    _check_length_values(tl_values, "target_lengths", None)
+    _check_length_values(il_values, "input_lengths", T, il)
+    _check_length_values(tl_values, "target_lengths", None, tl)
     padded = _padded_targets(tg.astype(jnp.int32), tl, tl_values, N)
     return _ctc_reduced(lp, padded, il, tl, blank, reduction, zero_infinity, unbatched)
 

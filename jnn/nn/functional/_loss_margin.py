@@ -21,6 +21,8 @@ from jnn.nn.functional._loss_common import (
     refuse_bool_subtraction,
     refuse_integer,
     refuse_integer_mean,
+    traced_check,
+    traced_checks,
 )
 from jnn.nn.functional._utils import (
     broadcast_shapes,
@@ -200,7 +202,8 @@ def multilabel_margin_loss(
         - Output: scalar, or ``()`` / ``(N)`` for ``'none'``.
 
     PyTorch: ``torch.nn.functional.multilabel_margin_loss``. An index outside
-    ``[-1, C)`` raises torch's RuntimeError when the target is concrete.
+    ``[-1, C)`` raises torch's RuntimeError eagerly and under
+    ``jnn.compile(fn, checks=True)``.
 
     Example:
         >>> import jax.numpy as jnp
@@ -217,9 +220,12 @@ def multilabel_margin_loss(
     _check_long_target(t.dtype)
     refuse_integer(x.dtype, "multilabel_margin_loss_forward_out_frame")
     n_classes = 1 if x.ndim == 0 else x.shape[-1]
-    values = concrete(target)
+    values = concrete(target, checked=True)
     if values is not None and ((values < -1) | (values >= n_classes)).any():
         raise RuntimeError("argument #2 'target' is out of range")
+    if values is None and traced_checks():
+        traced_check(jnp.all((t >= -1) & (t < n_classes)),
+                     "RuntimeError: argument #2 'target' is out of range")
     loss = _multilabel_margin(x.reshape(-1, n_classes), t.reshape(-1, n_classes))
     return reduce_loss(loss.reshape(x.shape[:-1] if x.ndim else ()), reduction)
 
@@ -254,7 +260,7 @@ def multi_margin_loss(
         - Output: scalar, or the target's shape for ``'none'``.
 
     PyTorch: ``torch.nn.functional.multi_margin_loss``. An index outside ``[0, C)``
-    raises torch's RuntimeError when the target is concrete.
+    raises torch's RuntimeError eagerly and under ``jnn.compile(fn, checks=True)``.
 
     Example:
         >>> import jax.numpy as jnp
@@ -271,9 +277,11 @@ def multi_margin_loss(
     _check_long_target(t.dtype)
     refuse_integer(x.dtype, "multi_margin_loss_cpu_kernel")
     n_classes = 1 if x.ndim == 0 else x.shape[-1]
-    values = concrete(target)
+    values = concrete(target, checked=True)
     if values is not None and ((values < 0) | (values >= n_classes)).any():
         raise RuntimeError("target out of range")
+    if values is None and traced_checks():
+        traced_check(jnp.all((t >= 0) & (t < n_classes)), "RuntimeError: target out of range")
     x2, t2 = x.reshape(-1, n_classes), t.reshape(-1).astype(jnp.int32)
     picked = jnp.take_along_axis(x2, t2[:, None], axis=1)
     hinge = jnp.maximum(margin - picked + x2, 0)

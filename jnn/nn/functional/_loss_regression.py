@@ -17,6 +17,8 @@ from jnn.nn.functional._loss_common import (
     refuse_bool_subtraction,
     refuse_integer,
     refuse_integer_mean,
+    traced_check,
+    traced_checks,
     warn_if_target_size_differs,
 )
 from jnn.nn.functional._utils import (
@@ -242,10 +244,12 @@ def _gaussian_var(var, x_shape, dtype) -> jax.Array:
         if var < 0:
             raise ValueError("var has negative entry/entries")
         return jnp.full(x_shape, var, dtype)
-    values = concrete(var)
-    if values is not None and (values < 0).any():  # a value check: eager mode only
+    values = concrete(var, checked=True)
+    if values is not None and (values < 0).any():
         raise ValueError("var has negative entry/entries")
     v = jnp.asarray(var)
+    if values is None and traced_checks():  # eager dispatch or jnn.compile(checks=True)
+        traced_check(jnp.all(v >= 0), "ValueError: var has negative entry/entries")
     if v.shape == tuple(x_shape):
         return v
     if tuple(x_shape[:-1]) == v.shape:
