@@ -332,6 +332,9 @@ class _Plan:
             self.buffers.extend(large)
         self.pack_jit = jax.jit(functools.partial(self.pack, copy=True))
         self.unpack_jit = jax.jit(self.unpack)
+        # A writer's flush drops the store: its buffers may be donated to the unpack, so
+        # that large arrays come back without a copy.
+        self.unpack_donated = jax.jit(self.unpack, donate_argnums=(0,))
 
     @staticmethod
     def of(values: list[Any], n_grads: int) -> _Plan:
@@ -434,11 +437,18 @@ class _Store:
             self.cache[index] = value
         return value
 
-    def materialize(self) -> None:
+    def materialize(self, release: bool = False) -> None:
+        """Write the values back into the objects; ``release``: the store is dropped after
+        (a writer's flush), so its buffers are donated and nothing is copied."""
         if self.materialized:
             return
         try:
-            values = self.plan.unpack_jit(self.buffers)
+            if release:
+                with warnings.catch_warnings():  # packed buffers have no output to alias
+                    warnings.filterwarnings("ignore", "Some donated buffers were not usable")
+                    values = self.plan.unpack_donated(self.buffers)
+            else:
+                values = self.plan.unpack_jit(self.buffers)
         except Exception as error:  # the call that made these buffers failed on the device
             self.layout.lose(f"{type(error).__name__}: {error}")
             raise _failed_after_return() from error

@@ -139,7 +139,7 @@ def flush() -> None:
         store = versions.pending
         if store is not None:
             try:
-                store.materialize()  # type: ignore[attr-defined]
+                store.materialize(release=True)  # type: ignore[attr-defined]
             finally:
                 versions.pending = None
 

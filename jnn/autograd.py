@@ -190,6 +190,8 @@ def _trainable(params: Iterable[Parameter], strict: bool = False) -> list[Parame
 def _used_parameters(closure: Callable[[], Any]) -> list[Parameter]:
     """The Parameters a closure reads (an abstract dry run, state restored afterwards)."""
     st = _state.state
+    if st.pending is not None:  # never flush inside the dry run's trace (zero_grad would)
+        _state.flush()
     outer_reads, outer_writes = st.read_log, st.write_log
     st.read_log, st.write_log = {}, {}
     try:

@@ -241,3 +241,24 @@ def test_only_plain_functions_are_compiled():
 
 def _test_helper_is_function():
     return None
+
+
+def test_eager_backward_after_compiled_steps_of_another_closure():
+    """A compiled closure step leaves the newest state packed; an eager backward(closure)
+    whose closure calls zero_grad() must write it back before its dry run, not inside."""
+    model, ref = _pair()
+    for m in (model, ref):
+        opt = jnn.optim.Adam(m.parameters(), lr=1e-2)
+        run = (lambda f: f()) if m is model else _op_by_op
+        for i in range(4):
+            x = XS[i]
+
+            def closure():
+                opt.zero_grad()
+                return jnp.mean((m(x) - Y) ** 2)
+
+            run(lambda: opt.step(closure))
+        run(lambda: jnn.autograd.backward(closure))
+        run(lambda: opt.step())
+    for p, q in zip(model.parameters(), ref.parameters()):
+        np.testing.assert_allclose(p.data, q.data, rtol=1e-6, atol=1e-7)
