@@ -454,3 +454,41 @@ def test_lazy_names_are_exported_like_torch():
     assert wanted <= set(nn.__all__) and wanted <= set(dir(nn))
     assert nn.UninitializedParameter is UninitializedParameter
     assert nn.UninitializedBuffer is UninitializedBuffer
+
+
+def test_register_buffer_accepts_an_uninitialized_buffer_as_torch():
+    """A user-written lazy module registers its placeholder with ``register_buffer``."""
+    from jnn.nn.modules.lazy import LazyModuleMixin, UninitializedBuffer
+
+    def build(lib, mixin, placeholder, init):
+        class LazyScale(mixin, lib.Module):
+            def __init__(self):
+                super().__init__()
+                self.register_buffer("scale", placeholder(), persistent=False)
+                self.register_buffer("offset", placeholder())
+
+            def initialize_parameters(self, x):
+                init(self, x)
+
+            def forward(self, x):
+                return x * self.scale + self.offset
+
+        return LazyScale()
+
+    def torch_init(m, x):
+        m.scale.materialize(x.shape[-1:])
+        m.offset.materialize(x.shape[-1:])
+        with torch.no_grad():
+            m.scale.fill_(2.0)
+            m.offset.fill_(1.0)
+
+    def jnn_init(m, x):
+        m.scale = jnp.full(x.shape[-1:], 2.0)
+        m.offset = jnp.ones(x.shape[-1:])
+
+    theirs = build(torch.nn, torch.nn.modules.lazy.LazyModuleMixin,
+                   torch.nn.UninitializedBuffer, torch_init)
+    ours = build(nn, LazyModuleMixin, UninitializedBuffer, jnn_init)
+    x = np.arange(6, dtype=np.float32).reshape(2, 3)
+    np.testing.assert_allclose(ours(jnp.asarray(x)), theirs(torch.tensor(x)).numpy())
+    assert list(ours.state_dict()) == list(theirs.state_dict()) == ["offset"]

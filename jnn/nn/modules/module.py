@@ -296,14 +296,18 @@ class Module:
     def register_buffer(self, name: str, tensor: Any, persistent: bool = True) -> None:
         """Add a buffer: state that is not trained (``persistent=False``: not saved)."""
         self._check_name("buffer", name, "_buffers")
+        from jnn.nn.modules.lazy import UninitializedBuffer
+
+        lazy = isinstance(tensor, UninitializedBuffer)  # a lazy module's placeholder, as torch
         # torch accepts a Parameter here (it is a Tensor); its array becomes the buffer
-        if tensor is not None and not (_is_array(tensor) or isinstance(tensor, Parameter)):
+        if tensor is not None and not (lazy or _is_array(tensor)
+                                       or isinstance(tensor, Parameter)):
             raise TypeError(
                 f"cannot assign '{_typename(tensor)}' object to buffer '{name}' "
                 "(torch Tensor or None required)"
             )
         d = self.__dict__
-        d["_buffers"][name] = None if tensor is None else as_array(tensor)
+        d["_buffers"][name] = None if tensor is None else tensor if lazy else as_array(tensor)
         if persistent:
             d["_non_persistent_buffers_set"].discard(name)
         else:
