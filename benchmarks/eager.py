@@ -29,23 +29,10 @@ import jax
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from train_step import MODELS, build_jnn, paired_ratio  # noqa: E402
+from train_step import MODELS, build_jnn, paired_ratio, torch_model  # noqa: E402
 
 import jnn  # noqa: E402
 import jnn.nn as nn  # noqa: E402
-
-
-def torch_model(model: nn.Module):
-    import torch
-
-    layers = []
-    sd = model.state_dict()
-    for i in range(len(sd) // 2):
-        w = sd[f"{2 * i}.weight"]
-        layers += [torch.nn.Linear(w.shape[1], w.shape[0]), torch.nn.ReLU()]
-    tm = torch.nn.Sequential(*layers)
-    tm.load_state_dict({k: torch.tensor(np.asarray(v)) for k, v in sd.items()})
-    return tm
 
 
 def jnn_cases(model: nn.Module) -> dict:

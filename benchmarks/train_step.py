@@ -77,17 +77,24 @@ def jax_step(model: nn.Module):
     return step
 
 
-def torch_step(model: nn.Module):
+def torch_model(model: nn.Module):
+    """The torch twin of a ``build_jnn`` model, with its weights."""
     import torch
 
     layers = []
     sd = model.state_dict()
     for i in range(len(sd) // 2):
         w = sd[f"{2 * i}.weight"]
-        lin = torch.nn.Linear(w.shape[1], w.shape[0])
-        layers += [lin, torch.nn.ReLU()]
+        layers += [torch.nn.Linear(w.shape[1], w.shape[0]), torch.nn.ReLU()]
     tm = torch.nn.Sequential(*layers)
     tm.load_state_dict({k: torch.tensor(np.asarray(v)) for k, v in sd.items()})
+    return tm
+
+
+def torch_step(model: nn.Module):
+    import torch
+
+    tm = torch_model(model)
     opt = torch.optim.Adam(tm.parameters(), lr=1e-3)
     loss_fn = torch.nn.MSELoss()
 
