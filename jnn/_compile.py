@@ -195,6 +195,14 @@ class _Layout:
                 *[jax.random.key_data(g._raw_key()) for g in self.gens],
                 *[p._gradient for p in self.grads]]
 
+    def raw_lazy(self) -> list[Any]:
+        """The lazy slots as held (keys as key arrays): compared by identity to tell
+        whether a traced function wrote any of them."""
+        return [*[p._value for p in self.data],
+                *[o._param_state[p][k] for o, p, k in self.ostates],
+                *[c[k] for c, k in self.items], *[g._raw_key() for g in self.gens],
+                *[p._gradient for p in self.grads]]
+
     def scatter_lazy(self, values: list[Any]) -> None:
         it = iter(values)
         for p in self.data:
@@ -390,6 +398,15 @@ _PLANS: dict[Any, _Plan] = {}
 
 
 @functools.lru_cache(maxsize=256)
+@functools.lru_cache(maxsize=64)
+def _gather_jit(plan: _Plan, indices: tuple[int, ...]) -> Any:
+    """One program copying the values ``indices`` out of ``plan``'s packed buffers."""
+    def gather(buffers: list[Any]) -> list[Any]:
+        values = plan.unpack(buffers)  # slices of the packed buffers: XLA keeps only these
+        return [jnp.array(values[i], copy=True) for i in indices]
+    return jax.jit(gather)
+
+
 def _slice_jit(size: int, shape: tuple[int, ...]) -> Any:
     """A jitted copy of ``size`` elements at a traced offset, reshaped (one per shape)."""
     def read(buf: jax.Array, offset: jax.Array) -> jax.Array:
@@ -437,6 +454,35 @@ class _Store:
             self.cache[index] = value
         return value
 
+    def refresh(self, layout: _Layout) -> bool:
+        """Copy into ``layout``'s cells the newest values this store holds for them, in one
+        program, and keep the store (its other cells stay packed).  For a read-only call
+        (an evaluation step) between training steps: only the weights it reads come out.
+        False where ``layout`` has cells this cannot place (optimizer state)."""
+        if self.materialized:
+            return True
+        if layout.ostates or layout.items:
+            return False
+        cells = ([(p, "data") for p in layout.data] + [(g, "key") for g in layout.gens]
+                 + [(p, "grad") for p in layout.grads])
+        found = [(owner, kind, self.layout.index_of(owner, kind)) for owner, kind in cells]
+        found = [(owner, kind, i) for owner, kind, i in found if i is not None]
+        if not found:
+            return True
+        try:
+            values = _gather_jit(self.plan, tuple(i for _, _, i in found))(self.buffers)
+        except Exception as error:  # the call that made these buffers failed
+            self.layout.lose(f"{type(error).__name__}: {error}")
+            raise _failed_after_return() from error
+        for (owner, kind, _), value in zip(found, values):
+            if kind == "data":
+                owner._value = value
+            elif kind == "grad":
+                owner._gradient = value
+            else:
+                owner._key_value = jax.random.wrap_key_data(value)
+        return True
+
     def materialize(self, release: bool = False) -> None:
         """Write the values back into the objects; ``release``: the store is dropped after
         (a writer's flush), so its buffers are donated and nothing is copied."""
@@ -470,10 +516,14 @@ class _Entry:
     """One traced program and what its outputs mean."""
 
     __slots__ = ("jitted", "out_layout", "out_plan", "out_static", "out_treedef", "cleared",
-                 "compiled")
+                 "compiled", "read_only")
 
     def __init__(self) -> None:
         self.compiled = False  # called once: XLA compiled it (a jax.eval_shape does not)
+        # The program writes no lazy cell (an evaluation step): its packed outputs are the
+        # inputs again, so a call keeps another function's pending store instead of
+        # replacing it (alternating a train and an eval step re-packs nothing).
+        self.read_only = False
         self.jitted: Any = None
         self.out_layout: _Layout | None = None
         self.out_plan: _Plan | None = None
@@ -513,6 +563,7 @@ class CompiledFunction:
         self._roots: list[Any] = []
         self._layout: _Layout | None = None
         self._store: _Store | None = None
+        self._read_only = False  # the last call's program wrote no lazy cell
         self._specs: tuple = ()
         self._spec_version = -1
         self._groups: list[tuple[Optimizer, dict]] = []
@@ -606,7 +657,15 @@ class CompiledFunction:
         if from_store:
             plan, packed = store.plan, store.buffers  # the fast path: state already packed
         else:
-            _state.flush()
+            pending = st.pending
+            if self._read_only and pending is not None:
+                # An evaluation step: the training step's store stays pending; only the
+                # cells this program reads come out of it.
+                with _state.LOCK:
+                    if not pending.refresh(layout):
+                        _state.materialize()
+            else:
+                _state.flush()
             lazy = layout.gather_lazy()
             plan = _Plan.of(lazy, layout.n_grads())
             packed = None
@@ -666,6 +725,13 @@ class CompiledFunction:
             raise
         out_layout = entry.out_layout
         out_layout.scatter_direct(new_direct)
+        self._read_only = entry.read_only
+        if entry.read_only and not from_store:
+            # Its lazy outputs are its inputs, which came from the objects: whatever store
+            # is pending (a training step's) stays the newest state, packed.
+            out_it = iter(out_arrays)
+            return jax.tree_util.tree_unflatten(entry.out_treedef, [
+                next(out_it) if x is _ARRAY else x for x in entry.out_static])
         self._store = st.pending = _Store(out_layout, entry.out_plan, new_packed)
         if entry.cleared:  # zero_grad() inside the program
             for p in entry.cleared:
@@ -761,6 +827,7 @@ class CompiledFunction:
             after: _Layout | None = None
             try:
                 layout.scatter_lazy(plan.unpack(packed))
+                unpacked = layout.raw_lazy()
                 layout.scatter_direct(direct)
                 installed = []
                 for (opt, g), h in zip(groups, hyper):
@@ -784,6 +851,8 @@ class CompiledFunction:
                 ]
                 after = _Layout(roots)
                 new_lazy, new_direct = after.gather_lazy(), after.gather_direct()
+                entry.read_only = after.key == layout.key and all(
+                    a is b for a, b in zip(after.raw_lazy(), unpacked))
             finally:
                 (after or _Layout(roots)).remove_new(layout)
                 with jax.ensure_compile_time_eval():

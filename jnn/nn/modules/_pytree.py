@@ -19,6 +19,7 @@ Cost, designed for ``jax.jit`` calls and ``jnn.compile`` steps:
 
 from __future__ import annotations
 
+import weakref
 from collections import OrderedDict
 from typing import Any
 
@@ -79,19 +80,49 @@ def _static_key(value: Any) -> Any:
 class _Node:
     """One module of the tree: its class, config and where its state sits."""
 
-    __slots__ = ("cls", "template", "params", "buffers", "children")
+    __slots__ = ("cls", "template", "tkey", "params", "buffers", "children")
 
     def __init__(self, cls: type, template: dict, params: tuple, buffers: tuple,
-                 children: tuple) -> None:
+                 children: tuple, tkey: tuple = ()) -> None:
         self.cls = cls
         self.template = template  # the module's __dict__ minus STATE_KEYS (shallow)
+        self.tkey = tkey  # the template's hashable key (see _template_key)
         self.params = params  # ((name, leaf index | None, requires_grad), ...)
         self.buffers = buffers  # ((name, leaf index | None), ...)
         self.children = children  # ((name, node index | None), ...)
 
     def key(self) -> tuple:
-        template = tuple((k, _config_key(self.cls, k, v)) for k, v in self.template.items())
-        return (self.cls, template, self.params, self.buffers, self.children)
+        return (self.cls, self.tkey, self.params, self.buffers, self.children)
+
+
+# Each module's configuration key, minus its training flag and its containers, computed
+# once and kept until the module's own configuration or structure changes (Module drops it
+# on a plain attribute write and on every structural change).  train()/eval() then rebuilds
+# a 200-module spec from these without keying every hyper-parameter again.  Held weakly and
+# outside __dict__, so copies and pickles never inherit another object's identity keys.
+_TEMPLATE_KEYS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def forget_config(module: Any) -> None:
+    _TEMPLATE_KEYS.pop(module, None)
+
+
+def _template_key(module: Any, template: dict) -> tuple:
+    cls = type(module)
+    fixed = _TEMPLATE_KEYS.get(module)
+    if fixed is None:
+        fixed = tuple((k, _config_key(cls, k, v)) for k, v in template.items()
+                      if k != "training" and type(v) not in _COPIED_TYPES)
+        _TEMPLATE_KEYS[module] = fixed
+    # the flag and mutable containers (hook dicts, ...) are keyed at every build, as before
+    fresh = []
+    for k, v in template.items():
+        t = type(v)
+        if t in _COPIED_TYPES:
+            fresh.append((k, _config_key(cls, k, v) if v else t))  # mostly empty hook dicts
+        elif k == "training":
+            fresh.append((k, t, v))
+    return fixed, tuple(fresh)
 
 
 # A plain attribute is static configuration: part of the spec, so a change re-traces and a
@@ -215,7 +246,8 @@ def build(module: Any) -> tuple:
                 ci = visit(child, f"{prefix}{name}.")
             children.append((name, ci))
         template = {k: v for k, v in d.items() if k not in STATE_KEYS}
-        nodes[idx] = _Node(type(m), template, tuple(params), tuple(buffers), tuple(children))
+        nodes[idx] = _Node(type(m), template, tuple(params), tuple(buffers), tuple(children),
+                           _template_key(m, template))
         return idx
 
     visit(module, "")

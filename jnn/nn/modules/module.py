@@ -96,6 +96,8 @@ class Module:
         them nothing.
         """
         d = self.__dict__
+        if not config:
+            _pytree.forget_config(self)
         if "_jnn_building" in d:
             d.pop("_jnn_cache", None)
         elif config:  # a plain attribute (training, a hyper-parameter): specs only
@@ -244,6 +246,8 @@ class Module:
         old = d.get(name, _MISSING)
         object.__setattr__(self, name, value)
         if old is not value:
+            if name != "training":  # the flag is keyed afresh at every spec build
+                _pytree.forget_config(self)
             self._changed(config=True)  # plain attributes are never state
 
     def __delattr__(self, name: str) -> None:
