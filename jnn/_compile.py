@@ -397,7 +397,6 @@ class _Plan:
 _PLANS: dict[Any, _Plan] = {}
 
 
-@functools.lru_cache(maxsize=256)
 @functools.lru_cache(maxsize=64)
 def _gather_jit(plan: _Plan, indices: tuple[int, ...]) -> Any:
     """One program copying the values ``indices`` out of ``plan``'s packed buffers."""
@@ -407,6 +406,7 @@ def _gather_jit(plan: _Plan, indices: tuple[int, ...]) -> Any:
     return jax.jit(gather)
 
 
+@functools.lru_cache(maxsize=256)
 def _slice_jit(size: int, shape: tuple[int, ...]) -> Any:
     """A jitted copy of ``size`` elements at a traced offset, reshaped (one per shape)."""
     def read(buf: jax.Array, offset: jax.Array) -> jax.Array:
@@ -444,8 +444,13 @@ class _Store:
         value = self.cache.get(index)
         if value is None:
             if len(self.cache) >= _PARTIAL_READS:
-                self.materialize()
-                return None
+                if kind == "key":
+                    self.materialize()
+                    return None
+                # Many reads of one kind (a state_dict() per step reads every weight): copy
+                # all the cells of that kind out in one program; the store stays packed.
+                self._read_all(kind)
+                return self.cache[index]
             try:
                 value = self.plan.read(self.buffers, index)
             except Exception as error:  # the call that made these buffers failed
@@ -453,6 +458,17 @@ class _Store:
                 raise _failed_after_return() from error
             self.cache[index] = value
         return value
+
+    def _read_all(self, kind: str) -> None:
+        n_data, n_lazy = len(self.layout.data), len(self.plan.avals)
+        indices = (tuple(range(n_data)) if kind == "data"
+                   else tuple(range(n_lazy - self.layout.n_grads(), n_lazy)))
+        try:
+            values = _gather_jit(self.plan, indices)(self.buffers)
+        except Exception as error:  # the call that made these buffers failed
+            self.layout.lose(f"{type(error).__name__}: {error}")
+            raise _failed_after_return() from error
+        self.cache.update(zip(indices, values))
 
     def refresh(self, layout: _Layout) -> bool:
         """Copy into ``layout``'s cells the newest values this store holds for them, in one
