@@ -154,3 +154,16 @@ def test_threads_draw_distinct_keys():
         t.join()
     assert len(masks) == 40
     assert len({m.tobytes() for m in masks}) == 40  # every call drew a fresh key
+
+
+def test_unhashable_static_arguments_run_plain():
+    x = jnp.ones((1, 1, 4, 4))
+    expected = torch.nn.functional.pad(torch.ones(1, 1, 4, 4), [1, 1, 2, 2])
+    np.testing.assert_array_equal(F.pad(x, [1, 1, 2, 2]), expected.numpy())  # a list: hashed
+    out = F.interpolate(x, size=[[8], [8]][0] + [8])  # a list built at the call: fine too
+    assert out.shape == (1, 1, 8, 8)
+    with pytest.raises(TypeError) as theirs:
+        torch.nn.functional.pad(torch.ones(1, 1, 4, 4), [[1, 1], [2, 2]])
+    with pytest.raises(TypeError) as ours:  # nested: runs plain, fails as torch does
+        F.pad(x, [[1, 1], [2, 2]])
+    assert str(ours.value) == str(theirs.value)

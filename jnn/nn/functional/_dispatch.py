@@ -156,8 +156,9 @@ def _split(args: tuple, kwargs: dict) -> tuple[tuple, list] | None:
             arrays.append(value)
             key.append(_ARRAY)
         elif t is list or t is tuple:
-            if any(isinstance(v, (jax.Array, np.ndarray, _Parameter)) for v in value):
-                return None  # arrays inside containers: rare, run plain
+            if any(isinstance(v, (jax.Array, np.ndarray, _Parameter, list, dict, set))
+                   for v in value):
+                return None  # arrays or nested containers inside: rare, run plain
             key.append(t)
             key.append(tuple(value))
         else:
