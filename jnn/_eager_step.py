@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import types
 import warnings
-import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -146,11 +145,20 @@ class _ClosureProgram(CompiledFunction):
         return out
 
 
-# One table per optimizer (weakly: a finished optimizer frees its programs) and one for
-# backward(closure).  Bounded: a program per closure *code*, not per closure object.
-_by_owner: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+# An optimizer's programs live in its own __dict__ (not copied by deepcopy or pickle): its
+# programs reference it through their layouts, so a table keyed on it from outside would
+# keep every finished optimizer — and its model — alive (a sweep of trials); inside it the
+# cycle is garbage like the optimizer.  backward(closure) has one table.  Bounded: a program
+# per closure *code*, not per closure object.
 _backward: dict = {}
 _MAX_CODES = 32
+
+
+def programs_of(owner: Any) -> dict:
+    """``owner``'s table of closure programs (an optimizer's, or backward's)."""
+    if owner is None:
+        return _backward
+    return owner.__dict__.setdefault("_jnn_closure_programs", {})
 
 
 def _eligible(closure: Any) -> bool:
@@ -161,7 +169,7 @@ def _eligible(closure: Any) -> bool:
 
 
 def _program(owner: Any, closure: types.FunctionType, kind: str) -> _ClosureProgram:
-    table = _backward if owner is None else _by_owner.setdefault(owner, {})
+    table = programs_of(owner)
     key = (closure.__code__, id(closure.__globals__))
     prog = table.get(key)
     if prog is None:

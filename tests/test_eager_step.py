@@ -58,7 +58,7 @@ def _train(model, steps=6, opt_cls=jnn.optim.Adam):
 
 
 def _programs(opt):
-    return list(_eager_step._by_owner.get(opt, {}).values())
+    return list(_eager_step.programs_of(opt).values())
 
 
 @pytest.mark.parametrize("opt_cls", [jnn.optim.Adam, jnn.optim.SGD])
@@ -262,3 +262,21 @@ def test_eager_backward_after_compiled_steps_of_another_closure():
         run(lambda: opt.step())
     for p, q in zip(model.parameters(), ref.parameters()):
         np.testing.assert_allclose(p.data, q.data, rtol=1e-6, atol=1e-7)
+
+
+def test_a_sweep_of_eager_trials_frees_finished_models():
+    """Programs live with their optimizer: a finished trial's model and optimizer are freed
+    (a table keyed on optimizers from outside would keep every trial alive)."""
+    import gc
+    import weakref
+
+    refs = []
+    for _ in range(4):
+        model, _ = _pair()
+        _, opt = _train(model, steps=4)
+        assert len(_programs(opt)) == 1
+        refs.append(weakref.ref(model))
+        del model, opt
+    nn.Linear(1, 1)  # reads the generator: the last trial's pending state is written back
+    gc.collect()
+    assert sum(r() is not None for r in refs) == 0
