@@ -194,10 +194,16 @@ def run(owner: Any, closure: Any, kind: str, eager: Callable[[], Any]) -> Any:
         except ValueError:
             cells.append(_EMPTY)
     lifted = tuple(prog.globals.get(n) for n in prog.lifted)
+    with _state.LOCK:  # one program may serve closures of several threads (backward's)
+        return _call(prog, owner, closure, tuple(cells), lifted, eager)
+
+
+def _call(prog: _ClosureProgram, owner: Any, closure: types.FunctionType, cells: tuple,
+          lifted: tuple, eager: Callable[[], Any]) -> Any:
     traces = prog.trace_count
     prog.user = prog._code_fn = closure
     try:
-        return prog(owner, tuple(cells), lifted)
+        return prog(owner, cells, lifted)
     except (KeyboardInterrupt, SystemExit):
         raise
     except Exception as error:
@@ -224,4 +230,4 @@ def _turn_off(prog: _ClosureProgram, reason: str) -> None:
         f"({prog.code.co_filename}:{prog.code.co_firstlineno}) runs op by op from now on, "
         f"not as one compiled program, because {reason}. It stays correct but slower; to "
         "compile it, pass what it reads as closure variables (or wrap the whole step in "
-        "jnn.compile).", ClosureCompileWarning, stacklevel=4)
+        "jnn.compile).", ClosureCompileWarning, stacklevel=5)

@@ -280,3 +280,38 @@ def test_a_sweep_of_eager_trials_frees_finished_models():
     nn.Linear(1, 1)  # reads the generator: the last trial's pending state is written back
     gc.collect()
     assert sum(r() is not None for r in refs) == 0
+
+
+def test_two_threads_sharing_one_closure_code_train_their_own_models():
+    """backward(closure) programs are shared by closure code: two threads, each training
+    its own model with the same code, get the sequential results."""
+    import threading
+
+    def run(model, out):
+        for i in range(5):
+            x = XS[i]
+
+            def closure():
+                return jnp.mean((model(x) - Y) ** 2)
+
+            jnn.autograd.backward(closure)
+            with jnn.no_grad():
+                for p in model.parameters():
+                    p -= 0.1 * p.grad
+                    p.grad = None
+        out.append([np.asarray(p.data) for p in model.parameters()])
+
+    jnn.manual_seed(1)
+    a, b = nn.Linear(4, 1), nn.Linear(4, 1)
+    ref_a, ref_b = copy.deepcopy(a), copy.deepcopy(b)
+    want_a, want_b = [], []
+    _op_by_op(lambda: (run(ref_a, want_a), run(ref_b, want_b)))
+    got_a, got_b = [], []
+    threads = [threading.Thread(target=run, args=(m, o)) for m, o in ((a, got_a), (b, got_b))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for got, want in ((got_a, want_a), (got_b, want_b)):
+        for g, w in zip(got[0], want[0]):
+            np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-6)
