@@ -387,7 +387,7 @@ def test_large_container_attribute_is_keyed_by_identity_and_reported_once():
         t = time.perf_counter()
         jax.tree_util.tree_flatten(m)
         times.append(time.perf_counter() - t)
-    assert sorted(times)[2] < 0.02  # keyed by value it took ~0.25 s per rebuild
+    assert sorted(times)[2] < 0.1  # ~0.04 ms; keyed by value it took ~0.25 s per rebuild
     spec = jax.tree_util.tree_structure(m)
     m.vocab = dict(m.vocab)  # a new object: a new spec (a re-trace), never a stale one
     assert jax.tree_util.tree_structure(m) != spec

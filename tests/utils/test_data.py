@@ -649,4 +649,4 @@ def test_epoch_over_digits_sized_data_takes_milliseconds() -> None:
         for _batch in loader:
             pass
         best = min(best, time.perf_counter() - start)
-    assert best < 0.03, f"{best * 1e3:.1f} ms per epoch"
+    assert best < 0.1, f"{best * 1e3:.1f} ms per epoch"  # ~3 ms; stacking per sample: far more
