@@ -394,7 +394,8 @@ def rms_norm(
         input: :math:`(*, \\text{normalized\\_shape})`.
         normalized_shape: the trailing dimensions (a list or tuple).
         weight: of shape ``normalized_shape``, or ``None``.
-        eps: added to the mean square; ``None`` is ``finfo(input.dtype).eps`` as in torch.
+        eps: added to the mean square; ``None`` is the epsilon of the computation's dtype
+            (``finfo(float32).eps`` for float16/bfloat16 input), as in torch.
 
     Shape:
         - Input: :math:`(*, \\text{normalized\\_shape})`. Output: the same.
@@ -412,10 +413,10 @@ def rms_norm(
     shape = as_shape(normalized_shape, "rms_norm")
     check_normalized_shape(x.shape, shape, comma=False)
     check_affine_shape("weight", w, shape)
-    if eps is None:
-        eps = float(jnp.finfo(x.dtype).eps)
     axes = tuple(range(x.ndim - len(shape), x.ndim))
     xc = x.astype(compute_dtype(x.dtype))
+    if eps is None:  # torch: the epsilon of the computation's type (float32 for half types)
+        eps = float(jnp.finfo(xc.dtype).eps)
     y = xc * lax.rsqrt(jnp.mean(jnp.square(xc), axis=axes, keepdims=True) + eps)
     if w is not None:
         y = y * w.astype(jnp.promote_types(y.dtype, w.dtype))
