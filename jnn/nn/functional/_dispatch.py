@@ -120,7 +120,9 @@ def _is_top_level() -> bool:
 
 
 _SCALARS = frozenset({int, float, str, bool, complex, type(None)})
-_Parameter: Any = None  # jnn.nn.parameter.Parameter, bound on first use (import order)
+# jnn.nn.parameter's Parameter and its logged read, bound on first use (import order)
+_Parameter: Any = None
+_read: Any = None
 
 
 def _split(args: tuple, kwargs: dict) -> tuple[tuple, list] | None:
@@ -129,9 +131,9 @@ def _split(args: tuple, kwargs: dict) -> tuple[tuple, list] | None:
     The hot path of every eager ``F.*`` call: exact type checks first (an ``isinstance``
     against ``jax.Array``, an abstract class, costs several times more).
     """
-    global _Parameter
+    global _Parameter, _read
     if _Parameter is None:
-        from jnn.nn.parameter import Parameter
+        from jnn.nn.parameter import Parameter, _read
 
         _Parameter = Parameter
     key: list = []
@@ -171,12 +173,6 @@ def _split(args: tuple, kwargs: dict) -> tuple[tuple, list] | None:
             key.append(t)
             key.append(value)
     return (tuple(key), tuple(kwargs)), arrays
-
-
-def _read(p: Any) -> Any:
-    from jnn.nn.parameter import _read as read
-
-    return read(p)
 
 
 def _rebuild(mask: tuple, arrays: list, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
@@ -231,7 +227,7 @@ def _make_program(fn: Callable, key: tuple, args: tuple, kwargs: dict, random: b
         leaves = jax.tree_util.tree_leaves(out)
         entry.passthrough = tuple((i, j) for i, leaf in enumerate(leaves)
                                   for j, a in enumerate(arrays) if leaf is a)
-        return out, new_key, [c for c in collector.checks]
+        return out, new_key, collector.checks
 
     return jax.jit(program)
 
