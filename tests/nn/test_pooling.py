@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 import jnn
 import jnn.nn as nn
 import jnn.nn.functional as F
-from tests.nn.registry import case, deviation, err
+from tests.nn.registry import case, err
 from tests.oracle import check_error, check_function, check_layer, const, make_inputs, uniform
 
 X1, X1U = (2, 3, 9), (3, 9)
@@ -246,13 +246,25 @@ def test_unpool_output_size_errors_match_torch(output_size, match):
         nn.MaxUnpool2d(2)(jnp.asarray(y), jnp.asarray(i), output_size)
 
 
-@pytest.mark.parametrize("name, args, inputs", [
-    pytest.param("MaxUnpool2d", (2,), [(1, 1, 2, 2), const(np.full((1, 1, 2, 2), 40))],
-                 marks=deviation("an index outside the output is dropped, not an error: "
-                                 "finding it would read the values (host sync)")),
+@pytest.mark.parametrize("name, inputs", [
+    ("MaxUnpool1d", [(1, 1, 2), const(np.full((1, 1, 2), 40))]),
+    ("MaxUnpool2d", [(1, 1, 2, 2), const(np.full((1, 1, 2, 2), 40))]),
+    ("MaxUnpool2d", [(1, 2, 2), const(np.array([[[0, 1], [2, 50]]]))]),
+    ("MaxUnpool3d", [(1, 1, 2, 2, 2), const(np.full((1, 1, 2, 2, 2), -1))]),
 ])
-def test_known_deviations(name, args, inputs):
-    check_error(name, args, {}, RuntimeError, "Found an invalid max index", inputs=inputs)
+def test_unpool_invalid_index_matches_torch(name, inputs):
+    check_error(name, (2,), {}, RuntimeError, "Found an invalid max index", inputs=inputs)
+
+
+def test_unpool_invalid_index_in_a_checked_compiled_step():
+    unpool = nn.MaxUnpool2d(2)
+    step = jnn.compile(lambda y, i: unpool(y, i).sum(), checks=True)
+    y = jnp.ones((1, 1, 2, 2))
+    ok = jnp.array([[[[0, 3], [8, 15]]]], jnp.int32)
+    assert float(step(y, ok)) == 4.0
+    with pytest.raises(RuntimeError, match=r"invalid max index: 16 \(output volumes are of "
+                                            r"size 4x4\)"):
+        step(y, jnp.full((1, 1, 2, 2), 16, jnp.int32))
 
 
 # -- the seed document's examples ------------------------------------------------------

@@ -14,18 +14,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import jnn.nn.functional as F
-from tests.nn.registry import case, deviation, err
+from tests.nn.registry import case, err
 from tests.oracle import check_error, check_function, check_layer, make_inputs, uniform
 
 X1 = (2, 3, 5)  # (N, C, W)
 X2 = (2, 3, 4, 5)  # (N, C, H, W)
 X3 = (1, 2, 3, 4, 3)  # (N, C, D, H, W)
 CUBIC = {"reduction_size": 16}  # 16 taps per output; float32 rounding grows with them
-# jnn bug: for a float64 input, interpolate computes source coordinates and weights in
-# float32 (errors 1e-8 to 1e-6; torch's are float64-exact); rows whose weights are exact in
-# float32 (scale 2, ...) pass.
-F32_WEIGHTS = deviation("jnn's interpolation weights are float32 for float64 input",
-                        check="float64")
 
 UPSAMPLING = [
     case("Upsample", scale_factor=2, inputs=[X1]),
@@ -36,27 +31,25 @@ UPSAMPLING = [
     case("Upsample", scale_factor=1.7, mode="nearest-exact", inputs=[X1]),
     case("Upsample", size=(7, 3), mode="nearest-exact", inputs=[X2]),
     case("Upsample", scale_factor=1.5, mode="nearest-exact", inputs=[X3]),
-    case("Upsample", scale_factor=1.7, mode="linear", inputs=[X1], marks=F32_WEIGHTS),
-    case("Upsample", size=4, mode="linear", align_corners=True, inputs=[X1],
-         marks=F32_WEIGHTS),
+    case("Upsample", scale_factor=1.7, mode="linear", inputs=[X1]),
+    case("Upsample", size=4, mode="linear", align_corners=True, inputs=[X1]),
     case("Upsample", scale_factor=2.0, mode="bilinear", inputs=[X2]),
     case("Upsample", scale_factor=(0.7, 1.3), mode="bilinear", align_corners=True,
-         inputs=[X2], marks=F32_WEIGHTS),
+         inputs=[X2]),
     case("Upsample", scale_factor=1.7, mode="bilinear", recompute_scale_factor=True,
-         inputs=[X2], marks=F32_WEIGHTS),
-    case("Upsample", size=(6, 9), mode="bicubic", inputs=[X2], opts=CUBIC, marks=F32_WEIGHTS),
+         inputs=[X2]),
+    case("Upsample", size=(6, 9), mode="bicubic", inputs=[X2], opts=CUBIC),
     case("Upsample", scale_factor=1.5, mode="bicubic", align_corners=True, inputs=[X2],
-         opts=CUBIC, marks=F32_WEIGHTS),
-    case("Upsample", scale_factor=0.6, mode="bicubic", inputs=[X2], opts=CUBIC,
-         marks=F32_WEIGHTS),
-    case("Upsample", scale_factor=1.5, mode="trilinear", inputs=[X3], marks=F32_WEIGHTS),
+         opts=CUBIC),
+    case("Upsample", scale_factor=0.6, mode="bicubic", inputs=[X2], opts=CUBIC),
+    case("Upsample", scale_factor=1.5, mode="trilinear", inputs=[X3]),
     case("Upsample", size=(2, 5, 5), mode="trilinear", align_corners=True, inputs=[X3]),
-    case("Upsample", size=(3, 2), mode="area", inputs=[X2], marks=F32_WEIGHTS),
+    case("Upsample", size=(3, 2), mode="area", inputs=[X2]),
     case("Upsample", scale_factor=1.5, mode="area", inputs=[X1]),
     case("Upsample", size=(2, 3, 2), mode="area", inputs=[X3]),
     case("UpsamplingNearest2d", scale_factor=2, inputs=[X2]),
     case("UpsamplingNearest2d", size=(3, 7), inputs=[X2]),
-    case("UpsamplingBilinear2d", scale_factor=2, inputs=[X2], marks=F32_WEIGHTS),
+    case("UpsamplingBilinear2d", scale_factor=2, inputs=[X2]),
     case("UpsamplingBilinear2d", size=(5, 3), inputs=[X2]),
     case("PixelShuffle", 2, inputs=[(2, 8, 3, 2)]),
     case("PixelShuffle", 3, inputs=[(9, 2, 3)], id="PixelShuffle(3) unbatched"),

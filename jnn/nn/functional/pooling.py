@@ -22,10 +22,12 @@ import math
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.typing import ArrayLike
 
 from jnn.nn.functional import _pooling_checks as chk
 from jnn.nn.functional import _pooling_kernels as K
+from jnn.nn.functional._loss_common import concrete, traced_check, traced_checks
 from jnn.nn.functional._pooling_adaptive import (
     adaptive_avg_pool1d,
     adaptive_avg_pool2d,
@@ -403,6 +405,26 @@ def _check_unpool(x, indices, nd) -> None:
     chk.check_dtype(x, f"max_unpool{view}d", allow_int=False)
 
 
+def _check_unpool_indices(indices, out: tuple[int, ...]) -> None:
+    """torch's ``Found an invalid max index``: from the numbers when concrete, else (an
+    eager-dispatch trace, a checked compiled step) a traced check; unchecked in other
+    traces, where an index outside the output plane is dropped."""
+    size = math.prod(out)
+    message = ("RuntimeError: Found an invalid max index: {} (output volumes are of size "
+               + "x".join(map(str, out if len(out) > 1 else out + (1,))) + ")")
+    values = concrete(indices, checked=True)
+    if values is None:
+        if traced_checks() and math.prod(jnp.shape(indices)):
+            flat = jnp.ravel(jnp.asarray(indices))
+            bad = (flat < 0) | (flat >= size)
+            traced_check(~jnp.any(bad), message, flat[jnp.argmax(bad)])
+        return
+    flat = values.reshape(-1)
+    bad = np.flatnonzero((flat < 0) | (flat >= size))
+    if bad.size:
+        raise RuntimeError(message.removeprefix("RuntimeError: ").format(flat[bad[0]]))
+
+
 def _max_unpool(input, indices, nd, kernel_size, stride, padding, output_size):
     x, idx = jnp.asarray(input), jnp.asarray(indices)
     kernel = chk.as_tuple(kernel_size, nd, "kernel_size")
@@ -411,6 +433,7 @@ def _max_unpool(input, indices, nd, kernel_size, stride, padding, output_size):
     out = _unpool_output_size(x.shape, kernel, stride, padding,
                               None if output_size is None else tuple(output_size))
     _check_unpool(x, idx, nd)
+    _check_unpool_indices(indices, out)
     xb, unbatch = _batched(x, nd)
     ib, _ = _batched(idx, nd)
     return unbatch(K.max_unpool(xb, ib, out))
@@ -448,10 +471,14 @@ def max_unpool2d(input: ArrayLike, indices: ArrayLike, kernel_size, stride=None,
         - Output: ``(N, C, H_out, W_out)``, by default
           :math:`H_{out} = (H_{in} - 1) s_H - 2 p_H + k_H`.
 
-    PyTorch: ``torch.nn.functional.max_unpool2d``.  Differs: an index outside the output
-    plane is dropped instead of raising (finding it would read the values, a host sync);
-    repeated indices keep the last value written, and every input still receives the
-    gradient at its index, as torch's backward does.
+    Raises:
+        RuntimeError: an index outside the output plane (torch's ``Found an invalid max
+            index``), eagerly and under ``jnn.compile(fn, checks=True)``; other traced
+            code drops such an index (finding it would be a host sync).
+
+    PyTorch: ``torch.nn.functional.max_unpool2d``.  Repeated indices keep the last value
+    written, and every input still receives the gradient at its index, as torch's
+    backward does.
 
     Example:
         >>> import jax.numpy as jnp
@@ -466,7 +493,7 @@ def max_unpool3d(input: ArrayLike, indices: ArrayLike, kernel_size, stride=None,
                  output_size=None) -> jax.Array:
     """Partial inverse of :func:`max_pool3d`; Args and Shape as :func:`max_unpool2d`.
 
-    PyTorch: ``torch.nn.functional.max_unpool3d`` (same difference as 2-d).
+    PyTorch: ``torch.nn.functional.max_unpool3d``.
 
     Example:
         >>> import jax.numpy as jnp
