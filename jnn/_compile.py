@@ -139,7 +139,8 @@ class _Layout:
     never the flushing properties.
     """
 
-    __slots__ = ("data", "ostates", "items", "grads", "buffers", "gens", "key", "_where")
+    __slots__ = ("data", "ostates", "items", "grads", "buffers", "gens", "key", "_where",
+                 "opts", "pos", "base", "rebound")
 
     def __init__(self, roots: list[Any]) -> None:
         params: dict[int, Parameter] = {}
@@ -158,30 +159,86 @@ class _Layout:
                 for p in group["params"]:
                     params.setdefault(id(p), p)
         self.data = list(params.values())
+        self.opts = optimizers
+        self.pos = {pid: i for i, pid in enumerate(params)}
         self.ostates: list[tuple[Optimizer, Parameter, str]] = []
         self.items: list[tuple[Any, Any]] = []
-        for opt in optimizers:
+        item_key = []
+        for oi, opt in enumerate(optimizers):
             if type(opt)._cells is not Optimizer._cells:  # e.g. Optax: leaves in lists
-                self.items.extend(opt._cells())
+                cells = opt._cells()
+                containers: dict[int, int] = {}
+                item_key.extend((oi, containers.setdefault(id(c), len(containers)), k)
+                                for c, k in cells)
+                self.items.extend(cells)
                 continue
             for p, st in opt._param_state.items():
                 for k, v in st.items():
                     if isinstance(v, jax.Array):
                         self.ostates.append((opt, p, k))
         self.grads = [p for p in self.data if p._gradient is not None]
+        mods = list(modules.values())
         self.buffers: list[tuple[dict, str]] = [
-            (m._buffers, name) for m in modules.values()
-            for name, b in m._buffers.items() if b is not None
+            (m._buffers, name) for m in mods for name, b in m._buffers.items() if b is not None
         ]
         self.gens = [r for r in roots if isinstance(r, Generator)]
-        # Identities are safe in a key: every cached program's layouts keep their objects
-        # alive, so an id in a key cannot be reused by another object meanwhile.
-        self.key = _intern((
-            tuple(id(p) for p in self.data),
-            tuple((id(o), id(p), k) for o, p, k in self.ostates),
-            tuple((id(c), k) for c, k in self.items), tuple(id(p) for p in self.grads),
-            tuple((id(c), k) for c, k in self.buffers), tuple(id(g) for g in self.gens),
-        ))
+        # The key is structural (positions, never identities): a same-shaped new model and
+        # optimizer get the same key, so their calls reuse the program traced for the old
+        # ones, and no cached program keeps an object alive through its key.
+        mpos = {id(m): i for i, m in enumerate(mods)}
+        pos = self.pos
+        self.base = (
+            tuple(type(r) for r in roots),
+            tuple(tuple(mpos[id(m)] for m in r.modules()) for r in roots
+                  if isinstance(r, Module)),
+            tuple(tuple(pos[id(p)] for p in m._parameters.values() if p is not None)
+                  for m in mods),
+            tuple(tuple(tuple(pos[id(p)] for p in g["params"]) for g in o.param_groups)
+                  for o in optimizers),
+            tuple(item_key),
+            tuple((i, name) for i, m in enumerate(mods)
+                  for name, b in m._buffers.items() if b is not None),
+            tuple(i for i, r in enumerate(roots) if isinstance(r, Generator)),
+        )
+        recipe = self.recipe()
+        self.key = self._key(recipe)
+        # the layouts of these objects with other cells, shared by the family (a cycle)
+        self.rebound: dict[tuple, _Layout] = {recipe: self}
+
+    def _key(self, recipe: tuple) -> int:
+        return _intern((self.base, recipe))
+
+    def recipe(self) -> tuple:
+        """Which ``.grad`` and optimizer-state cells exist, by position."""
+        pos, opos = self.pos, {id(o): i for i, o in enumerate(self.opts)}
+        return (tuple(pos[id(p)] for p in self.grads),
+                tuple((opos[id(o)], pos[id(p)], k) for o, p, k in self.ostates))
+
+    def same_owners(self, other: _Layout) -> bool:
+        """``other`` holds its parameters, buffers, generators and item containers in the
+        same objects as this layout (what a recipe cannot express)."""
+        return (len(self.data) == len(other.data) and len(self.items) == len(other.items)
+                and all(a is b for a, b in zip(self.data, other.data))
+                and all(a[0] is b[0] and a[1] == b[1] for a, b in zip(self.buffers, other.buffers))
+                and all(a is b for a, b in zip(self.gens, other.gens))
+                and all(a[0] is b[0] and a[1] == b[1] for a, b in zip(self.items, other.items))
+                and self.base == other.base)
+
+    def with_recipe(self, recipe: tuple) -> _Layout:
+        """This layout's objects with the ``.grad`` and optimizer-state cells of ``recipe``
+        (a program traced for other, same-shaped objects says which cells it leaves)."""
+        out = self.rebound.get(recipe)
+        if out is None:
+            out = object.__new__(_Layout)
+            out.data, out.opts, out.pos, out.base = self.data, self.opts, self.pos, self.base
+            out.items, out.buffers, out.gens = self.items, self.buffers, self.gens
+            grads, ostates = recipe
+            out.grads = [self.data[i] for i in grads]
+            out.ostates = [(self.opts[o], self.data[i], k) for o, i, k in ostates]
+            out.rebound = self.rebound
+            out.key = self._key(recipe)
+            self.rebound[recipe] = out
+        return out
 
     # ``.grad`` comes last.  XLA pairs donated inputs with outputs of the same shape in
     # order; a step that starts with ``zero_grad()`` never reads the old gradients, so
@@ -531,8 +588,8 @@ def _failed_after_return() -> RuntimeError:
 class _Entry:
     """One traced program and what its outputs mean."""
 
-    __slots__ = ("jitted", "out_layout", "out_plan", "out_static", "out_treedef", "cleared",
-                 "compiled", "read_only")
+    __slots__ = ("jitted", "out_recipe", "out_layout", "in_layout", "out_plan", "out_static",
+                 "out_treedef", "cleared", "compiled", "read_only", "warm")
 
     def __init__(self) -> None:
         self.compiled = False  # called once: XLA compiled it (a jax.eval_shape does not)
@@ -541,12 +598,32 @@ class _Entry:
         # replacing it (alternating a train and an eval step re-packs nothing).
         self.read_only = False
         self.jitted: Any = None
+        # The cells the program leaves, for whichever same-shaped objects call it: None (the
+        # input's cells), or a recipe for the input layout (``_Layout.with_recipe``), or
+        # (``out_recipe`` None, ``out_layout`` set) the traced objects' own layout where no
+        # recipe can say it (new parameters): then the entry serves those objects only.
+        self.out_recipe: tuple | None = None
         self.out_layout: _Layout | None = None
+        self.in_layout: _Layout | None = None
         self.out_plan: _Plan | None = None
         self.out_static: list[Any] = []
         self.out_treedef: Any = None
-        # .grad cells the program cleared (zero_grad() inside it): set to None after a call
-        self.cleared: list[Parameter] = []
+        # .grad cells the program cleared (zero_grad() inside it), as positions among the
+        # input layout's parameters: set to None after a call
+        self.cleared: tuple[int, ...] = ()
+        # A first training step's program, only traced abstractly: its output cells say
+        # which placeholders let the steady program run instead (see _warm_start)
+        self.warm = False
+
+    def serves(self, layout: _Layout) -> bool:
+        in_layout = self.in_layout
+        return in_layout is None or in_layout is layout or (
+            in_layout.key == layout.key and in_layout.same_owners(layout))
+
+    def output_layout(self, layout: _Layout) -> _Layout:
+        if self.out_recipe is not None:
+            return layout.with_recipe(self.out_recipe)
+        return layout if self.out_layout is None else self.out_layout
 
 
 # Programs kept per compiled function (torch.compile's cache_size_limit is 8 re-compiles);
@@ -584,7 +661,8 @@ class CompiledFunction:
         self._spec_version = -1
         self._groups: list[tuple[Optimizer, dict]] = []
         self._array_treedefs: dict[int, Any] = {}
-        self._template: list = []
+        self._ctx: tuple | None = None  # (layout, call leaves) while a call runs
+        self._root_pos: dict[int, int] = {}
         self._bound: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         code_fn = getattr(fn, "__func__", fn)  # a bound method: its function's names
         self._code_fn = code_fn
@@ -634,6 +712,7 @@ class CompiledFunction:
         else:
             self._roots = _find_roots(self._walk_from(), objects)
         self._layout = _Layout(self._roots)
+        self._root_pos = {id(r): i for i, r in enumerate(self._roots)}
         self._specs = tuple(_pytree.spec_of(m) for m in self._roots if isinstance(m, Module))
         self._spec_version = _state.versions.spec
         self._groups = [(opt, g) for opt in self._roots if isinstance(opt, Optimizer)
@@ -691,28 +770,33 @@ class CompiledFunction:
             if type(x) is np.ndarray and x.dtype.kind in "iu" and x.dtype.itemsize == 8:
                 check_int_range(x)  # JAX would wrap an int64 class index to another class
         key = (treedef, is_array,
-               tuple(_static_leaf(x) for x, a in zip(leaves, is_array) if not a),
+               tuple(_static_leaf(x, self._root_pos) for x, a in zip(leaves, is_array)
+                     if not a),
                tuple((x.shape, x.dtype) for x in arrays),
                layout.key, plan.key, self._specs, tuple(s for _, s in options))
         entry = self._entries.get(key)
+        if entry is not None and not entry.serves(layout):
+            entry = None  # traced for other objects' new cells: trace these (replaces it)
         undo: list[Callable[[], None]] = []
         traced = entry is None
-        if entry is None:
+        if entry is None or entry.warm:
             # Tracing reads the objects, so they must hold every value (never flush inside
             # a trace: the write-back would run as traced code and leave tracers behind).
             if from_store:
                 _state.flush()
                 lazy = layout.gather_lazy()
                 from_store = False
-            entry = self._new_entry(key, treedef, is_array, leaves, layout, plan)
+            if entry is None:
+                entry = self._new_entry(key, treedef, is_array, layout, plan)
             if _maybe_incomplete(self._groups, layout):
-                warm = self._warm_start(entry, key, (plan.pack_jit(lazy), layout, options,
-                                                     arrays), objects, undo)
+                warm = self._warm_start(entry, key, (plan, lazy, layout, options, arrays),
+                                        leaves, objects, undo)
                 if warm is not None:
                     entry, layout, plan, lazy = warm
         if packed is None or not from_store:
             packed = plan.pack_jit(lazy)
         call = (packed, layout.gather_direct(), [h for h, _ in options], arrays)
+        self._ctx = (layout, leaves)  # what a trace of the program reads (then dropped)
         try:
             if entry.compiled:
                 outputs = entry.jitted(*call)
@@ -724,6 +808,7 @@ class CompiledFunction:
                     outputs = entry.jitted(*call)
                 entry.compiled = True
                 self.compile_count += 1
+            self._ctx = None
             if self.checks:  # torch's value errors, found in the program: nothing committed
                 failed, outputs = outputs
                 message = failed.get()  # a host sync: the price of checks=True
@@ -731,6 +816,7 @@ class CompiledFunction:
                     raise _checked_error(message)
             new_packed, new_direct, out_arrays = outputs
         except BaseException as error:
+            self._ctx = None
             for step in reversed(undo):  # the first step's placeholders go again
                 step()
             if from_store and any(b.is_deleted() for b in packed):
@@ -739,7 +825,7 @@ class CompiledFunction:
                     # The newest state was donated to the failed program: it exists nowhere.
                     store.layout.lose(f"{type(error).__name__}: {error}")
             raise
-        out_layout = entry.out_layout
+        out_layout = entry.output_layout(layout)
         out_layout.scatter_direct(new_direct)
         self._read_only = entry.read_only
         if entry.read_only and not from_store:
@@ -750,8 +836,8 @@ class CompiledFunction:
                 next(out_it) if x is _ARRAY else x for x in entry.out_static])
         self._store = st.pending = _Store(out_layout, entry.out_plan, new_packed)
         if entry.cleared:  # zero_grad() inside the program
-            for p in entry.cleared:
-                p._gradient = None
+            for i in entry.cleared:
+                layout.data[i]._gradient = None
         if out_layout is not layout:  # e.g. the first step created .grad and state
             if out_layout.key != layout.key:
                 st.cells_version += 1
@@ -765,8 +851,8 @@ class CompiledFunction:
         out_leaves = [next(out_it) if s is _ARRAY else s for s in entry.out_static]
         return jax.tree_util.tree_unflatten(entry.out_treedef, out_leaves)
 
-    def _warm_start(self, entry: _Entry, key: tuple, call: tuple, objects: tuple,
-                    undo: list) -> tuple | None:
+    def _warm_start(self, entry: _Entry, key: tuple, call: tuple, leaves: list,
+                    objects: tuple, undo: list) -> tuple | None:
         """The first step of a training loop: compile the steady program only.
 
         A first step creates state (``.grad``, the optimizer's per-parameter state), so its
@@ -775,18 +861,26 @@ class CompiledFunction:
         (``jax.eval_shape``: no compile) to learn the cells the step produces; the new cells
         get placeholders equal to what the step would create them from (zero gradients,
         the optimizer's initial state) and the steady program runs from the first call.
-        Done only where that is exactly torch's first step (``_placeholder_safe``).
+        Done only where that is exactly torch's first step (``_placeholder_safe``).  The
+        abstract program stays cached (``warm``): the first step of a same-shaped new model
+        and optimizer (a sweep's next trial) needs no trace at all.
         Returns ``(entry, layout, plan, lazy)`` or None (then ``entry`` runs as is).
         """
-        packed, layout, options, arrays = call
-        jax.eval_shape(entry.jitted, packed, layout.gather_direct(),
-                       [h for h, _ in options], arrays)
-        after = entry.out_layout
+        plan, lazy, layout, options, arrays = call
+        if not entry.warm:
+            self._ctx = (layout, leaves)
+            try:
+                jax.eval_shape(entry.jitted, plan.pack_jit(lazy), layout.gather_direct(),
+                               [h for h, _ in options], arrays)
+            finally:
+                self._ctx = None
+        after = entry.output_layout(layout)
         if after.key == layout.key:
             return None
         placeholders = _placeholders(layout, after)
         if placeholders is None:
             return None
+        entry.warm = True
         undo.append(_bump_cells)  # undone: the cells changed back (runs last)
         for install, remove in placeholders:
             install()
@@ -797,37 +891,36 @@ class CompiledFunction:
         lazy = after.gather_lazy()
         plan = _Plan.of(lazy, after.n_grads())
         steady = (*key[:4], after.key, plan.key, *key[6:])
-        self._entries.pop(key, None)  # the abstract first program is never compiled
         warm = self._entries.get(steady)
-        if warm is None:
-            warm = self._new_entry(steady, key[0], key[1], self._template, after, plan)
+        if warm is None or not warm.serves(after):
+            warm = self._new_entry(steady, key[0], key[1], after, plan)
         return warm, after, plan, lazy
 
-    def _new_entry(self, key: tuple, treedef: Any, is_array: tuple, leaves: list,
-                   layout: _Layout, plan: _Plan) -> _Entry:
+    def _new_entry(self, key: tuple, treedef: Any, is_array: tuple, layout: _Layout,
+                   plan: _Plan) -> _Entry:
         if self.trace_count >= _RETRACE_WARNING and self._last_key is not None:
             warnings.warn(
                 f"jnn.compile: {getattr(self.fn, '__name__', 'the function')} is traced and "
                 f"compiled again ({self.trace_count + 1} times so far): "
                 f"{_describe_change(self._last_key, key)}",
                 RecompileWarning, stacklevel=4)
-        self._template = leaves
-        entry = self._build(treedef, is_array, leaves, layout, plan)
+        entry = self._build(treedef, is_array, plan)
         self._entries[key] = entry
+        self._entries.move_to_end(key)
         self._last_key = key
         if len(self._entries) > _MAX_ENTRIES:
             self._entries.popitem(last=False)
         return entry
 
-    def _build(self, treedef: Any, is_array: tuple, leaves: list, layout: _Layout,
-               plan: _Plan) -> _Entry:
+    def _build(self, treedef: Any, is_array: tuple, plan: _Plan) -> _Entry:
+        """A program for every call with this key.  It holds no state object: a trace reads
+        the calling objects from ``self._ctx`` (same-shaped objects share the program)."""
         entry = _Entry()
-        groups = list(self._groups)
-        roots = list(self._roots)
-        call_template = list(leaves)
         fn = self.fn
 
         def program(packed: list, direct: list, hyper: list, arrays: list) -> tuple:
+            layout, call_template = self._ctx
+            groups, roots = list(self._groups), list(self._roots)
             self.trace_count += 1
             st = _state.state
             outer_checks, st.value_checks = st.value_checks, self.checks
@@ -896,11 +989,19 @@ class CompiledFunction:
                         "compiled function; it must stay an array"
                     )
             _check_leaks(fn, roots, version)
-            out_layout = layout if after.key == layout.key else after
+            entry.out_recipe = entry.out_layout = entry.in_layout = None
+            if not after.same_owners(layout):  # new parameters: for these objects only
+                entry.out_layout, entry.in_layout = after, layout
+                out_layout = after
+            elif after.key == layout.key:
+                out_layout = layout
+            else:  # new .grad or optimizer state: said by position, for any such objects
+                entry.out_recipe = after.recipe()
+                out_layout = layout.with_recipe(entry.out_recipe)
             kept = {id(p) for p in out_layout.grads}
-            entry.cleared = [p for p in layout.grads if id(p) not in kept]
+            entry.cleared = tuple(layout.pos[id(p)] for p in layout.grads if id(p) not in kept)
             out_plan = _Plan.of(new_lazy, out_layout.n_grads())
-            entry.out_layout, entry.out_plan = out_layout, out_plan
+            entry.out_plan = out_plan
             out_leaves, entry.out_treedef = jax.tree_util.tree_flatten(out)
             entry.out_static = [_ARRAY if isinstance(x, jax.Array) else x for x in out_leaves]
             return (out_plan.pack(new_lazy), new_direct,
@@ -1043,10 +1144,11 @@ def _explicit_roots(state: Any) -> tuple:
 _ARRAY = object()
 
 
-def _static_leaf(x: Any) -> Any:
-    """A non-array argument is part of the trace's key (torch.compile specialises too)."""
+def _static_leaf(x: Any, root_pos: dict[int, int]) -> Any:
+    """A non-array argument is part of the trace's key (torch.compile specialises too); a
+    state object by its position among the roots (its structure is in the layout's key)."""
     if _is_state_object(x):
-        return ("object", id(x))
+        return ("object", root_pos.get(id(x), id(x)))
     try:
         hash(x)
     except TypeError:

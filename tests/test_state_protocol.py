@@ -474,15 +474,84 @@ def test_a_sweep_that_rebinds_the_model_frees_old_trials():
         sweep_opt = jnn.optim.SGD(sweep_model.parameters(), lr=0.1)
         refs.append(weakref.ref(sweep_model))
         first = float(F.mse_loss(sweep_model(jnp.asarray(X)), jnp.asarray(Y)))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", jnn.RecompileWarning)
-            losses.append((first, float(sweep_step(jnp.asarray(X), jnp.asarray(Y)))))
+        losses.append((first, float(sweep_step(jnp.asarray(X), jnp.asarray(Y)))))
     sweep_model = sweep_opt = None
     nn.Linear(1, 1)  # reads the generator: the last trial's pending state is written back
     gc.collect()
     assert all(a == pytest.approx(b, rel=1e-5) for a, b in losses)  # each trial's own model
-    assert len(sweep_step._entries) <= 16
-    assert sum(r() is not None for r in refs) <= 17
+    # programs are keyed on structure: every trial after the first reuses its program
+    assert sweep_step.trace_count <= 2 and sweep_step.compile_count == 1
+    assert len(sweep_step._entries) <= 2
+    # no program keeps a trial alive; the compiled function holds the objects of its last
+    # call (its fast check compares identities, sound only while they cannot be reused)
+    assert sum(r() is not None for r in refs) <= 1
+
+
+def test_same_shaped_new_models_and_optimizers_reuse_the_program_and_match_torch():
+    """A sweep of Adam trials (the first step's placeholders included): one trace for all,
+    and every trial equals its own torch run."""
+    counts = []
+    for trial in range(4):
+        tmodel, topt, jmodel, jopt = twins(lr=0.01 * (trial + 1))
+        holder["model"], holder["opt"] = jmodel, jopt
+        for _ in range(3):
+            expected = torch_step(tmodel, topt)
+            got = float(shared_step(jnp.asarray(X), jnp.asarray(Y)))
+            assert got == pytest.approx(expected, rel=1e-5)
+        for (name, tp), jp in zip(tmodel.named_parameters(), jmodel.parameters()):
+            np.testing.assert_allclose(np.asarray(jp.data), tp.detach().numpy(),
+                                       rtol=1e-5, atol=1e-6, err_msg=name)
+        counts.append((shared_step.trace_count, shared_step.compile_count))
+    assert counts[0][1] == 1 and counts[1:] == counts[:1] * 3  # no trace after trial 1
+
+
+holder: dict = {}
+
+
+@jnn.compile
+def shared_step(x, y):
+    model, opt = holder["model"], holder["opt"]
+
+    def closure():
+        opt.zero_grad()
+        return F.mse_loss(model(x), y)
+    return opt.step(closure)
+
+
+def test_structural_programs_map_arguments_to_their_own_objects():
+    """Two same-shaped models passed in either order (one also in the closure): each call
+    computes with the objects it was given, though the program is shared."""
+    a, b = nn.Linear(4, 2), nn.Linear(4, 2)
+    b.weight.data = b.weight.data + 1.0
+    diff = jnn.compile(lambda m1, m2, x: m1(x) - m2(x) + 0 * a(x))
+    x = jnp.asarray(X)
+    ab = np.asarray(diff(a, b, x))
+    ba = np.asarray(diff(b, a, x))
+    np.testing.assert_allclose(ab, np.asarray(a(x) - b(x)), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(ba, -ab, rtol=1e-6, atol=1e-6)
+    c = nn.Linear(4, 2)
+    np.testing.assert_allclose(np.asarray(diff(c, b, x)), np.asarray(c(x) - b(x)),
+                               rtol=1e-6, atol=1e-6)
+
+
+def test_tied_and_untied_models_get_different_programs():
+    def make(tied):
+        m = nn.Sequential(nn.Linear(3, 3), nn.Linear(3, 3))
+        if tied:
+            m[1].weight = m[0].weight
+        return m
+
+    run = jnn.compile(lambda m, x: m(x).sum())
+    x = jnp.ones((2, 3))
+    for tied in (False, True, False, True):
+        m = make(tied)
+        assert float(run(m, x)) == pytest.approx(float(m(x).sum()), rel=1e-6)
+    assert run.trace_count == 2  # one program per structure, reused by the later models
+    tm = make(True)
+    tied_sum = float(run(tm, x))
+    tm[0].weight.data = tm[0].weight.data * 0  # the tied weight is one cell: both layers see it
+    assert float(run(tm, x)) == pytest.approx(float(tm(x).sum()), rel=1e-6)
+    assert float(run(tm, x)) != pytest.approx(tied_sum)
 
 
 # -- threads -------------------------------------------------------------------------------
