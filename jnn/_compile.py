@@ -83,6 +83,12 @@ def _find_roots(fn: Any, extra: list[Any]) -> list[Any]:
             if not _is_state_object(owner) and hasattr(owner, "__dict__"):
                 for item in vars(owner).values():  # a method reads its object's attributes
                     visit(item, depth + 1)
+        elif isinstance(obj, CompiledFunction):
+            # another compiled function (or this one, named in its own code as `step` is
+            # by `opt.step`): what its function reaches, never its cache of past objects
+            visit(obj.fn, depth + 1)
+            for item in obj._explicit or ():
+                visit(item, depth + 1)
         elif isinstance(obj, functools.partial):
             visit(obj.func, depth + 1)
             for a in (*obj.args, *obj.keywords.values()):

@@ -487,6 +487,29 @@ def test_a_sweep_that_rebinds_the_model_frees_old_trials():
     assert sum(r() is not None for r in refs) <= 1
 
 
+def test_a_compiled_step_named_like_a_method_it_calls_threads_only_the_current_trial():
+    """``step`` names the global compiled function and ``opt.step`` alike: discovery must
+    not walk into the compiled function's cache of past trials' objects."""
+    namespace = {"jnn": jnn, "F": F, "model": None, "opt": None}
+    exec(
+        "@jnn.compile\n"
+        "def step(x, y):\n"
+        "    def closure():\n"
+        "        opt.zero_grad()\n"
+        "        return F.mse_loss(model(x), y)\n"
+        "    return opt.step(closure)\n", namespace)
+    step = namespace["step"]
+    for _ in range(3):
+        tmodel, topt, jmodel, jopt = twins()
+        namespace["model"], namespace["opt"] = jmodel, jopt
+        for _ in range(2):
+            assert float(step(jnp.asarray(X), jnp.asarray(Y))) == pytest.approx(
+                torch_step(tmodel, topt), rel=1e-5)
+        threaded = [r for r in step._roots if isinstance(r, (nn.Module, jnn.optim.Optimizer))]
+        assert len(threaded) == 2 and {id(r) for r in threaded} == {id(jopt), id(jmodel)}
+    assert step.compile_count == 1
+
+
 def test_same_shaped_new_models_and_optimizers_reuse_the_program_and_match_torch():
     """A sweep of Adam trials (the first step's placeholders included): one trace for all,
     and every trial equals its own torch run."""
