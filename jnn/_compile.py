@@ -669,6 +669,7 @@ class CompiledFunction:
         self._array_treedefs: dict[int, Any] = {}
         self._ctx: tuple | None = None  # (layout, call leaves) while a call runs
         self._root_pos: dict[int, int] = {}
+        self._free_values: tuple = ()
         self._bound: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         code_fn = getattr(fn, "__func__", fn)  # a bound method: its function's names
         self._code_fn = code_fn
@@ -706,6 +707,29 @@ class CompiledFunction:
             out.extend(id(g.get(n)) for n in names)
         return tuple(out)
 
+    def _python_values(self) -> tuple:
+        """The plain Python values (numbers, strings, tuples of them) ``fn`` reads from its
+        closure and the globals it names: compiled in as constants, so part of the key
+        (rebinding ``scale = 0.7`` re-traces instead of running with the old 0.5)."""
+        fn = self._code_fn
+        code = getattr(fn, "__code__", None)
+        if code is None:
+            return ()
+        out = []
+        for name, cell in zip(code.co_freevars, getattr(fn, "__closure__", None) or ()):
+            try:
+                value = cell.cell_contents
+            except ValueError:
+                continue
+            if _is_plain_value(value):
+                out.append((name, _pytree._static_key(value)))
+        g = fn.__globals__
+        for name in self._global_names:
+            value = g.get(name, _ARRAY)
+            if _is_plain_value(value):
+                out.append((name, _pytree._static_key(value)))
+        return tuple(out)
+
     def _fast_key(self, objects: tuple) -> tuple:
         st = _state.state
         closure = () if self._explicit is not None else self._closure_ids()
@@ -719,6 +743,7 @@ class CompiledFunction:
             self._roots = _find_roots(self._walk_from(), objects)
         self._layout = _Layout(self._roots)
         self._root_pos = {id(r): i for i, r in enumerate(self._roots)}
+        self._free_values = self._python_values()
         self._specs = tuple(_pytree.spec_of(m) for m in self._roots if isinstance(m, Module))
         self._spec_version = _state.versions.spec
         self._groups = [(opt, g) for opt in self._roots if isinstance(opt, Optimizer)
@@ -779,7 +804,8 @@ class CompiledFunction:
                tuple(_static_leaf(x, self._root_pos) for x, a in zip(leaves, is_array)
                      if not a),
                tuple((x.shape, x.dtype) for x in arrays),
-               layout.key, plan.key, self._specs, tuple(s for _, s in options))
+               layout.key, plan.key, self._specs, tuple(s for _, s in options),
+               self._free_values)
         entry = self._entries.get(key)
         if entry is not None and not entry.serves(layout):
             entry = None  # traced for other objects' new cells: trace these (replaces it)
@@ -1085,8 +1111,16 @@ class RecompileWarning(UserWarning):
 
 def _describe_change(old: tuple, new: tuple) -> str:
     """Name what differs between two programs' keys (torch.compile's recompile reasons)."""
-    o_tree, o_is_array, o_static, o_shapes, o_layout, o_plan, o_specs, o_opts = old
-    n_tree, n_is_array, n_static, n_shapes, n_layout, n_plan, n_specs, n_opts = new
+    o_tree, o_is_array, o_static, o_shapes, o_layout, o_plan, o_specs, o_opts, o_free = old
+    n_tree, n_is_array, n_static, n_shapes, n_layout, n_plan, n_specs, n_opts, n_free = new
+    if o_free != n_free:
+        before, after = dict(o_free), dict(n_free)
+        for name in after:
+            if before.get(name) != after[name]:
+                return (f"`{name}` changed ({_plain(before.get(name))} -> {_plain(after[name])})"
+                        ": a Python value the function reads from its closure or globals is "
+                        "compiled in as a constant; pass it as an array argument "
+                        "(jnp.asarray(value)) to make it an input")
     if o_specs != n_specs:
         for o_spec, n_spec in zip(o_specs, n_specs):
             for o_node, n_node in zip(o_spec.nodes, n_spec.nodes):
@@ -1109,6 +1143,23 @@ def _describe_change(old: tuple, new: tuple) -> str:
         return "an optimizer's structural option changed (e.g. momentum becoming non-zero)"
     return ("the threaded state changed: other objects (a new model or optimizer) or new "
             "state (.grad or optimizer state appearing or disappearing)")
+
+
+_PLAIN_TYPES = (bool, int, float, complex, str)
+
+
+def _is_plain_value(value: Any, depth: int = 0) -> bool:
+    if isinstance(value, _PLAIN_TYPES):
+        return True
+    return (depth < 2 and type(value) is tuple and len(value) <= 16
+            and all(_is_plain_value(v, depth + 1) for v in value))
+
+
+def _plain(key: Any) -> str:
+    """A plain value's static key, as the value."""
+    if isinstance(key, tuple) and len(key) == 2 and key[0] in _PLAIN_TYPES:
+        return repr(key[1])
+    return repr(key)
 
 
 def _checked_error(message: str) -> Exception:

@@ -447,6 +447,41 @@ def test_python_scalar_argument_retraces_with_a_named_reason():
             scaled(jnp.asarray(X), s)
 
 
+scale_for_test = 0.5
+
+
+def test_a_python_number_the_function_reads_is_part_of_the_key():
+    """torch.compile guards the Python values it compiles in; so does jnn: rebinding a
+    global or a closure variable re-traces instead of running with the old constant."""
+    global scale_for_test
+    model = nn.Linear(3, 2)
+    x = jnp.ones((1, 3))
+    by_global = jnn.compile(lambda x: model(x) * scale_for_test)
+    factor = 3
+
+    def by_closure(x):
+        return model(x) * factor
+    by_closure = jnn.compile(by_closure)
+    base = np.asarray(model(x))
+    try:
+        np.testing.assert_allclose(by_global(x), base * 0.5, rtol=1e-6)
+        np.testing.assert_allclose(by_closure(x), base * 3, rtol=1e-6)
+        scale_for_test, factor = 2.0, 5
+        np.testing.assert_allclose(by_global(x), base * 2.0, rtol=1e-6)
+        np.testing.assert_allclose(by_closure(x), base * 5, rtol=1e-6)
+        scale_for_test, factor = 2.0, 5  # new objects, same values: no new trace
+        traces = (by_global.trace_count, by_closure.trace_count)
+        by_global(x), by_closure(x)
+        assert (by_global.trace_count, by_closure.trace_count) == traces == (2, 2)
+        with pytest.warns(jnn.RecompileWarning, match=r"`scale_for_test` changed \(.* -> "
+                                                      r".*\): a Python value"):
+            for i in range(10):
+                scale_for_test = float(i)
+                np.testing.assert_allclose(by_global(x), base * i, rtol=1e-6, atol=1e-7)
+    finally:
+        scale_for_test = 0.5
+
+
 def test_torch_compile_options():
     with pytest.raises(RuntimeError, match="Unrecognized mode=fast, should be one of"):
         jnn.compile(lambda x: x, mode="fast")
