@@ -670,6 +670,7 @@ class CompiledFunction:
         self._ctx: tuple | None = None  # (layout, call leaves) while a call runs
         self._root_pos: dict[int, int] = {}
         self._free_values: tuple = ()
+        self._guessed: list[int] | None = None  # lazy positions a traced guess must write
         self._bound: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         code_fn = getattr(fn, "__func__", fn)  # a bound method: its function's names
         self._code_fn = code_fn
@@ -885,25 +886,33 @@ class CompiledFunction:
 
     def _warm_start(self, entry: _Entry, key: tuple, call: tuple, leaves: list,
                     objects: tuple, undo: list) -> tuple | None:
-        """The first step of a training loop: compile the steady program only.
+        """The first step of a training loop: trace and compile the steady program only.
 
         A first step creates state (``.grad``, the optimizer's per-parameter state), so its
         output cells differ from its inputs and the second step would be traced and
-        compiled again.  Instead the first program is only traced abstractly
-        (``jax.eval_shape``: no compile) to learn the cells the step produces; the new cells
-        get placeholders equal to what the step would create them from (zero gradients,
-        the optimizer's initial state) and the steady program runs from the first call.
-        Done only where that is exactly torch's first step (``_placeholder_safe``).  The
-        abstract program stays cached (``warm``): the first step of a same-shaped new model
-        and optimizer (a sweep's next trial) needs no trace at all.
+        compiled again.  Instead the new cells get placeholders equal to what the step
+        would create them from (zero gradients, the optimizer's initial state) and the
+        steady program runs from the first call; done only where that is exactly torch's
+        first step (``_placeholders``).  Which cells the step creates is first *guessed*
+        (every trainable parameter of the optimizers: ``_guess_first_step``), checked by
+        the steady program's own trace, so a training loop is traced once; where the guess
+        is wrong (an unused parameter keeps ``.grad = None``) the first program is traced
+        abstractly (``jax.eval_shape``: no compile) to learn them.  The first program stays
+        cached (``warm``) with those cells: the first step of a same-shaped new model and
+        optimizer (a sweep's next trial) needs no trace at all.
         Returns ``(entry, layout, plan, lazy)`` or None (then ``entry`` runs as is).
         """
         plan, lazy, layout, options, arrays = call
+        hyper = [h for h, _ in options]
         if not entry.warm:
+            guessed = self._guess_first_step(entry, key, layout, (hyper, arrays, leaves),
+                                             objects, undo)
+            if guessed is not None:
+                return guessed
             self._ctx = (layout, leaves)
             try:
                 jax.eval_shape(entry.jitted, plan.pack_jit(lazy), layout.gather_direct(),
-                               [h for h, _ in options], arrays)
+                               hyper, arrays)
             finally:
                 self._ctx = None
         after = entry.output_layout(layout)
@@ -918,6 +927,9 @@ class CompiledFunction:
             install()
             undo.append(remove)
         _bump_cells()
+        return self._steady_entry(key, after, objects)
+
+    def _steady_entry(self, key: tuple, after: _Layout, objects: tuple) -> tuple:
         self._layout = after
         self._fast = self._fast_key(objects)
         lazy = after.gather_lazy()
@@ -927,6 +939,92 @@ class CompiledFunction:
         if warm is None or not warm.serves(after):
             warm = self._new_entry(steady, key[0], key[1], after, plan)
         return warm, after, plan, lazy
+
+    def _guess_first_step(self, entry: _Entry, key: tuple, layout: _Layout, inputs: tuple,
+                          objects: tuple, undo: list) -> tuple | None:
+        """Install the placeholders of a guessed first step (a zero ``.grad`` and the
+        initial optimizer state for every trainable parameter of the optimizers) and trace
+        the steady program abstractly; its trace checks the guess (every guessed cell
+        written, no cell appearing or disappearing) and is the one the call then compiles.
+        A wrong guess names the parameters the step left without a gradient (unused
+        layers): the second guess leaves them out.  None, with nothing installed, when no
+        guess can be made or both were wrong."""
+        if any(type(o)._cells is not Optimizer._cells for o in layout.opts):
+            return None  # state in containers (optax): learnt from the abstract first step
+        idle: frozenset = frozenset()
+        for _attempt in range(2):
+            try:
+                return self._try_guess(entry, key, layout, inputs, objects, undo, idle)
+            except _WrongGuess as wrong:
+                if not wrong.idle or wrong.idle <= idle:
+                    return None
+                idle = idle | wrong.idle
+        return None
+
+    def _try_guess(self, entry: _Entry, key: tuple, layout: _Layout, inputs: tuple,
+                   objects: tuple, undo: list, idle: frozenset) -> tuple | None:
+        has_grad = {id(p) for p in layout.grads}
+        installs: list[tuple[Callable[[], None], Callable[[], None]]] = []
+        guessed: list[tuple[Any, str]] = []
+        seen: set[int] = set()
+        for opt, group in self._groups:
+            for p in group["params"]:
+                if not p._requires_grad or id(p) in seen or id(p) in idle:
+                    continue
+                seen.add(id(p))
+                if id(p) not in has_grad:
+                    installs.append(_grad_placeholder(p))
+                    guessed.append((p, "grad"))
+                if not opt._param_state.get(p):
+                    initial = opt._placeholder_state(p, group)
+                    if initial is None:
+                        return None
+                    if initial:
+                        installs.append(_state_placeholder(opt, p, initial))
+                        guessed.extend(((opt, p, k), "state") for k, v in initial.items()
+                                       if isinstance(v, jax.Array))
+        if not installs:
+            return None
+        removes = []
+        for install, remove in installs:
+            install()
+            removes.append(remove)
+        _bump_cells()
+        guess = _Layout(self._roots)
+        state_at = {(id(o), id(p), k): i for i, (o, p, k) in enumerate(guess.ostates)}
+        n_data = len(guess.data)
+        spots = [guess.index_of(owner, "grad") if kind == "grad"
+                 else n_data + state_at[(id(owner[0]), id(owner[1]), owner[2])]
+                 for owner, kind in guessed]
+        hyper, arrays, leaves = inputs
+        before = dict(self._entries)
+        lazy = guess.gather_lazy()
+        plan = _Plan.of(lazy, guess.n_grads())
+        steady_key = (*key[:4], guess.key, plan.key, *key[6:])
+        steady = None if steady_key in self._entries else self._new_entry(
+            steady_key, key[0], key[1], guess, plan)  # (an existing one never checked this)
+        try:
+            if steady is None:
+                raise _WrongGuess
+            self._ctx, self._guessed = (guess, leaves), spots
+            jax.eval_shape(steady.jitted, plan.pack_jit(lazy), guess.gather_direct(),
+                           hyper, arrays)
+        except _WrongGuess:
+            for remove in reversed(removes):
+                remove()
+            _bump_cells()
+            self._entries.clear()
+            self._entries.update(before)
+            raise
+        finally:
+            self._ctx, self._guessed = None, None
+        entry.warm = True
+        entry.out_recipe = guess.recipe()
+        undo.append(_bump_cells)  # undone: the cells changed back (runs last)
+        undo.extend(removes)
+        self._layout = guess
+        self._fast = self._fast_key(objects)
+        return steady, guess, plan, lazy
 
     def _new_entry(self, key: tuple, treedef: Any, is_array: tuple, layout: _Layout,
                    plan: _Plan) -> _Entry:
@@ -992,8 +1090,9 @@ class CompiledFunction:
                 ]
                 after = _Layout(roots)
                 new_lazy, new_direct = after.gather_lazy(), after.gather_direct()
+                written = after.raw_lazy()
                 entry.read_only = after.key == layout.key and all(
-                    a is b for a, b in zip(after.raw_lazy(), unpacked))
+                    a is b for a, b in zip(written, unpacked))
             finally:
                 (after or _Layout(roots)).remove_new(layout)
                 with jax.ensure_compile_time_eval():
@@ -1021,6 +1120,18 @@ class CompiledFunction:
                         "compiled function; it must stay an array"
                     )
             _check_leaks(fn, roots, version)
+            guessed = self._guessed
+            if guessed is not None and (
+                    after.key != layout.key or not after.same_owners(layout)
+                    or any(written[i] is unpacked[i] for i in guessed)):
+                # a guessed first step: some cell is not what it creates.  Which guessed
+                # gradients did it not produce (unused parameters)?
+                idle = set()
+                for p in layout.grads:
+                    i, j = layout.index_of(p, "grad"), after.index_of(p, "grad")
+                    if i in guessed and (j is None or written[j] is unpacked[i]):
+                        idle.add(id(p))
+                raise _WrongGuess(frozenset(idle))
             entry.out_recipe = entry.out_layout = entry.in_layout = None
             if not after.same_owners(layout):  # new parameters: for these objects only
                 entry.out_layout, entry.in_layout = after, layout
@@ -1067,6 +1178,35 @@ def _maybe_incomplete(groups: list, layout: _Layout) -> bool:
     return False
 
 
+class _WrongGuess(Exception):
+    """A guessed first step's trace found cells other than the guess (see _warm_start);
+    ``idle``: the guessed parameters whose ``.grad`` the step did not produce."""
+
+    def __init__(self, idle: frozenset = frozenset()) -> None:
+        super().__init__()
+        self.idle = idle
+
+
+def _grad_placeholder(p: Parameter) -> tuple:
+    def install() -> None:
+        p._gradient = jnp.zeros(p._value.shape, p._value.dtype)
+
+    def remove() -> None:
+        p._gradient = None
+
+    return install, remove
+
+
+def _state_placeholder(o: Optimizer, p: Parameter, initial: dict) -> tuple:
+    def install() -> None:
+        o._param_state[p].update(initial)
+
+    def remove() -> None:
+        o._param_state.pop(p, None)
+
+    return install, remove
+
+
 def _placeholders(before: _Layout, after: _Layout) -> list | None:
     """``(install, remove)`` pairs creating the cells ``after`` has and ``before`` lacks,
     with the values the step would create them from; None if that would not be torch's
@@ -1075,13 +1215,7 @@ def _placeholders(before: _Layout, after: _Layout) -> list | None:
     had_grad = {id(p) for p in before.grads}
     for p in after.grads:
         if id(p) not in had_grad:
-            def install(p: Parameter = p) -> None:
-                p._gradient = jnp.zeros(p._value.shape, p._value.dtype)
-
-            def remove(p: Parameter = p) -> None:
-                p._gradient = None
-
-            out.append((install, remove))
+            out.append(_grad_placeholder(p))
     had_state = {(id(o), id(p), k) for o, p, k in before.ostates}
     new_state: dict[tuple[int, int], tuple] = {}
     for o, p, k in after.ostates:
@@ -1094,14 +1228,7 @@ def _placeholders(before: _Layout, after: _Layout) -> list | None:
         initial = None if o._param_state.get(p) else o._placeholder_state(p, group)
         if initial is None:
             return None
-
-        def install(o: Optimizer = o, p: Parameter = p, initial: dict = initial) -> None:
-            o._param_state[p].update(initial)
-
-        def remove(o: Optimizer = o, p: Parameter = p) -> None:
-            o._param_state.pop(p, None)
-
-        out.append((install, remove))
+        out.append(_state_placeholder(o, p, initial))
     return out
 
 

@@ -387,7 +387,9 @@ class SGD(Optimizer):
     def _placeholder_state(self, p: Any, group: dict) -> dict | None:
         # torch's first momentum buffer is the gradient itself; a zero buffer updated with
         # dampening 0 gives the same (momentum * 0 + 1 * grad), any other dampening not.
-        dampening = group["dampening"]
+        momentum, dampening = group["momentum"], group["dampening"]
+        if isinstance(momentum, (int, float)) and momentum == 0:
+            return {}  # no momentum: torch keeps no state, the first step is the steady one
         if isinstance(dampening, (int, float)) and dampening == 0:
             return {"momentum_buffer": jnp.zeros_like(p.data)}
         return None

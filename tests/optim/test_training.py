@@ -81,13 +81,27 @@ CONFIGS: dict[str, Config] = {
 CASES = [(name, mode) for name, config in CONFIGS.items() for mode in modes_for(config)]
 
 
+# Configurations traced twice, and why (every other one is traced once).
+TWO_TRACES = {
+    # torch's first momentum buffer is the gradient itself: the first step is its own program
+    "sgd-dampening": 2,
+    # the guess that every parameter gets a gradient is wrong; its trace names the unused
+    # layer and the second guess leaves it out
+    "unused-sgd": 2, "unused-adamw": 2,
+    # optax's state lives in containers: learnt from an abstract first step
+    "optax-sgd": 2, "optax-sgd-momentum": 2,
+}
+
+
 @pytest.mark.parametrize(("name", "mode"), CASES, ids=[f"{n}-{m}" for n, m in CASES])
 def test_training_matches_torch(name: str, mode: str) -> None:
     run = train_and_compare(CONFIGS[name], mode)
     if mode == "compiled":
-        # One trace without .grad / optimizer state, one with: schedulers, lr changes and
+        # One trace (the first step runs the steady program from placeholders) where the
+        # optimizer's first step is its steady rule from an initial state, else one trace
+        # without .grad / optimizer state and one with; schedulers, lr changes and
         # momentum/beta cycling never re-trace.
-        assert run["step"].trace_count == 2
+        assert run["step"].trace_count == TWO_TRACES.get(name, 1)
 
 
 @pytest.mark.parametrize("name", ["frozen-sgd", "frozen-adam"])
