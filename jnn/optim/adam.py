@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jnn.optim.optimizer import Optimizer
 from jnn.optim.sgd import (
@@ -105,6 +106,7 @@ def _adam_param(
     decoupled_weight_decay: bool,
     amsgrad: bool,
     maximize: bool,
+    lerp_small: bool | None = None,
 ) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array | None]:
     """One parameter's Adam step, in the order of torch's single-tensor CPU path."""
     dtype = param.dtype
@@ -115,7 +117,7 @@ def _adam_param(
             param = param * (1 - lr * weight_decay)
         else:
             grad = grad + weight_decay * param
-    exp_avg = _lerp(exp_avg, grad, one_minus_beta1)
+    exp_avg = _lerp(exp_avg, grad, one_minus_beta1, lerp_small)
     exp_avg_sq = exp_avg_sq * beta2 + one_minus_beta2 * grad * grad
     if amsgrad:
         max_exp_avg_sq = jnp.maximum(max_exp_avg_sq, exp_avg_sq)
@@ -147,6 +149,7 @@ def adam_update(
     decoupled_weight_decay: bool = False,
     has_weight_decay: bool | None = None,
     beta_terms: tuple[Scalar, Scalar, Scalar, Scalar] | None = None,
+    lerp_small: bool | None = None,
 ) -> tuple[list[jax.Array], AdamState]:
     r"""Apply one Adam step to a parameter group.
 
@@ -182,6 +185,9 @@ def adam_update(
         beta_terms: optional ``(1 - beta1, 1 - beta2, log(beta1), log(beta2))`` computed on
             the host in float64, for traced betas: ``1 - beta`` of a float32 beta loses
             digits (0.999 is off by 1.3e-5 relative), the float64 difference does not.
+        lerp_small: static; ATen's ``|1 - beta1| < 0.5`` in float32, which picks the
+            formula of the first moment's lerp. Worked out in the program when None; given
+            (traced betas from Python options), the program has one formula, no select.
 
     Returns:
         ``(new_params, new_state)``.
@@ -239,6 +245,7 @@ def adam_update(
             decoupled_weight_decay=decoupled_weight_decay,
             amsgrad=amsgrad,
             maximize=maximize,
+            lerp_small=lerp_small,
         )
         for i, (p, g, m, v, vmax) in enumerate(
             zip(params, grads, state.exp_avg, state.exp_avg_sq, max_sqs))
@@ -395,6 +402,12 @@ class Adam(Optimizer):
         # torch's first Adam step starts from exactly this state (zeros, step 0)
         return self._init_state(p, group)
 
+    def _static(self, group: dict) -> tuple:
+        beta1 = group["betas"][0]
+        if _is_python_number(beta1):  # torch's lerp weight 1 - beta1, compared in float32
+            return (("lerp_small", bool(abs(np.float32(1.0 - beta1)) < 0.5)),)
+        return ()
+
     def _prepare_hyper(self, hyper: dict) -> dict:
         beta1, beta2 = hyper["betas"]
         if _is_python_number(beta1) and _is_python_number(beta2):
@@ -419,10 +432,12 @@ class Adam(Optimizer):
             weight_decay=hyper["weight_decay"], amsgrad=amsgrad, maximize=static["maximize"],
             decoupled_weight_decay=static["decoupled_weight_decay"],
             has_weight_decay=static["weight_decay!=0"], beta_terms=hyper.get("beta_terms"),
+            lerp_small=static.get("lerp_small"),
         )
         new_states = []
         for i in range(len(params)):
-            out = {"step": new.step[i], "exp_avg": new.exp_avg[i],
+            # each parameter's own count plus one: one add, not a slice of the vector
+            out = {"step": states[i]["step"] + 1, "exp_avg": new.exp_avg[i],
                    "exp_avg_sq": new.exp_avg_sq[i]}
             if amsgrad:
                 out["max_exp_avg_sq"] = new.max_exp_avg_sq[i]

@@ -79,9 +79,15 @@ def _select(pred: Any, on_true: jax.Array, on_false: jax.Array) -> jax.Array:
     return jnp.where(pred, on_true, on_false)
 
 
-def _lerp(start: jax.Array, end: jax.Array, weight: Scalar) -> jax.Array:
-    """``torch.lerp(start, end, weight)`` with ATen's two formulas for accuracy near each end."""
-    small = abs(weight) < 0.5
+def _lerp(start: jax.Array, end: jax.Array, weight: Scalar,
+          small: bool | None = None) -> jax.Array:
+    """``torch.lerp(start, end, weight)`` with ATen's two formulas for accuracy near each end.
+
+    ``small``: ATen's ``|weight| < 0.5`` (in float32) when the caller knows it statically
+    (a traced weight from a Python option): one formula, no select per element.
+    """
+    if small is None:
+        small = abs(weight) < 0.5
     diff = end - start
     if isinstance(small, (bool, np.bool_)):
         return start + weight * diff if small else end - diff * (1 - weight)
