@@ -136,6 +136,24 @@ def _failing_step(model, opt, donate):
     return step
 
 
+def test_options_changed_by_hand_in_a_steady_loop_match_torch():
+    """A steady loop takes the short path (same program, state packed); every option set
+    by hand between steps still reaches it: lr, betas across the 0.5 of torch's lerp,
+    weight_decay becoming non-zero."""
+    tmodel, topt, jmodel, jopt = twins(lr=0.01)
+    step = compiled_step(jmodel, jopt)
+    changes = [{}, {}, {"lr": 0.02}, {"betas": (0.3, 0.99)}, {}, {"weight_decay": 0.1},
+               {"betas": (0.9, 0.999), "lr": 0.005}, {}]
+    for i, change in enumerate(changes):
+        for opt in (topt, jopt):
+            opt.param_groups[0].update(change)
+        expected = torch_step(tmodel, topt)
+        assert float(step(jnp.asarray(X), jnp.asarray(Y))) == pytest.approx(expected, rel=1e-5)
+        assert_same_weights(tmodel, jmodel)
+    # a new program only where a static flag changed (lerp's formula, weight_decay != 0)
+    assert step.trace_count == 1 + 3 and step.compile_count == 4
+
+
 def test_run_time_failure_without_donation_keeps_the_last_completed_step():
     tmodel, topt, jmodel, jopt = twins()
     step = _failing_step(jmodel, jopt, donate=False)
