@@ -25,7 +25,6 @@ where jnn cannot thread it (a plain attribute, a global, a list) is reported, by
 from __future__ import annotations
 
 import functools
-import itertools
 import operator
 import types
 import warnings
@@ -147,7 +146,7 @@ class _Layout:
     """
 
     __slots__ = ("data", "ostates", "items", "grads", "buffers", "gens", "key", "_where",
-                 "opts", "pos", "base", "rebound")
+                 "opts", "pos", "base", "rebound", "_owners")
 
     def __init__(self, roots: list[Any]) -> None:
         params: dict[int, Parameter] = {}
@@ -251,21 +250,27 @@ class _Layout:
     # order; a step that starts with ``zero_grad()`` never reads the old gradients, so
     # those inputs are dropped, and were they in the middle, every later output would
     # pair with the wrong input and XLA would insert copies.
-    # Generator keys travel as their raw uint32 data (typed key arrays cannot be packed).
+    # Generator keys are direct cells (typed key arrays, read and written every call): no
+    # packed store ever holds one, so the stores of separate models never overlap.
     def gather_lazy(self) -> list[Any]:
         return [*[p._value for p in self.data],
                 *[o._param_state[p][k] for o, p, k in self.ostates],
                 *[c[k] for c, k in self.items],
-                *[jax.random.key_data(g._raw_key()) for g in self.gens],
                 *[p._gradient for p in self.grads]]
 
     def raw_lazy(self) -> list[Any]:
-        """The lazy slots as held (keys as key arrays): compared by identity to tell
-        whether a traced function wrote any of them."""
-        return [*[p._value for p in self.data],
-                *[o._param_state[p][k] for o, p, k in self.ostates],
-                *[c[k] for c, k in self.items], *[g._raw_key() for g in self.gens],
-                *[p._gradient for p in self.grads]]
+        """The lazy slots as held: compared by identity to tell whether a traced function
+        wrote any of them."""
+        return self.gather_lazy()
+
+    def owner_ids(self) -> frozenset:
+        """The objects whose lazy cells a store of this layout holds."""
+        ids = getattr(self, "_owners", None)
+        if ids is None:
+            ids = self._owners = frozenset(
+                [*map(id, self.data), *(id(o) for o, _, _ in self.ostates),
+                 *(id(c) for c, _ in self.items)])
+        return ids
 
     def scatter_lazy(self, values: list[Any]) -> None:
         it = iter(values)
@@ -275,8 +280,6 @@ class _Layout:
             o._param_state[p][k] = next(it)
         for c, k in self.items:
             c[k] = next(it)
-        for g in self.gens:
-            g._key_value = jax.random.wrap_key_data(next(it))
         for p in self.grads:
             p._gradient = next(it)
 
@@ -284,15 +287,13 @@ class _Layout:
         return len(self.grads)
 
     def index_of(self, owner: Any, kind: str) -> int | None:
-        """Position of ``owner``'s cell (``kind``: "data", "grad", "key") among the lazy
-        values, or None when this layout does not carry it."""
+        """Position of ``owner``'s cell (``kind``: "data", "grad") among the lazy values, or
+        None when this layout does not carry it."""
         where = getattr(self, "_where", None)
         if where is None:
             n_data, n_other = len(self.data), len(self.ostates) + len(self.items)
             where = {(id(p), "data"): i for i, p in enumerate(self.data)}
             base = n_data + n_other
-            where.update({(id(g), "key"): base + i for i, g in enumerate(self.gens)})
-            base += len(self.gens)
             where.update({(id(p), "grad"): base + i for i, p in enumerate(self.grads)})
             self._where = where
         return where.get((id(owner), kind))
@@ -309,12 +310,6 @@ class _Layout:
             p._value = like(p._value)
         for p in self.grads:  # gradients are recomputed by the next backward: cleared
             p._gradient = None
-        for g in self.gens:
-            # A lost key would break every later draw anywhere (nn.Linear(...) included);
-            # a stale one would repeat randomness.  Continue from a fresh key instead.
-            with jax.ensure_compile_time_eval():
-                g._key_value = jax.random.fold_in(jax.random.key(g._initial_seed),
-                                                  next(_FRESH_KEYS))
         for opt in {id(o): o for o, _, _ in self.ostates}.values():
             opt.__dict__["_lost"] = lost
         for c, k in self.items:
@@ -326,20 +321,23 @@ class _Layout:
                 *(id(g) for g in self.gens)}
 
     def gather_direct(self) -> list[Any]:
-        return [c[k] for c, k in self.buffers]
+        return [*[c[k] for c, k in self.buffers], *[g._raw_key() for g in self.gens]]
 
     def scatter_direct(self, values: list[Any]) -> None:
-        for (c, k), v in zip(self.buffers, values):
-            c[k] = v
+        it = iter(values)
+        for c, k in self.buffers:
+            c[k] = next(it)
+        for g in self.gens:
+            g._key_value = next(it)
 
     def names(self) -> list[str]:
         return [
             *[f"Parameter{tuple(p.shape)}.data" for p in self.data],
             *[f"{type(o).__name__}.state[...][{k!r}]" for o, _, k in self.ostates],
             *[f"optimizer state [{k!r}]" for _, k in self.items],
-            *["Generator.key" for _ in self.gens],
             *[f"Parameter{tuple(p.shape)}.grad" for p in self.grads],
             *[f"buffer {k!r}" for _, k in self.buffers],
+            *["Generator.key" for _ in self.gens],
         ]
 
     def remove_new(self, before: _Layout) -> None:
@@ -358,7 +356,6 @@ class _Layout:
                         del o._param_state[p]
 
 
-_FRESH_KEYS = itertools.count(1 << 20)
 # Distinct cells read one by one from a pending store before it is unpacked whole.
 _PARTIAL_READS = 8
 
@@ -508,9 +505,6 @@ class _Store:
         value = self.cache.get(index)
         if value is None:
             if len(self.cache) >= _PARTIAL_READS:
-                if kind == "key":
-                    self.materialize()
-                    return None
                 # Many reads of one kind (a state_dict() per step reads every weight): copy
                 # all the cells of that kind out in one program; the store stays packed.
                 self._read_all(kind)
@@ -543,8 +537,7 @@ class _Store:
             return True
         if layout.ostates or layout.items:
             return False
-        cells = ([(p, "data") for p in layout.data] + [(g, "key") for g in layout.gens]
-                 + [(p, "grad") for p in layout.grads])
+        cells = [(p, "data") for p in layout.data] + [(p, "grad") for p in layout.grads]
         found = [(owner, kind, self.layout.index_of(owner, kind)) for owner, kind in cells]
         found = [(owner, kind, i) for owner, kind, i in found if i is not None]
         if not found:
@@ -557,10 +550,8 @@ class _Store:
         for (owner, kind, _), value in zip(found, values):
             if kind == "data":
                 owner._value = value
-            elif kind == "grad":
-                owner._gradient = value
             else:
-                owner._key_value = jax.random.wrap_key_data(value)
+                owner._gradient = value
         return True
 
     def materialize(self, release: bool = False) -> None:

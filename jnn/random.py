@@ -69,12 +69,7 @@ class Generator:
 
     @property
     def _key(self) -> jax.Array:
-        pending = _state.versions.pending
-        if pending is not None:  # a compiled step may hold the newest key
-            data = _state.read_pending(pending, self, "key")
-            if data is not None:
-                with jax.ensure_compile_time_eval():  # stored data: concrete in any trace
-                    return jax.random.wrap_key_data(data)
+        # (jnn.compile threads keys as direct cells: the slot is always the newest key)
         key = self._raw_key()
         if type(key) is _state.LostState:
             raise key.error()
@@ -82,8 +77,6 @@ class Generator:
 
     @_key.setter
     def _key(self, value: jax.Array) -> None:
-        if _state.state.pending is not None:
-            _state.flush()
         self._key_value = value
 
     # copy.deepcopy and pickle see the newest key (a compiled step may hold it packed).
