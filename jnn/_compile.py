@@ -321,14 +321,14 @@ class _Layout:
                 *(id(g) for g in self.gens)}
 
     def gather_direct(self) -> list[Any]:
-        return [*[c[k] for c, k in self.buffers], *[g._raw_key() for g in self.gens]]
+        return [*[c[k] for c, k in self.buffers], *[g._raw_key_data() for g in self.gens]]
 
     def scatter_direct(self, values: list[Any]) -> None:
         it = iter(values)
         for c, k in self.buffers:
             c[k] = next(it)
         for g in self.gens:
-            g._key_value = next(it)
+            g._set_key_data(next(it))
 
     def names(self) -> list[str]:
         return [

@@ -58,14 +58,33 @@ class Generator:
             resolve_device(device)
         self._initial_seed = int(seed)
         self._key_value: jax.Array | None = None  # made on first use: keeps import fast
+        self._key_data: jax.Array | None = None
+
+    # The key is held as a typed key (what draws use) and/or its raw uint32 data (what a
+    # compiled program takes and returns: a typed key costs more to pass); whichever is
+    # missing is made from the other on first use.
+    _key_data: jax.Array | None = None
 
     def _raw_key(self) -> jax.Array:
         """The key slot itself, made on first use (no write-back of compiled state)."""
         if self._key_value is None:
+            data = self._key_data
             # First use may happen inside a trace: the seed's key must still be concrete.
             with jax.ensure_compile_time_eval():
-                self._key_value = jax.random.key(self._initial_seed)
+                self._key_value = (jax.random.key(self._initial_seed) if data is None
+                                   else jax.random.wrap_key_data(data))
         return self._key_value
+
+    def _raw_key_data(self) -> jax.Array:
+        """The key's raw data, as a compiled program threads it."""
+        data = self._key_data
+        if data is None:
+            with jax.ensure_compile_time_eval():
+                data = self._key_data = jax.random.key_data(self._raw_key())
+        return data
+
+    def _set_key_data(self, data: jax.Array) -> None:
+        self._key_data, self._key_value = data, None
 
     @property
     def _key(self) -> jax.Array:
@@ -77,7 +96,7 @@ class Generator:
 
     @_key.setter
     def _key(self, value: jax.Array) -> None:
-        self._key_value = value
+        self._key_value, self._key_data = value, None
 
     # copy.deepcopy and pickle see the newest key (a compiled step may hold it packed).
     def __getstate__(self) -> dict:
