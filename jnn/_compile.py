@@ -24,6 +24,7 @@ where jnn cannot thread it (a plain attribute, a global, a list) is reported, by
 
 from __future__ import annotations
 
+import dis
 import functools
 import operator
 import types
@@ -60,6 +61,17 @@ def _code_names(code: types.CodeType) -> set[str]:
     for const in code.co_consts:
         if isinstance(const, types.CodeType):
             names |= _code_names(const)
+    return names
+
+
+def _loaded_globals(code: types.CodeType) -> set[str]:
+    """The names ``code`` (and the functions defined in it) load as globals — not the
+    attribute names ``co_names`` also holds (``opt.step`` names ``step``)."""
+    names = {ins.argval for ins in dis.get_instructions(code)
+             if ins.opname in ("LOAD_GLOBAL", "LOAD_NAME")}
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names |= _loaded_globals(const)
     return names
 
 
@@ -670,6 +682,8 @@ class CompiledFunction:
         self._code_fn = code_fn
         code = getattr(code_fn, "__code__", None)
         self._global_names = tuple(sorted(_code_names(code))) if code is not None else ()
+        self._loaded_names = (tuple(sorted(_loaded_globals(code))) if code is not None
+                              else ())
 
     def __get__(self, obj: Any, objtype: Any = None) -> Any:
         """``@jnn.compile`` on a method: one compiled function (one cache) per instance."""
@@ -696,7 +710,7 @@ class CompiledFunction:
                 out.append(id(c.cell_contents))
             except ValueError:
                 out.append(0)
-        names = self._global_names
+        names = self._loaded_names  # (not attribute names: `opt.step` vs `for step in ...`)
         if names:
             out.extend(map(id, map(self._code_fn.__globals__.get, names)))
         return tuple(out)
@@ -718,7 +732,7 @@ class CompiledFunction:
             if _is_plain_value(value):
                 out.append((name, _pytree._static_key(value)))
         g = fn.__globals__
-        for name in self._global_names:
+        for name in self._loaded_names:
             value = g.get(name, _ARRAY)
             if _is_plain_value(value):
                 out.append((name, _pytree._static_key(value)))
@@ -778,19 +792,24 @@ class CompiledFunction:
             self._spec_version = _state.versions.spec
         layout = self._layout
         store = self._store
-        from_store = store is not None and st.pending is store and store.layout is layout
+        from_store = store is not None and store.layout is layout and store in st.pending
         if from_store:
             plan, packed = store.plan, store.buffers  # the fast path: state already packed
         else:
-            pending = st.pending
-            if self._read_only and pending is not None:
+            # The stores that hold this function's objects (its own old one included).
+            ids = layout.owner_ids()
+            holding = [s for s in st.pending
+                       if s is store or not s.layout.owner_ids().isdisjoint(ids)]
+            if self._read_only and holding:
                 # An evaluation step: the training step's store stays pending; only the
                 # cells this program reads come out of it.
                 with _state.LOCK:
-                    if not pending.refresh(layout):
-                        _state.materialize()
-            else:
-                _state.flush()
+                    for pending in holding:
+                        if not pending.refresh(layout):
+                            _state.materialize_store(pending)
+            elif holding:
+                # Write back what this call reads; other models' stores stay packed.
+                _state.flush_stores(holding)
             lazy = layout.gather_lazy()
             plan = _Plan.of(lazy, layout.n_grads())
             packed = None
@@ -812,8 +831,10 @@ class CompiledFunction:
         traced = entry is None
         if entry is None or entry.warm:
             # Tracing reads the objects, so they must hold every value (never flush inside
-            # a trace: the write-back would run as traced code and leave tracers behind).
-            if from_store:
+            # a trace: the write-back would run as traced code and leave tracers behind;
+            # a write in the traced code, zero_grad() setting .grad, flushes what is
+            # pending, so nothing may be: other functions' stores are written back too).
+            if st.pending:
                 _state.flush()
                 lazy = layout.gather_lazy()
                 from_store = False
@@ -851,7 +872,7 @@ class CompiledFunction:
             for step in reversed(undo):  # the first step's placeholders go again
                 step()
             if from_store and any(b.is_deleted() for b in packed):
-                st.pending = None
+                _state.drop_pending(store)
                 if not store.materialized:
                     # The newest state was donated to the failed program: it exists nowhere.
                     store.layout.lose(f"{type(error).__name__}: {error}")
@@ -865,7 +886,9 @@ class CompiledFunction:
             out_it = iter(out_arrays)
             return jax.tree_util.tree_unflatten(entry.out_treedef, [
                 next(out_it) if x is _ARRAY else x for x in entry.out_static])
-        self._store = st.pending = _Store(out_layout, entry.out_plan, new_packed)
+        new_store = _Store(out_layout, entry.out_plan, new_packed)
+        _state.push_pending(new_store, replaced=store if from_store else None)
+        self._store = new_store
         if entry.cleared:  # zero_grad() inside the program
             for i in entry.cleared:
                 layout.data[i]._gradient = None
@@ -882,7 +905,7 @@ class CompiledFunction:
         out_leaves = [next(out_it) if s is _ARRAY else s for s in entry.out_static]
         self._memo = None
         if (entry.compiled and out_layout is layout and not entry.cleared and not self.checks
-                and not kwargs and len(arrays) == len(leaves)):
+                and not kwargs and all(isinstance(a, jax.Array) for a in args)):
             self._memo = (tuple(type(a) for a in args),
                           tuple((a.shape, a.dtype) for a in args), self._fast,
                           _state.versions.spec, entry, layout, call[2],
@@ -901,7 +924,7 @@ class CompiledFunction:
                 return _MISS
         st = _state.state
         store = self._store
-        if (st.pending is not store or store is None or store.layout is not layout
+        if (store is None or store.layout is not layout or store not in st.pending
                 or _state.versions.spec != spec or self._fast_key(()) != fast):
             return _MISS
         for (_, group), values in zip(self._groups, options):
@@ -915,13 +938,15 @@ class CompiledFunction:
                 packed, layout.gather_direct(), hyper, list(args))
         except BaseException as error:
             if any(b.is_deleted() for b in packed):
-                st.pending = None
+                _state.drop_pending(store)
                 if not store.materialized:
                     store.layout.lose(f"{type(error).__name__}: {error}")
             raise
         layout.scatter_direct(new_direct)
         self._read_only = False
-        self._store = st.pending = _Store(layout, entry.out_plan, new_packed)
+        new_store = _Store(layout, entry.out_plan, new_packed)
+        _state.push_pending(new_store, replaced=store)
+        self._store = new_store
         out_it = iter(out_arrays)
         return jax.tree_util.tree_unflatten(
             entry.out_treedef, [next(out_it) if s is _ARRAY else s for s in entry.out_static])

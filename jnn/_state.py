@@ -23,7 +23,8 @@ class _Versions:
         self.structure = 0  # which state exists (parameters, buffers, submodules)
         self.spec = 0  # anything in a module spec: structure and static configuration
         self.cells = 0
-        self.pending: object = None
+        # the packed stores compiled calls left (see pending below): disjoint, oldest first
+        self.pending: tuple = ()
 
 
 # Held by every jnn.compile'd call and by every write-back of its packed state: a trace
@@ -57,17 +58,15 @@ class _State(threading.local):
     # While jnn.compile traces: ids of the Parameters, buffer dicts and generators the
     # program threads; a traced value written anywhere else is reported (see _compile).
     threaded: set | None = None
-    # The packed state a jnn.compile'd call left on the device and has not yet written
-    # back into the Python objects (Parameter data/grad, optimizer state), or None.  It is
-    # global, not per thread: a model trained in one thread and read in another (the main
-    # thread after join()) must see the newest values.
+    # The packed state jnn.compile'd calls left on the device and have not yet written
+    # back into the Python objects (Parameter data/grad, optimizer state): a tuple of
+    # stores, one per compiled function at most, holding disjoint objects (a call first
+    # writes back every store that holds its objects), so two models trained by two
+    # compiled functions in turn each keep their state packed.  Global, not per thread: a
+    # model trained in one thread and read in another must see the newest values.
     @property
-    def pending(self) -> object:
+    def pending(self) -> tuple:
         return versions.pending
-
-    @pending.setter
-    def pending(self, value: object) -> None:
-        versions.pending = value
 
     # Bumped by every change to any module's *structure* (registering or removing a
     # parameter/buffer/submodule, rebinding a plain attribute, train()/eval(), hooks,
@@ -129,58 +128,103 @@ def log_write(container: object, key: object, old: object) -> None:
         log[(id(container), key)] = (container, key, old)
 
 
+# At most this many stores stay pending; a new one writes the oldest back.
+MAX_PENDING = 4
+
+
 def flush() -> None:
-    """Write packed state left by a compiled call back into the objects, and drop it.
+    """Write packed state left by compiled calls back into the objects, and drop it.
 
     For writers: after this the objects are the only copy, so they may change.  Readers
-    call :func:`materialize`, which keeps the packed store for the next compiled call.
+    call :func:`materialize`, which keeps the packed stores for the next compiled calls.
     """
     with LOCK:
-        store = versions.pending
-        if store is not None:
-            try:
-                store.materialize(release=True)  # type: ignore[attr-defined]
-            finally:
-                versions.pending = None
+        if versions.pending:
+            flush_stores(versions.pending)
+
+
+def flush_stores(stores: tuple | list) -> None:
+    """Write these pending stores back and drop them (their buffers are donated)."""
+    with LOCK:
+        stores = tuple(stores)
+        error = None
+        try:
+            for store in stores:
+                try:
+                    store.materialize(release=True)  # type: ignore[attr-defined]
+                except BaseException as caught:  # every store is written back, then raise
+                    error = error or caught
+        finally:
+            # Dropped only once written back: a reader in another thread that sees no
+            # pending store reads the objects' slots, which must hold the values by then.
+            versions.pending = tuple(s for s in versions.pending if s not in stores)
+        if error is not None:
+            raise error
 
 
 def materialize() -> None:
-    """Make the objects hold the values a compiled call left packed; keep the store.
+    """Make the objects hold the values compiled calls left packed; keep the stores.
 
     A read (logging a weight, ``state_dict()``, a copy) then costs one unpack, and the
-    next compiled call still takes the packed buffers as they are: no re-pack.  The store
-    stays valid until a write (:func:`flush`) or the next call replaces it.  A call that
-    failed after it returned (an asynchronous device error surfaces here) marks its
-    objects as lost and raises (see ``_compile._Store.materialize``).
+    next compiled call still takes the packed buffers as they are: no re-pack.  A store
+    stays valid until a write (:func:`flush`) or its function's next call replaces it.  A
+    call that failed after it returned (an asynchronous device error surfaces here) marks
+    its objects as lost and raises (see ``_compile._Store.materialize``).
     """
     with LOCK:
-        store = versions.pending
-        if store is not None and not store.materialized:  # type: ignore[attr-defined]
+        for store in versions.pending:
+            materialize_store(store)
+
+
+def materialize_store(store: object) -> None:
+    with LOCK:
+        if not store.materialized:  # type: ignore[attr-defined]
             try:
                 store.materialize()  # type: ignore[attr-defined]
             except BaseException:
-                versions.pending = None
+                drop_pending(store)
                 raise
 
 
-def read_pending(store: object, owner: object, kind: str) -> object:
-    """``owner``'s newest value from the pending store without unpacking the rest.
+def push_pending(store: object, replaced: object = None) -> None:
+    """``store`` is pending from now on; ``replaced`` (the store its call consumed) is
+    dropped without a write-back; past MAX_PENDING the oldest store is written back."""
+    with LOCK:
+        stores = [s for s in versions.pending if s is not replaced]
+        stores.append(store)
+        versions.pending = tuple(stores)
+        if len(stores) > MAX_PENDING:  # (still pending while written back: see above)
+            flush_stores(stores[:-MAX_PENDING])
 
-    Returns None when the store does not carry it or has been materialized: the object's
-    own slot is then current.
+
+def drop_pending(store: object) -> None:
+    """Forget ``store`` without writing it back (its call failed)."""
+    with LOCK:
+        versions.pending = tuple(s for s in versions.pending if s is not store)
+
+
+def read_pending(owner: object, kind: str) -> object:
+    """``owner``'s newest value from a pending store without unpacking the rest.
+
+    Returns None when no unmaterialized store carries it: the object's own slot is then
+    current.
     """
     with LOCK:
-        if versions.pending is not store or store.materialized:  # type: ignore[attr-defined]
-            return None
-        try:
-            # Concrete even when the read happens inside someone's trace (a plain jax.jit
-            # drawing from the generator after a compiled step): the stored value is data,
-            # and a traced copy would hide the "not threaded" error and leak.
-            with jax.ensure_compile_time_eval():
-                return store.read(owner, kind)  # type: ignore[attr-defined]
-        except BaseException:
-            versions.pending = None
-            raise
+        for store in versions.pending:
+            if store.materialized:  # type: ignore[attr-defined]
+                continue
+            try:
+                # Concrete even when the read happens inside someone's trace (a plain
+                # jax.jit reading a weight after a compiled step): the stored value is
+                # data, and a traced copy would hide the "not threaded" error and leak.
+                with jax.ensure_compile_time_eval():
+                    value = store.read(owner, kind)  # type: ignore[attr-defined]
+            except BaseException:
+                drop_pending(store)
+                raise
+            if value is not None:
+                return value
+        return None
 
 
 class LostState:

@@ -79,7 +79,7 @@ def differentiate(closure: Callable[[], Any], params: Sequence[Parameter], *,
             "element 0 of tensors does not require grad and does not have a grad_fn "
             "(gradients were requested inside jnn.no_grad())"
         )
-    if _state.state.pending is not None:  # the raw slots below must hold the newest state
+    if _state.state.pending:  # the raw slots below must hold the newest state
         _state.flush()
     record: dict[str, Any] = {}
 
@@ -190,7 +190,7 @@ def _trainable(params: Iterable[Parameter], strict: bool = False) -> list[Parame
 def _used_parameters(closure: Callable[[], Any]) -> list[Parameter]:
     """The Parameters a closure reads (an abstract dry run, state restored afterwards)."""
     st = _state.state
-    if st.pending is not None:  # never flush inside the dry run's trace (zero_grad would)
+    if st.pending:  # never flush inside the dry run's trace (zero_grad would)
         _state.flush()
     outer_reads, outer_writes = st.read_log, st.write_log
     st.read_log, st.write_log = {}, {}

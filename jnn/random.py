@@ -79,12 +79,21 @@ class Generator:
         """The key's raw data, as a compiled program threads it."""
         data = self._key_data
         if data is None:
+            key = self._raw_key()
             with jax.ensure_compile_time_eval():
-                data = self._key_data = jax.random.key_data(self._raw_key())
+                data = jax.random.key_data(key)
+            if not isinstance(key, jax.core.Tracer):
+                self._key_data = data
         return data
 
     def _set_key_data(self, data: jax.Array) -> None:
-        self._key_data, self._key_value = data, None
+        if isinstance(data, jax.core.Tracer):
+            # Inside a program's trace: wrap now, at this trace's level.  Wrapped later,
+            # inside a nested trace (an autograd dry run), the key would belong to that
+            # trace and escape with it.
+            self._key_data, self._key_value = data, jax.random.wrap_key_data(data)
+        else:
+            self._key_data, self._key_value = data, None
 
     @property
     def _key(self) -> jax.Array:

@@ -144,7 +144,7 @@ def test_options_changed_by_hand_in_a_steady_loop_match_torch():
     step = compiled_step(jmodel, jopt)
     changes = [{}, {}, {"lr": 0.02}, {"betas": (0.3, 0.99)}, {}, {"weight_decay": 0.1},
                {"betas": (0.9, 0.999), "lr": 0.005}, {}]
-    for i, change in enumerate(changes):
+    for change in changes:
         for opt in (topt, jopt):
             opt.param_groups[0].update(change)
         expected = torch_step(tmodel, topt)
@@ -152,6 +152,35 @@ def test_options_changed_by_hand_in_a_steady_loop_match_torch():
         assert_same_weights(tmodel, jmodel)
     # a new program only where a static flag changed (lerp's formula, weight_decay != 0)
     assert step.trace_count == 1 + 3 and step.compile_count == 4
+
+
+def test_separate_models_trained_in_turn_keep_their_state_packed_and_match_torch():
+    """Five models, each with its own compiled step, trained in turn (an ensemble loop):
+    each call writes back only stores that hold its own objects, at most four stay
+    packed, and every model ends where its own torch run does."""
+    twins_list = [twins(lr=0.01 * (k + 1)) for k in range(5)]
+    steps = [compiled_step(jm, jo) for _, _, jm, jo in twins_list]
+    for _ in range(3):
+        for (tmodel, topt, _, _), step in zip(twins_list, steps):
+            expected = torch_step(tmodel, topt)
+            assert float(step(jnp.asarray(X), jnp.asarray(Y))) == pytest.approx(
+                expected, rel=1e-5)
+    # (a trace writes every store back first; steady calls keep the others packed)
+    assert len(_state.state.pending) == _state.MAX_PENDING  # the oldest written back
+    first, second = steps[3]._store, steps[4]._store
+    assert first in _state.state.pending and second in _state.state.pending
+    # a read of one model comes out of its own store; the others stay packed
+    tmodel, _, jmodel, _ = twins_list[3]
+    assert_same_weights(tmodel, jmodel)
+    assert first in _state.state.pending and second in _state.state.pending
+    # a write anywhere writes every store back; training goes on from there
+    twins_list[0][2][0].weight.data = twins_list[0][2][0].weight.data * 1.0
+    assert _state.state.pending == ()
+    for (tmodel, topt, jmodel, _), step in zip(twins_list, steps):
+        expected = torch_step(tmodel, topt)
+        assert float(step(jnp.asarray(X), jnp.asarray(Y))) == pytest.approx(expected, rel=1e-5)
+        assert_same_weights(tmodel, jmodel)
+    assert all(step.trace_count == 1 for step in steps)
 
 
 def test_run_time_failure_without_donation_keeps_the_last_completed_step():
@@ -561,6 +590,32 @@ def test_a_compiled_step_named_like_a_method_it_calls_threads_only_the_current_t
         threaded = [r for r in step._roots if isinstance(r, (nn.Module, jnn.optim.Optimizer))]
         assert len(threaded) == 2 and {id(r) for r in threaded} == {id(jopt), id(jmodel)}
     assert step.compile_count == 1
+
+
+def test_a_loop_variable_named_like_an_attribute_the_step_uses_is_not_compiled_in():
+    """`for step in range(n)` around a compiled function that calls `opt.step(...)`: the
+    global `step` is an attribute name in the function's code, not a value it reads, so
+    it neither re-traces nor forces a rediscovery per iteration."""
+    tmodel, topt, jmodel, jopt = twins()
+    namespace = {"jnn": jnn, "F": F, "model": jmodel, "opt": jopt, "step": 0}
+    exec(
+        "@jnn.compile\n"
+        "def train_step(x, y):\n"
+        "    def closure():\n"
+        "        opt.zero_grad()\n"
+        "        return F.mse_loss(model(x), y)\n"
+        "    return opt.step(closure)\n", namespace)
+    train_step = namespace["train_step"]
+    for i in range(12):
+        namespace["step"] = i * 1000  # a new int object every iteration
+        expected = torch_step(tmodel, topt)
+        assert float(train_step(jnp.asarray(X), jnp.asarray(Y))) == pytest.approx(
+            expected, rel=1e-5)
+        if i == 2:
+            fast = train_step._fast
+        if i > 2:
+            assert train_step._fast is fast  # no rediscovery
+    assert train_step.trace_count == 1
 
 
 def test_same_shaped_new_models_and_optimizers_reuse_the_program_and_match_torch():

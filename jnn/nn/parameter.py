@@ -106,9 +106,8 @@ class Parameter:
     # -- torch's tensor attributes -------------------------------------------------
     @property
     def _data(self) -> jax.Array:
-        pending = _state.versions.pending
-        if pending is not None:
-            value = _state.read_pending(pending, self, "data")
+        if _state.versions.pending:
+            value = _state.read_pending(self, "data")
             if value is not None:
                 return value
         value = self._value
@@ -118,16 +117,15 @@ class Parameter:
 
     @_data.setter
     def _data(self, value: Any) -> None:
-        if _state.state.pending is not None:
+        if _state.state.pending:
             _state.flush()
         check_write(self, self._value, value, "a Parameter's data")
         self._value = value
 
     @property
     def _grad(self) -> jax.Array | None:
-        pending = _state.versions.pending
-        if pending is not None:
-            value = _state.read_pending(pending, self, "grad")
+        if _state.versions.pending:
+            value = _state.read_pending(self, "grad")
             if value is not None:
                 return value
         value = self._gradient
@@ -137,7 +135,7 @@ class Parameter:
 
     @_grad.setter
     def _grad(self, value: Any) -> None:
-        if _state.state.pending is not None:
+        if _state.state.pending:
             _state.flush()
         check_write(self, self._gradient, value, "a Parameter's .grad")
         self._gradient = value
@@ -181,7 +179,7 @@ class Parameter:
 
     def _peek(self) -> Any:
         """The newest value, or the LostState marker that says what was lost (no raise)."""
-        if _state.state.pending is not None:
+        if _state.state.pending:
             _state.materialize()
         return self._value
 

@@ -87,7 +87,7 @@ class Optimizer:
     @property
     def state(self) -> defaultdict[Parameter, dict[str, Any]]:
         """Per-parameter state, torch's layout: ``state[p] == {'step': ..., ...}``."""
-        if _state.state.pending is not None:  # written back lazily after a compiled step
+        if _state.state.pending:  # written back lazily after a compiled step
             _state.flush()
         lost = self.__dict__.get("_lost")
         if lost is not None:  # a failed compiled call destroyed it (see jnn/_compile.py)
@@ -96,7 +96,7 @@ class Optimizer:
 
     @state.setter
     def state(self, value: Any) -> None:
-        if _state.state.pending is not None:
+        if _state.state.pending:
             _state.flush()
         self.__dict__.pop("_lost", None)
         self._param_state = value
