@@ -516,17 +516,25 @@ class _Store:
             return None
         value = self.cache.get(index)
         if value is None:
-            if len(self.cache) >= _PARTIAL_READS:
-                # Many reads of one kind (a state_dict() per step reads every weight): copy
-                # all the cells of that kind out in one program; the store stays packed.
-                self._read_all(kind)
-                return self.cache[index]
-            try:
-                value = self.plan.read(self.buffers, index)
-            except Exception as error:  # the call that made these buffers failed
-                self.layout.lose(f"{type(error).__name__}: {error}")
-                raise _failed_after_return() from error
-            self.cache[index] = value
+            # Concrete even when the read happens inside someone's trace (a plain jax.jit
+            # reading a weight after a compiled step): the stored value is data, and a
+            # traced copy would hide the "not threaded" error and leak.
+            with jax.ensure_compile_time_eval():
+                return self._read_new(index, kind)
+        return value
+
+    def _read_new(self, index: int, kind: str) -> Any:
+        if len(self.cache) >= _PARTIAL_READS:
+            # Many reads of one kind (a state_dict() per step reads every weight): copy all
+            # the cells of that kind out in one program; the store stays packed.
+            self._read_all(kind)
+            return self.cache[index]
+        try:
+            value = self.plan.read(self.buffers, index)
+        except Exception as error:  # the call that made these buffers failed
+            self.layout.lose(f"{type(error).__name__}: {error}")
+            raise _failed_after_return() from error
+        self.cache[index] = value
         return value
 
     def _read_all(self, kind: str) -> None:

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import threading
 
-import jax
-
 
 class _Versions:
     __slots__ = ("structure", "spec", "cells", "pending")
@@ -214,11 +212,7 @@ def read_pending(owner: object, kind: str) -> object:
             if store.materialized:  # type: ignore[attr-defined]
                 continue
             try:
-                # Concrete even when the read happens inside someone's trace (a plain
-                # jax.jit reading a weight after a compiled step): the stored value is
-                # data, and a traced copy would hide the "not threaded" error and leak.
-                with jax.ensure_compile_time_eval():
-                    value = store.read(owner, kind)  # type: ignore[attr-defined]
+                value = store.read(owner, kind)  # type: ignore[attr-defined]
             except BaseException:
                 drop_pending(store)
                 raise
