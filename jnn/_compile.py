@@ -607,7 +607,7 @@ class _Entry:
     """One traced program and what its outputs mean."""
 
     __slots__ = ("jitted", "out_recipe", "out_layout", "in_layout", "out_plan", "out_static",
-                 "out_treedef", "cleared", "compiled", "read_only", "warm")
+                 "out_treedef", "cleared", "compiled", "read_only", "warm", "composed")
 
     def __init__(self) -> None:
         self.compiled = False  # called once: XLA compiled it (a jax.eval_shape does not)
@@ -632,6 +632,8 @@ class _Entry:
         # A first training step's program, only traced abstractly: its output cells say
         # which placeholders let the steady program run instead (see _warm_start)
         self.warm = False
+        # A read-only program composed with a training store's unpacking (_call_from)
+        self.composed: dict[tuple, Any] = {}
 
     def serves(self, layout: _Layout) -> bool:
         in_layout = self.in_layout
@@ -801,6 +803,7 @@ class CompiledFunction:
         layout = self._layout
         store = self._store
         from_store = store is not None and store.layout is layout and store in st.pending
+        source = None
         if from_store:
             plan, packed = store.plan, store.buffers  # the fast path: state already packed
         else:
@@ -808,7 +811,13 @@ class CompiledFunction:
             ids = layout.owner_ids()
             holding = [s for s in st.pending
                        if s is store or not s.layout.owner_ids().isdisjoint(ids)]
-            if self._read_only and holding:
+            if (self._read_only and len(holding) == 1 and not self.checks
+                    and not layout.ostates and not layout.items):
+                # An evaluation step beside a training step's store: its program may take
+                # that store's buffers directly (``_call_from``, once the key is known); the
+                # objects' stale slots give the same shapes meanwhile.
+                source = holding[0]
+            elif self._read_only and holding:
                 # An evaluation step: the training step's store stays pending; only the
                 # cells this program reads come out of it.
                 with _state.LOCK:
@@ -835,6 +844,15 @@ class CompiledFunction:
         entry = self._entries.get(key)
         if entry is not None and not entry.serves(layout):
             entry = None  # traced for other objects' new cells: trace these (replaces it)
+        if source is not None:
+            if entry is not None and entry.compiled and entry.read_only:
+                out = self._call_from(entry, source, layout, plan, options, arrays, leaves)
+                if out is not _MISS:
+                    return out
+            with _state.LOCK:  # else as any evaluation step: its cells come out first
+                if not source.refresh(layout):
+                    _state.materialize_store(source)
+            lazy = layout.gather_lazy()
         undo: list[Callable[[], None]] = []
         traced = entry is None
         if entry is None or entry.warm:
@@ -919,6 +937,37 @@ class CompiledFunction:
                           _state.versions.spec, entry, layout, call[2],
                           [tuple(g.values()) for _, g in self._groups])
         return jax.tree_util.tree_unflatten(entry.out_treedef, out_leaves)
+
+    def _call_from(self, entry: _Entry, source: _Store, layout: _Layout, plan: _Plan,
+                   options: list, arrays: list, leaves: list) -> Any:
+        """An evaluation step (a read-only program) run on a training step's pending store:
+        one program slices the cells it reads out of that store's buffers and runs the
+        step — no gather of the weights into the objects, no re-pack — and the store stays
+        pending and packed.  ``_MISS`` where the store lacks a cell this step reads."""
+        where = source.layout
+        idx = []
+        for owner, kind in [*((p, "data") for p in layout.data),
+                            *((p, "grad") for p in layout.grads)]:
+            i = where.index_of(owner, kind)
+            if i is None:
+                return _MISS
+            idx.append(i)
+        composed_key = (source.plan, tuple(idx))
+        program = entry.composed.get(composed_key)
+        if program is None:
+            program = entry.composed[composed_key] = _composed(
+                source.plan, tuple(idx), plan, entry.jitted)
+        self._ctx = (layout, leaves)
+        try:
+            new_direct, out_arrays = program(source.buffers, layout.gather_direct(),
+                                             [h for h, _ in options], arrays)
+        finally:
+            self._ctx = None
+        layout.scatter_direct(new_direct)
+        self._read_only = True
+        out_it = iter(out_arrays)
+        return jax.tree_util.tree_unflatten(
+            entry.out_treedef, [next(out_it) if s is _ARRAY else s for s in entry.out_static])
 
     def _call_again(self, memo: tuple, args: tuple) -> Any:
         """A steady training loop's call: the same program, arguments of the same types and
@@ -1234,6 +1283,18 @@ class CompiledFunction:
             program = checkify.checkify(program, errors=checkify.user_checks)
         entry.jitted = jax.jit(program, donate_argnums=(0,) if self.donate else ())
         return entry
+
+
+def _composed(source: _Plan, idx: tuple, plan: _Plan, inner: Any) -> Any:
+    """``inner`` (a read-only program) fed from ``source``'s packed buffers: the cells at
+    ``idx`` are sliced out and packed as ``plan`` packs them, inside one program (XLA keeps
+    only the slices it needs).  Nothing is donated: the source store stays pending."""
+    def composed(buffers: list, direct: list, hyper: list, arrays: list) -> tuple:
+        values = source.unpack(buffers)
+        _, new_direct, out_arrays = inner(plan.pack([values[i] for i in idx]), direct,
+                                          hyper, arrays)
+        return new_direct, out_arrays
+    return jax.jit(composed)
 
 
 def _bump_cells() -> None:

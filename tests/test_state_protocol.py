@@ -948,6 +948,8 @@ def test_alternating_compiled_train_and_eval_keeps_the_training_store():
             if compiled and i:  # known read-only from its first call on
                 assert _state.versions.pending is store  # not replaced, not written back
                 assert evaluate._read_only
+        if compiled:  # from its second call on, one program sliced the training store
+            assert any(entry.composed for entry in evaluate._entries.values())
         outs.append(np.asarray(model[0].weight.data))
         results.append(outs)
     for a, b in zip(*results):
