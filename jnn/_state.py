@@ -15,11 +15,12 @@ import threading
 
 
 class _Versions:
-    __slots__ = ("structure", "spec", "cells", "pending")
+    __slots__ = ("structure", "spec", "config", "cells", "pending")
 
     def __init__(self) -> None:
         self.structure = 0  # which state exists (parameters, buffers, submodules)
         self.spec = 0  # anything in a module spec: structure and static configuration
+        self.config = 0  # the same, except train()/eval() flips (specs cached per mode)
         self.cells = 0
         # the packed stores compiled calls left (see pending below): disjoint, oldest first
         self.pending: tuple = ()
@@ -101,14 +102,23 @@ def bump_structure() -> None:
     """Invalidate every cached module spec (a structural change happened somewhere)."""
     versions.structure += 1
     versions.spec += 1
+    versions.config += 1
 
 
 def bump_config() -> None:
     """Invalidate cached specs, not layouts: only static configuration changed.
 
-    ``train()``/``eval()`` or a plain attribute: the programs' keys change, but which
-    arrays of state exist does not, so ``jnn.compile`` keeps its layout and packed store.
+    A plain attribute: the programs' keys change, but which arrays of state exist does
+    not, so ``jnn.compile`` keeps its layout and packed store.
     """
+    versions.spec += 1
+    versions.config += 1
+
+
+def bump_training() -> None:
+    """A ``training`` flag flipped (``train()``/``eval()``): specs change, but a module
+    tree's spec for a given set of flags is cached (see ``_pytree.spec_of``), so
+    alternating train and eval steps rebuilds nothing."""
     versions.spec += 1
 
 

@@ -916,6 +916,38 @@ def test_checked_mode_reports_every_value_check_as_torch(ours, theirs, bad):
         assert str(got.value) == str(expected.value)
 
 
+def test_train_eval_switches_reuse_specs_and_configuration_changes_still_count(monkeypatch):
+    """train()/eval() flips find the tree's spec for that set of flags again (no rebuild
+    per switch); any other change (a hyper-parameter, one submodule's own mode) is seen."""
+    from jnn.nn.modules import _pytree
+
+    model = nn.Sequential(nn.Linear(3, 8), nn.ReLU(), nn.Dropout(0.5), nn.Linear(8, 1))
+    run = jnn.compile(lambda x: model(x))
+    x = jnp.asarray(X[:, :3])
+    model.train()
+    run(x)
+    model.eval()
+    evaluated = np.asarray(run(x))
+    builds = []
+    real_build = _pytree.build
+    monkeypatch.setattr(_pytree, "build", lambda m: builds.append(m) or real_build(m))
+    for _ in range(3):
+        model.train()
+        run(x)
+        model.eval()
+        np.testing.assert_array_equal(np.asarray(run(x)), evaluated)
+    assert builds == [] and run.trace_count == 2
+    model[2].p = 0.0  # a hyper-parameter: a new spec, a new program
+    model.train()
+    np.testing.assert_allclose(np.asarray(run(x)), evaluated, rtol=1e-6, atol=1e-6)
+    assert builds and run.trace_count == 3
+    model.train()
+    model[2].p = 0.9
+    model[2].eval()  # one submodule's own mode: its own spec
+    np.testing.assert_allclose(np.asarray(run(x)), evaluated, rtol=1e-6, atol=1e-6)
+    assert run.trace_count == 4
+
+
 def test_alternating_compiled_train_and_eval_keeps_the_training_store():
     """An evaluation step writes no state: it reads the newest weights out of the training
     step's packed store and leaves that store pending, so the next training step re-packs

@@ -34,7 +34,7 @@ __all__ = ["Spec", "flatten", "flatten_with_keys", "unflatten", "materialize", "
 
 # Entries of a module's __dict__ that are state (leaves / children / caches), not config.
 STATE_KEYS = frozenset({"_parameters", "_buffers", "_modules", "_jnn_cache", "_jnn_lazy",
-                        "_jnn_building", "_jnn_scope"})
+                        "_jnn_building", "_jnn_scope", "_jnn_modes"})
 # Mutable containers in a template (hook dicts, the non-persistent set, ...) are copied
 # for each materialized module, so changing a copy never changes the original.
 _COPIED_TYPES = (dict, OrderedDict, set, list)
@@ -214,6 +214,7 @@ def build(module: Any) -> tuple:
         d = m.__dict__
         if "_jnn_lazy" in d:
             materialize(m)
+        mods.append(m)
         idx = len(nodes)
         node_index[id(m)] = idx
         nodes.append(None)
@@ -250,11 +251,37 @@ def build(module: Any) -> tuple:
                            _template_key(m, template))
         return idx
 
+    mods: list[Any] = []
     visit(module, "")
     spec = Spec(tuple(nodes), tuple(paths))  # type: ignore[arg-type]
-    cache = (_state.versions.spec, spec, tuple(plan))
-    module.__dict__["_jnn_cache"] = cache
+    versions = _state.versions
+    cache = (versions.spec, spec, tuple(plan))
+    d = module.__dict__
+    d["_jnn_cache"] = cache
+    # Remember this spec for this set of training flags: while nothing but the flags
+    # changes (versions.config), train()/eval() switches find their spec again.
+    modes = d.get("_jnn_modes")
+    if modes is None or modes[0] != versions.config:
+        modes = d["_jnn_modes"] = (versions.config, mods, {})
+    if len(modes[2]) < 8:
+        modes[2][tuple([m.__dict__.get("training") for m in mods])] = cache[1:]
     return cache
+
+
+def _current(module: Any) -> tuple:
+    """The module tree's cached ``(version, spec, plan)``, rebuilt only when needed."""
+    d = module.__dict__
+    versions = _state.versions
+    cache = d.get("_jnn_cache")
+    if cache is not None and cache[0] == versions.spec:
+        return cache
+    modes = d.get("_jnn_modes")
+    if modes is not None and modes[0] == versions.config:
+        hit = modes[2].get(tuple([m.__dict__.get("training") for m in modes[1]]))
+        if hit is not None:
+            cache = d["_jnn_cache"] = (versions.spec, *hit)
+            return cache
+    return build(module)
 
 
 def flatten(module: Any) -> tuple[list, Spec]:
@@ -262,9 +289,7 @@ def flatten(module: Any) -> tuple[list, Spec]:
     lazy = d.get("_jnn_lazy")
     if lazy is not None and lazy.index == 0:
         return lazy.leaves, lazy.spec
-    cache = d.get("_jnn_cache")
-    if cache is None or cache[0] != _state.versions.spec:
-        cache = build(module)
+    cache = _current(module)
     if _state.state.read_log is not None:  # a differentiated closure passes the module on
         for c, k, is_param in cache[2]:
             if is_param:
@@ -278,10 +303,7 @@ def spec_of(module: Any) -> Spec:
     lazy = d.get("_jnn_lazy")
     if lazy is not None and lazy.index == 0:
         return lazy.spec
-    cache = d.get("_jnn_cache")
-    if cache is None or cache[0] != _state.versions.spec:
-        cache = build(module)
-    return cache[1]
+    return _current(module)[1]
 
 
 def flatten_with_keys(module: Any) -> tuple[list, Spec]:

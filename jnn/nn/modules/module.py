@@ -88,7 +88,7 @@ class Module:
         if "__init__" in cls.__dict__:
             cls.__init__ = _constructing(cls.__dict__["__init__"])
 
-    def _changed(self, config: bool = False) -> None:
+    def _changed(self, config: bool = False, training: bool = False) -> None:
         """A structural change: invalidate cached specs (see ``_state.bump_structure``).
 
         A module still being constructed belongs to no other tree yet, so only its own
@@ -100,7 +100,10 @@ class Module:
             _pytree.forget_config(self)
         if "_jnn_building" in d:
             d.pop("_jnn_cache", None)
-        elif config:  # a plain attribute (training, a hyper-parameter): specs only
+            d.pop("_jnn_modes", None)
+        elif training:  # train()/eval(): specs are cached per set of flags
+            _state.bump_training()
+        elif config:  # a plain attribute (a hyper-parameter): specs only
             _state.bump_config()
         else:
             _state.bump_structure()
@@ -248,7 +251,7 @@ class Module:
         if old is not value:
             if name != "training":  # the flag is keyed afresh at every spec build
                 _pytree.forget_config(self)
-            self._changed(config=True)  # plain attributes are never state
+            self._changed(config=True, training=name == "training")  # never state
 
     def __delattr__(self, name: str) -> None:
         d = self.__dict__
@@ -375,7 +378,8 @@ class Module:
         if "_jnn_lazy" in self.__dict__:
             _pytree.materialize(self)
         _state.materialize()  # a copy or pickle taken after a compiled step sees that step
-        return {k: v for k, v in self.__dict__.items() if k != "_jnn_cache"}
+        return {k: v for k, v in self.__dict__.items()
+                if k != "_jnn_cache" and k != "_jnn_modes"}
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
