@@ -107,7 +107,7 @@ class Generator:
     def _key(self, value: jax.Array) -> None:
         self._key_value, self._key_data = value, None
 
-    # copy.deepcopy and pickle see the newest key (a compiled step may hold it packed).
+    # copy.deepcopy and pickle see the key as a typed key (the raw data is made again).
     def __getstate__(self) -> dict:
         return {"_initial_seed": self._initial_seed, "_key_value": self._key}
 
