@@ -262,18 +262,13 @@ class _Layout:
     # order; a step that starts with ``zero_grad()`` never reads the old gradients, so
     # those inputs are dropped, and were they in the middle, every later output would
     # pair with the wrong input and XLA would insert copies.
-    # Generator keys are direct cells (typed key arrays, read and written every call): no
+    # Generator keys are direct cells (their raw data, read and written every call): no
     # packed store ever holds one, so the stores of separate models never overlap.
     def gather_lazy(self) -> list[Any]:
         return [*[p._value for p in self.data],
                 *[o._param_state[p][k] for o, p, k in self.ostates],
                 *[c[k] for c, k in self.items],
                 *[p._gradient for p in self.grads]]
-
-    def raw_lazy(self) -> list[Any]:
-        """The lazy slots as held: compared by identity to tell whether a traced function
-        wrote any of them."""
-        return self.gather_lazy()
 
     def owner_ids(self) -> frozenset:
         """The objects whose lazy cells a store of this layout holds."""
@@ -640,6 +635,13 @@ class _Entry:
         return in_layout is None or in_layout is layout or (
             in_layout.key == layout.key and in_layout.same_owners(layout))
 
+    def result(self, out_arrays: list) -> Any:
+        """The traced function's return value: its arrays from the program, the rest as
+        the trace saw it."""
+        it = iter(out_arrays)
+        return jax.tree_util.tree_unflatten(
+            self.out_treedef, [next(it) if s is _ARRAY else s for s in self.out_static])
+
     def output_layout(self, layout: _Layout) -> _Layout:
         if self.out_recipe is not None:
             return layout.with_recipe(self.out_recipe)
@@ -909,9 +911,7 @@ class CompiledFunction:
         if entry.read_only and not from_store:
             # Its lazy outputs are its inputs, which came from the objects: whatever store
             # is pending (a training step's) stays the newest state, packed.
-            out_it = iter(out_arrays)
-            return jax.tree_util.tree_unflatten(entry.out_treedef, [
-                next(out_it) if x is _ARRAY else x for x in entry.out_static])
+            return entry.result(out_arrays)
         new_store = _Store(out_layout, entry.out_plan, new_packed)
         _state.push_pending(new_store, replaced=store if from_store else None)
         self._store = new_store
@@ -927,8 +927,6 @@ class CompiledFunction:
             # A trace bumps versions as it creates and clears cells (zero_grad, new .grad)
             # that it then restores: not a change of this function's state.
             self._fast = self._fast_key(objects)
-        out_it = iter(out_arrays)
-        out_leaves = [next(out_it) if s is _ARRAY else s for s in entry.out_static]
         self._memo = None
         if (entry.compiled and out_layout is layout and not entry.cleared and not self.checks
                 and not kwargs and all(isinstance(a, jax.Array) for a in args)):
@@ -936,7 +934,7 @@ class CompiledFunction:
                           tuple((a.shape, a.dtype) for a in args), self._fast,
                           _state.versions.spec, entry, layout, call[2],
                           [tuple(g.values()) for _, g in self._groups])
-        return jax.tree_util.tree_unflatten(entry.out_treedef, out_leaves)
+        return entry.result(out_arrays)
 
     def _call_from(self, entry: _Entry, source: _Store, layout: _Layout, plan: _Plan,
                    options: list, arrays: list, leaves: list) -> Any:
@@ -965,9 +963,7 @@ class CompiledFunction:
             self._ctx = None
         layout.scatter_direct(new_direct)
         self._read_only = True
-        out_it = iter(out_arrays)
-        return jax.tree_util.tree_unflatten(
-            entry.out_treedef, [next(out_it) if s is _ARRAY else s for s in entry.out_static])
+        return entry.result(out_arrays)
 
     def _call_again(self, memo: tuple, args: tuple) -> Any:
         """A steady training loop's call: the same program, arguments of the same types and
@@ -1004,9 +1000,7 @@ class CompiledFunction:
         new_store = _Store(layout, entry.out_plan, new_packed)
         _state.push_pending(new_store, replaced=store)
         self._store = new_store
-        out_it = iter(out_arrays)
-        return jax.tree_util.tree_unflatten(
-            entry.out_treedef, [next(out_it) if s is _ARRAY else s for s in entry.out_static])
+        return entry.result(out_arrays)
 
     def _warm_start(self, entry: _Entry, key: tuple, call: tuple, leaves: list,
                     objects: tuple, undo: list) -> tuple | None:
@@ -1190,7 +1184,7 @@ class CompiledFunction:
             after: _Layout | None = None
             try:
                 layout.scatter_lazy(plan.unpack(packed))
-                unpacked = layout.raw_lazy()
+                unpacked = layout.gather_lazy()  # (identities: what the trace wrote)
                 layout.scatter_direct(direct)
                 installed = []
                 for (opt, g), vector in zip(groups, hyper):
@@ -1215,7 +1209,7 @@ class CompiledFunction:
                 ]
                 after = _Layout(roots)
                 new_lazy, new_direct = after.gather_lazy(), after.gather_direct()
-                written = after.raw_lazy()
+                written = after.gather_lazy()
                 entry.read_only = after.key == layout.key and all(
                     a is b for a, b in zip(written, unpacked))
             finally:
