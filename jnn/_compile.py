@@ -1176,7 +1176,6 @@ class CompiledFunction:
             # The objects hold concrete values (flushed before tracing): keep them to restore.
             with jax.ensure_compile_time_eval():  # key_data of the generator stays concrete
                 original_lazy, original_direct = layout.gather_lazy(), layout.gather_direct()
-            version = _state.versions.spec
             saved_groups = [(opt, g, dict(g)) for opt, g in groups]
             outer_threaded = st.threaded
             st.compile_depth += 1
@@ -1238,7 +1237,7 @@ class CompiledFunction:
                         f"jnn.compile: {name} was set to a {type(v).__name__} inside the "
                         "compiled function; it must stay an array"
                     )
-            _check_leaks(fn, roots, version)
+            _check_leaks(fn, roots)
             guessed = self._guessed
             if guessed is not None and (
                     after.key != layout.key or not after.same_owners(layout)
@@ -1476,16 +1475,28 @@ def _static_leaf(x: Any, root_pos: dict[int, int]) -> Any:
 
 
 def _has_tracer(value: Any, depth: int = 0) -> bool:
+    """A tracer in ``value`` or, two levels deep, in its containers' newest entries
+    (``self.seen.append(out)`` adds at the end; a long history is not walked per trace)."""
     if isinstance(value, jax.core.Tracer):
         return True
-    if depth < 2 and isinstance(value, (list, tuple, set, frozenset)):
+    if depth < 2 and isinstance(value, (list, tuple)):
+        return any(_has_tracer(v, depth + 1) for v in value[-_SCAN_LAST:])
+    if depth < 2 and isinstance(value, (set, frozenset)) and len(value) <= _SCAN_LAST:
         return any(_has_tracer(v, depth + 1) for v in value)
     if depth < 2 and isinstance(value, dict):
-        return any(_has_tracer(v, depth + 1) for v in value.values())
+        values = list(value.values()) if len(value) <= _SCAN_LAST else \
+            [value[k] for k in list(reversed(value))[:_SCAN_LAST]]
+        return any(_has_tracer(v, depth + 1) for v in values)
     return False
 
 
-def _check_leaks(fn: Any, roots: list[Any], version: int) -> None:
+_SCAN_LAST = 64  # entries of a container checked for leaked tracers after a trace
+
+
+_MODULE_SLOTS = frozenset(("_parameters", "_buffers", "_modules"))
+
+
+def _check_leaks(fn: Any, roots: list[Any]) -> None:
     """Name any traced value ``fn`` stored where jnn does not thread it."""
     where: list[str] = []
     _scan_function(fn, where)
@@ -1495,14 +1506,13 @@ def _check_leaks(fn: Any, roots: list[Any], version: int) -> None:
                 for hooks in (m._forward_hooks, m._forward_pre_hooks):
                     for hook in hooks.values():
                         _scan_function(hook, where)
-    if _state.versions.spec != version:
-        for root in roots:
-            if isinstance(root, Module):
-                for mname, m in root.named_modules():
-                    for k, v in m.__dict__.items():
-                        if k not in ("_parameters", "_buffers", "_modules") and _has_tracer(v):
-                            where.append(f"the attribute `{(mname + '.' if mname else '')}{k}` "
-                                         f"of {type(m).__name__}")
+    for root in roots:  # `self.x = out` and `self.seen.append(out)` alike
+        if isinstance(root, Module):
+            for mname, m in root.named_modules():
+                for k, v in m.__dict__.items():
+                    if k not in _MODULE_SLOTS and _has_tracer(v):
+                        where.append(f"the attribute `{(mname + '.' if mname else '')}{k}` "
+                                     f"of {type(m).__name__}")
     for root in roots:
         if isinstance(root, Optimizer):
             for i, g in enumerate(root.param_groups):

@@ -887,6 +887,34 @@ def test_forward_hook_storing_a_traced_output_in_a_global_is_named():
 FEATURES: dict = {}
 
 
+def test_a_traced_value_appended_to_a_list_attribute_in_forward_is_named():
+    """``self.seen.append(out)`` in ``forward`` mutates a list in place (no setattr): the
+    check after the trace still finds the tracer and names the attribute, and the model
+    keeps its concrete weights."""
+
+    class Recorder(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(3, 2)
+            self.seen = [jnp.zeros(2)] * 100  # a long history: the newest entries are checked
+
+        def forward(self, x):
+            y = self.fc(x)
+            self.seen.append(y)
+            return y
+
+    model = Recorder()
+    before = np.asarray(model.fc.weight.data)
+    step = jnn.compile(lambda x: model(x).sum())
+    with pytest.raises(RuntimeError, match=r"the attribute `seen` of Recorder"):
+        step(jnp.ones((4, 3)))
+    assert np.array_equal(np.asarray(model.fc.weight.data), before)
+    model.seen.clear()  # a forward that stores nothing traced then compiles
+    model.forward = lambda x: model.fc(x)
+    np.testing.assert_allclose(np.asarray(step(jnp.ones((4, 3)))),
+                               np.asarray(model.fc(jnp.ones((4, 3))).sum()), rtol=1e-6)
+
+
 _LP = np.log(np.full((6, 2, 4), 0.25, np.float32))
 _CHECKED_LOSSES = [  # (jnn call, torch call) on the same bad values
     (lambda t: F.multi_margin_loss(jnp.zeros((4, 5)), t),
