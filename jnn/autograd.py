@@ -14,8 +14,9 @@ How it works: the Parameters' arrays are swapped for JAX's differentiation trace
 the closure runs, so every read of ``self.weight`` in ``forward`` is differentiated.  Buffers
 the closure writes (BatchNorm running statistics) and the random generator's key are
 recorded, restored, returned as auxiliary outputs of the differentiated function and then
-written back, so no tracer leaks.  Parameters the closure never reads keep ``.grad``
-unchanged (``None`` after ``zero_grad``), as in torch.
+written back, so no tracer leaks.  Parameters the closure never reads, or reads only
+through ``detach()``/``stop_gradient`` (the linearized loss does not use them), keep
+``.grad`` unchanged (``None`` after ``zero_grad``), as torch's graph does not reach them.
 """
 
 from __future__ import annotations
@@ -109,17 +110,73 @@ def differentiate(closure: Callable[[], Any], params: Sequence[Parameter], *,
 
     values = [p._data for p in params]
     with _eager_dispatch():
-        (loss, (aux, new_state)), grads = jax.value_and_grad(f, has_aux=True)(values)
+        loss, grads, (aux, new_state), reached = _value_and_grad(f, values)
 
     def commit_writes() -> None:
         for (container, key, _), value in zip(record["writes"], new_state):
             _commit(container, key, value)
 
-    read = list(record["reads"].values())
+    # torch gives .grad only to the leaves the loss's graph reaches: not through detach()
+    unreached = {id(p) for p, r in zip(params, reached) if not r}
+    read = [p for p in record["reads"].values() if id(p) not in unreached]
     if commit:
         commit_writes()
         return loss, aux, record["has_aux"], grads, read
     return loss, aux, record["has_aux"], grads, read, commit_writes  # type: ignore[return-value]
+
+
+def _value_and_grad(f: Callable, values: list[jax.Array]) -> tuple[Any, list, Any, list[bool]]:
+    """``jax.value_and_grad(f, has_aux=True)(values)``, and which of ``values`` the loss
+    reaches differentiably.  Through ``stop_gradient`` (``detach()``), or not at all, a
+    value's tangent is a symbolic zero that the linearized program never uses: torch's
+    graph does not reach it either, and gives it no ``.grad``."""
+    if not values:
+        loss, aux = f(values)
+        return loss, [], aux, []
+    loss, linear, aux = jax.linearize(f, values, has_aux=True)
+    one = jnp.ones_like(loss)
+    found = _linear_program(linear)
+    if found is None:  # the public route: one more trace of the linear program
+        (grads,) = jax.linear_transpose(linear, values)(one)
+        return loss, grads, aux, _used_inputs(jax.make_jaxpr(linear)(values).jaxpr)
+    from jax._src.interpreters import ad
+    from jax._src.interpreters.partial_eval import dce_jaxpr
+
+    jaxpr, consts, loss_known = found
+    if loss_known:  # a loss that depends on no value differentiably
+        return loss, [jnp.zeros_like(v) for v in values], aux, [False] * len(values)
+    jaxpr, used = dce_jaxpr(jaxpr, [True], instantiate=False)
+    dummies = [ad.UndefinedPrimal(v.aval.to_ct_aval()) for v in jaxpr.invars]
+    cts = iter(ad.backward_pass(jaxpr, True, consts, dummies, [one]))
+    grads = [ad.instantiate_zeros(next(cts)) if u else jnp.zeros_like(v)
+             for u, v in zip(used, values)]
+    return loss, grads, aux, list(used)
+
+
+def _linear_program(linear: Any) -> tuple[Any, Any, bool] | None:
+    """The jaxpr, constants and whether the output tangent is known (zero) of the function
+    ``jax.linearize`` returned, read from the partial it is; ``None`` where a JAX version
+    builds it otherwise."""
+    from jax.extend.core import Jaxpr
+
+    try:
+        jaxpr, _, _, out_known = linear.func.args
+        (consts,) = linear.args
+    except (AttributeError, TypeError, ValueError):
+        return None
+    if not isinstance(jaxpr, Jaxpr) or len(out_known) != 1 or \
+            len(jaxpr.outvars) != (0 if out_known[0] else 1):
+        return None
+    return jaxpr, consts, bool(out_known[0])
+
+
+def _used_inputs(jaxpr: Any) -> list[bool]:
+    """Which inputs of ``jaxpr`` its outputs depend on (dead code removed)."""
+    try:
+        from jax._src.interpreters.partial_eval import dce_jaxpr
+    except ImportError:  # pragma: no cover - a JAX without it: every read value is reached
+        return [True] * len(jaxpr.invars)
+    return list(dce_jaxpr(jaxpr, [True] * len(jaxpr.outvars))[1])
 
 
 @contextlib.contextmanager

@@ -812,6 +812,41 @@ def test_step_closure_fills_grads_of_parameters_of_other_optimizers():
     assert_same_weights(tmodel, jmodel)
 
 
+def test_detached_parameters_get_no_grad_as_torch():
+    """A GAN's D step reads G through ``detach()``: torch's graph does not reach G, so G's
+    ``.grad`` stays ``None`` and AdamW's decay skips G; jnn gives G no gradient either, in
+    eager and compiled steps."""
+    torch.manual_seed(0)
+    tG, tD = torch.nn.Linear(4, 4), torch.nn.Linear(4, 1)
+    jG, jD = nn.Linear(4, 4), nn.Linear(4, 1)
+    for t, j in ((tG, jG), (tD, jD)):
+        j.load_state_dict({k: v.numpy() for k, v in t.state_dict().items()})
+    params = lambda G, D: [*G.parameters(), *D.parameters()]  # noqa: E731
+    topt = torch.optim.AdamW(params(tG, tD), lr=0.1, weight_decay=0.5)
+    jopt = jnn.optim.AdamW(params(jG, jD), lr=0.1, weight_decay=0.5)
+    x = jnp.asarray(X)
+
+    def d_step():
+        jopt.zero_grad()
+        return jopt.step(lambda: (jD(jnn.detach(jG(x))) - jD(x)).mean())
+
+    compiled = jnn.compile(d_step)
+    for run in (d_step, d_step, compiled, compiled, compiled):
+        topt.zero_grad()
+        tx = torch.from_numpy(X)
+        tloss = (tD(tG(tx).detach()) - tD(tx)).mean()
+        tloss.backward()
+        topt.step()
+        np.testing.assert_allclose(float(run()), tloss.item(), rtol=1e-5, atol=1e-6)
+        assert [p.grad is None for p in params(jG, jD)] == \
+               [p.grad is None for p in params(tG, tD)] == [True, True, False, False]
+        assert_same_weights(tG, jG)
+        assert_same_weights(tD, jD)
+    # the first guess gives every parameter of the optimizer a gradient; G gets none, so a
+    # second abstract trace leaves G out (as for an unused layer); one program is compiled
+    assert (compiled.trace_count, compiled.compile_count) == (2, 1)
+
+
 # -- dtypes as torch -----------------------------------------------------------------------
 
 

@@ -157,9 +157,9 @@ class Optimizer:
 
         Args:
             closure: optional; returns the loss (or ``(loss, aux)``). jnn differentiates it
-                and accumulates ``.grad`` of every trainable Parameter it reads — this
-                optimizer's and any other's, as the closure's ``loss.backward()`` would in
-                torch — then updates. Returns its result.
+                and accumulates ``.grad`` of every trainable Parameter its loss reaches — this
+                optimizer's and any other's, not through ``detach()``, as the closure's
+                ``loss.backward()`` would in torch — then updates. Returns its result.
 
         Every group's update is computed before any is written: a group that raises leaves
         the parameters and state of all groups as they were (torch's guarantee).
