@@ -237,10 +237,15 @@ class _Layout:
         same objects as this layout (what a recipe cannot express)."""
         return (len(self.data) == len(other.data) and len(self.items) == len(other.items)
                 and all(a is b for a, b in zip(self.data, other.data))
-                and all(a[0] is b[0] and a[1] == b[1] for a, b in zip(self.buffers, other.buffers))
-                and all(a is b for a, b in zip(self.gens, other.gens))
+                and self.same_direct(other)
                 and all(a[0] is b[0] and a[1] == b[1] for a, b in zip(self.items, other.items))
                 and self.base == other.base)
+
+    def same_direct(self, other: _Layout) -> bool:
+        """The same direct cells (buffers, generators), in the same order."""
+        return (len(self.buffers) == len(other.buffers) and len(self.gens) == len(other.gens)
+                and all(a[0] is b[0] and a[1] == b[1] for a, b in zip(self.buffers, other.buffers))
+                and all(a is b for a, b in zip(self.gens, other.gens)))
 
     def with_recipe(self, recipe: tuple) -> _Layout:
         """This layout's objects with the ``.grad`` and optimizer-state cells of ``recipe``
@@ -331,11 +336,17 @@ class _Layout:
         return [*[c[k] for c, k in self.buffers], *[g._raw_key_data() for g in self.gens]]
 
     def scatter_direct(self, values: list[Any]) -> None:
+        """Write the direct cells; ``None`` is a cell the program left as it was (it is
+        not an output: a step that draws no random numbers returns no key)."""
         it = iter(values)
         for c, k in self.buffers:
-            c[k] = next(it)
+            v = next(it)
+            if v is not None:
+                c[k] = v
         for g in self.gens:
-            g._set_key_data(next(it))
+            v = next(it)
+            if v is not None:
+                g._set_key_data(v)
 
     def names(self) -> list[str]:
         return [
@@ -374,38 +385,41 @@ _PACK_LIMIT = 1 << 14
 # arrays in one buffer took 11 s to compile, in chunks of 8-64 about 2 s (separate
 # inputs 0.7 s), while the per-call cost of 25 buffers instead of 1 is a few µs.
 _PACK_MEMBERS = 8
+# A small model's state (a Linear, its .grad and Adam's moments) shares one buffer per
+# dtype: each program output costs about 2 µs a call, which such a step is made of.
+_PACK_ALL = 16
 
 
 class _Plan:
     """How a list of lazy values maps onto the program's buffers, and back.
 
-    Buffers: [packed state per dtype..., large state arrays..., packed grads per dtype...,
-    large grads...] — the same order for inputs and outputs, so that donated inputs pair
-    with the outputs that replace them.
+    Buffers: [packed values per dtype..., large values...], values in order (state, then
+    gradients) — the same order for inputs and outputs, so that donated inputs pair with
+    the outputs that replace them.
     """
 
     def __init__(self, avals: tuple[tuple[tuple[int, ...], Any], ...], n_grads: int) -> None:
         self.avals = avals
         self.key = _intern((avals, n_grads))
-        n = len(avals)
-        self.buffers: list[tuple[Any, list[tuple[int, int, tuple[int, ...]]]]] = []
-        for section in (range(n - n_grads), range(n - n_grads, n)):
-            open_: dict[Any, list[tuple[int, int, tuple[int, ...]]]] = {}
-            packed: list[tuple[Any, list]] = []
-            large = []
-            for i in section:
-                shape, dtype = avals[i]
-                size = int(np.prod(shape, dtype=np.int64))
-                if size <= _PACK_LIMIT:
-                    members = open_.get(dtype)
-                    if members is None or len(members) >= _PACK_MEMBERS:
-                        members = open_[dtype] = []
-                        packed.append((dtype, members))
-                    members.append((i, size, shape))
-                else:
-                    large.append((None, [(i, size, shape)]))
-            self.buffers.extend(packed)
-            self.buffers.extend(large)
+        sizes = [int(np.prod(shape, dtype=np.int64)) for shape, _ in avals]
+        small: dict[Any, int] = {}
+        for (_, dtype), size in zip(avals, sizes):
+            if size <= _PACK_LIMIT:
+                small[dtype] = small.get(dtype, 0) + 1
+        open_: dict[Any, list[tuple[int, int, tuple[int, ...]]]] = {}
+        packed: list[tuple[Any, list]] = []
+        large: list[tuple[Any, list]] = []
+        for i, ((shape, dtype), size) in enumerate(zip(avals, sizes)):
+            if size <= _PACK_LIMIT:
+                members = open_.get(dtype)
+                limit = small[dtype] if small[dtype] <= _PACK_ALL else _PACK_MEMBERS
+                if members is None or len(members) >= limit:
+                    members = open_[dtype] = []
+                    packed.append((dtype, members))
+                members.append((i, size, shape))
+            else:
+                large.append((None, [(i, size, shape)]))
+        self.buffers: list[tuple[Any, list[tuple[int, int, tuple[int, ...]]]]] = packed + large
         self.pack_jit = jax.jit(functools.partial(self.pack, copy=True))
         self.unpack_jit = jax.jit(self.unpack)
         # A writer's flush drops the store: its buffers may be donated to the unpack, so
@@ -1185,6 +1199,7 @@ class CompiledFunction:
                 layout.scatter_lazy(plan.unpack(packed))
                 unpacked = layout.gather_lazy()  # (identities: what the trace wrote)
                 layout.scatter_direct(direct)
+                direct_in = layout.gather_direct()  # (identities: what the trace left)
                 installed = []
                 for (opt, g), vector in zip(groups, hyper):
                     tree, static = opt._split_options(g)
@@ -1265,6 +1280,9 @@ class CompiledFunction:
             entry.out_plan = out_plan
             out_leaves, entry.out_treedef = jax.tree_util.tree_flatten(out)
             entry.out_static = [_ARRAY if isinstance(x, jax.Array) else x for x in out_leaves]
+            if after.same_direct(layout):
+                # the same direct cells: those the trace left as they came are no output
+                new_direct = [None if v is d else v for v, d in zip(new_direct, direct_in)]
             return (out_plan.pack(new_lazy), new_direct,
                     [x for x in out_leaves if isinstance(x, jax.Array)])
 
