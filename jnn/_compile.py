@@ -767,7 +767,7 @@ class CompiledFunction:
     def _fast_key(self, objects: tuple) -> tuple:
         st = _state.state
         closure = () if self._explicit is not None else self._closure_ids()
-        return (st.structure_version, st.cells_version, closure, objects)
+        return (st.structure_version, st.cells_version, closure, objects, st.grad_enabled)
 
     def _discover(self, objects: list[Any]) -> None:
         _state.materialize()  # the walk reads the objects' raw slots
@@ -856,7 +856,7 @@ class CompiledFunction:
                      if not a),
                tuple((x.shape, x.dtype) for x in arrays),
                layout.key, plan.key, self._specs, tuple(s for _, s in options),
-               self._free_values)
+               self._free_values, st.grad_enabled)
         entry = self._entries.get(key)
         if entry is not None and not entry.serves(layout):
             entry = None  # traced for other objects' new cells: trace these (replaces it)
@@ -1386,8 +1386,11 @@ class RecompileWarning(UserWarning):
 
 def _describe_change(old: tuple, new: tuple) -> str:
     """Name what differs between two programs' keys (torch.compile's recompile reasons)."""
-    o_tree, o_is_array, o_static, o_shapes, o_layout, o_plan, o_specs, o_opts, o_free = old
-    n_tree, n_is_array, n_static, n_shapes, n_layout, n_plan, n_specs, n_opts, n_free = new
+    o_tree, o_is_array, o_static, o_shapes, o_layout, o_plan, o_specs, o_opts, o_free, o_grad = old
+    n_tree, n_is_array, n_static, n_shapes, n_layout, n_plan, n_specs, n_opts, n_free, n_grad = new
+    if o_grad != n_grad:
+        return (f"gradient mode changed ({'enabled' if o_grad else 'disabled'} -> "
+                f"{'enabled' if n_grad else 'disabled'}: jnn.no_grad() / enable_grad())")
     if o_free != n_free:
         before, after = dict(o_free), dict(n_free)
         for name in after:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import gc
 import pickle
+import re
 import threading
 import warnings
 import weakref
@@ -714,6 +715,23 @@ def test_two_threads_training_their_own_models_match_sequential_runs(mode):
     assert len(results) == 2
     for tmodel, jmodel in results.values():
         assert_same_weights(tmodel, jmodel)
+
+
+def test_a_warm_compiled_training_step_under_no_grad_raises_as_torch_and_changes_nothing():
+    """torch's backward under no_grad raises; a compiled step already traced with
+    gradients on must not reuse its program (grad mode is part of the key)."""
+    tmodel, _, jmodel, jopt = twins()
+    step = compiled_step(jmodel, jopt)
+    step(jnp.asarray(X), jnp.asarray(Y))
+    step(jnp.asarray(X), jnp.asarray(Y))
+    before = snapshot(jmodel, jopt)
+    with torch.no_grad(), pytest.raises(RuntimeError) as expected:
+        tF.mse_loss(tmodel(torch.from_numpy(X)), torch.from_numpy(Y)).backward()
+    with jnn.no_grad(), pytest.raises(RuntimeError, match=re.escape(str(expected.value))):
+        step(jnp.asarray(X), jnp.asarray(Y))
+    assert all(np.array_equal(a, b) for a, b in zip(before, snapshot(jmodel, jopt)))
+    step(jnp.asarray(X), jnp.asarray(Y))  # gradients on again: the cached program
+    assert step.trace_count == 2
 
 
 def test_no_grad_in_another_thread_does_not_affect_this_one():

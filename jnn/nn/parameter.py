@@ -93,6 +93,9 @@ class Parameter:
         self._value = as_array(data) if isinstance(data, Parameter) else _copy(data)
         self._gradient: jax.Array | None = None
         self._requires_grad = bool(requires_grad)
+        if self._requires_grad and not jnp.issubdtype(self._value.dtype, jnp.inexact):
+            raise RuntimeError(
+                "Only Tensors of floating point and complex dtype can require gradients")
 
     @classmethod
     def _wrap(cls, data: Any, requires_grad: bool) -> Parameter:
@@ -169,6 +172,9 @@ class Parameter:
     @requires_grad.setter
     def requires_grad(self, value: bool) -> None:
         value = bool(value)
+        if value and not self._requires_grad and not jnp.issubdtype(self._peek().dtype,
+                                                                     jnp.inexact):
+            raise RuntimeError("only Tensors of floating point dtype can require gradients")
         if value != self._requires_grad:
             self._requires_grad = value
             _state.bump_structure()  # frozen-ness is part of every module's spec

@@ -73,6 +73,22 @@ def test_requires_grad_setters_match_torch():
     assert j.requires_grad_() is j and j.requires_grad
 
 
+def test_integer_parameters_cannot_require_grad_as_torch():
+    ints = np.arange(3, dtype=np.int32)
+    with pytest.raises(RuntimeError) as expected:
+        torch.nn.Parameter(torch.tensor(ints))
+    with pytest.raises(RuntimeError, match=f"^{expected.value}$"):
+        nn.Parameter(ints)
+    t = torch.nn.Parameter(torch.tensor(ints), requires_grad=False)
+    j = nn.Parameter(ints, requires_grad=False)
+    assert j.requires_grad is t.requires_grad is False
+    with pytest.raises(RuntimeError) as expected:
+        t.requires_grad_(True)
+    with pytest.raises(RuntimeError, match=f"^{expected.value}$"):
+        j.requires_grad_(True)
+    assert j.requires_grad is False
+
+
 def test_constructor_copies_its_source():
     src = VALUES.copy()
     p = nn.Parameter(src)
