@@ -39,7 +39,7 @@ import numpy as np
 from jax._src import core as _core
 
 from jnn import _state
-from jnn._compile import CompiledFunction, _code_names
+from jnn._compile import CompiledFunction, _code_names, _loaded_globals
 
 __all__ = ["ClosureCompileWarning", "set_closure_compilation", "run"]
 
@@ -93,6 +93,10 @@ class _ClosureProgram(CompiledFunction):
 
     def __init__(self, code: types.CodeType, globals_: dict, kind: str) -> None:
         super().__init__(self._run_closure)
+        # The names the *closure's* code reads (not _run_closure's): its Python numbers are
+        # part of the program's key (`scale = 2.0` between calls re-traces, never stale).
+        self._global_names = tuple(sorted(_code_names(code)))
+        self._loaded_names = tuple(sorted(_loaded_globals(code)))
         self.kind = kind
         self.code = code
         self.globals = globals_

@@ -205,6 +205,34 @@ def test_changing_python_number_stops_compiling_after_a_few_traces():
     assert _programs(opts[1]) == []  # compilation off: nothing compiled
 
 
+def test_a_global_python_number_the_closure_reads_is_never_stale():
+    """A module-level training loop: ``scale`` is a *global* the closure reads.  Each new
+    value is part of the compiled program's key (re-traced, then op by op), never the
+    value of the first trace."""
+    global SCALE
+    model, ref = _pair()
+    results = []
+    for m in (model, ref):
+        opt = jnn.optim.SGD(m.parameters(), lr=0.1)
+        losses = []
+        for i in range(8):
+            SCALE = float(i % 3 + 1)  # 1, 2, 3, 1, ...: the third call is the first compiled
+
+            def closure():
+                opt.zero_grad()
+                return SCALE * jnp.mean((m(XS[0]) - Y) ** 2)
+
+            run = (lambda f: f()) if m is model else _op_by_op
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ClosureCompileWarning)
+                losses.append(run(lambda: float(opt.step(closure))))
+        results.append(losses)
+    np.testing.assert_allclose(results[0], results[1], rtol=1e-6)
+
+
+SCALE = 1.0
+
+
 def test_backward_closure_accumulates_like_op_by_op():
     a, b = _pair()
 
