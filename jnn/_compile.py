@@ -27,6 +27,7 @@ from __future__ import annotations
 import dis
 import functools
 import operator
+import threading
 import types
 import warnings
 import weakref
@@ -770,6 +771,7 @@ class CompiledFunction:
         return (st.structure_version, st.cells_version, closure, objects, st.grad_enabled)
 
     def _discover(self, objects: list[Any]) -> None:
+        _state.install_sigint_guard()  # (again if the user installed another handler)
         _state.materialize()  # the walk reads the objects' raw slots
         if self._explicit is not None:
             self._roots = list({id(o): o for o in (*self._explicit, *objects)}.values())
@@ -788,7 +790,18 @@ class CompiledFunction:
         # generator), which another thread's gather must never see.  Only the Python side
         # is serialised; the device work of a call is dispatched asynchronously.
         with _state.LOCK:
-            return self._call(args, kwargs)
+            if threading.get_ident() != _state.MAIN_THREAD:
+                return self._call(args, kwargs)
+            # Ctrl-C is held from dispatch to write-back (see _state.SIGINT_GUARD); the
+            # function's traces re-open it (``program``).
+            guard = _state.SIGINT_GUARD
+            guard.depth += 1
+            try:
+                return self._call(args, kwargs)
+            finally:
+                guard.depth -= 1
+                if not guard.depth and guard.caught is not None:
+                    _state.release_sigint()
 
     def _call(self, args: tuple, kwargs: dict) -> Any:
         memo = self._memo
@@ -1181,6 +1194,15 @@ class CompiledFunction:
         fn = self.fn
 
         def program(packed: list, direct: list, hyper: list, arrays: list) -> tuple:
+            guard = _state.SIGINT_GUARD  # a trace can be long: Ctrl-C stays live in it
+            held, guard.depth = guard.depth, 0
+            try:
+                _state.release_sigint()  # one held since the call began raises now
+                return traced(packed, direct, hyper, arrays)
+            finally:
+                guard.depth = held
+
+        def traced(packed: list, direct: list, hyper: list, arrays: list) -> tuple:
             layout, call_template = self._ctx
             groups, roots = list(self._groups), list(self._roots)
             self.trace_count += 1

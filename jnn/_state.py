@@ -303,3 +303,54 @@ def check_write(owner: object, old: object, value: object, what: str) -> None:
         "jnn.compile(fn) (it threads parameters, .grad, buffers and optimizer state), or "
         "keep the transformed function pure: jnn.func.functional_call / jnn.grad."
     )
+
+
+# -- Ctrl-C while a compiled call's results are in flight ---------------------------------
+# A compiled call donates the packed state to the program: from its dispatch until its
+# outputs are written back, the newest state exists only in local variables.  Python
+# raises KeyboardInterrupt at the next bytecode after the signal, which there would drop
+# those outputs and lose the model.  So jnn's SIGINT handler (wrapping whatever handler
+# was installed) holds a Ctrl-C that lands in that window and raises it once the call is
+# written back: the interrupted step either completed or never ran.  Traces run with the
+# interrupt live (nothing is donated yet; a failed trace changes nothing).
+
+
+class _SigintGuard:
+    __slots__ = ("depth", "caught", "previous")
+
+    def __init__(self) -> None:
+        self.depth = 0  # >0: the main thread is between a dispatch and its write-back
+        self.caught: tuple | None = None  # (signum, frame) of a held Ctrl-C
+        self.previous: object = None  # the handler jnn's wraps
+
+
+SIGINT_GUARD = _SigintGuard()
+MAIN_THREAD = threading.main_thread().ident
+
+
+def _on_sigint(signum: int, frame: object) -> None:
+    if SIGINT_GUARD.depth:
+        SIGINT_GUARD.caught = (signum, frame)
+        return
+    SIGINT_GUARD.previous(signum, frame)  # type: ignore[operator]
+
+
+def install_sigint_guard() -> None:
+    """Wrap the current SIGINT handler (from the main thread; again after the user
+    installs another one).  A non-callable handler (ignored, default) is left alone."""
+    if threading.get_ident() != MAIN_THREAD:
+        return
+    import signal
+
+    current = signal.getsignal(signal.SIGINT)
+    if current is _on_sigint or not callable(current):
+        return
+    SIGINT_GUARD.previous = current
+    signal.signal(signal.SIGINT, _on_sigint)
+
+
+def release_sigint() -> None:
+    """Leaving a guarded section (depth already lowered to 0): raise a held Ctrl-C now."""
+    caught, SIGINT_GUARD.caught = SIGINT_GUARD.caught, None
+    if caught is not None:
+        SIGINT_GUARD.previous(*caught)  # type: ignore[operator]

@@ -11,6 +11,7 @@ import copy
 import gc
 import pickle
 import re
+import signal
 import threading
 import warnings
 import weakref
@@ -226,6 +227,51 @@ def test_run_time_failure_with_donation_never_reads_stale_state():
     torch_step(tmodel, topt)
     step(jnp.asarray(X), jnp.asarray(Y))
     assert_same_weights(tmodel, jmodel)
+
+
+@pytest.mark.parametrize("where", ["dispatch", "write-back"])
+def test_ctrl_c_between_dispatch_and_write_back_is_raised_after_the_step(monkeypatch, where):
+    """Ctrl-C in a warm compiled loop: Python raises KeyboardInterrupt at the next bytecode,
+    which could drop the program's outputs after their inputs were donated (the model
+    lost).  jnn's SIGINT handler holds a Ctrl-C landing between the dispatch and the
+    write-back and raises it once the step is written back: the step completed, as a
+    torch step the interrupt lands after.  Here the handler is called where the signal
+    would land (the real signal, at random moments, is checked by hand: 0 of 40 trials
+    lost, 16 of 20 before)."""
+    assert threading.current_thread() is threading.main_thread()  # signals reach it only
+    monkeypatch.setattr(_state.SIGINT_GUARD, "previous", signal.default_int_handler)
+    tmodel, topt, jmodel, jopt = twins()
+    step = compiled_step(jmodel, jopt)
+    for _ in range(3):
+        step(jnp.asarray(X), jnp.asarray(Y))
+        torch_step(tmodel, topt)
+    if where == "dispatch":  # the program is running (the call's Python has dispatched it)
+        memo = step._memo
+        entry = memo[4]
+        jitted = entry.jitted
+
+        def interrupted(*args):
+            out = jitted(*args)
+            _state._on_sigint(signal.SIGINT, None)
+            return out
+        monkeypatch.setattr(entry, "jitted", interrupted)
+    else:  # the outputs are back, not yet written into the objects
+        push = _state.push_pending
+
+        def interrupted(*args, **kwargs):
+            _state._on_sigint(signal.SIGINT, None)
+            return push(*args, **kwargs)
+        monkeypatch.setattr(_state, "push_pending", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        step(jnp.asarray(X), jnp.asarray(Y))
+    monkeypatch.undo()
+    torch_step(tmodel, topt)  # the interrupted step completed
+    assert_same_weights(tmodel, jmodel)
+    assert int(jopt.state[jmodel[0].weight]["step"]) == 4
+    step(jnp.asarray(X), jnp.asarray(Y))  # and training goes on
+    torch_step(tmodel, topt)
+    assert_same_weights(tmodel, jmodel)
+    assert _state.SIGINT_GUARD.caught is None and _state.SIGINT_GUARD.depth == 0
 
 
 def test_a_group_that_raises_leaves_every_group_untouched():
