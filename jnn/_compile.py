@@ -506,14 +506,20 @@ class _Store:
     store stays the input of the next call until something writes an object.
     """
 
-    __slots__ = ("layout", "plan", "buffers", "materialized", "cache")
+    __slots__ = ("layout", "plan", "buffers", "materialized", "cache", "bulk", "whole")
 
-    def __init__(self, layout: _Layout, plan: _Plan, buffers: list[Any]) -> None:
+    def __init__(self, layout: _Layout, plan: _Plan, buffers: list[Any],
+                 previous: _Store | None = None) -> None:
         self.layout = layout
         self.plan = plan
         self.buffers = buffers
         self.materialized = False
         self.cache: dict[int, Any] = {}
+        # The kinds of cell read whole from the store this one replaces (a state_dict()
+        # per step): read whole on their first read here, without the single reads first.
+        self.bulk: set[str] = set() if previous is None or previous.layout is not layout \
+            else previous.whole
+        self.whole: set[str] = set()
 
     def read(self, owner: Any, kind: str) -> Any:
         """One object's newest value, sliced from the packed buffers; None if not here.
@@ -534,7 +540,7 @@ class _Store:
         return value
 
     def _read_new(self, index: int, kind: str) -> Any:
-        if len(self.cache) >= _PARTIAL_READS:
+        if len(self.cache) >= _PARTIAL_READS or kind in self.bulk:
             # Many reads of one kind (a state_dict() per step reads every weight): copy all
             # the cells of that kind out in one program; the store stays packed.
             self._read_all(kind)
@@ -557,6 +563,7 @@ class _Store:
             self.layout.lose(f"{type(error).__name__}: {error}")
             raise _failed_after_return() from error
         self.cache.update(zip(indices, values))
+        self.whole.add(kind)
 
     def refresh(self, layout: _Layout) -> bool:
         """Copy into ``layout``'s cells the newest values this store holds for them, in one
@@ -1024,7 +1031,7 @@ class CompiledFunction:
             raise
         layout.scatter_direct(new_direct)
         self._read_only = False
-        new_store = _Store(layout, entry.out_plan, new_packed)
+        new_store = _Store(layout, entry.out_plan, new_packed, store)
         _state.push_pending(new_store, replaced=store)
         self._store = new_store
         return entry.result(out_arrays)
