@@ -19,6 +19,7 @@ import pytest
 import torch
 from hypothesis import given
 
+import jnn
 import jnn.nn as nn
 from tests.nn._mirror import (
     ARCH,
@@ -365,6 +366,39 @@ def test_train_eval_match_torch():
     assert flags(j) == flags(t)
     assert j.train(False) is j and flags(j) == flags(t.train(False))
     assert j.train() is j and flags(j) == flags(t.train())
+
+
+def test_train_calls_overridden_train_and_setattr_of_children_as_torch():
+    """train() sets the flag through a subclass's own ``__setattr__`` and calls each
+    distinct child's (possibly overridden) ``train`` once: a frozen BatchNorm stays in
+    eval mode, as torch's fine-tuning recipes rely on."""
+    def make(lib):
+        seen = []
+
+        class FrozenBN(lib.nn.BatchNorm1d):
+            def train(self, mode=True):
+                return super().train(False)
+
+        class Logged(lib.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.bn = FrozenBN(3)
+                shared = lib.nn.ReLU()
+                self.a, self.b = shared, shared
+
+            def __setattr__(self, name, value):
+                if name == "training":
+                    seen.append(value)
+                super().__setattr__(name, value)
+
+        return Logged(), seen
+
+    (t, t_seen), (j, j_seen) = make(torch), make(jnn)
+    for mode in (False, True, True, False):
+        t.train(mode)
+        j.train(mode)
+        assert flags(j) == flags(t)
+    assert j_seen == t_seen and not j.bn.training
 
 
 def test_requires_grad_matches_torch():

@@ -455,9 +455,17 @@ class Module:
         """Set training mode on this module and every submodule; returns ``self``."""
         if not isinstance(mode, bool):
             raise ValueError("training mode is expected to be boolean")
-        self.training = mode
-        for module in self.children():
-            module.train(mode)
+        d = self.__dict__
+        if type(self).__setattr__ is not Module.__setattr__ or "_jnn_lazy" in d:
+            self.training = mode  # a subclass's own __setattr__ sees it, as in torch
+        elif d.get("training") is not mode:
+            d["training"] = mode  # what __setattr__ does for a plain flag, directly
+            self._changed(config=True, training=True)
+        seen: set[int] = set()
+        for module in self._modules.values():  # children(): each distinct one once
+            if module is not None and id(module) not in seen:
+                seen.add(id(module))
+                module.train(mode)
         return self
 
     def eval(self) -> Module:
