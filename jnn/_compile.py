@@ -159,7 +159,7 @@ class _Layout:
     """
 
     __slots__ = ("data", "ostates", "items", "grads", "buffers", "gens", "key", "_where",
-                 "opts", "pos", "base", "rebound", "_owners")
+                 "opts", "pos", "base", "rebound", "_owners", "_last_plan", "_sources")
 
     def __init__(self, roots: list[Any]) -> None:
         params: dict[int, Parameter] = {}
@@ -275,6 +275,20 @@ class _Layout:
                 *[o._param_state[p][k] for o, p, k in self.ostates],
                 *[c[k] for c, k in self.items],
                 *[p._gradient for p in self.grads]]
+
+    def plan_of(self, lazy: list[Any]) -> _Plan:
+        """``_Plan.of(lazy)``, remembered for the very same values (an evaluation step
+        between training steps finds the objects' slots untouched: no shape walk)."""
+        last = getattr(self, "_last_plan", None)
+        if last is not None and len(last[0]) == len(lazy) and \
+                all(r() is v for r, v in zip(last[0], lazy)):
+            return last[1]
+        plan = _Plan.of(lazy, self.n_grads())
+        try:  # held weakly: a layout must not keep old arrays alive
+            self._last_plan = ([weakref.ref(v) for v in lazy], plan)
+        except TypeError:
+            self._last_plan = None
+        return plan
 
     def owner_ids(self) -> frozenset:
         """The objects whose lazy cells a store of this layout holds."""
@@ -864,7 +878,7 @@ class CompiledFunction:
                 # Write back what this call reads; other models' stores stay packed.
                 _state.flush_stores(holding)
             lazy = layout.gather_lazy()
-            plan = _Plan.of(lazy, layout.n_grads())
+            plan = layout.plan_of(lazy)
             packed = None
         options = [opt._compiled_options(g) for opt, g in self._groups]
         arrays = [x for x, a in zip(leaves, is_array) if a]
@@ -977,14 +991,18 @@ class CompiledFunction:
         step — no gather of the weights into the objects, no re-pack — and the store stays
         pending and packed.  ``_MISS`` where the store lacks a cell this step reads."""
         where = source.layout
-        idx = []
-        for owner, kind in [*((p, "data") for p in layout.data),
-                            *((p, "grad") for p in layout.grads)]:
-            i = where.index_of(owner, kind)
-            if i is None:
-                return _MISS
-            idx.append(i)
-        composed_key = (source.plan, tuple(idx))
+        sources = getattr(layout, "_sources", None)
+        if sources is None or sources[0] is not where:
+            idx = []
+            for owner, kind in [*((p, "data") for p in layout.data),
+                                *((p, "grad") for p in layout.grads)]:
+                i = where.index_of(owner, kind)
+                if i is None:
+                    return _MISS
+                idx.append(i)
+            sources = layout._sources = (where, tuple(idx))  # (layouts are immutable)
+        idx = sources[1]
+        composed_key = (source.plan, idx)
         program = entry.composed.get(composed_key)
         if program is None:
             program = entry.composed[composed_key] = _composed(
