@@ -53,16 +53,29 @@ def _split_output(out: Any) -> tuple[Any, Any, bool]:
     return out, None, False
 
 
+_NO_GRAD_FN = "element 0 of tensors does not require grad and does not have a grad_fn"
+
+
 def _check_scalar(loss: Any) -> jax.Array:
+    if loss is None:
+        raise RuntimeError(
+            "the closure returned None: jnn differentiates what the closure returns (it has "
+            "no loss.backward()), so return the loss")
     loss = jnp.asarray(loss)
-    if loss.shape != ():
+    if loss.size != 1:  # torch: one element, of any shape ([1], [1, 1]) is a scalar loss
         raise RuntimeError("grad can be implicitly created only for scalar outputs")
     if not jnp.issubdtype(loss.dtype, jnp.inexact):
         raise RuntimeError(
-            "element 0 of tensors does not require grad and does not have a grad_fn "
-            f"(the closure returned a {loss.dtype} loss; it must be floating point)"
+            f"{_NO_GRAD_FN} (the closure returned a {loss.dtype} loss; it must be floating "
+            "point)"
         )
     return loss
+
+
+def check_reaches_a_parameter(read: Sequence[Parameter]) -> None:
+    """torch's error for a loss no trainable parameter reaches (it has no grad_fn)."""
+    if not any(p.requires_grad for p in read):
+        raise RuntimeError(f"{_NO_GRAD_FN} (no trainable parameter reaches the closure's loss)")
 
 
 def differentiate(closure: Callable[[], Any], params: Sequence[Parameter], *,
@@ -77,8 +90,7 @@ def differentiate(closure: Callable[[], Any], params: Sequence[Parameter], *,
     """
     if not _state.state.grad_enabled:
         raise RuntimeError(
-            "element 0 of tensors does not require grad and does not have a grad_fn "
-            "(gradients were requested inside jnn.no_grad())"
+            f"{_NO_GRAD_FN} (gradients were requested inside jnn.no_grad())"
         )
     if _state.state.pending:  # the raw slots below must hold the newest state
         _state.flush()
@@ -289,7 +301,10 @@ def backward(closure: Callable[[], Any], inputs: Iterable[Parameter] | None = No
 
 def _backward(closure: Callable[[], Any], inputs: Iterable[Parameter] | None) -> Any:
     params = _used_parameters(closure) if inputs is None else _trainable(inputs, strict=True)
-    loss, aux, has_aux, grads, read = differentiate(closure, params)
+    loss, aux, has_aux, grads, read, commit = differentiate(closure, params, commit=False)
+    if inputs is None:  # (explicit inputs: the loss may depend on other leaves)
+        check_reaches_a_parameter(read)
+    commit()
     accumulate_read(params, grads, read)
     return (loss, aux) if has_aux else loss
 

@@ -283,3 +283,53 @@ def test_grad_with_aux_and_several_argnums() -> None:
     np.testing.assert_allclose(np.asarray(gx), tx.grad.numpy(), rtol=RTOL, atol=ATOL)
     np.testing.assert_allclose(np.asarray(_value(gnet.fc2.weight)), tnet.fc2.weight.grad.numpy(),
                                rtol=RTOL, atol=ATOL)
+
+
+def test_a_one_element_loss_of_any_shape_is_a_scalar_loss_as_torch():
+    """torch's backward() takes any one-element loss (a Linear(2, 1) output of shape
+    [1, 1]); more elements raise its error."""
+    torch.manual_seed(0)
+    tmodel = torch.nn.Linear(2, 1)
+    jmodel = nn.Linear(2, 1)
+    jmodel.load_state_dict({k: v.numpy() for k, v in tmodel.state_dict().items()})
+    x = np.random.default_rng(0).standard_normal((1, 2)).astype(np.float32)
+    tmodel(torch.from_numpy(x)).backward()
+    out = jnn.autograd.backward(lambda: jmodel(jnp.asarray(x)))
+    assert out.shape == (1, 1)
+    for tp, jp in zip(tmodel.parameters(), jmodel.parameters()):
+        np.testing.assert_allclose(np.asarray(jp.grad), tp.grad.numpy(), rtol=1e-6)
+    with pytest.raises(RuntimeError) as expected:
+        tmodel(torch.from_numpy(np.repeat(x, 2, 0))).backward()
+    with pytest.raises(RuntimeError, match=re.escape(str(expected.value))):
+        jnn.autograd.backward(lambda: jmodel(jnp.asarray(np.repeat(x, 2, 0))))
+
+
+@pytest.mark.parametrize("loss", ["constant", "no_parameter", "frozen"])
+def test_a_loss_no_trainable_parameter_reaches_raises_as_torch_and_changes_nothing(loss):
+    torch.manual_seed(0)
+    tmodel = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.BatchNorm1d(2))
+    jmodel = nn.Sequential(nn.Linear(2, 2), nn.BatchNorm1d(2))
+    jmodel.load_state_dict({k: v.numpy() for k, v in tmodel.state_dict().items()})
+    x = np.ones((3, 2), np.float32)
+    losses = {"constant": (lambda m, t: torch.tensor(3.0) if t is torch else 3.0),
+              "no_parameter": (lambda m, t: t.ones(2).sum() if t is torch else jnp.ones(2).sum()),
+              "frozen": (lambda m, t: m(t.asarray(x) if t is jnp else torch.from_numpy(x)).sum())}
+    if loss == "frozen":
+        tmodel.requires_grad_(False)
+        jmodel.requires_grad_(False)
+    with pytest.raises(RuntimeError) as expected:
+        losses[loss](tmodel, torch).backward()
+    jopt = jnn.optim.SGD(jmodel.parameters(), lr=0.1)
+    before = {k: np.asarray(v) for k, v in jmodel.state_dict().items()}
+    for run in (lambda c: jnn.autograd.backward(c), jopt.step):
+        with pytest.raises(RuntimeError, match=re.escape(str(expected.value))):
+            run(lambda: losses[loss](jmodel, jnp))
+        after = jmodel.state_dict()  # nothing committed: running statistics included
+        assert all(np.array_equal(before[k], np.asarray(after[k])) for k in before)
+    assert all(p.grad is None for p in jmodel.parameters())
+
+
+def test_a_closure_that_returns_none_gets_a_jnn_message():
+    model = nn.Linear(2, 1)
+    with pytest.raises(RuntimeError, match="the closure returned None.*return the loss"):
+        jnn.optim.SGD(model.parameters(), lr=0.1).step(lambda: None)

@@ -185,6 +185,7 @@ class Optimizer:
                 params = params + extra
                 loss, aux, has_aux, grads, read, commit = autograd.differentiate(
                     closure, params, commit=False)
+            autograd.check_reaches_a_parameter(read)
             commit()
             autograd.accumulate_read(params, grads, read)
             result = (loss, aux) if has_aux else loss
