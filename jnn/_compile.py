@@ -1641,7 +1641,22 @@ class CompiledModule:
         return f"CompiledModule({self._orig_mod!r})"
 
 
-_TORCH_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+_TORCH_MODES = ("default", "lite", "reduce-overhead", "max-autotune-no-cudagraphs",
+                "max-autotune")
+# torch._dynamo.list_backends(exclude_tags=()) of torch 2.13: accepted, all compile with XLA
+_TORCH_BACKENDS = frozenset((
+    "aot_eager", "aot_eager_decomp_partition", "aot_eager_decomp_partition_crossref",
+    "aot_eager_decomp_partition_with_mode", "aot_eager_default_partitioner", "aot_ts",
+    "cudagraphs", "eager", "eager_debug", "eager_noexcept", "inductor", "invoke_subgraph",
+    "openxla", "openxla_eval", "pre_dispatch_eager", "ts", "tvm"))
+
+
+class InvalidBackend(RuntimeError):
+    """torch._dynamo's error for an unknown ``backend=`` name."""
+
+
+class _NotCallableError(TypeError, AssertionError):
+    """torch.compile asserts that it is given a callable: both types match."""
 
 
 def compile(fn: Any = None, *, state: Any = None, donate: bool = True,  # noqa: A001
@@ -1681,9 +1696,18 @@ def compile(fn: Any = None, *, state: Any = None, donate: bool = True,  # noqa: 
 
     PyTorch: ``torch.compile``. Usable as ``@jnn.compile`` or ``@jnn.compile(...)``.
     """
+    if fn is not None and not callable(fn):
+        raise _NotCallableError(f"A callable function is expected, but {type(fn)} is provided.")
+    if mode is not None and options is not None:
+        raise RuntimeError(
+            "Either mode or options can be specified, but both can't be specified at the "
+            "same time.")
     if mode is not None and mode not in _TORCH_MODES:
         raise RuntimeError(f"Unrecognized mode={mode}, should be one of: "
                            + ", ".join(_TORCH_MODES))
+    if isinstance(backend, str) and backend not in _TORCH_BACKENDS:
+        raise InvalidBackend(f"Invalid backend: {backend!r}, see "
+                             "`torch._dynamo.list_backends()` for available backends.")
     if dynamic:
         raise NotImplementedError(
             "jnn.compile(dynamic=True): XLA programs have static shapes; each new input "
@@ -1698,6 +1722,4 @@ def compile(fn: Any = None, *, state: Any = None, donate: bool = True,  # noqa: 
         return fn
     if isinstance(fn, Module):
         return CompiledModule(fn, donate=donate, checks=checks)
-    if not callable(fn):
-        raise TypeError(f"jnn.compile expects a function or a Module, got {type(fn).__name__}")
     return CompiledFunction(fn, donate=donate, state=state, checks=checks)

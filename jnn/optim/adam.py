@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jnn.optim.optimizer import Optimizer
+from jnn.optim.optimizer import Optimizer, check_fused
 from jnn.optim.sgd import (
     Scalar,
     ScalarOrSchedule,
@@ -390,6 +390,7 @@ class Adam(Optimizer):
                         capturable=capturable, differentiable=differentiable, fused=fused,
                         decoupled_weight_decay=decoupled_weight_decay)
         super().__init__(params, defaults)
+        check_fused(fused, foreach, differentiable)
 
     def _init_state(self, p: Any, group: dict) -> dict:
         state = {"step": jnp.zeros((), jnp.float32), "exp_avg": jnp.zeros_like(p.data),

@@ -171,6 +171,9 @@ class Optimizer:
         return self._step(closure)
 
     def _step(self, closure: Callable[[], Any] | None) -> Any:
+        if type(self)._rule is Optimizer._rule and \
+                type(self)._compute_group is Optimizer._compute_group:
+            raise NotImplementedError  # torch's base Optimizer.step
         self.state  # noqa: B018 - writes back state a compiled step left packed; raises if lost
         result = None
         if closure is not None:
@@ -390,6 +393,15 @@ def _cast_state(name: str, value: Any, p: Parameter) -> Any:
 
 
 @functools.cache
+def check_fused(fused: bool | None, foreach: bool | None, differentiable: bool) -> None:
+    """torch's checks of the implementation flags (which jnn otherwise ignores: XLA fuses)."""
+    if fused:
+        if differentiable:
+            raise RuntimeError("`fused` does not support `differentiable`")
+        if foreach:
+            raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
+
+
 def _jitted_rule(cls: type, static: tuple, keys: tuple) -> Callable:
     """One compiled update per (optimizer class, structural flags, state layout)."""
     static_dict = dict(static)

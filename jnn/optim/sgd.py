@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jnn.optim.optimizer import Optimizer
+from jnn.optim.optimizer import Optimizer, check_fused
 
 if TYPE_CHECKING:  # optax is imported lazily: it adds ~0.4 s to `import jnn`
     import optax
@@ -389,6 +389,7 @@ class SGD(Optimizer):
                         weight_decay=weight_decay, nesterov=nesterov, maximize=maximize,
                         foreach=foreach, differentiable=differentiable, fused=fused)
         super().__init__(params, defaults)
+        check_fused(fused, foreach, differentiable)
 
     def _placeholder_state(self, p: Any, group: dict) -> dict | None:
         # torch's first momentum buffer is the gradient itself; a zero buffer updated with

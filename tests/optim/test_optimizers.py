@@ -68,6 +68,11 @@ ERROR_CASES = [
     ("not-a-parameter", lambda o, p: o.SGD([*p, 1.0])),
     ("required-option", lambda o, p: o.Optimizer(p, {"lr": REQUIRED[o]})),
     ("add-group-duplicate", lambda o, p: o.SGD(p).add_param_group({"params": p[1:]})),
+    ("sgd-fused-foreach", lambda o, p: o.SGD(p, lr=0.1, foreach=True, fused=True)),
+    ("sgd-fused-differentiable", lambda o, p: o.SGD(p, lr=0.1, fused=True, differentiable=True)),
+    ("adam-fused-foreach", lambda o, p: o.Adam(p, foreach=True, fused=True)),
+    ("adamw-fused-differentiable", lambda o, p: o.AdamW(p, fused=True, differentiable=True)),
+    ("base-step", lambda o, p: o.Optimizer(p, {"lr": 0.1}).step()),
 ]
 # fmt: on
 
@@ -75,7 +80,7 @@ ERROR_CASES = [
 @pytest.mark.parametrize("builder", [c[1] for c in ERROR_CASES], ids=[c[0] for c in ERROR_CASES])
 def test_errors_match_torch(builder: Any) -> None:
     tparams, jparams = _twin_params()
-    with pytest.raises((ValueError, TypeError)) as torch_error:
+    with pytest.raises((ValueError, TypeError, RuntimeError, NotImplementedError)) as torch_error:
         builder(torch.optim, tparams)
     with pytest.raises(type(torch_error.value), match=f"^{re.escape(str(torch_error.value))}$"):
         builder(jnn.optim, jparams)
