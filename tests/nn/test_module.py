@@ -722,3 +722,36 @@ def test_named_scopes_follow_the_attribute_path():
     assert scopes == {"Net/layer1/0/conv1/dot_general", "Net/layer1/1/conv1/dot_general"}
     eager = jax.jit(lambda x: model(x)).lower(jnp.ones((2, 4))).as_text(debug_info=True)
     assert "Net/layer1/1/conv1/dot_general" in eager
+
+
+_SET_SUBMODULE_CASES = [("1.0", "Tanh"), ("0", "Identity"), ("", "ReLU"), ("1.0", None),
+                        ("5", "ReLU", True), ("1.5", "ReLU"), ("2.x", "ReLU")]
+
+
+def test_set_submodule_matches_torch():
+    def run(lib):
+        model = lib.nn.Sequential(lib.nn.Linear(2, 2), lib.nn.Sequential(lib.nn.ReLU()))
+        out = []
+        for target, cls, *strict in _SET_SUBMODULE_CASES:
+            module = 3 if cls is None else getattr(lib.nn, cls)()
+            try:
+                model.set_submodule(target, module, *strict)
+                out.append("set")
+            except (ValueError, AttributeError) as error:
+                out.append((type(error), str(error)))
+        return out, [type(m).__name__ for m in model.modules()]
+
+    assert run(jnn) == run(torch)
+
+
+@pytest.mark.parametrize("args", [("cpu", "float32", True, 5), ("cpu", True, False),
+                                  ("float32", True, True, True), ("bogus",)])
+def test_to_with_bad_arguments_raises_as_torch(args):
+    def convert(lib):
+        return tuple(getattr(lib, a) if a == "float32" else a for a in args)
+
+    with pytest.raises((TypeError, RuntimeError)) as expected:
+        torch.nn.Linear(2, 2).to(*convert(torch))
+    first = str(expected.value).split(" - got")[0].splitlines()[0]  # (types are torch's)
+    with pytest.raises(type(expected.value), match=re.escape(first)):
+        nn.Linear(2, 2).to(*convert(jnp))

@@ -28,6 +28,11 @@ def resolve_dtype(dtype: Any) -> np.dtype:
     return dt
 
 
+_TORCH_DEVICE_TYPES = ("cpu", "cuda", "ipu", "xpu", "mkldnn", "opengl", "opencl", "ideep",
+                       "hip", "ve", "fpga", "maia", "xla", "lazy", "vulkan", "mps", "meta",
+                       "hpu", "mtia", "privateuseone")
+
+
 def resolve_device(device: Any) -> jax.Device:
     """A jax.Device from 'cpu', 'cuda', 'cuda:1', 'gpu', 'tpu:0', an int or a jax.Device."""
     if isinstance(device, jax.Device):
@@ -38,6 +43,9 @@ def resolve_device(device: Any) -> jax.Device:
         text = str(getattr(device, "type", device))
         idx = None if isinstance(device, str) else getattr(device, "index", None)  # torch.device
         platform, _, num = text.partition(":")
+        if platform not in _TORCH_DEVICE_TYPES and platform not in ("gpu", "tpu", "rocm"):
+            raise RuntimeError(f"Expected one of {', '.join(_TORCH_DEVICE_TYPES)} device type "
+                               f"at start of device string: {text}")
         index = int(num) if num else (idx or 0)
         platform = {"cuda": "gpu", "rocm": "gpu", "mps": "METAL"}.get(platform, platform)
     try:
@@ -68,7 +76,10 @@ def parse_to(args: tuple, kwargs: dict) -> tuple[Any, Any]:
     kwargs.pop("memory_format", None)
     if kwargs:
         raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
+    _check_to_positional(args)
     for a in args:
+        if isinstance(a, bool):
+            continue
         if isinstance(a, (jax.Array, Parameter)):
             dtype = dtype or a.dtype
             device = device or next(iter(a.devices())) if isinstance(a, jax.Array) else device
@@ -84,6 +95,34 @@ def parse_to(args: tuple, kwargs: dict) -> tuple[Any, Any]:
             raise TypeError("nn.Module.to only accepts floating point or complex dtypes, "
                             f"but got desired dtype={dtype}")
     return None if device is None else resolve_device(device), dtype
+
+
+def _to_kind(a: Any) -> str:
+    if isinstance(a, bool):
+        return "bool"
+    if isinstance(a, (jax.Array, Parameter)):
+        return "Tensor"
+    if isinstance(a, (str, jax.Device, int)) and not _is_dtype(a):
+        return "device"
+    return "dtype" if _is_dtype(a) else type(a).__name__
+
+
+def _check_to_positional(args: tuple) -> None:
+    """torch's positional forms: (device, dtype, non_blocking, copy), (dtype, non_blocking,
+    copy), (tensor, non_blocking, copy)."""
+    kinds = [_to_kind(a) for a in args]
+    rest = kinds[1:]
+    if kinds and kinds[0] == "device" and rest:  # the second of (device, dtype, ...)
+        rest = rest[1:] if rest[0] == "dtype" else ["not a dtype"]
+    if kinds and (kinds[0] not in ("device", "dtype", "Tensor") or len(rest) > 2
+                  or any(k != "bool" for k in rest)):
+        got = ", ".join(k if k in ("dtype", "Tensor") else type(a).__name__
+                        for a, k in zip(args, kinds))
+        raise TypeError(
+            f"to() received an invalid combination of arguments - got ({got}), but expected "
+            "one of:\n * (device device = None, dtype dtype = None, bool non_blocking = False, "
+            "bool copy = False)\n * (dtype dtype, bool non_blocking = False, bool copy = False)"
+            "\n * (Tensor tensor, bool non_blocking = False, bool copy = False)")
 
 
 def _is_dtype(x: Any) -> bool:
