@@ -68,6 +68,7 @@ class Optimizer:
     """
 
     def __init__(self, params: Iterable[Any], defaults: dict[str, Any]) -> None:
+        defaults.get("differentiable")  # torch's first use: a non-dict raises its error here
         self.defaults = defaults
         self._param_state: defaultdict[Parameter, dict[str, Any]] = defaultdict(dict)
         self.param_groups: list[dict[str, Any]] = []

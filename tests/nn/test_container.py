@@ -424,6 +424,8 @@ PARAMETER_DICT_ERRORS = {
     "pop_missing": lambda z: pdict(z).pop("nope"),
     "update_non_iterable": lambda z: pdict(z).update(3),
     "call": lambda z: pdict(z)(1),
+    "int_key": lambda z: z.nn.ParameterDict({1: z.nn.Parameter(z.tensor(2))}),
+    "int_key_get": lambda z: pdict(z)[0],
 }
 
 

@@ -73,6 +73,7 @@ ERROR_CASES = [
     ("adam-fused-foreach", lambda o, p: o.Adam(p, foreach=True, fused=True)),
     ("adamw-fused-differentiable", lambda o, p: o.AdamW(p, fused=True, differentiable=True)),
     ("base-step", lambda o, p: o.Optimizer(p, {"lr": 0.1}).step()),
+    ("defaults-not-a-dict", lambda o, p: o.Optimizer(p, 3)),
 ]
 # fmt: on
 
@@ -80,7 +81,8 @@ ERROR_CASES = [
 @pytest.mark.parametrize("builder", [c[1] for c in ERROR_CASES], ids=[c[0] for c in ERROR_CASES])
 def test_errors_match_torch(builder: Any) -> None:
     tparams, jparams = _twin_params()
-    with pytest.raises((ValueError, TypeError, RuntimeError, NotImplementedError)) as torch_error:
+    with pytest.raises((ValueError, TypeError, RuntimeError, NotImplementedError,
+                        AttributeError)) as torch_error:
         builder(torch.optim, tparams)
     with pytest.raises(type(torch_error.value), match=f"^{re.escape(str(torch_error.value))}$"):
         builder(jnn.optim, jparams)

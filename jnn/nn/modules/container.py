@@ -386,6 +386,15 @@ class ParameterList(Module):
         raise RuntimeError("ParameterList should not be called.")
 
 
+def _string_key(key: Any) -> str:
+    if not isinstance(key, str):
+        raise TypeError(
+            "Index given to ParameterDict cannot be used as a key as it is not a string "
+            f"(type is '{type(key).__name__}'). Open an issue on github if you need non-string "
+            "keys.")
+    return key
+
+
 class ParameterDict(Module):
     """An ordered dict of Parameters, like ``torch.nn.ParameterDict``."""
 
@@ -401,14 +410,14 @@ class ParameterDict(Module):
         return self.__dict__["_keys"]
 
     def __getitem__(self, key: str) -> Any:
-        return getattr(self, key)
+        return getattr(self, _string_key(key))
 
     def __setitem__(self, key: str, value: Any) -> None:
-        self._key_dict()[key] = None
+        self._key_dict()[_string_key(key)] = None
         setattr(self, key, _as_parameter(value))
 
     def __delitem__(self, key: str) -> None:
-        del self._key_dict()[key]
+        del self._key_dict()[_string_key(key)]
         delattr(self, key)
 
     def __len__(self) -> int:
