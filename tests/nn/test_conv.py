@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 import jnn
 import jnn.nn as nn
 import jnn.nn.functional as F
+from tests.nn._same_error import assert_same_error
 from tests.nn.registry import case, err
 from tests.oracle import check_error, check_function, check_layer, make_inputs
 
@@ -448,3 +449,69 @@ def test_default_init_matches_torch_distribution(name, args, kwargs, fan_in):
         assert abs(ours.std() / std - 1) < 5 / math.sqrt(ours.size), pname
         if ks_2samp is not None and ours.size > 1000:
             assert ks_2samp(ours, theirs).pvalue > 1e-3, pname
+
+
+# -- zero-size kernels and padding strings: torch's exception and message ------------------
+def _native(call):
+    """``call`` with oneDNN off: on CPU float32 it reports a zero-size kernel as "could not
+    create a primitive descriptor", a backend message; torch's own kernels (float64,
+    unbatched input, other builds) raise the check jnn matches."""
+    def run():
+        with torch.backends.mkldnn.flags(enabled=False):
+            return call()
+    return run
+
+
+def _conv_input(n, channels=3):
+    return np.ones((2, channels) + (5,) * n, np.float32)
+
+
+@pytest.mark.parametrize("transposed", [False, True], ids=["conv", "transposed"])
+@pytest.mark.parametrize("n, kernel_size", [
+    (1, 0), (2, 0), (2, (2, 0)), (2, (0, 2)), (3, 0), (3, (2, 2, 0)), (3, (0, 2, 2)),
+])
+def test_zero_size_kernel_raises_like_torch(n, kernel_size, transposed):
+    # 1-d/2-d: "kernel size should be greater than zero, but got kernel_height: 0
+    # kernel_width: 0"; 3-d: "... but got: 0 x 0 x 0 (TxHxW)"; transposed 3-d names the weight
+    name = f"ConvTranspose{n}d" if transposed else f"Conv{n}d"
+    x = _conv_input(n)
+    assert_same_error(_native(lambda: getattr(torch.nn, name)(3, 4, kernel_size)(
+                          torch.from_numpy(x))),
+                      lambda: getattr(nn, name)(3, 4, kernel_size)(jnp.asarray(x)))
+    assert_same_error(_native(lambda: getattr(torch.nn, name)(3, 4, kernel_size)(
+                          torch.from_numpy(x[0]))),
+                      lambda: getattr(nn, name)(3, 4, kernel_size)(jnp.asarray(x[0])))
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+@pytest.mark.parametrize("kwargs", [{}, {"padding": "same"}, {"stride": 2}, {"groups": 2}],
+                         ids=["plain", "same", "stride", "groups"])
+def test_functional_zero_size_kernel_raises_like_torch(n, kwargs):
+    x = _conv_input(n, channels=4)
+    w = np.ones((4, 4 // kwargs.get("groups", 1)) + (0,) * n, np.float32)
+    fn = f"conv{n}d"
+    assert_same_error(_native(lambda: getattr(TF, fn)(torch.from_numpy(x),
+                                                      torch.from_numpy(w), **kwargs)),
+                      lambda: getattr(F, fn)(jnp.asarray(x), jnp.asarray(w), **kwargs))
+    if "padding" not in kwargs:
+        fn = f"conv_transpose{n}d"
+        assert_same_error(_native(lambda: getattr(TF, fn)(torch.from_numpy(x),
+                                                          torch.from_numpy(w), **kwargs)),
+                          lambda: getattr(F, fn)(jnp.asarray(x), jnp.asarray(w), **kwargs))
+
+
+def test_zero_size_kernel_after_the_channel_check_like_torch():
+    x, w = _conv_input(2, channels=2), np.ones((4, 3, 0, 0), np.float32)
+    assert_same_error(_native(lambda: TF.conv2d(torch.from_numpy(x), torch.from_numpy(w))),
+                      lambda: F.conv2d(jnp.asarray(x), jnp.asarray(w)))
+
+
+@pytest.mark.parametrize("padding", ["same", "valid"])
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_conv_transpose_padding_string_raises_like_torch(n, padding):
+    # "conv_transpose2d(): argument 'padding' must be tuple of ints, not str"
+    x, w = _conv_input(n), np.ones((3, 4) + (2,) * n, np.float32)
+    fn = f"conv_transpose{n}d"
+    assert_same_error(lambda: getattr(TF, fn)(torch.from_numpy(x), torch.from_numpy(w),
+                                              padding=padding),
+                      lambda: getattr(F, fn)(jnp.asarray(x), jnp.asarray(w), padding=padding))

@@ -12,7 +12,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import jnn
+import jnn.nn
 import jnn.nn.functional as F
+from tests.nn._same_error import assert_same_error
 from tests.oracle import check_function as check_against_torch
 
 RTOL = 1e-5
@@ -284,3 +286,78 @@ def test_log_softmax_stable_for_large_logits(shape, seed, scale):
     expected = TF.log_softmax(torch.from_numpy(x), dim=-1).numpy()
     # log-probabilities grow with the logits' scale; rtol covers them, atol the near-zeros.
     np.testing.assert_allclose(got, expected, rtol=RTOL, atol=1e-6 * scale)
+
+
+# -- bad inputs and arguments: torch's exception type and message --------------------------
+BOOL = np.ones((2, 3), np.bool_)
+FLOATS = np.ones((2, 3), np.float32)
+
+
+def _both(fn_name, x, *args, **kwargs):
+    """(torch call, jnn call) of the same F function on the same input."""
+    return (lambda: getattr(TF, fn_name)(torch.from_numpy(x), *args, **kwargs),
+            lambda: getattr(F, fn_name)(jnp.asarray(x), *args, **kwargs))
+
+
+@pytest.mark.parametrize("fn_name, args", [
+    ("relu", ()), ("relu6", ()), ("hardtanh", ()), ("hardtanh", (0.0, 1.0)),
+])
+def test_bool_input_of_clamping_activations_raises_like_torch(fn_name, args):
+    # "Boolean inputs not supported for relu" / "Bool inputs not supported for hardtanh"
+    assert_same_error(*_both(fn_name, BOOL, *args))
+    assert_same_error(*_both(fn_name, BOOL[:0], *args))  # empty too
+
+
+@pytest.mark.parametrize("name", ["ReLU", "ReLU6", "Hardtanh"])
+def test_bool_input_of_clamping_layers_raises_like_torch(name):
+    assert_same_error(lambda: getattr(torch.nn, name)()(torch.from_numpy(BOOL)),
+                      lambda: getattr(jnn.nn, name)()(jnp.asarray(BOOL)))
+
+
+@pytest.mark.parametrize("x", [FLOATS, BOOL], ids=["float", "bool"])
+def test_celu_with_zero_alpha_raises_like_torch(x):
+    # checked before the dtype; the module is built and refuses at its call, as torch's
+    assert_same_error(*_both("celu", x, alpha=0.0))
+    assert_same_error(lambda: torch.nn.CELU(alpha=0.0)(torch.from_numpy(x)),
+                      lambda: jnn.nn.CELU(alpha=0.0)(jnp.asarray(x)))
+
+
+@pytest.mark.parametrize("weight", [np.ones(3, np.float32), np.ones(0, np.float32)])
+def test_prelu_on_zero_dim_input_with_several_slopes_raises_like_torch(weight):
+    x = np.float32(1.0)
+    assert_same_error(lambda: TF.prelu(torch.tensor(x), torch.from_numpy(weight)),
+                      lambda: F.prelu(jnp.asarray(x), jnp.asarray(weight)))
+    if weight.size:
+        assert_same_error(lambda: torch.nn.PReLU(3)(torch.tensor(x)),
+                          lambda: jnn.nn.PReLU(3)(jnp.asarray(x)))
+
+
+@pytest.mark.parametrize("args", [("a", 0), (0, "a"), (None, 0), ([1], 0)])
+def test_threshold_non_number_arguments_raise_like_torch(args):
+    # "threshold(): argument 'threshold' (position 2) must be Number, not str"
+    assert_same_error(*_both("threshold", FLOATS, *args))
+    assert_same_error(*_both("threshold", BOOL, *args))  # before the dtype check
+    assert_same_error(lambda: torch.nn.Threshold(*args)(torch.from_numpy(FLOATS)),
+                      lambda: jnn.nn.Threshold(*args)(jnp.asarray(FLOATS)))
+    assert_same_error(  # the in-place form names threshold_
+        lambda: torch.nn.Threshold(*args, inplace=True)(torch.from_numpy(FLOATS.copy())),
+        lambda: jnn.nn.Threshold(*args, inplace=True)(jnp.asarray(FLOATS)))
+
+
+@pytest.mark.parametrize("slope", ["a", None, [0.1]])
+def test_leaky_relu_non_number_slope_raises_like_torch(slope):
+    assert_same_error(*_both("leaky_relu", FLOATS, slope))
+    assert_same_error(lambda: torch.nn.LeakyReLU(slope)(torch.from_numpy(FLOATS)),
+                      lambda: jnn.nn.LeakyReLU(slope)(jnp.asarray(FLOATS)))
+    assert_same_error(
+        lambda: torch.nn.LeakyReLU(slope, inplace=True)(torch.from_numpy(FLOATS.copy())),
+        lambda: jnn.nn.LeakyReLU(slope, inplace=True)(jnp.asarray(FLOATS)))
+
+
+def test_number_like_threshold_and_slope_still_work():
+    x = jnp.asarray(_input())
+    for value in (np.float32(0.5), jnp.asarray(0.5), True, 1):
+        np.testing.assert_allclose(F.threshold(x, value, 0.0),
+                                   TF.threshold(torch.from_numpy(_input()), float(value), 0.0))
+        np.testing.assert_allclose(F.leaky_relu(x, value),
+                                   TF.leaky_relu(torch.from_numpy(_input()), float(value)))

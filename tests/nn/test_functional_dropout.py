@@ -10,7 +10,9 @@ import torch
 import torch.nn.functional as TF
 
 import jnn
+import jnn.nn
 import jnn.nn.functional as F
+from tests.nn._same_error import assert_same_error
 
 KEY = jax.random.key(0)
 # One shape for the elementwise tests: every new shape costs a compile of the sampler.
@@ -207,3 +209,43 @@ def test_alpha_dropout_keeps_zero_mean_unit_variance():
     # 10,000 samples: the mean's and the std's std are ~0.01; 0.05 is a 5 sigma bound.
     assert abs(out.mean()) < 0.05
     assert abs(out.std() - 1) < 0.05
+
+
+# -- integer, bool and complex inputs: torch's errors, or the input back -------------------
+NON_FLOAT = [np.int32, np.bool_, np.uint8, np.int8, np.int16]
+
+
+def _feature_shape(name):
+    return (2, 3, 4) if name == "dropout1d" else (2, 3, 4, 5)
+
+
+@pytest.mark.parametrize("dtype", NON_FLOAT + [np.complex64])
+@pytest.mark.parametrize("name", ALL)
+def test_non_float_input_in_training_raises_like_torch(name, dtype):
+    # torch: "result type Float can't be cast to the desired output type Int" (Long for a
+    # bool input of the alpha forms); a complex input has no bernoulli kernel
+    x = np.ones(_feature_shape(name), dtype)
+    assert_same_error(lambda: getattr(TF, name)(torch.from_numpy(x), 0.5, True),
+                      lambda: getattr(F, name)(jnp.asarray(x), 0.5, True, key=KEY))
+
+
+@pytest.mark.parametrize("dtype", [np.int32, np.bool_])
+@pytest.mark.parametrize("name", ["Dropout", "Dropout1d", "Dropout2d", "Dropout3d",
+                                  "AlphaDropout"])
+def test_dropout_module_on_non_float_input_raises_like_torch(name, dtype):
+    x = np.ones(_feature_shape("dropout1d" if name == "Dropout1d" else name), dtype)
+    assert_same_error(lambda: getattr(torch.nn, name)(0.5)(torch.from_numpy(x)),
+                      lambda: getattr(jnn.nn, name)(0.5)(jnp.asarray(x)))
+
+
+@pytest.mark.parametrize("p, training", [(0.5, False), (0.0, True), (1.0, True)])
+@pytest.mark.parametrize("name", ALL)
+def test_non_float_input_without_dropping_keeps_its_dtype_like_torch(name, p, training):
+    # eval mode and p == 0 return the input; p == 1 gives input * 0: no float result
+    x = np.arange(np.prod(_feature_shape(name)), dtype=np.int32).reshape(_feature_shape(name))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        expected = getattr(TF, name)(torch.from_numpy(x), p, training).numpy()
+        got = getattr(F, name)(jnp.asarray(x), p, training, key=KEY)
+    assert got.dtype == expected.dtype
+    np.testing.assert_array_equal(got, expected)

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 import jnn.nn.functional as F
 from jnn.nn import LinearCrossEntropyOptions
+from tests.nn._same_error import assert_same_error
 from tests.oracle import check_function as check_against_torch
 
 RTOL = 1e-5
@@ -658,3 +659,23 @@ def test_margin_losses_property(name, batched, reduction, use_weight, seed):
         lambda a, b: getattr(F, name)(a, b, **_kwargs_for(kwargs, jnp.asarray)),
         lambda a, b: getattr(TF, name)(a, b, **_kwargs_for(kwargs, torch.from_numpy)),
         [x, target], (0,), n_reduce=x.size, seed=seed)
+
+
+# -- broadcast mismatches: torch's "tensor a" / "tensor b" in its operand order ------------
+@pytest.mark.parametrize("fn, shapes", [
+    ("hinge_embedding_loss", [(4,), (3,)]),       # where(target != 1, ...): a is the target
+    ("hinge_embedding_loss", [(2, 4), (3, 1)]),
+    ("margin_ranking_loss", [(3,), (3,), (4,)]),  # -target * (input1 - input2)
+    ("margin_ranking_loss", [(4,), (3,), (3,)]),
+    ("margin_ranking_loss", [(3,), (4,), (3,)]),
+    ("margin_ranking_loss", [(2,), (3,), (4,)]),
+    ("cosine_embedding_loss", [(3, 4), (3, 4), (2,)]),  # where(target == 1, ...)
+    ("cosine_embedding_loss", [(3, 4), (2, 4), (3,)]),
+])
+@pytest.mark.parametrize("reduction", ["mean", "none"])
+def test_broadcast_mismatch_message_like_torch(fn, shapes, reduction):
+    rng = np.random.default_rng(0)
+    arrays = [_normal(rng, shape) for shape in shapes]
+    assert_same_error(
+        lambda: getattr(TF, fn)(*map(torch.from_numpy, arrays), reduction=reduction),
+        lambda: getattr(F, fn)(*map(jnp.asarray, arrays), reduction=reduction))

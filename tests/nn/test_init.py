@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 import jnn
 import jnn.nn.init as init
 from jnn.nn.parameter import Parameter
+from tests.nn._same_error import assert_same_error
 
 try:
     from scipy.stats import ks_2samp
@@ -51,7 +52,8 @@ CONV = (64, 32, 3, 3)
 
 
 def param(shape, dtype=jnp.float32):
-    return Parameter(np.zeros(shape, dtype))
+    # (an integer tensor cannot require gradients, in torch as in jnn)
+    return Parameter(np.zeros(shape, dtype), requires_grad=jnp.issubdtype(dtype, jnp.inexact))
 
 
 def ks_statistic(x, y):
@@ -466,3 +468,33 @@ def test_deprecated_aliases_warn(name):
         with pytest.warns(FutureWarning, match=re.escape(message)):
             out = _call(module, name, shape, "float32", *args)
         assert tuple(out.shape) == shape
+
+
+# -- constant_: torch's fill_ argument checks -----------------------------------------------
+class _NotANumber:
+    pass
+
+
+@pytest.mark.parametrize("val", ["a", None, [1], (1,), np.array([1.0]), _NotANumber(), 1j],
+                         ids=["str", "None", "list", "tuple", "ndarray", "object", "complex"])
+def test_constant_with_a_non_number_raises_like_torch(val):
+    # "fill_() received an invalid combination of arguments - got (str), ..." (all of it);
+    # a Python complex into a real tensor: "value cannot be converted to type float ..."
+    assert_same_error(lambda: torch.nn.init.constant_(torch.empty(2, 3), val),
+                      lambda: init.constant_(Parameter(jnp.zeros((2, 3))), val))
+
+
+def test_constant_with_an_array_of_several_dims_raises_like_torch():
+    assert_same_error(lambda: torch.nn.init.constant_(torch.empty(2, 3), torch.ones(2)),
+                      lambda: init.constant_(Parameter(jnp.zeros((2, 3))), jnp.ones(2)))
+
+
+@pytest.mark.parametrize("val", [np.float32(0.5), np.int64(2), np.bool_(True), True,
+                                 jnp.asarray(0.5)])
+def test_constant_accepts_numbers_and_0d_arrays_like_torch(val):
+    tval = torch.tensor(np.asarray(val)) if isinstance(val, jax.Array) else val
+    expected = torch.nn.init.constant_(torch.empty(2, 3), tval).numpy()
+    np.testing.assert_array_equal(init.constant_(Parameter(jnp.zeros((2, 3))), val).data,
+                                  expected)
+    np.testing.assert_array_equal(  # a 0-d Parameter as the value too
+        init.constant_(Parameter(jnp.zeros((2, 3))), Parameter(jnp.asarray(0.5))).data, 0.5)

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 import jnn
 import jnn.nn as nn
+from tests.nn._same_error import assert_same_error
 from tests.nn.registry import case, err
 from tests.oracle import (
     check_error,
@@ -318,3 +319,23 @@ def test_oracle_catches_a_mismatch():
         check_modules(torch.nn.Linear(3, 5), nn.Linear(3, 5, bias=False), [X])
     with pytest.raises(AssertionError):
         check_modules(torch.nn.Softmax(0), nn.Softmax(1), [X], check_repr=False)
+
+
+# -- argument types checked at forward, as torch's parser does -----------------------------
+@pytest.mark.parametrize("name, args", [
+    ("Flatten", ("a",)), ("Flatten", (0, "a")), ("Flatten", (1.0,)), ("Flatten", (None,)),
+    ("Flatten", (True,)), ("Flatten", ([1],)),
+    ("Unflatten", ("a", (3, 1))), ("Unflatten", (1.5, (3, 1))), ("Unflatten", (True, (3, 1))),
+])
+def test_shape_layer_argument_types_raise_like_torch(name, args):
+    # "flatten(): argument 'start_dim' (position 1) must be int, not str"; both libraries
+    # build the layer and refuse at its call
+    x = np.ones(X, np.float32)
+    assert_same_error(lambda: getattr(torch.nn, name)(*args)(torch.from_numpy(x)),
+                      lambda: getattr(nn, name)(*args)(jnp.asarray(x)))
+
+
+def test_shape_layers_accept_numpy_integers_like_torch():
+    x = np.ones(X3, np.float32)
+    assert nn.Flatten(np.int64(0))(jnp.asarray(x)).shape == (24,)
+    assert nn.Unflatten(np.int64(1), (2, 2))(jnp.asarray(x)).shape == (2, 2, 2, 3)

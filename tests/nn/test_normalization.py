@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 import jnn
 import jnn.nn as nn
 import jnn.nn.functional as F
+from tests.nn._same_error import assert_same_error
 from tests.nn.registry import case, err
 from tests.oracle import check_error, check_function, check_layer, const, make_inputs, normal
 
@@ -406,3 +407,135 @@ def test_instance_and_group_norm_configurations(name_shape, eps, affine, track):
 def test_constant_channel_normalizes_to_zero_like_torch():
     x = const(np.ones(X3, np.float32))
     check_layer("BatchNorm1d", (3,), {}, [x])
+
+
+# -- integer and bool inputs, mixed parameter dtypes: torch's exception and message --------
+NON_FLOAT = [np.int32, np.bool_, np.uint8]
+
+
+def _same_layer_error(name, args, kwargs, x, train=True):
+    def call(lib):
+        def run():
+            layer = getattr(lib, name)(*args, **kwargs)
+            layer.train(train)
+            return layer(torch.from_numpy(x) if lib is torch.nn else jnp.asarray(x))
+        return run
+    assert_same_error(call(torch.nn), call(nn))
+
+
+@pytest.mark.parametrize("dtype", NON_FLOAT)
+@pytest.mark.parametrize("train", [True, False], ids=["train", "eval"])
+@pytest.mark.parametrize("name, kwargs, shape", [
+    ("BatchNorm1d", {}, X3),
+    ("BatchNorm1d", {"affine": False}, X3),
+    ("BatchNorm1d", {"affine": False, "track_running_stats": False}, X3),
+    ("BatchNorm2d", {}, X4),
+    ("BatchNorm3d", {"affine": False}, X5),
+    ("InstanceNorm1d", {}, X3),
+    ("InstanceNorm1d", {"affine": True, "track_running_stats": True}, X3),
+    ("LayerNorm", {}, X3),
+    ("LayerNorm", {"elementwise_affine": False}, X3),
+    ("LayerNorm", {"bias": False}, X3),
+    ("GroupNorm", {}, X3),
+    ("GroupNorm", {"affine": False}, X3),
+    ("RMSNorm", {}, X3),
+    ("LocalResponseNorm", {}, X3),
+    ("LocalResponseNorm", {}, X4),
+])
+def test_layers_refuse_non_float_input_like_torch(name, kwargs, shape, train, dtype):
+    # "batch_norm" not implemented for 'Int'; with float affine parameters LayerNorm and
+    # GroupNorm first say "mixed dtype (CPU): all inputs must share same datatype."
+    args = {"LayerNorm": (shape[-1],), "GroupNorm": (1, shape[1]), "RMSNorm": (shape[-1],),
+            "LocalResponseNorm": (2,)}.get(name, (shape[1],))
+    _same_layer_error(name, args, kwargs, np.ones(shape, dtype), train)
+
+
+def _same_function_error(fn, x, args, kwargs=None):
+    kwargs = kwargs or {}
+    t_args = [torch.from_numpy(a) if isinstance(a, np.ndarray) else a for a in args]
+    j_args = [jnp.asarray(a) if isinstance(a, np.ndarray) else a for a in args]
+    assert_same_error(lambda: getattr(TF, fn)(torch.from_numpy(x), *t_args, **kwargs),
+                      lambda: getattr(F, fn)(jnp.asarray(x), *j_args, **kwargs))
+
+
+SAME = object()  # a parameter of the input's dtype
+
+
+@pytest.mark.parametrize("dtype", [np.int32, np.bool_])
+@pytest.mark.parametrize("fn, args, kwargs", [
+    ("batch_norm", (None, None), {"training": True}),
+    ("batch_norm", (np.zeros(3, np.float32), np.ones(3, np.float32)), {}),
+    ("batch_norm", (SAME, SAME), {"training": True}),
+    ("instance_norm", (), {}),
+    ("layer_norm", ((5,),), {}),
+    ("layer_norm", ((5,), np.ones(5, np.float32)), {}),
+    ("layer_norm", ((5,), np.ones(5, np.float16)), {}),
+    ("layer_norm", ((5,), SAME), {}),
+    ("group_norm", (1,), {}),
+    ("group_norm", (1, np.ones(3, np.float32)), {}),
+    ("rms_norm", ((5,),), {}),
+])
+def test_functions_refuse_non_float_input_like_torch(fn, args, kwargs, dtype):
+    size = 5 if fn == "layer_norm" else 3
+    args = tuple(np.ones(size, dtype) if a is SAME else a for a in args)
+    _same_function_error(fn, np.ones(X3, dtype), args, kwargs)
+
+
+@pytest.mark.parametrize("fn, args", [("layer_norm", ((5,),)), ("group_norm", (1,)),
+                                      ("rms_norm", ((5,),))])
+def test_empty_non_float_input_refused_like_torch(fn, args):
+    _same_function_error(fn, np.ones((0, 3, 5), np.int32), args)
+
+
+def test_empty_non_float_input_of_batch_and_instance_norm_returned_like_torch():
+    # torch returns an empty input before its batch_norm kernel's dtype check
+    x = jnp.ones((0, 3, 5), jnp.int32)
+    for got in (F.batch_norm(x, None, None, training=True), F.instance_norm(x)):
+        assert got.shape == x.shape and got.dtype == x.dtype
+
+
+@pytest.mark.parametrize("in_dtype, weight_dtype, bias_dtype", [
+    ("float32", "float32", "float16"),   # expected scalar type Float but found Half
+    ("float32", "float16", "float32"),   # expect parameter to have scalar type of Float
+    ("bfloat16", "bfloat16", "float32"),
+    ("bfloat16", "float32", "bfloat16"),
+    ("int32", "float32", "float32"),     # all inputs must share same datatype
+    ("int32", "float16", "float32"),
+    ("int32", None, "float32"),
+])
+def test_mixed_parameter_dtypes_raise_like_torch(in_dtype, weight_dtype, bias_dtype):
+    def arrays(lib, shape):
+        def make(dtype, fill):
+            if dtype is None:
+                return None
+            if lib is torch:
+                return torch.full(shape, fill, dtype=getattr(torch, dtype))
+            return jnp.full(shape, fill, dtype=dtype)
+        return make(weight_dtype, 1.0), make(bias_dtype, 0.0)
+
+    def x(lib):
+        return (torch.ones(X3, dtype=getattr(torch, in_dtype)) if lib is torch
+                else jnp.ones(X3, dtype=in_dtype))
+
+    for t_fn, j_fn in (
+        (lambda: TF.layer_norm(x(torch), (5,), *arrays(torch, (5,))),
+         lambda: F.layer_norm(x(jnp), (5,), *arrays(jnp, (5,)))),
+        (lambda: TF.group_norm(x(torch), 1, *arrays(torch, (3,))),
+         lambda: F.group_norm(x(jnp), 1, *arrays(jnp, (3,)))),
+        (lambda: TF.batch_norm(x(torch), None, None, *arrays(torch, (3,)), training=True),
+         lambda: F.batch_norm(x(jnp), None, None, *arrays(jnp, (3,)), training=True)),
+    ):
+        assert_same_error(t_fn, j_fn)
+
+
+@pytest.mark.parametrize("size", [0, -1])
+@pytest.mark.parametrize("shape", [X3, X4, X5])
+def test_local_response_norm_non_positive_size_raises_like_torch(shape, size):
+    # "kernel size should be greater than zero, but got kH: 0 kW: 1" (kT: ... for 4-D and up)
+    _same_layer_error("LocalResponseNorm", (size,), {}, np.ones(shape, np.float32))
+
+
+def test_group_norm_of_an_empty_batch_like_torch():
+    x = np.ones((0, 3, 5), np.float32)
+    expected = TF.group_norm(torch.from_numpy(x), 1)
+    assert F.group_norm(jnp.asarray(x), 1).shape == tuple(expected.shape)

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 import jnn
 import jnn.nn as nn
 import jnn.nn.functional as F
+from tests.nn._same_error import assert_same_error
 from tests.nn.registry import case, deviation, err
 from tests.oracle import check_error, check_function, check_layer, const, integers, normal
 
@@ -317,3 +318,30 @@ def test_bag_scale_grad_by_freq_is_embeddings(mode):
 
     check_function(lambda i, w, o: F.embedding_bag(i, w, o, mode=mode, scale_grad_by_freq=True),
                    torch_bags, [flat, W, offsets], grad_argnums=(1,), n_reduce=3)
+
+
+# -- an empty table, and max_norm's row selection: torch's exception and message -----------
+@pytest.mark.parametrize("max_norm", [None, 1.0])
+def test_lookup_in_an_empty_table_raises_like_torch(max_norm):
+    # "index_select(): self indexing axis dim should be positive"; with max_norm torch's
+    # renorm selects the row first: "select(): index 0 out of range for tensor of size [0, 3]"
+    idx = np.array([0], np.int64)
+    assert_same_error(lambda: torch.nn.Embedding(0, 3, max_norm=max_norm)(torch.from_numpy(idx)),
+                      lambda: nn.Embedding(0, 3, max_norm=max_norm)(jnp.asarray(idx)))
+    assert_same_error(lambda: TF.embedding(torch.from_numpy(idx), torch.ones(0, 3)),
+                      lambda: F.embedding(jnp.asarray(idx), jnp.ones((0, 3))))
+
+
+def test_empty_lookup_in_an_empty_table_like_torch():
+    expected = torch.nn.Embedding(0, 3)(torch.zeros(0, dtype=torch.long))
+    assert nn.Embedding(0, 3)(jnp.zeros(0, jnp.int32)).shape == tuple(expected.shape)
+
+
+@pytest.mark.parametrize("indices", [[7], [9, 7], [7, 9, -8], [-1, 7], [2, -1], [[7], [6]],
+                                     [-6], [5]])
+def test_max_norm_index_out_of_range_raises_like_torch(indices):
+    # the smallest index outside [-5, 5) is renorm's select() error; -1 passes it and is
+    # the lookup's "index out of range in self"
+    idx = np.array(indices, np.int64)
+    assert_same_error(lambda: torch.nn.Embedding(5, 3, max_norm=1.0)(torch.from_numpy(idx)),
+                      lambda: nn.Embedding(5, 3, max_norm=1.0)(jnp.asarray(idx)))

@@ -77,7 +77,8 @@ def margin_ranking_loss(
             f"sizes: input1: {torch_size(x1.shape)}, input2: {torch_size(x2.shape)}, "
             f"target: {torch_size(y.shape)} "
         )
-    broadcast_shapes(broadcast_shapes(x1.shape, x2.shape), y.shape)
+    # torch: -target * (input1 - input2), so the target is tensor a of the second op
+    broadcast_shapes(y.shape, broadcast_shapes(x1.shape, x2.shape))
     loss = jnp.maximum(-_as_float(y) * (_as_float(x1) - _as_float(x2)) + margin, 0)
     return reduce_loss(loss, reduction)
 
@@ -103,7 +104,7 @@ def hinge_embedding_loss(
     reduction = get_reduction(reduction, size_average, reduce)
     refuse_bool_subtraction(x.dtype)
     refuse_integer_mean(x.dtype, reduction)
-    broadcast_shapes(x.shape, y.shape)
+    broadcast_shapes(y.shape, x.shape)  # torch: where(target != 1, ...): the target is a
     zero = jnp.zeros((), x.dtype)
     below_margin = jnp.where(y != 1, jnp.maximum(margin - x, 0).astype(x.dtype), zero)
     loss = below_margin + jnp.where(y != -1, x, zero)
@@ -346,7 +347,7 @@ def cosine_embedding_loss(
     dot = jnp.sum(x1 * x2, axis=axis)
     denom = jnp.sqrt((jnp.sum(x1 * x1, axis=axis) + 1e-12) * (jnp.sum(x2 * x2, axis=axis) + 1e-12))
     cos = dot / denom
-    broadcast_shapes(cos.shape, y.shape)
+    broadcast_shapes(y.shape, cos.shape)  # torch: where(target == 1, ...): the target is a
     zero = jnp.zeros((), cos.dtype)
     loss = jnp.where(y == 1, 1 - cos, zero) + jnp.where(y == -1, jnp.maximum(cos - margin, 0),
                                                         zero)

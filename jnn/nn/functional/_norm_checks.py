@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import jax
 import jax.numpy as jnp
 
-from jnn.nn.functional._utils import numel, torch_size
+from jnn.nn.functional._utils import numel, torch_dtype_name, torch_size
 
 _REDUCED = (jnp.dtype(jnp.bfloat16), jnp.dtype(jnp.float16))
 
@@ -23,20 +23,34 @@ def compute_dtype(dtype: jnp.dtype) -> jnp.dtype:
 def check_mixed_dtype(input: jax.Array, *params: jax.Array | None) -> None:
     """torch's CPU rule for normalization parameters of another dtype than the input.
 
-    Parameters of the input's dtype pass; a half/bfloat16 input with float32 parameters
-    passes (torch's "mixed type" kernels); anything else raises torch's RuntimeError
-    rather than promoting.
+    As torch's ``is_mixed_type``/``check_mixed_data_type``: the first given parameter
+    decides. Of the input's dtype, every other parameter must match it too (torch's
+    ``expected scalar type``); of another dtype, every parameter must be float32 and the
+    input half/bfloat16 (torch's "mixed type" kernels), else torch's RuntimeError rather
+    than a promotion.
     """
+    given = [jnp.dtype(p.dtype) for p in params if p is not None]
+    if not given:
+        return
     in_dtype = jnp.dtype(input.dtype)
-    dtypes = {jnp.dtype(p.dtype) for p in params if p is not None}
-    if not dtypes or dtypes == {in_dtype}:
+    if given[0] == in_dtype:
+        for dtype in given:
+            if dtype != in_dtype:
+                raise RuntimeError(f"expected scalar type {torch_dtype_name(in_dtype)} but "
+                                   f"found {torch_dtype_name(dtype)}")
         return
-    f32 = jnp.dtype(jnp.float32)
-    if in_dtype in _REDUCED and dtypes == {f32}:
-        return
-    if in_dtype == f32 or f32 in dtypes:
+    if any(dtype != jnp.dtype(jnp.float32) for dtype in given):
         raise RuntimeError("mixed dtype (CPU): expect parameter to have scalar type of Float")
-    raise RuntimeError("mixed dtype (CPU): all inputs must share same datatype.")
+    if in_dtype not in _REDUCED:
+        raise RuntimeError("mixed dtype (CPU): all inputs must share same datatype.")
+
+
+def check_floating(input: jax.Array, kernel: str) -> None:
+    """torch's ``"batch_norm" not implemented for 'Int'``: its normalization kernels are
+    dispatched for floating dtypes only (an integer or bool input is refused, not cast)."""
+    if not jnp.issubdtype(input.dtype, jnp.inexact):
+        raise NotImplementedError(
+            f"\"{kernel}\" not implemented for '{torch_dtype_name(input.dtype)}'")
 
 
 def verify_batch_size(shape: Sequence[int], shown: str | None = None) -> None:

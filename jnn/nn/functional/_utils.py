@@ -7,10 +7,12 @@ values, so it costs nothing under ``jax.jit`` and never forces a host sync.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jnn.nn.functional._dispatch import warn
 
@@ -25,6 +27,9 @@ _TORCH_DTYPE_NAMES = {
     "int16": "Short",
     "int8": "Char",
     "uint8": "Byte",
+    "uint16": "UInt16",
+    "uint32": "UInt32",
+    "uint64": "UInt64",
     "bool": "Bool",
     "complex64": "ComplexFloat",
     "complex128": "ComplexDouble",
@@ -193,6 +198,39 @@ def check_same_dtype(*arrays: jax.Array | None, op: str = "") -> None:
         what = op or "Input and weight"
         raise RuntimeError(f"{what} must have the same dtype, but got "
                            + " and ".join(names))
+
+
+# --------------------------------------------------------------------------- argument types
+def type_name(value: object) -> str:
+    """A Python type as torch's argument parser prints it (CPython's ``tp_name``): ``str``,
+    ``NoneType``, ``Foo`` for a class defined in Python, ``numpy.ndarray`` for an
+    extension type."""
+    cls = type(value)
+    if cls.__module__ == "builtins" or cls.__flags__ & (1 << 9):  # Py_TPFLAGS_HEAPTYPE
+        return cls.__name__
+    return f"{cls.__module__}.{cls.__name__}"
+
+
+def _argument_error(fn: str, name: str, position: int, kind: str, value: object) -> TypeError:
+    shown = "Tensor" if isinstance(value, jax.Array) else type_name(value)
+    return TypeError(
+        f"{fn}(): argument '{name}' (position {position}) must be {kind}, not {shown}")
+
+
+def check_number(value: object, fn: str, name: str, position: int) -> None:
+    """torch's parser check for a ``Scalar`` argument (a Python or NumPy number, or a 0-d
+    array): ``threshold(): argument 'threshold' (position 2) must be Number, not str``."""
+    if isinstance(value, numbers.Number) or (isinstance(value, jax.Array) and value.ndim == 0):
+        return
+    raise _argument_error(fn, name, position, "Number", value)
+
+
+def check_int(value: object, fn: str, name: str, position: int) -> int:
+    """torch's parser check for an ``int`` argument (a bool is refused, a NumPy integer
+    accepted): ``flatten(): argument 'start_dim' (position 1) must be int, not str``."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return int(value)
+    raise _argument_error(fn, name, position, "int", value)
 
 
 def as_input(value: object) -> jax.Array:

@@ -18,7 +18,7 @@ from jax.typing import ArrayLike, DTypeLike
 from jnn import random as jnn_random
 from jnn.nn.functional._dispatch import warn
 from jnn.nn.functional._misc import gumbel_softmax, one_hot
-from jnn.nn.functional._utils import normalize_dim, torch_dtype_name
+from jnn.nn.functional._utils import check_number, normalize_dim, torch_dtype_name
 
 __all__ = [
     "threshold",
@@ -90,6 +90,8 @@ def relu(input: ArrayLike, inplace: bool = False) -> jax.Array:
     PyTorch: ``torch.nn.functional.relu``.
     """
     x = jnp.asarray(input)
+    if x.dtype == jnp.bool_:  # torch's clamp_min kernel refuses bool, even when empty
+        raise RuntimeError("Boolean inputs not supported for relu")
     # x <= 0 rather than x > 0 so that NaN falls through to x: torch's relu(nan) is nan.
     return jnp.where(x <= 0, jnp.zeros_like(x), x)
 
@@ -107,6 +109,7 @@ def leaky_relu(input: ArrayLike, negative_slope: float = 0.01, inplace: bool = F
 
     PyTorch: ``torch.nn.functional.leaky_relu`` (``inplace`` is ignored).
     """
+    check_number(negative_slope, "leaky_relu_" if inplace else "leaky_relu", "negative_slope", 2)
     x = jnp.asarray(input)
     _float_only(x, "leaky_relu_cpu")
     return jnp.where(x > 0, x, x * negative_slope)
@@ -137,6 +140,9 @@ def celu(input: ArrayLike, alpha: float = 1.0, inplace: bool = False) -> jax.Arr
 
     PyTorch: ``torch.nn.functional.celu`` (``inplace`` is ignored).
     """
+    # torch checks alpha before anything else, and wraps Python's exception name in the text
+    if isinstance(alpha, (int, float)) and alpha == 0:
+        raise RuntimeError("ZeroDivisionError: alpha cannot be 0 for CELU")
     x = jnp.asarray(input)
     _float_only(x, "elu_cpu")
     return jnp.where(x > 0, x, alpha * jnp.expm1(_negative_part(x) / alpha))
@@ -205,6 +211,8 @@ def hardtanh(
     if min_val > max_val:
         raise ValueError("min_val cannot be greater than max_val")
     x = jnp.asarray(input)
+    if x.dtype == jnp.bool_:  # relu6 too: torch's clamp kernel refuses bool
+        raise RuntimeError("Bool inputs not supported for hardtanh")
     lower = jnp.asarray(min_val, x.dtype)
     upper = jnp.asarray(max_val, x.dtype)
     # Constant branches at (and beyond) the bounds give torch's zero gradient there.
@@ -383,6 +391,9 @@ def threshold(
     PyTorch: ``torch.nn.functional.threshold``. NaN stays NaN and the gradient is 0 where
     ``x <= threshold``, as in torch.
     """
+    fn = "threshold_" if inplace else "threshold"
+    check_number(threshold, fn, "threshold", 2)
+    check_number(value, fn, "value", 3)
     x = jnp.asarray(input)
     if x.dtype == jnp.bool_:
         raise NotImplementedError("\"threshold_cpu\" not implemented for 'Bool'")
@@ -445,6 +456,8 @@ def _check_prelu(x: jax.Array, w: jax.Array) -> None:
         raise RuntimeError(
             "prelu: Type promoting not supported. Got "
             f"{torch_dtype_name(x.dtype)} and {torch_dtype_name(w.dtype)}")
+    if x.ndim == 0 and w.size != 1:
+        raise RuntimeError("Not allow zero-dim input tensor.")
     _float_only(x, "prelu_cpu")
     channels = x.shape[1] if x.ndim >= 2 else 1
     if w.size not in (1, channels):

@@ -236,7 +236,27 @@ def _same_padding(k: Sequence[int], dilation: Sequence[int], stride: Sequence[in
     if any(t % 2 for t in totals):
         warn("Using padding='same' with even kernel lengths and odd dilation may "
                       "require a zero-padded copy of the input be created", stacklevel=4)
+    # a zero-size kernel (total -1) gets no padding: torch's kernel-size error follows
+    totals = [max(t, 0) for t in totals]
     return tuple((t // 2, t - t // 2) for t in totals)
+
+
+def _check_kernel_size(w: jax.Array, groups: int, transposed: bool) -> None:
+    """torch's check on an empty kernel, in its per-rank wording (XLA would accept it)."""
+    kernel = w.shape[2:]
+    if all(kk > 0 for kk in kernel):
+        return
+    if len(kernel) == 3 and transposed:  # slow_conv_transpose3d: the per-group weight
+        shape = [w.shape[0] // groups, *w.shape[1:]]
+        raise RuntimeError(
+            "non-empty 5D (n_output_plane x n_input_plane x kernel_depth x kernel_height x "
+            f"kernel_width) tensor expected for weight, but got: {shape}")
+    if len(kernel) == 3:
+        raise RuntimeError("kernel size should be greater than zero, but got: "
+                           f"{kernel[0]} x {kernel[1]} x {kernel[2]} (TxHxW)")
+    height, width = (1, *kernel) if len(kernel) == 1 else kernel[-2:]
+    raise RuntimeError("kernel size should be greater than zero, but got kernel_height: "
+                       f"{height} kernel_width: {width}")
 
 
 def _conv(op: str, n: int, input: ArrayLike, weight: ArrayLike, bias: ArrayLike | None,
@@ -260,6 +280,7 @@ def _conv(op: str, n: int, input: ArrayLike, weight: ArrayLike, bias: ArrayLike 
                                              0 if padding == "valid" else padding, n, k))
     _check_params(tuple(p for pair in pads for p in pair), stride, dilation, groups)
     _check_shapes(xshape, w, b, groups, transposed=False)
+    _check_kernel_size(w, groups, transposed=False)
     if any(d == 0 for d in dilation):
         raise RuntimeError(f"dilation should be greater than zero, but got {list(dilation)}")
     padded = [size + lo + hi for size, (lo, hi) in zip(xshape[2:], pads)]
@@ -314,8 +335,8 @@ def _conv_transpose(op: str, n: int, input: ArrayLike, weight: ArrayLike,
     w = jnp.asarray(weight)
     b = None if bias is None else jnp.asarray(bias)
     if isinstance(padding, str):
-        raise TypeError(f"{op}(): argument 'padding' (position 5) must be tuple of ints, "
-                        "not str")
+        # torch's wording names no position here (its overload for a str padding)
+        raise TypeError(f"{op}(): argument 'padding' must be tuple of ints, not str")
     if w.ndim < 3:
         raise RuntimeError("weight should have at least three dimensions")
     k = w.ndim - 2
@@ -325,6 +346,7 @@ def _conv_transpose(op: str, n: int, input: ArrayLike, weight: ArrayLike,
     output_padding = _expand(op, "output_padding", output_padding, n, k)
     _check_params(padding, stride, dilation, groups, output_padding)
     _check_shapes(xshape, w, b, groups, transposed=True)
+    _check_kernel_size(w, groups, transposed=True)
     _check_transposed_sizes(xshape, w, stride, padding, output_padding, dilation)
     b = _check_dtypes(x, w, b, transposed=True, n=n)
     reach = [d * (kk - 1) for d, kk in zip(dilation, w.shape[2:])]

@@ -22,6 +22,7 @@ from jax.typing import ArrayLike
 
 from jnn import random as jnn_random
 from jnn.nn.functional._dispatch import warn
+from jnn.nn.functional._utils import torch_dtype_name
 
 __all__ = [
     "dropout",
@@ -40,6 +41,22 @@ _ALPHA_PRIME = 1.7580993408473766
 def _check_p(p: float) -> None:
     if p < 0.0 or p > 1.0:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+
+
+def _check_floating(dtype: jnp.dtype, alpha: bool) -> None:
+    """torch's in-place ``input * mask`` cannot write a float result into an integer input
+    (and its mask, drawn in the input's dtype, has no complex kernel).
+
+    For a bool input the alpha forms first promote through ``Long`` (torch's ``1 - mask``
+    arithmetic), so their message names ``Long``.
+    """
+    if jnp.issubdtype(dtype, jnp.complexfloating):  # torch's mask draw takes the input's dtype
+        raise NotImplementedError(
+            f"\"bernoulli_scalar_cpu_\" not implemented for '{torch_dtype_name(dtype)}'")
+    if jnp.issubdtype(dtype, jnp.inexact):
+        return
+    name = "Long" if alpha and dtype == jnp.bool_ else torch_dtype_name(dtype)
+    raise RuntimeError(f"result type Float can't be cast to the desired output type {name}")
 
 
 def _draw_keep_mask(key: jax.Array, p: float, shape: tuple[int, ...], feature: bool):
@@ -61,10 +78,9 @@ def _dropout_impl(
         return x * jnp.zeros((), x.dtype)
     if feature and x.ndim < 2:  # checked before a key is drawn
         raise RuntimeError("Feature dropout requires at least 2 dimensions in the input")
+    _check_floating(x.dtype, alpha)
     if key is None:
         key = jnn_random.next_key()
-    if not jnp.issubdtype(x.dtype, jnp.inexact):
-        x = x.astype(jnp.result_type(float))
     keep = _draw_keep_mask(key, p, x.shape, feature).astype(x.dtype)
     if alpha:
         a = 1.0 / math.sqrt((_ALPHA_PRIME**2 * p + 1) * (1 - p))

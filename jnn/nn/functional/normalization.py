@@ -27,6 +27,7 @@ from jax.typing import ArrayLike
 from jnn.nn.functional._norm_checks import (
     as_shape,
     check_affine_shape,
+    check_floating,
     check_mixed_dtype,
     check_normalized_shape,
     check_vector,
@@ -83,17 +84,19 @@ def _blend(running: jax.Array, observed: jax.Array, momentum: float | jax.Array)
 
 # ------------------------------------------------------------------------ batch norm
 def _check_batch_norm(x, running_mean, running_var, weight, bias, training) -> None:
+    if training:  # torch's Python-side check comes first
+        verify_batch_size(x.shape)
     channels = x.shape[1] if x.ndim >= 2 else 0  # torch reads a 1-D input as 0 channels
     for name, value in (("running_mean", running_mean), ("running_var", running_var),
                         ("weight", weight), ("bias", bias)):
         check_vector(name, value, channels)
-    check_mixed_dtype(x, weight, bias, running_mean, running_var)
-    if training:
-        verify_batch_size(x.shape)
-    elif running_mean is None:
+    if not training and running_mean is None:
         raise RuntimeError("running_mean must be defined in evaluation mode")
-    elif running_var is None:
+    if not training and running_var is None:
         raise RuntimeError("running_var must be defined in evaluation mode")
+    if x.size:  # torch returns an empty input before its kernel's dtype dispatch
+        check_floating(x, "batch_norm")
+    check_mixed_dtype(x, weight, bias, running_mean, running_var)
 
 
 def batch_norm_with_update(
@@ -198,12 +201,14 @@ def _check_instance_norm(x, running_mean, running_var, weight, bias, use_input_s
                         ("weight", weight), ("bias", bias)):
         # torch repeats each per-channel vector over the batch: its message counts N * C
         check_vector(name, value, batch * channels, batch)
-    check_mixed_dtype(x, weight, bias, running_mean, running_var)
     if use_input_stats:
         verify_spatial_size(x.shape)
     elif running_mean is None or running_var is None:
         raise RuntimeError(
             "Expected running_mean and running_var to be defined when use_input_stats is false")
+    if x.size:  # torch's instance_norm runs its batch_norm kernel
+        check_floating(x, "batch_norm")
+    check_mixed_dtype(x, weight, bias, running_mean, running_var)
 
 
 def instance_norm_with_update(
@@ -322,6 +327,7 @@ def layer_norm(
     check_affine_shape("weight", w, shape)
     check_affine_shape("bias", b, shape)
     check_mixed_dtype(x, w, b)
+    check_floating(x, "LayerNormKernelImpl")
     axes = tuple(range(x.ndim - len(shape), x.ndim))
     xc = x.astype(compute_dtype(x.dtype))
     mean, var = _moments(xc, axes)
@@ -372,8 +378,10 @@ def group_norm(
             "Expected number of channels in input to be divisible by num_groups, but got "
             f"input of shape {list(x.shape)} and num_groups={num_groups}")
     check_mixed_dtype(x, w, b)
+    check_floating(x, "GroupNormKernelImpl")
     xc = x.astype(compute_dtype(x.dtype))
-    grouped = xc.reshape(n, num_groups, -1)
+    # the group size spelled out: reshape cannot infer -1 next to a zero batch
+    grouped = xc.reshape(n, num_groups, (c // num_groups) * int(np.prod(x.shape[2:])))
     mean, var = _moments(grouped, (2,))
     y = (grouped - mean[..., None]) * lax.rsqrt(var + eps)[..., None]
     y = _affine(y.reshape(x.shape), w, b, lambda v: _per_channel(v, x.ndim))
@@ -413,6 +421,7 @@ def rms_norm(
     shape = as_shape(normalized_shape, "rms_norm")
     check_normalized_shape(x.shape, shape, comma=False)
     check_affine_shape("weight", w, shape)
+    check_floating(x, "rms_norm")
     axes = tuple(range(x.ndim - len(shape), x.ndim))
     xc = x.astype(compute_dtype(x.dtype))
     if eps is None:  # torch: the epsilon of the computation's type (float32 for half types)
@@ -454,6 +463,12 @@ def local_response_norm(
                          f"input (got {x.ndim} dimensions)")
     if x.size == 0:
         return x
+    # torch pools a 3-D input with avg_pool2d over (size, 1), a deeper one with avg_pool3d
+    # over (size, 1, 1): their kernel-size and dtype checks, with their wording.
+    if size <= 0:
+        kernel = f"kH: {size} kW: 1" if x.ndim == 3 else f"kT: {size} kH: 1 kW: 1"
+        raise RuntimeError(f"kernel size should be greater than zero, but got {kernel}")
+    check_floating(x, "avg_pool2d" if x.ndim == 3 else "avg_pool3d_out_frame")
     padding = [(0, 0)] * x.ndim
     padding[1] = (size // 2, (size - 1) // 2)
     window = (1, size) + (1,) * (x.ndim - 2)

@@ -74,6 +74,32 @@ def _check_index_values(indices: jax.Array, num: int, bag: bool) -> None:
     raise IndexError("index out of range in self")
 
 
+def _check_renorm_values(indices: jax.Array, shape: tuple[int, ...]) -> None:
+    """torch's ``embedding_renorm_`` (run first with ``max_norm``) selects each row: the
+    smallest index outside ``[-num, num)`` is its IndexError (a negative one in range
+    passes here and fails the lookup's check after)."""
+    num = shape[0]
+    text = f"out of range for tensor of size {list(shape)} at dimension 0"
+    values = concrete(indices, checked=True)
+    if values is None:
+        if traced_checks() and indices.size:
+            flat = jnp.ravel(indices)
+            bad = (flat < -num) | (flat >= num)
+            smallest = jnp.min(jnp.where(bad, flat, jnp.iinfo(flat.dtype).max))
+            traced_check(~jnp.any(bad), f"IndexError: select(): index {{}} {text}", smallest)
+        return
+    values = values.reshape(-1)
+    bad = values[(values < -num) | (values >= num)]
+    if bad.size:
+        raise IndexError(f"select(): index {bad.min()} {text}")
+
+
+def _check_not_empty_table(indices: jax.Array, num: int) -> None:
+    # torch's index_select refuses an empty table before looking at the index values
+    if num == 0 and indices.size:
+        raise RuntimeError("index_select(): self indexing axis dim should be positive")
+
+
 def _wrap_padding_idx(padding_idx: int | None, num: int) -> int | None:
     """torch's F.embedding check and wrap of a negative ``padding_idx``."""
     if padding_idx is None:
@@ -198,6 +224,11 @@ def embedding(
     _check_indices(idx, "embedding")
     if w.ndim != 2:
         raise RuntimeError("'weight' must be 2-D")
+    if max_norm is not None:
+        _check_renorm_values(idx, w.shape)
+        if w.shape[0] == 0:  # every index failed the traced check above: nothing to look up
+            return jnp.zeros((*idx.shape, w.shape[1]), w.dtype)
+    _check_not_empty_table(idx, w.shape[0])
     _check_index_values(idx, w.shape[0], bag=False)
     return _lookup(w, idx, padding_idx, max_norm, norm_type, scale_grad_by_freq)
 

@@ -76,7 +76,7 @@ class Threshold(Module):
         self.inplace = inplace
 
     def forward(self, input: jax.Array) -> jax.Array:
-        return F.threshold(input, self.threshold, self.value)
+        return F.threshold(input, self.threshold, self.value, self.inplace)
 
     def extra_repr(self) -> str:
         return _inplace(self.inplace, f"threshold={self.threshold}, value={self.value}")
@@ -525,7 +525,7 @@ class LeakyReLU(Module):
         self.inplace = inplace
 
     def forward(self, input: jax.Array) -> jax.Array:
-        return F.leaky_relu(input, self.negative_slope)
+        return F.leaky_relu(input, self.negative_slope, self.inplace)
 
     def extra_repr(self) -> str:
         return _inplace(self.inplace, f"negative_slope={self.negative_slope}")

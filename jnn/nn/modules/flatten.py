@@ -7,7 +7,7 @@ import math
 import jax
 import jax.numpy as jnp
 
-from jnn.nn.functional._utils import normalize_dim
+from jnn.nn.functional._utils import check_int, normalize_dim
 from jnn.nn.modules.module import Module
 
 __all__ = ["Flatten", "Unflatten"]
@@ -15,6 +15,8 @@ __all__ = ["Flatten", "Unflatten"]
 
 def _flatten(x: jax.Array, start_dim: int, end_dim: int) -> jax.Array:
     """``torch.flatten``: merge dims ``start_dim..end_dim`` into one (a 0-d input is 1-d)."""
+    start_dim = check_int(start_dim, "flatten", "start_dim", 1)
+    end_dim = check_int(end_dim, "flatten", "end_dim", 2)
     start, end = normalize_dim(start_dim, x.ndim), normalize_dim(end_dim, x.ndim)
     if start > end:
         raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
@@ -97,8 +99,7 @@ class Unflatten(Module):
 
     def __init__(self, dim: int, unflattened_size: tuple[int, ...] | list[int]) -> None:
         super().__init__()
-        if not isinstance(dim, int):
-            raise TypeError("invalid argument type for dim parameter")
+        # torch checks ``dim`` only at forward, with its parser's TypeError
         if not isinstance(unflattened_size, (tuple, list)):
             raise TypeError(
                 "unflattened_size must be a tuple of ints, but found type "
@@ -114,7 +115,8 @@ class Unflatten(Module):
         self.unflattened_size = unflattened_size
 
     def forward(self, input: jax.Array) -> jax.Array:
-        return jnp.reshape(input, _unflatten_shape(input.shape, self.dim,
+        dim = check_int(self.dim, "unflatten", "dim", 1)
+        return jnp.reshape(input, _unflatten_shape(input.shape, dim,
                                                    list(self.unflattened_size)))
 
     def extra_repr(self) -> str:
