@@ -1030,8 +1030,18 @@ class CompiledFunction:
         st = _state.state
         store = self._store
         if (store is None or store.layout is not layout or store not in st.pending
-                or _state.versions.spec != spec or self._fast_key(()) != fast):
+                or self._fast_key(()) != fast):
             return _MISS
+        if _state.versions.spec != spec:
+            # Some module's spec may have changed (train()/eval() anywhere): the same
+            # program while this function's specs are the very objects it was keyed on
+            # (specs are cached per set of training flags: a train/eval round trip).
+            specs = tuple(_pytree.spec_of(m) for m in self._roots if isinstance(m, Module))
+            if len(specs) != len(self._specs) or not all(map(operator.is_, specs,
+                                                               self._specs)):
+                return _MISS
+            self._spec_version = _state.versions.spec
+            self._memo = memo = (*memo[:3], self._spec_version, *memo[4:])
         for (_, group), values in zip(self._groups, options):
             # every option the same object as at the memo's call (a scheduler's new lr is
             # a new float): the cached device scalars in `hyper` are still current

@@ -1092,10 +1092,22 @@ def test_train_eval_switches_reuse_specs_and_configuration_changes_still_count(m
     assert run.trace_count == 4
 
 
-def test_alternating_compiled_train_and_eval_keeps_the_training_store():
+def test_alternating_compiled_train_and_eval_keeps_the_training_store(monkeypatch):
     """An evaluation step writes no state: it reads the newest weights out of the training
     step's packed store and leaves that store pending, so the next training step re-packs
-    nothing; the numbers are those of the eager loop."""
+    nothing; the numbers are those of the eager loop.  The train()/eval() round trip
+    leaves the training step's specs the same objects: it keeps its short path."""
+    from jnn import _compile
+
+    short = []
+    call_again = _compile.CompiledFunction._call_again
+
+    def counting(self, memo, args):
+        out = call_again(self, memo, args)
+        short.append((self, out is not _compile._MISS))
+        return out
+
+    monkeypatch.setattr(_compile.CompiledFunction, "_call_again", counting)
     results = []
     for compiled in (True, False):
         jnn.manual_seed(0)
@@ -1126,6 +1138,8 @@ def test_alternating_compiled_train_and_eval_keeps_the_training_store():
                 assert evaluate._read_only
         if compiled:  # from its second call on, one program sliced the training store
             assert any(entry.composed for entry in evaluate._entries.values())
+            # (call 2 follows the eval step's first call, which wrote the store back)
+            assert [hit for fn, hit in short if fn is train][-2:] == [True, True]
         outs.append(np.asarray(model[0].weight.data))
         results.append(outs)
     for a, b in zip(*results):
