@@ -477,11 +477,17 @@ class Module:
         elif d.get("training") is not mode:
             d["training"] = mode  # what __setattr__ does for a plain flag, directly
             self._changed(config=True, training=True)
-        seen: set[int] = set()
-        for module in self._modules.values():  # children(): each distinct one once
-            if module is not None and id(module) not in seen:
-                seen.add(id(module))
-                module.train(mode)
+        children = d["_modules"]
+        if len(children) == 1:  # (a leaf has none; a Sequential's blocks often one)
+            for module in children.values():
+                if module is not None:
+                    module.train(mode)
+        elif children:
+            seen: set[int] = set()
+            for module in children.values():  # children(): each distinct one once
+                if module is not None and id(module) not in seen:
+                    seen.add(id(module))
+                    module.train(mode)
         return self
 
     def eval(self) -> Module:
