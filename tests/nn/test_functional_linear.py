@@ -179,3 +179,22 @@ def test_linear_under_vmap():
     x, w, b = (jnp.asarray(a) for a in _arrays((4, 3), (5, 3), (5,)))
     batched = jax.vmap(F.linear, in_axes=(0, None, None))(x, w, b)
     np.testing.assert_allclose(batched, F.linear(x, w, b), rtol=RTOL, atol=1e-6)
+
+
+@pytest.mark.parametrize("low", ["float16", "bfloat16"])
+@pytest.mark.parametrize("low_weight", [True, False], ids=["low_weight", "low_input"])
+@pytest.mark.parametrize("bias", [True, False], ids=["bias", "no_bias"])
+@pytest.mark.parametrize("x_shape", [(2, 4), (3, 2, 4), (4,)], ids=["2d", "3d", "1d"])
+def test_mixed_dtypes_raise_torchs_error_for_each_path(low, low_weight, bias, x_shape):
+    """torch refuses a float32 input with a half weight (or the reverse) instead of
+    promoting; its message depends on the path: addmm with a bias, matmul without."""
+    w_dtype, x_dtype = (low, "float32") if low_weight else ("float32", low)
+    tw, jw = torch.zeros(3, 4, dtype=getattr(torch, w_dtype)), jnp.zeros((3, 4), w_dtype)
+    tx, jx = torch.zeros(x_shape, dtype=getattr(torch, x_dtype)), jnp.zeros(x_shape, x_dtype)
+    tb = torch.zeros(3, dtype=getattr(torch, w_dtype)) if bias else None
+    jb = jnp.zeros(3, w_dtype) if bias else None
+    with pytest.raises(RuntimeError) as expected:
+        TF.linear(tx, tw, tb)
+    with pytest.raises(RuntimeError) as got:
+        F.linear(jx, jw, jb)
+    assert str(got.value) == str(expected.value)

@@ -90,6 +90,9 @@ def linear(input: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None) -
     _check_linear_shapes(x.shape, w.shape, None if b is None else b.shape)
     # torch refuses mixed dtypes (a bfloat16 Linear fed float32) instead of promoting
     if x.dtype != w.dtype:
+        if b is None:  # torch's matmul path: its C++ type names
+            raise RuntimeError("expected m1 and m2 to have the same dtype, but got: "
+                               f"{_c10_name(x.dtype)} != {_c10_name(w.dtype)}")
         raise RuntimeError("mat1 and mat2 must have the same dtype, but got "
                            f"{torch_dtype_name(x.dtype)} and {torch_dtype_name(w.dtype)}")
     if b is not None and b.dtype != w.dtype:
@@ -100,6 +103,19 @@ def linear(input: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None) -
         broadcast_shapes(out.shape, b.shape)
         out = out + b
     return out
+
+
+_C10_NAMES = {"float32": "float", "float64": "double", "float16": "c10::Half",
+              "bfloat16": "c10::BFloat16", "int32": "int", "int64": "long int",
+              "int16": "short int", "int8": "signed char", "uint8": "unsigned char",
+              "bool": "bool", "complex64": "c10::complex<float>",
+              "complex128": "c10::complex<double>"}
+
+
+def _c10_name(dtype: jnp.dtype) -> str:
+    """A dtype as torch's C++ messages print it (``float``, ``c10::Half``)."""
+    name = jnp.dtype(dtype).name
+    return _C10_NAMES.get(name, name)
 
 
 def _check_bilinear_shapes(x1_shape, x2_shape, w_shape, b_shape) -> None:
