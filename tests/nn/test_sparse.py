@@ -345,3 +345,14 @@ def test_max_norm_index_out_of_range_raises_like_torch(indices):
     idx = np.array(indices, np.int64)
     assert_same_error(lambda: torch.nn.Embedding(5, 3, max_norm=1.0)(torch.from_numpy(idx)),
                       lambda: nn.Embedding(5, 3, max_norm=1.0)(jnp.asarray(idx)))
+
+
+@pytest.mark.parametrize("mode", ["sum", "mean"])  # (torch 2.13 crashes on "max" here)
+def test_embedding_bag_with_only_the_last_offset_has_no_bag_like_torch(mode):
+    torch.manual_seed(0)
+    tbag = torch.nn.EmbeddingBag(10, 3, mode=mode, include_last_offset=True)
+    jbag = nn.EmbeddingBag(10, 3, mode=mode, include_last_offset=True)
+    jbag.load_state_dict({k: v.numpy() for k, v in tbag.state_dict().items()})
+    expected = tbag(torch.tensor([1, 2]), torch.tensor([0]))
+    got = jbag(jnp.asarray([1, 2]), jnp.asarray([0]))
+    assert got.shape == tuple(expected.shape) == (0, 3)

@@ -240,7 +240,7 @@ def _bag_layout(idx: jax.Array, offsets: jax.Array | None, per_sample_weights, i
             raise ValueError(
                 "if input is 2D, then offsets has to be None, as input is treated is a "
                 "mini-batch of fixed length sequences. However, found offsets of type "
-                f"{type(offsets)}")
+                f"{jax.Array if isinstance(offsets, jax.Array) else type(offsets)}")
         offsets = jnp.arange(0, idx.size, idx.shape[1], dtype=idx.dtype)
         if per_sample_weights is not None:
             per_sample_weights = per_sample_weights.reshape(-1)
@@ -273,6 +273,8 @@ def _check_offsets(offsets: jax.Array, length: int) -> None:
 def _bag_ids(length: int, offsets: jax.Array, include_last: bool) -> tuple[jax.Array, int]:
     """Each position's bag (``n_bags`` where it belongs to none) and the number of bags."""
     n_bags = offsets.shape[0] - 1 if include_last else offsets.shape[0]
+    if n_bags <= 0:  # one offset with include_last_offset: no bag at all (torch: 0 rows)
+        return jnp.zeros(length, offsets.dtype), 0
     starts = offsets[:n_bags]
     ends = offsets[1:] if include_last else jnp.append(offsets[1:], length)
     positions = jnp.arange(length, dtype=offsets.dtype)
