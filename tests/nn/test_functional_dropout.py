@@ -231,7 +231,7 @@ def test_non_float_input_in_training_raises_like_torch(name, dtype):
 
 @pytest.mark.parametrize("dtype", [np.int32, np.bool_])
 @pytest.mark.parametrize("name", ["Dropout", "Dropout1d", "Dropout2d", "Dropout3d",
-                                  "AlphaDropout"])
+                                  "AlphaDropout", "FeatureAlphaDropout"])
 def test_dropout_module_on_non_float_input_raises_like_torch(name, dtype):
     x = np.ones(_feature_shape("dropout1d" if name == "Dropout1d" else name), dtype)
     assert_same_error(lambda: getattr(torch.nn, name)(0.5)(torch.from_numpy(x)),

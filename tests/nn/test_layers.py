@@ -79,6 +79,8 @@ DROPOUT = [
     case("Dropout3d", inputs=[(2, 2, 2, 3)], opts=EVAL_ONLY),
     case("AlphaDropout", 0.0),
     case("AlphaDropout", 0.2, opts=EVAL_ONLY),
+    case("FeatureAlphaDropout", 0.0),
+    case("FeatureAlphaDropout", 0.2, opts=EVAL_ONLY),
 ]
 
 # -- extremes: integer inputs (loss extremes live in test_loss.py, activation ones in
@@ -102,6 +104,7 @@ ERRORS = [
         r"dropout probability has to be between 0 and 1, but got 1\.5"),
     err("Dropout2d", (), {"p": -0.1}, ValueError, r"between 0 and 1, but got -0\.1"),
     err("AlphaDropout", (2,), {}, ValueError, r"between 0 and 1, but got 2"),
+    err("FeatureAlphaDropout", (-0.1,), {}, ValueError, r"between 0 and 1, but got -0.1"),
     err("Unflatten", (1, [2, "a"]), {}, TypeError,
         r"unflattened_size must be tuple of ints, but found element of type str at pos 1"),
     err("Unflatten", (1, 5), {}, TypeError,
@@ -174,7 +177,8 @@ def test_flatten_configurations(start_dim, end_dim):
 # -- dropout as a module: modes, fresh masks, reproducibility --------------------------
 # each class on an input of the rank it is meant for: (N, C, *spatial), 256 elements
 DROPOUT_SHAPES = {"Dropout": (2, 8, 16), "Dropout1d": (2, 8, 16), "Dropout2d": (2, 8, 4, 4),
-                  "Dropout3d": (2, 8, 2, 2, 4), "AlphaDropout": (2, 8, 16)}
+                  "Dropout3d": (2, 8, 2, 2, 4), "AlphaDropout": (2, 8, 16),
+                  "FeatureAlphaDropout": (2, 8, 4, 4)}
 
 
 @pytest.mark.parametrize("name", list(DROPOUT_SHAPES))

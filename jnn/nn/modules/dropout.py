@@ -12,7 +12,8 @@ import jax
 from jnn.nn import functional as F
 from jnn.nn.modules.module import Module
 
-__all__ = ["Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout"]
+__all__ = ["Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout",
+           "FeatureAlphaDropout"]
 
 
 class _DropoutNd(Module):
@@ -83,3 +84,13 @@ class AlphaDropout(_DropoutNd):
 
     def forward(self, input: jax.Array) -> jax.Array:
         return F.alpha_dropout(input, self.p, self.training)
+
+
+class FeatureAlphaDropout(_DropoutNd):
+    """Alpha dropout of whole channels (SELU networks with convolutions).
+
+    PyTorch: ``torch.nn.FeatureAlphaDropout``.
+    """
+
+    def forward(self, input: jax.Array) -> jax.Array:
+        return F.feature_alpha_dropout(input, self.p, self.training)
