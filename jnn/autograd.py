@@ -148,21 +148,32 @@ def _value_and_grad(f: Callable, values: list[jax.Array]) -> tuple[Any, list, An
     loss, linear, aux = jax.linearize(f, values, has_aux=True)
     one = jnp.ones_like(loss)
     found = _linear_program(linear)
-    if found is None:  # the public route: one more trace of the linear program
-        (grads,) = jax.linear_transpose(linear, values)(one)
-        return loss, grads, aux, _used_inputs(jax.make_jaxpr(linear)(values).jaxpr)
+    if found is not None:
+        jaxpr, consts, loss_known = found
+        if loss_known:  # a loss that depends on no value differentiably
+            return loss, [jnp.zeros_like(v) for v in values], aux, [False] * len(values)
+        try:
+            grads, used = _transpose(jaxpr, consts, one, values)
+            return loss, grads, aux, used
+        except (ImportError, AttributeError):  # another JAX's internals: the public route
+            pass
+    # one more trace of the linear program
+    (grads,) = jax.linear_transpose(linear, values)(one)
+    return loss, grads, aux, _used_inputs(jax.make_jaxpr(linear)(values).jaxpr)
+
+
+def _transpose(jaxpr: Any, consts: Any, one: jax.Array, values: list) -> tuple[list, list]:
+    """The linear program's transpose at ``one``, and which inputs it uses: what
+    ``jax.linear_transpose`` does, without tracing the program once more."""
     from jax._src.interpreters import ad
     from jax._src.interpreters.partial_eval import dce_jaxpr
 
-    jaxpr, consts, loss_known = found
-    if loss_known:  # a loss that depends on no value differentiably
-        return loss, [jnp.zeros_like(v) for v in values], aux, [False] * len(values)
     jaxpr, used = dce_jaxpr(jaxpr, [True], instantiate=False)
     dummies = [ad.UndefinedPrimal(v.aval.to_ct_aval()) for v in jaxpr.invars]
     cts = iter(ad.backward_pass(jaxpr, True, consts, dummies, [one]))
     grads = [ad.instantiate_zeros(next(cts)) if u else jnp.zeros_like(v)
              for u, v in zip(used, values)]
-    return loss, grads, aux, list(used)
+    return grads, list(used)
 
 
 def _linear_program(linear: Any) -> tuple[Any, Any, bool] | None:

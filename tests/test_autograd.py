@@ -333,3 +333,25 @@ def test_a_closure_that_returns_none_gets_a_jnn_message():
     model = nn.Linear(2, 1)
     with pytest.raises(RuntimeError, match="the closure returned None.*return the loss"):
         jnn.optim.SGD(model.parameters(), lr=0.1).step(lambda: None)
+
+
+@pytest.mark.parametrize("route", ["internal", "public"])
+def test_gradients_reach_only_what_the_loss_uses_on_both_transpose_routes(monkeypatch, route):
+    """The linear program is transposed from jax.linearize's own jaxpr, or, where a JAX
+    version builds that function otherwise, by jax.linear_transpose: the same gradients
+    and the same parameters left without .grad (through detach) as torch."""
+    if route == "public":
+        monkeypatch.setattr(jnn.autograd, "_linear_program", lambda linear: None)
+    torch.manual_seed(0)
+    ta, tb = torch.nn.Linear(3, 3), torch.nn.Linear(3, 1)
+    ja, jb = nn.Linear(3, 3), nn.Linear(3, 1)
+    for t, j in ((ta, ja), (tb, jb)):
+        j.load_state_dict({k: v.numpy() for k, v in t.state_dict().items()})
+    x = np.random.default_rng(1).standard_normal((4, 3)).astype(np.float32)
+    tx = torch.from_numpy(x)
+    (tb(ta(tx).detach()).pow(2).mean() + tb(tx).mean()).backward()
+    jnn.autograd.backward(
+        lambda: (jb(jnn.detach(ja(jnp.asarray(x)))) ** 2).mean() + jb(jnp.asarray(x)).mean())
+    assert all(p.grad is None for p in ja.parameters())
+    for tp, jp in zip(tb.parameters(), jb.parameters()):
+        np.testing.assert_allclose(np.asarray(jp.grad), tp.grad.numpy(), rtol=1e-5, atol=1e-6)
