@@ -172,7 +172,8 @@ class Parameter:
     @requires_grad.setter
     def requires_grad(self, value: bool) -> None:
         value = bool(value)
-        if value and not self._requires_grad and not jnp.issubdtype(self._peek().dtype,
+        # (the raw slot's dtype: a compiled step never changes it, so nothing is unpacked)
+        if value and not self._requires_grad and not jnp.issubdtype(self._value.dtype,
                                                                      jnp.inexact):
             raise RuntimeError("only Tensors of floating point dtype can require gradients")
         if value != self._requires_grad:

@@ -42,6 +42,20 @@ def torch_dtype_name(dtype: jnp.dtype) -> str:
     return _TORCH_DTYPE_NAMES.get(name, name)
 
 
+_CPP_TYPE_NAMES = {"float32": "float", "float64": "double", "float16": "c10::Half",
+                   "bfloat16": "c10::BFloat16", "int64": "long int", "int32": "int",
+                   "int16": "short int", "int8": "signed char", "uint8": "unsigned char",
+                   "bool": "bool", "complex64": "c10::complex<float>",
+                   "complex128": "c10::complex<double>"}
+
+
+def torch_cpp_type_name(dtype: jnp.dtype) -> str:
+    """The C++ type torch's kernel messages print for ``dtype`` (``float16`` ->
+    ``c10::Half``)."""
+    name = jnp.dtype(dtype).name
+    return _CPP_TYPE_NAMES.get(name, name)
+
+
 def torch_size(shape: Sequence[int]) -> str:
     """``shape`` rendered as torch renders a size: ``torch.Size([2, 3])``.
 

@@ -25,7 +25,7 @@ from jax import lax
 from jax.typing import ArrayLike
 
 from jnn.nn.functional._dispatch import warn
-from jnn.nn.functional._utils import size_at, torch_dtype_name
+from jnn.nn.functional._utils import size_at, torch_cpp_type_name, torch_dtype_name
 
 __all__ = [
     "conv1d",
@@ -46,11 +46,6 @@ _TENSOR_TYPES = {
     "float16": "torch.HalfTensor", "bfloat16": "CPUBFloat16Type",
     "int64": "torch.LongTensor", "int32": "torch.IntTensor", "int16": "torch.ShortTensor",
     "int8": "torch.CharTensor", "uint8": "torch.ByteTensor", "bool": "torch.BoolTensor",
-}
-_CPP_TYPES = {
-    "float32": "float", "float64": "double", "float16": "c10::Half",
-    "bfloat16": "c10::BFloat16", "int64": "long int", "int32": "int", "int16": "short int",
-    "int8": "signed char", "uint8": "unsigned char", "bool": "bool",
 }
 
 
@@ -167,8 +162,8 @@ def _check_dtypes(x: jax.Array, w: jax.Array, b: jax.Array | None, transposed: b
             return b
         bn = jnp.dtype(b.dtype).name
         if not transposed:
-            raise RuntimeError(f"Input type ({_CPP_TYPES.get(xn, xn)}) and bias type "
-                               f"({_CPP_TYPES.get(bn, bn)}) should be the same")
+            raise RuntimeError(f"Input type ({torch_cpp_type_name(xn)}) and bias type "
+                               f"({torch_cpp_type_name(bn)}) should be the same")
         if mkldnn:
             raise RuntimeError(
                 f"Input type ({_TENSOR_TYPES.get(xn, xn)}) and bias type "

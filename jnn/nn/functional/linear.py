@@ -16,6 +16,7 @@ from jnn.nn.functional._utils import (
     broadcast_shapes,
     numel,
     size_at,
+    torch_cpp_type_name,
     torch_dtype_name,
 )
 
@@ -92,7 +93,7 @@ def linear(input: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None) -
     if x.dtype != w.dtype:
         if b is None:  # torch's matmul path: its C++ type names
             raise RuntimeError("expected m1 and m2 to have the same dtype, but got: "
-                               f"{_c10_name(x.dtype)} != {_c10_name(w.dtype)}")
+                               f"{torch_cpp_type_name(x.dtype)} != {torch_cpp_type_name(w.dtype)}")
         raise RuntimeError("mat1 and mat2 must have the same dtype, but got "
                            f"{torch_dtype_name(x.dtype)} and {torch_dtype_name(w.dtype)}")
     if b is not None and b.dtype != w.dtype:
@@ -103,19 +104,6 @@ def linear(input: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None) -
         broadcast_shapes(out.shape, b.shape)
         out = out + b
     return out
-
-
-_C10_NAMES = {"float32": "float", "float64": "double", "float16": "c10::Half",
-              "bfloat16": "c10::BFloat16", "int32": "int", "int64": "long int",
-              "int16": "short int", "int8": "signed char", "uint8": "unsigned char",
-              "bool": "bool", "complex64": "c10::complex<float>",
-              "complex128": "c10::complex<double>"}
-
-
-def _c10_name(dtype: jnp.dtype) -> str:
-    """A dtype as torch's C++ messages print it (``float``, ``c10::Half``)."""
-    name = jnp.dtype(dtype).name
-    return _C10_NAMES.get(name, name)
 
 
 def _check_bilinear_shapes(x1_shape, x2_shape, w_shape, b_shape) -> None:
@@ -178,8 +166,8 @@ def bilinear(
     _check_bilinear_shapes(x1.shape, x2.shape, w.shape, None if b is None else b.shape)
     if not x1.dtype == x2.dtype == w.dtype:
         raise RuntimeError(
-            f"All tensors must have the same dtype, got input1: {_c_name(x1.dtype)}, "
-            f"input2: {_c_name(x2.dtype)}, weight: {_c_name(w.dtype)}")
+            f"All tensors must have the same dtype, got input1: {torch_cpp_type_name(x1.dtype)}, "
+            f"input2: {torch_cpp_type_name(x2.dtype)}, weight: {torch_cpp_type_name(w.dtype)}")
     out = jnp.einsum("...i,kij,...j->...k", x1, w, x2)
     if b is not None:
         broadcast_shapes(out.shape, b.shape)
@@ -187,8 +175,3 @@ def bilinear(
     return out
 
 
-def _c_name(dtype: jnp.dtype) -> str:
-    # torch's bilinear prints C++ type names: float, double, c10::BFloat16, c10::Half
-    name = jnp.dtype(dtype).name
-    return {"float32": "float", "float64": "double", "bfloat16": "c10::BFloat16",
-            "float16": "c10::Half", "int64": "long int", "int32": "int"}.get(name, name)
