@@ -945,6 +945,7 @@ class CompiledFunction:
             new_packed, new_direct, out_arrays = outputs
         except BaseException as error:
             self._ctx = None
+            _state.drop_jax_note(error)
             for step in reversed(undo):  # the first step's placeholders go again
                 step()
             if from_store and any(b.is_deleted() for b in packed):

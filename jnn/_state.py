@@ -355,3 +355,20 @@ def release_sigint() -> None:
     caught, SIGINT_GUARD.caught = SIGINT_GUARD.caught, None
     if caught is not None:
         SIGINT_GUARD.previous(*caught)  # type: ignore[operator]
+
+
+# -- errors raised through jnn's own jax.jit / jax.linearize calls --------------------------
+# JAX adds a note to every exception that leaves one of its API boundaries ("For
+# simplicity, JAX has removed its internal frames ..."), which becomes part of the text
+# pytest's ``match`` and tools that print notes see.  A user who never called JAX (an eager
+# ``F.*`` call, ``loss.backward()``, ``optimizer.step(closure)``) gets torch's message
+# alone; the filtered traceback stays.
+_JAX_NOTE = "For simplicity, JAX has removed its internal frames"
+
+
+def drop_jax_note(error: BaseException) -> None:
+    notes = getattr(error, "__notes__", None)
+    if notes and any(_JAX_NOTE in n for n in notes):
+        notes[:] = [n for n in notes if _JAX_NOTE not in n]
+        if not notes:
+            del error.__notes__

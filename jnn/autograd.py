@@ -121,8 +121,12 @@ def differentiate(closure: Callable[[], Any], params: Sequence[Parameter], *,
         return loss, (aux, new_state)
 
     values = [p._data for p in params]
-    with _eager_dispatch():
-        loss, grads, (aux, new_state), reached = _value_and_grad(f, values)
+    try:
+        with _eager_dispatch():
+            loss, grads, (aux, new_state), reached = _value_and_grad(f, values)
+    except Exception as error:
+        _state.drop_jax_note(error)
+        raise
 
     def commit_writes() -> None:
         for (container, key, _), value in zip(record["writes"], new_state):

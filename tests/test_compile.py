@@ -6,6 +6,7 @@ trace counts against ``CompiledFunction.trace_count``.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import jax
@@ -533,3 +534,16 @@ def test_rebinding_the_globals_a_compiled_step_names_trains_the_new_objects() ->
     ns["step"](x)
     assert not np.allclose(np.asarray(ns["model"].weight.data), before_new)
     np.testing.assert_array_equal(np.asarray(old_model.weight.data), before_old)
+
+
+def test_error_in_a_compiled_step_has_torchs_text_alone() -> None:
+    """An error raised while jnn.compile traces a step reads as torch's: the text alone,
+    without the note JAX adds when an exception leaves jax.jit (pytest's ``match`` reads
+    notes, so torch's anchored regexes must match)."""
+    with pytest.raises(RuntimeError) as expected:
+        torch.nn.Linear(4, 16)(torch.ones(8, 3))
+    model = nn.Linear(4, 16)
+    step = jnn.compile(lambda x: model(x).sum())
+    with pytest.raises(RuntimeError, match=f"^{re.escape(str(expected.value))}$") as info:
+        step(jnp.ones((8, 3)))
+    assert not getattr(info.value, "__notes__", None)

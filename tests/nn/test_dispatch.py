@@ -167,3 +167,18 @@ def test_unhashable_static_arguments_run_plain():
     with pytest.raises(TypeError) as ours:  # nested: runs plain, fails as torch does
         F.pad(x, [[1, 1], [2, 2]])
     assert str(ours.value) == str(theirs.value)
+
+
+def test_error_raised_while_tracing_a_new_configuration_has_torchs_text_alone():
+    """The first call of a configuration runs inside jax.jit; an error it raises there
+    carries torch's message without JAX's traceback note (pytest's ``match`` reads notes,
+    so torch's anchored regexes must match jnn's error as they match torch's)."""
+    weight = jnp.ones((10, 3))
+    idx = jnp.arange(8) % 10
+    F.embedding_bag._jnn_dispatch_cache.clear()  # this call is the configuration's first
+    for lib, args in ((torch.nn.functional, (torch.arange(8) % 10, torch.ones(10, 3),
+                                               torch.tensor([[0]]))),
+                      (F, (idx, weight, jnp.asarray([[0]])))):
+        with pytest.raises(ValueError, match="^offsets has to be a 1D Tensor$") as info:
+            lib.embedding_bag(*args)
+        assert not getattr(info.value, "__notes__", None)

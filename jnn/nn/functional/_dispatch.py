@@ -268,7 +268,11 @@ def dispatched(fn: Callable) -> Callable:
         elif len(cache) > 1:
             cache.move_to_end(key)
         if entry is not _PLAIN:
-            out = _run(fn, entry, key, arrays, args, kwargs, cache)
+            try:
+                out = _run(fn, entry, key, arrays, args, kwargs, cache)
+            except Exception as error:  # torch's message raised in the trace, without JAX's note
+                _state.drop_jax_note(error)
+                raise
             if out is not _PLAIN:
                 return out
         return _plain(fn, args, kwargs)
