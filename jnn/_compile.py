@@ -44,7 +44,7 @@ from jnn.nn.modules import _pytree
 from jnn.nn.modules.module import Module
 from jnn.nn.parameter import Parameter, check_int_range
 from jnn.optim._lr_scheduler_base import LRScheduler
-from jnn.optim.optimizer import Optimizer, unflatten_options
+from jnn.optim.optimizer import MULTI_TENSOR_CHUNK, Optimizer, unflatten_options
 from jnn.random import Generator, default_generator
 
 __all__ = ["compile", "CompiledFunction", "CompiledModule", "RecompileWarning"]
@@ -191,10 +191,16 @@ class _Layout:
                                 for c, k in cells)
                 self.items.extend(cells)
                 continue
-            for p, st in opt._param_state.items():
-                for k, v in st.items():
-                    if isinstance(v, jax.Array):
-                        self.ostates.append((opt, p, k))
+            # Grouped by state name (every exp_avg, then every exp_avg_sq, ...), each in
+            # parameter order: the order a multi-tensor update concatenates them in, so that
+            # XLA folds the unpack, the concatenation and the re-pack into nothing.
+            cells = [(k, p) for p, st in opt._param_state.items()
+                     for k, v in st.items() if isinstance(v, jax.Array)]
+            order: dict[str, int] = {}
+            for k, _ in cells:
+                order.setdefault(k, len(order))
+            cells.sort(key=lambda c: order[c[0]])  # stable: parameter order within a name
+            self.ostates.extend((opt, p, k) for k, p in cells)
         self.grads = [p for p in self.data if p._gradient is not None]
         mods = list(modules.values())
         self.buffers: list[tuple[dict, str]] = [
@@ -283,7 +289,7 @@ class _Layout:
         if last is not None and len(last[0]) == len(lazy) and \
                 all(r() is v for r, v in zip(last[0], lazy)):
             return last[1]
-        plan = _Plan.of(lazy, self.n_grads())
+        plan = self.plan_for(lazy)
         try:  # held weakly: a layout must not keep old arrays alive
             self._last_plan = ([weakref.ref(v) for v in lazy], plan)
         except TypeError:
@@ -312,6 +318,12 @@ class _Layout:
 
     def n_grads(self) -> int:
         return len(self.grads)
+
+    def plan_for(self, lazy: list[Any]) -> _Plan:
+        """How ``lazy`` (this layout's lazy values) travels: buffers as wide as the
+        optimizers' multi-tensor updates allow, unless some state is updated leaf by leaf
+        (``items``: an optax transformation's)."""
+        return _Plan.of(lazy, self.n_grads(), not self.items)
 
     def index_of(self, owner: Any, kind: str) -> int | None:
         """Position of ``owner``'s cell (``kind``: "data", "grad") among the lazy values, or
@@ -395,11 +407,15 @@ _PARTIAL_READS = 8
 # Arrays up to this many elements travel packed into one flat buffer per dtype; larger
 # ones travel alone (their own compute dwarfs the per-buffer cost of a program input).
 _PACK_LIMIT = 1 << 14
-# At most this many arrays share one packed buffer.  XLA's CPU compile time grows faster
-# than linearly with the slices taken from (and concatenated into) one buffer: 800 small
-# arrays in one buffer took 11 s to compile, in chunks of 8-64 about 2 s (separate
-# inputs 0.7 s), while the per-call cost of 25 buffers instead of 1 is a few µs.
+# At most this many arrays share one packed buffer where code updates them one by one
+# (an optax transformation): XLA's CPU compile time grows faster than linearly with the
+# separate slices taken from (and concatenated into) one buffer (1,000 small arrays in one
+# buffer: 7.7 s, in chunks of 8: 2.6 s).  jnn's own optimizers update small parameters as
+# one vector (``multi_tensor``), whose slices XLA folds away: their state packs up to
+# ``_PACK_ELEMENTS`` per buffer (the probe: 40 µs a step and 2.6 s to compile, against
+# 270 µs and 2.3 s in chunks of 8).
 _PACK_MEMBERS = 8
+_PACK_ELEMENTS = MULTI_TENSOR_CHUNK
 # A small model's state (a Linear, its .grad and Adam's moments) shares one buffer per
 # dtype: each program output costs about 2 µs a call, which such a step is made of.
 _PACK_ALL = 16
@@ -413,25 +429,32 @@ class _Plan:
     the outputs that replace them.
     """
 
-    def __init__(self, avals: tuple[tuple[tuple[int, ...], Any], ...], n_grads: int) -> None:
+    def __init__(self, avals: tuple[tuple[tuple[int, ...], Any], ...], n_grads: int,
+                 wide: bool) -> None:
         self.avals = avals
-        self.key = _intern((avals, n_grads))
+        self.key = _intern((avals, n_grads, wide))
         sizes = [int(np.prod(shape, dtype=np.int64)) for shape, _ in avals]
         small: dict[Any, int] = {}
         for (_, dtype), size in zip(avals, sizes):
             if size <= _PACK_LIMIT:
                 small[dtype] = small.get(dtype, 0) + 1
         open_: dict[Any, list[tuple[int, int, tuple[int, ...]]]] = {}
+        filled: dict[Any, int] = {}  # elements in the open buffer of each dtype
         packed: list[tuple[Any, list]] = []
         large: list[tuple[Any, list]] = []
         for i, ((shape, dtype), size) in enumerate(zip(avals, sizes)):
             if size <= _PACK_LIMIT:
                 members = open_.get(dtype)
-                limit = small[dtype] if small[dtype] <= _PACK_ALL else _PACK_MEMBERS
-                if members is None or len(members) >= limit:
+                if members is None or (
+                        len(members) >= (small[dtype] if small[dtype] <= _PACK_ALL
+                                         else _PACK_MEMBERS)
+                        if not wide else
+                        filled[dtype] + size > _PACK_ELEMENTS):
                     members = open_[dtype] = []
                     packed.append((dtype, members))
+                    filled[dtype] = 0
                 members.append((i, size, shape))
+                filled[dtype] += size
             else:
                 large.append((None, [(i, size, shape)]))
         self.buffers: list[tuple[Any, list[tuple[int, int, tuple[int, ...]]]]] = packed + large
@@ -442,11 +465,11 @@ class _Plan:
         self.unpack_donated = jax.jit(self.unpack, donate_argnums=(0,))
 
     @staticmethod
-    def of(values: list[Any], n_grads: int) -> _Plan:
+    def of(values: list[Any], n_grads: int, wide: bool) -> _Plan:
         avals = tuple((tuple(v.shape), v.dtype) for v in values)
-        plan = _PLANS.get((avals, n_grads))
+        plan = _PLANS.get((avals, n_grads, wide))
         if plan is None:
-            plan = _PLANS[(avals, n_grads)] = _Plan(avals, n_grads)
+            plan = _PLANS[(avals, n_grads, wide)] = _Plan(avals, n_grads, wide)
         return plan
 
     def pack(self, values: list[Any], copy: bool = False) -> list[Any]:
@@ -1053,6 +1076,7 @@ class CompiledFunction:
             new_packed, new_direct, out_arrays = entry.jitted(
                 packed, layout.gather_direct(), hyper, list(args))
         except BaseException as error:
+            _state.drop_jax_note(error)
             if any(b.is_deleted() for b in packed):
                 _state.drop_pending(store)
                 if not store.materialized:
@@ -1114,7 +1138,7 @@ class CompiledFunction:
         self._layout = after
         self._fast = self._fast_key(objects)
         lazy = after.gather_lazy()
-        plan = _Plan.of(lazy, after.n_grads())
+        plan = after.plan_for(lazy)
         steady = (*key[:4], after.key, plan.key, *key[6:])
         warm = self._entries.get(steady)
         if warm is None or not warm.serves(after):
@@ -1180,7 +1204,7 @@ class CompiledFunction:
         hyper, arrays, leaves = inputs
         before = dict(self._entries)
         lazy = guess.gather_lazy()
-        plan = _Plan.of(lazy, guess.n_grads())
+        plan = guess.plan_for(lazy)
         steady_key = (*key[:4], guess.key, plan.key, *key[6:])
         steady = None if steady_key in self._entries else self._new_entry(
             steady_key, key[0], key[1], guess, plan)  # (an existing one never checked this)
@@ -1334,7 +1358,7 @@ class CompiledFunction:
                 out_layout = layout.with_recipe(entry.out_recipe)
             kept = {id(p) for p in out_layout.grads}
             entry.cleared = tuple(layout.pos[id(p)] for p in layout.grads if id(p) not in kept)
-            out_plan = _Plan.of(new_lazy, out_layout.n_grads())
+            out_plan = out_layout.plan_for(new_lazy)
             entry.out_plan = out_plan
             out_leaves, entry.out_treedef = jax.tree_util.tree_flatten(out)
             entry.out_static = [_ARRAY if isinstance(x, jax.Array) else x for x in out_leaves]

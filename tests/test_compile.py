@@ -547,3 +547,61 @@ def test_error_in_a_compiled_step_has_torchs_text_alone() -> None:
     with pytest.raises(RuntimeError, match=f"^{re.escape(str(expected.value))}$") as info:
         step(jnp.ones((8, 3)))
     assert not getattr(info.value, "__notes__", None)
+
+
+# -- packing: many small parameters -----------------------------------------------------------
+
+
+def _deep_twins(layers: int = 12) -> tuple[torch.nn.Module, nn.Module]:
+    torch.manual_seed(0)
+    tmodel = torch.nn.Sequential(*[m for _ in range(layers)
+                                   for m in (torch.nn.Linear(3, 3), torch.nn.Tanh())])
+    jmodel = nn.Sequential(*[m for _ in range(layers) for m in (nn.Linear(3, 3), nn.Tanh())])
+    jmodel.load_state_dict({k: jnp.asarray(v.numpy()) for k, v in tmodel.state_dict().items()})
+    return tmodel, jmodel
+
+
+@pytest.mark.parametrize("make", [
+    lambda t, p: t.optim.Adam(p, lr=1e-2, weight_decay=0.1),
+    lambda t, p: t.optim.SGD(p, lr=0.1, momentum=0.9, nesterov=True),
+], ids=["adam", "sgd-nesterov"])
+def test_many_small_parameters_pack_into_one_buffer_and_match_torch(make: Any) -> None:
+    """jnn's optimizers update small parameters as one vector, so their state travels in
+    one buffer per dtype (XLA folds the slices): the numbers are torch's.  The last layer
+    joins the optimizer late (``add_param_group``), so Adam's step counts differ between
+    parameters inside that one vector."""
+    tmodel, jmodel = _deep_twins()
+    x, y = np.ones((2, 3), np.float32), np.zeros((2, 3), np.float32)
+    head = lambda m: list(m.parameters())[-2:]  # noqa: E731
+    topt = make(torch, list(tmodel.parameters())[:-2])
+    jopt = make(jnn, list(jmodel.parameters())[:-2])
+    step = _compiled_train_step(jmodel, jopt)
+    for i in range(4):
+        if i == 2:
+            topt.add_param_group({"params": head(tmodel)})
+            jopt.add_param_group({"params": head(jmodel)})
+        tloss = _torch_train_step(tmodel, topt, x, y)
+        np.testing.assert_allclose(float(step(jnp.asarray(x), jnp.asarray(y))), tloss,
+                                   rtol=RTOL, atol=ATOL)
+    assert [dtype for dtype, _ in step._store.plan.buffers] == [jnp.float32]
+    assert_state_dicts_match(topt.state_dict(), jopt.state_dict())
+    for tp, jp in zip(tmodel.parameters(), jmodel.parameters()):
+        np.testing.assert_allclose(np.asarray(jp.data), tp.detach().numpy(), rtol=RTOL,
+                                   atol=ATOL)
+
+
+def test_state_an_optax_transformation_updates_leaf_by_leaf_packs_in_small_buffers() -> None:
+    """Per-leaf updates would make XLA compile every slice of one wide buffer separately
+    (seconds for a thousand): such state packs at most _PACK_MEMBERS arrays per buffer."""
+    import optax
+
+    from jnn import _compile
+
+    _, jmodel = _deep_twins()
+    opt = jnn.optim.Optax(jmodel.parameters(), optax.adam(1e-2))
+    step = _compiled_train_step(jmodel, opt)
+    for _ in range(2):
+        step(jnp.ones((2, 3)), jnp.zeros((2, 3)))
+    buffers = step._store.plan.buffers
+    assert len(buffers) > 1
+    assert all(len(members) <= _compile._PACK_MEMBERS for _, members in buffers)

@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jnn.optim.optimizer import Optimizer, check_fused
+from jnn.optim.optimizer import Optimizer, check_fused, multi_tensor
 from jnn.optim.sgd import (
     Scalar,
     ScalarOrSchedule,
@@ -224,32 +224,19 @@ def adam_update(
     bias_correction2_sqrt = jnp.sqrt(_one_minus_pow(beta2, step, log_beta2))
     per_param = jnp.ndim(step) == 1
     max_sqs = state.max_exp_avg_sq if amsgrad else [None] * len(params)
-    out = [
-        _adam_param(
-            p,
-            g,
-            m,
-            v,
-            vmax,
-            lr=lr,
-            beta1=beta1,
-            beta2=beta2,
-            eps=eps,
-            weight_decay=weight_decay,
-            one_minus_beta1=one_minus_beta1,
-            one_minus_beta2=one_minus_beta2,
-            step_size=step_size[i] if per_param else step_size,
-            bias_correction2_sqrt=(bias_correction2_sqrt[i] if per_param
-                                   else bias_correction2_sqrt),
-            use_weight_decay=use_weight_decay,
-            decoupled_weight_decay=decoupled_weight_decay,
-            amsgrad=amsgrad,
-            maximize=maximize,
-            lerp_small=lerp_small,
-        )
-        for i, (p, g, m, v, vmax) in enumerate(
-            zip(params, grads, state.exp_avg, state.exp_avg_sq, max_sqs))
-    ]
+
+    def update(p, g, m, v, vmax, step_size, bias_correction2_sqrt):
+        return _adam_param(
+            p, g, m, v, vmax, lr=lr, beta1=beta1, beta2=beta2, eps=eps,
+            weight_decay=weight_decay, one_minus_beta1=one_minus_beta1,
+            one_minus_beta2=one_minus_beta2, step_size=step_size,
+            bias_correction2_sqrt=bias_correction2_sqrt, use_weight_decay=use_weight_decay,
+            decoupled_weight_decay=decoupled_weight_decay, amsgrad=amsgrad,
+            maximize=maximize, lerp_small=lerp_small)
+
+    columns = (params, grads, state.exp_avg, state.exp_avg_sq, max_sqs)
+    scalars = (step_size, bias_correction2_sqrt)
+    out = multi_tensor(update, columns, scalars if per_param else None, scalars)
     new_params, exp_avg, exp_avg_sq, max_exp_avg_sq = (list(column) for column in zip(*out))
     new_state = AdamState(
         step=step,
@@ -357,7 +344,9 @@ class Adam(Optimizer):
         amsgrad: use AMSGrad. Default ``False``.
         maximize: maximize the objective. Default ``False``.
         decoupled_weight_decay: AdamW's decay. Default ``False``.
-        foreach, capturable, differentiable, fused: accepted for torch compatibility.
+        foreach, capturable, differentiable, fused: accepted for torch compatibility (no effect:
+            parameters of up to 16K elements are always updated together, one
+            vector per dtype, as torch's ``foreach`` path does; larger ones alone).
 
     The update is :func:`adam_update`; lr, betas, eps and weight_decay are traced scalars
     (schedulers never re-trace; ``1 - beta`` and ``log(beta)`` are computed in float64 on
@@ -437,8 +426,9 @@ class Adam(Optimizer):
         )
         new_states = []
         for i in range(len(params)):
-            # each parameter's own count plus one: one add, not a slice of the vector
-            out = {"step": states[i]["step"] + 1, "exp_avg": new.exp_avg[i],
+            # a slice of the counts plus one: packed in one buffer, XLA folds the slices and
+            # the re-pack into one add over the vector
+            out = {"step": new.step[i], "exp_avg": new.exp_avg[i],
                    "exp_avg_sq": new.exp_avg_sq[i]}
             if amsgrad:
                 out["max_exp_avg_sq"] = new.max_exp_avg_sq[i]

@@ -415,3 +415,61 @@ def _jitted_rule(cls: type, static: tuple, keys: tuple) -> Callable:
     return jax.jit(update)
 
 
+
+
+# -- torch's ``foreach`` path: small parameters updated as one vector ----------------------
+# An elementwise rule applied parameter by parameter is one XLA fusion per parameter: a
+# model of many small layers (100 × Linear(4, 4): 200 parameters) gets 200 fusions, which
+# XLA compiles in seconds and runs as 200 loops.  Raveled and concatenated per dtype, the
+# same rule is one fusion over one vector (torch's multi-tensor ``foreach`` kernels do the
+# same): identical arithmetic per element, a fraction of the compile time.  Large
+# parameters are updated alone (a concatenation would copy them).
+MULTI_TENSOR_LIMIT = 1 << 14  # elements: larger parameters are updated alone
+MULTI_TENSOR_CHUNK = 1 << 18  # elements per vector (bounds the per-element index constant)
+
+
+def multi_tensor(update: Callable[..., tuple], columns: tuple[list, ...],
+                 per_param: tuple[jax.Array, ...] | None, shared: tuple = ()) -> list[tuple]:
+    """``[update(*(c[i] for c in columns), *scalars_i) for each parameter i]``, with the
+    small parameters of each dtype updated together as raveled vectors.
+
+    ``columns``: lists aligned per parameter (parameters first; a column of ``None`` stays
+    ``None``); ``update`` must be elementwise in them and return a tuple of arrays (or
+    ``None``) shaped like the parameter.  ``per_param``: vectors holding one scalar per
+    parameter (bias corrections of per-parameter step counts), given to each parameter as
+    its own scalar and to a vector as one value per element; else ``shared`` scalars.
+    """
+    params = columns[0]
+    out: list[Any] = [None] * len(params)
+    chunks: dict[Any, list[list[int]]] = {}
+    for i, p in enumerate(params):
+        if p.size > MULTI_TENSOR_LIMIT or any(
+                c[i] is not None and (c[i].shape != p.shape or c[i].dtype != p.dtype)
+                for c in columns[1:]):
+            continue
+        dtype_chunks = chunks.setdefault(p.dtype, [[]])
+        last = dtype_chunks[-1]
+        if last and sum(params[j].size for j in last) + p.size > MULTI_TENSOR_CHUNK:
+            dtype_chunks.append(last := [])
+        last.append(i)
+    for idx in (c for dtype_chunks in chunks.values() for c in dtype_chunks if len(c) > 1):
+        sizes = [params[i].size for i in idx]
+        flat = [None if column[idx[0]] is None
+                else jnp.concatenate([jnp.ravel(column[i]) for i in idx])
+                for column in columns]
+        if per_param is None:
+            scalars = shared
+        else:  # each element reads its parameter's scalar (a gather by a constant index)
+            owner = np.repeat(np.asarray(idx, np.int32), sizes)
+            scalars = tuple(s[owner] for s in per_param)
+        results = update(*flat, *scalars)
+        bounds = np.cumsum(sizes)[:-1].tolist()
+        parts = [None if r is None else jnp.split(r, bounds) for r in results]
+        for j, i in enumerate(idx):
+            out[i] = tuple(None if part is None else part[j].reshape(params[i].shape)
+                           for part in parts)
+    for i in range(len(params)):
+        if out[i] is None:
+            scalars = shared if per_param is None else tuple(s[i] for s in per_param)
+            out[i] = update(*(c[i] for c in columns), *scalars)
+    return out

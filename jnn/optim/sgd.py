@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jnn.optim.optimizer import Optimizer, check_fused
+from jnn.optim.optimizer import Optimizer, check_fused, multi_tensor
 
 if TYPE_CHECKING:  # optax is imported lazily: it adds ~0.4 s to `import jnn`
     import optax
@@ -261,23 +261,14 @@ def sgd_update(
         )
     buffers = state.momentum_buffer if use_momentum else [None] * len(params)
     first = (step == 0) if use_momentum else False
-    out = [
-        _sgd_param(
-            p,
-            g,
-            b,
-            first,
-            lr=lr,
-            momentum=momentum,
-            dampening=dampening,
-            weight_decay=weight_decay,
-            use_momentum=use_momentum,
-            use_weight_decay=use_weight_decay,
-            nesterov=nesterov,
-            maximize=maximize,
-        )
-        for p, g, b in zip(params, grads, buffers)
-    ]
+
+    def update(p, g, b):
+        return _sgd_param(
+            p, g, b, first, lr=lr, momentum=momentum, dampening=dampening,
+            weight_decay=weight_decay, use_momentum=use_momentum,
+            use_weight_decay=use_weight_decay, nesterov=nesterov, maximize=maximize)
+
+    out = multi_tensor(update, (params, grads, buffers), None)
     new_params = [p for p, _ in out]
     new_state = SGDState(momentum_buffer=[b for _, b in out]) if use_momentum else state
     return new_params, new_state
@@ -363,7 +354,9 @@ class SGD(Optimizer):
         weight_decay: L2 penalty. Default 0.
         nesterov: use Nesterov momentum. Default ``False``.
         maximize: maximize the objective. Default ``False``.
-        foreach, differentiable, fused: accepted for torch compatibility (no effect).
+        foreach, differentiable, fused: accepted for torch compatibility (no effect:
+            parameters of up to 16K elements are always updated together, one
+            vector per dtype, as torch's ``foreach`` path does; larger ones alone).
 
     The update is :func:`sgd_update`. State: ``state[p]['momentum_buffer']`` once a step
     with momentum ran (none without momentum), as in torch.
@@ -405,17 +398,25 @@ class SGD(Optimizer):
     def _rule(params: list, grads: list, states: list[dict], hyper: dict, static: dict
               ) -> tuple[list, list[dict]]:
         use_momentum = static["momentum!=0"]
-        new_params, new_states = [], []
-        for p, g, st in zip(params, grads, states):
-            first = "momentum_buffer" not in st  # static: torch creates it on first use
-            buf = jnp.zeros_like(p) if first else st["momentum_buffer"]
-            (new_p,), new = sgd_update(
-                [p], [g], SGDState([buf]), lr=hyper["lr"], momentum=hyper["momentum"],
-                dampening=hyper["dampening"], weight_decay=hyper["weight_decay"],
-                nesterov=static["nesterov"], maximize=static["maximize"],
-                step=0 if first else 1, has_momentum=use_momentum,
-                has_weight_decay=static["weight_decay!=0"],
+        new_params: list = [None] * len(params)
+        new_states: list = [None] * len(params)
+        # torch creates a momentum buffer at a parameter's first step (static here): the
+        # parameters with one and those without are two calls of the rule.
+        for first in (True, False):
+            idx = [i for i, st in enumerate(states) if ("momentum_buffer" not in st) == first]
+            if not idx:
+                continue
+            buffers = [jnp.zeros_like(params[i]) if first else states[i]["momentum_buffer"]
+                       for i in idx]
+            out, new = sgd_update(
+                [params[i] for i in idx], [grads[i] for i in idx], SGDState(buffers),
+                lr=hyper["lr"], momentum=hyper["momentum"], dampening=hyper["dampening"],
+                weight_decay=hyper["weight_decay"], nesterov=static["nesterov"],
+                maximize=static["maximize"], step=0 if first else 1,
+                has_momentum=use_momentum, has_weight_decay=static["weight_decay!=0"],
             )
-            new_params.append(new_p)
-            new_states.append({"momentum_buffer": new.momentum_buffer[0]} if use_momentum else {})
+            for j, i in enumerate(idx):
+                new_params[i] = out[j]
+                new_states[i] = ({"momentum_buffer": new.momentum_buffer[j]} if use_momentum
+                                 else {})
         return new_params, new_states

@@ -276,3 +276,68 @@ def test_low_precision_params_keep_their_dtype_under_float32_hyperparameters():
     assert all(f[0].dtype == jnp.bfloat16 for f in state[1:])
     new, state = sgd_update(params, params, sgd_init(params), lr=lr, momentum=0.9, step=0)
     assert new[0].dtype == state.momentum_buffer[0].dtype == jnp.bfloat16
+
+
+# -- the multi-tensor path: small parameters updated as one vector --------------------------
+
+MIXED_SHAPES = [(3, 4), (5,), (), (130, 130), (2, 3, 2), (7,)]  # one above the limit (16,900)
+
+
+def _mixed(seed: int, dtypes=(np.float32,)) -> tuple[list, list]:
+    rng = np.random.default_rng(seed)
+    params, grads = [], []
+    for i, s in enumerate(MIXED_SHAPES):
+        dtype = dtypes[i % len(dtypes)]
+        params.append(jnp.asarray(rng.standard_normal(s), dtype))
+        grads.append(jnp.asarray(rng.standard_normal(s), dtype))
+    return params, grads
+
+
+def _one_by_one(monkeypatch, fn):
+    from jnn.optim import optimizer
+
+    with monkeypatch.context() as m:
+        m.setattr(optimizer, "MULTI_TENSOR_LIMIT", -1)  # every parameter updated alone
+        return fn()
+
+
+@pytest.mark.parametrize("dtypes", [(np.float32,), (np.float32, jnp.bfloat16)])
+@pytest.mark.parametrize("amsgrad", [False, True])
+def test_adam_multi_tensor_is_the_per_parameter_rule_bit_for_bit(monkeypatch, dtypes, amsgrad):
+    """Concatenated per dtype, each element sees the same operations and its own
+    parameter's bias corrections (per-parameter step counts that differ, as after a
+    parameter joined late): the same bits as updating each parameter alone."""
+    params, grads = _mixed(0, dtypes)
+    rng = np.random.default_rng(1)
+    state = AdamState(
+        jnp.asarray(np.arange(len(params)) * 3.0, jnp.float32),
+        [jnp.asarray(0.1 * rng.standard_normal(p.shape), p.dtype) for p in params],
+        [jnp.asarray(rng.uniform(0, 0.1, p.shape), p.dtype) for p in params],
+        [jnp.asarray(rng.uniform(0, 0.2, p.shape), p.dtype) for p in params] if amsgrad else None,
+    )
+
+    def run():
+        return jax.jit(lambda p, g, s: adam_update(p, g, s, lr=1e-2, weight_decay=0.1,
+                                                   amsgrad=amsgrad))(params, grads, state)
+
+    together, alone = run(), _one_by_one(monkeypatch, run)
+    for a, b in zip(jax.tree_util.tree_leaves(together), jax.tree_util.tree_leaves(alone)):
+        assert a.dtype == b.dtype and a.shape == b.shape
+        np.testing.assert_array_equal(np.asarray(a, np.float32), np.asarray(b, np.float32))
+
+
+@pytest.mark.parametrize("kwargs", [{"momentum": 0.9, "nesterov": True, "weight_decay": 0.1},
+                                    {"momentum": 0.0}])
+@pytest.mark.parametrize("step", [0, 1])
+def test_sgd_multi_tensor_is_the_per_parameter_rule_bit_for_bit(monkeypatch, kwargs, step):
+    params, grads = _mixed(2, (np.float32, jnp.bfloat16))
+    state = sgd_init(params)
+
+    def run():
+        return jax.jit(lambda p, g, s: sgd_update(p, g, s, lr=0.1, step=step, **kwargs)
+                       )(params, grads, state)
+
+    together, alone = run(), _one_by_one(monkeypatch, run)
+    for a, b in zip(jax.tree_util.tree_leaves(together), jax.tree_util.tree_leaves(alone)):
+        assert a.dtype == b.dtype and a.shape == b.shape
+        np.testing.assert_array_equal(np.asarray(a, np.float32), np.asarray(b, np.float32))
