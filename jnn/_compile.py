@@ -551,7 +551,9 @@ class _Store:
         self.plan = plan
         self.buffers = buffers
         self.materialized = False
-        self.cache: dict[int, Any] = {}
+        # values already copied out, by kind and owner id (a state_dict() per step reads
+        # 200 of them: one dict lookup each)
+        self.cache: dict[str, dict[int, Any]] = {"data": {}, "grad": {}}
         # The kinds of cell read whole from the store this one replaces (a state_dict()
         # per step): read whole on their first read here, without the single reads first.
         self.bulk: set[str] = set() if previous is None or previous.layout is not layout \
@@ -564,34 +566,33 @@ class _Store:
         Logging one weight per step costs one small slice, not an unpack of every cell;
         after a few distinct reads (``state_dict()``) the whole store is materialized.
         """
+        cache = self.cache[kind]
+        value = cache.get(id(owner))
+        if value is not None:
+            return value
         index = self.layout.index_of(owner, kind)
         if index is None:
             return None
-        value = self.cache.get(index)
-        if value is None:
-            # Concrete even when the read happens inside someone's trace (a plain jax.jit
-            # reading a weight after a compiled step): the stored value is data, and a
-            # traced copy would hide the "not threaded" error and leak.
-            with jax.ensure_compile_time_eval():
-                return self._read_new(index, kind)
-        return value
-
-    def _read_new(self, index: int, kind: str) -> Any:
-        if len(self.cache) >= _PARTIAL_READS or kind in self.bulk:
-            # Many reads of one kind (a state_dict() per step reads every weight): copy all
-            # the cells of that kind out in one program; the store stays packed.
-            self._read_all(kind)
-            return self.cache[index]
-        try:
-            value = self.plan.read(self.buffers, index)
-        except Exception as error:  # the call that made these buffers failed
-            self.layout.lose(f"{type(error).__name__}: {error}")
-            raise _failed_after_return() from error
-        self.cache[index] = value
+        # Concrete even when the read happens inside someone's trace (a plain jax.jit
+        # reading a weight after a compiled step): the stored value is data, and a traced
+        # copy would hide the "not threaded" error and leak.
+        with jax.ensure_compile_time_eval():
+            if len(cache) >= _PARTIAL_READS or kind in self.bulk:
+                # Many reads of one kind (a state_dict() per step reads every weight): copy
+                # all the cells of that kind out in one program; the store stays packed.
+                self._read_all(kind)
+                return cache[id(owner)]
+            try:
+                value = self.plan.read(self.buffers, index)
+            except Exception as error:  # the call that made these buffers failed
+                self.layout.lose(f"{type(error).__name__}: {error}")
+                raise _failed_after_return() from error
+        cache[id(owner)] = value
         return value
 
     def _read_all(self, kind: str) -> None:
         n_data, n_lazy = len(self.layout.data), len(self.plan.avals)
+        owners = self.layout.data if kind == "data" else self.layout.grads
         indices = (tuple(range(n_data)) if kind == "data"
                    else tuple(range(n_lazy - self.layout.n_grads(), n_lazy)))
         try:
@@ -599,7 +600,7 @@ class _Store:
         except Exception as error:  # the call that made these buffers failed
             self.layout.lose(f"{type(error).__name__}: {error}")
             raise _failed_after_return() from error
-        self.cache.update(zip(indices, values))
+        self.cache[kind].update(zip(map(id, owners), values))
         self.whole.add(kind)
 
     def refresh(self, layout: _Layout) -> bool:

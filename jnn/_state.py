@@ -217,6 +217,20 @@ def read_pending(owner: object, kind: str) -> object:
     Returns None when no unmaterialized store carries it: the object's own slot is then
     current.
     """
+    # A value already copied out of the one pending store (a state_dict() per step reads
+    # 200): a dict lookup, without the lock.  Pending stores hold disjoint objects, so a
+    # value the pending store has is the newest (compiled calls replace stores under the
+    # lock; a reader racing one sees the step before or after it, as in torch).
+    pending = versions.pending
+    if len(pending) == 1:
+        try:
+            store = pending[0]
+        except IndexError:  # emptied by another thread meanwhile
+            store = None
+        if store is not None and not store.materialized:  # type: ignore[attr-defined]
+            value = store.cache[kind].get(id(owner))  # type: ignore[attr-defined]
+            if value is not None:
+                return value
     with LOCK:
         for store in versions.pending:
             if store.materialized:  # type: ignore[attr-defined]
