@@ -401,6 +401,37 @@ def test_train_calls_overridden_train_and_setattr_of_children_as_torch():
     assert j_seen == t_seen and not j.bn.training
 
 
+
+def test_train_of_a_plain_tree_keeps_torchs_flags_after_its_structure_changes():
+    """train()/eval() of a tree of plain modules sets the flags directly (one cached list
+    per tree): a child replaced, added or given its own train() afterwards is honoured,
+    and copies and pickles carry no list of the original's modules."""
+    def frozen(lib):
+        class FrozenBN(lib.nn.BatchNorm1d):
+            def train(self, mode=True):
+                return super().train(False)
+        return FrozenBN(2)
+
+    t, j = (lib.nn.Sequential(lib.nn.Linear(2, 2), lib.nn.Sequential(lib.nn.ReLU()))
+            for lib in (torch, jnn))
+    for m in (t, j):
+        m.eval(), m.train(), m.eval()  # the list is cached
+    assert flags(j) == flags(t)
+    for lib, m in ((torch, t), (jnn, j)):
+        m[1].append(frozen(lib))  # a new grandchild with its own train()
+        m.add_module("extra", lib.nn.Tanh())  # added while in eval mode: training=True
+    assert flags(j) == flags(t)
+    for mode in (True, False, True):
+        t.train(mode)
+        j.train(mode)
+        assert flags(j) == flags(t) and not j[1][1].training
+    state = j.__getstate__()  # what pickle and deepcopy take
+    assert "_jnn_train" not in state
+    twin = copy.deepcopy(j)
+    twin.eval()
+    assert j.training and not twin.training and flags(j) == flags(t)
+
+
 def test_requires_grad_matches_torch():
     t, j = both(nested)
     assert j.requires_grad_(False) is j

@@ -34,7 +34,9 @@ __all__ = ["Spec", "flatten", "flatten_with_keys", "unflatten", "materialize", "
 
 # Entries of a module's __dict__ that are state (leaves / children / caches), not config.
 STATE_KEYS = frozenset({"_parameters", "_buffers", "_modules", "_jnn_cache", "_jnn_lazy",
-                        "_jnn_building", "_jnn_scope", "_jnn_modes"})
+                        "_jnn_building", "_jnn_scope", "_jnn_modes", "_jnn_train"})
+# caches in a module's __dict__: never copied or pickled
+CACHE_KEYS = frozenset({"_jnn_cache", "_jnn_modes", "_jnn_train"})
 # Mutable containers in a template (hook dicts, the non-persistent set, ...) are copied
 # for each materialized module, so changing a copy never changes the original.
 _COPIED_TYPES = (dict, OrderedDict, set, list)

@@ -394,8 +394,7 @@ class Module:
         if "_jnn_lazy" in self.__dict__:
             _pytree.materialize(self)
         _state.materialize()  # a copy or pickle taken after a compiled step sees that step
-        return {k: v for k, v in self.__dict__.items()
-                if k != "_jnn_cache" and k != "_jnn_modes"}
+        return {k: v for k, v in self.__dict__.items() if k not in _pytree.CACHE_KEYS}
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
@@ -472,6 +471,22 @@ class Module:
         if not isinstance(mode, bool):
             raise ValueError("training mode is expected to be boolean")
         d = self.__dict__
+        # A tree of plain modules (no train() or __setattr__ of their own): set the flags
+        # directly, one bump for the tree (an epoch loop's train()/eval() on a 200-module
+        # model: 220 -> ~30 µs; torch's: 720 µs).  The list is kept while the tree's
+        # configuration is unchanged.
+        fast = d.get("_jnn_train")
+        if fast is None or fast[0] != _state.versions.config:
+            fast = d["_jnn_train"] = (_state.versions.config, _plain_tree(self))
+        if fast[1] is not None:
+            changed = False
+            for md in fast[1]:
+                if md["training"] is not mode:
+                    md["training"] = mode
+                    changed = True
+            if changed:
+                _state.bump_training()
+            return self
         if type(self).__setattr__ is not Module.__setattr__ or "_jnn_lazy" in d:
             self.training = mode  # a subclass's own __setattr__ sees it, as in torch
         elif d.get("training") is not mode:
@@ -718,6 +733,7 @@ def _constructing(init: Callable[..., None]) -> Callable[..., None]:
             init(self, *args, **kwargs)
         finally:
             d.pop("_jnn_building", None)
+            d.pop("_jnn_train", None)  # a train() call inside __init__ saw it unfinished
 
     return __init__
 
@@ -761,3 +777,23 @@ _pytree.register(Module)
 Module.__init__ = _constructing(Module.__init__)  # type: ignore[method-assign]
 
 
+def _plain_tree(root: Module) -> list[dict] | None:
+    """The ``__dict__`` of every module under ``root`` (``root`` included, each once) when
+    none has its own ``train`` or ``__setattr__`` and none is being built or unflattened
+    lazily; else None (``train()`` then walks the tree, calling each module's ``train``)."""
+    dicts = []
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        m = stack.pop()
+        if id(m) in seen:
+            continue
+        seen.add(id(m))
+        d = m.__dict__
+        t = type(m)
+        if (t.train is not Module.train or t.__setattr__ is not Module.__setattr__
+                or "_jnn_lazy" in d or "_jnn_building" in d or "training" not in d):
+            return None
+        dicts.append(d)
+        stack.extend(c for c in d["_modules"].values() if c is not None)
+    return dicts
