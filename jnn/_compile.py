@@ -851,7 +851,8 @@ class CompiledFunction:
     def _call(self, args: tuple, kwargs: dict) -> Any:
         memo = self._memo
         if memo is not None and not kwargs:
-            out = self._call_again(memo, args)
+            out = (self._call_again(memo, args) if len(memo) == 8
+                   else self._eval_again(memo, args))
             if out is not _MISS:
                 return out
         st = _state.state
@@ -920,8 +921,16 @@ class CompiledFunction:
             entry = None  # traced for other objects' new cells: trace these (replaces it)
         if source is not None:
             if entry is not None and entry.compiled and entry.read_only:
-                out = self._call_from(entry, source, layout, plan, options, arrays, leaves)
+                hyper = [h for h, _ in options]
+                out = self._call_from(entry, source, layout, plan, hyper, arrays, leaves)
                 if out is not _MISS:
+                    self._memo = None
+                    if not kwargs and all(isinstance(a, jax.Array) for a in args):
+                        self._memo = (tuple(type(a) for a in args),
+                                      tuple((a.shape, a.dtype) for a in args), self._fast,
+                                      _state.versions.spec, entry, layout, hyper,
+                                      [tuple(g.values()) for _, g in self._groups],
+                                      source.layout, plan)
                     return out
             with _state.LOCK:  # else as any evaluation step: its cells come out first
                 if not source.refresh(layout):
@@ -1010,7 +1019,7 @@ class CompiledFunction:
         return entry.result(out_arrays)
 
     def _call_from(self, entry: _Entry, source: _Store, layout: _Layout, plan: _Plan,
-                   options: list, arrays: list, leaves: list) -> Any:
+                   hyper: list, arrays: list, leaves: list) -> Any:
         """An evaluation step (a read-only program) run on a training step's pending store:
         one program slices the cells it reads out of that store's buffers and runs the
         step — no gather of the weights into the objects, no re-pack — and the store stays
@@ -1035,28 +1044,26 @@ class CompiledFunction:
         self._ctx = (layout, leaves)
         try:
             new_direct, out_arrays = program(source.buffers, layout.gather_direct(),
-                                             [h for h, _ in options], arrays)
+                                             hyper, arrays)
         finally:
             self._ctx = None
         layout.scatter_direct(new_direct)
         self._read_only = True
         return entry.result(out_arrays)
 
-    def _call_again(self, memo: tuple, args: tuple) -> Any:
-        """A steady training loop's call: the same program, arguments of the same types and
-        shapes, the same objects, state still packed in this function's store.  Checks
-        exactly what the full path would find unchanged, then calls; else ``_MISS``."""
-        types_, avals, fast, spec, entry, layout, hyper, options = memo
+    def _unchanged(self, memo: tuple, args: tuple) -> bool:
+        """What a memo (``_call_again``'s, ``_eval_again``'s) assumes still holds: arguments
+        of the same types and shapes, the same objects and cells (fast key), the same specs
+        and every optimizer option the same object."""
+        types_, avals, fast, spec = memo[:4]
+        options = memo[7]
         if len(args) != len(types_):
-            return _MISS
+            return False
         for a, t, (shape, dtype) in zip(args, types_, avals):
             if type(a) is not t or a.shape != shape or a.dtype != dtype:
-                return _MISS
-        st = _state.state
-        store = self._store
-        if (store is None or store.layout is not layout or store not in st.pending
-                or self._fast_key(()) != fast):
-            return _MISS
+                return False
+        if self._fast_key(()) != fast:
+            return False
         if _state.versions.spec != spec:
             # Some module's spec may have changed (train()/eval() anywhere): the same
             # program while this function's specs are the very objects it was keyed on
@@ -1064,14 +1071,36 @@ class CompiledFunction:
             specs = tuple(_pytree.spec_of(m) for m in self._roots if isinstance(m, Module))
             if len(specs) != len(self._specs) or not all(map(operator.is_, specs,
                                                                self._specs)):
-                return _MISS
+                return False
             self._spec_version = _state.versions.spec
-            self._memo = memo = (*memo[:3], self._spec_version, *memo[4:])
         for (_, group), values in zip(self._groups, options):
             # every option the same object as at the memo's call (a scheduler's new lr is
             # a new float): the cached device scalars in `hyper` are still current
             if len(group) != len(values) or not all(map(operator.is_, group.values(), values)):
-                return _MISS
+                return False
+        return True
+
+    def _eval_again(self, memo: tuple, args: tuple) -> Any:
+        """A steady evaluation step beside a training step's pending store (``_call_from``
+        last time): the same checks as ``_call_again``, then the same composed program on
+        the newest store of that training layout; else ``_MISS``."""
+        entry, layout, hyper, source_layout, plan = memo[4], memo[5], memo[6], memo[8], memo[9]
+        source = next((s for s in _state.versions.pending if s.layout is source_layout), None)
+        if source is None or not self._unchanged(memo, args):
+            return _MISS
+        return self._call_from(entry, source, layout, plan, hyper, list(args), list(args))
+
+    def _call_again(self, memo: tuple, args: tuple) -> Any:
+        """A steady training loop's call: the same program, arguments of the same types and
+        shapes, the same objects, state still packed in this function's store.  Checks
+        exactly what the full path would find unchanged, then calls; else ``_MISS``."""
+        entry, layout, hyper = memo[4:7]
+        store = self._store
+        if (store is None or store.layout is not layout or store not in _state.state.pending
+                or not self._unchanged(memo, args)):
+            return _MISS
+        if memo[3] != self._spec_version:
+            self._memo = (*memo[:3], self._spec_version, *memo[4:])
         packed = store.buffers
         try:
             new_packed, new_direct, out_arrays = entry.jitted(

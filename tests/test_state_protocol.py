@@ -1144,3 +1144,49 @@ def test_alternating_compiled_train_and_eval_keeps_the_training_store(monkeypatc
         results.append(outs)
     for a, b in zip(*results):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_steady_evaluation_step_takes_its_short_path_and_sees_every_change(monkeypatch):
+    """An evaluation step beside a training store repeats its composed program without the
+    full call path (``_eval_again``), and still sees what changed in between: a weight
+    written by hand (the store is written back), a new batch shape, a module switched to
+    training mode.  Every output is the eager model's."""
+    from jnn import _compile
+
+    hits = []
+    eval_again = _compile.CompiledFunction._eval_again
+
+    def counting(self, memo, args):
+        out = eval_again(self, memo, args)
+        hits.append(out is not _compile._MISS)
+        return out
+
+    monkeypatch.setattr(_compile.CompiledFunction, "_eval_again", counting)
+    jnn.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 8), nn.ReLU(), nn.Dropout(0.5), nn.Linear(8, 1))
+    opt = jnn.optim.SGD(model.parameters(), lr=0.1)
+
+    @jnn.compile
+    def train(x, y):
+        def closure():
+            opt.zero_grad()
+            return jnp.mean((model(x) - y) ** 2)
+        return opt.step(closure)
+
+    evaluate = jnn.compile(lambda x: model(x))
+    x, y = jnp.asarray(X[:, :3]), jnp.ones((6, 1))
+    for i in range(10):
+        model.train()
+        train(x, y)
+        model.eval()
+        batch = x[:3] if i == 5 else x
+        if i == 4:
+            model[0].weight.data = model[0].weight.data * 0.5
+        if i == 6:
+            model.train()  # dropout on: another program, no short path
+            assert evaluate(batch).shape == (6, 1)
+            continue
+        np.testing.assert_allclose(evaluate(batch), model(batch), rtol=1e-6)
+    # steady cycles took it (again once the last cycles settled); the write, the new
+    # shape and train mode did not
+    assert hits[:2] == [True, True] and hits[-2:] == [True, True] and False in hits

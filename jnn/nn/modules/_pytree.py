@@ -270,6 +270,18 @@ def build(module: Any) -> tuple:
     return cache
 
 
+def recall_mode(module: Any, mode: bool) -> None:
+    """``module``'s whole tree was just set to ``mode``: take its cached spec for that set
+    of flags now, without reading every module's flag at the next flatten."""
+    d = module.__dict__
+    versions = _state.versions
+    modes = d.get("_jnn_modes")
+    if modes is not None and modes[0] == versions.config:
+        hit = modes[2].get((mode,) * len(modes[1]))
+        if hit is not None:
+            d["_jnn_cache"] = (versions.spec, *hit)
+
+
 def _current(module: Any) -> tuple:
     """The module tree's cached ``(version, spec, plan)``, rebuilt only when needed."""
     d = module.__dict__

@@ -486,6 +486,7 @@ class Module:
                     changed = True
             if changed:
                 _state.bump_training()
+                _pytree.recall_mode(self, mode)
             return self
         if type(self).__setattr__ is not Module.__setattr__ or "_jnn_lazy" in d:
             self.training = mode  # a subclass's own __setattr__ sees it, as in torch
