@@ -360,6 +360,8 @@ class _Layout:
                 *(id(g) for g in self.gens)}
 
     def gather_direct(self) -> list[Any]:
+        if not self.buffers and not self.gens:
+            return []
         return [*[c[k] for c, k in self.buffers], *[g._raw_key_data() for g in self.gens]]
 
     def scatter_direct(self, values: list[Any]) -> None:
@@ -698,6 +700,8 @@ class _Entry:
     def result(self, out_arrays: list) -> Any:
         """The traced function's return value: its arrays from the program, the rest as
         the trace saw it."""
+        if self.out_static is _ONE_ARRAY:  # the common step: it returns the loss
+            return out_arrays[0]
         it = iter(out_arrays)
         return jax.tree_util.tree_unflatten(
             self.out_treedef, [next(it) if s is _ARRAY else s for s in self.out_static])
@@ -1062,7 +1066,10 @@ class CompiledFunction:
         for a, t, (shape, dtype) in zip(args, types_, avals):
             if type(a) is not t or a.shape != shape or a.dtype != dtype:
                 return False
-        if self._fast_key(()) != fast:
+        st = _state.state  # the fast key's parts, cheapest first (the objects: none)
+        if (st.structure_version != fast[0] or st.cells_version != fast[1]
+                or st.grad_enabled is not fast[4] or fast[3]
+                or (self._explicit is None and self._closure_ids() != fast[2])):
             return False
         if _state.versions.spec != spec:
             # Some module's spec may have changed (train()/eval() anywhere): the same
@@ -1112,7 +1119,8 @@ class CompiledFunction:
                 if not store.materialized:
                     store.layout.lose(f"{type(error).__name__}: {error}")
             raise
-        layout.scatter_direct(new_direct)
+        if new_direct:
+            layout.scatter_direct(new_direct)
         self._read_only = False
         new_store = _Store(layout, entry.out_plan, new_packed, store)
         _state.push_pending(new_store, replaced=store)
@@ -1392,6 +1400,8 @@ class CompiledFunction:
             entry.out_plan = out_plan
             out_leaves, entry.out_treedef = jax.tree_util.tree_flatten(out)
             entry.out_static = [_ARRAY if isinstance(x, jax.Array) else x for x in out_leaves]
+            if entry.out_static == _ONE_ARRAY and entry.out_treedef == _LEAF:
+                entry.out_static = _ONE_ARRAY
             if after.same_direct(layout):
                 # the same direct cells: those the trace left as they came are no output
                 new_direct = [None if v is d else v for v, d in zip(new_direct, direct_in)]
@@ -1590,6 +1600,8 @@ def _explicit_roots(state: Any) -> tuple:
 
 _ARRAY = object()
 _MISS = object()
+_ONE_ARRAY = [_ARRAY]  # out_static of a function returning one array
+_LEAF = jax.tree_util.tree_structure(0)
 
 
 def _static_leaf(x: Any, root_pos: dict[int, int]) -> Any:

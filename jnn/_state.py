@@ -198,6 +198,9 @@ def push_pending(store: object, replaced: object = None) -> None:
     """``store`` is pending from now on; ``replaced`` (the store its call consumed) is
     dropped without a write-back; past MAX_PENDING the oldest store is written back."""
     with LOCK:
+        if replaced is not None and versions.pending == (replaced,):  # a steady loop
+            versions.pending = (store,)
+            return
         stores = [s for s in versions.pending if s is not replaced]
         stores.append(store)
         versions.pending = tuple(stores)
