@@ -159,9 +159,11 @@ class _Layout:
     """
 
     __slots__ = ("data", "ostates", "items", "grads", "buffers", "gens", "key", "_where",
-                 "opts", "pos", "base", "rebound", "_owners", "_last_plan", "_sources")
+                 "opts", "pos", "base", "rebound", "_owners", "_last_plan", "_sources",
+                 "roots")
 
     def __init__(self, roots: list[Any]) -> None:
+        self.roots = tuple(roots)
         params: dict[int, Parameter] = {}
         modules: dict[int, Module] = {}
         for root in roots:
@@ -261,6 +263,7 @@ class _Layout:
         if out is None:
             out = object.__new__(_Layout)
             out.data, out.opts, out.pos, out.base = self.data, self.opts, self.pos, self.base
+            out.roots = self.roots
             out.items, out.buffers, out.gens = self.items, self.buffers, self.gens
             grads, ostates = recipe
             out.grads = [self.data[i] for i in grads]
@@ -736,6 +739,8 @@ class CompiledFunction:
         self.trace_count = 0
         self.compile_count = 0
         self._explicit = None if state is None else _explicit_roots(state)
+        self._adopted: tuple = ()  # roots taken over from a function sharing objects
+        self._twin: _Layout | None = None  # its layout, when equal to this one's
         self._entries: OrderedDict[Any, _Entry] = OrderedDict()
         self._last_key: Any = None
         self._fast: Any = None
@@ -825,7 +830,15 @@ class CompiledFunction:
         if self._explicit is not None:
             self._roots = list({id(o): o for o in (*self._explicit, *objects)}.values())
         else:
-            self._roots = _find_roots(self._walk_from(), objects)
+            found = _find_roots(self._walk_from(), objects)
+            # another compiled function's roots, adopted first (see _adopt): the two then
+            # thread the same cells in the same order and hand their stores over.  Kept
+            # while the function still reaches some of them (not once a sweep rebinds its
+            # variables to a new trial's objects: those of the last trial are let go).
+            ids = {id(o) for o in found if not isinstance(o, Generator)}  # (always one)
+            if not any(id(r) in ids for r in self._adopted):
+                self._adopted, self._twin = (), None
+            self._roots = list({id(o): o for o in (*self._adopted, *found)}.values())
         self._layout = _Layout(self._roots)
         self._root_pos = {id(r): i for i, r in enumerate(self._roots)}
         self._free_values = self._python_values()
@@ -839,18 +852,22 @@ class CompiledFunction:
         # generator), which another thread's gather must never see.  Only the Python side
         # is serialised; the device work of a call is dispatched asynchronously.
         with _state.LOCK:
-            if threading.get_ident() != _state.MAIN_THREAD:
-                return self._call(args, kwargs)
-            # Ctrl-C is held from dispatch to write-back (see _state.SIGINT_GUARD); the
-            # function's traces re-open it (``program``).
-            guard = _state.SIGINT_GUARD
-            guard.depth += 1
             try:
-                return self._call(args, kwargs)
-            finally:
-                guard.depth -= 1
-                if not guard.depth and guard.caught is not None:
-                    _state.release_sigint()
+                if threading.get_ident() != _state.MAIN_THREAD:
+                    return self._call(args, kwargs)
+                # Ctrl-C is held from dispatch to write-back (see _state.SIGINT_GUARD); the
+                # function's traces re-open it (``program``).
+                guard = _state.SIGINT_GUARD
+                guard.depth += 1
+                try:
+                    return self._call(args, kwargs)
+                finally:
+                    guard.depth -= 1
+                    if not guard.depth and guard.caught is not None:
+                        _state.release_sigint()
+            except Exception as error:  # raised through jax.jit/eval_shape: torch's text
+                _state.drop_jax_note(error)
+                raise
 
     def _call(self, args: tuple, kwargs: dict) -> Any:
         memo = self._memo
@@ -903,12 +920,25 @@ class CompiledFunction:
                     for pending in holding:
                         if not pending.refresh(layout):
                             _state.materialize_store(pending)
+            elif len(holding) == 1 and _same_cells(holding[0].layout, layout):
+                # Another compiled function's store of these very cells (a GAN's generator
+                # and discriminator steps, each threading both models): take it over.
+                store, from_store = holding[0], True
             elif holding:
                 # Write back what this call reads; other models' stores stay packed.
                 _state.flush_stores(holding)
-            lazy = layout.gather_lazy()
-            plan = layout.plan_of(lazy)
-            packed = None
+                # (a function known to write: an evaluation step only reads, and adopting a
+                # training step's optimizer would make it thread state it never touches)
+                if self._entries and not self._read_only and self._adopt(holding):
+                    self._discover([x for x in leaves if _is_state_object(x)])
+                    self._fast = self._fast_key(objects)
+                    layout = self._layout
+            if from_store:
+                plan, packed = store.plan, store.buffers
+            else:
+                lazy = layout.gather_lazy()
+                plan = layout.plan_of(lazy)
+                packed = None
         options = [opt._compiled_options(g) for opt, g in self._groups]
         arrays = [x for x, a in zip(leaves, is_array) if a]
         for x in arrays:
@@ -1055,6 +1085,33 @@ class CompiledFunction:
         self._read_only = True
         return entry.result(out_arrays)
 
+    def _twin_store(self, layout: _Layout) -> _Store | None:
+        """The pending store of another compiled function that threads exactly
+        ``layout``'s cells (see ``_adopt``), or None."""
+        for s in _state.versions.pending:
+            if s.layout is layout or s.layout is self._twin:
+                return s
+            if _same_cells(s.layout, layout):
+                self._twin = s.layout  # (layouts never change: checked once per layout)
+                return s
+        return None
+
+    def _adopt(self, holding: list[_Store]) -> bool:
+        """A call found its objects in other compiled functions' stores (written back just
+        now): take their roots, in their order, ahead of its own, so that both functions
+        thread the same cells in the same order (each passes the other's optimizer state
+        through) and from then on hand the packed store to each other (``_same_cells``).
+        Only for discovered state: ``state=`` threads exactly what it names.  True where
+        the roots changed."""
+        if self._explicit is not None:
+            return False
+        adopted = {id(r): r for s in holding for r in s.layout.roots}
+        adopted.update((id(r), r) for r in self._adopted)
+        if all(id(r) in {id(x) for x in self._roots} for r in adopted.values()):
+            return False
+        self._adopted = tuple(adopted.values())
+        return True
+
     def _unchanged(self, memo: tuple, args: tuple) -> bool:
         """What a memo (``_call_again``'s, ``_eval_again``'s) assumes still holds: arguments
         of the same types and shapes, the same objects and cells (fast key), the same specs
@@ -1103,8 +1160,11 @@ class CompiledFunction:
         exactly what the full path would find unchanged, then calls; else ``_MISS``."""
         entry, layout, hyper = memo[4:7]
         store = self._store
-        if (store is None or store.layout is not layout or store not in _state.state.pending
-                or not self._unchanged(memo, args)):
+        if store is None or store.layout is not layout or store not in _state.versions.pending:
+            store = self._twin_store(layout)  # another function's store of the same cells
+            if store is None:
+                return _MISS
+        if not self._unchanged(memo, args):
             return _MISS
         if memo[3] != self._spec_version:
             self._memo = (*memo[:3], self._spec_version, *memo[4:])
@@ -1416,6 +1476,19 @@ class CompiledFunction:
             program = checkify.checkify(program, errors=checkify.user_checks)
         entry.jitted = jax.jit(program, donate_argnums=(0,) if self.donate else ())
         return entry
+
+
+def _same_cells(a: _Layout, b: _Layout) -> bool:
+    """Two layouts of the very same lazy cells in the same order (two functions that
+    adopted each other's roots): a store of one is the packed state of the other."""
+    if a is b:
+        return True
+    if a.key != b.key or not a.same_owners(b):
+        return False
+    return (len(a.ostates) == len(b.ostates) and len(a.grads) == len(b.grads)
+            and all(x[0] is y[0] and x[1] is y[1] and x[2] == y[2]
+                    for x, y in zip(a.ostates, b.ostates))
+            and all(x is y for x, y in zip(a.grads, b.grads)))
 
 
 def _composed(source: _Plan, idx: tuple, plan: _Plan, inner: Any) -> Any:

@@ -1190,3 +1190,117 @@ def test_steady_evaluation_step_takes_its_short_path_and_sees_every_change(monke
     # steady cycles took it (again once the last cycles settled); the write, the new
     # shape and train mode did not
     assert hits[:2] == [True, True] and hits[-2:] == [True, True] and False in hits
+
+
+def test_gan_steps_hand_their_store_to_each_other_and_match_torch():
+    """A GAN's discriminator and generator steps, each compiled, each threading both
+    models: after the first switch each adopts the other's roots (and passes the other's
+    optimizer state through), so every later switch hands the packed store over instead
+    of writing it back and re-packing.  Weights, both optimizers' states and the ``.grad``
+    torch leaves (G's from its own step, D's from G's loss) match torch's eager loop; a
+    failed generator step in between changes nothing."""
+    torch.manual_seed(0)
+    t_g = torch.nn.Sequential(torch.nn.Linear(3, 8), torch.nn.Tanh(), torch.nn.Linear(8, 4))
+    t_d = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1))
+    j_g = nn.Sequential(nn.Linear(3, 8), nn.Tanh(), nn.Linear(8, 4))
+    j_d = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 1))
+    for t, j in ((t_g, j_g), (t_d, j_d)):
+        j.load_state_dict({k: v.numpy() for k, v in t.state_dict().items()})
+    t_opt_d = torch.optim.Adam(t_d.parameters(), lr=0.01, betas=(0.5, 0.999))
+    t_opt_g = torch.optim.Adam(t_g.parameters(), lr=0.01, betas=(0.5, 0.999))
+    j_opt_d = jnn.optim.Adam(j_d.parameters(), lr=0.01, betas=(0.5, 0.999))
+    j_opt_g = jnn.optim.Adam(j_g.parameters(), lr=0.01, betas=(0.5, 0.999))
+    real, z = X, RNG.standard_normal((6, 3)).astype(np.float32)
+    ones, zeros = np.ones((6, 1), np.float32), np.zeros((6, 1), np.float32)
+
+    @jnn.compile
+    def d_step(real, z):
+        def closure():
+            j_opt_d.zero_grad()
+            fake = jnn.detach(j_g(z))
+            return (F.binary_cross_entropy_with_logits(j_d(real), jnp.asarray(ones))
+                    + F.binary_cross_entropy_with_logits(j_d(fake), jnp.asarray(zeros)))
+        return j_opt_d.step(closure)
+
+    @jnn.compile
+    def g_step(z):
+        def closure():
+            j_opt_g.zero_grad()
+            return F.binary_cross_entropy_with_logits(j_d(j_g(z)), jnp.asarray(ones))
+        return j_opt_g.step(closure)
+
+    bce = tF.binary_cross_entropy_with_logits
+    tr, tz = torch.from_numpy(real), torch.from_numpy(z)
+    for i in range(6):
+        t_opt_d.zero_grad()
+        t_loss_d = bce(t_d(tr), torch.from_numpy(ones)) + bce(t_d(t_g(tz).detach()),
+                                                               torch.from_numpy(zeros))
+        t_loss_d.backward()
+        t_opt_d.step()
+        t_opt_g.zero_grad()
+        t_loss_g = bce(t_d(t_g(tz)), torch.from_numpy(ones))
+        t_loss_g.backward()
+        t_opt_g.step()
+        loss_d = d_step(jnp.asarray(real), jnp.asarray(z))
+        if i == 3:  # a wrong batch: the step fails at its trace, nothing changes
+            before = [np.asarray(p.data) for p in [*j_g.parameters(), *j_d.parameters()]]
+            with pytest.raises(RuntimeError, match="mat1 and mat2 shapes cannot be multiplied"):
+                g_step(jnp.ones((6, 5)))
+            after = [np.asarray(p.data) for p in [*j_g.parameters(), *j_d.parameters()]]
+            for a, b in zip(before, after):
+                np.testing.assert_array_equal(a, b)
+        loss_g = g_step(jnp.asarray(z))
+        if i >= 2:  # from the second switch on: one store, handed over
+            assert len(_state.versions.pending) == 1
+            assert g_step._twin is not None and d_step._twin is not None
+        np.testing.assert_allclose(float(loss_d), t_loss_d.item(), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(float(loss_g), t_loss_g.item(), rtol=1e-5, atol=1e-6)
+    assert_same_weights(t_g, j_g)
+    assert_same_weights(t_d, j_d)
+    for t, j in ((t_g, j_g), (t_d, j_d)):
+        for tp, jp in zip(t.parameters(), j.parameters()):
+            np.testing.assert_allclose(np.asarray(jp.grad), tp.grad.numpy(), rtol=1e-5,
+                                       atol=1e-6)
+    for t_opt, j_opt in ((t_opt_d, j_opt_d), (t_opt_g, j_opt_g)):
+        for tp, jp in zip(t_opt.param_groups[0]["params"], j_opt.param_groups[0]["params"]):
+            for k in ("exp_avg", "exp_avg_sq", "step"):
+                np.testing.assert_allclose(np.asarray(j_opt.state[jp][k]),
+                                           t_opt.state[tp][k].numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_a_gan_sweep_lets_go_of_the_roots_the_steps_adopted_from_each_other():
+    """Two compiled steps sharing a model adopt each other's roots; a sweep that rebinds
+    every variable to a new trial's objects drops them (the old trial is freed, the new
+    one trains its own models)."""
+    namespace = {"jnn": jnn, "F": F, "g": None, "d": None, "opt_g": None, "opt_d": None}
+    exec(
+        "@jnn.compile\n"
+        "def d_step(x):\n"
+        "    def closure():\n"
+        "        opt_d.zero_grad()\n"
+        "        return d(jnn.detach(g(x))).mean() - d(x).mean()\n"
+        "    return opt_d.step(closure)\n"
+        "@jnn.compile\n"
+        "def g_step(x):\n"
+        "    def closure():\n"
+        "        opt_g.zero_grad()\n"
+        "        return -d(g(x)).mean()\n"
+        "    return opt_g.step(closure)\n", namespace)
+    refs = []
+    x = jnp.asarray(X)
+    for _ in range(3):
+        g, d = nn.Linear(4, 4), nn.Linear(4, 1)
+        namespace.update(g=g, d=d, opt_g=jnn.optim.SGD(g.parameters(), lr=0.1),
+                         opt_d=jnn.optim.SGD(d.parameters(), lr=0.1))
+        refs.append(weakref.ref(g))
+        for _ in range(3):
+            namespace["d_step"](x)
+            namespace["g_step"](x)
+        for step in (namespace["d_step"], namespace["g_step"]):
+            ids = {id(r) for r in step._roots}
+            assert {id(g), id(d)} <= ids and len(ids) == 5  # g, d, both optimizers, the RNG
+        del g, d
+    namespace.update(g=None, d=None, opt_g=None, opt_d=None)
+    nn.Linear(1, 1)  # reads the generator: the pending store is written back
+    gc.collect()
+    assert sum(r() is not None for r in refs) <= 1
