@@ -547,6 +547,19 @@ def test_error_in_a_compiled_step_has_torchs_text_alone() -> None:
     with pytest.raises(RuntimeError, match=f"^{re.escape(str(expected.value))}$") as info:
         step(jnp.ones((8, 3)))
     assert not getattr(info.value, "__notes__", None)
+    # a training step's first call is traced abstractly first (jax.eval_shape): the same
+    opt = jnn.optim.Adam(model.parameters())
+
+    @jnn.compile
+    def train(x):
+        def closure():
+            opt.zero_grad()
+            return model(x).sum()
+        return opt.step(closure)
+
+    with pytest.raises(RuntimeError, match=f"^{re.escape(str(expected.value))}$") as info:
+        train(jnp.ones((8, 3)))
+    assert not getattr(info.value, "__notes__", None)
 
 
 # -- packing: many small parameters -----------------------------------------------------------
