@@ -245,8 +245,9 @@ def message(exc: BaseException) -> str:
     return exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
 
 
-def assert_same_error(fn) -> None:
-    """``fn(zoo)`` raises the same exception type and message under jnn as under torch."""
+def assert_same_error_in_zoos(fn) -> None:
+    """``fn(zoo)`` raises the same exception type and message under jnn as under torch
+    (``tests/nn/_same_error.assert_same_error`` takes the two calls instead)."""
     expected = error_of(fn, zoo("torch"))
     with pytest.raises(type(expected)) as info:
         fn(zoo("jnn"))

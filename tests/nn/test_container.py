@@ -14,7 +14,7 @@ import pytest
 import torch
 
 import jnn.nn as nn
-from tests.nn._mirror import assert_same_error, error_of, keystrs, leaf_names, pair, zoo
+from tests.nn._mirror import assert_same_error_in_zoos, error_of, keystrs, leaf_names, pair, zoo
 
 
 def both(build):
@@ -237,7 +237,7 @@ MODULE_LIST_ERRORS = {
 
 @pytest.mark.parametrize("case", MODULE_LIST_ERRORS)
 def test_module_list_errors_match_torch(case):
-    assert_same_error(MODULE_LIST_ERRORS[case])
+    assert_same_error_in_zoos(MODULE_LIST_ERRORS[case])
 
 
 # -- ModuleDict ----------------------------------------------------------------------------
@@ -302,7 +302,7 @@ MODULE_DICT_ERRORS = {
 
 @pytest.mark.parametrize("case", MODULE_DICT_ERRORS)
 def test_module_dict_errors_match_torch(case):
-    assert_same_error(MODULE_DICT_ERRORS[case])
+    assert_same_error_in_zoos(MODULE_DICT_ERRORS[case])
 
 
 # -- ParameterList -------------------------------------------------------------------------
@@ -364,7 +364,7 @@ PARAMETER_LIST_ERRORS = {
 
 @pytest.mark.parametrize("case", PARAMETER_LIST_ERRORS)
 def test_parameter_list_errors_match_torch(case):
-    assert_same_error(PARAMETER_LIST_ERRORS[case])
+    assert_same_error_in_zoos(PARAMETER_LIST_ERRORS[case])
 
 
 # -- ParameterDict -------------------------------------------------------------------------
@@ -431,7 +431,7 @@ PARAMETER_DICT_ERRORS = {
 
 @pytest.mark.parametrize("case", PARAMETER_DICT_ERRORS)
 def test_parameter_dict_errors_match_torch(case):
-    assert_same_error(PARAMETER_DICT_ERRORS[case])
+    assert_same_error_in_zoos(PARAMETER_DICT_ERRORS[case])
 
 
 def test_containers_are_pytrees_with_torch_names():

@@ -182,3 +182,34 @@ def test_error_raised_while_tracing_a_new_configuration_has_torchs_text_alone():
         with pytest.raises(ValueError, match="^offsets has to be a 1D Tensor$") as info:
             lib.embedding_bag(*args)
         assert not getattr(info.value, "__notes__", None)
+
+
+LIST_INPUTS = [  # (function, torch's arguments, jnn's arguments): a list where a tensor goes
+    ("relu", lambda t: ([1.0, 2.0],)),
+    ("gelu", lambda t: ([1.0],)),
+    ("dropout", lambda t: ([1.0],)),
+    ("linear", lambda t: ([[1.0, 2.0]], t.ones((3, 2)))),
+    ("linear", lambda t: (t.ones((2, 2)), [[1.0, 2.0]])),
+    ("layer_norm", lambda t: ([1.0, 2.0], (2,))),
+    ("batch_norm", lambda t: ([[1.0]], None, None)),
+]
+
+
+@pytest.mark.parametrize("name, make", LIST_INPUTS,
+                         ids=[f"{n}-{i}" for i, (n, _) in enumerate(LIST_INPUTS)])
+def test_a_python_list_where_a_tensor_goes_raises_torchs_type_error(name, make):
+    """JAX would turn the list into an array; torch refuses it, and so does jnn, eagerly
+    and inside a trace (a list is not a tensor there either)."""
+    from tests.nn._same_error import assert_same_error
+
+    assert_same_error(lambda: getattr(torch.nn.functional, name)(*make(torch)),
+                      lambda: getattr(F, name)(*make(jnp)))
+    with pytest.raises(TypeError, match="must be Tensor, not list"):
+        jax.jit(lambda: getattr(F, name)(*make(jnp)))()
+
+
+def test_static_lists_are_still_static_arguments():
+    x = jnp.arange(6.0).reshape(1, 2, 3)
+    np.testing.assert_allclose(F.layer_norm(x, [3]), F.layer_norm(x, (3,)))
+    np.testing.assert_allclose(F.pad(x, [1, 1]), torch.nn.functional.pad(
+        torch.tensor(np.asarray(x)), [1, 1]).numpy())

@@ -111,6 +111,12 @@ ERRORS = [
         r"Expected tensor for argument #1 'indices' to have one of the following scalar types: "
         r"Long, Int; but got torch\.FloatTensor instead \(while checking arguments for "
         r"embedding\)", [(3,)]),
+    err("Embedding", (0, 3), {"padding_idx": 0}, IndexError,
+        "index 0 is out of bounds for dimension 0 with size 0$"),
+    err("EmbeddingBag", (0, 3), {"padding_idx": 0}, IndexError,
+        "index 0 is out of bounds for dimension 0 with size 0$"),
+    err("Embedding", (0, 3), {"padding_idx": -1}, AssertionError,
+        "Padding_idx must be within num_embeddings"),
     err("EmbeddingBag", (10, 3), {"padding_idx": 10}, AssertionError,
         "padding_idx must be within num_embeddings"),
     err("EmbeddingBag", (10, 3), {}, ValueError, "offsets has to be a 1D Tensor but got None",

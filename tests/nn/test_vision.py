@@ -322,3 +322,19 @@ def test_grid_error_matches_torch(call, exc, match):
     with pytest.raises(exc, match=match) as j_info:
         call(F, x, g)
     assert type(j_info.value) is type(t_info.value)
+
+
+@pytest.mark.parametrize("mode, shape", [
+    ("linear", (1, 2, 3)), ("bilinear", (2, 3, 4, 4)), ("bicubic", (1, 1, 3, 3)),
+    ("trilinear", (1, 1, 2, 2, 2)), ("nearest", (2, 3, 4, 4)), ("nearest", (1, 3, 4)),
+    ("nearest-exact", (1, 2, 3, 3)), ("area", (1, 1, 4, 4)),
+])
+def test_interpolating_integers_names_torchs_kernel(mode, shape):
+    """int32 on both sides (jnn's default integer): torch's exact message, kernel name
+    included (4-D bilinear and nearest go through its channels-last loops)."""
+    from tests.nn._same_error import assert_same_error
+
+    x = np.ones(shape, np.int32)
+    assert_same_error(
+        lambda: torch.nn.functional.interpolate(torch.from_numpy(x), scale_factor=2, mode=mode),
+        lambda: F.interpolate(x, scale_factor=2, mode=mode))

@@ -84,7 +84,7 @@ def _norm(message: str) -> str:
     return re.sub(r"<[^<>]*>", "<obj>", message)
 
 
-def assert_same_error(fn: Any) -> None:
+def assert_same_data_error(fn: Any) -> None:
     """``fn(module)`` raises the same type with the same message for torch and jnn."""
     with pytest.raises(Exception) as theirs:
         fn(tud)
@@ -179,7 +179,7 @@ def test_collate_errors_match_torch(case: str) -> None:
     def tensor(m: Any) -> Any:
         return torch.from_numpy if m is tud else jnp.asarray
 
-    assert_same_error(lambda m: COLLATE_ERRORS[case](m, tensor(m)))
+    assert_same_data_error(lambda m: COLLATE_ERRORS[case](m, tensor(m)))
 
 
 def test_collate_dtypes_follow_x64_and_refuse_wrapping() -> None:
@@ -241,7 +241,7 @@ def test_chain_dataset_and_iterable_add() -> None:
     chained = _stream(jud.IterableDataset, 2) + _stream(jud.IterableDataset, 3)
     assert isinstance(chained, jud.ChainDataset)
     assert [d["i"] for d in chained] == [0, 1, 0, 1, 2]
-    assert_same_error(lambda m: list(m.ChainDataset([range(3)])))
+    assert_same_data_error(lambda m: list(m.ChainDataset([range(3)])))
 
 
 DATASET_ERRORS = {
@@ -264,7 +264,7 @@ DATASET_ERRORS = {
 
 @pytest.mark.parametrize("case", list(DATASET_ERRORS))
 def test_dataset_errors_match_torch(case: str) -> None:
-    assert_same_error(DATASET_ERRORS[case])
+    assert_same_data_error(DATASET_ERRORS[case])
 
 
 @pytest.mark.parametrize(("n", "lengths"), [
@@ -381,7 +381,7 @@ SAMPLER_ERRORS = {
 
 @pytest.mark.parametrize("case", list(SAMPLER_ERRORS))
 def test_sampler_errors_match_torch(case: str) -> None:
-    assert_same_error(SAMPLER_ERRORS[case])
+    assert_same_data_error(SAMPLER_ERRORS[case])
 
 
 def test_sampler_draw_refused_inside_traces() -> None:
@@ -529,21 +529,21 @@ LOADER_ERRORS = {
 
 @pytest.mark.parametrize("case", list(LOADER_ERRORS))
 def test_loader_argument_errors_match_torch(case: str) -> None:
-    assert_same_error(lambda m: m.DataLoader(_datasets(m), **LOADER_ERRORS[case]))
+    assert_same_data_error(lambda m: m.DataLoader(_datasets(m), **LOADER_ERRORS[case]))
 
 
 @pytest.mark.parametrize("options", [
     {"shuffle": True}, {"sampler": [0, 1]}, {"batch_sampler": [[0]]}])
 def test_iterable_dataset_option_errors_match_torch(options: dict) -> None:
-    assert_same_error(lambda m: m.DataLoader(_stream(m.IterableDataset, 3), **options))
+    assert_same_data_error(lambda m: m.DataLoader(_stream(m.IterableDataset, 3), **options))
 
 
 def test_loader_frozen_attributes_and_timeout_without_workers() -> None:
     def set_batch_size(m: Any) -> None:
         m.DataLoader(_datasets(m)).batch_size = 3
 
-    assert_same_error(set_batch_size)
-    assert_same_error(lambda m: iter(m.DataLoader(_datasets(m), timeout=1)))
+    assert_same_data_error(set_batch_size)
+    assert_same_data_error(lambda m: iter(m.DataLoader(_datasets(m), timeout=1)))
     loader = jud.DataLoader(_datasets(jud))
     loader.num_workers = 1  # not frozen in torch either
     assert loader.num_workers == 1

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import collections
 import functools
+import inspect
 import threading
 import warnings
 from collections.abc import Callable
@@ -245,13 +246,40 @@ class _NeedsKey(Exception):
     """The plain function drew from a generator inside a dispatch trace."""
 
 
+# The parameters of F.* that take tensors in torch: a Python list or tuple there is refused
+# with torch's TypeError (JAX would silently turn it into an array).
+_TENSOR_ARGS = frozenset({
+    "input", "weight", "bias", "target", "running_mean", "running_var", "input1", "input2",
+    "x1", "x2", "anchor", "positive", "negative", "theta", "pos_weight", "log_probs",
+    "targets", "offsets", "per_sample_weights", "var", "grid", "logits", "linear_weight",
+    "linear_bias", "tensor", "indices",
+})
+
+
+def _tensor_args(fn: Callable) -> tuple[tuple[int, str], ...]:
+    """(position, name) of ``fn``'s tensor parameters."""
+    params = inspect.signature(fn).parameters.values()
+    return tuple((i, p.name) for i, p in enumerate(params)
+                 if p.name in _TENSOR_ARGS and p.kind is not p.VAR_POSITIONAL)
+
+
+def _not_a_tensor(fn: Callable, position: int, name: str, value: Any) -> TypeError:
+    return TypeError(f"{fn.__name__}(): argument '{name}' (position {position + 1}) must be "
+                     f"Tensor, not {type(value).__name__}")
+
+
 def dispatched(fn: Callable) -> Callable:
     """Wrap ``fn`` (a pure ``F.*`` function) with eager dispatch (see the module doc)."""
     cache: collections.OrderedDict = collections.OrderedDict()
     lock = threading.Lock()
+    tensor_args = _tensor_args(fn)
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        for i, name in tensor_args:
+            value = args[i] if i < len(args) else kwargs.get(name)
+            if type(value) is list or type(value) is tuple:
+                raise _not_a_tensor(fn, i, name, value)
         if not _is_top_level():
             return _plain(fn, args, kwargs)
         split = _split(args, kwargs)

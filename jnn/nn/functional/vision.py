@@ -131,6 +131,9 @@ def _check_dtype(dtype, mode: str, antialias: bool, dims: int) -> None:
         kernel = "compute_index_ranges_weights"
     elif mode == "bicubic":
         kernel = "compute_indices_weights_cubic"
+    elif dims == 2 and mode in ("bilinear", "nearest", "nearest-exact"):
+        # torch's CPU kernels for 4-D integer input: the channels-last loops
+        kernel = f"upsample_{'bilinear' if mode == 'bilinear' else 'nearest'}2d_channels_last"
     elif mode in ("nearest", "nearest-exact"):
         kernel = "compute_indices_weights_nearest"
     else:

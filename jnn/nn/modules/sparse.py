@@ -51,9 +51,12 @@ def _padding_index(padding_idx: int | None, num_embeddings: int, what: str) -> i
     """torch's constructor check and wrap of a negative ``padding_idx``."""
     if padding_idx is None:
         return None
-    # torch asserts here: the same AssertionError, raised explicitly (kept under python -O)
-    if not -num_embeddings <= padding_idx < num_embeddings:
+    # torch asserts here: the same AssertionError, raised explicitly (kept under python -O);
+    # torch checks only a non-zero index, so row 0 of an empty table fails at its fill
+    if padding_idx != 0 and not -num_embeddings <= padding_idx < num_embeddings:
         raise AssertionError(f"{what} must be within num_embeddings")
+    if num_embeddings == 0:
+        raise IndexError("index 0 is out of bounds for dimension 0 with size 0")
     return padding_idx % num_embeddings
 
 
