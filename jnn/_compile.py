@@ -740,7 +740,8 @@ class CompiledFunction:
         self.compile_count = 0
         self._explicit = None if state is None else _explicit_roots(state)
         self._adopted: tuple = ()  # roots taken over from a function sharing objects
-        self._twin: _Layout | None = None  # its layout, when equal to this one's
+        # (this function's layout, the other's) where the two hold the same cells
+        self._twin: tuple[_Layout, _Layout] | None = None
         self._entries: OrderedDict[Any, _Entry] = OrderedDict()
         self._last_key: Any = None
         self._fast: Any = None
@@ -872,6 +873,8 @@ class CompiledFunction:
     def _call(self, args: tuple, kwargs: dict) -> Any:
         memo = self._memo
         if memo is not None and not kwargs:
+            # a training step's memo has 8 entries; an evaluation step's (beside another
+            # function's store) adds that store's layout and its own plan
             out = (self._call_again(memo, args) if len(memo) == 8
                    else self._eval_again(memo, args))
             if out is not _MISS:
@@ -1088,11 +1091,14 @@ class CompiledFunction:
     def _twin_store(self, layout: _Layout) -> _Store | None:
         """The pending store of another compiled function that threads exactly
         ``layout``'s cells (see ``_adopt``), or None."""
+        twin = self._twin
         for s in _state.versions.pending:
-            if s.layout is layout or s.layout is self._twin:
+            if s.layout is layout or (twin is not None and twin[0] is layout
+                                      and s.layout is twin[1]):
                 return s
             if _same_cells(s.layout, layout):
-                self._twin = s.layout  # (layouts never change: checked once per layout)
+                # layouts never change: the pair is checked once
+                self._twin = (layout, s.layout)
                 return s
         return None
 
