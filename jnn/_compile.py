@@ -558,12 +558,12 @@ class _Store:
         self.materialized = False
         # values already copied out, by kind and owner id (a state_dict() per step reads
         # 200 of them: one dict lookup each)
-        self.cache: dict[str, dict[int, Any]] = {"data": {}, "grad": {}}
+        self.cache: dict[str, dict[int, Any]] = _NO_READS  # (made at the first read)
         # The kinds of cell read whole from the store this one replaces (a state_dict()
         # per step): read whole on their first read here, without the single reads first.
-        self.bulk: set[str] = set() if previous is None or previous.layout is not layout \
-            else previous.whole
-        self.whole: set[str] = set()
+        self.bulk: frozenset[str] = frozenset() if previous is None \
+            or previous.layout is not layout else previous.whole
+        self.whole: frozenset[str] = frozenset()
 
     def read(self, owner: Any, kind: str) -> Any:
         """One object's newest value, sliced from the packed buffers; None if not here.
@@ -571,6 +571,8 @@ class _Store:
         Logging one weight per step costs one small slice, not an unpack of every cell;
         after a few distinct reads (``state_dict()``) the whole store is materialized.
         """
+        if self.cache is _NO_READS:
+            self.cache = {"data": {}, "grad": {}}
         cache = self.cache[kind]
         value = cache.get(id(owner))
         if value is not None:
@@ -606,7 +608,7 @@ class _Store:
             self.layout.lose(f"{type(error).__name__}: {error}")
             raise _failed_after_return() from error
         self.cache[kind].update(zip(map(id, owners), values))
-        self.whole.add(kind)
+        self.whole = self.whole | {kind}
 
     def refresh(self, layout: _Layout) -> bool:
         """Copy into ``layout``'s cells the newest values this store holds for them, in one
@@ -1129,9 +1131,9 @@ class CompiledFunction:
         for a, t, (shape, dtype) in zip(args, types_, avals):
             if type(a) is not t or a.shape != shape or a.dtype != dtype:
                 return False
-        st = _state.state  # the fast key's parts, cheapest first (the objects: none)
-        if (st.structure_version != fast[0] or st.cells_version != fast[1]
-                or st.grad_enabled is not fast[4] or fast[3]
+        versions = _state.versions  # the fast key's parts, cheapest first (objects: none)
+        if (versions.structure != fast[0] or versions.cells != fast[1]
+                or _state.state.grad_enabled is not fast[4] or fast[3]
                 or (self._explicit is None and self._closure_ids() != fast[2])):
             return False
         if _state.versions.spec != spec:
@@ -1679,6 +1681,7 @@ def _explicit_roots(state: Any) -> tuple:
 
 _ARRAY = object()
 _MISS = object()
+_NO_READS: dict = {"data": {}, "grad": {}}  # a store nothing has read (never written)
 _ONE_ARRAY = [_ARRAY]  # out_static of a function returning one array
 _LEAF = jax.tree_util.tree_structure(0)
 
