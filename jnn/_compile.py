@@ -1115,9 +1115,11 @@ class CompiledFunction:
             return False
         adopted = {id(r): r for s in holding for r in s.layout.roots}
         adopted.update((id(r), r) for r in self._adopted)
-        if all(id(r) in {id(x) for x in self._roots} for r in adopted.values()):
-            return False
-        self._adopted = tuple(adopted.values())
+        order = tuple(adopted.values())
+        if len(order) <= len(self._roots) and all(
+                a is b for a, b in zip(order, self._roots)):
+            return False  # already threading them, first, in their order
+        self._adopted = order
         return True
 
     def _unchanged(self, memo: tuple, args: tuple) -> bool:
