@@ -1017,7 +1017,6 @@ class CompiledFunction:
             new_packed, new_direct, out_arrays = outputs
         except BaseException as error:
             self._ctx = None
-            _state.drop_jax_note(error)
             for step in reversed(undo):  # the first step's placeholders go again
                 step()
             if from_store and any(b.is_deleted() for b in packed):
@@ -1183,7 +1182,6 @@ class CompiledFunction:
             new_packed, new_direct, out_arrays = entry.jitted(
                 packed, layout.gather_direct(), hyper, list(args))
         except BaseException as error:
-            _state.drop_jax_note(error)
             if any(b.is_deleted() for b in packed):
                 _state.drop_pending(store)
                 if not store.materialized:
