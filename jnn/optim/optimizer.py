@@ -442,16 +442,19 @@ def multi_tensor(update: Callable[..., tuple], columns: tuple[list, ...],
     params = columns[0]
     out: list[Any] = [None] * len(params)
     chunks: dict[Any, list[list[int]]] = {}
+    filled: dict[Any, int] = {}  # elements in each dtype's last chunk
     for i, p in enumerate(params):
         if p.size > MULTI_TENSOR_LIMIT or any(
                 c[i] is not None and (c[i].shape != p.shape or c[i].dtype != p.dtype)
                 for c in columns[1:]):
             continue
         dtype_chunks = chunks.setdefault(p.dtype, [[]])
-        last = dtype_chunks[-1]
-        if last and sum(params[j].size for j in last) + p.size > MULTI_TENSOR_CHUNK:
-            dtype_chunks.append(last := [])
-        last.append(i)
+        if dtype_chunks[-1] and filled[p.dtype] + p.size > MULTI_TENSOR_CHUNK:
+            dtype_chunks.append([])
+        if len(dtype_chunks[-1]) == 0:
+            filled[p.dtype] = 0
+        dtype_chunks[-1].append(i)
+        filled[p.dtype] += p.size
     for idx in (c for dtype_chunks in chunks.values() for c in dtype_chunks if len(c) > 1):
         sizes = [params[i].size for i in idx]
         flat = [None if column[idx[0]] is None
