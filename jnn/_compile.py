@@ -747,6 +747,12 @@ class CompiledFunction:
         self._entries: OrderedDict[Any, _Entry] = OrderedDict()
         self._last_key: Any = None
         self._fast: Any = None
+        # Where the change log stood when the fast key was taken, and the ids of every
+        # object a change to which concerns this function (see _elsewhere_only)
+        self._seen = -1
+        self._watch: frozenset = frozenset()
+        self._found: frozenset = frozenset()  # ids of the objects discovery found
+        self._discoveries = 0
         self._roots: list[Any] = []
         self._layout: _Layout | None = None
         self._store: _Store | None = None
@@ -827,13 +833,42 @@ class CompiledFunction:
         closure = () if self._explicit is not None else self._closure_ids()
         return (st.structure_version, st.cells_version, closure, objects, st.grad_enabled)
 
+    def _set_fast(self, objects: tuple) -> None:
+        self._seen = _state.log_position()  # (first: a change meanwhile is seen next time)
+        self._fast = self._fast_key(objects)
+
+    def _elsewhere_only(self, objects: list) -> bool:
+        """Structure versions per root: were the changes since the fast key was taken all
+        to objects this function does not thread (another model's ``requires_grad``, hooks,
+        train()/eval(), a ``.grad`` created by an eager step)?  Then its discovered objects,
+        layout and specs still hold: the fast key and spec version move on, and it keeps
+        its short path.  The caller has checked the key's other parts.
+
+        The changed objects may have been put where the function reaches them meanwhile
+        (``holder["model"] = new_model``: no variable is rebound), so discovery's walk runs
+        again (cheap beside a rediscovery) and must find the same objects."""
+        versions = _state.versions
+        structure, cells, spec = versions.structure, versions.cells, versions.spec
+        end = _state.unrelated_since(self._seen, self._watch)
+        if end is None:
+            return False
+        if self._explicit is None and frozenset(
+                map(id, _find_roots(self._walk_from(), objects))) != self._found:
+            return False
+        self._seen = end
+        self._fast = (structure, cells, *self._fast[2:])
+        self._spec_version = spec
+        return True
+
     def _discover(self, objects: list[Any]) -> None:
+        self._discoveries += 1
         _state.install_sigint_guard()  # (again if the user installed another handler)
         _state.materialize()  # the walk reads the objects' raw slots
         if self._explicit is not None:
             self._roots = list({id(o): o for o in (*self._explicit, *objects)}.values())
         else:
             found = _find_roots(self._walk_from(), objects)
+            self._found = frozenset(map(id, found))
             # another compiled function's roots, adopted first (see _adopt): the two then
             # thread the same cells in the same order and hand their stores over.  Kept
             # while the function still reaches some of them (not once a sweep rebinds its
@@ -849,6 +884,11 @@ class CompiledFunction:
         self._spec_version = _state.versions.spec
         self._groups = [(opt, g) for opt in self._roots if isinstance(opt, Optimizer)
                         for g in opt.param_groups]
+        watch = {*map(id, self._roots), *map(id, self._layout.data)}
+        for root in self._roots:
+            if isinstance(root, Module):
+                watch.update(map(id, root.modules()))
+        self._watch = frozenset(watch)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         # One thread at a time: a trace swaps tracers into shared objects (the global
@@ -894,13 +934,17 @@ class CompiledFunction:
         is_array = tuple(isinstance(x, (jax.Array, np.ndarray)) for x in leaves)
         objects = tuple(id(x) for x in leaves if _is_state_object(x))
         fast = self._fast_key(objects)
-        if fast != self._fast:
+        if fast != self._fast and (self._fast is None or fast[2:] != self._fast[2:]
+                                   or not self._elsewhere_only(
+                                       [x for x in leaves if _is_state_object(x)])):
             self._discover([x for x in leaves if _is_state_object(x)])
-            self._fast = self._fast_key(objects)
+            self._set_fast(objects)
         elif _state.versions.spec != self._spec_version:  # train()/eval(): same cells
+            seen = _state.log_position()
             self._specs = tuple(_pytree.spec_of(m) for m in self._roots
                                 if isinstance(m, Module))
             self._spec_version = _state.versions.spec
+            self._seen = seen  # (spec changes alone since: all re-read now)
         layout = self._layout
         store = self._store
         from_store = store is not None and store.layout is layout and store in st.pending
@@ -936,7 +980,7 @@ class CompiledFunction:
                 # training step's optimizer would make it thread state it never touches)
                 if self._entries and not self._read_only and self._adopt(holding):
                     self._discover([x for x in leaves if _is_state_object(x)])
-                    self._fast = self._fast_key(objects)
+                    self._set_fast(objects)
                     layout = self._layout
             if from_store:
                 plan, packed = store.plan, store.buffers
@@ -1040,13 +1084,13 @@ class CompiledFunction:
                 layout.data[i]._gradient = None
         if out_layout is not layout:  # e.g. the first step created .grad and state
             if out_layout.key != layout.key:
-                st.cells_version += 1
+                _state.bump_cells(out_layout.owner_ids())
             self._layout = out_layout
-            self._fast = self._fast_key(objects)
+            self._set_fast(objects)
         elif traced:
             # A trace bumps versions as it creates and clears cells (zero_grad, new .grad)
             # that it then restores: not a change of this function's state.
-            self._fast = self._fast_key(objects)
+            self._set_fast(objects)
         self._memo = None
         if (entry.compiled and out_layout is layout and not entry.cleared and not self.checks
                 and not kwargs and all(isinstance(a, jax.Array) for a in args)):
@@ -1133,24 +1177,33 @@ class CompiledFunction:
             if type(a) is not t or a.shape != shape or a.dtype != dtype:
                 return False
         versions = _state.versions  # the fast key's parts, cheapest first (objects: none)
-        if (versions.structure != fast[0] or versions.cells != fast[1]
-                or _state.state.grad_enabled is not fast[4] or fast[3]
+        if (_state.state.grad_enabled is not fast[4] or fast[3]
                 or (self._explicit is None and self._closure_ids() != fast[2])):
             return False
-        if _state.versions.spec != spec:
-            # Some module's spec may have changed (train()/eval() anywhere): the same
-            # program while this function's specs are the very objects it was keyed on
-            # (specs are cached per set of training flags: a train/eval round trip).
-            specs = tuple(_pytree.spec_of(m) for m in self._roots if isinstance(m, Module))
-            if len(specs) != len(self._specs) or not all(map(operator.is_, specs,
-                                                               self._specs)):
+        if versions.structure != fast[0] or versions.cells != fast[1] or versions.spec != spec:
+            if fast is self._fast and self._elsewhere_only([]):
+                pass  # only other models changed: the memo holds, with the new versions
+            elif versions.structure != fast[0] or versions.cells != fast[1]:
                 return False
-            self._spec_version = _state.versions.spec
+            else:
+                # Some of this function's specs may have changed (its train()/eval()): the
+                # same program while they are the very objects it was keyed on (specs are
+                # cached per set of training flags: a train/eval round trip).
+                seen = _state.log_position()
+                specs = tuple(_pytree.spec_of(m) for m in self._roots
+                              if isinstance(m, Module))
+                if len(specs) != len(self._specs) or not all(map(operator.is_, specs,
+                                                                   self._specs)):
+                    return False
+                self._spec_version = versions.spec
+                self._seen = seen  # (spec changes alone since: all re-read now)
         for (_, group), values in zip(self._groups, options):
             # every option the same object as at the memo's call (a scheduler's new lr is
             # a new float): the cached device scalars in `hyper` are still current
             if len(group) != len(values) or not all(map(operator.is_, group.values(), values)):
                 return False
+        if fast is not self._fast or spec != self._spec_version:
+            self._memo = (*memo[:2], self._fast, self._spec_version, *memo[4:])
         return True
 
     def _eval_again(self, memo: tuple, args: tuple) -> Any:
@@ -1175,8 +1228,6 @@ class CompiledFunction:
                 return _MISS
         if not self._unchanged(memo, args):
             return _MISS
-        if memo[3] != self._spec_version:
-            self._memo = (*memo[:3], self._spec_version, *memo[4:])
         packed = store.buffers
         try:
             new_packed, new_direct, out_arrays = entry.jitted(
@@ -1242,7 +1293,7 @@ class CompiledFunction:
 
     def _steady_entry(self, key: tuple, after: _Layout, objects: tuple) -> tuple:
         self._layout = after
-        self._fast = self._fast_key(objects)
+        self._set_fast(objects)
         lazy = after.gather_lazy()
         plan = after.plan_for(lazy)
         steady = (*key[:4], after.key, plan.key, *key[6:])
@@ -1334,7 +1385,7 @@ class CompiledFunction:
         undo.append(_bump_cells)  # undone: the cells changed back (runs last)
         undo.extend(removes)
         self._layout = guess
-        self._fast = self._fast_key(objects)
+        self._set_fast(objects)
         return steady, guess, plan, lazy
 
     def _new_entry(self, key: tuple, treedef: Any, is_array: tuple, layout: _Layout,
@@ -1512,7 +1563,7 @@ def _composed(source: _Plan, idx: tuple, plan: _Plan, inner: Any) -> Any:
 
 
 def _bump_cells() -> None:
-    _state.state.cells_version += 1
+    _state.bump_cells()  # (first steps only: for anything)
 
 
 def _maybe_incomplete(groups: list, layout: _Layout) -> bool:

@@ -15,7 +15,7 @@ import threading
 
 
 class _Versions:
-    __slots__ = ("structure", "spec", "config", "cells", "pending")
+    __slots__ = ("structure", "spec", "config", "cells", "pending", "log")
 
     def __init__(self) -> None:
         self.structure = 0  # which state exists (parameters, buffers, submodules)
@@ -24,6 +24,11 @@ class _Versions:
         self.cells = 0
         # the packed stores compiled calls left (see pending below): disjoint, oldest first
         self.pending: tuple = ()
+        # Which objects each bump above was for, oldest first: (position of entries[0],
+        # entries), each entry an id, a frozenset of ids, or None (anything may have
+        # changed).  A compiled function whose objects none of the newer entries name keeps
+        # its discovered state (versions per root, see :func:`unrelated_since`).
+        self.log: tuple[int, list] = (0, [])
 
 
 # Held by every jnn.compile'd call and by every write-back of its packed state: a trace
@@ -79,10 +84,6 @@ class _State(threading.local):
     def spec_version(self) -> int:
         return versions.spec
 
-    @structure_version.setter
-    def structure_version(self, value: int) -> None:
-        versions.structure = value
-
     # Bumped when a piece of array state appears or disappears without a structural change
     # (a ``.grad`` set or cleared, optimizer state created), so ``jnn.compile`` re-reads
     # which cells it threads.
@@ -90,36 +91,90 @@ class _State(threading.local):
     def cells_version(self) -> int:
         return versions.cells
 
-    @cells_version.setter
-    def cells_version(self, value: int) -> None:
-        versions.cells = value
-
 
 state = _State()
 
 
-def bump_structure() -> None:
-    """Invalidate every cached module spec (a structural change happened somewhere)."""
+# The change log keeps at least this many entries (twice as many before it is trimmed).
+_LOG_KEEP = 256
+_LOG_LOCK = threading.Lock()
+
+
+def note_change(owner: int | frozenset | None) -> None:
+    """Log that ``owner`` (an object's id, a frozenset of ids, None for anything) changed.
+
+    Logged before the counters move: a reader that sees a new counter value finds the
+    entry that explains it.
+    """
+    with _LOG_LOCK:
+        base, entries = versions.log
+        entries.append(owner)
+        if len(entries) > 2 * _LOG_KEEP:
+            versions.log = (base + len(entries) - _LOG_KEEP, entries[-_LOG_KEEP:])
+
+
+def log_position() -> int:
+    """Where the change log ends now (see :func:`unrelated_since`)."""
+    base, entries = versions.log
+    return base + len(entries)
+
+
+def unrelated_since(position: int, watched: frozenset) -> int | None:
+    """The log's end if no change logged after ``position`` names an id in ``watched``
+    (structure versions per root: another model's change leaves this one's cached state
+    valid); None where one does, where one was for anything, or where the log no longer
+    reaches back that far."""
+    with _LOG_LOCK:
+        base, entries = versions.log
+        start = position - base
+        if start < 0:
+            return None
+        newer = entries[start:]
+        end = base + len(entries)
+    for owner in newer:
+        if owner is None:
+            return None
+        if type(owner) is int:
+            if owner in watched:
+                return None
+        elif not watched.isdisjoint(owner):
+            return None
+    return end
+
+
+def bump_structure(owner: int | frozenset | None = None) -> None:
+    """Invalidate cached module specs: a structural change happened to ``owner`` (an id,
+    ids, or None: anywhere)."""
+    note_change(owner)
     versions.structure += 1
     versions.spec += 1
     versions.config += 1
 
 
-def bump_config() -> None:
+def bump_config(owner: int | frozenset | None = None) -> None:
     """Invalidate cached specs, not layouts: only static configuration changed.
 
     A plain attribute: the programs' keys change, but which arrays of state exist does
     not, so ``jnn.compile`` keeps its layout and packed store.
     """
+    note_change(owner)
     versions.spec += 1
     versions.config += 1
 
 
-def bump_training() -> None:
+def bump_training(owner: int | frozenset | None = None) -> None:
     """A ``training`` flag flipped (``train()``/``eval()``): specs change, but a module
     tree's spec for a given set of flags is cached (see ``_pytree.spec_of``), so
     alternating train and eval steps rebuilds nothing."""
+    note_change(owner)
     versions.spec += 1
+
+
+def bump_cells(owner: int | frozenset | None = None) -> None:
+    """A piece of array state appeared or went (a ``.grad``, optimizer state) on
+    ``owner``: ``jnn.compile`` re-reads which cells the functions that hold it thread."""
+    note_change(owner)
+    versions.cells += 1
 
 
 def log_read(param: object) -> None:

@@ -244,7 +244,7 @@ def _accumulate(params: Iterable[Parameter], grads: Iterable[jax.Array]) -> None
         g = g.astype(p._data.dtype)
         old = p._grad
         if old is None:
-            _state.state.cells_version += 1  # a new .grad cell (see Parameter.grad)
+            _state.bump_cells(id(p))  # a new .grad cell (see Parameter.grad)
             p._grad = g
         else:
             p._grad = old + g

@@ -1344,3 +1344,97 @@ def test_steps_reaching_the_same_objects_in_other_orders_converge_on_one_order()
     np.testing.assert_allclose(losses, eager_losses, rtol=1e-5, atol=1e-6)
     for a, b in zip(params, eager_params):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def _other_model_changes(other, other_opt):
+    """What a script does to a second model between steps of the first: each kind of
+    change jnn versions (structure, configuration, train/eval, cells)."""
+    x, y = jnp.asarray(X), jnp.asarray(Y)
+
+    def eager_step():
+        def closure():
+            other_opt.zero_grad()
+            return F.mse_loss(other(x), y)
+        other_opt.step(closure)
+
+    handles = []
+    return [
+        lambda i: other[0].weight.requires_grad_(i % 2 == 1),
+        lambda i: (handles.append(other[2].register_forward_hook(lambda m, a, o: o))
+                   if i % 2 == 0 else handles.pop().remove()),
+        lambda i: setattr(other[0], "note", i),
+        lambda i: other.train(i % 2 == 1),
+        lambda i: eager_step(),
+    ]
+
+
+def test_changes_to_another_model_keep_this_steps_objects_and_match_torch():
+    """Structure versions are per root: another model's requires_grad, hooks, plain
+    attributes, train()/eval() and eager steps between compiled steps neither rediscover
+    this step's objects nor change its numbers (torch's, step for step)."""
+    tmodel, topt, jmodel, jopt = twins()
+    _, _, other, other_opt = twins()
+    step = compiled_step(jmodel, jopt)
+    x, y = jnp.asarray(X), jnp.asarray(Y)
+    for _ in range(2):
+        assert float(step(x, y)) == pytest.approx(torch_step(tmodel, topt), rel=1e-5)
+    found = step._discoveries
+    for change in _other_model_changes(other, other_opt):
+        for i in range(4):
+            change(i)
+            assert float(step(x, y)) == pytest.approx(torch_step(tmodel, topt), rel=1e-5)
+    assert step._discoveries == found
+    assert step.trace_count == 1
+    assert_same_weights(tmodel, jmodel)
+
+
+def test_changes_to_this_steps_own_objects_are_still_seen():
+    """The same kinds of change to the objects the step threads are seen at once: a
+    frozen first layer stays put as in torch; a hook's output change counts."""
+    tmodel, topt, jmodel, jopt = twins()
+    step = compiled_step(jmodel, jopt)
+    x, y = jnp.asarray(X), jnp.asarray(Y)
+    for _ in range(2):
+        step(x, y), torch_step(tmodel, topt)
+    for i in range(4):
+        frozen = i % 2 == 0
+        jmodel[0].weight.requires_grad_(not frozen)
+        tmodel[0].weight.requires_grad_(not frozen)
+        assert float(step(x, y)) == pytest.approx(torch_step(tmodel, topt), rel=1e-5)
+    assert_same_weights(tmodel, jmodel)
+    handle = jmodel[2].register_forward_hook(lambda m, a, o: o * 0)
+    assert float(step(x, y)) == pytest.approx(float(jnp.mean(y ** 2)), rel=1e-6)
+    handle.remove()
+    assert float(step(x, y)) != pytest.approx(float(jnp.mean(y ** 2)), rel=1e-6)
+
+
+def test_a_changed_model_put_where_the_step_reaches_it_is_discovered():
+    """Another model that changes and is then put where the step reaches it (a dict
+    entry: no variable rebound) is threaded from that call on; so is a module moved into
+    this model, or any change past the log's reach."""
+    tmodel, topt, jmodel, jopt = twins()
+    holder = {"model": jmodel, "opt": jopt}
+
+    @jnn.compile
+    def step(x, y):
+        def closure():
+            holder["opt"].zero_grad()
+            return F.mse_loss(holder["model"](x), y)
+        return holder["opt"].step(closure)
+
+    x, y = jnp.asarray(X), jnp.asarray(Y)
+    step(x, y), torch_step(tmodel, topt)
+    tmodel2, topt2, jmodel2, jopt2 = twins(lr=0.01)
+    jmodel2[0].weight.requires_grad_(False)  # a change logged for the new model only
+    tmodel2[0].weight.requires_grad_(False)
+    holder["model"], holder["opt"] = jmodel2, jopt2
+    for _ in range(2):
+        assert float(step(x, y)) == pytest.approx(torch_step(tmodel2, topt2), rel=1e-5)
+    assert_same_weights(tmodel2, jmodel2)
+    # past the change log's reach: whatever changed, the step rediscovers (and is right)
+    other = nn.Linear(2, 2)
+    found = step._discoveries
+    for i in range(3 * _state._LOG_KEEP):
+        other.weight.requires_grad_(i % 2 == 1)
+    assert float(step(x, y)) == pytest.approx(torch_step(tmodel2, topt2), rel=1e-5)
+    assert step._discoveries == found + 1

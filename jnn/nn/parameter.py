@@ -162,7 +162,7 @@ class Parameter:
         old = self._grad
         if (value is None) != (old is None):
             # Which .grad slots exist is part of what jnn.compile threads.
-            _state.state.cells_version += 1
+            _state.bump_cells(id(self))
         self._grad = value
 
     @property
@@ -178,7 +178,7 @@ class Parameter:
             raise RuntimeError("only Tensors of floating point dtype can require gradients")
         if value != self._requires_grad:
             self._requires_grad = value
-            _state.bump_structure()  # frozen-ness is part of every module's spec
+            _state.bump_structure(id(self))  # frozen-ness is part of every module's spec
 
     def requires_grad_(self, requires_grad: bool = True) -> Parameter:
         self.requires_grad = requires_grad

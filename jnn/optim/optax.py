@@ -108,4 +108,4 @@ class Optax(Optimizer):
             _, treedef = jax.tree_util.tree_flatten(self.transformation.init(group_values))
             self._treedefs[int(i)] = treedef
             self._leaves[int(i)] = [jax.numpy.asarray(x) for x in entry["optax_state"]]
-        _state.state.cells_version += 1
+        _state.bump_cells(id(self))

@@ -143,7 +143,7 @@ class Optimizer:
         if not existing.isdisjoint(ids):
             raise ValueError("some parameters appear in more than one parameter group")
         self.param_groups.append(param_group)
-        _state.state.cells_version += 1
+        _state.bump_cells(id(self))
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Reset the gradients of all optimized Parameters (to None, or to zeros)."""
@@ -225,10 +225,10 @@ class Optimizer:
                 if not old:
                     old.update(before)  # torch's key order (a jitted dict comes back sorted)
                 if len(st) != len(old):  # torch-style lazily created state
-                    _state.state.cells_version += 1
+                    _state.bump_cells(id(self))
                 old.update(st)
             if created:
-                _state.state.cells_version += 1
+                _state.bump_cells(id(self))
 
         return commit
 
@@ -356,7 +356,7 @@ class Optimizer:
             for key, value in s.items():
                 if key != "params":
                     g[key] = value
-        _state.state.cells_version += 1
+        _state.bump_cells(id(self))
 
     def __getstate__(self) -> dict[str, Any]:
         return {"defaults": self.defaults, "state": self.state,

@@ -24,9 +24,13 @@ class RemovableHandle:
     """
 
     _ids = itertools.count()
+    # id of the module whose hooks these are (a copied handle's: None, anything): its
+    # compiled functions re-read it when the hook goes (see _state.unrelated_since)
+    _owner: int | None = None
 
-    def __init__(self, hooks_dict: Any, *, extra_dict: Any = None) -> None:
+    def __init__(self, hooks_dict: Any, *, extra_dict: Any = None, owner: Any = None) -> None:
         self.hooks_dict_ref = weakref.ref(hooks_dict)
+        self._owner = None if owner is None else id(owner)
         self.id = next(RemovableHandle._ids)
         if extra_dict is None:
             extra_dict = []
@@ -39,7 +43,7 @@ class RemovableHandle:
             d = ref()
             if d is not None and self.id in d:
                 del d[self.id]
-        _state.bump_structure()
+        _state.bump_structure(self._owner)
 
     # Weak references cannot be pickled: a copy holds the dicts strongly while in
     # transit (torch's RemovableHandle does the same), so a pickled lazy module keeps its
@@ -62,13 +66,15 @@ class RemovableHandle:
 
 
 def register(
-    hooks: OrderedDict, hook: Any, *, prepend: bool, extra: list[dict] | None = None
+    hooks: OrderedDict, hook: Any, *, prepend: bool, extra: list[dict] | None = None,
+    owner: Any = None,
 ) -> RemovableHandle:
-    handle = RemovableHandle(hooks, extra_dict=extra)
+    """Add ``hook`` to ``hooks`` (a registry of module ``owner``; None: a global one)."""
+    handle = RemovableHandle(hooks, extra_dict=extra, owner=owner)
     hooks[handle.id] = hook
     if prepend:
         hooks.move_to_end(handle.id, last=False)
-    _state.bump_structure()
+    _state.bump_structure(handle._owner)
     return handle
 
 

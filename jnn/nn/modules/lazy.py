@@ -117,7 +117,7 @@ class UninitializedParameter(_Placeholder, Parameter):
         self._value = _new_array(self._value, shape, device, dtype)
         self.__class__ = self.cls_to_become
         _state.bump_structure()  # a new leaf shape, and a new kind of cell, for compile
-        _state.state.cells_version += 1
+        _state.bump_cells()
 
     @property
     def _data(self) -> jax.Array:
@@ -423,6 +423,6 @@ def _placeholders(module: Any) -> Any:
         for name, b in lazy_buffers:
             buffers[name] = b
         _state.bump_structure()
-        _state.state.cells_version += 1
+        _state.bump_cells()
 
     return restore

@@ -102,11 +102,11 @@ class Module:
             d.pop("_jnn_cache", None)
             d.pop("_jnn_modes", None)
         elif training:  # train()/eval(): specs are cached per set of flags
-            _state.bump_training()
+            _state.bump_training(id(self))
         elif config:  # a plain attribute (a hyper-parameter): specs only
-            _state.bump_config()
+            _state.bump_config(id(self))
         else:
-            _state.bump_structure()
+            _state.bump_structure(id(self))
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         if kwargs:  # torch's wording for a subclass that forwards its arguments
@@ -477,7 +477,7 @@ class Module:
         # configuration is unchanged.
         fast = d.get("_jnn_train")
         if fast is None or fast[0] != _state.versions.config:
-            fast = d["_jnn_train"] = (_state.versions.config, _plain_tree(self))
+            fast = d["_jnn_train"] = (_state.versions.config, *_plain_tree(self))
         if fast[1] is not None:
             changed = False
             for md in fast[1]:
@@ -485,7 +485,7 @@ class Module:
                     md["training"] = mode
                     changed = True
             if changed:
-                _state.bump_training()
+                _state.bump_training(fast[2])
                 _pytree.recall_mode(self, mode)
             return self
         if type(self).__setattr__ is not Module.__setattr__ or "_jnn_lazy" in d:
@@ -533,7 +533,7 @@ class Module:
         """``hook(module, args)`` (or ``(module, args, kwargs)``) before ``forward``."""
         d = self.__dict__
         handle = _hooks.register(d["_forward_pre_hooks"], hook, prepend=prepend,
-                                 extra=[d["_forward_pre_hooks_with_kwargs"]])
+                                 extra=[d["_forward_pre_hooks_with_kwargs"]], owner=self)
         if with_kwargs:
             d["_forward_pre_hooks_with_kwargs"][handle.id] = True
         return handle
@@ -546,6 +546,7 @@ class Module:
         handle = _hooks.register(
             d["_forward_hooks"], hook, prepend=prepend,
             extra=[d["_forward_hooks_with_kwargs"], d["_forward_hooks_always_called"]],
+            owner=self,
         )
         if with_kwargs:
             d["_forward_hooks_with_kwargs"][handle.id] = True
@@ -595,7 +596,7 @@ class Module:
     def register_state_dict_pre_hook(self, hook: Callable) -> _hooks.RemovableHandle:
         """``hook(module, prefix, keep_vars)`` before this module's ``state_dict``."""
         return _hooks.register(_hooks.hook_dict(self, "_state_dict_pre_hooks"), hook,
-                               prepend=False)
+                               prepend=False, owner=self)
 
     def register_state_dict_post_hook(self, hook: Callable) -> _hooks.RemovableHandle:
         """``hook(module, state_dict, prefix, local_metadata)`` after ``state_dict``.
@@ -604,7 +605,7 @@ class Module:
         """
         hook._from_public_api = True  # type: ignore[attr-defined]  # as torch marks it
         return _hooks.register(_hooks.hook_dict(self, "_state_dict_hooks"), hook,
-                               prepend=False)
+                               prepend=False, owner=self)
 
     def _register_state_dict_hook(self, hook: Callable) -> _hooks.RemovableHandle:
         """torch's private post-hook: a returned dict replaces the root's state_dict."""
@@ -613,7 +614,7 @@ class Module:
                 "Cannot register the same function as the state dict post hook that was "
                 "previously registered via register_state_dict_post_hook")
         return _hooks.register(_hooks.hook_dict(self, "_state_dict_hooks"), hook,
-                               prepend=False)
+                               prepend=False, owner=self)
 
     def register_load_state_dict_pre_hook(self, hook: Callable) -> _hooks.RemovableHandle:
         """``hook(module, state_dict, prefix, local_metadata, strict, missing_keys,
@@ -625,7 +626,7 @@ class Module:
         """As :meth:`register_load_state_dict_pre_hook`; without the module unless asked."""
         return _hooks.register(_hooks.hook_dict(self, "_load_state_dict_pre_hooks"),
                                _hooks.WrappedHook(hook, self if with_module else None),
-                               prepend=False)
+                               prepend=False, owner=self)
 
     def register_load_state_dict_post_hook(self, hook: Callable) -> _hooks.RemovableHandle:
         """``hook(module, incompatible_keys)`` after this module and its children loaded.
@@ -634,7 +635,7 @@ class Module:
         place (strict mode then sees the edited lists) and must return None.
         """
         return _hooks.register(_hooks.hook_dict(self, "_load_state_dict_post_hooks"), hook,
-                               prepend=False)
+                               prepend=False, owner=self)
 
     def _load_from_state_dict(self, state_dict: dict[str, Any], prefix: str,
                               local_metadata: dict[str, Any], strict: bool,
@@ -778,10 +779,11 @@ _pytree.register(Module)
 Module.__init__ = _constructing(Module.__init__)  # type: ignore[method-assign]
 
 
-def _plain_tree(root: Module) -> list[dict] | None:
-    """The ``__dict__`` of every module under ``root`` (``root`` included, each once) when
-    none has its own ``train`` or ``__setattr__`` and none is being built or unflattened
-    lazily; else None (``train()`` then walks the tree, calling each module's ``train``)."""
+def _plain_tree(root: Module) -> tuple[list[dict] | None, frozenset | None]:
+    """The ``__dict__`` of every module under ``root`` (``root`` included, each once) and
+    their ids, when none has its own ``train`` or ``__setattr__`` and none is being built
+    or unflattened lazily; else Nones (``train()`` then walks the tree, calling each
+    module's ``train``)."""
     dicts = []
     seen: set[int] = set()
     stack = [root]
@@ -794,7 +796,7 @@ def _plain_tree(root: Module) -> list[dict] | None:
         t = type(m)
         if (t.train is not Module.train or t.__setattr__ is not Module.__setattr__
                 or "_jnn_lazy" in d or "_jnn_building" in d or "training" not in d):
-            return None
+            return None, None
         dicts.append(d)
         stack.extend(c for c in d["_modules"].values() if c is not None)
-    return dicts
+    return dicts, frozenset(seen)
