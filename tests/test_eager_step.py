@@ -345,3 +345,41 @@ def test_two_threads_sharing_one_closure_code_train_their_own_models():
     for got, want in ((got_a, want_a), (got_b, want_b)):
         for g, w in zip(got[0], want[0]):
             np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("opt_cls", [jnn.optim.SGD, jnn.optim.Adam])
+def test_op_by_op_steps_compile_nothing_after_the_first(opt_cls):
+    """An eager loop that jnn cannot compile as a whole (``backward(closure)`` then
+    ``step()``, closure compilation off) reuses its programs: the optimizer's update, every
+    ``F.*`` call and the gradient compile once, never per step (a lost cache once made
+    every eager step an XLA compile: 430 ms a step)."""
+    import jax.monitoring
+
+    jnn.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+    opt = opt_cls(model.parameters(), lr=0.1)
+    x, y = jnp.ones((3, 4)), jnp.zeros((3, 2))
+    compiles = []
+
+    def listen(name, duration, **kwargs):
+        if name == "/jax/core/compile/backend_compile_duration":
+            compiles.append(name)
+
+    def step():
+        opt.zero_grad()
+        jnn.autograd.backward(lambda: jnp.mean((model(x) - y) ** 2))
+        opt.step()
+
+    _eager_step.set_closure_compilation(False)
+    try:
+        for _ in range(2):
+            step()
+        jax.monitoring.register_event_duration_secs_listener(listen)
+        try:
+            for _ in range(3):
+                step()
+        finally:
+            jax.monitoring.unregister_event_duration_listener(listen)
+    finally:
+        _eager_step.set_closure_compilation(True)
+    assert compiles == []

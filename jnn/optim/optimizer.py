@@ -393,7 +393,6 @@ def _cast_state(name: str, value: Any, p: Parameter) -> Any:
     return arr
 
 
-@functools.cache
 def check_fused(fused: bool | None, foreach: bool | None, differentiable: bool) -> None:
     """torch's checks of the implementation flags (which jnn otherwise ignores: XLA fuses)."""
     if fused:
@@ -403,6 +402,7 @@ def check_fused(fused: bool | None, foreach: bool | None, differentiable: bool) 
             raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
 
 
+@functools.cache
 def _jitted_rule(cls: type, static: tuple, keys: tuple) -> Callable:
     """One compiled update per (optimizer class, structural flags, state layout)."""
     static_dict = dict(static)
@@ -413,8 +413,6 @@ def _jitted_rule(cls: type, static: tuple, keys: tuple) -> Callable:
 
     del keys  # part of the cache key only: a new state layout is a new compilation
     return jax.jit(update)
-
-
 
 
 # -- torch's ``foreach`` path: small parameters updated as one vector ----------------------
