@@ -1105,7 +1105,7 @@ class CompiledFunction:
             # that it then restores: not a change of this function's state.
             self._set_fast(objects)
         self._memo = None
-        if (entry.compiled and out_layout is layout and not entry.cleared and not self.checks
+        if (entry.compiled and out_layout is layout and not entry.cleared
                 and not kwargs and all(isinstance(a, jax.Array) for a in args)):
             self._memo = (tuple(type(a) for a in args),
                           tuple((a.shape, a.dtype) for a in args), self._fast,
@@ -1245,8 +1245,13 @@ class CompiledFunction:
         packed = store.buffers
         program = entry.jitted if not store.shared else self._keeping(entry, packed)
         try:
-            new_packed, new_direct, out_arrays = program(
-                packed, layout.gather_direct(), hyper, list(args))
+            outputs = program(packed, layout.gather_direct(), hyper, list(args))
+            if self.checks:  # (nothing donated: a failed check leaves the store as it was)
+                failed, outputs = outputs
+                message = failed.get()
+                if message is not None:
+                    raise _checked_error(message)
+            new_packed, new_direct, out_arrays = outputs
         except BaseException as error:
             if any(b.is_deleted() for b in packed):
                 _state.drop_pending(store)

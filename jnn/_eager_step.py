@@ -12,7 +12,9 @@ step runs as one ``jnn.compile``'d program, with everything the closure can see 
   module or optimizer by identity, a Python number by value);
 * modules, optimizers and the generator reached from the closure are threaded state, as
   ``jnn.compile`` threads them, with its failure guarantee: a call that raises changes
-  nothing.
+  nothing;
+* value checks stay on (``checks=True``): a class target out of range raises torch's
+  error as the op-by-op call does, at the price of a host sync per step.
 
 What this changes for the user: the closure's Python code runs when the program is traced,
 not at every call (a ``print`` in it prints at the trace; ``nonlocal`` counters do not
@@ -85,14 +87,20 @@ def _captured_arrays() -> list:
     """Arrays the current trace captured as constants (values from outside its inputs)."""
     frame = getattr(_core.trace_ctx.trace, "frame", None)
     consts = getattr(frame, "constvar_to_val", None) or {}
-    return [c for c in consts.values() if np.ndim(c) > 0 and np.size(c) > 1]
+    # (tracers of an enclosing trace are inputs, not values: checkify traces the program
+    # inside the jit, which makes the jit's inputs its constants)
+    return [c for c in consts.values() if not isinstance(c, _core.Tracer)
+            and np.ndim(c) > 0 and np.size(c) > 1]
 
 
 class _ClosureProgram(CompiledFunction):
     """The compiled step of one closure code (for one optimizer, or for ``backward``)."""
 
     def __init__(self, code: types.CodeType, globals_: dict, kind: str) -> None:
-        super().__init__(self._run_closure)
+        # checks=True: the values eager F.* calls check (class targets in range, BCE
+        # probabilities) are checked in the program too, and a step that fails one raises
+        # torch's error and changes nothing, as the op-by-op call would
+        super().__init__(self._run_closure, checks=True)
         # The names the *closure's* code reads (not _run_closure's): its Python numbers are
         # part of the program's key (`scale = 2.0` between calls re-traces, never stale).
         self._global_names = tuple(sorted(_code_names(code)))

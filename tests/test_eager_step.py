@@ -383,3 +383,57 @@ def test_op_by_op_steps_compile_nothing_after_the_first(opt_cls):
     finally:
         _eager_step.set_closure_compilation(True)
     assert compiles == []
+
+
+@pytest.mark.parametrize("kind", ["step", "backward"])
+def test_a_bad_class_target_raises_as_torch_once_the_closure_is_compiled(kind):
+    """Value checks survive the closure's compilation: a class target out of range at the
+    fifth call (the program has run three times by then) raises torch's IndexError,
+    changes nothing, and training then goes on as torch's does."""
+    import torch
+
+    torch.manual_seed(0)
+    tmodel = torch.nn.Linear(4, 3)
+    jmodel = nn.Linear(4, 3)
+    jmodel.load_state_dict({k: v.numpy() for k, v in tmodel.state_dict().items()})
+    topt = torch.optim.SGD(tmodel.parameters(), lr=0.1, momentum=0.9)
+    jopt = jnn.optim.SGD(jmodel.parameters(), lr=0.1, momentum=0.9)
+    x = np.array(XS[0])
+    good, bad = np.array([0, 1, 2, 0, 1, 2, 0, 1]), np.array([0, 1, 2, 0, 1, 3, 0, 1])
+    for i, target in enumerate([good] * 4 + [bad] + [good] * 2):
+        t_target, j_target = torch.from_numpy(target), jnp.asarray(target)
+
+        def closure():
+            if kind == "step":
+                jopt.zero_grad()
+            return jnn.nn.functional.cross_entropy(jmodel(jnp.asarray(x)), j_target)
+
+        def step():
+            if kind == "step":
+                return jopt.step(closure)
+            jopt.zero_grad()
+            loss = jnn.autograd.backward(closure)
+            jopt.step()
+            return loss
+
+        if i == 4:
+            with pytest.raises(IndexError, match=r"^Target 3 is out of bounds\.$"):
+                topt.zero_grad()
+                torch.nn.functional.cross_entropy(tmodel(torch.from_numpy(x)),
+                                                  t_target).backward()
+            before = [np.asarray(p.data) for p in jmodel.parameters()]
+            with pytest.raises(IndexError, match=r"^Target 3 is out of bounds\.$"):
+                step()
+            for a, p in zip(before, jmodel.parameters()):
+                np.testing.assert_array_equal(a, np.asarray(p.data))
+            continue
+        topt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(tmodel(torch.from_numpy(x)), t_target)
+        loss.backward()
+        topt.step()
+        assert float(step()) == pytest.approx(loss.item(), rel=1e-5)
+    programs = _eager_step.programs_of(jopt if kind == "step" else None).values()
+    assert any(p.off is None and p.trace_count for p in programs)  # it ran compiled
+    for tp, jp in zip(tmodel.parameters(), jmodel.parameters()):
+        np.testing.assert_allclose(np.asarray(jp.data), tp.detach().numpy(), rtol=1e-5,
+                                   atol=1e-6)
