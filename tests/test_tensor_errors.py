@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -17,6 +18,8 @@ import torch
 import jnn
 from tests.test_tensor_functions import (
     B3,
+    B4,
+    COUNTS,
     I32,
     IDX,
     MASK,
@@ -24,7 +27,9 @@ from tests.test_tensor_functions import (
     M,
     Row,
     V,
+    W,
     X,
+    Y,
     _jnn_array,
     _torch_array,
 )
@@ -126,11 +131,137 @@ ERRORS: list[Row] = [
     ("bincount-2d", lambda t, a: t.bincount(a(IDX))),
     ("bincount-float", lambda t, a: t.bincount(a(V))),
     ("count_nonzero-range", lambda t, a: t.count_nonzero(a(X), 5)),
+    # index values out of range: checked eagerly, as torch checks them on the CPU
+    ("gather-index-high", lambda t, a: t.gather(a(X), 1, a(np.array([[0, 5]])))),
+    ("gather-index-negative", lambda t, a: t.gather(a(X), 1, a(np.array([[0, -1, 5]])))),
+    ("gather-index-dim0", lambda t, a: t.gather(a(X), 0, a(np.array([[0, 7], [9, 0]])))),
+    ("gather-index-0d", lambda t, a: t.gather(t.tensor(1.0), 0, t.tensor(1))),
+    ("gather-index-int16", lambda t, a: t.gather(a(X), 1, a(IDX.astype(np.int16)))),
+    ("index_select-high", lambda t, a: t.index_select(a(X), 0, a(np.array([5])))),
+    ("index_select-negative", lambda t, a: t.index_select(a(V), 0, a(np.array([-1])))),
+    ("index_select-dim1", lambda t, a: t.index_select(a(X), 1, a(np.array([0, 4, -1])))),
+    ("index_select-3d-dim2", lambda t, a: t.index_select(a(B3), 2, a(np.array([7])))),
+    ("index_select-empty-input", lambda t, a: t.index_select(t.zeros(2, 0), 0,
+                                                             a(np.array([3])))),
+    ("index_select-empty-axis", lambda t, a: t.index_select(t.zeros(2, 0), 1,
+                                                            a(np.array([0])))),
+    ("index_select-int16", lambda t, a: t.index_select(a(X), 0, a(np.array([0], np.int16)))),
+    ("scatter-index-high", lambda t, a: t.scatter(a(X), 1, a(np.array([[5]])), a(X[:1, :1]))),
+    ("scatter-index-negative", lambda t, a: t.scatter(a(X), 0, a(np.array([[-1]])), 2.0)),
+    ("scatter_add-index-high", lambda t, a: t.scatter_add(a(X), 1, a(np.array([[7]])),
+                                                          a(X[:1, :1]))),
+    ("multinomial-zero-row", lambda t, a: t.multinomial(a(np.array([[0.5, 0.5], [0.0, 0.0]],
+                                                                   np.float32)), 1)),
+    ("multinomial-zero", lambda t, a: t.multinomial(t.zeros(2), 1, True)),
+    ("repeat_interleave-negative-int", lambda t, a: t.repeat_interleave(a(V), -1)),
+    ("repeat_interleave-negative", lambda t, a: t.repeat_interleave(a(V),
+                                                                    a(np.array([1, -2, 1])))),
+    ("repeat_interleave-negative-only", lambda t, a: t.repeat_interleave(a(np.array([1, -2])))),
+    ("repeat_interleave-output_size", lambda t, a: t.repeat_interleave(
+        a(X), a(np.array([2, 1])), dim=0, output_size=2)),
+    ("repeat_interleave-float", lambda t, a: t.repeat_interleave(a(V), a(V))),
+    # shapes that do not broadcast: torch's RuntimeError and its dims
+    ("clamp-min-shape", lambda t, a: t.clamp(a(V), min=t.zeros(2))),
+    ("clamp-both-shapes", lambda t, a: t.clamp(a(V), min=t.zeros(3, 1), max=t.zeros(2))),
+    ("lerp-shape", lambda t, a: t.lerp(a(V), t.zeros(4), 0.5)),
+    ("lerp-weight-shape", lambda t, a: t.lerp(a(V), a(W), t.zeros(2))),
+    ("maximum-shape", lambda t, a: t.maximum(t.zeros(2), a(V))),
+    ("minimum-shape", lambda t, a: t.minimum(a(X), a(M))),
+    ("pow-shape", lambda t, a: t.pow(t.ones(2), a(V))),
+    ("max-other-shape", lambda t, a: t.max(a(X), a(X.T))),
+    ("masked_fill-shape", lambda t, a: t.masked_fill(a(X), a(np.array([True, False])), 0.0)),
+    ("masked_select-shape", lambda t, a: t.masked_select(a(V), a(np.array([True, False])))),
+    ("where-shape", lambda t, a: t.where(a(np.array([True, False])), a(V), t.zeros(2))),
+    ("inner-shape", lambda t, a: t.inner(a(X), t.zeros(4))),
+    # einsum equations that do not fit
+    ("einsum-sizes", lambda t, a: t.einsum("ij,jk->ik", a(X), a(X))),
+    ("einsum-output-label", lambda t, a: t.einsum("ij->k", a(X))),
+    ("einsum-output-twice", lambda t, a: t.einsum("ij->jj", a(X))),
+    ("einsum-fewer-operands", lambda t, a: t.einsum("ij,jk->ik", a(X))),
+    ("einsum-more-operands", lambda t, a: t.einsum("ij", a(X), a(X))),
+    ("einsum-rank", lambda t, a: t.einsum("ijk", a(X))),
+    ("einsum-rank-ellipsis", lambda t, a: t.einsum("ijk...", a(X))),
+    ("einsum-repeated", lambda t, a: t.einsum("ii->i", a(X))),
+    # mixed dtypes: each function's own wording
+    ("matmul-dtypes-mm", lambda t, a: t.matmul(a(X), a(M.astype(np.float16)))),
+    ("matmul-dtypes-mv", lambda t, a: t.matmul(a(X), a(V.astype(np.float16)))),
+    ("matmul-dtypes-dot", lambda t, a: t.matmul(a(V), a(W.astype(np.float16)))),
+    ("matmul-dtypes-bmm", lambda t, a: t.matmul(a(X), a(B3.astype(np.float16)))),
+    ("bmm-dtypes", lambda t, a: t.bmm(a(B3), a(B4.astype(np.float16)))),
+    ("addmm-dtypes-mat2", lambda t, a: t.addmm(a(X[:, :2]), a(X),
+                                               a(M[:, :2].astype(np.float16)))),
+    ("addmm-dtypes-mat1", lambda t, a: t.addmm(a(X[:, :2]), a(X.astype(np.float16)),
+                                               a(M[:, :2]))),
+    ("baddbmm-dtypes", lambda t, a: t.baddbmm(t.zeros(2, 3, 5, dtype=t.float16), a(B3), a(B4))),
+    ("cdist-dtypes", lambda t, a: t.cdist(a(X), a(Y.astype(np.float16)))),
+    ("einsum-dtypes", lambda t, a: t.einsum("ij,jk->ik", a(X), a(M.astype(np.float16)))),
+    ("inner-dtypes", lambda t, a: t.inner(a(V), a(W.astype(np.float16)))),
+    ("lerp-end-dtype", lambda t, a: t.lerp(a(V), a(W.astype(np.float16)), 0.5)),
+    ("lerp-weight-dtype", lambda t, a: t.lerp(a(V), a(W), a(W.astype(np.float16)))),
+    # reductions with nothing to reduce
+    ("amax-empty", lambda t, a: t.amax(t.zeros(0))),
+    ("amin-empty-dim", lambda t, a: t.amin(t.zeros(0, 3), 0)),
+    ("argmax-empty-dim", lambda t, a: t.argmax(t.zeros(0, 3), dim=0)),
+    ("mode-empty", lambda t, a: t.mode(t.zeros(0))),
+    ("median-empty-dim", lambda t, a: t.median(t.zeros(0, 3), 0)),
+    ("kthvalue-empty", lambda t, a: t.kthvalue(t.zeros(0), 1)),
+    # arguments of the wrong kind
+    ("zeros_like-list", lambda t, a: t.zeros_like([1, 2])),
+    ("ones_like-None", lambda t, a: t.ones_like(None)),
+    ("empty_like-int", lambda t, a: t.empty_like(3)),
+    ("exp-list", lambda t, a: t.exp([1.0, 2.0])),
+    ("abs-None", lambda t, a: t.abs(None)),
+    ("sum-list", lambda t, a: t.sum([1.0, 2.0])),
+    ("argmax-list", lambda t, a: t.argmax([1.0, 2.0])),
+    ("softmax-list", lambda t, a: t.softmax([1.0, 2.0], 0)),
+    ("matmul-list", lambda t, a: t.matmul([[1.0]], a(X))),
+    ("numel-int", lambda t, a: t.numel(3)),
+    ("clone-list", lambda t, a: t.clone([1, 2])),
+    ("maximum-int-other", lambda t, a: t.maximum(a(V), 2)),
+    ("cdist-list", lambda t, a: t.cdist([[1.0]], a(X))),
+    ("unique-list", lambda t, a: t.unique([1.0])),
+    ("split-list", lambda t, a: t.split([1.0, 2.0], 1)),
+    ("norm-list", lambda t, a: t.norm([1.0])),
+    ("stack-lists", lambda t, a: t.stack([[1.0], [2.0]])),
+    ("cat-None", lambda t, a: t.cat([a(X), None])),
+    ("cat-array", lambda t, a: t.cat(a(X))),
+    ("tensor-None", lambda t, a: t.tensor(None)),
+    ("tensor-None-item", lambda t, a: t.tensor([1.0, None])),
+    ("tensor-dict", lambda t, a: t.tensor({"a": 1})),
+    ("tensor-ragged-longer", lambda t, a: t.as_tensor([[1], [2, 3]])),
+    ("tensor-not-a-sequence", lambda t, a: t.tensor([[1, 2], 3])),
+    ("tensor-str-item", lambda t, a: t.tensor([1, "a"])),
+    ("tensor-overflow", lambda t, a: t.tensor(2**70)),
+    ("zeros-str-dtype", lambda t, a: t.zeros(2, 3, dtype="float32")),
+    ("tensor-str-dtype", lambda t, a: t.tensor([1, 2], dtype="float32")),
+    ("set_default_dtype-str", lambda t, a: t.set_default_dtype("float32")),
+    ("arange-nan", lambda t, a: t.arange(float("nan"))),
+    ("arange-inf", lambda t, a: t.arange(0, float("inf"))),
+    ("arange-minus-inf", lambda t, a: t.arange(float("-inf"), 0)),
+    ("arange-nan-step", lambda t, a: t.arange(0, 5, float("nan"))),
+    ("arange-bool", lambda t, a: t.arange(0, 5, dtype=t.bool)),
+    ("linspace-float-steps", lambda t, a: t.linspace(0, 1, 2.5)),
+    ("std-correction-str", lambda t, a: t.std(a(V), correction="a")),
+    ("bincount-weights-length", lambda t, a: t.bincount(a(COUNTS), weights=t.ones(3))),
+    ("iinfo-float", lambda t, a: t.iinfo(t.float32)),
+    ("iinfo-bool", lambda t, a: t.iinfo(t.bool)),
+    ("finfo-int", lambda t, a: t.finfo(t.int32)),
+    ("sort-descending-str", lambda t, a: t.sort(a(V), descending="x")),
+    ("sum-keepdim-int", lambda t, a: t.sum(a(V), 0, keepdim=1)),
+    ("topk-largest-None", lambda t, a: t.topk(a(V), 1, largest=None)),
+    ("nonzero-as_tuple-str", lambda t, a: t.nonzero(a(V), as_tuple="x")),
+    ("unique-return_counts-str", lambda t, a: t.unique(a(V), return_counts="x")),
+    ("zeros-negative", lambda t, a: t.zeros(2, -1)),
+    ("matmul-mv-size", lambda t, a: t.matmul(a(B3), t.ones(5))),
 ]
 
 # Rows whose message differs from torch's (the type still matches): torch's text names its
 # overload lists or NumPy's does.
-_TYPE_ONLY = {"zeros-float-size", "full-int-size", "flip-int", "tensor-ragged"}
+_TYPE_ONLY = {"zeros-float-size", "full-int-size", "flip-int", "tensor-ragged",
+              # torch's text lists its overloads ("received an invalid combination of
+              # arguments"); jnn names the argument instead
+              "linspace-float-steps", "std-correction-str", "sort-descending-str",
+              "sum-keepdim-int"}
 
 
 @pytest.mark.parametrize("name,call", ERRORS, ids=[r[0] for r in ERRORS])
@@ -148,3 +279,15 @@ def test_out_is_refused_with_a_clear_message() -> None:
                      (jnn.sum, (jnp.asarray(X),)), (jnn.randn, (2,))):
         with pytest.raises(TypeError, match="JAX arrays are immutable.*return value"):
             fn(*args, out=jnp.zeros(2))
+
+
+def test_index_values_are_checked_eagerly_only() -> None:
+    """Under a trace the values are unknown: no check (no host sync); JAX clamps/drops."""
+    x = jnp.asarray(X)
+    bad = jnp.asarray([[0, 5]])
+    with pytest.raises(RuntimeError, match="index 5 is out of bounds for dimension 1"):
+        jnn.gather(x, 1, bad)
+    np.testing.assert_array_equal(jax.jit(lambda i: jnn.gather(x, 1, i))(bad), x[:1, [0, 2]])
+    jax.jit(lambda i: jnn.index_select(x, 0, i))(jnp.asarray([5]))
+    jax.jit(lambda i: jnn.scatter_add(x, 1, i, x[:1, :2]))(bad)
+    jax.jit(lambda r: jnn.repeat_interleave(x, r, dim=0, output_size=3))(jnp.asarray([-1, 4]))

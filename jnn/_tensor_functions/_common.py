@@ -41,6 +41,8 @@ def parse_size(size: tuple, name: str, kw_size: Any = None) -> tuple[int, ...]:
             raise TypeError(f"{name}(): argument 'size' must be tuple of ints, but found "
                             f"element of type {type(s).__name__} at pos {pos}")
         out.append(builtins.int(s))
+    if name == "zeros" and builtins.any(s < 0 for s in out):  # torch.zeros words it so
+        raise RuntimeError("zeros: Dimension size must be non-negative.")
     check_nonnegative(out)
     return tuple(out)
 
@@ -112,14 +114,87 @@ def wrap_dims(dim: Dims, ndim: int, empty_is_all: bool = True) -> tuple[int, ...
     return tuple(d for d in out if d < ndim)  # a 0-d array's dim 0 reduces nothing
 
 
+def check_reduced_nonempty(name: str, shape: Sequence[int], axes: Sequence[int]) -> None:
+    """torch's IndexError for a max-like reduction along a dimension of size 0."""
+    for d in axes:
+        if d < len(shape) and shape[d] == 0:
+            raise IndexError(f"{name}(): Expected reduction dim {d} to have non-zero size.")
+
+
 def as_array(x: Any) -> jax.Array:
     """``x`` as a JAX array; Python scalars keep JAX's weak typing (torch's scalar rule)."""
     return x if isinstance(x, jax.Array) else jnp.asarray(x)
 
 
+# Python values that torch refuses where a Tensor is required.  NumPy arrays and scalars
+# and jnn's Parameter are accepted as arrays (jnn's tensors are plain arrays).
+_NOT_TENSORS = (type(None), builtins.list, builtins.tuple, builtins.dict, builtins.str,
+                builtins.bytes, builtins.int, builtins.float, builtins.complex)
+
+
+def check_bools(name: str, **flags: Any) -> None:
+    """torch's TypeError for a flag that is not a Python bool (``descending='x'``, ``1``)."""
+    for arg, value in flags.items():
+        if not isinstance(value, builtins.bool):
+            raise TypeError(f"{name}(): argument '{arg}' must be bool, not {type(value).__name__}")
+
+
+def not_a_tensor(x: Any) -> bool:
+    """Whether torch would refuse ``x`` where a Tensor is required (a list, a number, None)."""
+    return isinstance(x, _NOT_TENSORS) and not isinstance(x, np.generic)
+
+
+def input_array(x: Any, name: str, arg: str = "input", position: int = 1) -> jax.Array:
+    """:func:`as_array` for an argument torch requires to be a Tensor: a list, a number or
+    None raises torch's ``TypeError: exp(): argument 'input' (position 1) must be Tensor,
+    not list`` (``jnp.asarray`` would take them)."""
+    if isinstance(x, jax.Array):
+        return x
+    if not_a_tensor(x):
+        raise TypeError(f"{name}(): argument '{arg}' (position {position}) must be Tensor, "
+                        f"not {type(x).__name__}")
+    return jnp.asarray(x)
+
+
 def is_concrete(*xs: Any) -> bool:
     """True when no argument is a tracer (eager mode)."""
     return not builtins.any(isinstance(x, jax.core.Tracer) for x in xs)
+
+
+def concrete_values(x: Any) -> np.ndarray | None:
+    """``x``'s numbers as a numpy array when they are known now, else None (a tracer).
+
+    For torch's eager value checks (an index out of range, negative repeats): torch reads
+    the values for these too.  Inside ``jax.jit``/``jnn.compile`` the values are unknown and
+    the check is skipped, so no host sync is added to traced code.
+    """
+    if isinstance(x, jax.core.Tracer):
+        return None
+    return np.asarray(x)
+
+
+def first_out_of_range(index: Any, size: int) -> int | None:
+    """The first entry of ``index`` (row-major) outside ``[0, size)``, when its values are
+    known now; None when all are in range or the values are traced.
+
+    A large array on an accelerator is checked by its min and max first, so that only two
+    numbers cross to the host unless an entry is bad.
+    """
+    if isinstance(index, jax.core.Tracer) or jnp.size(index) == 0:
+        return None
+    if isinstance(index, jax.Array) and index.size > _HOST_CHECK_SIZE and builtins.any(
+            d.platform != "cpu" for d in index.devices()):
+        lo, hi = jax.device_get((jnp.min(index), jnp.max(index)))
+        if lo >= 0 and hi < size:
+            return None
+    values = np.asarray(index).ravel()
+    bad = (values < 0) | (values >= size)
+    return builtins.int(values[bad.argmax()]) if bad.any() else None
+
+
+# Index arrays up to this many entries are read whole (one small copy); larger ones on an
+# accelerator are checked through their min and max.
+_HOST_CHECK_SIZE = 1 << 16
 
 
 def eager_only(name: str, *xs: Any, hint: str = "") -> None:

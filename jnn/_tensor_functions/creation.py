@@ -21,7 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jnn._tensor_functions import dtypes
-from jnn._tensor_functions._common import check_nonnegative, finish, parse_size
+from jnn._tensor_functions._common import check_nonnegative, finish, input_array, parse_size
 
 __all__ = [
     "tensor", "as_tensor", "from_numpy", "zeros", "ones", "empty", "full", "arange",
@@ -69,13 +69,56 @@ def _infer(data: Any) -> jax.Array:
         host = np.asarray(data)
     except jax.errors.TracerArrayConversionError:  # a list holding traced arrays
         return jnp.asarray(data)
+    except ValueError as e:  # ragged nesting: torch's wording
+        raise _data_error(data) or e from None
     if host.dtype.kind not in "biufc":
-        raise TypeError(f"new(): invalid data type '{type(data).__name__}'")
+        raise _data_error(data) or TypeError(f"new(): invalid data type '{type(data).__name__}'")
     if _has_arrays(data):  # arrays in a list keep their dtype (promoted together)
         return jnp.asarray(host, dtypes.resolve_dtype(host.dtype))
     kind = {"b": jnp.dtype(jnp.bool_), "c": dtypes.default_complex(),
             "f": dtypes.default_float()}.get(host.dtype.kind, dtypes.default_int())
     return jnp.asarray(host, kind)
+
+
+def _scalar_type_error(data: Any) -> Exception | None:
+    """torch's error for a leaf that is not a number (its dtype inference runs first)."""
+    if isinstance(data, (list, tuple)):
+        return next((e for e in map(_scalar_type_error, data) if e is not None), None)
+    if isinstance(data, str):
+        return TypeError("new(): invalid data type 'str'")
+    if isinstance(data, (builtins.bool, builtins.int, builtins.float, builtins.complex,
+                         np.generic, np.ndarray, jax.Array)):
+        return None
+    return RuntimeError(f"Could not infer dtype of {type(data).__name__}")
+
+
+def _data_error(data: Any) -> Exception | None:
+    """torch's error for nested data that is not a rectangular array of numbers, or None
+    when torch would give another error (the caller's then stands).  Only called once
+    NumPy has refused ``data``: the happy path pays nothing."""
+    error = _scalar_type_error(data)
+    if error is not None:
+        return error
+    sizes, first = [], data
+    while isinstance(first, (list, tuple)):  # torch takes the shape from the first items
+        sizes.append(len(first))
+        if not first:
+            break
+        first = first[0]
+
+    def check(item: Any, dim: builtins.int) -> Exception | None:
+        if dim == len(sizes):
+            if isinstance(item, builtins.int) and not -2**63 <= item < 2**63:
+                return ValueError("Overflow when unpacking long long")
+            return None
+        if not isinstance(item, (list, tuple)):
+            return TypeError("not a sequence")
+        if len(item) != sizes[dim]:
+            return ValueError(f"expected sequence of length {sizes[dim]} at dim {dim} "
+                              f"(got {len(item)})")
+        return next((e for e in (check(i, dim + 1) for i in item) if e is not None), None)
+
+    return check(data, 0)
 
 
 def tensor(data: Any, *, dtype: Any = None, device: Any = None,
@@ -97,7 +140,10 @@ def tensor(data: Any, *, dtype: Any = None, device: Any = None,
 
     PyTorch: ``torch.tensor``.
     """
-    arr = _infer(data) if dtype is None else jnp.asarray(data, dtypes.resolve_dtype(dtype))
+    if dtype is None:
+        arr = _infer(data)
+    else:
+        arr = jnp.asarray(data, dtypes.resolve_dtype(dtype, "tensor"))
     check_requires_grad(requires_grad, arr.dtype)
     return finish(arr, device, None, "tensor")
 
@@ -108,7 +154,7 @@ def as_tensor(data: Any, dtype: Any = None, device: Any = None) -> jax.Array:
     PyTorch: ``torch.as_tensor`` (sharing memory is moot: JAX arrays are immutable).
     """
     if isinstance(data, jax.Array) and device is None and (
-            dtype is None or dtypes.resolve_dtype(dtype) == data.dtype):
+            dtype is None or dtypes.resolve_dtype(dtype, "as_tensor") == data.dtype):
         return data
     return tensor(data, dtype=dtype, device=device)
 
@@ -127,7 +173,7 @@ def from_numpy(ndarray: np.ndarray) -> jax.Array:
 def _filled(name: str, sizes: tuple, size: Any, value: Any, out: Any, dtype: Any,
             device: Any, requires_grad: builtins.bool) -> jax.Array:
     shape = parse_size(sizes, name, size)
-    dt = dtypes.default_float() if dtype is None else dtypes.resolve_dtype(dtype)
+    dt = dtypes.default_float() if dtype is None else dtypes.resolve_dtype(dtype, name)
     check_requires_grad(requires_grad, dt)
     return finish(jnp.full(shape, value, dt), device, out, name)
 
@@ -183,7 +229,7 @@ def full(size: Sequence[builtins.int], fill_value: Any, *, out: Any = None, dtyp
     if not isinstance(size, (tuple, list)):
         raise TypeError("full(): argument 'size' (position 1) must be tuple of ints, not "
                         f"{type(size).__name__}")
-    dt = scalar_dtype(fill_value) if dtype is None else dtypes.resolve_dtype(dtype)
+    dt = scalar_dtype(fill_value) if dtype is None else dtypes.resolve_dtype(dtype, "full")
     return _filled("full", (size,), None, fill_value, out, dt, device, requires_grad)
 
 
@@ -215,9 +261,13 @@ def arange(start: Number, end: Number | None = None, step: Number = 1, *, out: A
         floating = builtins.any(isinstance(v, builtins.float) for v in (start, end, step))
         dt = dtypes.default_float() if floating else dtypes.default_int()
     else:
-        dt = dtypes.resolve_dtype(dtype)
-    if step == 0:
+        dt = dtypes.resolve_dtype(dtype, "arange")
+    if dt == jnp.bool_:
+        raise NotImplementedError("\"arange_cpu\" not implemented for 'Bool'")
+    if not (step > 0 or step < 0):  # torch's check: a NaN step fails it too
         raise RuntimeError("step must be nonzero")
+    if not (math.isfinite(start) and math.isfinite(end)):
+        raise RuntimeError(f"unsupported range: {start:g} -> {end:g}")
     if (step > 0 and end < start) or (step < 0 and end > start):
         raise RuntimeError("upper bound and lower bound inconsistent with step sign")
     n = builtins.max(math.ceil((end - start) / step), 0)
@@ -244,10 +294,13 @@ def linspace(start: Number, end: Number, steps: builtins.int, *, out: Any = None
     half down from ``end``, as torch's kernel does, so both ends are exact.
     """
     start, end = _number(start, "linspace"), _number(end, "linspace")
-    steps = builtins.int(_number(steps, "linspace"))
+    steps = _number(steps, "linspace")
+    if not isinstance(steps, (builtins.int, np.integer)) or isinstance(steps, builtins.bool):
+        raise TypeError(f"linspace(): argument 'steps' must be int, not {type(steps).__name__}")
+    steps = builtins.int(steps)
     if steps < 0:
         raise RuntimeError("number of steps must be non-negative")
-    dt = dtypes.default_float() if dtype is None else dtypes.resolve_dtype(dtype)
+    dt = dtypes.default_float() if dtype is None else dtypes.resolve_dtype(dtype, "linspace")
     i = np.arange(steps, dtype=np.float64)
     delta = (end - start) / (steps - 1) if steps > 1 else 0.0
     values = np.where(i < steps / 2, start + i * delta, end - (steps - 1 - i) * delta)
@@ -268,15 +321,15 @@ def eye(n: builtins.int, m: builtins.int | None = None, *, out: Any = None, dtyp
         raise RuntimeError(f"n must be greater or equal to 0, got {n}")
     if m is not None and m < 0:
         raise RuntimeError(f"m must be greater or equal to 0, got {m}")
-    dt = dtypes.default_float() if dtype is None else dtypes.resolve_dtype(dtype)
+    dt = dtypes.default_float() if dtype is None else dtypes.resolve_dtype(dtype, "eye")
     check_requires_grad(requires_grad, dt)
     return finish(jnp.eye(n, m, dtype=dt), device, out, "eye")
 
 
 def _like(name: str, input: jax.Array, value: Any, dtype: Any, device: Any,
           requires_grad: builtins.bool) -> jax.Array:
-    x = jnp.asarray(input)
-    dt = x.dtype if dtype is None else dtypes.resolve_dtype(dtype)
+    x = input_array(input, name)
+    dt = x.dtype if dtype is None else dtypes.resolve_dtype(dtype, name)
     check_requires_grad(requires_grad, dt)
     check_nonnegative(x.shape)
     return finish(jnp.full(x.shape, value, dt), device, None, name)

@@ -67,6 +67,12 @@ _TORCH_NAMES = {
     "complex64": "ComplexFloat", "complex128": "ComplexDouble",
 }
 
+# torch's C++ spelling of dtypes in some errors (mm's "float != double", lerp's).
+_CPP_NAMES = {"float32": "float", "float64": "double", "float16": "c10::Half",
+              "bfloat16": "c10::BFloat16", "int64": "long int", "int32": "int",
+              "int16": "short int", "int8": "signed char", "uint8": "unsigned char",
+              "bool": "bool"}
+
 
 def get_default_dtype() -> Any:
     """The floating-point dtype jnn's creation functions use for float data (``float32``).
@@ -90,6 +96,9 @@ def set_default_dtype(d: Any) -> None:
     it only where their constructors call :func:`get_default_dtype`; ``float64`` with
     ``jax_enable_x64`` off gives float32 arrays (with a one-time warning).
     """
+    if isinstance(d, str):  # torch wants a dtype object, not its name
+        raise TypeError("invalid dtype object: only floating-point types are supported as the "
+                        "default type")
     dtype = jnp.dtype(d)
     if not jnp.issubdtype(dtype, jnp.floating):
         raise TypeError("only floating-point types are supported as the default type")
@@ -113,7 +122,10 @@ def is_floating_point(input: jax.Array) -> bool:
 
 def is_complex(input: jax.Array) -> bool:
     """Whether ``input``'s dtype is a complex type.  PyTorch: ``torch.is_complex``."""
-    return jnp.issubdtype(jnp.asarray(input).dtype, jnp.complexfloating)
+    if not isinstance(input, (jax.Array, np.ndarray)):
+        raise TypeError("is_complex(): argument 'input' (position 1) must be Tensor, "
+                        f"not {type(input).__name__}")
+    return jnp.issubdtype(input.dtype, jnp.complexfloating)
 
 
 def finfo(type: Any = None) -> jnp.finfo:
@@ -122,12 +134,22 @@ def finfo(type: Any = None) -> jnp.finfo:
     PyTorch: ``torch.finfo``; the object is ``jnp.finfo`` (``eps``, ``max``, ``min``,
     ``tiny``, ``smallest_normal``, ``resolution``, ``bits``).
     """
-    return jnp.finfo(get_default_dtype() if type is None else type)
+    dtype = jnp.dtype(get_default_dtype() if type is None else type)
+    if not jnp.issubdtype(dtype, jnp.inexact):
+        raise TypeError("torch.finfo() requires a floating point input type. Use torch.iinfo "
+                        "to handle 'torch.finfo'")
+    return jnp.finfo(dtype)
 
 
 def iinfo(type: Any) -> jnp.iinfo:
     """Machine limits of an integer dtype.  PyTorch: ``torch.iinfo`` (here ``jnp.iinfo``)."""
-    return jnp.iinfo(type)
+    dtype = jnp.dtype(type)
+    if dtype == jnp.bool_:
+        raise TypeError("torch.bool is not supported by torch.iinfo")
+    if not jnp.issubdtype(dtype, jnp.integer):
+        raise TypeError("torch.iinfo() requires an integer input type. Use torch.finfo to "
+                        "handle 'torch.iinfo'")
+    return jnp.iinfo(dtype)
 
 
 # -- helpers for the creation functions ---------------------------------------------------
@@ -137,6 +159,12 @@ def torch_name(dtype: Any) -> str:
     """torch's spelling of a dtype in error messages (``Float``, ``Long``, ...)."""
     name = jnp.dtype(dtype).name
     return _TORCH_NAMES.get(name, name)
+
+
+def cpp_name(dtype: Any) -> str:
+    """torch's C++ spelling of a dtype (``float``, ``c10::Half``, ``long int``)."""
+    name = jnp.dtype(dtype).name
+    return _CPP_NAMES.get(name, name)
 
 
 def _warn_64(dtype: np.dtype) -> None:
@@ -161,11 +189,15 @@ def _user_stacklevel() -> builtins.int:
     return level
 
 
-def resolve_dtype(dtype: Any) -> np.dtype:
+def resolve_dtype(dtype: Any, name: str | None = None) -> np.dtype:
     """The dtype JAX will actually use for an explicitly requested ``dtype``.
 
-    A 64-bit request with x64 off becomes 32 bits, with a one-time warning.
+    A 64-bit request with x64 off becomes 32 bits, with a one-time warning.  A string
+    (``'float32'``) is refused as torch refuses it; ``name`` is the function to name.
     """
+    if isinstance(dtype, str):
+        where = f"{name}(): argument" if name else "argument"
+        raise TypeError(f"{where} 'dtype' must be torch.dtype, not str")
     requested = jnp.dtype(dtype)
     actual = jax.dtypes.canonicalize_dtype(requested)
     if actual != requested:

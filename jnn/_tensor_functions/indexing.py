@@ -1,9 +1,11 @@
 """torch's indexing functions: ``where``, ``gather``, ``scatter``, ``index_select``, ...
 
 Functional versions: ``scatter`` and ``masked_fill`` return new arrays (JAX arrays are
-immutable).  Out-of-range indices are not checked (that would need the values on the
-host): JAX clamps or fills them where torch raises.  ``masked_select``, ``nonzero`` and
-one-argument ``where`` have value-dependent output shapes, so they run eagerly only.
+immutable).  Out-of-range indices raise torch's errors when the index values are known
+(eager calls, as torch checks them on the CPU); inside ``jax.jit``/``jnn.compile`` they
+are not checked (that would need a host sync) and JAX clamps or drops them.
+``masked_select``, ``nonzero`` and one-argument ``where`` have value-dependent output
+shapes, so they run eagerly only.
 """
 
 from __future__ import annotations
@@ -18,7 +20,11 @@ import numpy as np
 from jnn._tensor_functions import dtypes
 from jnn._tensor_functions._common import (
     as_array,
+    broadcast_shape,
+    check_bools,
     eager_only,
+    first_out_of_range,
+    input_array,
     int_result,
     refuse_out,
     wrap_dim,
@@ -55,6 +61,7 @@ def where(condition: jax.Array, input: Any = None, other: Any = None, *,
         raise RuntimeError("where expected condition to be a boolean tensor, but got a tensor "
                            f"with dtype {dtypes.torch_name(cond.dtype)}")
     a, b = _operand(input), _operand(other)
+    broadcast_shape(broadcast_shape(cond.shape, jnp.shape(a)), jnp.shape(b))  # torch's order
     if not isinstance(a, jax.Array) and not isinstance(b, jax.Array):
         dtype = jnp.promote_types(scalar_dtype(input), scalar_dtype(other))
         a, b = jnp.asarray(a, dtype), jnp.asarray(b, dtype)
@@ -62,8 +69,16 @@ def where(condition: jax.Array, input: Any = None, other: Any = None, *,
 
 
 def _check_index(name: str, index: jax.Array) -> None:
-    if not jnp.issubdtype(index.dtype, jnp.integer):
-        raise RuntimeError(f"{name}(): Expected dtype int64 for index")
+    # torch accepts int32 and int64 indices (int16 and uint8 are refused as floats are)
+    if index.dtype not in (jnp.int32, jnp.int64):
+        raise RuntimeError(f"{name}(): Expected dtype int32/int64 for index")
+
+
+def _check_index_values(index: Any, dim: int, size: int) -> None:
+    """torch's eager bounds check of gather/scatter (negative indices are not wrapped)."""
+    bad = first_out_of_range(index, size)
+    if bad is not None:
+        raise RuntimeError(f"index {bad} is out of bounds for dimension {dim} with size {size}")
 
 
 def gather(input: jax.Array, dim: int, index: jax.Array, *, sparse_grad: builtins.bool = False,
@@ -72,10 +87,11 @@ def gather(input: jax.Array, dim: int, index: jax.Array, *, sparse_grad: builtin
 
     ``index`` has ``input``'s rank and may be smaller in the other dims.
 
-    PyTorch: ``torch.gather``; out-of-range indices are not checked.
+    PyTorch: ``torch.gather``; out-of-range indices raise as in torch when ``index`` is
+    concrete, and are clamped unchecked inside a trace.
     """
     refuse_out(out, "gather")
-    x, idx = as_array(input), as_array(index)
+    x, idx = input_array(input, "gather"), as_array(index)
     _check_index("gather", idx)
     d = wrap_dim(dim, x.ndim)
     if idx.ndim != x.ndim:
@@ -85,6 +101,7 @@ def gather(input: jax.Array, dim: int, index: jax.Array, *, sparse_grad: builtin
             raise RuntimeError(
                 f"Size does not match at dimension {axis} expected index {list(idx.shape)} to "
                 f"be no larger than self {list(x.shape)} apart from dimension {d}")
+    _check_index_values(index, d, x.shape[d] if x.ndim else 1)
     if x.ndim == 0:
         return x
     part = x[tuple(slice(None) if a == d else slice(0, s) for a, s in enumerate(idx.shape))]
@@ -112,13 +129,16 @@ def scatter(input: jax.Array, dim: int, index: jax.Array, src: Any = None, *,
         reduce: ``'add'`` or ``'multiply'`` to combine instead of overwrite.
 
     PyTorch: ``torch.scatter``, out of place; duplicate indices keep one of the writes.
+    Out-of-range indices raise as in torch when ``index`` is concrete, and are dropped
+    unchecked inside a trace.
     """
     refuse_out(out, "scatter")
-    x, idx = as_array(input), as_array(index)
+    x, idx = input_array(input, "scatter"), as_array(index)
     _check_index("scatter", idx)
     d = wrap_dim(dim, x.ndim)
     if idx.ndim != x.ndim:
         raise RuntimeError("Index tensor must have the same number of dimensions as self tensor")
+    _check_index_values(index, d, x.shape[d] if x.ndim else 1)
     src = value if src is None else src
     if isinstance(src, (jax.Array, np.ndarray)) and jnp.ndim(src) > 0:
         if src.dtype != x.dtype:
@@ -137,27 +157,47 @@ def scatter(input: jax.Array, dim: int, index: jax.Array, src: Any = None, *,
 
 def scatter_add(input: jax.Array, dim: int, index: jax.Array, src: jax.Array) -> jax.Array:
     """:func:`scatter` that adds (duplicates accumulate).  PyTorch: ``torch.scatter_add``."""
+    input_array(input, "scatter_add")
     return scatter(input, dim, index, src, reduce="add")
 
 
 def index_select(input: jax.Array, dim: int, index: jax.Array, *, out: Any = None) -> jax.Array:
     """The entries of ``input`` at ``index`` (a vector) along ``dim``.
 
-    PyTorch: ``torch.index_select``; out-of-range indices are not checked.
+    PyTorch: ``torch.index_select``; out-of-range indices raise torch's errors when
+    ``index`` is concrete, and are clamped unchecked inside a trace.
     """
     refuse_out(out, "index_select")
-    x, idx = as_array(input), as_array(index)
+    x, idx = input_array(input, "index_select"), as_array(index)
     if idx.ndim > 1:
         raise IndexError("index_select(): Index is supposed to be a vector")
-    if not jnp.issubdtype(idx.dtype, jnp.integer):
+    if idx.dtype not in (jnp.int32, jnp.int64):
         raise RuntimeError("index_select(): Expected dtype int32 or int64 for index")
     d = wrap_dim(dim, x.ndim)
     if x.ndim == 0:
         if idx.size != 1:
             raise RuntimeError("index_select(): Index to scalar can have only 1 value, got "
                                f"{idx.size} value(s)")
+        _check_select_values(index, x, 0)
         return x
+    _check_select_values(index, x, d)
     return jnp.take(x, idx.reshape(-1), axis=d, mode="clip")
+
+
+def _check_select_values(index: Any, x: jax.Array, d: int) -> None:
+    """torch's eager bounds checks of index_select, whose wording depends on the path
+    torch's CPU kernel takes: an empty input, ``dim=1`` of a matrix or more, the rest."""
+    if jnp.size(index) == 0:
+        return
+    size = x.shape[d] if x.ndim else 1
+    if x.ndim > 1 and x.size == 0 and size == 0:
+        raise RuntimeError("index_select(): self indexing axis dim should be positive")
+    bad = first_out_of_range(index, size)
+    if bad is None:
+        return
+    if x.ndim > 1 and (x.size == 0 or d == 1):
+        raise RuntimeError(f"INDICES element is out of DATA bounds, id={bad} axis_dim={size}")
+    raise IndexError("index out of range in self")
 
 
 def masked_fill(input: jax.Array, mask: jax.Array, value: Any) -> jax.Array:
@@ -165,13 +205,14 @@ def masked_fill(input: jax.Array, mask: jax.Array, value: Any) -> jax.Array:
 
     PyTorch: ``torch.masked_fill``; ``value`` is a number or a 0-d array.
     """
-    x, m = as_array(input), as_array(mask)
+    x, m = input_array(input, "masked_fill"), as_array(mask)
     if m.dtype != jnp.bool_:
         raise RuntimeError("masked_fill_ only supports boolean masks, but got mask with dtype "
                            f"{jnp.dtype(m.dtype).name.replace('float32', 'float')}")
     if isinstance(value, (jax.Array, np.ndarray)) and value.ndim > 0:
         raise RuntimeError("masked_fill_ only supports a 0-dimensional value tensor, but got "
                            f"tensor with {value.ndim} dimension(s).")
+    broadcast_shape(m.shape, x.shape)
     return jnp.where(m, jnp.asarray(value).astype(x.dtype), x)
 
 
@@ -185,7 +226,9 @@ def masked_select(input: jax.Array, mask: jax.Array, *, out: Any = None) -> jax.
     """
     refuse_out(out, "masked_select")
     eager_only("masked_select", input, mask, hint=" or use jnn.where(mask, input, 0)")
-    x, m = jnp.broadcast_arrays(as_array(input), as_array(mask))
+    x, m = input_array(input, "masked_select"), as_array(mask)
+    broadcast_shape(m.shape, x.shape)
+    x, m = jnp.broadcast_arrays(x, m)
     if m.dtype != jnp.bool_:
         raise RuntimeError(f"masked_select: expected BoolTensor for mask, got "
                            f"{dtypes.torch_name(m.dtype)}")
@@ -194,9 +237,9 @@ def masked_select(input: jax.Array, mask: jax.Array, *, out: Any = None) -> jax.
 
 def _scan(name: str, fn: Any, input: jax.Array, dim: int, dtype: Any, out: Any) -> jax.Array:
     refuse_out(out, name)
-    x = as_array(input)
+    x = input_array(input, name)
     d = wrap_dim(dim, x.ndim)
-    dt = int_result(x.dtype) if dtype is None else dtypes.resolve_dtype(dtype)
+    dt = int_result(x.dtype) if dtype is None else dtypes.resolve_dtype(dtype, name)
     return fn(x.reshape(1) if x.ndim == 0 else x, axis=d, dtype=dt).reshape(x.shape)
 
 
@@ -225,8 +268,9 @@ def nonzero(input: jax.Array, *, out: Any = None, as_tuple: builtins.bool = Fals
     PyTorch: ``torch.nonzero``; indices are int64 (int32 with x64 off).
     """
     refuse_out(out, "nonzero")
+    check_bools("nonzero", as_tuple=as_tuple)
     eager_only("nonzero", input, hint="; jnp.nonzero(x, size=k) works under jit")
-    x = as_array(input)
+    x = input_array(input, "nonzero")
     dt = dtypes.default_int()
     if as_tuple:
         return tuple(i.astype(dt) for i in jnp.nonzero(x.reshape(1) if x.ndim == 0 else x))
@@ -237,4 +281,4 @@ def nonzero(input: jax.Array, *, out: Any = None, as_tuple: builtins.bool = Fals
 
 def argwhere(input: jax.Array) -> jax.Array:
     """``nonzero(input)``: eager only.  PyTorch: ``torch.argwhere``."""
-    return nonzero(input)
+    return nonzero(input_array(input, "argwhere"))

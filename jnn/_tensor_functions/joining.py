@@ -17,7 +17,14 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from jnn._tensor_functions._common import as_array, is_concrete, refuse_out, wrap_dim
+from jnn._tensor_functions._common import (
+    as_array,
+    input_array,
+    is_concrete,
+    not_a_tensor,
+    refuse_out,
+    wrap_dim,
+)
 
 __all__ = [
     "cat", "concat", "concatenate", "stack", "hstack", "vstack", "split", "chunk",
@@ -27,8 +34,13 @@ __all__ = [
 
 def _check_list(tensors: Sequence[jax.Array], name: str) -> list[jax.Array]:
     if isinstance(tensors, jax.Array) or not isinstance(tensors, (list, tuple)):
+        kind = "Tensor" if isinstance(tensors, jax.Array) else type(tensors).__name__
         raise TypeError(f"{name}(): argument 'tensors' (position 1) must be tuple of "
-                        f"Tensors, not {type(tensors).__name__}")
+                        f"Tensors, not {kind}")
+    for i, t in enumerate(tensors):
+        if not_a_tensor(t):
+            raise TypeError(f"expected Tensor as element {i} in argument 0, but got "
+                            f"{type(t).__name__}")
     return [as_array(t) for t in tensors]
 
 
@@ -133,6 +145,8 @@ def split(tensor: jax.Array, split_size_or_sections: int | Sequence[int], dim: i
 
     PyTorch: ``torch.split``.
     """
+    if not_a_tensor(tensor):  # torch.split calls ``tensor.split(...)``
+        raise AttributeError(f"'{type(tensor).__name__}' object has no attribute 'split'")
     x = as_array(tensor)
     d = wrap_dim(dim, x.ndim)
     n = x.shape[d]
@@ -160,7 +174,7 @@ def chunk(input: jax.Array, chunks: int, dim: int = 0) -> tuple[jax.Array, ...]:
 
     PyTorch: ``torch.chunk`` (``chunk(arange(6), 4)`` gives 3 pieces of 2, as torch).
     """
-    x = as_array(input)
+    x = input_array(input, "chunk")
     if chunks <= 0:
         raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
     d = wrap_dim(dim, x.ndim)
@@ -178,7 +192,7 @@ def tensor_split(input: jax.Array, indices_or_sections: Any, dim: int = 0
     PyTorch: ``torch.tensor_split`` (``numpy.array_split``'s rule); a 0-d integer array
     counts as sections, a 1-D one as indices (it must be concrete).
     """
-    x = as_array(input)
+    x = input_array(input, "tensor_split")
     d = wrap_dim(dim, x.ndim)
     n = x.shape[d]
     spec = indices_or_sections
@@ -203,7 +217,7 @@ def tensor_split(input: jax.Array, indices_or_sections: Any, dim: int = 0
 
 def unbind(input: jax.Array, dim: int = 0) -> tuple[jax.Array, ...]:
     """The slices along ``dim``, that dimension removed.  PyTorch: ``torch.unbind``."""
-    x = as_array(input)
+    x = input_array(input, "unbind")
     if x.ndim == 0:
         raise IndexError("Dimension specified as 0 but tensor has no dimensions")
     d = wrap_dim(dim, x.ndim)

@@ -15,29 +15,43 @@ import jax
 import jax.numpy as jnp
 
 from jnn._tensor_functions import dtypes
-from jnn._tensor_functions._common import as_array, int_result, refuse_out
+from jnn._tensor_functions._common import as_array, input_array, int_result, refuse_out
 
 __all__ = [
     "mm", "bmm", "matmul", "einsum", "outer", "ger", "dot", "inner", "addmm", "baddbmm",
     "diag", "trace", "cdist",
 ]
 
-# torch's C++ spelling of dtypes in mm's dtype error ("float != double").
-_CPP_NAMES = {"float32": "float", "float64": "double", "float16": "c10::Half",
-              "bfloat16": "c10::BFloat16", "int64": "long int", "int32": "int",
-              "int16": "short int", "int8": "signed char", "uint8": "unsigned char",
-              "bool": "bool"}
-
-
-def _cpp(dtype: Any) -> str:
-    name = jnp.dtype(dtype).name
-    return _CPP_NAMES.get(name, name)
+_cpp = dtypes.cpp_name
 
 
 def _check_same_dtype(a: jax.Array, b: jax.Array) -> None:
     if a.dtype != b.dtype:
         raise RuntimeError("expected m1 and m2 to have the same dtype, but got: "
                            f"{_cpp(a.dtype)} != {_cpp(b.dtype)}")
+
+
+def _check_scalar_type(a: jax.Array, b: jax.Array) -> None:
+    """torch's dtype check of bmm, cdist and two-operand einsum."""
+    if a.dtype != b.dtype:
+        raise RuntimeError(f"expected scalar type {dtypes.torch_name(a.dtype)} but found "
+                           f"{dtypes.torch_name(b.dtype)}")
+
+
+def _check_matmul_dtypes(a: jax.Array, b: jax.Array) -> None:
+    """torch's matmul reaches dot, mv, mm or bmm by the ranks; each words its dtype check."""
+    if a.dtype == b.dtype:
+        return
+    if a.ndim == 1 and b.ndim == 1:
+        raise RuntimeError("dot : expected both vectors to have same dtype, but found "
+                           f"{dtypes.torch_name(a.dtype)} and {dtypes.torch_name(b.dtype)}")
+    if b.ndim == 1:
+        va, vb = dtypes.torch_name(a.dtype), dtypes.torch_name(b.dtype)
+        raise RuntimeError(f"addmv input tensors must have the same dtype, but got {vb}, {va}, "
+                           f"and {vb}")
+    if b.ndim == 2:
+        _check_same_dtype(a, b)
+    _check_scalar_type(a, b)
 
 
 def _mat_shapes_error(a: tuple, b: tuple) -> RuntimeError:
@@ -51,7 +65,7 @@ def mm(input: jax.Array, mat2: jax.Array, *, out: Any = None) -> jax.Array:
     PyTorch: ``torch.mm``; both must have the same dtype, as in torch.
     """
     refuse_out(out, "mm")
-    a, b = as_array(input), as_array(mat2)
+    a, b = input_array(input, "mm"), as_array(mat2)
     if a.ndim != 2:
         raise RuntimeError("self must be a matrix")
     if b.ndim != 2:
@@ -65,7 +79,7 @@ def mm(input: jax.Array, mat2: jax.Array, *, out: Any = None) -> jax.Array:
 def bmm(input: jax.Array, mat2: jax.Array, *, out: Any = None) -> jax.Array:
     """Batched matrix product of ``(b, n, m)`` and ``(b, m, p)``.  PyTorch: ``torch.bmm``."""
     refuse_out(out, "bmm")
-    a, b = as_array(input), as_array(mat2)
+    a, b = input_array(input, "bmm"), as_array(mat2)
     if a.ndim != 3:
         raise RuntimeError("batch1 must be a 3D tensor")
     if b.ndim != 3:
@@ -73,7 +87,7 @@ def bmm(input: jax.Array, mat2: jax.Array, *, out: Any = None) -> jax.Array:
     if b.shape[:2] != (a.shape[0], a.shape[2]):
         raise RuntimeError("Expected size for first two dimensions of batch2 tensor to be: "
                            f"[{a.shape[0]}, {a.shape[2]}] but got: [{b.shape[0]}, {b.shape[1]}].")
-    _check_same_dtype(a, b)
+    _check_scalar_type(a, b)
     return jnp.matmul(a, b)
 
 
@@ -88,7 +102,7 @@ def matmul(input: jax.Array, other: jax.Array, *, out: Any = None) -> jax.Array:
     PyTorch: ``torch.matmul``; errors as torch's.
     """
     refuse_out(out, "matmul")
-    a, b = as_array(input), as_array(other)
+    a, b = input_array(input, "matmul"), as_array(other)
     if a.ndim == 0 or b.ndim == 0:
         raise RuntimeError("both arguments to matmul need to be at least 1D, but they are "
                            f"{a.ndim}D and {b.ndim}D")
@@ -97,8 +111,12 @@ def matmul(input: jax.Array, other: jax.Array, *, out: Any = None) -> jax.Array:
         if a.ndim == 1 and b.ndim == 1:
             raise _inconsistent(a.shape[0], b.shape[0])
         rows = 1 if a.ndim == 1 else builtins.int(a.size // a.shape[-1])
+        if a.ndim >= 2 and b.ndim == 1:  # torch's mv
+            raise RuntimeError(f"size mismatch, got input ({rows}), mat ({rows}x{a.shape[-1]}), "
+                               f"vec ({b.shape[0]})")
         b2 = (b.shape[0], 1) if b.ndim == 1 else b.shape[-2:]
         raise _mat_shapes_error((rows, a.shape[-1]), b2)
+    _check_matmul_dtypes(a, b)
     return jnp.matmul(a, b)
 
 
@@ -112,8 +130,59 @@ def einsum(*args: Any) -> jax.Array:
         operands = args[1:]
         if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
             operands = tuple(operands[0])
-        return jnp.einsum(args[0], *(as_array(o) for o in operands))
+        arrays = [as_array(o) for o in operands]
+        _check_equation(args[0], arrays)
+        if len(arrays) == 2:
+            _check_scalar_type(arrays[0], arrays[1])
+        return jnp.einsum(args[0], *arrays)
     return jnp.einsum(*args)
+
+
+def _check_equation(equation: str, arrays: list[jax.Array]) -> None:
+    """torch's ``einsum(): ...`` errors for an equation that does not fit the operands
+    (static: labels and shapes only)."""
+    lhs, arrow, rhs = equation.replace(" ", "").partition("->")
+    terms = lhs.split(",")
+    if len(terms) > len(arrays):
+        raise RuntimeError("einsum(): fewer operands were provided than specified in the "
+                           "equation")
+    if len(terms) < len(arrays):
+        raise RuntimeError("einsum(): more operands were provided than specified in the "
+                           "equation")
+    seen: dict[str, int] = {}
+    for i, (term, x) in enumerate(zip(terms, arrays, strict=True)):
+        labels = term.replace("...", "")
+        if "..." not in term and len(labels) != x.ndim:
+            raise RuntimeError(
+                f"einsum(): the number of subscripts in the equation ({len(labels)}) does not "
+                f"match the number of dimensions ({x.ndim}) for operand {i} and no ellipsis "
+                "was given")
+        if len(labels) > x.ndim:
+            raise RuntimeError(
+                f"einsum(): the number of subscripts in the equation ({len(labels)}) is more "
+                f"than the number of dimensions ({x.ndim}) for operand {i}")
+        ellipsis_at = term.find("...")
+        sizes = (x.shape if ellipsis_at < 0 else
+                 x.shape[:ellipsis_at] + x.shape[x.ndim - (len(labels) - ellipsis_at):])
+        own: dict[str, int] = {}
+        for label, size in zip(labels, sizes, strict=True):
+            if own.setdefault(label, size) != size:
+                raise RuntimeError(f"einsum(): subscript {label} is repeated for operand {i} but "
+                                   f"the sizes don't match, {size} != {own[label]}")
+            previous = seen.get(label, 1)
+            if previous != 1 and size not in (1, previous):
+                raise RuntimeError(
+                    f"einsum(): subscript {label} has size {size} for operand {i} which does "
+                    f"not broadcast with previously seen size {previous}")
+            seen[label] = size if previous == 1 else previous
+    output = rhs.replace("...", "") if arrow else ""
+    for label in output:
+        if label not in seen:
+            raise RuntimeError(f"einsum(): output subscript {label} does not appear in the "
+                               "equation for any input operand")
+        if output.count(label) > 1:
+            raise RuntimeError(f"einsum(): output subscript {label} appears more than once in "
+                               "the output")
 
 
 def _vector(name: str, arg: str, x: jax.Array) -> None:
@@ -124,7 +193,7 @@ def _vector(name: str, arg: str, x: jax.Array) -> None:
 def outer(input: jax.Array, vec2: jax.Array, *, out: Any = None) -> jax.Array:
     """Outer product of two vectors.  PyTorch: ``torch.outer`` (also ``ger``)."""
     refuse_out(out, "outer")
-    a, b = as_array(input), as_array(vec2)
+    a, b = input_array(input, "outer"), as_array(vec2)
     _vector("outer", "self", a)
     _vector("outer", "vec2", b)
     return jnp.outer(a, b)
@@ -136,7 +205,7 @@ ger = outer
 def dot(input: jax.Array, tensor: jax.Array, *, out: Any = None) -> jax.Array:
     """Dot product of two 1-D arrays of the same dtype and length.  PyTorch: ``torch.dot``."""
     refuse_out(out, "dot")
-    a, b = as_array(input), as_array(tensor)
+    a, b = input_array(input, "dot"), as_array(tensor)
     if a.ndim != 1 or b.ndim != 1:
         raise RuntimeError(f"1D tensors expected, but got {a.ndim}D and {b.ndim}D tensors")
     if a.dtype != b.dtype:
@@ -150,7 +219,13 @@ def dot(input: jax.Array, tensor: jax.Array, *, out: Any = None) -> jax.Array:
 def inner(input: jax.Array, other: jax.Array, *, out: Any = None) -> jax.Array:
     """Sum-product over the last dims.  PyTorch: ``torch.inner``."""
     refuse_out(out, "inner")
-    return jnp.inner(as_array(input), as_array(other))
+    a, b = input_array(input, "inner"), as_array(other)
+    if a.ndim and b.ndim and a.shape[-1] != b.shape[-1]:
+        raise RuntimeError("inner() the last dimension must match on both input tensors but "
+                           f"got shapes {list(a.shape)} and {list(b.shape)}")
+    if a.dtype != b.dtype:
+        raise RuntimeError("both inputs should have same dtype")
+    return jnp.inner(a, b)
 
 
 def _scaled_sum(input: jax.Array, product: jax.Array, beta: Any, alpha: Any) -> jax.Array:
@@ -170,6 +245,12 @@ def addmm(input: jax.Array, mat1: jax.Array, mat2: jax.Array, *, beta: Any = 1, 
     PyTorch: ``torch.addmm``; ``beta=0`` ignores ``input`` (its NaNs do not propagate).
     """
     refuse_out(out, "addmm")
+    x, m1, m2 = input_array(input, "addmm"), as_array(mat1), as_array(mat2)
+    # torch compares the dtypes before the shapes: self with mat2, then mat1 with mat2
+    for what, y in (("self", x), ("mat1", m1)):
+        if y.dtype != m2.dtype:
+            raise RuntimeError(f"{what} and mat2 must have the same dtype, but got "
+                               f"{dtypes.torch_name(y.dtype)} and {dtypes.torch_name(m2.dtype)}")
     return _scaled_sum(input, mm(mat1, mat2), beta, alpha)
 
 
@@ -177,6 +258,11 @@ def baddbmm(input: jax.Array, batch1: jax.Array, batch2: jax.Array, *, beta: Any
             alpha: Any = 1, out: Any = None) -> jax.Array:
     """``beta * input + alpha * bmm(batch1, batch2)``.  PyTorch: ``torch.baddbmm``."""
     refuse_out(out, "baddbmm")
+    x, b1, b2 = input_array(input, "baddbmm"), as_array(batch1), as_array(batch2)
+    _check_scalar_type(b1, b2)
+    if x.dtype != b1.dtype:  # torch's check, before the shapes
+        raise RuntimeError(f"Input dtypes must be the same, got: input {_cpp(x.dtype)}, "
+                           f"batch1: {_cpp(b1.dtype)}, batch2: {_cpp(b2.dtype)}")
     return _scaled_sum(input, bmm(batch1, batch2), beta, alpha)
 
 
@@ -186,7 +272,7 @@ def diag(input: jax.Array, diagonal: int = 0, *, out: Any = None) -> jax.Array:
     PyTorch: ``torch.diag``.
     """
     refuse_out(out, "diag")
-    x = as_array(input)
+    x = input_array(input, "diag")
     if x.ndim not in (1, 2):
         raise RuntimeError(f"diag(): Supports 1D or 2D tensors. Got {x.ndim}D")
     return jnp.diag(x, diagonal)
@@ -194,7 +280,7 @@ def diag(input: jax.Array, diagonal: int = 0, *, out: Any = None) -> jax.Array:
 
 def trace(input: jax.Array) -> jax.Array:
     """Sum of a matrix's diagonal (ints sum as torch's int64).  PyTorch: ``torch.trace``."""
-    x = as_array(input)
+    x = input_array(input, "trace")
     if x.ndim != 2:
         raise RuntimeError(f"trace: expected a matrix, but got tensor with dim {x.ndim}")
     return jnp.trace(x, dtype=int_result(x.dtype))
@@ -242,13 +328,14 @@ def cdist(x1: jax.Array, x2: jax.Array, p: float = 2.0,
 
     PyTorch: ``torch.cdist``.
     """
-    a, b = as_array(x1), as_array(x2)
+    a, b = input_array(x1, "cdist", "x1"), input_array(x2, "cdist", "x2", 2)
     for name, x in (("X1", a), ("X2", b)):
         if x.ndim < 2:
             raise RuntimeError(f"cdist only supports at least 2D tensors, {name} got: {x.ndim}D")
         if not jnp.issubdtype(x.dtype, jnp.floating):
             raise RuntimeError(f"cdist only supports floating-point dtypes, {name} got: "
                                f"{dtypes.torch_name(x.dtype)}")
+    _check_scalar_type(a, b)
     if a.shape[-1] != b.shape[-1]:
         raise RuntimeError("X1 and X2 must have the same number of columns. X1: "
                            f"{a.shape[-1]} X2: {b.shape[-1]}")

@@ -21,6 +21,7 @@ from jnn._tensor_functions._common import (
     as_array,
     broadcast_shape,
     float_input,
+    input_array,
     is_concrete,
     refuse_out,
 )
@@ -39,7 +40,7 @@ ArrayOrNumber = jax.Array | builtins.int | builtins.float | builtins.bool
 def _unary_float(name: str, fn: Callable[[jax.Array], jax.Array]) -> Callable:
     def op(input: jax.Array, *, out: Any = None) -> jax.Array:
         refuse_out(out, name)
-        return fn(float_input(as_array(input)))
+        return fn(float_input(input_array(input, name)))
 
     op.__name__ = op.__qualname__ = name
     op.__doc__ = (f"Elementwise ``{name}``; integer inputs compute in the default float "
@@ -72,7 +73,7 @@ def _not_for_bool(name: str, kernel: str, x: jax.Array) -> None:
 def abs(input: jax.Array, *, out: Any = None) -> jax.Array:
     """Elementwise absolute value, dtype kept.  PyTorch: ``torch.abs`` (also ``absolute``)."""
     refuse_out(out, "abs")
-    x = as_array(input)
+    x = input_array(input, "abs")
     _not_for_bool("abs", "abs_cpu", x)
     return jnp.abs(x)
 
@@ -83,7 +84,7 @@ absolute = abs
 def neg(input: jax.Array, *, out: Any = None) -> jax.Array:
     """``-input``.  PyTorch: ``torch.neg`` (also ``negative``)."""
     refuse_out(out, "neg")
-    x = as_array(input)
+    x = input_array(input, "neg")
     if x.dtype == jnp.bool_:
         raise RuntimeError("Negation, the `-` operator, on a bool tensor is not supported. If "
                            "you are trying to invert a mask, use the `~` or `logical_not()` "
@@ -97,7 +98,7 @@ negative = neg
 def square(input: jax.Array, *, out: Any = None) -> jax.Array:
     """``input * input``; bools square as torch's int64.  PyTorch: ``torch.square``."""
     refuse_out(out, "square")
-    x = as_array(input)
+    x = input_array(input, "square")
     x = x.astype(dtypes.default_int()) if x.dtype == jnp.bool_ else x
     return x * x
 
@@ -105,14 +106,14 @@ def square(input: jax.Array, *, out: Any = None) -> jax.Array:
 def sign(input: jax.Array, *, out: Any = None) -> jax.Array:
     """-1, 0 or 1 by sign (bools are kept).  PyTorch: ``torch.sign``."""
     refuse_out(out, "sign")
-    x = as_array(input)
+    x = input_array(input, "sign")
     return x if x.dtype == jnp.bool_ else jnp.sign(x)
 
 
 def _rounding(name: str, kernel: str, fn: Callable) -> Callable:
     def op(input: jax.Array, *, out: Any = None) -> jax.Array:
         refuse_out(out, name)
-        x = as_array(input)
+        x = input_array(input, name)
         _not_for_bool(name, kernel, x)
         return x if jnp.issubdtype(x.dtype, jnp.integer) else fn(x)
 
@@ -133,7 +134,7 @@ def round(input: jax.Array, *, decimals: builtins.int = 0, out: Any = None) -> j
     PyTorch: ``torch.round``.
     """
     refuse_out(out, "round")
-    x = as_array(input)
+    x = input_array(input, "round")
     _not_for_bool("round", "round_vml_cpu", x)
     if jnp.issubdtype(x.dtype, jnp.integer):
         return x
@@ -152,6 +153,7 @@ def pow(input: ArrayOrNumber, exponent: ArrayOrNumber, *, out: Any = None) -> ja
         raise RuntimeError("Integers to negative integer powers are not allowed.")
     if not isinstance(base, jax.Array) and not isinstance(exponent, jax.Array):
         raise TypeError("pow(): at least one of input and exponent must be an array")
+    broadcast_shape(jnp.shape(base), jnp.shape(exponent))
     return jnp.power(base, exponent)
 
 
@@ -164,7 +166,11 @@ def clamp(input: jax.Array, min: ArrayOrNumber | None = None,
     refuse_out(out, "clamp")
     if min is None and max is None:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
-    x = as_array(input)
+    x = input_array(input, "clamp")
+    shape = x.shape  # torch broadcasts input, min and max together, in this order
+    for bound in (min, max):
+        if isinstance(bound, (jax.Array, np.ndarray)):
+            shape = broadcast_shape(shape, bound.shape)
     if min is not None:
         x = jnp.maximum(x, min)
     if max is not None:
@@ -182,11 +188,19 @@ def lerp(input: jax.Array, end: jax.Array, weight: ArrayOrNumber, *, out: Any = 
     PyTorch: ``torch.lerp`` (float inputs only, as torch).
     """
     refuse_out(out, "lerp")
-    start, stop = as_array(input), as_array(end)
+    start, stop = input_array(input, "lerp"), input_array(end, "lerp", "end", 2)
+    w = weight if isinstance(weight, jax.Array) else jnp.asarray(weight, start.dtype)
+    # torch's checks, dtypes before shapes
+    for what, y in (("end", stop), ("weight", w)):
+        if y.dtype != start.dtype and (what == "end" or isinstance(weight, jax.Array)):
+            raise RuntimeError(f"expected dtype {dtypes.cpp_name(start.dtype)} for `{what}` but "
+                               f"got dtype {dtypes.cpp_name(y.dtype)}")
     if not jnp.issubdtype(start.dtype, jnp.inexact):
         raise NotImplementedError("\"lerp_kernel_scalar\" not implemented for "
                                   f"'{dtypes.torch_name(start.dtype)}'")
-    w = weight if isinstance(weight, jax.Array) else jnp.asarray(weight, start.dtype)
+    shape = broadcast_shape(start.shape, stop.shape)
+    if isinstance(weight, jax.Array):
+        broadcast_shape(shape, w.shape)
     diff = stop - start
     return jnp.where(jnp.abs(w) < 0.5, start + w * diff, stop - diff * (1 - w))
 
@@ -194,13 +208,17 @@ def lerp(input: jax.Array, end: jax.Array, weight: ArrayOrNumber, *, out: Any = 
 def maximum(input: jax.Array, other: jax.Array, *, out: Any = None) -> jax.Array:
     """Elementwise maximum (NaN propagates).  PyTorch: ``torch.maximum``."""
     refuse_out(out, "maximum")
-    return jnp.maximum(as_array(input), as_array(other))
+    a, b = input_array(input, "maximum"), input_array(other, "maximum", "other", 2)
+    broadcast_shape(a.shape, b.shape)
+    return jnp.maximum(a, b)
 
 
 def minimum(input: jax.Array, other: jax.Array, *, out: Any = None) -> jax.Array:
     """Elementwise minimum (NaN propagates).  PyTorch: ``torch.minimum``."""
     refuse_out(out, "minimum")
-    return jnp.minimum(as_array(input), as_array(other))
+    a, b = input_array(input, "minimum"), input_array(other, "minimum", "other", 2)
+    broadcast_shape(a.shape, b.shape)
+    return jnp.minimum(a, b)
 
 
 def isclose(input: jax.Array, other: jax.Array, rtol: builtins.float = 1e-05,
@@ -209,7 +227,7 @@ def isclose(input: jax.Array, other: jax.Array, rtol: builtins.float = 1e-05,
 
     PyTorch: ``torch.isclose``; both must have the same dtype, as in torch.
     """
-    a, b = as_array(input), as_array(other)
+    a, b = input_array(input, "isclose"), as_array(other)
     if a.dtype != b.dtype:
         raise RuntimeError(f"{dtypes.torch_name(a.dtype)} did not match "
                            f"{dtypes.torch_name(b.dtype)}")
@@ -228,6 +246,7 @@ def allclose(input: jax.Array, other: jax.Array, rtol: builtins.float = 1e-05,
 
     PyTorch: ``torch.allclose``; under ``jax.jit`` a traced 0-d bool array instead.
     """
+    input_array(input, "allclose")
     return _python_bool(jnp.all(isclose(input, other, rtol, atol, equal_nan)))
 
 
@@ -236,7 +255,7 @@ def equal(input: jax.Array, other: jax.Array) -> Any:
 
     PyTorch: ``torch.equal``; under ``jax.jit`` a traced 0-d bool array instead.
     """
-    a, b = as_array(input), as_array(other)
+    a, b = input_array(input, "equal"), as_array(other)
     if a.shape != b.shape:
         return False
     return _python_bool(jnp.all(a == b))
@@ -245,7 +264,7 @@ def equal(input: jax.Array, other: jax.Array) -> Any:
 def _compare(name: str, fn: Callable) -> Callable:
     def op(input: jax.Array, other: ArrayOrNumber, *, out: Any = None) -> jax.Array:
         refuse_out(out, name)
-        a = as_array(input)
+        a = input_array(input, name)
         b = other if isinstance(other, (builtins.int, builtins.float)) else as_array(other)
         broadcast_shape(a.shape, jnp.shape(b))
         return fn(a, b)
@@ -266,14 +285,14 @@ ge = _compare("ge", jnp.greater_equal)
 
 def isnan(input: jax.Array) -> jax.Array:
     """Elementwise NaN test.  PyTorch: ``torch.isnan``."""
-    return jnp.isnan(as_array(input))
+    return jnp.isnan(input_array(input, "isnan"))
 
 
 def isinf(input: jax.Array) -> jax.Array:
     """Elementwise infinity test.  PyTorch: ``torch.isinf``."""
-    return jnp.isinf(as_array(input))
+    return jnp.isinf(input_array(input, "isinf"))
 
 
 def isfinite(input: jax.Array) -> jax.Array:
     """Elementwise finiteness test.  PyTorch: ``torch.isfinite``."""
-    return jnp.isfinite(as_array(input))
+    return jnp.isfinite(input_array(input, "isfinite"))

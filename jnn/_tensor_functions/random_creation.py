@@ -23,6 +23,7 @@ from jnn._tensor_functions._common import (
     broadcast_shape,
     check_nonnegative,
     finish,
+    input_array,
     is_concrete,
     refuse_out,
 )
@@ -84,7 +85,7 @@ def randint(*args: Any, low: int | None = None, high: int | None = None,
         low = args.pop() if args else 0
     if args or high is None:
         raise TypeError("randint() takes arguments (high, size) or (low, high, size)")
-    dt = dtypes.default_int() if dtype is None else dtypes.resolve_dtype(dtype)
+    dt = dtypes.default_int() if dtype is None else dtypes.resolve_dtype(dtype, "randint")
     check_requires_grad(requires_grad, dt)
     values = _uniform_ints(generator, _shape(size, "randint"), builtins.int(low),
                            builtins.int(high), dt)
@@ -103,7 +104,7 @@ def randperm(n: int, *, generator: Generator | None = None, out: Any = None, dty
     PyTorch: ``torch.randperm``.
     """
     check_nonnegative((n,))
-    dt = dtypes.default_int() if dtype is None else dtypes.resolve_dtype(dtype)
+    dt = dtypes.default_int() if dtype is None else dtypes.resolve_dtype(dtype, "randperm")
     check_requires_grad(requires_grad, dt)
     perm = jax.random.permutation(_random.next_key(generator), builtins.int(n))
     return finish(perm.astype(dt), device, out, "randperm")
@@ -146,7 +147,7 @@ def normal(mean: Any, std: Any = 1.0, size: Sequence[int] | None = None, *,
                         "normal(mean, std, size)")
     else:
         shape = _shape(size, "normal")
-        dt = dtypes.default_float() if dtype is None else dtypes.resolve_dtype(dtype)
+        dt = dtypes.default_float() if dtype is None else dtypes.resolve_dtype(dtype, "normal")
     check_requires_grad(requires_grad, dt)
     z = jax.random.normal(_random.next_key(generator), shape, dt)
     return finish((mean + std * z).astype(dt), device, None, "normal")
@@ -160,7 +161,7 @@ def bernoulli(input: jax.Array, p: float | None = None, *, generator: Generator 
     (the check is skipped under a trace).
     """
     refuse_out(out, "bernoulli")
-    x = jnp.asarray(input)
+    x = input_array(input, "bernoulli")
     if not jnp.issubdtype(x.dtype, jnp.floating):
         raise NotImplementedError(
             f"\"bernoulli_tensor_cpu_p_\" not implemented for '{dtypes.torch_name(x.dtype)}'")
@@ -184,10 +185,11 @@ def multinomial(input: jax.Array, num_samples: int, replacement: builtins.bool =
     Returns:
         ``(num_samples,)`` or ``(N, num_samples)`` indices, torch's int64 (int32 with x64 off).
 
-    PyTorch: ``torch.multinomial``; negative/NaN weights raise eagerly only.
+    PyTorch: ``torch.multinomial``; negative/NaN weights and all-zero rows raise eagerly
+    only (inside a trace they are not checked).
     """
     refuse_out(out, "multinomial")
-    x = jnp.asarray(input)
+    x = input_array(input, "multinomial")
     if x.ndim not in (1, 2):
         raise RuntimeError("prob_dist must be 1 or 2 dim")
     if num_samples <= 0:
@@ -195,8 +197,13 @@ def multinomial(input: jax.Array, num_samples: int, replacement: builtins.bool =
     if not replacement and num_samples > x.shape[-1]:
         raise RuntimeError("cannot sample n_sample > prob_dist.size(-1) samples without "
                            "replacement")
-    if is_concrete(x) and not builtins.bool(jnp.all(jnp.isfinite(x) & (x >= 0))):
-        raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
+    if is_concrete(x):  # torch's eager checks; skipped inside a trace (no host sync there)
+        valid, positive = jax.device_get((jnp.all(jnp.isfinite(x) & (x >= 0)),
+                                          jnp.all(jnp.sum(x, axis=-1) > 0)))
+        if not valid:
+            raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
+        if not positive:
+            raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
     logits = jnp.log(x.astype(jnp.promote_types(x.dtype, jnp.float32)))
     key = _random.next_key(generator)
     if replacement:
@@ -213,7 +220,7 @@ def rand_like(input: jax.Array, *, generator: Generator | None = None, dtype: An
               layout: Any = None, device: Any = None, requires_grad: builtins.bool = False,
               memory_format: Any = None) -> jax.Array:
     """Uniform [0, 1) samples in ``input``'s shape and dtype.  PyTorch: ``torch.rand_like``."""
-    x = jnp.asarray(input)
+    x = input_array(input, "rand_like")
     return _random.rand(x.shape, generator=generator, dtype=dtype or x.dtype, device=device,
                         requires_grad=requires_grad)
 
@@ -222,7 +229,7 @@ def randn_like(input: jax.Array, *, generator: Generator | None = None, dtype: A
                layout: Any = None, device: Any = None, requires_grad: builtins.bool = False,
                memory_format: Any = None) -> jax.Array:
     """Standard-normal samples in ``input``'s shape and dtype.  PyTorch: ``torch.randn_like``."""
-    x = jnp.asarray(input)
+    x = input_array(input, "randn_like")
     return _random.randn(x.shape, generator=generator, dtype=dtype or x.dtype, device=device,
                          requires_grad=requires_grad)
 
@@ -239,8 +246,8 @@ def randint_like(input: jax.Array, low: int = 0, high: int | None = None, *,
     """
     if high is None:
         low, high = 0, low
-    x = jnp.asarray(input)
-    dt = x.dtype if dtype is None else dtypes.resolve_dtype(dtype)
+    x = input_array(input, "randint_like")
+    dt = x.dtype if dtype is None else dtypes.resolve_dtype(dtype, "randint_like")
     check_requires_grad(requires_grad, dt)
     values = _uniform_ints(generator, x.shape, builtins.int(low), builtins.int(high), dt)
     return finish(values, device, None, "randint_like")

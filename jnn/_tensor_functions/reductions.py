@@ -12,6 +12,7 @@ from __future__ import annotations
 import builtins
 import functools
 import math
+import numbers
 from typing import Any
 
 import jax
@@ -20,9 +21,13 @@ import jax.numpy as jnp
 from jnn._tensor_functions import dtypes, return_types
 from jnn._tensor_functions._common import (
     Dims,
-    as_array,
+    broadcast_shape,
+    check_bools,
+    check_reduced_nonempty,
     float_input,
+    input_array,
     int_result,
+    not_a_tensor,
     refuse_out,
     wrap_dim,
     wrap_dims,
@@ -35,8 +40,8 @@ __all__ = [
 ]
 
 
-def _dtype_arg(x: jax.Array, dtype: Any) -> Any:
-    return int_result(x.dtype) if dtype is None else dtypes.resolve_dtype(dtype)
+def _dtype_arg(x: jax.Array, dtype: Any, name: str) -> Any:
+    return int_result(x.dtype) if dtype is None else dtypes.resolve_dtype(dtype, name)
 
 
 def sum(input: jax.Array, dim: Dims = None, keepdim: builtins.bool = False, *,
@@ -46,17 +51,20 @@ def sum(input: jax.Array, dim: Dims = None, keepdim: builtins.bool = False, *,
     PyTorch: ``torch.sum``.
     """
     refuse_out(out, "sum")
-    x = as_array(input)
-    return jnp.sum(x, axis=wrap_dims(dim, x.ndim), keepdims=keepdim, dtype=_dtype_arg(x, dtype))
+    check_bools("sum", keepdim=keepdim)
+    x = input_array(input, "sum")
+    return jnp.sum(x, axis=wrap_dims(dim, x.ndim), keepdims=keepdim,
+                   dtype=_dtype_arg(x, dtype, "sum"))
 
 
 def nansum(input: jax.Array, dim: Dims = None, keepdim: builtins.bool = False, *,
            dtype: Any = None, out: Any = None) -> jax.Array:
     """:func:`sum` treating NaN as zero.  PyTorch: ``torch.nansum``."""
     refuse_out(out, "nansum")
-    x = as_array(input)
+    check_bools("nansum", keepdim=keepdim)
+    x = input_array(input, "nansum")
     return jnp.nansum(x, axis=wrap_dims(dim, x.ndim), keepdims=keepdim,
-                      dtype=_dtype_arg(x, dtype))
+                      dtype=_dtype_arg(x, dtype, "nansum"))
 
 
 def _float_only(name: str, x: jax.Array) -> None:
@@ -73,9 +81,10 @@ def mean(input: jax.Array, dim: Dims = None, keepdim: builtins.bool = False, *,
     PyTorch: ``torch.mean``.
     """
     refuse_out(out, "mean")
-    x = as_array(input)
+    check_bools("mean", keepdim=keepdim)
+    x = input_array(input, "mean")
     if dtype is not None:
-        x = x.astype(dtypes.resolve_dtype(dtype))
+        x = x.astype(dtypes.resolve_dtype(dtype, "mean"))
     _float_only("mean", x)
     return jnp.mean(x, axis=wrap_dims(dim, x.ndim), keepdims=keepdim)
 
@@ -87,10 +96,12 @@ def prod(input: jax.Array, dim: builtins.int | None = None, keepdim: builtins.bo
     PyTorch: ``torch.prod``.
     """
     refuse_out(out, "prod")
-    x = as_array(input)
+    check_bools("prod", keepdim=keepdim)
+    x = input_array(input, "prod")
     if dim is not None and not isinstance(dim, builtins.int):
         raise TypeError("prod(): argument 'dim' must be int, not " + type(dim).__name__)
-    return jnp.prod(x, axis=wrap_dims(dim, x.ndim), keepdims=keepdim, dtype=_dtype_arg(x, dtype))
+    return jnp.prod(x, axis=wrap_dims(dim, x.ndim), keepdims=keepdim,
+                    dtype=_dtype_arg(x, dtype, "prod"))
 
 
 def _variance(name: str, input: jax.Array, dim: Any, unbiased: Any, keepdim: builtins.bool,
@@ -102,7 +113,10 @@ def _variance(name: str, input: jax.Array, dim: Any, unbiased: Any, keepdim: bui
         correction = 1 if unbiased is None else builtins.int(builtins.bool(unbiased))
     elif unbiased is not None:
         raise TypeError(f"{name}(): pass either unbiased or correction, not both")
-    x = as_array(input)
+    elif not isinstance(correction, (numbers.Number, jax.Array)):
+        raise TypeError(f"{name}(): argument 'correction' must be Number, not "
+                        f"{type(correction).__name__}")
+    x = input_array(input, name)
     if not jnp.issubdtype(x.dtype, jnp.inexact):
         raise RuntimeError("std and var only support floating point and complex dtypes")
     return _variance_kernel(x, wrap_dims(dim, x.ndim), keepdim, builtins.float(correction))
@@ -160,8 +174,9 @@ def std_mean(input: jax.Array, dim: Dims | builtins.bool = None,
 
 def _extreme(name: str, value_fn: Any, index_fn: Any, pair_fn: Any, result: type,
              input: jax.Array, dim: Any, keepdim: builtins.bool) -> Any:
-    x = as_array(input)
+    x = input_array(input, name)
     if isinstance(dim, jax.Array):  # max(input, other): elementwise
+        broadcast_shape(x.shape, dim.shape)
         return pair_fn(x, dim)
     if dim is None:
         if x.size == 0:
@@ -208,21 +223,35 @@ def amax(input: jax.Array, dim: Dims = (), keepdim: builtins.bool = False, *,
          out: Any = None) -> jax.Array:
     """Maximum over ``dim`` (int or tuple; ``()`` means all).  PyTorch: ``torch.amax``."""
     refuse_out(out, "amax")
-    x = as_array(input)
-    return jnp.max(x, axis=wrap_dims(dim, x.ndim), keepdims=keepdim)
+    x = input_array(input, "amax")
+    axes = _nonempty_axes("amax", x, dim)
+    return jnp.max(x, axis=axes, keepdims=keepdim)
 
 
 def amin(input: jax.Array, dim: Dims = (), keepdim: builtins.bool = False, *,
          out: Any = None) -> jax.Array:
     """Minimum over ``dim`` (int or tuple; ``()`` means all).  PyTorch: ``torch.amin``."""
     refuse_out(out, "amin")
-    x = as_array(input)
-    return jnp.min(x, axis=wrap_dims(dim, x.ndim), keepdims=keepdim)
+    x = input_array(input, "amin")
+    axes = _nonempty_axes("amin", x, dim)
+    return jnp.min(x, axis=axes, keepdims=keepdim)
+
+
+def _nonempty_axes(name: str, x: jax.Array, dim: Dims) -> tuple[builtins.int, ...]:
+    """amax/amin's axes, with torch's errors for an empty reduction (no identity)."""
+    axes = wrap_dims(dim, x.ndim)
+    if x.size == 0:
+        if dim is None or (isinstance(dim, (tuple, list)) and not dim):
+            raise RuntimeError(f"{name}(): Expected reduction dim to be specified for "
+                               "input.numel() == 0. Specify the reduction dim with the 'dim' "
+                               "argument.")
+        check_reduced_nonempty(name, x.shape, axes)
+    return axes
 
 
 def _arg(name: str, fn: Any, input: jax.Array, dim: builtins.int | None,
          keepdim: builtins.bool) -> jax.Array:
-    x = as_array(input)
+    x = input_array(input, name)
     if dim is None:
         if x.size == 0:
             raise IndexError(f"{name}(): Expected reduction dim to be specified for "
@@ -233,6 +262,7 @@ def _arg(name: str, fn: Any, input: jax.Array, dim: builtins.int | None,
     d = wrap_dim(dim, x.ndim)
     if x.ndim == 0:
         return jnp.zeros((), dtypes.default_int())
+    check_reduced_nonempty(name, x.shape, (d,))
     return fn(x, axis=d, keepdims=keepdim).astype(dtypes.default_int())
 
 
@@ -252,7 +282,7 @@ def logsumexp(input: jax.Array, dim: Dims, keepdim: builtins.bool = False, *,
               out: Any = None) -> jax.Array:
     """``log(sum(exp(input)))`` over ``dim``, computed stably.  PyTorch: ``torch.logsumexp``."""
     refuse_out(out, "logsumexp")
-    x = float_input(as_array(input))
+    x = float_input(input_array(input, "logsumexp"))
     return _logsumexp(x, wrap_dims(dim, x.ndim), keepdim)
 
 
@@ -279,9 +309,11 @@ def norm(input: jax.Array, p: Any = "fro", dim: Dims = None, keepdim: builtins.b
     PyTorch: ``torch.norm`` (deprecated there in favour of ``torch.linalg``, kept here).
     """
     refuse_out(out, "norm")
-    x = as_array(input)
+    if not_a_tensor(input):  # torch.norm is Python that reads ``input.layout``
+        raise AttributeError(f"'{type(input).__name__}' object has no attribute 'layout'")
+    x = input_array(input, "norm")
     if dtype is not None:
-        x = x.astype(dtypes.resolve_dtype(dtype))
+        x = x.astype(dtypes.resolve_dtype(dtype, "norm"))
     if not jnp.issubdtype(x.dtype, jnp.inexact):
         raise RuntimeError("linalg.vector_norm: Expected a floating point or complex tensor "
                            f"as input. Got {dtypes.torch_name(x.dtype)}")
@@ -309,7 +341,7 @@ def any(input: jax.Array, dim: Dims = None, keepdim: builtins.bool = False, *,
     """Whether any entry is non-zero, over ``dim`` (default all).  PyTorch: ``torch.any``
     (which returns uint8 for uint8 input; jnn always returns bool)."""
     refuse_out(out, "any")
-    x = as_array(input)
+    x = input_array(input, "any")
     return jnp.any(x, axis=wrap_dims(dim, x.ndim), keepdims=keepdim)
 
 
@@ -318,7 +350,7 @@ def all(input: jax.Array, dim: Dims = None, keepdim: builtins.bool = False, *,
     """Whether every entry is non-zero, over ``dim`` (default all).  PyTorch: ``torch.all``
     (uint8 in, uint8 out there; bool here)."""
     refuse_out(out, "all")
-    x = as_array(input)
+    x = input_array(input, "all")
     return jnp.all(x, axis=wrap_dims(dim, x.ndim), keepdims=keepdim)
 
 
@@ -327,15 +359,15 @@ def count_nonzero(input: jax.Array, dim: Dims = None) -> jax.Array:
 
     PyTorch: ``torch.count_nonzero``.
     """
-    x = as_array(input)
+    x = input_array(input, "count_nonzero")
     return jnp.sum(x != 0, axis=wrap_dims(dim, x.ndim), dtype=dtypes.default_int())
 
 
 def _softmax_like(name: str, fn: Any, input: jax.Array, dim: builtins.int, dtype: Any
                   ) -> jax.Array:
-    x = as_array(input)
+    x = input_array(input, name)
     if dtype is not None:
-        x = x.astype(dtypes.resolve_dtype(dtype))
+        x = x.astype(dtypes.resolve_dtype(dtype, name))
     if not jnp.issubdtype(x.dtype, jnp.floating):
         raise NotImplementedError(f"\"{name}_lastdim_kernel_impl\" not implemented for "
                                   f"'{dtypes.torch_name(x.dtype)}'")

@@ -15,9 +15,11 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from jnn._tensor_functions import dtypes
 from jnn._tensor_functions._common import (
-    as_array,
+    concrete_values,
     eager_only,
+    input_array,
     refuse_out,
     wrap_dim,
     wrap_dims,
@@ -35,7 +37,7 @@ def flatten(input: jax.Array, start_dim: int = 0, end_dim: int = -1) -> jax.Arra
 
     PyTorch: ``torch.flatten``.
     """
-    x = as_array(input)
+    x = input_array(input, "flatten")
     if x.ndim == 0:
         wrap_dim(start_dim, 0)
         wrap_dim(end_dim, 0)
@@ -48,7 +50,7 @@ def flatten(input: jax.Array, start_dim: int = 0, end_dim: int = -1) -> jax.Arra
 
 def unflatten(input: jax.Array, dim: int, sizes: Sequence[int]) -> jax.Array:
     """Split dim ``dim`` into ``sizes`` (one may be -1).  PyTorch: ``torch.unflatten``."""
-    x = as_array(input)
+    x = input_array(input, "unflatten")
     d = wrap_dim(dim, x.ndim)
     sizes = [builtins.int(s) for s in sizes]
     known = math.prod(s for s in sizes if s != -1)
@@ -64,7 +66,7 @@ def unflatten(input: jax.Array, dim: int, sizes: Sequence[int]) -> jax.Array:
 
 def unsqueeze(input: jax.Array, dim: int) -> jax.Array:
     """Insert a size-1 dim at ``dim`` (in ``[-ndim-1, ndim]``).  PyTorch: ``torch.unsqueeze``."""
-    x = as_array(input)
+    x = input_array(input, "unsqueeze")
     return jnp.expand_dims(x, wrap_dim(dim, x.ndim + 1))
 
 
@@ -75,14 +77,14 @@ def squeeze(input: jax.Array, dim: int | Sequence[int] | None = None) -> jax.Arr
 
     PyTorch: ``torch.squeeze``.
     """
-    x = as_array(input)
+    x = input_array(input, "squeeze")
     dims = wrap_dims(dim, x.ndim, empty_is_all=False)
     return jnp.squeeze(x, tuple(d for d in dims if x.shape[d] == 1))
 
 
 def transpose(input: jax.Array, dim0: int, dim1: int) -> jax.Array:
     """Swap dims ``dim0`` and ``dim1``.  PyTorch: ``torch.transpose`` (and ``swapaxes``)."""
-    x = as_array(input)
+    x = input_array(input, "transpose")
     return jnp.swapaxes(x, wrap_dim(dim0, x.ndim), wrap_dim(dim1, x.ndim)) if x.ndim else x
 
 
@@ -98,7 +100,7 @@ def swapdims(input: jax.Array, dim0: int, dim1: int) -> jax.Array:
 
 def permute(input: jax.Array, dims: Sequence[int]) -> jax.Array:
     """Reorder the dims: output dim ``i`` is input dim ``dims[i]``.  PyTorch: ``torch.permute``."""
-    x = as_array(input)
+    x = input_array(input, "permute")
     if len(dims) != x.ndim:
         raise RuntimeError(
             "permute(sparse_coo): number of dimensions in the tensor input does not match the "
@@ -112,7 +114,7 @@ def permute(input: jax.Array, dims: Sequence[int]) -> jax.Array:
 
 def reshape(input: jax.Array, shape: Sequence[int]) -> jax.Array:
     """``input``'s values in ``shape`` (one size may be -1).  PyTorch: ``torch.reshape``."""
-    x = as_array(input)
+    x = input_array(input, "reshape")
     shape = [builtins.int(s) for s in shape]
     if shape.count(-1) > 1:
         raise RuntimeError("only one dimension can be inferred")
@@ -126,7 +128,7 @@ def reshape(input: jax.Array, shape: Sequence[int]) -> jax.Array:
 def movedim(input: jax.Array, source: int | Sequence[int],
             destination: int | Sequence[int]) -> jax.Array:
     """Move dims ``source`` to positions ``destination``.  PyTorch: ``torch.movedim``."""
-    x = as_array(input)
+    x = input_array(input, "movedim")
     src = [source] if isinstance(source, builtins.int) else list(source)
     dst = [destination] if isinstance(destination, builtins.int) else list(destination)
     if len(src) != len(dst):
@@ -152,7 +154,7 @@ def narrow(input: jax.Array, dim: int, start: int | jax.Array, length: int) -> j
 
     PyTorch: ``torch.narrow``.
     """
-    x = as_array(input)
+    x = input_array(input, "narrow")
     d = wrap_dim(dim, x.ndim)
     n = x.shape[d]
     if isinstance(start, jax.core.Tracer):
@@ -168,7 +170,7 @@ def narrow(input: jax.Array, dim: int, start: int | jax.Array, length: int) -> j
 
 
 def _triangle(name: str, fn: Any, input: jax.Array, diagonal: int) -> jax.Array:
-    x = as_array(input)
+    x = input_array(input, name)
     if x.ndim < 2:
         raise RuntimeError(f"{name}: input tensor must have at least 2 dimensions")
     return fn(x, diagonal)
@@ -192,7 +194,7 @@ def roll(input: jax.Array, shifts: int | Sequence[int],
 
     PyTorch: ``torch.roll``.
     """
-    x = as_array(input)
+    x = input_array(input, "roll")
     shifts_t = (shifts,) if isinstance(shifts, builtins.int) else tuple(shifts)
     if dims is None:
         return jnp.roll(x.reshape(-1), shifts_t[0] if len(shifts_t) == 1 else shifts_t
@@ -209,7 +211,7 @@ def flip(input: jax.Array, dims: Sequence[int]) -> jax.Array:
     if not isinstance(dims, (tuple, list)):
         raise TypeError("flip(): argument 'dims' (position 2) must be tuple of ints, not "
                         f"{type(dims).__name__}")
-    x = as_array(input)
+    x = input_array(input, "flip")
     return jnp.flip(x, wrap_dims(tuple(dims), x.ndim, empty_is_all=False)) if dims else x
 
 
@@ -229,39 +231,58 @@ def repeat_interleave(input: jax.Array, repeats: int | jax.Array | None = None,
     PyTorch: ``torch.repeat_interleave``.
     """
     if repeats is None:
-        counts = as_array(input)
+        counts = input_array(input, "repeat_interleave")
         return repeat_interleave(jnp.arange(counts.shape[0], dtype=counts.dtype), counts, 0,
                                  output_size=output_size)
-    x = as_array(input)
+    x = input_array(input, "repeat_interleave")
     if dim is None:
         x, d = x.reshape(-1), 0
     else:
         d = wrap_dim(dim, x.ndim)
         x = x.reshape(1) if x.ndim == 0 else x
-    if isinstance(repeats, (jax.Array, np.ndarray)) and repeats.ndim > 0:
-        if repeats.shape[0] not in (1, x.shape[d]):
+    if isinstance(repeats, (jax.Array, np.ndarray)):
+        if not jnp.issubdtype(repeats.dtype, jnp.integer):
+            raise NotImplementedError('"repeat_interleave_cpu" not implemented for '
+                                      f"'{dtypes.torch_name(repeats.dtype)}'")
+        if repeats.ndim > 0 and repeats.shape[0] not in (1, x.shape[d]):
             raise RuntimeError(
                 "repeats must have the same size as input along dim, but got repeats.size(0) "
                 f"= {repeats.shape[0]} and input.size({d}) = {x.shape[d]}")
         if output_size is None:
             eager_only("repeat_interleave", repeats, hint=", or pass output_size=")
+        _check_repeat_values(repeats, x.shape[d], output_size)
         return jnp.repeat(x, repeats, axis=d, total_repeat_length=output_size)
+    if repeats < 0:
+        raise RuntimeError("Repeats must be non-negative")
     return jnp.repeat(x, builtins.int(repeats), axis=d)
+
+
+def _check_repeat_values(repeats: Any, size: int, output_size: int | None) -> None:
+    """torch's eager checks of an array of repeats (skipped inside a trace)."""
+    values = concrete_values(repeats)
+    if values is None:
+        return
+    # one count broadcasts over every entry along dim; torch compares the total first
+    total = builtins.int(values.sum()) * (size if values.size == 1 else 1)
+    if output_size is not None and output_size != total:
+        raise RuntimeError("allocated size does not match required size")
+    if (values < 0).any():
+        raise RuntimeError("repeats can not be negative")
 
 
 def clone(input: jax.Array, *, memory_format: Any = None) -> jax.Array:
     """A copy of ``input`` (JAX arrays are immutable: rarely needed).  PyTorch: ``torch.clone``."""
-    return jnp.array(input, copy=True)
+    return jnp.array(input_array(input, "clone"), copy=True)
 
 
 def detach(input: jax.Array) -> jax.Array:
     """``input`` with gradients stopped (``lax.stop_gradient``).  PyTorch: ``torch.detach``."""
-    return lax.stop_gradient(input)
+    return lax.stop_gradient(input_array(input, "detach"))
 
 
 def numel(input: jax.Array) -> builtins.int:
     """The number of entries, a Python int.  PyTorch: ``torch.numel``."""
-    return math.prod(jnp.shape(input))
+    return math.prod(jnp.shape(input_array(input, "numel")))
 
 
 def is_tensor(obj: Any) -> builtins.bool:

@@ -16,7 +16,14 @@ import jax.numpy as jnp
 from jax import lax
 
 from jnn._tensor_functions import dtypes, return_types
-from jnn._tensor_functions._common import as_array, eager_only, refuse_out, wrap_dim
+from jnn._tensor_functions._common import (
+    check_bools,
+    check_reduced_nonempty,
+    eager_only,
+    input_array,
+    refuse_out,
+    wrap_dim,
+)
 
 __all__ = ["sort", "argsort", "msort", "topk", "kthvalue", "median", "mode", "unique",
            "bincount"]
@@ -53,7 +60,8 @@ def sort(input: jax.Array, dim: int = -1, descending: builtins.bool = False, *,
     PyTorch: ``torch.sort``; always stable here (``stable`` is accepted).
     """
     refuse_out(out, "sort")
-    x = as_array(input)
+    check_bools("sort", descending=descending, stable=False if stable is None else stable)
+    x = input_array(input, "sort")
     d = wrap_dim(dim, x.ndim)
     if x.ndim == 0:
         return return_types.sort(x, jnp.zeros((), dtypes.default_int()))
@@ -63,13 +71,13 @@ def sort(input: jax.Array, dim: int = -1, descending: builtins.bool = False, *,
 def argsort(input: jax.Array, dim: int = -1, descending: builtins.bool = False, *,
             stable: builtins.bool = False) -> jax.Array:
     """The indices that sort ``input`` along ``dim``.  PyTorch: ``torch.argsort``."""
-    return sort(input, dim, descending, stable=stable).indices
+    return sort(input_array(input, "argsort"), dim, descending, stable=stable).indices
 
 
 def msort(input: jax.Array, *, out: Any = None) -> jax.Array:
     """``input`` sorted along dim 0.  PyTorch: ``torch.msort``."""
     refuse_out(out, "msort")
-    return sort(input, 0).values
+    return sort(input_array(input, "msort"), 0).values
 
 
 def topk(input: jax.Array, k: int, dim: int = -1, largest: builtins.bool = True,
@@ -83,7 +91,8 @@ def topk(input: jax.Array, k: int, dim: int = -1, largest: builtins.bool = True,
     PyTorch: ``torch.topk``; among equal entries the first ones are taken.
     """
     refuse_out(out, "topk")
-    x = as_array(input)
+    check_bools("topk", largest=largest, sorted=sorted)
+    x = input_array(input, "topk")
     d = wrap_dim(dim, x.ndim)
     n = x.shape[d] if x.ndim else 1
     if not 0 <= k <= n:
@@ -116,8 +125,9 @@ def kthvalue(input: jax.Array, k: int, dim: int = -1, keepdim: builtins.bool = F
     PyTorch: ``torch.kthvalue``.
     """
     refuse_out(out, "kthvalue")
-    x = as_array(input)
+    x = input_array(input, "kthvalue")
     d = wrap_dim(dim, x.ndim)
+    check_reduced_nonempty("kthvalue", x.shape, (d,))
     n = x.shape[d] if x.ndim else 1
     if not 1 <= k <= n:
         raise RuntimeError(f"kthvalue(): selected number k out of range for dimension {d}")
@@ -137,7 +147,7 @@ def median(input: jax.Array, dim: int | None = None, keepdim: builtins.bool = Fa
     PyTorch: ``torch.median``.
     """
     refuse_out(out, "median")
-    x = as_array(input)
+    x = input_array(input, "median")
     if dim is None:
         flat = x.reshape(-1)
         if flat.size == 0:
@@ -146,6 +156,7 @@ def median(input: jax.Array, dim: int | None = None, keepdim: builtins.bool = Fa
     d = wrap_dim(dim, x.ndim)
     if x.ndim == 0:
         return return_types.median(x, jnp.zeros((), dtypes.default_int()))
+    check_reduced_nonempty("median", x.shape, (d,))
     return return_types.median(*_select(x, d, (x.shape[d] - 1) // 2, keepdim, True))
 
 
@@ -159,10 +170,11 @@ def mode(input: jax.Array, dim: int = -1, keepdim: builtins.bool = False, *,
     PyTorch: ``torch.mode``.
     """
     refuse_out(out, "mode")
-    x = as_array(input)
+    x = input_array(input, "mode")
     d = wrap_dim(dim, x.ndim)
     if x.ndim == 0:
         return return_types.mode(x, jnp.zeros((), dtypes.default_int()))
+    check_reduced_nonempty("mode", x.shape, (d,))
     values, last = _mode_kernel(x, d, keepdim)
     return return_types.mode(values, last)
 
@@ -197,8 +209,10 @@ def unique(input: jax.Array, sorted: builtins.bool = True,
 
     PyTorch: ``torch.unique``; the output is always sorted.
     """
+    check_bools("_unique2", sorted=sorted, return_inverse=return_inverse,
+                return_counts=return_counts)
     eager_only("unique", input, hint="; jnp.unique(x, size=k) works under jit")
-    x = as_array(input)
+    x = input_array(input, "_unique2")
     axis = None if dim is None else wrap_dim(dim, x.ndim)
     res = jnp.unique(x, return_inverse=True, return_counts=True, axis=axis)
     values, inverse, counts = res[0], res[1], res[2]
@@ -226,7 +240,7 @@ def bincount(input: jax.Array, weights: jax.Array | None = None, minlength: int 
 
     PyTorch: ``torch.bincount``; torch gives float64 for float weights with int64 input.
     """
-    x = as_array(input)
+    x = input_array(input, "bincount")
     if not jnp.issubdtype(x.dtype, jnp.integer):
         raise NotImplementedError(f"\"bincount_cpu\" not implemented for "
                                   f"'{dtypes.torch_name(x.dtype)}'")
@@ -234,6 +248,8 @@ def bincount(input: jax.Array, weights: jax.Array | None = None, minlength: int 
         raise RuntimeError("bincount only supports 1-d non-negative integral inputs.")
     if minlength < 0:
         raise RuntimeError("minlength should be >= 0")
+    if weights is not None and (jnp.ndim(weights) != 1 or jnp.shape(weights)[0] != x.shape[0]):
+        raise RuntimeError("weights should be 1-d and have the same length as input")
     traced = isinstance(x, jax.core.Tracer) or isinstance(weights, jax.core.Tracer)
     if traced:
         if minlength == 0:

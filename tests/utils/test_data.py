@@ -259,7 +259,30 @@ DATASET_ERRORS = {
     "split_sum": lambda m: m.random_split(range(10), [3, 3]),
     "split_fraction": lambda m: m.random_split(range(10), [1.5, -0.5]),
     "split_fraction_sum": lambda m: m.random_split(range(10), [0.5, 0.6]),
+    # indices out of range raise as torch's tensor indexing (JAX would clamp them)
+    "tensor_index_high": lambda m: _datasets(m)[37],
+    "tensor_index_negative": lambda m: _datasets(m)[-38],
+    "tensor_index_float": lambda m: _datasets(m)[1.5],
+    "tensor_index_str": lambda m: _datasets(m)["a"],
+    "tensor_index_list": lambda m: _datasets(m)[[0, 40]],
+    "tensor_index_nested_list": lambda m: _datasets(m)[[[0, 40]]],
+    "tensor_index_array": lambda m: _datasets(m)[_index(m, [3, -40])],
+    "tensor_index_float_array": lambda m: _datasets(m)[_index(m, [1.5])],
+    "tensor_index_tuple": lambda m: _datasets(m)[0, 9],
+    "tensor_index_too_many": lambda m: _datasets(m)[0, 1, 2],
+    "tensor_list": lambda m: m.TensorDataset([1, 2]),
+    "subset_index": lambda m: m.Subset(_datasets(m), [40])[0],
+    "subset_negative": lambda m: m.Subset(_datasets(m), [-40])[0],
+    "stack_index": lambda m: m.StackDataset(_datasets(m))[37],
+    "loader_sampler": lambda m: list(m.DataLoader(_datasets(m), sampler=[0, 37])),
+    "loader_batch_sampler": lambda m: list(m.DataLoader(_datasets(m), batch_sampler=[[0, 90]])),
+    "loader_subset": lambda m: list(m.DataLoader(m.Subset(_datasets(m), [1, -38]),
+                                                 batch_size=2)),
 }
+
+
+def _index(m: Any, values: list) -> Any:
+    return torch.tensor(values) if m is tud else jnp.asarray(values)
 
 
 @pytest.mark.parametrize("case", list(DATASET_ERRORS))
@@ -650,3 +673,13 @@ def test_epoch_over_digits_sized_data_takes_milliseconds() -> None:
             pass
         best = min(best, time.perf_counter() - start)
     assert best < 0.1, f"{best * 1e3:.1f} ms per epoch"  # ~3 ms; stacking per sample: far more
+
+
+def test_tensor_dataset_indexing_still_matches_torch() -> None:
+    ours = jud.TensorDataset(jnp.asarray(X), jnp.asarray(Y))
+    theirs = _datasets(tud)
+    for index in (0, -1, 36, slice(2, 50), [0, -1], [True] * 36 + [False], (3,),
+                  np.int64(-37), None, ...):
+        assert_like_torch(list(ours[index]), list(theirs[index]))
+    with pytest.raises(IndexError, match="index 37 is out of bounds for dimension 0 with size 37"):
+        ours[jnp.asarray(37)]

@@ -88,7 +88,15 @@ def _fast_batch(dataset: Any, indices: list) -> list | None:
             or getattr(type(dataset), "__getitems__", None) is not None):
         return None
     index = np.asarray(indices)
+    _check_batch_index(index, len(dataset))
     return _put_arrays([source[index] for source in dataset._batch_sources()])
+
+
+def _check_batch_index(index: np.ndarray, size: int) -> None:
+    """torch's error for a sampled index out of range (JAX would clamp it on a device)."""
+    if index.size and index.dtype.kind in "iu" and (index.min() < -size or index.max() >= size):
+        bad = index[(index < -size) | (index >= size)].flat[0]
+        raise IndexError(f"index {bad} is out of bounds for dimension 0 with size {size}")
 
 
 class _MapDatasetFetcher:

@@ -62,6 +62,72 @@ def _first_dim(tensor: Any) -> int:
     return int(np.shape(tensor)[0])
 
 
+def _out_of_bounds(index: int, dim: int, size: int) -> IndexError:
+    return IndexError(f"index {index} is out of bounds for dimension {dim} with size {size}")
+
+
+def _reads_as_tuple(index: list) -> bool:
+    """torch (as NumPy once did) reads a list holding sequences, slices, None or ``...``
+    as a tuple of per-dimension indices: ``t[[[0, 9]]]`` is ``t[[0, 9]]``."""
+    return any(isinstance(i, (list, tuple, slice, np.ndarray, jax.Array)) or i is None
+               or i is Ellipsis for i in index)
+
+
+def _torch_index(index: Any, shape: tuple[int, ...]) -> Any:
+    """``index`` for an array of ``shape``, checked as torch checks a tensor's indices.
+
+    JAX clamps an out-of-range index (``x[10]`` of 4 rows is the last row) where torch
+    raises ``IndexError: index 10 is out of bounds for dimension 0 with size 4``; the same
+    checks are made here, on Python ints for the common case (no device sync).
+    """
+    if type(index) is int:  # the DataLoader's per-sample path
+        if not -shape[0] <= index < shape[0]:
+            raise _out_of_bounds(index, 0, shape[0])
+        return index
+    if isinstance(index, list) and _reads_as_tuple(index):
+        index = tuple(index)
+    if not isinstance(index, tuple):
+        return _torch_index_1(index, 0, shape[0])
+    if sum(i is not None and i is not Ellipsis and not isinstance(i, (bool, np.bool_))
+           for i in index) > len(shape):
+        raise IndexError(f"too many indices for tensor of dimension {len(shape)}")
+    if any(i is None or i is Ellipsis or isinstance(i, (bool, np.bool_)) for i in index):
+        return index  # dimensions shift: left to the array's own indexing
+    return tuple(_torch_index_1(i, d, shape[d]) if d < len(shape) else i
+                 for d, i in enumerate(index))
+
+
+def _torch_index_1(index: Any, dim: int, size: int) -> Any:
+    """One per-dimension index, checked as torch does (see :func:`_torch_index`)."""
+    if (index is None or index is Ellipsis or isinstance(index, (slice, bool, np.bool_))):
+        return index
+    if isinstance(index, (int, np.integer)):
+        if not -size <= index < size:
+            raise _out_of_bounds(int(index), dim, size)
+        return index
+    if isinstance(index, str):
+        raise TypeError("new(): invalid data type 'str'")
+    if isinstance(index, float):
+        raise IndexError("only integers, slices (`:`), ellipsis (`...`), None and long or "
+                         "byte Variables are valid indices (got float)")
+    if isinstance(index, list):  # torch makes a list of numbers a long tensor
+        index = np.asarray(index)
+        if index.dtype.kind not in "biu":
+            index = index.astype(np.int64)
+    if not isinstance(index, (np.ndarray, jax.Array)) or isinstance(index, jax.core.Tracer):
+        return index
+    kind = np.dtype(index.dtype).kind
+    if kind == "b":
+        return index
+    if kind not in "iu":
+        raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
+    values = np.asarray(index)
+    bad = (values < -size) | (values >= size)
+    if bad.any():
+        raise _out_of_bounds(int(values[bad].flat[0]), dim, size)
+    return index
+
+
 class TensorDataset(Dataset[tuple[Any, ...]]):
     """Samples are the rows of the given arrays: ``dataset[i] == (t[i] for t in tensors)``.
 
@@ -78,13 +144,17 @@ class TensorDataset(Dataset[tuple[Any, ...]]):
     tensors: tuple[Any, ...]
 
     def __init__(self, *tensors: Any) -> None:
+        for tensor in tensors:
+            if not hasattr(tensor, "shape"):  # torch reads ``tensor.size(0)``
+                raise AttributeError(f"'{type(tensor).__name__}' object has no attribute 'size'")
         if any(_first_dim(tensors[0]) != _first_dim(tensor) for tensor in tensors):
             raise AssertionError("Size mismatch between tensors")
         self.tensors = tensors
         self._sources: tuple[tuple, list] | None = None  # (tensors, their batch sources)
 
     def __getitem__(self, index: Any) -> tuple[Any, ...]:
-        return tuple(tensor[index] for tensor in self.tensors)
+        # Checked as torch checks (JAX would clamp an index out of range).
+        return tuple(tensor[_torch_index(index, tensor.shape)] for tensor in self.tensors)
 
     def __len__(self) -> int:
         return _first_dim(self.tensors[0])
