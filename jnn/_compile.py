@@ -785,6 +785,9 @@ class CompiledFunction:
         self._code_fn = code_fn
         code = getattr(code_fn, "__code__", None)
         self._global_names = tuple(sorted(_code_names(code))) if code is not None else ()
+        # attribute names its code reads (with the globals: co_names holds both)
+        self._attribute_names = frozenset(self._global_names)
+        self._attr_watch: tuple = ()  # (object __dict__, attribute) pairs (_python_values)
         self._loaded_names = (tuple(sorted(_loaded_globals(code))) if code is not None
                               else ())
 
@@ -821,30 +824,71 @@ class CompiledFunction:
     def _python_values(self) -> tuple:
         """The plain Python values (numbers, strings, tuples of them) ``fn`` reads from its
         closure and the globals it names: compiled in as constants, so part of the key
-        (rebinding ``scale = 0.7`` re-traces instead of running with the old 0.5)."""
+        (rebinding ``scale = 0.7`` re-traces instead of running with the old 0.5).  So are
+        those of the functions it calls through them (a loss closure) and the plain
+        attributes it reads of its own objects (``cfg.scale``, a trainer's ``self.scale``):
+        no variable is rebound when those change, so the fast check watches them."""
         fn = self._code_fn
-        code = getattr(fn, "__code__", None)
-        if code is None:
+        if getattr(fn, "__code__", None) is None:
             return ()
-        out = []
-        for name, cell in zip(code.co_freevars, getattr(fn, "__closure__", None) or ()):
-            try:
-                value = cell.cell_contents
-            except ValueError:
-                continue
+        out: list[tuple[str, Any]] = []
+        watch: list[tuple[Any, str | None]] = []  # (cell, None) or (dict, key)
+        holders: list[tuple[str, Any]] = []
+        attributes = set(self._attribute_names)
+        seen: set[int] = set()
+
+        def found(label: str, value: Any, where: tuple | None, depth: int) -> None:
             if _is_plain_value(value):
-                out.append((name, _pytree._static_key(value)))
-        g = fn.__globals__
-        for name in self._loaded_names:
-            value = g.get(name, _ARRAY)
-            if _is_plain_value(value):
-                out.append((name, _pytree._static_key(value)))
+                out.append((label, _pytree._static_key(value)))
+                if where is not None:
+                    watch.append(where)
+            elif isinstance(value, types.FunctionType):
+                visit(value, label + ".", depth + 1)
+            elif _is_plain_object(value):
+                holders.append((label, value))
+
+        def visit(f: types.FunctionType, prefix: str, depth: int) -> None:
+            top = depth == 0
+            if id(f) in seen or depth > 2 or (
+                    not top and (f.__module__ or "").split(".")[0] in _LIBRARIES):
+                return
+            seen.add(id(f))
+            code = f.__code__
+            if not top:
+                attributes.update(_code_names(code))
+            for name, cell in zip(code.co_freevars, f.__closure__ or ()):
+                try:
+                    value = cell.cell_contents
+                except ValueError:
+                    continue
+                # (the top function's cells are in the fast key by identity already)
+                found(prefix + name, value, None if top else (cell, None), depth)
+            g = f.__globals__
+            for name in (self._loaded_names if top else _loaded_globals(code)):
+                found(name, g.get(name, _ARRAY), None if top else (g, name), depth)
+
+        visit(fn, "", 0)
+        owner = getattr(self.fn, "__self__", None)  # a method's object: `self.scale`
+        if owner is not None and _is_plain_object(owner):
+            holders.append(("self", owner))
+        for label, holder in holders:
+            d = holder.__dict__
+            for attr in attributes.intersection(d):
+                value = d[attr]
+                if _is_plain_value(value):
+                    out.append((f"{label}.{attr}", _pytree._static_key(value)))
+                    watch.append((d, attr))
+        self._attr_watch = tuple(watch)
         return tuple(out)
+
+    def _attribute_values(self) -> tuple:
+        return tuple(_value_at(where, key) for where, key in self._attr_watch)
 
     def _fast_key(self, objects: tuple) -> tuple:
         st = _state.state
         closure = () if self._explicit is not None else self._closure_ids()
-        return (st.structure_version, st.cells_version, closure, objects, st.grad_enabled)
+        return (st.structure_version, st.cells_version, closure, objects, st.grad_enabled,
+                self._attribute_values() if self._attr_watch else ())
 
     def _set_fast(self, objects: tuple) -> None:
         self._seen = _state.log_position()  # (first: a change meanwhile is seen next time)
@@ -1192,7 +1236,8 @@ class CompiledFunction:
                 return False
         versions = _state.versions  # the fast key's parts, cheapest first (objects: none)
         if (_state.state.grad_enabled is not fast[4] or fast[3]
-                or (self._explicit is None and self._closure_ids() != fast[2])):
+                or (self._explicit is None and self._closure_ids() != fast[2])
+                or (self._attr_watch and self._attribute_values() != fast[5])):
             return False
         if versions.structure != fast[0] or versions.cells != fast[1] or versions.spec != spec:
             if fast is self._fast and self._elsewhere_only([]):
@@ -1331,6 +1376,13 @@ class CompiledFunction:
             install()
             undo.append(remove)
         _bump_cells()
+        kept = {id(p) for p in after.grads}
+        if any(id(p) not in kept for p in layout.grads):
+            # The step drops .grad cells it was given (it reads them, then zero_grad(); or
+            # it clears a head it does not use): the steady program takes them as inputs
+            # too (it clears them again after each call), never the first step's output
+            # alone, which would bake today's gradients in as constants.
+            after = _Layout(self._roots)
         return self._steady_entry(key, after, objects)
 
     def _steady_entry(self, key: tuple, after: _Layout, objects: tuple) -> tuple:
@@ -1660,6 +1712,7 @@ def _placeholders(before: _Layout, after: _Layout) -> list | None:
     for p in after.grads:
         if id(p) not in had_grad:
             out.append(_grad_placeholder(p))
+
     had_state = {(id(o), id(p), k) for o, p, k in before.ostates}
     new_state: dict[tuple[int, int], tuple] = {}
     for o, p, k in after.ostates:
@@ -1720,6 +1773,29 @@ def _describe_change(old: tuple, new: tuple) -> str:
 
 
 _PLAIN_TYPES = (bool, int, float, complex, str)
+
+
+def _value_at(where: Any, key: str | None) -> Any:
+    """A watched value: a closure cell's (``key`` None) or a dict entry."""
+    if key is None:
+        try:
+            return where.cell_contents
+        except ValueError:  # an emptied cell
+            return _ARRAY
+    return where.get(key, _ARRAY)
+
+
+# Functions of these packages are not walked for the Python values they read
+_LIBRARIES = frozenset({"jnn", "jax", "jaxlib", "numpy", "optax", "chex", "torch"})
+
+
+def _is_plain_object(value: Any) -> bool:
+    """An object of the user's own whose attributes a step may read (a config, a trainer),
+    not jnn state (discovered and threaded) nor a function, class or module."""
+    return (hasattr(value, "__dict__") and not _is_state_object(value)
+            and not isinstance(value, (type, types.ModuleType, types.FunctionType,
+                                       types.MethodType, functools.partial, LRScheduler,
+                                       CompiledFunction, Module, Optimizer)))
 
 
 def _is_plain_value(value: Any, depth: int = 0) -> bool:

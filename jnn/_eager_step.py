@@ -104,6 +104,7 @@ class _ClosureProgram(CompiledFunction):
         # The names the *closure's* code reads (not _run_closure's): its Python numbers are
         # part of the program's key (`scale = 2.0` between calls re-traces, never stale).
         self._global_names = tuple(sorted(_code_names(code)))
+        self._attribute_names = frozenset(self._global_names)
         self._loaded_names = tuple(sorted(_loaded_globals(code)))
         self.kind = kind
         self.code = code

@@ -1471,3 +1471,121 @@ def test_a_changed_model_put_where_the_step_reaches_it_is_discovered():
         other.weight.requires_grad_(i % 2 == 1)
     assert float(step(x, y)) == pytest.approx(torch_step(tmodel2, topt2), rel=1e-5)
     assert step._discoveries == found + 1
+
+
+def test_a_head_used_on_alternate_steps_has_no_stale_grad_as_torch():
+    """A parameter the step uses only on some calls (an auxiliary head behind a Python
+    flag): zero_grad() leaves its .grad None on the others, every time (the first program
+    of a step that drops a .grad cell clears it, as the step itself would)."""
+    torch.manual_seed(0)
+    tbody, taux = torch.nn.Linear(4, 4), torch.nn.Linear(4, 2)
+    jbody, jaux = nn.Linear(4, 4), nn.Linear(4, 2)
+    jbody.load_state_dict({k: v.numpy() for k, v in tbody.state_dict().items()})
+    jaux.load_state_dict({k: v.numpy() for k, v in taux.state_dict().items()})
+    topt = torch.optim.SGD([*tbody.parameters(), *taux.parameters()], lr=0.05)
+    jopt = jnn.optim.SGD([*jbody.parameters(), *jaux.parameters()], lr=0.05)
+
+    @jnn.compile
+    def step(x, y, use_aux):
+        def closure():
+            jopt.zero_grad()
+            h = jbody(x)
+            loss = F.mse_loss(h[:, :2], y)
+            return loss + F.mse_loss(jaux(h), y) if use_aux else loss
+        return jopt.step(closure)
+
+    for use_aux in [True, False, True, False, True, False]:
+        topt.zero_grad()
+        h = tbody(torch.from_numpy(X))
+        loss = tF.mse_loss(h[:, :2], torch.from_numpy(Y))
+        if use_aux:
+            loss = loss + tF.mse_loss(taux(h), torch.from_numpy(Y))
+        loss.backward()
+        topt.step()
+        got = float(step(jnp.asarray(X), jnp.asarray(Y), use_aux))
+        assert got == pytest.approx(loss.item(), rel=1e-5)
+        for tp, jp in zip([*tbody.parameters(), *taux.parameters()],
+                          [*jbody.parameters(), *jaux.parameters()]):
+            assert (jp.grad is None) == (tp.grad is None)
+            np.testing.assert_allclose(np.asarray(jp.data), tp.detach().numpy(), rtol=1e-5,
+                                       atol=1e-6)
+
+
+class _Config:
+    pass
+
+
+@pytest.mark.parametrize("where", ["compiled", "eager closure", "method"])
+def test_a_number_read_from_a_plain_objects_attribute_is_never_stale(where):
+    """`cfg.scale` (a config object) or `self.scale` (a trainer) changed between steps is
+    seen, as torch sees it: a plain attribute the step reads is part of its key, like a
+    closure variable (a new value re-traces, with the recompile warning naming it)."""
+    cfg = _Config()
+    model = nn.Linear(1, 1, bias=False)
+    model.weight.data = jnp.zeros((1, 1))
+    opt = jnn.optim.SGD(model.parameters(), lr=1.0)
+    x = jnp.ones((1, 1))
+
+    def closure():
+        opt.zero_grad()
+        return cfg.scale * model(x).sum()
+
+    class Trainer:
+        def __init__(self):
+            self.scale = 0.0
+
+        @jnn.compile
+        def step(self):
+            def inner():
+                opt.zero_grad()
+                return self.scale * model(x).sum()
+            return opt.step(inner)
+
+    trainer = Trainer()
+    step = jnn.compile(lambda: opt.step(closure))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", jnn.RecompileWarning)
+        warnings.simplefilter("ignore", jnn.ClosureCompileWarning)
+        for i in range(6):
+            scale = float(i % 3)
+            cfg.scale = trainer.scale = scale
+            if where == "compiled":
+                step()
+            elif where == "method":
+                trainer.step()
+            else:
+                opt.step(closure)
+            assert float(model.weight.grad[0, 0]) == scale  # d(scale * w)/dw
+
+
+@pytest.mark.parametrize("optimizer", ["Adam", "SGD"])
+def test_a_compiled_update_called_again_without_new_gradients_changes_nothing(optimizer):
+    """A compiled `step(); zero_grad()` called twice after one backward: torch's second
+    step finds no .grad and does nothing.  (The first call's program once took the
+    gradients as constants, so every later call applied them again.)"""
+    torch.manual_seed(0)
+    tmodel = torch.nn.Linear(4, 2)
+    jmodel = nn.Linear(4, 2)
+    jmodel.load_state_dict({k: v.numpy() for k, v in tmodel.state_dict().items()})
+    kwargs = {"lr": 0.05} if optimizer == "Adam" else {"lr": 0.05, "momentum": 0.9}
+    topt = getattr(torch.optim, optimizer)(tmodel.parameters(), **kwargs)
+    jopt = getattr(jnn.optim, optimizer)(jmodel.parameters(), **kwargs)
+
+    @jnn.compile
+    def backward(x, y):
+        jnn.autograd.backward(lambda: F.mse_loss(jmodel(x), y))
+
+    @jnn.compile
+    def update():
+        jopt.step()
+        jopt.zero_grad()
+
+    for calls in [1, 3, 2]:
+        backward(jnp.asarray(X[:, :4]), jnp.asarray(Y))
+        tF.mse_loss(tmodel(torch.from_numpy(X[:, :4])), torch.from_numpy(Y)).backward()
+        for _ in range(calls):
+            update()
+            topt.step()
+            topt.zero_grad()
+            assert_same_weights(tmodel, jmodel)
+            assert all(p.grad is None for p in jmodel.parameters())
