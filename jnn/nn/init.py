@@ -78,6 +78,20 @@ _FILL_NAMES = {
 }
 
 
+def _tensor_method(method: str) -> Callable[[Callable], Callable]:
+    """torch's init functions start by calling a tensor method (``tensor.fill_``,
+    ``tensor.dim()``): on a number or a list that is an AttributeError naming the method."""
+    def decorate(fn: Callable) -> Callable:
+        @functools.wraps(fn)
+        def wrapper(tensor: Any, *args: Any, **kwargs: Any) -> Any:
+            if not hasattr(tensor, "shape"):
+                raise AttributeError(f"'{type(tensor).__name__}' object has no attribute "
+                                     f"'{method}'")
+            return fn(tensor, *args, **kwargs)
+        return wrapper
+    return decorate
+
+
 # -- reading and writing the target ----------------------------------------------------
 def _shape(tensor: Any) -> tuple[int, ...]:
     return tuple(int(s) for s in (tensor.shape if hasattr(tensor, "shape") else np.shape(tensor)))
@@ -269,6 +283,7 @@ def _calculate_correct_fan(tensor: Tensor, mode: _FanMode) -> int:
 
 
 # -- plain distributions -------------------------------------------------------------------
+@_tensor_method("uniform_")
 def uniform_(
     tensor: Tensor, a: float = 0.0, b: float = 1.0, generator: _random.Generator | None = None
 ) -> Tensor:
@@ -291,6 +306,7 @@ def uniform_(
     return _uniform(tensor, a, b, generator)
 
 
+@_tensor_method("normal_")
 def normal_(
     tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator: _random.Generator | None = None
 ) -> Tensor:
@@ -358,6 +374,7 @@ def _trunc_normal_kernel(key: jax.Array, mean: Any, scale: Any, a: Any, b: Any, 
     return jnp.clip(z * scale + mean, a, b)
 
 
+@_tensor_method("is_meta")
 def trunc_normal_(
     tensor: Tensor,
     mean: float = 0.0,
@@ -417,6 +434,7 @@ def _normal_cdf(x: float) -> float:
 
 
 # -- deterministic fills ------------------------------------------------------------------
+@_tensor_method("fill_")
 def constant_(tensor: Tensor, val: float) -> Tensor:
     r"""Fill the input with the value :math:`\text{val}`.
 
@@ -471,6 +489,7 @@ def _check_fill_value(val: Any, dtype: np.dtype) -> None:
                            f"{_FILL_NAMES[np.dtype(dtype).name]} without overflow")
 
 
+@_tensor_method("fill_")
 def ones_(tensor: Tensor) -> Tensor:
     r"""Fill the input with the scalar value ``1``; see :func:`constant_`.
 
@@ -483,6 +502,7 @@ def ones_(tensor: Tensor) -> Tensor:
     return constant_(tensor, 1.0)
 
 
+@_tensor_method("zero_")
 def zeros_(tensor: Tensor) -> Tensor:
     r"""Fill the input with the scalar value ``0``; see :func:`constant_`.
 
@@ -495,6 +515,7 @@ def zeros_(tensor: Tensor) -> Tensor:
     return constant_(tensor, 0.0)
 
 
+@_tensor_method("ndimension")
 def eye_(tensor: Tensor) -> Tensor:
     r"""Fill the 2-dimensional input with the identity matrix.
 
@@ -518,6 +539,7 @@ def eye_(tensor: Tensor) -> Tensor:
     return _write(tensor, np.eye(shape[0], shape[1], dtype=_dtype(tensor)))
 
 
+@_tensor_method("ndimension")
 def dirac_(tensor: Tensor, groups: int = 1) -> Tensor:
     r"""Fill the {3, 4, 5}-dimensional input with the Dirac delta function.
 
@@ -555,6 +577,7 @@ def dirac_(tensor: Tensor, groups: int = 1) -> Tensor:
 
 
 # -- fan-scaled distributions -------------------------------------------------------------
+@_tensor_method("dim")
 def xavier_uniform_(
     tensor: Tensor, gain: float = 1.0, generator: _random.Generator | None = None
 ) -> Tensor:
@@ -582,6 +605,7 @@ def xavier_uniform_(
     return _uniform(tensor, -bound, bound, generator)
 
 
+@_tensor_method("dim")
 def xavier_normal_(
     tensor: Tensor, gain: float = 1.0, generator: _random.Generator | None = None
 ) -> Tensor:
@@ -620,6 +644,7 @@ def _warn_zero_element(tensor: Tensor) -> bool:
     return False
 
 
+@_tensor_method("shape")
 def kaiming_uniform_(
     tensor: Tensor,
     a: float = 0,
@@ -656,6 +681,7 @@ def kaiming_uniform_(
     return _uniform(tensor, -bound, bound, generator)
 
 
+@_tensor_method("shape")
 def kaiming_normal_(
     tensor: Tensor,
     a: float = 0,
@@ -689,6 +715,7 @@ def kaiming_normal_(
 
 
 # -- structured random matrices ---------------------------------------------------------
+@_tensor_method("ndimension")
 def orthogonal_(
     tensor: Tensor, gain: float = 1, generator: _random.Generator | None = None
 ) -> Tensor:
@@ -718,6 +745,9 @@ def orthogonal_(
         return _unchanged(tensor)
     _check_floating(dtype, "normal_kernel_cpu")
     key = _random.next_key(generator)
+    if not isinstance(gain, (numbers.Number, jax.Array, np.ndarray)):  # torch: q.mul_(gain)
+        raise TypeError("mul_(): argument 'other' (position 1) must be Tensor, not "
+                        f"{type(gain).__name__}")
     values = _orthogonal_kernel(key, float(gain), shape=shape, dtype=_compute_dtype(dtype))
     return _write(tensor, values)
 
@@ -737,6 +767,7 @@ def _orthogonal_kernel(key: jax.Array, gain: Any, shape: tuple[int, ...],
     return q.reshape(shape) * gain
 
 
+@_tensor_method("ndimension")
 def sparse_(
     tensor: Tensor,
     sparsity: float,

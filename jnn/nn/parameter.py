@@ -34,6 +34,28 @@ def as_array(value: Any) -> jax.Array:
     return _strong(jnp.array(value))  # copies: later changes to a numpy/torch source never show
 
 
+def check_tensor_like(data: Any) -> None:
+    """torch's ``Parameter(data)``/``Buffer(data)`` call ``data.detach()``: a Python number or
+    list has no such method (an array or a numpy scalar, jnn's tensors, do)."""
+    if not (isinstance(data, (jax.Array, np.ndarray, np.generic, Parameter))
+            or hasattr(data, "detach")):
+        raise AttributeError(f"'{_python_type_name(data)}' object has no attribute 'detach'")
+
+
+def check_bool_argument(value: Any, function: str = "requires_grad_",
+                        argument: str = "requires_grad") -> None:
+    """torch's parser for a ``bool`` argument (``requires_grad_(3)`` is a TypeError)."""
+    if type(value) is not bool:
+        raise TypeError(f"{function}(): argument '{argument}' (position 1) must be bool, not "
+                        f"{_python_type_name(value)}")
+
+
+def _python_type_name(value: Any) -> str:
+    """The type as torch's messages print it (``numpy.float32``, ``int``)."""
+    t = type(value)
+    return t.__name__ if t.__module__ == "builtins" else f"{t.__module__}.{t.__qualname__}"
+
+
 def check_int_range(value: Any) -> None:
     """Refuse 64-bit integers that JAX's default int32 would silently wrap.
 
@@ -90,9 +112,13 @@ class Parameter:
     def __init__(self, data: Any = None, requires_grad: bool = True) -> None:
         if data is None:
             data = jnp.zeros((0,), jnp.float32)
+        check_tensor_like(data)
+        if type(requires_grad) is not bool:
+            raise TypeError("_make_subclass(): argument 'require_grad' (position 3) must be "
+                            f"bool, not {_python_type_name(requires_grad)}")
         self._value = as_array(data) if isinstance(data, Parameter) else _copy(data)
         self._gradient: jax.Array | None = None
-        self._requires_grad = bool(requires_grad)
+        self._requires_grad = requires_grad
         if self._requires_grad and not jnp.issubdtype(self._value.dtype, jnp.inexact):
             raise RuntimeError(
                 "Only Tensors of floating point and complex dtype can require gradients")
@@ -149,7 +175,11 @@ class Parameter:
 
     @data.setter
     def data(self, value: Any) -> None:
-        self._data = as_array(value)
+        value = as_array(value)
+        if self._requires_grad and not jnp.issubdtype(value.dtype, jnp.inexact):
+            raise RuntimeError("data set to a tensor that requires gradients must be floating "
+                               "point or complex dtype")
+        self._data = value
 
     @property
     def grad(self) -> jax.Array | None:
@@ -171,7 +201,8 @@ class Parameter:
 
     @requires_grad.setter
     def requires_grad(self, value: bool) -> None:
-        value = bool(value)
+        if type(value) is not bool:
+            raise RuntimeError("requires_grad must be a bool")
         # (the raw slot's dtype: a compiled step never changes it, so nothing is unpacked)
         if value and not self._requires_grad and not jnp.issubdtype(self._value.dtype,
                                                                      jnp.inexact):
@@ -181,6 +212,7 @@ class Parameter:
             _state.bump_structure(id(self))  # frozen-ness is part of every module's spec
 
     def requires_grad_(self, requires_grad: bool = True) -> Parameter:
+        check_bool_argument(requires_grad)
         self.requires_grad = requires_grad
         return self
 
@@ -501,5 +533,8 @@ class Buffer:
     __slots__ = ("data", "persistent")
 
     def __init__(self, data: Any, *, persistent: bool = True) -> None:
+        if data is None:  # torch: an empty float tensor
+            data = jnp.zeros((0,), jnp.float32)
+        check_tensor_like(data)
         self.data = as_array(data)
         self.persistent = persistent

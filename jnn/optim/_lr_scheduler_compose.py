@@ -225,6 +225,8 @@ class ReduceLROnPlateau(LRScheduler):
 
     def step(self, metrics: SupportsFloat, epoch: int | None = None) -> None:  # type: ignore[override]
         """Record one epoch's metric and reduce the lr if it has plateaued."""
+        if hasattr(metrics, "shape") and getattr(metrics, "size", 1) != 1:  # Tensor.__float__
+            raise ValueError("only one element tensors can be converted to Python scalars")
         current = float(metrics)
         if epoch is None:
             epoch = self.last_epoch + 1

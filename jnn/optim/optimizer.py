@@ -46,6 +46,30 @@ def _typename(obj: Any) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
+def _array_typename(obj: Any) -> str:
+    """An array's type as jnn's messages name it where torch says ``torch.FloatTensor``."""
+    data = obj.data if isinstance(obj, Parameter) else obj
+    return f"jax.Array[{data.dtype}]"
+
+
+def _split_names(param_group: dict[str, Any]) -> None:
+    """torch 2.13: ``params`` may be ``named_parameters()``; the names go to
+    ``param_group['param_names']`` (and so into ``state_dict()``)."""
+    params, names = [], []
+    for param in param_group["params"]:
+        if isinstance(param, tuple):
+            names.append(param[0])
+            params.append(param[1])
+        else:
+            params.append(param)
+    param_group["params"] = params
+    if names:
+        if len(names) != len(params):
+            raise ValueError("all optimizer params should be with/without names. Some param "
+                             "names are missing")
+        param_group["param_names"] = names
+
+
 def unflatten_options(vector: jax.Array, treedef: Any) -> dict[str, Any]:
     """The numeric options of one group from its compiled input vector (float32 scalars)."""
     return jax.tree_util.tree_unflatten(treedef, [vector[i] for i in range(treedef.num_leaves)])
@@ -72,10 +96,10 @@ class Optimizer:
         self.defaults = defaults
         self._param_state: defaultdict[Parameter, dict[str, Any]] = defaultdict(dict)
         self.param_groups: list[dict[str, Any]] = []
-        if isinstance(params, Parameter):
+        if isinstance(params, (Parameter, jax.Array, np.ndarray)):
             raise TypeError(
                 "params argument given to the optimizer should be an iterable of Tensors or "
-                f"dicts, but got {_typename(params)}"
+                f"dicts, but got {_array_typename(params)}"
             )
         param_groups = list(params)
         if len(param_groups) == 0:
@@ -118,6 +142,7 @@ class Optimizer:
             )
         else:
             param_group["params"] = list(params)
+        _split_names(param_group)
         for p in param_group["params"]:
             if not isinstance(p, Parameter):
                 raise TypeError(
@@ -139,6 +164,11 @@ class Optimizer:
                 "more information",
                 stacklevel=3,
             )
+        for group in self.param_groups:
+            if ("param_names" in param_group) != ("param_names" in group):
+                with_names = "with names" if "param_names" in param_group else "without names"
+                raise ValueError("all optimizer param groups should be with/without names. "
+                                 f"cannot add param group {with_names} to the optimizer")
         existing = {id(p) for g in self.param_groups for p in g["params"]}
         if not existing.isdisjoint(ids):
             raise ValueError("some parameters appear in more than one parameter group")
@@ -237,7 +267,7 @@ class Optimizer:
         hyper: dict[str, Any] = {}
         static: list[tuple[str, Any]] = []
         for key, value in group.items():
-            if key == "params":
+            if key == "params" or key == "param_names":  # names: not an option
                 continue
             if isinstance(value, _STATIC_TYPES):
                 static.append((key, value))
@@ -332,6 +362,8 @@ class Optimizer:
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Load a state dict in torch's layout (e.g. converted from a torch optimizer)."""
+        if not hasattr(state_dict, "copy"):  # torch's first use of it
+            raise AttributeError(f"'{type(state_dict).__name__}' object has no attribute 'copy'")
         state_dict = copy.copy(state_dict)
         groups = self.param_groups
         saved_groups = list(state_dict["param_groups"])
@@ -351,6 +383,7 @@ class Optimizer:
                 continue
             p = id_map[k]
             new_state[p] = {name: _cast_state(name, value, p) for name, value in v.items()}
+            _check_state_shapes(new_state[p], p)  # before anything is committed
         self.state = new_state
         for g, s in zip(groups, saved_groups):
             for key, value in s.items():
@@ -377,6 +410,33 @@ class Optimizer:
         return text + ")"
 
 
+# torch's per-parameter state tensors that have the parameter's shape (all optimizers').
+_PARAM_SHAPED_STATE = frozenset({"momentum_buffer", "exp_avg", "exp_avg_sq", "max_exp_avg_sq",
+                                 "square_avg", "acc_delta", "sum", "exp_inf", "grad_avg"})
+
+
+def _check_state_shapes(state: dict[str, Any], p: Parameter) -> None:
+    """A loaded state tensor of another shape than its parameter: torch's step fails on it
+    (an in-place update that cannot broadcast); jnn refuses it at load, with torch's text,
+    where the update would otherwise silently broadcast."""
+    shape = tuple(p.shape)
+    for name, value in state.items():
+        if name in _PARAM_SHAPED_STATE and value is not None and tuple(value.shape) != shape:
+            raise RuntimeError(_broadcast_error(tuple(value.shape), shape))
+
+
+def _broadcast_error(a: tuple[int, ...], b: tuple[int, ...]) -> str:
+    """torch's message for an in-place op on a tensor of shape ``a`` with one of shape ``b``."""
+    ndim = max(len(a), len(b))
+    for i in range(1, min(len(a), len(b)) + 1):  # torch reports the last mismatching dim
+        if a[-i] != b[-i] and a[-i] != 1 and b[-i] != 1:
+            return (f"The size of tensor a ({a[-i]}) must match the size of tensor b "
+                    f"({b[-i]}) at non-singleton dimension {ndim - i}")
+    broadcast = list(np.broadcast_shapes(a, b))
+    target = a if list(a) != broadcast else b
+    return f"output with shape {list(target)} doesn't match the broadcast shape {broadcast}"
+
+
 def _cast_state(name: str, value: Any, p: Parameter) -> Any:
     """torch's rule: floating state takes the parameter's dtype, except ``step``."""
     if value is None:
@@ -391,6 +451,34 @@ def _cast_state(name: str, value: Any, p: Parameter) -> Any:
     if jnp.issubdtype(arr.dtype, jnp.floating):
         arr = arr.astype(p.dtype)
     return arr
+
+
+def _is_tensor(value: Any) -> bool:
+    return isinstance(value, (jax.Array, np.ndarray))
+
+
+def check_tensor_lr(lr: Any, foreach: bool | None = None, capturable: bool = True) -> None:
+    """torch's checks of an ``lr`` given as a tensor (before its value is compared)."""
+    if _is_tensor(lr):
+        if foreach and not capturable:
+            raise ValueError(
+                "lr as a Tensor is not supported for capturable=False and foreach=True")
+        if np.size(lr) != 1:
+            raise ValueError("Tensor lr must be 1-element")
+
+
+def check_tensor_betas(betas: Any, foreach: bool | None, capturable: bool) -> None:
+    """torch's Adam checks: both betas Python floats or both 1-element tensors."""
+    if not ((isinstance(betas[0], float) and isinstance(betas[1], float))
+            or (_is_tensor(betas[0]) and _is_tensor(betas[1]))):
+        raise ValueError("betas must be either both floats or both Tensors")
+    for i, beta in enumerate(betas[:2]):
+        if _is_tensor(beta):
+            if not capturable and foreach:
+                raise ValueError(f"betas[{i}] as a Tensor is not supported for "
+                                 "capturable=False and foreach=True")
+            if np.size(beta) != 1:
+                raise ValueError(f"Tensor betas[{i}] must be 1-element")
 
 
 def check_fused(fused: bool | None, foreach: bool | None, differentiable: bool) -> None:

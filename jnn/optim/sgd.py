@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jnn.optim.optimizer import Optimizer, check_fused, multi_tensor
+from jnn.optim.optimizer import Optimizer, check_fused, check_tensor_lr, multi_tensor
 
 if TYPE_CHECKING:  # optax is imported lazily: it adds ~0.4 s to `import jnn`
     import optax
@@ -370,6 +370,7 @@ class SGD(Optimizer):
                  dampening: float = 0, weight_decay: float = 0, nesterov: bool = False, *,
                  maximize: bool = False, foreach: bool | None = None,
                  differentiable: bool = False, fused: bool | None = None) -> None:
+        check_tensor_lr(lr)
         if lr < 0.0:
             raise ValueError(f"Invalid learning rate: {lr}")
         if momentum < 0.0:

@@ -297,6 +297,7 @@ MODULE_DICT_ERRORS = {
     "bad_key": lambda z: mdict(z).update({"a.b": z.ReLU()}),
     "non_module_value": lambda z: mdict(z).update({"a": 3}),
     "call": lambda z: mdict(z)(1),
+    "del_missing": lambda z: mdict(z).__delitem__("nope"),
 }
 
 

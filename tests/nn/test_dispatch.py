@@ -4,6 +4,7 @@ behaviour kept (random streams, value checks with torch's errors, warnings, iden
 
 from __future__ import annotations
 
+import re
 import threading
 
 import jax
@@ -213,3 +214,127 @@ def test_static_lists_are_still_static_arguments():
     np.testing.assert_allclose(F.layer_norm(x, [3]), F.layer_norm(x, (3,)))
     np.testing.assert_allclose(F.pad(x, [1, 1]), torch.nn.functional.pad(
         torch.tensor(np.asarray(x)), [1, 1]).numpy())
+
+
+def _r(t, *shape):
+    return t.ones(shape) if t is torch else jnp.ones(shape)
+
+
+NON_TENSOR_INPUTS = [  # (function, arguments built from torch or jnp): None, numbers, lists
+    ("linear", lambda t: (None, _r(t, 4, 3))),
+    ("linear", lambda t: (_r(t, 2, 3), None)),
+    ("linear", lambda t: (_r(t, 2, 3), 1.0)),
+    ("relu", lambda t: (None,)),
+    ("relu", lambda t: (1.0,)),
+    ("dropout", lambda t: (None,)),
+    ("logsigmoid", lambda t: (None,)),
+    ("cross_entropy", lambda t: (_r(t, 2, 3), None)),
+    ("cross_entropy", lambda t: (_r(t, 2, 3), [0, 1])),
+    ("nll_loss", lambda t: (None, _r(t, 2))),
+    ("one_hot", lambda t: ([0, 1],)),
+    ("embedding", lambda t: ([0, 1], _r(t, 5, 3))),
+    ("embedding", lambda t: (None, _r(t, 5, 3))),
+    ("grid_sample", lambda t: (_r(t, 1, 1, 2, 2), None)),
+    # functions torch writes in Python: the AttributeError of their first tensor method
+    ("mse_loss", lambda t: (_r(t, 2, 3), 1.0)),
+    ("mse_loss", lambda t: (None, _r(t, 2))),
+    ("mse_loss", lambda t: (_r(t, 2), [1.0, 2.0])),
+    ("l1_loss", lambda t: (_r(t, 2), None)),
+    ("binary_cross_entropy", lambda t: (_r(t, 2), [1.0, 0.0])),
+    ("softmax", lambda t: ([1.0, 2.0], 0)),
+    ("softmax", lambda t: (None,)),
+    ("log_softmax", lambda t: (None, 0)),
+    ("softmin", lambda t: (None, 0)),
+    ("sigmoid", lambda t: ([1.0],)),
+    ("tanh", lambda t: (None,)),
+    ("normalize", lambda t: ([1.0, 2.0],)),
+    ("interpolate", lambda t: ([[[1.0, 2.0]]], None, 2)),
+    ("group_norm", lambda t: (None, 1)),
+    ("adaptive_avg_pool2d", lambda t: (None, 2)),
+    ("embedding_bag", lambda t: (t.zeros(2, dtype=t.int32), None, t.zeros(1, dtype=t.int32))),
+    # conv is overloaded in C++: any bad argument is "an invalid combination"
+    ("conv2d", lambda t: (None, _r(t, 4, 3, 3, 3))),
+    ("conv2d", lambda t: (_r(t, 1, 3, 5, 5), [[1.0]])),
+]
+
+
+@pytest.mark.parametrize("name, make", NON_TENSOR_INPUTS,
+                         ids=[f"{n}-{i}" for i, (n, _) in enumerate(NON_TENSOR_INPUTS)])
+def test_none_or_a_number_where_a_tensor_goes_raises_torchs_error(name, make):
+    """None (``jnp.array(None)`` would raise a ValueError) and Python numbers (JAX would
+    take them) get torch's exception: the parser's TypeError, or for functions written in
+    Python the AttributeError of their first tensor method."""
+    from tests.nn._same_error import assert_same_error
+
+    assert_same_error(lambda: getattr(torch.nn.functional, name)(*make(torch)),
+                      lambda: getattr(F, name)(*make(jnp)))
+
+
+def test_optional_tensor_arguments_still_take_none():
+    x, w = jnp.ones((2, 3)), jnp.ones((4, 3))
+    assert F.linear(x, w, None).shape == (2, 4)
+    assert F.batch_norm(x, None, None, training=True).shape == (2, 3)
+    assert F.cross_entropy(x, jnp.array([0, 1]), weight=None).shape == ()
+    assert F.gaussian_nll_loss(x, x, 1.0).shape == ()  # var may be a float, as in torch
+
+
+BAD_HYPER_PARAMETERS = [  # non-tensor arguments of the wrong type: torch's parser errors
+    ("conv2d", lambda t: (_r(t, 1, 3, 5, 5), _r(t, 4, 3, 3, 3)), {"stride": 1.5}),
+    ("conv2d", lambda t: (_r(t, 1, 3, 5, 5), _r(t, 4, 3, 3, 3)), {"groups": 1.5}),
+    ("conv1d", lambda t: (_r(t, 1, 3, 5), _r(t, 4, 3, 3), None, 1, 0.5), {}),
+    ("adaptive_avg_pool2d", lambda t: (_r(t, 1, 1, 4, 4), 2.5), {}),
+    ("adaptive_avg_pool2d", lambda t: (_r(t, 1, 1, 4, 4), None), {}),
+    ("adaptive_max_pool2d", lambda t: (_r(t, 1, 1, 4, 4), (2.5, 2)), {}),
+    ("fractional_max_pool2d", lambda t: (_r(t, 1, 1, 4, 4), 2), {"output_ratio": 1.5}),
+    ("pad", lambda t: (_r(t, 1, 1, 2, 2), 1), {}),
+    ("pad", lambda t: (_r(t, 1, 1, 2, 2), (1.5, 1)), {}),
+    ("softmax", lambda t: (_r(t, 2, 3),), {"dim": "a"}),
+    ("softmin", lambda t: (_r(t, 2, 3),), {"dim": 1.0}),
+    ("log_softmax", lambda t: (_r(t, 2, 3),), {"dim": (0, 1)}),
+    ("batch_norm", lambda t: (_r(t, 2, 3), _r(t, 3), _r(t, 3)),
+     {"training": True, "momentum": "x"}),
+    ("group_norm", lambda t: (_r(t, 2, 4, 3), -2), {}),
+    ("group_norm", lambda t: (_r(t, 2, 3, 5), 2, _r(t, 4)), {}),
+    ("rms_norm", lambda t: (_r(t, 4), (3, 4)), {}),
+    ("gaussian_nll_loss", lambda t: (_r(t, 2, 3), _r(t, 2, 3), -_r(t, 5)), {}),
+    ("binary_cross_entropy", lambda t: (t.tensor([0.5, 2.0]) if t is torch
+                                        else jnp.array([0.5, 2.0]),
+                                        t.tensor([3.0, 0.5]) if t is torch
+                                        else jnp.array([3.0, 0.5])), {}),
+]
+
+
+@pytest.mark.parametrize("name, make, kwargs", BAD_HYPER_PARAMETERS,
+                         ids=[f"{n}-{i}" for i, (n, _, _) in enumerate(BAD_HYPER_PARAMETERS)])
+def test_bad_hyper_parameters_raise_torchs_error(name, make, kwargs):
+    """``stride=1.5`` once ran as stride 1, ``adaptive_avg_pool2d(x, 2.5)`` as size 2."""
+    from tests.nn._same_error import assert_same_error
+
+    assert_same_error(lambda: getattr(torch.nn.functional, name)(*make(torch), **kwargs),
+                      lambda: getattr(F, name)(*make(jnp), **kwargs))
+
+
+@pytest.mark.parametrize("offsets, mode", [([0, 3, 1], "sum"), ([0, 1, 0], "mean")])
+def test_embedding_bag_decreasing_offsets_raise_as_torch(offsets, mode):
+    """jnn's segment sums would silently give an empty bag; torch's kernel fails."""
+    from tests.nn._same_error import assert_same_error
+
+    def call(t):
+        lib = torch.nn.functional if t is torch else F
+        return lib.embedding_bag(t.tensor([0, 1, 2, 3]) if t is torch else jnp.arange(4),
+                                 _r(t, 5, 3),
+                                 t.tensor(offsets) if t is torch else jnp.array(offsets),
+                                 mode=mode)
+
+    assert_same_error(lambda: call(torch), lambda: call(jnp))
+
+
+def test_interpolate_align_corners_not_a_bool_raises_torchs_type_error():
+    """It was taken as True; torch's upsample kernel refuses it (the first line is torch's;
+    its per-argument "didn't match" lines are left out)."""
+    kwargs = {"size": (2, 2), "mode": "bilinear", "align_corners": "x"}
+    with pytest.raises(TypeError) as expected:
+        torch.nn.functional.interpolate(torch.ones(1, 1, 4, 4), **kwargs)
+    first = str(expected.value).splitlines()[0]
+    with pytest.raises(TypeError, match=f"^{re.escape(first)}"):
+        nn.Upsample(**kwargs)(jnp.ones((1, 1, 4, 4)))

@@ -170,8 +170,10 @@ def test_normalize_refuses_out():
 
 def test_zero_dim_inputs_like_torch():
     a, b = torch.tensor(1.0), torch.tensor(2.5)
-    for j, t in [(F.pairwise_distance(1.0, 2.5), TF.pairwise_distance(a, b)),
-                 (F.pairwise_distance(1.0, 2.5, keepdim=True),
+    # (Python floats are refused, as torch refuses them: 0-d arrays here)
+    for j, t in [(F.pairwise_distance(jnp.array(1.0), jnp.array(2.5)),
+                  TF.pairwise_distance(a, b)),
+                 (F.pairwise_distance(jnp.array(1.0), jnp.array(2.5), keepdim=True),
                   TF.pairwise_distance(a, b, keepdim=True)),
                  (F.cosine_similarity(jnp.array(1.0), jnp.array(-2.5), dim=0),
                   TF.cosine_similarity(a, -b, dim=0)),

@@ -498,3 +498,23 @@ def test_constant_accepts_numbers_and_0d_arrays_like_torch(val):
                                   expected)
     np.testing.assert_array_equal(  # a 0-d Parameter as the value too
         init.constant_(Parameter(jnp.zeros((2, 3))), Parameter(jnp.asarray(0.5))).data, 0.5)
+
+
+NOT_A_TENSOR = [("zeros_", ()), ("ones_", ()), ("constant_", (1.0,)), ("uniform_", ()),
+                ("normal_", ()), ("trunc_normal_", ()), ("eye_", ()), ("dirac_", ()),
+                ("xavier_uniform_", ()), ("kaiming_normal_", ()), ("orthogonal_", ()),
+                ("sparse_", (0.5,))]
+
+
+@pytest.mark.parametrize("name, args", NOT_A_TENSOR)
+@pytest.mark.parametrize("value", [3, [1.0], None])
+def test_a_non_tensor_target_raises_torchs_attribute_error(name, args, value):
+    """torch's init functions start with a tensor method; jnn once filled a new array."""
+    assert_same_error(lambda: getattr(torch.nn.init, name)(value, *args),
+                      lambda: getattr(init, name)(value, *args))
+
+
+@pytest.mark.parametrize("gain", ["a", None, [1.0]])
+def test_orthogonal_gain_not_a_number_raises_torchs_type_error(gain):
+    assert_same_error(lambda: torch.nn.init.orthogonal_(torch.empty(3, 3), gain=gain),
+                      lambda: init.orthogonal_(Parameter(jnp.zeros((3, 3))), gain=gain))

@@ -7,6 +7,7 @@ compile.
 """
 
 import math
+import re
 
 import jax.numpy as jnp
 import numpy as np
@@ -343,3 +344,51 @@ def test_shape_layers_accept_numpy_integers_like_torch():
     x = np.ones(X3, np.float32)
     assert nn.Flatten(np.int64(0))(jnp.asarray(x)).shape == (24,)
     assert nn.Unflatten(np.int64(1), (2, 2))(jnp.asarray(x)).shape == (2, 2, 2, 3)
+
+
+def _t(lib, *shape):
+    return torch.ones(shape) if lib is torch.nn else jnp.ones(shape)
+
+
+LAYER_MISUSES = {  # (nn namespace) -> raises: torch's exception and message, in jnn too
+    "linear_float_size": lambda nn_: nn_.Linear(2.5, 3),
+    "linear_str_size": lambda nn_: nn_.Linear("3", 3),
+    "linear_none_size": lambda nn_: nn_.Linear(None, 3),
+    "conv_float_kernel": lambda nn_: nn_.Conv2d(3, 4, 2.5),
+    "batchnorm_float_features": lambda nn_: nn_.BatchNorm1d(3.5),
+    "layernorm_str_shape": lambda nn_: nn_.LayerNorm("3"),
+    "prelu_float_parameters": lambda nn_: nn_.PReLU(num_parameters=2.5),
+    "embedding_float_padding_idx": lambda nn_: nn_.Embedding(10, 3, padding_idx=2.5),
+    "embedding_from_list": lambda nn_: nn_.Embedding.from_pretrained([[1.0, 2.0]]),
+    "groupnorm_channels_before_weight": lambda nn_: nn_.GroupNorm(2, 4)(_t(nn_, 2, 3, 5)),
+    "rmsnorm_rank": lambda nn_: nn_.RMSNorm((3, 4))(_t(nn_, 4)),
+    "linear_none_input": lambda nn_: nn_.Linear(3, 4)(None),
+    "batchnorm_list_input": lambda nn_: nn_.BatchNorm1d(3)([[1.0, 2.0, 3.0]] * 2),
+    "flatten_list_input": lambda nn_: nn_.Flatten()([[1.0]]),
+    "softmax_list_input": lambda nn_: nn_.Softmax(dim=0)([1.0, 2.0]),
+    "embedding_none_input": lambda nn_: nn_.Embedding(5, 3)(None),
+    "mse_float_target": lambda nn_: nn_.MSELoss()(_t(nn_, 2), 1.0),
+    "padding_mode_set_later": lambda nn_: _with_padding_mode(nn_, "foo"),
+}
+
+
+def _with_padding_mode(nn_, mode):
+    layer = nn_.Conv2d(3, 4, 3)
+    layer.padding_mode = mode
+    return layer(_t(nn_, 1, 3, 5, 5))
+
+
+@pytest.mark.parametrize("name", LAYER_MISUSES)
+def test_layer_misuse_raises_torchs_error(name):
+    assert_same_error(lambda: LAYER_MISUSES[name](torch.nn), lambda: LAYER_MISUSES[name](nn))
+
+
+@pytest.mark.parametrize("bias, value", [(True, None), (False, [[1.0]])])
+def test_conv_layer_given_a_non_tensor_raises_torchs_type_error(bias, value):
+    """torch's "invalid combination" names the module's argument types (Parameter, tuple);
+    its first line is matched (torch adds per-overload "didn't match" lines)."""
+    with pytest.raises(TypeError) as expected:
+        torch.nn.Conv2d(3, 4, 3, bias=bias)(value)
+    first = str(expected.value).splitlines()[0]
+    with pytest.raises(TypeError, match=f"^{re.escape(first)}"):
+        nn.Conv2d(3, 4, 3, bias=bias)(value)

@@ -277,6 +277,15 @@ def _before_init(kind):
     return build
 
 
+def _pre_hook_returning(value):
+    """A forward pre-hook whose result replaces the input: not a tensor for torch's linear."""
+    def case(z):
+        m = z.nn.Linear(2, 3)
+        m.register_forward_pre_hook(lambda module, args: value)
+        return m(z.tensor(1, 2))
+    return case
+
+
 REGISTRATION_ERRORS = {
     "param_name_not_str": lambda z: z.nn.Module().register_parameter(1, None),
     "param_name_dot": lambda z: z.nn.Module().register_parameter("a.b", None),
@@ -311,6 +320,8 @@ REGISTRATION_ERRORS = {
     "init_keyword": lambda z: z.nn.Module(size=3),
     "train_not_bool": lambda z: z.nn.Module().train(1),
     "train_none": lambda z: z.nn.Module().train(None),
+    "requires_grad_not_bool": lambda z: small(z).requires_grad_("x"),
+    "pre_hook_returns_a_number": _pre_hook_returning(3),
 }
 
 
@@ -786,3 +797,12 @@ def test_to_with_bad_arguments_raises_as_torch(args):
     first = str(expected.value).split(" - got")[0].splitlines()[0]  # (types are torch's)
     with pytest.raises(type(expected.value), match=re.escape(first)):
         nn.Linear(2, 2).to(*convert(jnp))
+
+
+def test_a_module_class_given_for_an_instance_is_named_as_torch_names_it():
+    """torch.typename of a class: its qualified name (torch's own module path, jnn's here)."""
+    with pytest.raises(TypeError, match=r"^torch\.nn\.modules\.activation\.ReLU is not a Module"):
+        torch.nn.Sequential(torch.nn.ReLU)
+    with pytest.raises(TypeError, match=r"^jnn\.nn\.modules\.activation\.ReLU is not a Module "
+                                        r"subclass$"):
+        nn.Sequential(nn.ReLU)

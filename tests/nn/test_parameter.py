@@ -302,3 +302,38 @@ def test_hand_written_sgd_trains_like_torch():
                 p.grad = None
                 tp.grad = None
     np.testing.assert_allclose(lin.weight.data, tlin.weight.detach().numpy(), rtol=1e-5)
+
+
+PARAMETER_ERRORS = {  # torch's exception for each misuse, with its message
+    "list_data": lambda z: z.nn.Parameter([1.0, 2.0]),
+    "float_data": lambda z: z.nn.Parameter(3.0),
+    "buffer_list": lambda z: z.nn.Buffer([1.0]),
+    "requires_grad_str": lambda z: z.nn.Parameter(z.tensor(2), requires_grad="x"),
+    "requires_grad_int": lambda z: z.nn.Parameter(z.tensor(2), requires_grad=1),
+    "set_requires_grad_str": lambda z: setattr(z.nn.Parameter(z.tensor(2)), "requires_grad", "x"),
+    "requires_grad_method_int": lambda z: z.nn.Parameter(z.tensor(2)).requires_grad_(3),
+    "module_requires_grad_str": lambda z: z.nn.Linear(2, 3).requires_grad_("x"),
+}
+
+
+@pytest.mark.parametrize("case", PARAMETER_ERRORS)
+def test_parameter_misuse_raises_torchs_error(case):
+    from tests.nn._mirror import assert_same_error_in_zoos
+
+    assert_same_error_in_zoos(PARAMETER_ERRORS[case])
+
+
+def test_int_data_on_a_parameter_that_requires_grad_is_refused():
+    """vector_to_parameters(int vector) made the Parameter int32; torch refuses the data."""
+    from tests.nn._same_error import assert_same_error
+
+    def torch_call():
+        torch.nn.utils.vector_to_parameters(torch.tensor([1, 2]),
+                                            [torch.nn.Parameter(torch.ones(2))])
+
+    p = nn.Parameter(jnp.ones(2))
+    assert_same_error(torch_call, lambda: nn.utils.vector_to_parameters(jnp.array([1, 2]), [p]))
+    assert p.dtype == jnp.float32
+    frozen = nn.Parameter(jnp.ones(2), requires_grad=False)
+    frozen.data = jnp.array([1, 2])  # torch allows it without requires_grad
+    assert frozen.dtype == jnp.int32

@@ -269,3 +269,17 @@ def test_parameters_to_vector_is_differentiated():
     (torch.nn.utils.parameters_to_vector([tp]) ** 2).sum().backward()
     jnn.autograd.backward(lambda: (parameters_to_vector([jp]) ** 2).sum())
     np.testing.assert_allclose(np.asarray(jp.grad), tp.grad.numpy(), rtol=RTOL)
+
+
+UTILS_ERRORS = [  # (call on torch.nn.utils/init or jnn's): torch's exception and message
+    lambda U, t: U.parameters_to_vector([t.nn.Parameter(t.ones(2)), 3]),
+    lambda U, t: U.clip_grad_norm_([3], 1.0),
+]
+
+
+@pytest.mark.parametrize("call", UTILS_ERRORS)
+def test_non_tensors_raise_torchs_error(call):
+    from tests.nn._same_error import assert_same_error
+
+    assert_same_error(lambda: call(torch.nn.utils, torch), lambda: call(jnn.nn.utils, jnn))
+

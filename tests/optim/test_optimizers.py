@@ -12,6 +12,7 @@ import re
 import warnings
 from typing import Any
 
+import jax.numpy as jnp
 import numpy as np
 import pytest
 import torch
@@ -74,8 +75,23 @@ ERROR_CASES = [
     ("adamw-fused-differentiable", lambda o, p: o.AdamW(p, fused=True, differentiable=True)),
     ("base-step", lambda o, p: o.Optimizer(p, {"lr": 0.1}).step()),
     ("defaults-not-a-dict", lambda o, p: o.Optimizer(p, 3)),
+    ("sgd-lr-two-elements", lambda o, p: o.SGD(p, lr=_array(o, [0.1, 0.2]))),
+    ("adam-lr-two-elements", lambda o, p: o.Adam(p, lr=_array(o, [0.1, 0.2]))),
+    ("adam-lr-tensor-foreach", lambda o, p: o.Adam(p, lr=_array(o, 0.1), foreach=True)),
+    ("adam-betas-mixed", lambda o, p: o.Adam(p, betas=(_array(o, 0.9), 0.999))),
+    ("load-state-dict-not-a-dict", lambda o, p: o.SGD(p, lr=0.1).load_state_dict(3)),
+    ("named-and-unnamed", lambda o, p: o.SGD([("w", p[0]), p[1]], lr=0.1)),
+    ("named-group-after-unnamed", lambda o, p: o.SGD(p[:1], lr=0.1).add_param_group(
+        {"params": [("b", p[1])]})),
+    ("plateau-metric-not-scalar", lambda o, p: o.lr_scheduler.ReduceLROnPlateau(
+        o.SGD(p, lr=0.1)).step(_array(o, [1.0, 2.0]))),
 ]
 # fmt: on
+
+
+def _array(optim_module: Any, value: Any) -> Any:
+    """A tensor for torch's optimizers, an array for jnn's."""
+    return torch.tensor(value) if optim_module is torch.optim else np.asarray(value, np.float32)
 
 
 @pytest.mark.parametrize("builder", [c[1] for c in ERROR_CASES], ids=[c[0] for c in ERROR_CASES])
@@ -101,9 +117,11 @@ def test_single_parameter_is_rejected() -> None:
     prefix = "params argument given to the optimizer should be an iterable of Tensors or dicts, "
     with pytest.raises(TypeError, match=f"^{re.escape(prefix)}but got torch"):
         torch.optim.SGD(tparams[0])
-    # torch names its own tensor type; jnn names the Parameter class.
-    with pytest.raises(TypeError, match=f"^{re.escape(prefix)}but got jnn.nn.parameter.Parameter$"):
+    # torch names its own tensor type (torch.FloatTensor); jnn names the array type.
+    with pytest.raises(TypeError, match=f"^{re.escape(prefix)}but got jax.Array\\[float32\\]$"):
         jnn.optim.SGD(jparams[0])
+    with pytest.raises(TypeError, match=f"^{re.escape(prefix)}but got jax.Array\\[float32\\]$"):
+        jnn.optim.SGD(jparams[0].data)
 
 
 def test_duplicate_parameters_in_one_group_warn_like_torch() -> None:
@@ -264,3 +282,40 @@ def test_load_torch_state_dict_and_continue(name: str, kwargs: dict, groups: boo
     fresh = getattr(jnn.optim, name)(spec(jmodel), **kwargs)
     fresh.load_state_dict(jopt.state_dict())
     assert_state_dicts_match(topt.state_dict(), fresh.state_dict(), "round trip")
+
+
+def test_named_parameters_are_accepted_as_in_torch() -> None:
+    """torch 2.13 takes ``named_parameters()``: the names go to ``param_names``."""
+    tmodel, jmodel = torch.nn.Linear(2, 3), nn.Linear(2, 3)
+    topt = torch.optim.SGD(tmodel.named_parameters(), lr=0.1, momentum=0.9)
+    jopt = jnn.optim.SGD(jmodel.named_parameters(), lr=0.1, momentum=0.9)
+    assert jopt.param_groups[0]["param_names"] == topt.param_groups[0]["param_names"]
+    assert jopt.state_dict()["param_groups"] == topt.state_dict()["param_groups"]
+    assert repr(jopt) == repr(topt)
+    jopt.step(lambda: jmodel(np.ones((4, 2), np.float32)).sum())
+    jopt.load_state_dict(jopt.state_dict())
+    assert jopt.param_groups[0]["param_names"] == ["weight", "bias"]
+
+
+@pytest.mark.parametrize("name, loaded_shape", [("SGD", 4), ("Adam", 4), ("Adam", 1)])
+def test_loaded_state_of_another_shape_is_refused(name: str, loaded_shape: int) -> None:
+    """A state loaded from a differently shaped parameter: torch's step fails (its in-place
+    update cannot broadcast); jnn's update would broadcast silently, so jnn refuses it at
+    load, with torch's text, and keeps its own state."""
+    kwargs = {"lr": 0.1, **({"momentum": 0.9} if name == "SGD" else {})}
+
+    def run(lib, opt_module):
+        p = lib.nn.Parameter(lib.ones(3) if lib is torch else jnp.ones(3))
+        q = lib.nn.Parameter(lib.ones(loaded_shape) if lib is torch else jnp.ones(loaded_shape))
+        q.grad = lib.ones(loaded_shape) if lib is torch else jnp.ones(loaded_shape)
+        source = getattr(opt_module, name)([q], **kwargs)
+        source.step()
+        target = getattr(opt_module, name)([p], **kwargs)
+        target.load_state_dict(source.state_dict())
+        p.grad = lib.ones(3) if lib is torch else jnp.ones(3)
+        target.step()
+
+    with pytest.raises(RuntimeError) as expected:
+        run(torch, torch.optim)
+    with pytest.raises(RuntimeError, match=f"^{re.escape(str(expected.value))}$"):
+        run(jnn, jnn.optim)

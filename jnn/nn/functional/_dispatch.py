@@ -43,6 +43,7 @@ from jax._src import core as _core
 from jax._src.array import ArrayImpl as _ArrayImpl
 
 from jnn import _state
+from jnn.nn.functional import _arg_errors
 
 __all__ = [
     "dispatched", "warn", "NeedsConcrete", "in_dispatch_trace", "collect_check", "cache_info",
@@ -256,16 +257,27 @@ _TENSOR_ARGS = frozenset({
 })
 
 
-def _tensor_args(fn: Callable) -> tuple[tuple[int, str], ...]:
-    """(position, name) of ``fn``'s tensor parameters."""
+def _tensor_args(fn: Callable) -> tuple[tuple[int, str, frozenset], ...]:
+    """(position, name, refused types) of ``fn``'s tensor parameters: a list or tuple is
+    refused everywhere; None and Python numbers only where the parameter is required (an
+    optional ``bias``/``weight`` may be None, as in torch)."""
     params = inspect.signature(fn).parameters.values()
-    return tuple((i, p.name) for i, p in enumerate(params)
-                 if p.name in _TENSOR_ARGS and p.kind is not p.VAR_POSITIONAL)
+    out = []
+    for i, p in enumerate(params):
+        if p.name not in _TENSOR_ARGS or p.kind is p.VAR_POSITIONAL:
+            continue
+        refused = set(_CONTAINERS)
+        if p.default is p.empty and p.name not in _arg_errors.NONE_ALLOWED:
+            refused.add(type(None))
+            if (fn.__name__, p.name) not in _arg_errors.SCALAR_ALLOWED:
+                refused.update(_NUMBERS)
+        out.append((i, p.name, frozenset(refused)))
+    return tuple(out)
 
 
-def _not_a_tensor(fn: Callable, position: int, name: str, value: Any) -> TypeError:
-    return TypeError(f"{fn.__name__}(): argument '{name}' (position {position + 1}) must be "
-                     f"Tensor, not {type(value).__name__}")
+_CONTAINERS = (list, tuple)
+_NUMBERS = (int, float, bool, complex, str)
+_MISSING = object()
 
 
 def dispatched(fn: Callable) -> Callable:
@@ -273,13 +285,16 @@ def dispatched(fn: Callable) -> Callable:
     cache: collections.OrderedDict = collections.OrderedDict()
     lock = threading.Lock()
     tensor_args = _tensor_args(fn)
+    argument_check = _arg_errors.argument_check(fn.__name__)
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        for i, name in tensor_args:
-            value = args[i] if i < len(args) else kwargs.get(name)
-            if type(value) is list or type(value) is tuple:
-                raise _not_a_tensor(fn, i, name, value)
+        for i, name, refused in tensor_args:
+            value = args[i] if i < len(args) else kwargs.get(name, _MISSING)
+            if type(value) in refused:
+                raise _arg_errors.not_a_tensor(fn.__name__, i, name, value, args, kwargs)
+        if argument_check is not None:
+            argument_check(args, kwargs)
         if not _is_top_level():
             return _plain(fn, args, kwargs)
         split = _split(args, kwargs)

@@ -16,7 +16,7 @@ from jax.typing import ArrayLike
 from jnn.nn.functional._dispatch import warn
 from jnn.nn.functional._loss_common import (
     check_class_targets,
-    check_unit_interval,
+    check_unit_intervals,
     refuse_integer,
 )
 from jnn.nn.functional._utils import (
@@ -369,8 +369,7 @@ def binary_cross_entropy(
             f"Found dtype {torch_dtype_name(t.dtype)} but expected {torch_dtype_name(x.dtype)}"
         )
     refuse_integer(x.dtype, "binary_cross_entropy")
-    check_unit_interval(input, "input")  # value checks: concrete arrays only
-    check_unit_interval(target, "target")
+    check_unit_intervals(input, target)  # value checks: concrete or traced-checked
     loss = _binary_cross_entropy_terms(x, t)
     if weight is not None:
         _check_weight_broadcastable(t.shape, jnp.shape(weight))

@@ -78,19 +78,27 @@ def check_class_targets(target: Any, n_classes: int, ignore_index: int | None) -
         raise IndexError(f"Target {int(values[bad].flat[0])} is out of bounds.")
 
 
-def check_unit_interval(value: Any, what: str) -> None:
-    """torch's BCE check: ``all elements of input should be between 0 and 1`` (NaN fails)."""
-    values = concrete(value, checked=True)
-    if values is None:
+def check_unit_intervals(input: Any, target: Any) -> None:
+    """BCE's value checks as torch's kernel makes them, element by element: the first
+    element where the input or the target is outside [0, 1] (NaN fails) names which."""
+    x, t = concrete(input, checked=True), concrete(target, checked=True)
+    if x is None or t is None:
         if traced_checks():
-            v = jnp.asarray(value)
-            traced_check(jnp.all((v >= 0) & (v <= 1)),
-                          f"RuntimeError: all elements of {what} should be between 0 and 1")
+            xs, ts = jnp.broadcast_arrays(jnp.ravel(jnp.asarray(input)),
+                                          jnp.ravel(jnp.asarray(target)))
+            bad_x, bad_t = ~((xs >= 0) & (xs <= 1)), ~((ts >= 0) & (ts <= 1))
+            bad = bad_x | bad_t
+            first_is_input = jnp.any(bad) & bad_x[jnp.argmax(bad)] if bad.size else False
+            traced_check(~first_is_input,
+                         "RuntimeError: all elements of input should be between 0 and 1")
+            traced_check(~jnp.any(bad),
+                         "RuntimeError: all elements of target should be between 0 and 1")
         return
-    if values.size == 0:
-        return
-    values = values.astype(np.float32)
-    if not ((values >= 0) & (values <= 1)).all():
+    xs, ts = np.broadcast_arrays(x.astype(np.float32).ravel(), t.astype(np.float32).ravel())
+    bad_x, bad_t = ~((xs >= 0) & (xs <= 1)), ~((ts >= 0) & (ts <= 1))
+    bad = np.flatnonzero(bad_x | bad_t)
+    if bad.size:
+        what = "input" if bad_x[bad[0]] else "target"
         raise RuntimeError(f"all elements of {what} should be between 0 and 1")
 
 

@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
+from jnn.nn.functional._dispatch import NeedsConcrete, in_dispatch_trace
 from jnn.nn.functional._loss_common import (
     abs_with_zero_subgradient,
     check_reduction_is_valid,
@@ -256,6 +257,8 @@ def _gaussian_var(var, x_shape, dtype) -> jax.Array:
         return v[..., None]
     if len(x_shape) == v.ndim and sum(b for a, b in zip(x_shape, v.shape) if a != b) == 1:
         return v
+    if values is None and in_dispatch_trace():
+        raise NeedsConcrete  # torch checks the values first: run plain, on the numbers
     raise ValueError("var is of incorrect size")
 
 

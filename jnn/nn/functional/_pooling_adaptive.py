@@ -47,8 +47,15 @@ def _output_size(output_size, shape, nd: int, fn: str) -> tuple[int, ...]:
                             "ints, not NoneType")
         return chk.parser_tuple(output_size, "output_size", fn)
     if not isinstance(output_size, collections.abc.Iterable):
+        if not hasattr(output_size, "__index__"):  # torch's len(output_size) on a non-int
+            raise TypeError(f"object of type '{type(output_size).__name__}' has no len()")
         return (int(output_size),) * nd
     sizes = tuple(output_size)
+    for pos, size in enumerate(sizes):
+        if size is not None and not hasattr(size, "__index__"):
+            raise TypeError(f"{fn}(): argument 'output_size' (position 2) must be tuple of "
+                            f"ints, but found element of type {type(size).__name__} at pos "
+                            f"{pos}")
     if len(shape) <= len(sizes):
         raise ValueError(f"Input dimension should be at least {len(sizes) + 1}")
     sizes = tuple(s if s is not None else d for s, d in zip(sizes, shape[-len(sizes):]))
@@ -246,6 +253,9 @@ def _fractional_sizes(x, nd, kernel_size, output_size, output_ratio, fn):
     if output_size is None and output_ratio is None:
         raise ValueError(f"{fn} requires specifying either an output_size or an output_ratio")
     if output_size is None:
+        if nd == 2 and not isinstance(output_ratio, collections.abc.Sized):
+            # torch's 2-d functional takes len(output_ratio) first (its module pairs it)
+            raise TypeError(f"object of type '{type(output_ratio).__name__}' has no len()")
         if nd == 2 and isinstance(output_ratio, collections.abc.Sized) and len(output_ratio) > 2:
             raise ValueError(f"{fn} requires output_ratio to either be a single Int or tuple "
                              "of Ints.")

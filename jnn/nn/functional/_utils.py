@@ -194,6 +194,8 @@ def check_input_dim(input: jax.Array, allowed: Sequence[int], what: str = "input
     unbatched input; the message names them as torch's ``_check_input_dim`` does
     (``expected 2D or 3D input (got 4D input)``).
     """
+    if not hasattr(input, "ndim"):  # torch's layers call input.dim()
+        raise AttributeError(f"'{type(input).__name__}' object has no attribute 'dim'")
     ndim = jnp.ndim(input)
     if ndim not in allowed:
         expected = " or ".join(f"{d}D" for d in allowed)

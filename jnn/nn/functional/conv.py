@@ -686,6 +686,8 @@ def _pad_for_conv(x: jax.Array, pads: Sequence[tuple[int, int]], mode: str) -> j
     and messages (unsupported rank, reflect size, circular wrap) come first, as in torch's
     modules, which call ``F.pad`` before the convolution. A negative padding crops.
     """
+    if mode not in _JNP_MODES:  # only reachable by setting padding_mode after construction
+        raise NotImplementedError(f"Unrecognised padding mode {mode}")
     n = len(pads)
     if x.ndim not in (n + 1, n + 2):
         raise NotImplementedError(

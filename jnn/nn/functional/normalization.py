@@ -367,16 +367,19 @@ def group_norm(
     n, c = x.shape[:2]
     verify_batch_size([n * c // num_groups, num_groups, *x.shape[2:]],
                       str([n * c // num_groups, num_groups, *x.shape[2:]]))
+    # torch's native_group_norm order: groups, divisibility, then weight and bias
+    if num_groups <= 0:
+        raise RuntimeError(f"Expected num groups to be greater than 0, got {num_groups}")
+    if c % num_groups:
+        raise RuntimeError(
+            "Expected number of channels in input to be divisible by num_groups, but got "
+            f"input of shape {list(x.shape)} and num_groups={num_groups}")
     for name, value in (("weight", w), ("bias", b)):
         if value is not None and (value.ndim != 1 or value.size != c):
             raise RuntimeError(
                 f"Expected {name} to be a vector of size equal to the number of channels in "
                 f"input, but got {name} of shape {list(value.shape)} and input of shape "
                 f"{list(x.shape)}")
-    if c % num_groups:
-        raise RuntimeError(
-            "Expected number of channels in input to be divisible by num_groups, but got "
-            f"input of shape {list(x.shape)} and num_groups={num_groups}")
     check_mixed_dtype(x, w, b)
     check_floating(x, "GroupNormKernelImpl")
     xc = x.astype(compute_dtype(x.dtype))
@@ -419,8 +422,12 @@ def rms_norm(
     """
     x, w = jnp.asarray(input), _opt(weight)
     shape = as_shape(normalized_shape, "rms_norm")
-    check_normalized_shape(x.shape, shape, comma=False)
+    # torch's order: the weight, the input's rank (a ValueError), then its trailing shape
     check_affine_shape("weight", w, shape)
+    if x.ndim < len(shape):
+        raise ValueError(f"Input tensor must have at least {len(shape)} dimensions, but got "
+                         f"{x.ndim}")
+    check_normalized_shape(x.shape, shape, comma=False)
     check_floating(x, "rms_norm")
     axes = tuple(range(x.ndim - len(shape), x.ndim))
     xc = x.astype(compute_dtype(x.dtype))

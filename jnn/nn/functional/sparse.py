@@ -256,11 +256,22 @@ def _bag_layout(idx: jax.Array, offsets: jax.Array | None, per_sample_weights, i
     raise ValueError(f"input has to be 1D or 2D Tensor, but got Tensor of dimension {idx.ndim}")
 
 
-def _check_offsets(offsets: jax.Array, length: int) -> None:
+_DECREASING_OFFSETS = (
+    "Expected i < index_size to be true, but got false.  (Could this error message be "
+    "improved?  If so, please report an enhancement request to PyTorch.)")
+
+
+def _check_offsets(offsets: jax.Array, length: int, mode: str) -> None:
     values = concrete(offsets)
+    if values is None and mode != "max" and traced_checks() and offsets.size > 1:
+        traced_check(jnp.all(jnp.diff(offsets) >= 0), "RuntimeError: " + _DECREASING_OFFSETS)
     if values is None or values.size == 0:
         return
     first, last = int(values[0]), int(values[-1])
+    if mode != "max" and np.any(np.diff(values) < 0):
+        # torch's sum/mean kernel walks the bags in order; a decreasing offset fails there
+        # (jnn's segment sums would silently give empty bags)
+        raise RuntimeError(_DECREASING_OFFSETS)
     if first != 0:
         raise RuntimeError(
             "offsets[0] has to be 0, i.e., the first sequence in the mini-batch has to start "
@@ -370,7 +381,7 @@ def embedding_bag(
     _check_indices(idx, "embedding_bag")
     idx, offs, psw, include_last = _bag_layout(idx, offsets, psw, include_last_offset)
     padding_idx = _bag_padding_idx(padding_idx, w.shape[0])
-    _check_offsets(offs, idx.shape[0])
+    _check_offsets(offs, idx.shape[0], mode)
     _check_index_values(idx, w.shape[0], bag=True)
     rows = _lookup(w, idx, None, max_norm, norm_type, scale_grad_by_freq)
     bag, n_bags = _bag_ids(idx.shape[0], offs, include_last)

@@ -12,6 +12,7 @@ its wording.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -141,6 +142,24 @@ def _check_dtype(dtype, mode: str, antialias: bool, dims: int) -> None:
     raise NotImplementedError(f'"{kernel}" not implemented for \'{torch_dtype_name(dtype)}\'')
 
 
+def _align_corners_error(mode: str, n: int, size: Any, scale_factor: Any,
+                         align_corners: Any) -> TypeError:
+    """torch's parser error for a non-bool ``align_corners`` (its upsample kernel's name)."""
+    kernel = f"upsample_{mode}{n}d"
+    size_type = ("NoneType" if size is None else "list" if isinstance(size, int)
+                 else type(size).__name__)
+    scale_type = "NoneType" if scale_factor is None else "list"
+    scales = "float scales = None" if n == 1 else ", ".join(
+        f"float scales_{d} = None" for d in "dhw"[3 - n:])
+    return TypeError(
+        f"{kernel}() received an invalid combination of arguments - got (Tensor, {size_type}, "
+        f"{type(align_corners).__name__}, {scale_type}), but expected one of:\n"
+        " * (Tensor input, tuple of ints output_size, bool align_corners, tuple of floats "
+        "scale_factors)\n"
+        " * (Tensor input, tuple of ints output_size, bool align_corners, "
+        f"{scales}, *, Tensor out = None)\n")
+
+
 def interpolate(input: ArrayLike, size: int | Sequence[int] | None = None,
                 scale_factor: float | Sequence[float] | None = None, mode: str = "nearest",
                 align_corners: bool | None = None,
@@ -187,6 +206,8 @@ def interpolate(input: ArrayLike, size: int | Sequence[int] | None = None,
         align_corners = False
     sizes, scales = _output_plan(x.shape, size, scale_factor, recompute_scale_factor, mode)
     _check_mode_rank(x.ndim, mode, antialias)
+    if align_corners is not None and not isinstance(align_corners, (bool, np.bool_)):
+        raise _align_corners_error(mode, x.ndim - 2, size, scale_factor, align_corners)
     if mode == "lanczos":
         if align_corners:
             raise ValueError("Lanczos mode does not support align_corners=True")

@@ -638,7 +638,7 @@ class PReLU(Module):
         super().__init__()
         self.num_parameters = num_parameters
         self.init = init
-        self.weight = Parameter(_empty((num_parameters,), dtype, device))
+        self.weight = Parameter(_empty((num_parameters,), dtype, device, True))
         self.reset_parameters()
 
     def reset_parameters(self) -> None:

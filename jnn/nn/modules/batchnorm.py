@@ -28,6 +28,7 @@ from jnn.nn.modules.lazy import (
     UninitializedParameter,
     register_uninitialized_buffer,
 )
+from jnn.nn.modules.linear import check_size
 from jnn.nn.modules.module import Module
 from jnn.nn.parameter import Parameter
 
@@ -40,8 +41,10 @@ __all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "SyncBatchNorm", "LazyBa
 _COUNTER_DTYPE = jax.dtypes.canonicalize_dtype(jnp.int64)
 
 
-def _filled(shape: tuple[int, ...], value: float, dtype: Any, device: Any) -> jax.Array:
+def _filled(shape: tuple[int, ...], value: float, dtype: Any, device: Any,
+            scalar: bool = False) -> jax.Array:
     """A new array of ``value`` (torch's ``torch.zeros``/``ones``/``empty`` + reset)."""
+    check_size(shape, scalar)
     for size in shape:
         if size < 0:
             raise RuntimeError(
@@ -69,17 +72,17 @@ class _NormBase(Module):
         self.affine = affine
         self.track_running_stats = track_running_stats
         if affine:
-            self.weight = Parameter(_filled((num_features,), 1.0, dtype, device))
+            self.weight = Parameter(_filled((num_features,), 1.0, dtype, device, True))
             if bias:
-                self.bias = Parameter(_filled((num_features,), 0.0, dtype, device))
+                self.bias = Parameter(_filled((num_features,), 0.0, dtype, device, True))
             else:
                 self.register_parameter("bias", None)
         else:
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)
         if track_running_stats:
-            self.register_buffer("running_mean", _filled((num_features,), 0.0, dtype, device))
-            self.register_buffer("running_var", _filled((num_features,), 1.0, dtype, device))
+            self.register_buffer("running_mean", _filled((num_features,), 0.0, dtype, device, True))
+            self.register_buffer("running_var", _filled((num_features,), 1.0, dtype, device, True))
             self.register_buffer("num_batches_tracked", _filled((), 0, _COUNTER_DTYPE, device))
         else:
             self.register_buffer("running_mean", None)

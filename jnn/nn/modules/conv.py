@@ -18,6 +18,7 @@ import jax
 from jnn.nn import functional as F
 from jnn.nn import init
 from jnn.nn.common_types import _size_1_t, _size_2_t, _size_3_t
+from jnn.nn.functional import _arg_errors
 from jnn.nn.functional._utils import torch_size
 from jnn.nn.functional.conv import _pad_for_conv
 from jnn.nn.modules.lazy import LazyModuleMixin, UninitializedParameter
@@ -143,7 +144,22 @@ class _Conv(_ConvNd):
                                    self.dilation, self.groups)
 
     def forward(self, input: jax.Array) -> jax.Array:
+        if input is None or type(input) in (list, tuple, int, float):
+            raise self._not_a_tensor(input)
         return self._conv_forward(input, self.weight, self.bias)
+
+    def _not_a_tensor(self, input: Any) -> TypeError:
+        # torch's module passes its Parameters and its hyper-parameter tuples as they are
+        params = self.__dict__["_parameters"]
+        got = [type(input).__name__, "Parameter",
+               "Parameter" if params.get("bias") is not None else "NoneType"]
+        if self.padding_mode != "zeros":
+            got[0], padding = "Tensor", "int"
+        else:
+            padding = "str" if isinstance(self.padding, str) else "tuple"
+        got += ["tuple", padding, "tuple", "int"]
+        n = len(self.kernel_size)
+        return _arg_errors.invalid_combination(f"conv{n}d", (), {}, got)
 
 
 _CONV_DOC = """Applies a {n}-d convolution over an input of several planes.

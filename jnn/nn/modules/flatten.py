@@ -72,6 +72,8 @@ class Flatten(Module):
         self.end_dim = end_dim
 
     def forward(self, input: jax.Array) -> jax.Array:
+        if not hasattr(input, "ndim"):  # torch calls input.flatten(...)
+            raise AttributeError(f"'{type(input).__name__}' object has no attribute 'flatten'")
         return _flatten(input, self.start_dim, self.end_dim)
 
     def extra_repr(self) -> str:

@@ -18,8 +18,25 @@ from jnn.nn.parameter import Parameter
 __all__ = ["Identity", "Linear", "Bilinear", "LazyLinear"]
 
 
-def _empty(shape: tuple[int, ...], dtype: Any, device: Any) -> jax.Array:
+def check_size(shape: tuple[Any, ...], scalar: bool = False) -> None:
+    """``torch.empty(size)``'s parser errors for a size that is not ints (``Linear(2.5, 3)``);
+    ``scalar``: torch was given the one number itself (``torch.empty(num_features)``)."""
+    if scalar and not hasattr(shape[0], "__index__"):
+        raise TypeError("empty(): argument 'size' (position 1) must be tuple of ints, not "
+                        f"{type(shape[0]).__name__}")
+    for pos, size in enumerate(shape):
+        if not hasattr(size, "__index__"):
+            kind = type(size).__name__
+            if pos == 0:
+                raise TypeError("empty(): argument 'size' (position 1) must be tuple of ints, "
+                                f"but found element of type {kind} at pos 0")
+            raise TypeError(f"empty(): argument 'size' failed to unpack the object at pos "
+                            f"{pos + 1} with error \"type must be tuple of ints,but got {kind}\"")
+
+
+def _empty(shape: tuple[int, ...], dtype: Any, device: Any, scalar: bool = False) -> jax.Array:
     """Uninitialised storage as torch's ``torch.empty``: zeros here, filled by reset."""
+    check_size(shape, scalar)
     for size in shape:
         if size < 0:  # torch.empty's check, so Linear(3, -1) fails as in torch
             raise RuntimeError(

@@ -15,6 +15,7 @@ Buffers are plain ``jax.Array`` everywhere.
 from __future__ import annotations
 
 import functools
+import types
 import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
@@ -45,6 +46,10 @@ def _typename(obj: Any) -> str:
     """``torch.typename`` for non-tensors: the qualified class name of ``obj``."""
     if isinstance(obj, jax.Array):
         return f"jax.Array[{obj.dtype}]"
+    if isinstance(obj, type):  # torch.typename names a class by its qualified name
+        return f"{obj.__module__}.{obj.__qualname__}"
+    if isinstance(obj, types.ModuleType):
+        return obj.__name__
     cls = type(obj)
     module = cls.__module__ or ""
     return cls.__qualname__ if module in ("", "builtins") else f"{module}.{cls.__qualname__}"

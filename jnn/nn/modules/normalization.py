@@ -200,9 +200,9 @@ class GroupNorm(Module):
         self.eps = eps
         self.affine = affine
         if affine:
-            self.weight = Parameter(_filled((num_channels,), 1.0, dtype, device))
+            self.weight = Parameter(_filled((num_channels,), 1.0, dtype, device, True))
             if bias:
-                self.bias = Parameter(_filled((num_channels,), 0.0, dtype, device))
+                self.bias = Parameter(_filled((num_channels,), 0.0, dtype, device, True))
             else:
                 self.register_parameter("bias", None)
         else:

@@ -57,6 +57,9 @@ def _padding_index(padding_idx: int | None, num_embeddings: int, what: str) -> i
         raise AssertionError(f"{what} must be within num_embeddings")
     if num_embeddings == 0:
         raise IndexError("index 0 is out of bounds for dimension 0 with size 0")
+    if not hasattr(padding_idx, "__index__"):  # torch fails indexing the row to zero it
+        raise IndexError("only integers, slices (`:`), ellipsis (`...`), None and long or byte "
+                         f"Variables are valid indices (got {type(padding_idx).__name__})")
     return padding_idx % num_embeddings
 
 
@@ -189,6 +192,8 @@ def _as_array(value: Any) -> Any:
 
 
 def _check_pretrained(embeddings: Any) -> None:
+    if not hasattr(embeddings, "shape"):  # torch calls embeddings.dim()
+        raise AttributeError(f"'{type(embeddings).__name__}' object has no attribute 'dim'")
     if jnp.ndim(_as_array(embeddings)) != 2:
         raise AssertionError("Embeddings parameter is expected to be 2-dimensional")
 

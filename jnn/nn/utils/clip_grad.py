@@ -24,6 +24,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jnn.nn.parameter import Parameter
 
@@ -51,11 +52,12 @@ def _as_list(parameters: Any) -> list[Any]:
 def _grads(parameters: list[Any], fn_name: str) -> list[jax.Array]:
     out = []
     for p in parameters:
-        if not hasattr(p, "grad"):
+        if isinstance(p, (jax.Array, np.ndarray)):  # never has a .grad: p.data passed?
             raise TypeError(
                 f"{fn_name} expects Parameters (objects with a .grad), but one of the "
-                f"parameters is a {type(p).__name__}"
-            )
+                f"parameters is a {type(p).__name__}")
+        if not hasattr(p, "grad"):  # torch reads p.grad
+            raise AttributeError(f"'{type(p).__name__}' object has no attribute 'grad'")
         if p.grad is not None:
             out.append(p.grad)
     return out

@@ -46,8 +46,11 @@ def parameters_to_vector(parameters: Iterable[Parameter | jax.Array]) -> jax.Arr
         >>> parameters_to_vector(nn.Linear(3, 2).parameters()).shape
         (8,)
     """
-    vec = [jnp.ravel(_read(p) if isinstance(p, Parameter) else jnp.asarray(p))
-           for p in parameters]
+    vec = []
+    for p in parameters:
+        if not isinstance(p, (Parameter, jax.Array, np.ndarray)):  # torch reads p.device
+            raise AttributeError(f"'{type(p).__name__}' object has no attribute 'device'")
+        vec.append(jnp.ravel(_read(p) if isinstance(p, Parameter) else jnp.asarray(p)))
     if not vec:  # torch.cat([]) refuses an empty list
         raise ValueError("torch.cat(): expected a non-empty list of Tensors")
     return jnp.concatenate(vec)
