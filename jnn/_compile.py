@@ -844,6 +844,13 @@ class CompiledFunction:
                     watch.append(where)
             elif isinstance(value, types.FunctionType):
                 visit(value, label + ".", depth + 1)
+            elif isinstance(value, (dict, list)) and len(value) <= _WATCHED_ITEMS:
+                # `hparams["beta"]`, `CURRICULUM[0]`: their plain items count as well
+                items = value.items() if isinstance(value, dict) else enumerate(value)
+                for k, v in items:
+                    if isinstance(k, (str, int)) and _is_plain_value(v):
+                        out.append((f"{label}[{k!r}]", _pytree._static_key(v)))
+                        watch.append((value, k))
             elif _is_plain_object(value):
                 holders.append((label, value))
 
@@ -868,6 +875,13 @@ class CompiledFunction:
                 found(name, g.get(name, _ARRAY), None if top else (g, name), depth)
 
         visit(fn, "", 0)
+        # the forward of each model class of the user's (a global `SCALE` it reads)
+        classes = {type(m): None for r in self._roots if isinstance(r, Module)
+                   for m in r.modules()}
+        for cls in classes:
+            forward = cls.__dict__.get("forward")
+            if isinstance(forward, types.FunctionType):
+                visit(forward, f"{cls.__name__}.forward.", 1)
         owner = getattr(self.fn, "__self__", None)  # a method's object: `self.scale`
         if owner is not None and _is_plain_object(owner):
             holders.append(("self", owner))
@@ -877,6 +891,14 @@ class CompiledFunction:
                 value = d[attr]
                 if _is_plain_value(value):
                     out.append((f"{label}.{attr}", _pytree._static_key(value)))
+                    watch.append((d, attr))
+                elif isinstance(value, (jax.Array, np.ndarray)) and not isinstance(
+                        value, jax.core.Tracer):
+                    # an array attribute (`cfg.w = jnp.array(0.5)`) is compiled in as a
+                    # constant too: by value when small, and rebinding it re-traces
+                    small = value.size <= 16
+                    out.append((f"{label}.{attr}", ("array", value.shape, str(value.dtype),
+                                np.asarray(value).tolist() if small else id(value))))
                     watch.append((d, attr))
         self._attr_watch = tuple(watch)
         return tuple(out)
@@ -1776,14 +1798,37 @@ _PLAIN_TYPES = (bool, int, float, complex, str)
 
 
 def _value_at(where: Any, key: str | None) -> Any:
-    """A watched value: a closure cell's (``key`` None) or a dict entry."""
+    """A watched value: a closure cell's (``key`` None) or a dict entry (arrays compared
+    by identity: never element by element)."""
     if key is None:
         try:
-            return where.cell_contents
+            value = where.cell_contents
         except ValueError:  # an emptied cell
             return _ARRAY
-    return where.get(key, _ARRAY)
+    elif isinstance(where, list):
+        value = where[key] if key < len(where) else _ARRAY
+    else:
+        value = where.get(key, _ARRAY)
+    return _Same(value) if isinstance(value, (jax.Array, np.ndarray)) else value
 
+
+class _Same:
+    """An array in a fast key: equal only to itself (a rebound attribute is a change)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Same) and other.value is self.value
+
+    def __hash__(self) -> int:
+        return id(self.value)
+
+
+# A dict or list a step names is watched item by item up to this size
+_WATCHED_ITEMS = 64
 
 # Functions of these packages are not walked for the Python values they read
 _LIBRARIES = frozenset({"jnn", "jax", "jaxlib", "numpy", "optax", "chex", "torch"})
@@ -1863,6 +1908,12 @@ def _static_leaf(x: Any, root_pos: dict[int, int]) -> Any:
     try:
         hash(x)
     except TypeError:
+        if _is_plain_object(x):
+            # a config object (a SimpleNamespace, argparse.Namespace, a dataclass): by
+            # identity, with the plain values it holds (compiled in as constants)
+            return ("plain", id(x), tuple(sorted(
+                (k, _pytree._static_key(v)) for k, v in vars(x).items()
+                if isinstance(k, str) and _is_plain_value(v))))
         raise TypeError(
             f"jnn.compile: argument of type {type(x).__name__} is neither an array nor "
             "hashable; pass arrays, Python scalars, modules or optimizers"

@@ -244,7 +244,7 @@ def materialize_store(store: object) -> None:
         if not store.materialized:  # type: ignore[attr-defined]
             try:
                 store.materialize()  # type: ignore[attr-defined]
-            except BaseException:
+            except Exception:  # the call that made it failed: its state is lost (marked)
                 drop_pending(store)
                 raise
 
@@ -295,9 +295,11 @@ def read_pending(owner: object, kind: str) -> object:
                 continue
             try:
                 value = store.read(owner, kind)  # type: ignore[attr-defined]
-            except BaseException:
+            except Exception:  # the call that made it failed: its state is lost (marked)
                 drop_pending(store)
                 raise
+            # (an interrupt, Ctrl-C, leaves the store pending: it still holds the newest
+            # state, which the objects' own slots do not)
             if value is not None:
                 return value
         return None

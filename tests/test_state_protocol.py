@@ -846,6 +846,30 @@ def test_l2_penalty_on_parameters_matches_torch_gradients():
         np.testing.assert_allclose(np.asarray(jp.grad), tp.grad.numpy(), rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("mode", ["eager", "compiled"])
+def test_tensor_functions_of_parameters_in_a_loss_match_torch_gradients(mode):
+    """`jnn.norm(p)`, `jnn.sum(p ** 2)`, `jnn.abs(p)`, `jnn.mean(p)` in a loss closure (a
+    penalty written with torch's functions rather than its methods) are differentiated
+    reads of the parameters, eagerly and compiled, with torch's gradients."""
+    tmodel, topt, jmodel, jopt = twins()
+    tloss = tF.mse_loss(tmodel(torch.from_numpy(X)), torch.from_numpy(Y))
+    tloss = tloss + 1e-2 * sum(torch.norm(p) + torch.sum(p ** 2) + torch.abs(p).mean()
+                               + torch.mean(p) for p in tmodel.parameters())
+    tloss.backward()
+
+    def closure():
+        loss = F.mse_loss(jmodel(jnp.asarray(X)), jnp.asarray(Y))
+        return loss + 1e-2 * sum(jnn.norm(p) + jnn.sum(p ** 2) + jnn.abs(p).mean()
+                                 + jnn.mean(p) for p in jmodel.parameters())
+
+    backward = jnn.autograd.backward
+    run = jnn.compile(lambda: backward(closure)) if mode == "compiled" else (
+        lambda: backward(closure))
+    np.testing.assert_allclose(float(run()), tloss.item(), rtol=1e-5)
+    for tp, jp in zip(tmodel.parameters(), jmodel.parameters()):
+        np.testing.assert_allclose(np.asarray(jp.grad), tp.grad.numpy(), rtol=1e-5, atol=1e-6)
+
+
 def test_parameter_tensor_methods_match_torch():
     t = torch.nn.Parameter(torch.from_numpy(X))
     p = nn.Parameter(X)
@@ -1589,3 +1613,75 @@ def test_a_compiled_update_called_again_without_new_gradients_changes_nothing(op
             topt.zero_grad()
             assert_same_weights(tmodel, jmodel)
             assert all(p.grad is None for p in jmodel.parameters())
+
+
+@pytest.mark.parametrize("read", ["weight", "state_dict"])
+def test_ctrl_c_while_reading_after_compiled_steps_keeps_the_newest_state(monkeypatch, read):
+    """A Ctrl-C landing while a weight or a state_dict() is copied out of the packed store
+    (logging between steps) interrupts the read only: the store stays pending, and the
+    next read and the next step see every step taken (the objects' own slots are older)."""
+    from jnn import _compile
+
+    tmodel, topt, jmodel, jopt = twins()
+    step = compiled_step(jmodel, jopt)
+    for _ in range(3):
+        step(jnp.asarray(X), jnp.asarray(Y)), torch_step(tmodel, topt)
+    original = _compile._Plan.read
+
+    def interrupted(*args, **kwargs):
+        monkeypatch.setattr(_compile._Plan, "read", original)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(_compile._Plan, "read", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        if read == "weight":
+            jmodel[0].weight.data  # noqa: B018 - a read, as logging code does
+        else:
+            jmodel.state_dict()
+    assert_same_weights(tmodel, jmodel)
+    assert float(jopt.state_dict()["state"][0]["step"]) == 3
+    assert float(step(jnp.asarray(X), jnp.asarray(Y))) == pytest.approx(
+        torch_step(tmodel, topt), rel=1e-5)
+    assert_same_weights(tmodel, jmodel)
+
+
+CURRICULUM = [0.0]
+
+
+class _Scaled(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(1, 1, bias=False)
+
+    def forward(self, x):
+        return self.fc(x) * CURRICULUM[0]  # a module-level value read in forward
+
+
+@pytest.mark.parametrize("mode", ["compiled", "eager closure"])
+@pytest.mark.parametrize("where", ["dict item", "array attribute", "global read in forward"])
+def test_values_a_step_reads_from_containers_and_forward_are_never_stale(mode, where):
+    """`hparams["beta"]`, `cfg.w = jnp.array(i)` and a module-level list read in `forward`
+    (a curriculum flag) change between steps: every step sees the new value, as torch's."""
+    hparams, cfg = {"beta": 0.0}, _Config()
+    model = _Scaled()
+    model.fc.weight.data = jnp.ones((1, 1))
+    opt = jnn.optim.SGD(model.parameters(), lr=0.0)
+    x = jnp.ones((1, 1))
+
+    def closure():
+        opt.zero_grad()
+        if where == "dict item":
+            return hparams["beta"] * model.fc(x).sum()
+        if where == "array attribute":
+            return cfg.w * model.fc(x).sum()
+        return model(x).sum()
+
+    step = jnn.compile(lambda: opt.step(closure))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", jnn.RecompileWarning)
+        warnings.simplefilter("ignore", jnn.ClosureCompileWarning)
+        for i in range(6):
+            value = float(i % 3)
+            hparams["beta"], cfg.w, CURRICULUM[0] = value, jnp.asarray(value), value
+            step() if mode == "compiled" else opt.step(closure)
+            assert float(model.fc.weight.grad[0, 0]) == value

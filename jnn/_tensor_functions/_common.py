@@ -123,7 +123,16 @@ def check_reduced_nonempty(name: str, shape: Sequence[int], axes: Sequence[int])
 
 def as_array(x: Any) -> jax.Array:
     """``x`` as a JAX array; Python scalars keep JAX's weak typing (torch's scalar rule)."""
-    return x if isinstance(x, jax.Array) else jnp.asarray(x)
+    return x if isinstance(x, jax.Array) else _parameter_value(x)
+
+
+def _parameter_value(x: Any) -> Any:
+    """A Parameter's array through its logged read (``jnn.norm(p)`` in a loss closure is
+    differentiated, and inside a trace its value is a tracer, which ``np.asarray`` of the
+    Parameter cannot give); anything else through ``jnp.asarray``."""
+    from jnn.nn.parameter import Parameter, _read
+
+    return _read(x) if isinstance(x, Parameter) else jnp.asarray(x)
 
 
 # Python values that torch refuses where a Tensor is required.  NumPy arrays and scalars
@@ -153,7 +162,7 @@ def input_array(x: Any, name: str, arg: str = "input", position: int = 1) -> jax
     if not_a_tensor(x):
         raise TypeError(f"{name}(): argument '{arg}' (position {position}) must be Tensor, "
                         f"not {type(x).__name__}")
-    return jnp.asarray(x)
+    return _parameter_value(x)
 
 
 def is_concrete(*xs: Any) -> bool:

@@ -483,23 +483,41 @@ for _name, _op in [
     setattr(Parameter, f"__{_name}__", _binary(_op))
 
 
+def _in_place(self: Parameter, compute: Any) -> Parameter:
+    """``self``'s data replaced by ``compute(data)`` as torch's in-place ops do (same dtype
+    and shape); on a parameter that requires grad only under ``jnn.no_grad()`` (torch's
+    rule for leaves)."""
+    if _state.state.grad_enabled and self._requires_grad:
+        raise RuntimeError(
+            "a leaf Variable that requires grad is being used in an in-place operation.")
+    old = self._data
+    value = compute(old)
+    if jnp.shape(value) != old.shape:
+        raise RuntimeError(
+            f"output with shape {list(old.shape)} doesn't match the broadcast shape "
+            f"{list(jnp.shape(value))}")
+    self._data = jnp.asarray(value, old.dtype)
+    return self
+
+
 def _inplace(op: Any) -> Any:
-    """``p -= x`` as torch: the Parameter's data is replaced (same dtype and shape); on a
-    parameter that requires grad only under ``jnn.no_grad()`` (torch's rule for leaves)."""
+    """``p -= x``, ``p.add_(x, alpha=a)``: see :func:`_in_place`."""
     def method(self: Parameter, other: Any, *, alpha: Any = None) -> Parameter:
-        if _state.state.grad_enabled and self._requires_grad:
-            raise RuntimeError(
-                "a leaf Variable that requires grad is being used in an in-place operation.")
-        old = self._data
         other = _unwrap(other)
-        value = op(old, other if alpha is None else alpha * jnp.asarray(other))
-        if jnp.shape(value) != old.shape:
-            raise RuntimeError(
-                f"output with shape {list(old.shape)} doesn't match the broadcast shape "
-                f"{list(jnp.shape(value))}")
-        self._data = jnp.asarray(value, old.dtype)
-        return self
+        return _in_place(self, lambda old: op(
+            old, other if alpha is None else alpha * jnp.asarray(other)))
     return method
+
+
+def _lerp_(self: Parameter, end: Any, weight: Any) -> Parameter:
+    """EMA code's ``ema.lerp_(p, 1 - decay)``."""
+    end, weight = _unwrap(end), _unwrap(weight)
+    return _in_place(self, lambda old: old + weight * (end - old))
+
+
+def _clamp_(self: Parameter, min: Any = None, max: Any = None) -> Parameter:  # noqa: A002
+    """Weight clipping's ``p.clamp_(-c, c)`` (torch's argument names)."""
+    return _in_place(self, lambda old: jnp.clip(old, _unwrap(min), _unwrap(max)))
 
 
 for _name, _op in [("add", operator.add), ("sub", operator.sub), ("mul", operator.mul),
@@ -509,6 +527,8 @@ Parameter.add_ = _inplace(operator.add)  # type: ignore[attr-defined]
 Parameter.sub_ = _inplace(operator.sub)  # type: ignore[attr-defined]
 Parameter.mul_ = _inplace(operator.mul)  # type: ignore[attr-defined]
 Parameter.div_ = _inplace(operator.truediv)  # type: ignore[attr-defined]
+Parameter.lerp_ = _lerp_  # type: ignore[attr-defined]
+Parameter.clamp_ = _clamp_  # type: ignore[attr-defined]
 Parameter.__neg__ = lambda self: -_read(self)  # type: ignore[method-assign]
 Parameter.__pos__ = lambda self: _read(self)  # type: ignore[method-assign]
 Parameter.__abs__ = lambda self: abs(_read(self))  # type: ignore[method-assign]

@@ -15,6 +15,8 @@ import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Protocol
 
+from jnn import _state
+
 # Where every scheduler class reports it lives (its ``__module__``): the public module.
 _PUBLIC_MODULE = "jnn.optim.lr_scheduler"
 
@@ -156,6 +158,26 @@ def _track_optimizer_step(optimizer: Any) -> None:
 
 # --------------------------------------------------------------------------- base class
 
+_STEP_IN_TRACE = (
+    "jnn.compile: {name}.step() inside a compiled function runs once, when the function is "
+    "traced, not at every call: its epoch count and learning rates are Python values, so "
+    "the schedule would silently stop. Call it outside the compiled function, as torch "
+    "code does after optimizer.step(): `loss = train_step(x, y); scheduler.step()` (the "
+    "new learning rate reaches the next call without a re-trace)."
+)
+
+
+def _untraced(step: Callable) -> Callable:
+    """``step`` refusing to run while jnn.compile traces (see ``_STEP_IN_TRACE``)."""
+    @functools.wraps(step)
+    def guarded(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if _state.state.compile_depth:
+            raise RuntimeError(_STEP_IN_TRACE.format(name=type(self).__name__))
+        return step(self, *args, **kwargs)
+
+    guarded._jnn_untraced = True  # type: ignore[attr-defined]
+    return guarded
+
 
 class LRScheduler:
     r"""Base class for learning-rate schedulers.
@@ -235,6 +257,13 @@ class LRScheduler:
                 stacklevel=3,
             )
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        step = cls.__dict__.get("step")
+        if step is not None and not getattr(step, "_jnn_untraced", False):
+            cls.step = _untraced(step)  # every scheduler's own step, a user's too
+
+    @_untraced
     def step(self, epoch: int | None = None) -> None:
         """Advance one epoch and write the new learning rates.
 

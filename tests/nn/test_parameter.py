@@ -7,6 +7,8 @@ check the tensor-side attributes torch code touches: ``.data``, ``.grad``,
 
 from __future__ import annotations
 
+import re
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -337,3 +339,31 @@ def test_int_data_on_a_parameter_that_requires_grad_is_refused():
     frozen = nn.Parameter(jnp.ones(2), requires_grad=False)
     frozen.data = jnp.array([1, 2])  # torch allows it without requires_grad
     assert frozen.dtype == jnp.int32
+
+
+def test_in_place_arithmetic_of_ema_code_matches_torch():
+    """Weight-averaging code updates an EMA copy in place: `mul_(d).add_(p, alpha=1-d)`,
+    `lerp_(p, w)`, `sub_`, `div_`, `clamp_` give torch's values, chained as in torch."""
+    torch.manual_seed(0)
+    tmodel, tema = torch.nn.Linear(3, 2), torch.nn.Linear(3, 2)
+    jmodel, jema = nn.Linear(3, 2), nn.Linear(3, 2)
+    jmodel.load_state_dict({k: v.numpy() for k, v in tmodel.state_dict().items()})
+    jema.load_state_dict({k: v.numpy() for k, v in tema.state_dict().items()})
+    with torch.no_grad():
+        for e, p in zip(tema.parameters(), tmodel.parameters()):
+            e.mul_(0.9).add_(p, alpha=0.1)
+            e.lerp_(p, 0.25)
+            e.sub_(p, alpha=0.5).div_(2.0).clamp_(-0.2, 0.3)
+    with jnn.no_grad():
+        for e, p in zip(jema.parameters(), jmodel.parameters()):
+            assert e.mul_(0.9).add_(p, alpha=0.1) is e
+            e.lerp_(p, 0.25)
+            e.sub_(p, alpha=0.5).div_(2.0).clamp_(-0.2, 0.3)
+    for t, j in zip(tema.parameters(), jema.parameters()):
+        np.testing.assert_allclose(np.asarray(j.data), t.detach().numpy(), rtol=1e-6,
+                                   atol=1e-7)
+    with pytest.raises(RuntimeError) as theirs:
+        tema.bias.detach().lerp_(torch.ones(2, 2), 0.5)
+    with pytest.raises(RuntimeError, match=f"^{re.escape(str(theirs.value))}$"), \
+            jnn.no_grad():
+        jema.bias.lerp_(jnp.ones((2, 2)), 0.5)

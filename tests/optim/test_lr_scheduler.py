@@ -15,6 +15,7 @@ import warnings
 from typing import Any
 
 import jax.numpy as jnp
+import numpy as np
 import pytest
 import torch
 from torch.optim import lr_scheduler as torch_sched
@@ -677,3 +678,50 @@ def test_jnn_side_is_a_real_optimizer(kind: str, cls: str) -> None:
     _, jnn_opt = _pair(kind)
     assert type(jnn_opt) is getattr(jnn.optim, cls)
     assert all(len(g["params"]) == 1 for g in jnn_opt.param_groups)
+
+
+class _Halving(jnn.optim.lr_scheduler.LRScheduler):
+    """A user's own scheduler: its step is guarded like jnn's."""
+
+    def get_lr(self):
+        return [group["lr"] / 2 for group in self.optimizer.param_groups]
+
+    def step(self, epoch=None):
+        super().step(epoch)
+
+
+@pytest.mark.parametrize("make", [
+    lambda opt: jnn.optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.5),
+    lambda opt: jnn.optim.lr_scheduler.OneCycleLR(opt, max_lr=0.5, total_steps=10),
+    lambda opt: jnn.optim.lr_scheduler.CosineAnnealingWarmRestarts(opt, T_0=3),
+    lambda opt: jnn.optim.lr_scheduler.ReduceLROnPlateau(opt),
+    _Halving,
+], ids=["StepLR", "OneCycleLR", "CosineAnnealingWarmRestarts", "ReduceLROnPlateau", "own"])
+def test_scheduler_step_inside_a_compiled_function_raises_and_changes_nothing(make):
+    """scheduler.step() inside jnn.compile would run at the trace only (a StepLR whose
+    first steps leave the lr as it is was accepted, then never ran again): jnn says so,
+    with the fix, and the model, optimizer and scheduler are as they were."""
+    model = jnn.nn.Linear(2, 1)
+    opt = jnn.optim.SGD(model.parameters(), lr=0.1)
+    sched = make(opt)
+    x, y = jnp.ones((4, 2)), jnp.zeros((4, 1))
+
+    @jnn.compile
+    def step(x, y):
+        def closure():
+            opt.zero_grad()
+            return jnn.nn.functional.mse_loss(model(x), y)
+        loss = opt.step(closure)
+        if isinstance(sched, jnn.optim.lr_scheduler.ReduceLROnPlateau):
+            sched.step(loss)
+        else:
+            sched.step()
+        return loss
+
+    before = (np.asarray(model.weight.data), opt.param_groups[0]["lr"],
+              copy.deepcopy(sched.state_dict()))
+    with pytest.raises(RuntimeError, match=r"\.step\(\) inside a compiled function runs once"):
+        step(x, y)
+    np.testing.assert_array_equal(np.asarray(model.weight.data), before[0])
+    assert opt.param_groups[0]["lr"] == before[1]
+    assert sched.state_dict() == before[2]
