@@ -680,7 +680,8 @@ class _Entry:
     """One traced program and what its outputs mean."""
 
     __slots__ = ("jitted", "out_recipe", "out_layout", "in_layout", "out_plan", "out_static",
-                 "out_treedef", "cleared", "compiled", "read_only", "warm", "composed", "keep")
+                 "out_treedef", "cleared", "compiled", "read_only", "warm", "composed", "keep",
+                 "stepped")
 
     def __init__(self) -> None:
         self.compiled = False  # called once: XLA compiled it (a jax.eval_shape does not)
@@ -709,6 +710,8 @@ class _Entry:
         self.composed: dict[tuple, Any] = {}
         # The program without donation, for stores other programs read (_keeping)
         self.keep: Any = None
+        # Positions (among the roots) of the optimizers whose step() the trace ran
+        self.stepped: tuple[int, ...] = ()
 
     def serves(self, layout: _Layout) -> bool:
         in_layout = self.in_layout
@@ -1150,6 +1153,8 @@ class CompiledFunction:
             raise
         out_layout = entry.output_layout(layout)
         out_layout.scatter_direct(new_direct)
+        for i in entry.stepped:  # (torch's scheduler order check: this step ran)
+            self._roots[i].__dict__["_opt_called"] = True
         self._read_only = entry.read_only
         if entry.read_only and not from_store:
             # Its lazy outputs are its inputs, which came from the objects: whatever store
@@ -1567,10 +1572,16 @@ class CompiledFunction:
                 it = iter(arrays)
                 call = [next(it) if a else x for x, a in zip(call_template, is_array)]
                 call_args, call_kwargs = jax.tree_util.tree_unflatten(treedef, call)
+                stepped = [i for i, r in enumerate(roots) if isinstance(r, Optimizer)
+                           and not r.__dict__.get("_opt_called")]
                 try:
                     out = fn(*call_args, **call_kwargs)
                 except jax.errors.ConcretizationTypeError as error:
                     raise _concretization_error(error) from error
+                # optimizers whose step() ran (a scheduler's order check reads the flag):
+                # set again for the objects of every later call of the program
+                entry.stepped = tuple(i for i in stepped
+                                      if roots[i].__dict__.get("_opt_called"))
                 changed_options = [
                     f"param_groups[{opt.param_groups.index(g)}][{k!r}]"
                     for (opt, g), before in zip(groups, installed)

@@ -139,7 +139,8 @@ def test_lr_changed_inside_the_compiled_step_is_kept_or_reported(how: str) -> No
         try:
             train_step(*map(jnp.asarray, _xy(i)))
         except RuntimeError as error:  # reporting it, by name, is acceptable too
-            assert "param_groups[0]['lr']" in str(error)
+            assert ("param_groups[0]['lr']" in str(error) if how == "by-hand"
+                    else "StepLR.step() inside a compiled function runs once" in str(error))
             return
         assert jopt.param_groups[0]["lr"] == pytest.approx(topt.param_groups[0]["lr"])
         assert_params_match(list(tmodel.named_parameters()), list(jmodel.named_parameters()),

@@ -118,11 +118,13 @@ def test_exception_or_interrupt_while_tracing_changes_nothing(exc):
     step(jnp.asarray(X), jnp.asarray(Y))  # and the warm step still works
 
 
-FAIL = {"now": False}
+# (an Event, not a plain value: a dict item the step reads would be part of its key, and
+# setting it would re-trace instead of failing the warm program at run time)
+FAIL = threading.Event()
 
 
 def _maybe_fail(x):
-    if FAIL["now"]:
+    if FAIL.is_set():
         raise ValueError("simulated device failure")
 
 
@@ -193,13 +195,13 @@ def test_run_time_failure_without_donation_keeps_the_last_completed_step():
     for _ in range(3):
         torch_step(tmodel, topt)
         step(jnp.asarray(X), jnp.asarray(Y))
-    FAIL["now"] = True
+    FAIL.set()
     try:
         with pytest.raises(Exception, match="simulated device failure"):
             step(jnp.asarray(X), jnp.asarray(Y))
             jax.effects_barrier()
     finally:
-        FAIL["now"] = False
+        FAIL.clear()
     assert_same_weights(tmodel, jmodel)  # exactly the third step's weights
     torch_step(tmodel, topt)
     step(jnp.asarray(X), jnp.asarray(Y))
@@ -211,13 +213,13 @@ def test_run_time_failure_with_donation_never_reads_stale_state():
     step = _failing_step(jmodel, jopt, donate=True)
     for _ in range(3):
         step(jnp.asarray(X), jnp.asarray(Y))
-    FAIL["now"] = True
+    FAIL.set()
     try:
         with pytest.raises(Exception, match="simulated device failure"):
             step(jnp.asarray(X), jnp.asarray(Y))
             jax.effects_barrier()
     finally:
-        FAIL["now"] = False
+        FAIL.clear()
     # Donated and failed: the newest state exists nowhere; every read says so.
     with pytest.raises(RuntimeError, match="lost in a failed compiled call"):
         _ = jmodel[0].weight.data

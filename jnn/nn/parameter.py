@@ -222,17 +222,20 @@ class Parameter:
             _state.materialize()
         return self._value
 
+    # Shape and dtype never change through a compiled step: the slot's (possibly older)
+    # array, or the LostState marker, says them without unpacking a pending store (a
+    # load_state_dict() between steps compiled a whole unpack just to compare shapes).
     @property
     def shape(self) -> tuple[int, ...]:
-        return tuple(self._peek().shape)
+        return tuple(self._value.shape)
 
     @property
     def dtype(self) -> Any:
-        return self._peek().dtype
+        return self._value.dtype
 
     @property
     def ndim(self) -> int:
-        return self._peek().ndim
+        return self._value.ndim
 
     @property
     def device(self) -> Any:

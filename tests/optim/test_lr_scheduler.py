@@ -725,3 +725,28 @@ def test_scheduler_step_inside_a_compiled_function_raises_and_changes_nothing(ma
     np.testing.assert_array_equal(np.asarray(model.weight.data), before[0])
     assert opt.param_groups[0]["lr"] == before[1]
     assert sched.state_dict() == before[2]
+
+
+def test_a_compiled_step_reused_by_new_objects_satisfies_the_schedulers_order_check():
+    """A sweep's next trial reuses the compiled program without tracing it: its optimizer
+    still counts as stepped, so its scheduler's first step() does not warn that it came
+    before optimizer.step() (torch's order check), as in the first trial."""
+    @jnn.compile
+    def step(model, opt, x, y):
+        def closure():
+            opt.zero_grad()
+            return jnn.nn.functional.mse_loss(model(x), y)
+        return opt.step(closure)
+
+    x, y = jnp.ones((4, 3)), jnp.zeros((4, 2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        for _ in range(3):
+            model = jnn.nn.Linear(3, 2)
+            opt = jnn.optim.SGD(model.parameters(), lr=0.1)
+            sched = jnn.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
+            for i in range(2):
+                step(model, opt, x, y)
+                sched.step()
+                assert opt.param_groups[0]["lr"] == pytest.approx(0.1 * 0.5 ** (i + 1))
+    assert step.trace_count == 1

@@ -385,6 +385,9 @@ def _by_child(local_sd: Mapping, prefix: str) -> dict[str, dict]:
 def load_state_dict(module: Any, sd: Any, strict: bool, assign: bool) -> IncompatibleKeys:
     if not isinstance(sd, Mapping):
         raise TypeError(f"Expected state_dict to be dict-like, got {type(sd)}.")
+    # A load writes every parameter: state compiled steps left packed is written back once
+    # now (its buffers donated), not unpacked for the old values and written back again.
+    _state.flush()
     missing: list[str] = []
     unexpected: list[str] = []
     errors: list[str] = []
