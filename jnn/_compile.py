@@ -542,8 +542,10 @@ def _slice_jit(size: int, shape: tuple[int, ...]) -> Any:
 
 
 # The largest packed store (bytes) a training step takes without donating it when another
-# program has read it, on the CPU backend (see CompiledFunction._keeping)
-KEEP_SHARED_BYTES = 64 << 20
+# program has read it, on the CPU backend (see CompiledFunction._keeping): larger fresh
+# outputs cost more to allocate each step than the wait (an MLP of 10 MB of state: the
+# read/state_dict/eval loops went 1.07-1.11 -> 1.21-1.32 of the untouched loop at 64 MiB)
+KEEP_SHARED_BYTES = 1 << 20
 
 class _Store:
     """A compiled call's state, packed on the device, not yet written into the objects.
