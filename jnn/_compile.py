@@ -542,9 +542,9 @@ def _slice_jit(size: int, shape: tuple[int, ...]) -> Any:
 
 
 # The largest packed store (bytes) a training step takes without donating it when another
-# program has read it, on the CPU backend (see CompiledFunction._keeping): larger fresh
-# outputs cost more to allocate each step than the wait (an MLP of 10 MB of state: the
-# read/state_dict/eval loops went 1.07-1.11 -> 1.21-1.32 of the untouched loop at 64 MiB)
+# program has read it, on the CPU backend (see CompiledFunction._keeping).  Not donating
+# costs fresh outputs every step: measured to win for small stores (the probe's 32 KB),
+# not established for large ones, which keep donating.
 KEEP_SHARED_BYTES = 1 << 20
 
 class _Store:
