@@ -133,14 +133,17 @@ class _ClosureProgram(CompiledFunction):
         out.extend(id(g.get(n)) for n in self.static_names)
         return tuple(out)
 
-    def _run_closure(self, owner: Any, cells: tuple, lifted: tuple) -> Any:
+    def _run_closure(self, owner: Any, cells: tuple, lifted: tuple,
+                     defaults: tuple | None = None) -> Any:
         user = self.user
         g = self.globals
         if self.lifted:
             g = dict(g)
             g.update(zip(self.lifted, lifted))
         new_cells = tuple(types.CellType() if v is _EMPTY else types.CellType(v) for v in cells)
-        fn = types.FunctionType(self.code, g, user.__name__, user.__defaults__, new_cells)
+        # (its default arguments, `lambda k=k: loss(x[k])` in a loop, are the call's: part
+        # of the key like its variables, never the first traced closure's)
+        fn = types.FunctionType(self.code, g, user.__name__, defaults, new_cells)
         fn.__kwdefaults__ = user.__kwdefaults__
         if self.kind == "step":
             out = owner.step(fn)
@@ -216,7 +219,7 @@ def _call(prog: _ClosureProgram, owner: Any, closure: types.FunctionType, cells:
     traces = prog.trace_count
     prog.user = prog._code_fn = closure
     try:
-        return prog(owner, cells, lifted)
+        return prog(owner, cells, lifted, closure.__defaults__)
     except (KeyboardInterrupt, SystemExit):
         raise
     except Exception as error:

@@ -437,3 +437,26 @@ def test_a_bad_class_target_raises_as_torch_once_the_closure_is_compiled(kind):
     for tp, jp in zip(tmodel.parameters(), jmodel.parameters()):
         np.testing.assert_allclose(np.asarray(jp.data), tp.detach().numpy(), rtol=1e-5,
                                    atol=1e-6)
+
+
+def test_a_closure_default_argument_is_part_of_the_program_key():
+    """Gradient accumulation written `backward(lambda k=k: loss(x[k]))`: every call's own
+    default argument is used once the closure is compiled (the first traced one was baked
+    in, so every later micro-batch repeated it), as op by op."""
+    results = []
+    for compiled in (True, False):
+        model, _ = _pair()
+        opt = jnn.optim.SGD(model.parameters(), lr=0.1)
+        losses = []
+        for _ in range(3):
+            opt.zero_grad()
+            for k in range(2):
+                loss = (jnn.autograd.backward(lambda k=k: jnp.mean((model(XS[k]) - Y) ** 2))
+                        if compiled else _op_by_op(lambda k=k: jnn.autograd.backward(
+                            lambda: jnp.mean((model(XS[k]) - Y) ** 2))))
+                losses.append(float(loss))
+            opt.step()
+        results.append((losses, [np.asarray(p.data) for p in model.parameters()]))
+    np.testing.assert_allclose(results[0][0], results[1][0], rtol=1e-6)
+    for a, b in zip(results[0][1], results[1][1]):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
