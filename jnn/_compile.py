@@ -1822,22 +1822,8 @@ def _value_at(where: Any, key: str | None) -> Any:
         value = where[key] if key < len(where) else _ARRAY
     else:
         value = where.get(key, _ARRAY)
-    return _Same(value) if isinstance(value, (jax.Array, np.ndarray)) else value
-
-
-class _Same:
-    """An array in a fast key: equal only to itself (a rebound attribute is a change)."""
-
-    __slots__ = ("value",)
-
-    def __init__(self, value: Any) -> None:
-        self.value = value
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, _Same) and other.value is self.value
-
-    def __hash__(self) -> int:
-        return id(self.value)
+    # (an array equal only to itself: a rebound attribute is a change)
+    return _pytree._Identity(value) if isinstance(value, (jax.Array, np.ndarray)) else value
 
 
 # A dict or list a step names is watched item by item up to this size
@@ -1923,8 +1909,9 @@ def _static_leaf(x: Any, root_pos: dict[int, int]) -> Any:
     except TypeError:
         if _is_plain_object(x):
             # a config object (a SimpleNamespace, argparse.Namespace, a dataclass): by
-            # identity, with the plain values it holds (compiled in as constants)
-            return ("plain", id(x), tuple(sorted(
+            # identity (held, so its id is never another's), with the plain values it
+            # holds (compiled in as constants)
+            return ("plain", _pytree._Identity(x), tuple(sorted(
                 (k, _pytree._static_key(v)) for k, v in vars(x).items()
                 if isinstance(k, str) and _is_plain_value(v))))
         raise TypeError(
