@@ -269,6 +269,8 @@ class Optimizer:
         for key, value in group.items():
             if key == "params" or key == "param_names":  # names: not an option
                 continue
+            if isinstance(value, np.ndarray) and value.ndim == 0:  # lr=np.array(0.1)
+                value = value[()]  # a numpy scalar: a numbers.Real, and hashable
             if isinstance(value, _STATIC_TYPES):
                 static.append((key, value))
             elif isinstance(value, numbers.Real) or isinstance(value, jax.Array):

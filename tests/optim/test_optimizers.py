@@ -194,6 +194,21 @@ def test_add_param_group_then_continue(mode: str) -> None:
     assert_state_dicts_match(topt.state_dict(), jopt.state_dict())
 
 
+@pytest.mark.parametrize("mode", ["closure", "compiled"])
+@pytest.mark.parametrize("name", ["SGD", "Adam"])
+def test_numpy_zero_d_lr_trains_as_in_torch(name: str, mode: str) -> None:
+    # A learning rate computed with numpy arrives as a 0-d array; torch accepts it (and
+    # keeps it in param_groups as given).
+    tmodel, jmodel = twin_models()
+    topt = getattr(torch.optim, name)(tmodel.parameters(), lr=np.array(0.05))
+    jopt = getattr(jnn.optim, name)(jmodel.parameters(), lr=np.array(0.05))
+    step = jnn_step(jmodel, jopt, PLAIN, mode)
+    for i in range(3):
+        _step_both(tmodel, topt, jmodel, step, i, grads=False)
+    assert type(jopt.param_groups[0]["lr"]) is type(topt.param_groups[0]["lr"])
+    assert_state_dicts_match(topt.state_dict(), jopt.state_dict())
+
+
 def test_zero_grad_set_to_none_false() -> None:
     tmodel, jmodel = twin_models()
     tmodel[2].bias.requires_grad_(False)
