@@ -134,7 +134,7 @@ class _ClosureProgram(CompiledFunction):
         return tuple(out)
 
     def _run_closure(self, owner: Any, cells: tuple, lifted: tuple,
-                     defaults: tuple | None = None) -> Any:
+                     defaults: tuple | None = None, kwdefaults: dict | None = None) -> Any:
         user = self.user
         g = self.globals
         if self.lifted:
@@ -144,7 +144,7 @@ class _ClosureProgram(CompiledFunction):
         # (its default arguments, `lambda k=k: loss(x[k])` in a loop, are the call's: part
         # of the key like its variables, never the first traced closure's)
         fn = types.FunctionType(self.code, g, user.__name__, defaults, new_cells)
-        fn.__kwdefaults__ = user.__kwdefaults__
+        fn.__kwdefaults__ = kwdefaults
         if self.kind == "step":
             out = owner.step(fn)
         else:
@@ -219,7 +219,7 @@ def _call(prog: _ClosureProgram, owner: Any, closure: types.FunctionType, cells:
     traces = prog.trace_count
     prog.user = prog._code_fn = closure
     try:
-        return prog(owner, cells, lifted, closure.__defaults__)
+        return prog(owner, cells, lifted, closure.__defaults__, closure.__kwdefaults__)
     except (KeyboardInterrupt, SystemExit):
         raise
     except Exception as error:

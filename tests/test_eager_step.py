@@ -439,10 +439,11 @@ def test_a_bad_class_target_raises_as_torch_once_the_closure_is_compiled(kind):
                                    atol=1e-6)
 
 
-def test_a_closure_default_argument_is_part_of_the_program_key():
-    """Gradient accumulation written `backward(lambda k=k: loss(x[k]))`: every call's own
-    default argument is used once the closure is compiled (the first traced one was baked
-    in, so every later micro-batch repeated it), as op by op."""
+@pytest.mark.parametrize("keyword_only", [False, True])
+def test_a_closure_default_argument_is_part_of_the_program_key(keyword_only):
+    """Gradient accumulation written `backward(lambda k=k: loss(x[k]))` (or `lambda *, k=k:`):
+    every call's own default argument is used once the closure is compiled (the first traced
+    one was baked in, so every later micro-batch repeated it), as op by op."""
     results = []
     for compiled in (True, False):
         model, _ = _pair()
@@ -451,8 +452,10 @@ def test_a_closure_default_argument_is_part_of_the_program_key():
         for _ in range(3):
             opt.zero_grad()
             for k in range(2):
-                loss = (jnn.autograd.backward(lambda k=k: jnp.mean((model(XS[k]) - Y) ** 2))
-                        if compiled else _op_by_op(lambda k=k: jnn.autograd.backward(
+                closure = ((lambda *, k=k: jnp.mean((model(XS[k]) - Y) ** 2)) if keyword_only
+                           else (lambda k=k: jnp.mean((model(XS[k]) - Y) ** 2)))
+                loss = (jnn.autograd.backward(closure) if compiled
+                        else _op_by_op(lambda k=k: jnn.autograd.backward(
                             lambda: jnp.mean((model(XS[k]) - Y) ** 2))))
                 losses.append(float(loss))
             opt.step()
