@@ -305,6 +305,21 @@ def read_pending(owner: object, kind: str) -> object:
         return None
 
 
+def read_whole(owner: object, kind: str = "data") -> None:
+    """Many reads are coming (a ``state_dict()``): the pending store that holds ``owner``
+    copies all its cells of ``kind`` out in one program instead of one at a time."""
+    with LOCK:
+        for store in versions.pending:
+            if store.materialized or store.layout.index_of(owner, kind) is None:  # type: ignore[attr-defined]
+                continue
+            try:
+                store.read_whole(kind)  # type: ignore[attr-defined]
+            except Exception:  # the call that made it failed: its state is lost (marked)
+                drop_pending(store)
+                raise
+            return
+
+
 class LostState:
     """Stands in a state slot whose value a failed compiled call destroyed.
 

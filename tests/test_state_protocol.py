@@ -406,6 +406,52 @@ def test_reading_between_compiled_steps_keeps_the_packed_store():
     np.asarray(sd["3.weight"])  # a value read before later steps is still alive
 
 
+def test_a_large_weight_read_is_the_stored_array_and_never_deleted_by_later_steps():
+    """A large value travels alone, so a read hands out the store's own array (no copy).
+    The next step donates it only when nothing else holds it: arrays the script kept (a
+    logged weight, its numpy view, a state_dict, a gradient) keep the values they had,
+    step for step as torch's copies, and a read that was dropped costs nothing."""
+    from jnn import _compile
+
+    tmodel, topt, jmodel, jopt = twins()
+    jmodel.append(nn.Linear(2, 40000))
+    tmodel.append(torch.nn.Linear(2, 40000))
+    jmodel.load_state_dict({k: v.numpy() for k, v in tmodel.state_dict().items()})
+    topt = torch.optim.Adam(tmodel.parameters(), lr=0.05)
+    jopt = jnn.optim.Adam(jmodel.parameters(), lr=0.05)
+    step = jnn.compile(lambda x, y: jopt.step(lambda: (
+        jopt.zero_grad(), F.mse_loss(jmodel(x)[:, :2], y))[1]))
+    kept, expected = [], []
+    for i in range(4):
+        topt.zero_grad()
+        tF.mse_loss(tmodel(torch.from_numpy(X))[:, :2], torch.from_numpy(Y)).backward()
+        topt.step()
+        step(jnp.asarray(X), jnp.asarray(Y))
+        store = _state.versions.pending[0]
+        weight = jmodel[3].weight.data
+        assert weight is store.buffers[store.plan.alone[store.layout.index_of(
+            jmodel[3].weight, "data")]]  # handed out as it is: no copy
+        expected.append(tmodel[3].weight.detach().numpy().copy())
+        if i % 2:
+            kept.append((weight, jmodel[3].weight.grad, jmodel.state_dict()["3.weight"]))
+        else:
+            kept.append((np.asarray(weight),))  # a numpy view keeps the array alive
+        del weight
+        float(jmodel[3].weight.data.sum())  # logging: read, used, dropped
+    step(jnp.asarray(X), jnp.asarray(Y))
+    for i, (held, want) in enumerate(zip(kept, expected)):
+        for value in held[:1] + held[2:]:
+            np.testing.assert_allclose(np.asarray(value), want, rtol=1e-5, atol=1e-6,
+                                       err_msg=f"step {i}")
+        if len(held) > 1:
+            assert held[1].shape == want.shape and not held[1].is_deleted()
+    # and only held arrays were copied before donation: a dropped read leaves the store
+    # donating its own buffers
+    store = _state.versions.pending[0]
+    assert store.donatable() is store.buffers
+    assert _compile.KEEP_SHARED_BYTES < sum(b.nbytes for b in store.buffers)  # (donates)
+
+
 # -- explicit and discovered state ----------------------------------------------------------
 
 
@@ -1628,13 +1674,16 @@ def test_ctrl_c_while_reading_after_compiled_steps_keeps_the_newest_state(monkey
     step = compiled_step(jmodel, jopt)
     for _ in range(3):
         step(jnp.asarray(X), jnp.asarray(Y)), torch_step(tmodel, topt)
-    original = _compile._Plan.read
+    # a single read slices one value; a state_dict() gathers them all in one program
+    original = _compile._Plan.read, _compile._gather_jit
 
     def interrupted(*args, **kwargs):
-        monkeypatch.setattr(_compile._Plan, "read", original)
+        monkeypatch.setattr(_compile._Plan, "read", original[0])
+        monkeypatch.setattr(_compile, "_gather_jit", original[1])
         raise KeyboardInterrupt
 
     monkeypatch.setattr(_compile._Plan, "read", interrupted)
+    monkeypatch.setattr(_compile, "_gather_jit", interrupted)
     with pytest.raises(KeyboardInterrupt):
         if read == "weight":
             jmodel[0].weight.data  # noqa: B018 - a read, as logging code does

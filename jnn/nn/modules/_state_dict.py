@@ -111,6 +111,10 @@ def state_dict(module: Any, destination: Any, prefix: str, keep_vars: bool) -> A
     if destination is None:
         destination = OrderedDict()
         destination._metadata = OrderedDict()  # type: ignore[attr-defined]
+    if _state.versions.pending and not keep_vars:
+        first = next(module.parameters(), None)
+        if first is not None:  # every weight is read next: one program, not one per weight
+            _state.read_whole(first)
     if _needs_protocol(module):
         return _state_dict_protocol(module, destination, prefix, keep_vars)
     _run_plan(_plan(module), destination, prefix, keep_vars)
