@@ -675,9 +675,12 @@ class _Store:
             return buffers
         out = None
         for b, (kind, owner_id) in handed.items():
-            # held here by the list, getrefcount's argument and the read cache's entry
-            own = 2 + (self.cache[kind].get(owner_id) is buffers[b])
-            if sys.getrefcount(buffers[b]) > own:
+            cache = self.cache[kind]
+            if cache.get(owner_id) is buffers[b]:
+                # (a reader in another thread now takes the lock, which this call holds,
+                # and reads the next store: it cannot pick up a buffer about to be donated)
+                del cache[owner_id]
+            if sys.getrefcount(buffers[b]) > 2:  # the list and getrefcount's argument
                 if out is None:
                     out = list(buffers)
                 out[b] = jnp.array(buffers[b], copy=True)
