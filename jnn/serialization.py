@@ -124,7 +124,9 @@ def save(obj: object, f: FILE_LIKE, pickle_module: Any = None, pickle_protocol: 
     Raises:
         TypeError: ``obj`` holds something else (a Module, a function, an array of object
             dtype, an array being traced); the message says where.
-        RuntimeError: the directory of ``f`` does not exist (torch's message).
+        RuntimeError: the directory of ``f`` does not exist (torch's message), or ``f`` is
+            a directory.
+        AttributeError: ``f`` is neither a path nor has ``write`` (torch's type).
 
     PyTorch: ``torch.save``, in jnn's safetensors format (see the module docstring) instead
     of a pickle zip; an ``nn.Parameter`` loads back as its array, a big-endian NumPy array
@@ -139,9 +141,9 @@ def save(obj: object, f: FILE_LIKE, pickle_module: Any = None, pickle_protocol: 
         (3, 2)
     """
     path = _as_path(f)
-    if path is None and not hasattr(f, "write"):
-        raise TypeError(f"jnn.save expected a path or a binary file object for f, got "
-                        f"{type(f).__name__}")
+    if path is None and not hasattr(f, "write"):  # torch's type and words, then what came
+        raise AttributeError("expected 'f' to be string, path, or a file-like object with a "
+                             f"'write' attribute; got {type(f).__name__}")
     tensors, metadata, keep = _serialize(obj)
     if path is not None:
         _save_to_path(path, tensors, metadata)
@@ -174,7 +176,9 @@ def load(f: FILE_LIKE, map_location: MAP_LOCATION = None, pickle_module: Any = N
         weights_only: accepted and ignored: loading is always as safe as torch's
             ``weights_only=True``, ``False`` does not allow more.
         mmap: accepted and ignored: the file is read once into fresh arrays.
-        **pickle_load_args: accepted and ignored (torch passes them to the unpickler).
+        **pickle_load_args: the unpickler's arguments (``encoding``, ``errors``,
+            ``fix_imports``, ``buffers``): accepted and ignored; any other name is a
+            ``TypeError``, as in torch.
 
     Returns:
         The saved object, rebuilt with the same types: ``tuple`` stays ``tuple``, ``int``
@@ -194,16 +198,26 @@ def load(f: FILE_LIKE, map_location: MAP_LOCATION = None, pickle_module: Any = N
         >>> model.load_state_dict(jnn.load(buffer, map_location="cpu"))
         <All keys matched successfully>
     """
+    unknown = sorted(set(pickle_load_args) - _UNPICKLER_ARGUMENTS)
+    if unknown:  # torch hands them to pickle's Unpickler, which refuses other names
+        raise TypeError(f"load() got an unexpected keyword argument '{unknown[0]}'")
     place = placement(map_location)
     path = _as_path(f)
     if path is not None:
         with open(path, "rb") as stream:
             return _load(stream, repr(os.fsdecode(path)), place)
+    if not hasattr(f, "read") and not hasattr(f, "seek"):  # torch's type and words
+        raise AttributeError(f"'{type(f).__name__}' object has no attribute 'seek'. You can "
+                             "only jnn.load from a path or a seekable binary file object")
     if not hasattr(f, "read") or isinstance(f, io.TextIOBase):
         raise TypeError(f"jnn.load expected a path or a binary file object for f (open it "
                         f"with 'rb'), got {type(f).__name__}")
     name = getattr(f, "name", None)
     return _load(f, repr(name) if isinstance(name, str) else f"the {type(f).__name__}", place)
+
+
+# what torch.load passes on to pickle's Unpickler (accepted, and unused here)
+_UNPICKLER_ARGUMENTS = {"fix_imports", "encoding", "errors", "buffers"}
 
 
 def _as_path(f: Any) -> str | bytes | None:
@@ -253,6 +267,9 @@ def _save_to_path(path: str | bytes, specs: dict, metadata: dict[str, str]) -> N
     directory = os.path.dirname(target)
     if not os.path.isdir(directory):
         raise RuntimeError(f"Parent directory {os.path.dirname(text)} does not exist.")
+    if os.path.isdir(target):  # torch's open() fails: a RuntimeError with strerror's words
+        raise RuntimeError(f"jnn.save cannot write {text!r}: open file failed with strerror: "
+                           "Is a directory")
     tmp = os.path.join(directory, f".{os.path.basename(target)}.{secrets.token_hex(6)}.tmp")
     os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
     try:

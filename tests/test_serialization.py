@@ -13,6 +13,7 @@ import io
 import json
 import os
 import pickle
+import re
 import stat
 
 import jax
@@ -359,10 +360,43 @@ def test_paths_and_file_objects(tmp_path):
         assert _skeleton(jnn.load(handle)) == _skeleton(obj)
     with open(tmp_path / "e.pt", "w") as handle, pytest.raises(TypeError, match="binary"):
         jnn.save(obj, handle)
-    with pytest.raises(TypeError, match="path or a binary file"):
-        jnn.save(obj, 3)
     with pytest.raises(FileNotFoundError):
         jnn.load(tmp_path / "missing.pt")
+
+
+@pytest.mark.parametrize("f", [3, None])
+def test_a_target_that_is_no_file_raises_torchs_error(f, tmp_path):
+    """torch's type, and its words up to where they name torch (jnn then says what it takes)."""
+    with pytest.raises(AttributeError) as theirs:
+        torch.save({}, f)
+    with pytest.raises(AttributeError, match=f"^{re.escape(str(theirs.value))}"):
+        jnn.save({}, f)
+    with pytest.raises(AttributeError) as theirs:
+        torch.load(f)
+    words = str(theirs.value).split("torch.load")[0]
+    with pytest.raises(AttributeError, match=f"^{re.escape(words)}"):
+        jnn.load(f)
+
+
+def test_saving_onto_a_directory_is_a_runtime_error_as_torchs(tmp_path):
+    with pytest.raises(RuntimeError) as theirs:
+        torch.save({}, str(tmp_path))
+    tail = str(theirs.value).split(". ")[-1]  # (torch's first words name its C++ source)
+    with pytest.raises(RuntimeError, match=re.escape(tail)):
+        jnn.save({}, str(tmp_path))
+
+
+def test_load_refuses_what_torchs_unpickler_refuses(tmp_path):
+    target = tmp_path / "a.pt"
+    torch.save({}, target)
+    assert torch.load(target, encoding="latin1") == {}
+    with pytest.raises(TypeError) as theirs:
+        torch.load(target, colour="red")
+    jnn.save({}, target)
+    assert jnn.load(target, encoding="latin1", fix_imports=True) == {}
+    unexpected = str(theirs.value).split("__init__() ")[-1]
+    with pytest.raises(TypeError, match=re.escape(unexpected)):
+        jnn.load(target, colour="red")
 
 
 def test_missing_directory_error_is_torchs(tmp_path):

@@ -320,3 +320,10 @@ class _LRScheduler(LRScheduler):
     """Backward-compatible name of :class:`LRScheduler` (a subclass, as in torch)."""
 
     __module__ = _PUBLIC_MODULE
+
+
+def _check_poppable(state_dict: Any) -> None:
+    """torch's schedulers with callables pop their entry from the given dict first: anything
+    else is that ``AttributeError``."""
+    if not hasattr(state_dict, "pop"):
+        raise AttributeError(f"'{type(state_dict).__name__}' object has no attribute 'pop'")

@@ -14,6 +14,7 @@ from jnn.optim._lr_scheduler_base import (
     LRScheduler,
     _callable_state,
     _check_optimizer,
+    _check_poppable,
     _optimizer_defaults,
     _OptimizerLike,
     _per_group,
@@ -159,6 +160,7 @@ class CyclicLR(LRScheduler):
         return state
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        _check_poppable(state_dict)
         saved = state_dict["_scale_fn_custom"]
         self.__dict__.update({k: v for k, v in state_dict.items() if k != "_scale_fn_custom"})
         if saved is not None:

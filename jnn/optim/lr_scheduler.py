@@ -37,6 +37,7 @@ from jnn.optim._lr_scheduler_base import (
 from jnn.optim._lr_scheduler_base import (
     LRScheduler,
     _callable_state,
+    _check_poppable,
     _flag,
     _group_values,
     _lambdas_per_group,
@@ -87,6 +88,7 @@ class _LambdaScheduler(LRScheduler):
         return state
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        _check_poppable(state_dict)
         saved = state_dict["lr_lambdas"]
         self.__dict__.update({k: v for k, v in state_dict.items() if k != "lr_lambdas"})
         for fn, fn_state in zip(self.lr_lambdas, saved):

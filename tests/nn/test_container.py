@@ -359,8 +359,48 @@ PARAMETER_LIST_ERRORS = {
     "index_too_large": lambda z: plist(z)[2],
     "index_too_small": lambda z: plist(z)[-3],
     "extend_non_iterable": lambda z: plist(z).extend(3),
+    "extend_with_a_parameter": lambda z: plist(z).extend(z.nn.Parameter(z.tensor(3))),
     "call": lambda z: plist(z)(1),
 }
+
+
+def _holding_objects(z):
+    """torch keeps a non-tensor member as it is (only tensors become Parameters)."""
+    p = z.nn.ParameterList([z.nn.Parameter(z.tensor(2)), "note"])
+    p.append(3)
+    p.extend([[1.0, 2.0], z.tensor(1)])
+    return p
+
+
+def _dict_holding_objects(z):
+    p = pdict(z)
+    p["note"] = "text"
+    p.update({"count": 3, "m": z.tensor(1)})
+    return p
+
+
+@pytest.mark.parametrize("build", [_holding_objects, lambda z: _dict_holding_objects(z)])
+def test_parameter_containers_hold_other_objects_as_torch(build):
+    t, j = check(build)
+    assert [type(v).__name__ for v in (j.values() if hasattr(j, "values") else j)] == [
+        type(v).__name__.replace("Tensor", "ndarray")
+        for v in (t.values() if hasattr(t, "values") else t)]
+
+
+def test_parameter_dict_dict_methods_match_torch():
+    def run(z):
+        p = pdict(z)
+        out = [p.setdefault("w", None) is p["w"], p.setdefault("n", z.tensor(4)).shape]
+        out.append(p.popitem()[0])
+        merged = p | {"z": z.nn.Parameter(z.tensor(1))}
+        out += [list(merged), list(p), merged["w"] is p["w"], list(reversed(p))]
+        p |= [("y", z.nn.Parameter(z.tensor(1)))]
+        out += [list(p), list(p.copy()), p.copy()["w"] is p["w"]]
+        out.append(list(p.fromkeys(["a", "b"])))
+        return [tuple(o) if hasattr(o, "__len__") and not isinstance(o, list) else o
+                for o in out]
+
+    assert run(zoo("jnn")) == run(zoo("torch"))
 
 
 @pytest.mark.parametrize("case", PARAMETER_LIST_ERRORS)
@@ -424,6 +464,10 @@ PARAMETER_DICT_ERRORS = {
     "missing_key": lambda z: pdict(z)["nope"],
     "pop_missing": lambda z: pdict(z).pop("nope"),
     "update_non_iterable": lambda z: pdict(z).update(3),
+    "update_element_not_a_pair": lambda z: pdict(z).update([1, 2]),
+    "update_element_of_three": lambda z: pdict(z).update([("a", z.tensor(1), 3)]),
+    "or_non_iterable": lambda z: pdict(z) | 3,
+    "popitem_of_empty": lambda z: z.nn.ParameterDict().popitem(),
     "call": lambda z: pdict(z)(1),
     "int_key": lambda z: z.nn.ParameterDict({1: z.nn.Parameter(z.tensor(2))}),
     "int_key_get": lambda z: pdict(z)[0],

@@ -799,6 +799,55 @@ def test_to_with_bad_arguments_raises_as_torch(args):
         nn.Linear(2, 2).to(*convert(jnp))
 
 
+TO_MISUSE = {  # (torch's call, jnn's call): same type, same words up to torch's type names
+    "unknown_keyword": (lambda m: m.to(foo=1), lambda m: m.to(foo=1)),
+    "unknown_keywords_after_a_device": (lambda m: m.to("cpu", foo=1, bar=2),
+                                        lambda m: m.to("cpu", foo=1, bar=2)),
+    "five_positionals": (lambda m: m.to("cpu", torch.float32, False, False, 1),
+                         lambda m: m.to("cpu", jnp.float32, False, False, 1)),
+    "int64_without_x64": (lambda m: m.to(torch.int64), lambda m: m.to(jnp.int64)),
+    "type_unknown_name": (lambda m: m.type("nonsense"), lambda m: m.type("nonsense")),
+    "type_not_a_dtype": (lambda m: m.type(3), lambda m: m.type(3)),
+    "type_int64_with_trainable_parameters": (lambda m: m.type(torch.int64),
+                                             lambda m: m.type(jnp.int64)),
+}
+
+
+@pytest.mark.parametrize("case", TO_MISUSE)
+def test_to_and_type_misuse_raise_as_torch(case):
+    """torch's checks come first: an integer dtype is refused before jnn's 64-bit note."""
+    torch_call, jnn_call = TO_MISUSE[case]
+    expected = error_of(torch_call, torch.nn.Linear(2, 2))
+    words = re.split(r"torch\.int|, but expected", str(expected))[0]  # (types are torch's)
+    with pytest.raises(type(expected), match=f"^{re.escape(words)}"):
+        jnn_call(nn.Linear(2, 2))
+
+
+def test_type_takes_torchs_tensor_type_names():
+    for name in ("torch.HalfTensor", "torch.FloatTensor"):
+        t, j = torch.nn.Linear(2, 2).type(name), nn.Linear(2, 2).type(name)
+        assert str(j.weight.dtype) == str(t.weight.dtype).removeprefix("torch.")
+
+
+def test_state_dict_prefix_that_is_not_a_string_is_torchs_type_error():
+    with pytest.raises(TypeError) as theirs:
+        torch.nn.Linear(2, 2).state_dict(prefix=None)
+    with pytest.raises(TypeError, match=f"^{re.escape(str(theirs.value))}"):
+        nn.Linear(2, 2).state_dict(prefix=None)
+
+
+def test_assigning_an_integer_checkpoint_to_a_trainable_parameter_is_torchs_error():
+    from tests.nn._same_error import assert_same_error
+
+    def load(lib, model):
+        return lambda: model.load_state_dict(
+            {"weight": lib.zeros((2, 2)), "bias": lib.zeros(2, dtype=lib.int32)}, assign=True)
+
+    j = nn.Linear(2, 2)
+    assert_same_error(load(torch, torch.nn.Linear(2, 2)), load(jnp, j))
+    assert j.bias.dtype == jnp.float32  # and a failed load changes nothing
+
+
 def test_a_module_class_given_for_an_instance_is_named_as_torch_names_it():
     """torch.typename of a class: its qualified name (torch's own module path, jnn's here)."""
     with pytest.raises(TypeError, match=r"^torch\.nn\.modules\.activation\.ReLU is not a Module"):

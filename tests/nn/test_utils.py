@@ -274,7 +274,24 @@ def test_parameters_to_vector_is_differentiated():
 UTILS_ERRORS = [  # (call on torch.nn.utils/init or jnn's): torch's exception and message
     lambda U, t: U.parameters_to_vector([t.nn.Parameter(t.ones(2)), 3]),
     lambda U, t: U.clip_grad_norm_([3], 1.0),
+    lambda U, t: U.clip_grads_with_norm_(_with_grad(t), 1.0, None),
+    lambda U, t: U.clip_grads_with_norm_(_with_grad(t), 1.0, "2"),
 ]
+
+
+def _with_grad(t):
+    p = t.nn.Parameter(t.ones(2))
+    p.grad = t.ones(2)
+    return [p]
+
+
+def test_vector_to_parameters_given_a_non_tensor_is_torchs_error():
+    """torch reads ``param.device`` first: an AttributeError, whose words jnn's message
+    starts with."""
+    with pytest.raises(AttributeError) as theirs:
+        torch.nn.utils.vector_to_parameters(torch.zeros(2), [3])
+    with pytest.raises(AttributeError, match=f"^{re.escape(str(theirs.value))}"):
+        vector_to_parameters(jnp.zeros(2), [3])
 
 
 @pytest.mark.parametrize("call", UTILS_ERRORS)

@@ -483,6 +483,12 @@ ERROR_CASES = [
     ("chained-empty", lambda m, o: m.ChainedScheduler([]), ValueError),
     ("chained-plateau", lambda m, o: m.ChainedScheduler([_plateau(m, o)], o), ValueError),
     ("base-get_lr", lambda m, o: m.LRScheduler(o), NotImplementedError),
+    ("lambda-load-non-dict", lambda m, o: m.LambdaLR(o, lambda e: 1.0).load_state_dict(3),
+     AttributeError),
+    ("multiplicative-load-non-dict",
+     lambda m, o: m.MultiplicativeLR(o, lambda e: 1.0).load_state_dict(2.5), AttributeError),
+    ("cyclic-load-non-dict", lambda m, o: m.CyclicLR(o, 0.1, 1.0).load_state_dict(None),
+     AttributeError),
 ]
 # fmt: on
 

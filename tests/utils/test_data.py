@@ -271,6 +271,7 @@ DATASET_ERRORS = {
     "tensor_index_tuple": lambda m: _datasets(m)[0, 9],
     "tensor_index_too_many": lambda m: _datasets(m)[0, 1, 2],
     "tensor_list": lambda m: m.TensorDataset([1, 2]),
+    "tensor_0d": lambda m: m.TensorDataset(_index(m, 1.5)),
     "subset_index": lambda m: m.Subset(_datasets(m), [40])[0],
     "subset_negative": lambda m: m.Subset(_datasets(m), [-40])[0],
     "stack_index": lambda m: m.StackDataset(_datasets(m))[37],
@@ -405,6 +406,13 @@ SAMPLER_ERRORS = {
 @pytest.mark.parametrize("case", list(SAMPLER_ERRORS))
 def test_sampler_errors_match_torch(case: str) -> None:
     assert_same_data_error(SAMPLER_ERRORS[case])
+
+
+def test_weights_given_as_a_string_are_torchs_type_error() -> None:
+    with pytest.raises(TypeError) as theirs:
+        tud.WeightedRandomSampler("ab", 2)
+    with pytest.raises(TypeError, match=f"^{re.escape(str(theirs.value))}"):
+        jud.WeightedRandomSampler("ab", 2)
 
 
 def test_sampler_draw_refused_inside_traces() -> None:

@@ -11,21 +11,54 @@ import numpy as np
 
 from jnn.nn.parameter import Parameter
 
-__all__ = ["apply_to_state", "parse_to", "resolve_device", "resolve_dtype", "cast_floating"]
+__all__ = ["apply_to_state", "parse_to", "resolve_device", "resolve_dtype", "cast_floating",
+           "check_x64", "resolve_type_argument"]
 
 
-def resolve_dtype(dtype: Any) -> np.dtype:
-    """A numpy dtype from a jnp/numpy dtype, a string, or a torch dtype (by name)."""
+def resolve_dtype(dtype: Any, x64: bool = True) -> np.dtype:
+    """A numpy dtype from a jnp/numpy dtype, a string, or a torch dtype (by name).
+
+    ``x64``: refuse a 64-bit dtype while JAX's 64-bit mode is off (else see
+    :func:`check_x64`, for callers that check the kind of dtype first, as torch does).
+    """
     if dtype is None:
         raise TypeError("dtype must not be None")
     name = getattr(dtype, "__module__", "") == "torch" and str(dtype).removeprefix("torch.")
     dt = np.dtype(jnp.dtype(name or dtype))
+    if x64:
+        check_x64(dt)
+    return dt
+
+
+def check_x64(dt: np.dtype) -> None:
+    """A 64-bit dtype needs JAX's 64-bit mode: say how to turn it on."""
     if dt.itemsize == 8 and dt.kind in "fiuc" and not jax.config.jax_enable_x64:
         raise RuntimeError(
             f"{dt} needs JAX's 64-bit mode, which is off: call "
             "jax.config.update('jax_enable_x64', True) at start-up (or set JAX_ENABLE_X64=1)."
         )
-    return dt
+
+
+# torch's legacy tensor-type names, which ``Module.type`` accepts as strings.
+_TENSOR_TYPES = {"torch.FloatTensor": "float32", "torch.DoubleTensor": "float64",
+                 "torch.HalfTensor": "float16", "torch.BFloat16Tensor": "bfloat16",
+                 "torch.LongTensor": "int64", "torch.IntTensor": "int32",
+                 "torch.ShortTensor": "int16", "torch.CharTensor": "int8",
+                 "torch.ByteTensor": "uint8", "torch.BoolTensor": "bool"}
+
+
+def resolve_type_argument(dst_type: Any) -> np.dtype:
+    """``Module.type``'s argument (a dtype, or a tensor-type name) with torch's errors; the
+    64-bit check is the caller's (torch's requires-grad check comes first)."""
+    if isinstance(dst_type, str):
+        try:
+            return resolve_dtype(_TENSOR_TYPES.get(dst_type, dst_type), x64=False)
+        except TypeError:
+            raise ValueError(f"invalid type: '{dst_type}'") from None
+    try:
+        return resolve_dtype(dst_type, x64=False)
+    except TypeError:
+        raise TypeError("dtype must be a type, str, or dtype object") from None
 
 
 _TORCH_DEVICE_TYPES = ("cpu", "cuda", "ipu", "xpu", "mkldnn", "opengl", "opencl", "ideep",
@@ -70,12 +103,16 @@ def _accelerator_platform() -> str:
 
 def parse_to(args: tuple, kwargs: dict) -> tuple[Any, Any]:
     """torch's ``Module.to`` argument forms: (device), (dtype), (device, dtype), (tensor)."""
+    unknown = sorted(set(kwargs) - {"device", "dtype", "non_blocking", "copy", "memory_format"})
+    if unknown:  # torch's parser: the positional kinds, then each unknown keyword's type
+        got = [_to_kind(a) if _to_kind(a) in ("dtype", "Tensor") else type(a).__name__
+               for a in args] + [f"{k}={type(kwargs[k]).__name__}" for k in unknown]
+        _invalid_to(", ".join(got) + ("" if args else ", "))
+    if len(args) > 4:
+        raise TypeError(f"to() takes from 0 to 4 positional arguments but {len(args)} were "
+                        "given")
     device = kwargs.pop("device", None)
     dtype = kwargs.pop("dtype", None)
-    kwargs.pop("non_blocking", None)
-    kwargs.pop("memory_format", None)
-    if kwargs:
-        raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
     _check_to_positional(args)
     for a in args:
         if isinstance(a, bool):
@@ -90,10 +127,11 @@ def parse_to(args: tuple, kwargs: dict) -> tuple[Any, Any]:
         else:
             dtype = a
     if dtype is not None:
-        dtype = resolve_dtype(dtype)
-        if not jnp.issubdtype(dtype, jnp.inexact):
+        dtype = resolve_dtype(dtype, x64=False)
+        if not jnp.issubdtype(dtype, jnp.inexact):  # torch's check before jnn's 64-bit one
             raise TypeError("nn.Module.to only accepts floating point or complex dtypes, "
                             f"but got desired dtype={dtype}")
+        check_x64(dtype)
     return None if device is None else resolve_device(device), dtype
 
 
@@ -116,13 +154,16 @@ def _check_to_positional(args: tuple) -> None:
         rest = rest[1:] if rest[0] == "dtype" else ["not a dtype"]
     if kinds and (kinds[0] not in ("device", "dtype", "Tensor") or len(rest) > 2
                   or any(k != "bool" for k in rest)):
-        got = ", ".join(k if k in ("dtype", "Tensor") else type(a).__name__
-                        for a, k in zip(args, kinds))
-        raise TypeError(
-            f"to() received an invalid combination of arguments - got ({got}), but expected "
-            "one of:\n * (device device = None, dtype dtype = None, bool non_blocking = False, "
-            "bool copy = False)\n * (dtype dtype, bool non_blocking = False, bool copy = False)"
-            "\n * (Tensor tensor, bool non_blocking = False, bool copy = False)")
+        _invalid_to(", ".join(k if k in ("dtype", "Tensor") else type(a).__name__
+                              for a, k in zip(args, kinds)))
+
+
+def _invalid_to(got: str) -> None:
+    raise TypeError(
+        f"to() received an invalid combination of arguments - got ({got}), but expected "
+        "one of:\n * (device device = None, dtype dtype = None, bool non_blocking = False, "
+        "bool copy = False)\n * (dtype dtype, bool non_blocking = False, bool copy = False)"
+        "\n * (Tensor tensor, bool non_blocking = False, bool copy = False)")
 
 
 def _is_dtype(x: Any) -> bool:

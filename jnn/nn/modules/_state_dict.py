@@ -317,6 +317,12 @@ def _load_one(module: Any, name: str, current: Any, is_param: bool, key: str, ra
         return
     old = current._peek() if is_param else current  # a lost value reloads
     check_int_range(value)  # jnn's own error (it shows the fix), not a copy failure
+    if (assign and is_param and current.requires_grad
+            and not jnp.issubdtype(value.dtype, jnp.inexact)):
+        # torch's assign builds a new Parameter that keeps requires_grad: a failed copy
+        errors.append(_copy_error(key, current_shape, value, RuntimeError(
+            "Only Tensors of floating point and complex dtype can require gradients")))
+        return
     try:
         new = _place(value, old, cast=not assign)
     except Exception as ex:  # noqa: BLE001 - torch reports a failed copy as a message

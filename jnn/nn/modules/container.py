@@ -10,6 +10,9 @@ from collections.abc import Iterable, Iterator, Mapping
 from itertools import chain, islice
 from typing import Any
 
+import jax
+import numpy as np
+
 from jnn.nn.modules._pytree import materialize
 from jnn.nn.modules.module import Module, _addindent
 from jnn.nn.parameter import Parameter
@@ -311,10 +314,18 @@ class ModuleDict(Module):
         )
 
 
+def _is_tensor(value: Any) -> bool:
+    """An array jnn takes for a tensor: a jax or numpy array, a Parameter, a torch tensor."""
+    return (isinstance(value, (jax.Array, np.ndarray, Parameter))
+            or (hasattr(value, "detach") and hasattr(value, "numpy")))
+
+
 def _as_parameter(value: Any) -> Any:
-    if value is None or isinstance(value, (Parameter, Module)):
-        return value
-    return Parameter(value)  # torch wraps plain tensors into Parameters
+    # torch wraps plain tensors into Parameters and keeps any other object as it is
+    # (a plain attribute: ParameterList([w, "note"]) holds a string)
+    if _is_tensor(value) and not isinstance(value, Parameter):
+        return Parameter(value)
+    return value
 
 
 # torch.typename of a CPU tensor by dtype: ParameterDict's repr prints these.
@@ -372,7 +383,7 @@ class ParameterList(Module):
         return self
 
     def extend(self, values: Iterable[Any]) -> ParameterList:
-        if not isinstance(values, Iterable) or isinstance(values, (str, bytes)):
+        if not isinstance(values, Iterable) or _is_tensor(values):
             raise TypeError(
                 "ParameterList.extend should be called with an iterable, but got "
                 + type(values).__name__
@@ -464,8 +475,48 @@ class ParameterDict(Module):
             pairs = sorted(parameters.items())  # torch sorts plain dicts by key
         else:
             pairs = list(parameters)
+            for j, pair in enumerate(pairs):
+                if not isinstance(pair, Iterable):
+                    raise TypeError(f"ParameterDict update sequence element #{j} should be "
+                                    f"Iterable; is{type(pair).__name__}")
+                if len(pair) != 2:
+                    raise ValueError(f"ParameterDict update sequence element #{j} has length "
+                                     f"{len(pair)}; 2 is required")
         for key, value in pairs:
             self[key] = value
+
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        """``self[key]``, first set to ``default`` when ``key`` is absent."""
+        if key not in self:
+            self[key] = default
+        return self[key]
+
+    def popitem(self) -> tuple[str, Any]:
+        """Remove and return the last inserted ``(key, value)`` pair."""
+        if not self._key_dict():
+            raise KeyError("popitem(): dictionary is empty")
+        key = next(reversed(self._key_dict()))
+        return key, self.pop(key)
+
+    def fromkeys(self, keys: Iterable[str], default: Any = None) -> ParameterDict:
+        """A new ParameterDict with ``keys``, each holding ``default``."""
+        return ParameterDict((k, default) for k in keys)
+
+    def copy(self) -> ParameterDict:
+        """A new ParameterDict holding the same Parameters (a shallow copy)."""
+        return ParameterDict(OrderedDict((k, self[k]) for k in self._key_dict()))
+
+    def __or__(self, other: Any) -> ParameterDict:
+        merged = self.copy()
+        merged.update(other)
+        return merged
+
+    def __ior__(self, other: Any) -> ParameterDict:
+        self.update(other)
+        return self
+
+    def __reversed__(self) -> Iterator[str]:
+        return reversed(list(self._key_dict()))
 
     def extra_repr(self) -> str:
         return "\n".join(_param_line(k, p, type_name=True) for k, p in self.items())

@@ -596,6 +596,9 @@ class Module:
         if args:  # torch's deprecated positional form: (destination, prefix, keep_vars)
             destination, prefix, keep_vars = _sd.parse_state_dict_args(
                 args, destination, prefix, keep_vars)
+        if not isinstance(prefix, str):  # torch fails on prefix + name; say what it wanted
+            raise TypeError(f"'{type(prefix).__name__}' object is not subscriptable: "
+                            f"state_dict's prefix must be a str, got {_typename(prefix)}")
         return _sd.state_dict(self, destination, prefix, keep_vars)
 
     def register_state_dict_pre_hook(self, hook: Callable) -> _hooks.RemovableHandle:
@@ -696,11 +699,12 @@ class Module:
 
     def type(self, dst_type: Any) -> Module:
         """Cast every parameter and buffer (integers too) to ``dst_type``."""
-        dtype = _casting.resolve_dtype(dst_type)
+        dtype = _casting.resolve_type_argument(dst_type)
         if not jnp.issubdtype(dtype, jnp.inexact) and any(
                 p.requires_grad for p in self.parameters()):
             raise RuntimeError("data set to a tensor that requires gradients must be floating "
                                "point or complex dtype")  # torch's error for this cast
+        _casting.check_x64(dtype)
         return self._apply_state(lambda x: x.astype(dtype))
 
     # -- printing -------------------------------------------------------------------

@@ -166,6 +166,8 @@ def clip_grads_with_norm_(
         max_norm = float(max_norm)
     if not _grads(params, "clip_grads_with_norm_"):
         return
+    if not isinstance(total_norm, (jax.Array, np.ndarray)):
+        total_norm + 1e-6  # noqa: B018 - a non-number raises Python's (torch's) TypeError
     clip_coef = max_norm / (jnp.asarray(total_norm) + 1e-6)
     clip_coef_clamped = jnp.minimum(clip_coef, 1.0)
     for p in params:

@@ -82,7 +82,12 @@ def vector_to_parameters(vec: jax.Array, parameters: Iterable[Parameter]) -> Non
     vec = jnp.asarray(vec)
     pointer = 0
     for param in parameters:
-        if not isinstance(param, Parameter):
+        if not isinstance(param, (Parameter, jax.Array, np.ndarray)):  # torch: param.device
+            raise AttributeError(
+                f"'{type(param).__name__}' object has no attribute 'device': "
+                "vector_to_parameters expects Parameters (whose .data it replaces), but one "
+                f"of the parameters is a {_typename(param)}")
+        if not isinstance(param, Parameter):  # an immutable array cannot be written into
             raise TypeError(
                 "vector_to_parameters expects Parameters (whose .data it replaces), but one "
                 f"of the parameters is a {_typename(param)}"

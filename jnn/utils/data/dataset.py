@@ -59,7 +59,10 @@ class IterableDataset(Dataset[_T_co], Iterable[_T_co]):
 
 
 def _first_dim(tensor: Any) -> int:
-    return int(np.shape(tensor)[0])
+    shape = np.shape(tensor)
+    if not shape:  # torch's tensor.size(0) of a 0-d tensor
+        raise IndexError("Dimension specified as 0 but tensor has no dimensions")
+    return int(shape[0])
 
 
 def _out_of_bounds(index: int, dim: int, size: int) -> IndexError:

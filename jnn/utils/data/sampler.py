@@ -216,6 +216,9 @@ class WeightedRandomSampler(Sampler[int]):
         if not isinstance(replacement, bool):
             raise ValueError("replacement should be a boolean value, but got "
                              f"replacement={replacement}")
+        if isinstance(weights, str):  # torch.as_tensor's refusal, then what is expected
+            raise TypeError("new(): invalid data type 'str': weights should be a 1d sequence "
+                            "of numbers")
         weights_array = np.asarray(weights, dtype=np.float64)
         if weights_array.ndim != 1:
             raise ValueError("weights should be a 1d sequence but given weights have shape "
