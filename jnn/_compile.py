@@ -968,7 +968,8 @@ class CompiledFunction:
                     # constant too: by value when small, and rebinding it re-traces
                     small = value.size <= 16
                     out.append((f"{label}.{attr}", ("array", value.shape, str(value.dtype),
-                                np.asarray(value).tolist() if small else id(value))))
+                                tuple(np.asarray(value).ravel().tolist()) if small
+                                else id(value))))
                     watch.append((d, attr))
         self._attr_watch = tuple(watch)
         return tuple(out)

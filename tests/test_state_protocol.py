@@ -1709,7 +1709,8 @@ class _Scaled(nn.Module):
 
 
 @pytest.mark.parametrize("mode", ["compiled", "eager closure"])
-@pytest.mark.parametrize("where", ["dict item", "array attribute", "global read in forward"])
+@pytest.mark.parametrize("where", ["dict item", "array attribute", "vector attribute",
+                                   "global read in forward"])
 def test_values_a_step_reads_from_containers_and_forward_are_never_stale(mode, where):
     """`hparams["beta"]`, `cfg.w = jnp.array(i)` and a module-level list read in `forward`
     (a curriculum flag) change between steps: every step sees the new value, as torch's."""
@@ -1725,6 +1726,8 @@ def test_values_a_step_reads_from_containers_and_forward_are_never_stale(mode, w
             return hparams["beta"] * model.fc(x).sum()
         if where == "array attribute":
             return cfg.w * model.fc(x).sum()
+        if where == "vector attribute":  # (a small vector: keyed by value, crashed)
+            return cfg.v[1] * model.fc(x).sum()
         return model(x).sum()
 
     step = jnn.compile(lambda: opt.step(closure))
@@ -1734,5 +1737,6 @@ def test_values_a_step_reads_from_containers_and_forward_are_never_stale(mode, w
         for i in range(6):
             value = float(i % 3)
             hparams["beta"], cfg.w, CURRICULUM[0] = value, jnp.asarray(value), value
+            cfg.v = jnp.full((3,), value)
             step() if mode == "compiled" else opt.step(closure)
             assert float(model.fc.weight.grad[0, 0]) == value

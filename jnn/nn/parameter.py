@@ -42,6 +42,14 @@ def check_tensor_like(data: Any) -> None:
         raise AttributeError(f"'{_python_type_name(data)}' object has no attribute 'detach'")
 
 
+def check_data_value(value: Any) -> None:
+    """torch's ``p.data = value`` takes a tensor only: a list or a Python number is a
+    TypeError there (jnn's tensors: jax and numpy arrays, Parameters, torch tensors)."""
+    if not (isinstance(value, (jax.Array, np.ndarray, np.generic, Parameter))
+            or hasattr(value, "__array__") or hasattr(value, "detach")):
+        raise TypeError(f"Variable data has to be a tensor, but got {_python_type_name(value)}")
+
+
 def check_bool_argument(value: Any, function: str = "requires_grad_",
                         argument: str = "requires_grad") -> None:
     """torch's parser for a ``bool`` argument (``requires_grad_(3)`` is a TypeError)."""
@@ -175,6 +183,7 @@ class Parameter:
 
     @data.setter
     def data(self, value: Any) -> None:
+        check_data_value(value)
         value = as_array(value)
         if self._requires_grad and not jnp.issubdtype(value.dtype, jnp.inexact):
             raise RuntimeError("data set to a tensor that requires gradients must be floating "
@@ -206,13 +215,18 @@ class Parameter:
         # (the raw slot's dtype: a compiled step never changes it, so nothing is unpacked)
         if value and not self._requires_grad and not jnp.issubdtype(self._value.dtype,
                                                                      jnp.inexact):
-            raise RuntimeError("only Tensors of floating point dtype can require gradients")
+            raise RuntimeError(
+                "only Tensors of floating point and complex dtype can require gradients")
         if value != self._requires_grad:
             self._requires_grad = value
             _state.bump_structure(id(self))  # frozen-ness is part of every module's spec
 
     def requires_grad_(self, requires_grad: bool = True) -> Parameter:
         check_bool_argument(requires_grad)
+        # torch's method and attribute word this differently ("and complex" in the latter)
+        if requires_grad and not self._requires_grad and not jnp.issubdtype(
+                self._value.dtype, jnp.inexact):
+            raise RuntimeError("only Tensors of floating point dtype can require gradients")
         self.requires_grad = requires_grad
         return self
 
@@ -247,7 +261,7 @@ class Parameter:
         return _read(self).T
 
     def size(self, dim: int | None = None) -> Any:
-        return self.shape if dim is None else self.shape[dim]
+        return self.shape if dim is None else self.shape[_wrap_dim(dim, self.ndim, False)]
 
     def dim(self) -> int:
         return self._data.ndim
@@ -264,6 +278,9 @@ class Parameter:
         return np.asarray(self._data)
 
     def item(self) -> Any:
+        if self.numel() != 1:
+            raise RuntimeError(
+                f"a Tensor with {self.numel()} elements cannot be converted to Scalar")
         return self._data.item()
 
     def tolist(self) -> Any:
@@ -304,23 +321,23 @@ class Parameter:
         return -_read(self)
 
     def sum(self, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> jax.Array:
-        return jnp.sum(_read(self), axis=_axis(dim), keepdims=keepdim, dtype=dtype)
+        return jnp.sum(_read(self), axis=_axis(dim, self.ndim), keepdims=keepdim, dtype=dtype)
 
     def mean(self, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> jax.Array:
-        return jnp.mean(_read(self), axis=_axis(dim), keepdims=keepdim, dtype=dtype)
+        return jnp.mean(_read(self), axis=_axis(dim, self.ndim), keepdims=keepdim, dtype=dtype)
 
     def prod(self, dim: int | None = None, keepdim: bool = False) -> jax.Array:
-        return jnp.prod(_read(self), axis=dim, keepdims=keepdim)
+        return jnp.prod(_read(self), axis=_axis(dim, self.ndim), keepdims=keepdim)
 
     def var(self, dim: Any = None, unbiased: bool = True, keepdim: bool = False, *,
             correction: int | None = None) -> jax.Array:
         ddof = correction if correction is not None else int(unbiased)
-        return jnp.var(_read(self), axis=_axis(dim), ddof=ddof, keepdims=keepdim)
+        return jnp.var(_read(self), axis=_axis(dim, self.ndim), ddof=ddof, keepdims=keepdim)
 
     def std(self, dim: Any = None, unbiased: bool = True, keepdim: bool = False, *,
             correction: int | None = None) -> jax.Array:
         ddof = correction if correction is not None else int(unbiased)
-        return jnp.std(_read(self), axis=_axis(dim), ddof=ddof, keepdims=keepdim)
+        return jnp.std(_read(self), axis=_axis(dim, self.ndim), ddof=ddof, keepdims=keepdim)
 
     def norm(self, p: Any = "fro", dim: Any = None, keepdim: bool = False) -> jax.Array:
         """torch's ``Tensor.norm``: a vector norm over ``dim`` (all elements by default)."""
@@ -328,7 +345,7 @@ class Parameter:
         if p == "nuc":
             return jnp.linalg.matrix_norm(x, ord="nuc", keepdims=keepdim)
         order = 2 if p in ("fro", None) else p
-        return jnp.linalg.vector_norm(x, ord=order, axis=_axis(dim), keepdims=keepdim)
+        return jnp.linalg.vector_norm(x, ord=order, axis=_axis(dim, x.ndim), keepdims=keepdim)
 
     def clamp(self, min: Any = None, max: Any = None) -> jax.Array:  # noqa: A002 - torch's
         if min is None and max is None:
@@ -340,20 +357,27 @@ class Parameter:
     def reshape(self, *shape: Any) -> jax.Array:
         if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
             shape = tuple(shape[0])
+        _check_view_shape(shape, self.numel())
         return jnp.reshape(_read(self), shape)
 
     view = reshape
 
     def flatten(self, start_dim: int = 0, end_dim: int = -1) -> jax.Array:
         x = _read(self)
+        start, end = _wrap_dim(start_dim, x.ndim), _wrap_dim(end_dim, x.ndim)
+        if start > end:
+            raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
         if x.ndim == 0:
             return x.reshape(1)
-        start, end = start_dim % x.ndim, end_dim % x.ndim
         return x.reshape(*x.shape[:start], -1, *x.shape[end + 1:])
 
     # -- torch's in-place helpers (replace .data) ---------------------------------
     def copy_(self, src: Any) -> Parameter:
+        if isinstance(src, (list, tuple, str, type(None))):
+            raise TypeError("copy_(): argument 'other' (position 1) must be Tensor, not "
+                            f"{_python_type_name(src)}")
         src = as_array(src)
+        _check_broadcast_into(self.shape, src.shape)
         self._data = jnp.broadcast_to(src, self._data.shape).astype(self._data.dtype)
         return self
 
@@ -374,6 +398,11 @@ class Parameter:
         self._gradient = state["grad"]
         self._requires_grad = state["requires_grad"]
 
+    # `x_np @ w`, `x_np + b`: numpy defers to the Parameter's reflected operators (JAX, a
+    # logged read: differentiable) instead of converting it through __array__ and
+    # computing a numpy array that no gradient reaches
+    __array_ufunc__ = None
+
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         arr = np.asarray(self._data)
         return arr if dtype is None else arr.astype(dtype)
@@ -391,21 +420,30 @@ class Parameter:
     __hash__ = object.__hash__
 
     def __len__(self) -> int:
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
         return len(self._data)
 
     def __iter__(self):
         return iter(self._data)
 
     def __getitem__(self, index: Any) -> jax.Array:
+        _check_index(index, self.shape)  # JAX clamps an out-of-range index: torch raises
         return _read(self)[index]
 
     def __bool__(self) -> bool:
+        n = self.numel()
+        if n != 1:
+            raise RuntimeError("Boolean value of Tensor with "
+                               f"{'no values' if n == 0 else 'more than one value'} is ambiguous")
         return bool(self._data)
 
     def __float__(self) -> float:
+        _check_one_element(self)
         return float(self._data)
 
     def __int__(self) -> int:
+        _check_one_element(self)
         return int(self._data)
 
 
@@ -468,8 +506,84 @@ def _unwrap(x: Any) -> Any:
     return _read(x) if isinstance(x, Parameter) else x
 
 
-def _axis(dim: Any) -> Any:
-    return tuple(dim) if isinstance(dim, list) else dim
+def _axis(dim: Any, ndim: int) -> Any:
+    """``dim`` (an int, a list or tuple of ints, or None) checked as torch checks it."""
+    if dim is None:
+        return None
+    if isinstance(dim, (list, tuple)):
+        return tuple(_wrap_dim(d, ndim) for d in dim)
+    return _wrap_dim(dim, ndim)
+
+
+def _wrap_dim(dim: int, ndim: int, scalar_ok: bool = True) -> int:
+    """torch's dimension check: ``dim`` in ``[-ndim, ndim - 1]`` (a 0-d tensor counts as 1-d
+    where torch lets it, ``scalar_ok``); returns the non-negative dimension."""
+    dim = operator.index(dim)
+    if ndim == 0 and not scalar_ok:
+        raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
+    n = max(ndim, 1)
+    if not -n <= dim < n:
+        raise IndexError(
+            f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {dim})")
+    return dim % n
+
+
+def _check_one_element(p: Parameter) -> None:
+    if p.numel() != 1:
+        raise ValueError("only one element tensors can be converted to Python scalars")
+
+
+def _check_view_shape(shape: tuple, numel: int) -> None:
+    """torch's ``reshape``/``view`` checks: one ``-1`` at most, and the same element count."""
+    shape = tuple(operator.index(d) for d in shape)
+    if sum(d == -1 for d in shape) > 1:
+        raise RuntimeError("only one dimension can be inferred")
+    for d in shape:
+        if d < -1:
+            raise RuntimeError(f"invalid shape dimension {d}")
+    known = int(np.prod([d for d in shape if d != -1], dtype=np.int64))
+    inferred = -1 in shape  # (0 elements into a 0-sized shape with -1: left to JAX)
+    if (numel != known) if not inferred else (numel % known if known else numel != 0):
+        raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {numel}")
+
+
+def _check_broadcast_into(target: tuple, source: tuple) -> None:
+    """``source`` broadcasts to exactly ``target`` (an in-place result keeps its shape),
+    with torch's two messages."""
+    ndim = max(len(target), len(source))
+    shape = []
+    for i in range(ndim):
+        a = target[i - ndim + len(target)] if i - ndim + len(target) >= 0 else 1
+        b = source[i - ndim + len(source)] if i - ndim + len(source) >= 0 else 1
+        if a != b and a != 1 and b != 1:
+            raise RuntimeError(f"The size of tensor a ({a}) must match the size of tensor b "
+                               f"({b}) at non-singleton dimension {i}")
+        shape.append(a if b == 1 else b)
+    if tuple(shape) != tuple(target):
+        raise RuntimeError(f"output with shape {list(target)} doesn't match the broadcast "
+                           f"shape {shape}")
+
+
+def _check_index(index: Any, shape: tuple) -> None:
+    """Integer indices in range, as torch checks them (JAX would clamp them silently).
+
+    Only plain integer and slice indices are checked; anything else (arrays, ``None``,
+    ``...``) is left to JAX.
+    """
+    items = index if isinstance(index, tuple) else (index,)
+    if not all(isinstance(i, slice) or (isinstance(i, (int, np.integer))
+                                        and not isinstance(i, bool)) for i in items):
+        return
+    if len(items) > len(shape):
+        if not shape:
+            raise IndexError("invalid index of a 0-dim tensor. Use `tensor.item()` in Python "
+                             "or `tensor.item<T>()` in C++ to convert a 0-dim tensor to a "
+                             "number")
+        raise IndexError(f"too many indices for tensor of dimension {len(shape)}")
+    for dim, i in enumerate(items):
+        if not isinstance(i, slice) and not -shape[dim] <= i < shape[dim]:
+            raise IndexError(
+                f"index {i} is out of bounds for dimension {dim} with size {shape[dim]}")
 
 
 for _name, _op in [
@@ -486,13 +600,15 @@ for _name, _op in [
     setattr(Parameter, f"__{_name}__", _binary(_op))
 
 
-def _in_place(self: Parameter, compute: Any) -> Parameter:
+def _in_place(self: Parameter, compute: Any, other: Any = None) -> Parameter:
     """``self``'s data replaced by ``compute(data)`` as torch's in-place ops do (same dtype
     and shape); on a parameter that requires grad only under ``jnn.no_grad()`` (torch's
     rule for leaves)."""
     if _state.state.grad_enabled and self._requires_grad:
         raise RuntimeError(
             "a leaf Variable that requires grad is being used in an in-place operation.")
+    if other is not None and hasattr(other, "shape"):
+        _check_broadcast_into(self.shape, tuple(other.shape))
     old = self._data
     value = compute(old)
     if jnp.shape(value) != old.shape:
@@ -508,7 +624,7 @@ def _inplace(op: Any) -> Any:
     def method(self: Parameter, other: Any, *, alpha: Any = None) -> Parameter:
         other = _unwrap(other)
         return _in_place(self, lambda old: op(
-            old, other if alpha is None else alpha * jnp.asarray(other)))
+            old, other if alpha is None else alpha * jnp.asarray(other)), other)
     return method
 
 

@@ -212,6 +212,24 @@ def test_grad_of_a_parameter_matches_torch():
     assert j.grad is g.data
 
 
+@pytest.mark.parametrize("op", ["matmul", "add", "mul", "rsub"])
+def test_numpy_operand_on_the_left_keeps_the_gradient(op):
+    """`x_np @ W + b` (numpy data, bare Parameters: "a network from scratch") is computed
+    by jnn and differentiated as torch's `torch.from_numpy(x) @ W + b`; numpy never turns
+    the Parameter into a constant through __array__."""
+    x = np.linspace(-1.0, 1.0, 6, dtype=np.float32).reshape(2, 3)
+    w_values = VALUES.T.copy() if op == "matmul" else VALUES
+    t, j = twins(w_values)
+    compute = {"matmul": lambda a, p: a @ p, "add": lambda a, p: a + p,
+               "mul": lambda a, p: a * p, "rsub": lambda a, p: a - p}[op]
+    (compute(torch.from_numpy(x), t) ** 2).sum().backward()
+    out = jnn.autograd.backward(lambda: (compute(x, j) ** 2).sum())
+    assert isinstance(compute(x, j), jax.Array)
+    np.testing.assert_allclose(float(out), float((compute(torch.from_numpy(x), t) ** 2).sum()),
+                               rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(j.grad), t.grad.numpy(), rtol=1e-6)
+
+
 # -- Buffer --------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("persistent", [True, False])
@@ -316,6 +334,76 @@ PARAMETER_ERRORS = {  # torch's exception for each misuse, with its message
     "requires_grad_method_int": lambda z: z.nn.Parameter(z.tensor(2)).requires_grad_(3),
     "module_requires_grad_str": lambda z: z.nn.Linear(2, 3).requires_grad_("x"),
 }
+
+
+def _frozen(z, *shape):
+    """A Parameter that needs no no_grad() for in-place helpers and warns on no conversion."""
+    return z.nn.Parameter(z.tensor(*shape), requires_grad=False)
+
+
+# Misuse of an existing Parameter: torch's type and message (JAX would clamp an index, wrap a
+# dimension or broadcast silently, or word its own error).
+PARAMETER_USE_ERRORS = {
+    "data_list": lambda z: setattr(_frozen(z, 2), "data", [1.0, 2.0]),
+    "data_float": lambda z: setattr(_frozen(z, 2), "data", 1.0),
+    "data_none": lambda z: setattr(_frozen(z, 2), "data", None),
+    "data_str": lambda z: setattr(_frozen(z, 2), "data", "x"),
+    "copy_mismatched_shape": lambda z: _frozen(z, 2, 3).copy_(z.tensor(3, 3)),
+    "copy_mismatched_inner": lambda z: _frozen(z, 3).copy_(z.tensor(2, 4)),
+    "copy_larger_broadcast": lambda z: _frozen(z, 3).copy_(z.tensor(4, 3)),
+    "copy_list": lambda z: _frozen(z, 3).copy_([1.0, 2.0, 3.0]),
+    "add_mismatched_shape": lambda z: _frozen(z, 3).add_(z.tensor(2, 4)),
+    "item_of_many": lambda z: _frozen(z, 2).item(),
+    "item_of_empty": lambda z: _frozen(z, 0).item(),
+    "bool_of_many": lambda z: bool(_frozen(z, 2)),
+    "bool_of_empty": lambda z: bool(_frozen(z, 0)),
+    "float_of_many": lambda z: float(_frozen(z, 2)),
+    "int_of_many": lambda z: int(_frozen(z, 2)),
+    "len_of_0d": lambda z: len(_frozen(z)),
+    "size_out_of_range": lambda z: _frozen(z, 2, 3).size(-3),
+    "size_of_0d": lambda z: _frozen(z).size(0),
+    "index_out_of_range": lambda z: _frozen(z, 2, 3)[5],
+    "index_negative_out_of_range": lambda z: _frozen(z, 2, 3)[-3],
+    "index_inner_out_of_range": lambda z: _frozen(z, 2, 3)[1, 7],
+    "index_after_slice_out_of_range": lambda z: _frozen(z, 2, 3)[:, 3],
+    "too_many_indices": lambda z: _frozen(z, 2, 3)[0, 0, 0],
+    "index_of_0d": lambda z: _frozen(z)[0],
+    "flatten_dim_out_of_range": lambda z: _frozen(z, 2, 3).flatten(0, 2),
+    "flatten_start_after_end": lambda z: _frozen(z, 2, 3).flatten(1, 0),
+    "reshape_wrong_size": lambda z: _frozen(z, 2, 3).reshape(5),
+    "reshape_not_divisible": lambda z: _frozen(z, 2, 3).view(4, -1),
+    "reshape_two_inferred": lambda z: _frozen(z, 2, 3).reshape(-1, -1),
+    "sum_dim_out_of_range": lambda z: _frozen(z, 2, 3).sum(2),
+    "mean_dim_out_of_range": lambda z: _frozen(z, 2, 3).mean(-3),
+}
+
+
+@pytest.mark.parametrize("case", PARAMETER_USE_ERRORS)
+def test_parameter_use_errors_are_torchs(case):
+    from tests.nn._mirror import assert_same_error_in_zoos
+
+    assert_same_error_in_zoos(PARAMETER_USE_ERRORS[case])
+
+
+def test_requires_grad_on_integers_words_method_and_attribute_as_torch():
+    """torch's attribute says "floating point and complex dtype", its method does not."""
+    from tests.nn._same_error import assert_same_error
+
+    ints = np.arange(3, dtype=np.int32)
+    for flip in (lambda p: setattr(p, "requires_grad", True), lambda p: p.requires_grad_()):
+        assert_same_error(
+            lambda f=flip: f(torch.nn.Parameter(torch.tensor(ints), requires_grad=False)),
+            lambda f=flip: f(nn.Parameter(ints, requires_grad=False)))
+
+
+def test_checked_indexing_and_shapes_still_accept_what_torch_accepts():
+    t, j = twins()
+    for index in (1, -2, (1, -1), (slice(None), 2), (0, slice(1, 3)), slice(5, 9)):
+        np.testing.assert_array_equal(np.asarray(j[index]), t[index].detach().numpy())
+    assert j.reshape(-1, 2).shape == tuple(t.reshape(-1, 2).shape)
+    assert j.flatten(-2, -1).shape == tuple(t.flatten(-2, -1).shape)
+    assert j.size(-1) == t.size(-1)
+    assert j.sum((0, -1)).shape == tuple(t.sum((0, -1)).shape)
 
 
 @pytest.mark.parametrize("case", PARAMETER_ERRORS)
