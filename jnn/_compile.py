@@ -300,6 +300,14 @@ class _Layout:
             self._last_plan = None
         return plan
 
+    def states_present(self) -> bool:
+        """Every optimizer state cell of this layout still exists."""
+        for o, p, k in self.ostates:
+            st = o._param_state.get(p)
+            if st is None or k not in st:
+                return False
+        return True
+
     def owner_ids(self) -> frozenset:
         """The objects whose lazy cells a store of this layout holds."""
         ids = getattr(self, "_owners", None)
@@ -1098,6 +1106,14 @@ class CompiledFunction:
         layout = self._layout
         store = self._store
         from_store = store is not None and store.layout is layout and store in st.pending
+        if not from_store and layout.ostates and not layout.states_present():
+            # The optimizer's state was reset by hand (`opt.state = defaultdict(dict)`,
+            # `opt.state.clear()`, `del opt.state[p]`; reading `opt.state` wrote the store
+            # back first): learn its cells again; the next step starts them afresh, as torch.
+            _state.bump_cells(frozenset(id(o) for o, _, _ in layout.ostates))
+            self._discover([x for x in leaves if _is_state_object(x)])
+            self._set_fast(objects)
+            layout = self._layout
         source = None
         if from_store:
             plan = store.plan  # the fast path: state already packed

@@ -358,9 +358,11 @@ class Optimizer:
                 ids.append(index[id(p)])
             packed["params"] = ids
             groups.append(packed)
+        # torch's order: the order the parameters' state was created in (a parameter whose
+        # state was reset by hand comes after the others once stepped again)
         state = {index[id(p)]: dict(s) for p, s in self.state.items()
                  if id(p) in index and s}
-        return {"state": dict(sorted(state.items())), "param_groups": groups}
+        return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Load a state dict in torch's layout (e.g. converted from a torch optimizer)."""

@@ -7,6 +7,7 @@ and a torch checkpoint loads and continues training step for step.
 
 from __future__ import annotations
 
+import collections
 import copy
 import re
 import warnings
@@ -206,6 +207,32 @@ def test_numpy_zero_d_lr_trains_as_in_torch(name: str, mode: str) -> None:
     for i in range(3):
         _step_both(tmodel, topt, jmodel, step, i, grads=False)
     assert type(jopt.param_groups[0]["lr"]) is type(topt.param_groups[0]["lr"])
+    assert_state_dicts_match(topt.state_dict(), jopt.state_dict())
+
+
+def _reset_state(opt: Any, how: str, first: Any) -> None:
+    if how == "assign":
+        opt.state = collections.defaultdict(dict)
+    elif how == "clear":
+        opt.state.clear()
+    else:
+        del opt.state[first]
+
+
+@pytest.mark.parametrize("mode", ["closure", "compiled"])
+@pytest.mark.parametrize("how", ["assign", "clear", "del"])
+def test_state_reset_by_hand_restarts_as_in_torch(how: str, mode: str) -> None:
+    # Restarting Adam's moments mid-training (a warm restart): the next step starts the
+    # reset parameters' state afresh, in eager, op-by-op-compiled and jnn.compile steps.
+    tmodel, jmodel = twin_models()
+    topt = torch.optim.Adam(tmodel.parameters(), lr=0.05)
+    jopt = jnn.optim.Adam(jmodel.parameters(), lr=0.05)
+    step = jnn_step(jmodel, jopt, PLAIN, mode)
+    for i in range(6):
+        if i == 4:
+            _reset_state(topt, how, tmodel[0].weight)
+            _reset_state(jopt, how, jmodel[0].weight)
+        _step_both(tmodel, topt, jmodel, step, i, grads=False)
     assert_state_dicts_match(topt.state_dict(), jopt.state_dict())
 
 
