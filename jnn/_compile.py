@@ -822,6 +822,8 @@ class CompiledFunction:
     what a first training step creates); ``compile_count`` counts XLA programs compiled.
     """
 
+    _lifts = True  # arrays read from variables are inputs (see _python_values)
+
     def __init__(self, fn: Callable[..., Any], *, donate: bool = True,
                  state: tuple | None = None, checks: bool = False) -> None:
         functools.update_wrapper(self, fn)
@@ -855,6 +857,11 @@ class CompiledFunction:
         self._ctx: tuple | None = None  # (layout, call leaves) while a call runs
         self._root_pos: dict[int, int] = {}
         self._free_values: tuple = ()
+        # arrays fn reads from variables, containers and plain objects: program inputs, the
+        # places they are read from ((where, key), label), and their last shapes and dtypes
+        self._lifted: tuple = ()
+        self._lifted_copies: list = []
+        self._lifted_avals: list | None = None
         self._guessed: list[int] | None = None  # lazy positions a traced guess must write
         # The last steady call, for the next one's short path (see _call_again)
         self._memo: tuple | None = None
@@ -888,15 +895,17 @@ class CompiledFunction:
     def _closure_ids(self) -> tuple:
         # The variables fn names can be rebound between calls (``model = Net()``): their
         # identities are part of the fast check, so new objects are discovered afresh.
+        # (arrays are program inputs, ``_lifted``: a new batch in a variable is no new
+        # object to discover)
         out = []
         for c in getattr(self._code_fn, "__closure__", None) or ():
             try:
-                out.append(id(c.cell_contents))
+                out.append(_object_id(c.cell_contents))
             except ValueError:
                 out.append(0)
         names = self._loaded_names  # (not attribute names: `opt.step` vs `for step in ...`)
         if names:
-            out.extend(map(id, map(self._code_fn.__globals__.get, names)))
+            out.extend(map(_object_id, map(self._code_fn.__globals__.get, names)))
         return tuple(out)
 
     def _python_values(self) -> tuple:
@@ -911,11 +920,26 @@ class CompiledFunction:
             return ()
         out: list[tuple[str, Any]] = []
         watch: list[tuple[Any, str | None]] = []  # (cell, None) or (dict, key)
+        lifted: list[tuple[tuple[Any, Any], str]] = []
         holders: list[tuple[str, Any]] = []
         attributes = set(self._attribute_names)
         seen: set[int] = set()
 
-        def found(label: str, value: Any, where: tuple | None, depth: int) -> None:
+        def lift(label: str, value: Any, place: tuple) -> bool:
+            # An array it reads (a batch in a global, `cfg.class_weights`, `hp["mask"]`) is
+            # an input of the program, read afresh at every call: never a stale constant
+            if not isinstance(value, (jax.Array, np.ndarray)) or isinstance(
+                    value, jax.core.Tracer) or not self._lifts:
+                return False
+            if all(p[0] is not place[0] or p[1] != place[1] for p, _ in lifted):
+                lifted.append((place, label))
+                out.append((label, "lifted array"))
+            return True
+
+        def found(label: str, value: Any, where: tuple | None, depth: int,
+                  place: tuple) -> None:
+            if lift(label, value, place):
+                return
             if _is_plain_value(value):
                 out.append((label, _pytree._static_key(value)))
                 if where is not None:
@@ -926,6 +950,8 @@ class CompiledFunction:
                 # `hparams["beta"]`, `CURRICULUM[0]`: their plain items count as well
                 items = value.items() if isinstance(value, dict) else enumerate(value)
                 for k, v in items:
+                    if isinstance(k, (str, int)) and lift(f"{label}[{k!r}]", v, (value, k)):
+                        continue
                     if isinstance(k, (str, int)) and _is_plain_value(v):
                         out.append((f"{label}[{k!r}]", _pytree._static_key(v)))
                         watch.append((value, k))
@@ -947,10 +973,10 @@ class CompiledFunction:
                 except ValueError:
                     continue
                 # (the top function's cells are in the fast key by identity already)
-                found(prefix + name, value, None if top else (cell, None), depth)
+                found(prefix + name, value, None if top else (cell, None), depth, (cell, None))
             g = f.__globals__
             for name in (self._loaded_names if top else _loaded_globals(code)):
-                found(name, g.get(name, _ARRAY), None if top else (g, name), depth)
+                found(name, g.get(name, _ARRAY), None if top else (g, name), depth, (g, name))
 
         visit(fn, "", 0)
         # the forward of each model class of the user's (a global `SCALE` it reads)
@@ -967,20 +993,36 @@ class CompiledFunction:
             d = holder.__dict__
             for attr in attributes.intersection(d):
                 value = d[attr]
+                if lift(f"{label}.{attr}", value, (d, attr)):
+                    continue
                 if _is_plain_value(value):
                     out.append((f"{label}.{attr}", _pytree._static_key(value)))
                     watch.append((d, attr))
-                elif isinstance(value, (jax.Array, np.ndarray)) and not isinstance(
-                        value, jax.core.Tracer):
-                    # an array attribute (`cfg.w = jnp.array(0.5)`) is compiled in as a
-                    # constant too: by value when small, and rebinding it re-traces
-                    small = value.size <= 16
-                    out.append((f"{label}.{attr}", ("array", value.shape, str(value.dtype),
-                                tuple(np.asarray(value).ravel().tolist()) if small
-                                else id(value))))
-                    watch.append((d, attr))
         self._attr_watch = tuple(watch)
+        self._lifted = tuple(lifted)
+        self._lifted_copies = [None] * len(lifted)
         return tuple(out)
+
+    def _lifted_values(self) -> list | None:
+        """The arrays at the lifted places now (numpy ones on the device), or None when
+        one no longer holds an array (rediscover)."""
+        values = []
+        for i, ((where, key), _) in enumerate(self._lifted):
+            value = _raw_at(where, key)
+            if type(value) is np.ndarray:
+                if value.nbytes > _LIFT_COPY_BYTES:
+                    # a large numpy array (a dataset): copied to the device once per array
+                    # object; changing it in place is not seen (documented)
+                    kept = self._lifted_copies[i]
+                    if kept is None or kept[0] is not value:
+                        kept = self._lifted_copies[i] = (value, jnp.asarray(value))
+                    value = kept[1]
+                else:  # copied at every call: changed in place, it is read anew
+                    value = jnp.asarray(value)
+            elif not isinstance(value, jax.Array) or isinstance(value, jax.core.Tracer):
+                return None
+            values.append(value)
+        return values
 
     def _attribute_values(self) -> tuple:
         return tuple(_value_at(where, key) for where, key in self._attr_watch)
@@ -1038,6 +1080,7 @@ class CompiledFunction:
         self._layout = _Layout(self._roots)
         self._root_pos = {id(r): i for i, r in enumerate(self._roots)}
         self._free_values = self._python_values()
+        self._lifted_avals = None
         self._specs = tuple(_pytree.spec_of(m) for m in self._roots if isinstance(m, Module))
         self._spec_version = _state.versions.spec
         self._groups = [(opt, g) for opt in self._roots if isinstance(opt, Optimizer)
@@ -1158,6 +1201,15 @@ class CompiledFunction:
                 packed = None
         options = [opt._compiled_options(g) for opt, g in self._groups]
         arrays = [x for x, a in zip(leaves, is_array) if a]
+        if self._lifted:
+            lifted = self._lifted_values()
+            if lifted is None:  # a place that held an array holds something else now
+                self._discover([x for x in leaves if _is_state_object(x)])
+                self._set_fast(objects)
+                layout = self._layout
+                lifted = self._lifted_values() or []
+            self._lifted_avals = [(v.shape, v.dtype) for v in lifted]
+            arrays += lifted
         for x in arrays:
             if type(x) is np.ndarray and x.dtype.kind in "iu" and x.dtype.itemsize == 8:
                 check_int_range(x)  # JAX would wrap an int64 class index to another class
@@ -1386,7 +1438,22 @@ class CompiledFunction:
         source = next((s for s in _state.versions.pending if s.layout is source_layout), None)
         if source is None or not self._unchanged(memo, args):
             return _MISS
-        return self._call_from(entry, source, layout, plan, hyper, list(args), list(args))
+        arrays = self._with_lifted(args)
+        if arrays is None:
+            return _MISS
+        return self._call_from(entry, source, layout, plan, hyper, arrays, list(args))
+
+    def _with_lifted(self, args: tuple) -> list | None:
+        """The program's array inputs: the arguments, then the lifted arrays (None where
+        one changed shape or dtype, or is no array any more: the full path)."""
+        if not self._lifted:
+            return list(args)
+        lifted = self._lifted_values()
+        if lifted is None or len(lifted) != len(self._lifted_avals or ()) or any(
+                v.shape != shape or v.dtype != dtype
+                for v, (shape, dtype) in zip(lifted, self._lifted_avals)):
+            return None
+        return [*args, *lifted]
 
     def _call_again(self, memo: tuple, args: tuple) -> Any:
         """A steady training loop's call: the same program, arguments of the same types and
@@ -1400,12 +1467,15 @@ class CompiledFunction:
                 return _MISS
         if not self._unchanged(memo, args):
             return _MISS
+        arrays = self._with_lifted(args)
+        if arrays is None:
+            return _MISS
         packed = store.buffers
         program = entry.jitted if not store.shared else self._keeping(entry, packed)
         if store.handed and program is entry.jitted and self.donate:
             packed = store.donatable()
         try:
-            outputs = program(packed, layout.gather_direct(), hyper, list(args))
+            outputs = program(packed, layout.gather_direct(), hyper, arrays)
             if self.checks:  # (nothing donated: a failed check leaves the store as it was)
                 failed, outputs = outputs
                 message = failed.get()
@@ -1662,10 +1732,19 @@ class CompiledFunction:
                 call_args, call_kwargs = jax.tree_util.tree_unflatten(treedef, call)
                 stepped = [i for i, r in enumerate(roots) if isinstance(r, Optimizer)
                            and not r.__dict__.get("_opt_called")]
+                # the lifted arrays' places hold their inputs while fn runs
+                places = [place for place, _ in self._lifted]
+                held = [_raw_at(*place) for place in places]
                 try:
+                    for place, value in zip(places, it):
+                        _set_at(*place, value)
                     out = fn(*call_args, **call_kwargs)
                 except jax.errors.ConcretizationTypeError as error:
                     raise _concretization_error(error) from error
+                finally:
+                    for place, value in zip(places, held):
+                        if value is not _ARRAY:
+                            _set_at(*place, value)
                 # optimizers whose step() ran (a scheduler's order check reads the flag):
                 # set again for the objects of every later call of the program
                 entry.stepped = tuple(i for i in stepped
@@ -1894,6 +1973,35 @@ def _describe_change(old: tuple, new: tuple) -> str:
 
 
 _PLAIN_TYPES = (bool, int, float, complex, str)
+
+
+def _object_id(value: Any) -> int:
+    """A variable's identity for the fast key; 0 for an array (lifted: an input)."""
+    return 0 if isinstance(value, (jax.Array, np.ndarray)) else id(value)
+
+
+def _raw_at(where: Any, key: Any) -> Any:
+    """The value at a place: a closure cell's (``key`` None), a list's or a dict's item."""
+    if key is None:
+        try:
+            return where.cell_contents
+        except ValueError:  # an emptied cell
+            return _ARRAY
+    if isinstance(where, list):
+        return where[key] if key < len(where) else _ARRAY
+    return where.get(key, _ARRAY)
+
+
+def _set_at(where: Any, key: Any, value: Any) -> None:
+    if key is None:
+        where.cell_contents = value
+    else:
+        where[key] = value
+
+
+# numpy arrays a compiled function reads from its variables are copied to the device at
+# every call up to this size (changed in place, they are read anew), once per object above
+_LIFT_COPY_BYTES = 1 << 20
 
 
 def _value_at(where: Any, key: str | None) -> Any:

@@ -96,6 +96,8 @@ def _captured_arrays() -> list:
 class _ClosureProgram(CompiledFunction):
     """The compiled step of one closure code (for one optimizer, or for ``backward``)."""
 
+    _lifts = False  # its variables are call arguments already (_run_closure)
+
     def __init__(self, code: types.CodeType, globals_: dict, kind: str) -> None:
         # checks=True: the values eager F.* calls check (class targets in range, BCE
         # probabilities) are checked in the program too, and a step that fails one raises

@@ -1696,6 +1696,48 @@ def test_ctrl_c_while_reading_after_compiled_steps_keeps_the_newest_state(monkey
     assert_same_weights(tmodel, jmodel)
 
 
+_BATCH_X = None  # a module-level batch, as script-style training loops keep it
+
+
+@pytest.mark.parametrize("route", ["global", "closure variable", "dict item",
+                                   "numpy changed in place", "plain object attribute"])
+def test_arrays_a_compiled_step_reads_from_variables_are_inputs_not_constants(route):
+    """`for xb, yb in loader: train_step()` with the batch in a global (or a closure
+    variable, a dict, an object, a numpy buffer filled in place): every step trains on its
+    own batch, as torch's, with one trace (the arrays are program inputs)."""
+    global _BATCH_X
+    tmodel, topt, jmodel, jopt = twins()
+    batches = [RNG.standard_normal((6, 4)).astype(np.float32) for _ in range(4)]
+    holder, cfg, buffer = {}, _Config(), np.zeros((6, 4), np.float32)
+    xb = None
+
+    def batch():
+        if route == "global":
+            return _BATCH_X
+        if route == "closure variable":
+            return xb
+        if route == "dict item":
+            return holder["x"]
+        if route == "plain object attribute":
+            return cfg.x
+        return buffer
+
+    @jnn.compile
+    def step():
+        def closure():
+            jopt.zero_grad()
+            return F.mse_loss(jmodel(batch()), jnp.asarray(Y))
+        return jopt.step(closure)
+
+    for x in batches:
+        _BATCH_X = xb = holder["x"] = cfg.x = jnp.asarray(x)
+        buffer[:] = x
+        np.testing.assert_allclose(float(step()), torch_step(tmodel, topt, x=x), rtol=1e-5)
+    assert_same_weights(tmodel, jmodel)
+    assert step.trace_count == 1
+
+
+CURRICULUM = [0.0]
 CURRICULUM = [0.0]
 
 
