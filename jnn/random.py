@@ -15,6 +15,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jnn import _state
 
@@ -40,23 +41,33 @@ class Generator:
     """A source of PRNG keys, like ``torch.Generator``.
 
     Args:
-        device: torch's first argument (``'cpu'``, ``'cuda'``, a ``jnn.device``): accepted
+        device: torch's only argument (``'cpu'``, ``'cuda'``, a ``jnn.device``): accepted
             for ported code and checked to exist; a JAX key lives wherever it is used.
-            An int here is taken as ``seed`` (jnn's shorthand, ``Generator(7)``).
-        seed: initial seed (default 0, torch's default seed is nondeterministic; jnn's
-            is fixed so that a program without ``manual_seed`` is still reproducible).
+            A positional int is taken as ``seed`` (jnn's shorthand, ``Generator(7)``);
+            ``device=<int>`` is an accelerator index, as in torch.
+        seed: initial seed, keyword only (default 0, torch's default seed is
+            nondeterministic; jnn's is fixed so that a program without ``manual_seed`` is
+            still reproducible).
 
-    PyTorch: ``torch.Generator(device='cpu')``; the numbers differ from torch's.
+    PyTorch: ``torch.Generator(device='cpu')``, with its errors; the numbers differ from
+    torch's.
     """
 
-    def __init__(self, device: Any = None, seed: int = 0) -> None:
-        if isinstance(device, int) and not isinstance(device, bool):
-            device, seed = None, device
-        if device is not None:
-            from jnn.nn.modules._casting import resolve_device
-
-            resolve_device(device)
-        self._initial_seed = int(seed)
+    def __init__(self, *args: Any, device: Any = None, seed: int = 0) -> None:
+        # torch's signature is Generator(device=None): a second positional argument is
+        # refused, not taken as a seed.
+        if len(args) > 1:
+            raise TypeError("Generator() takes from 0 to 1 positional arguments but "
+                            f"{len(args)} were given")
+        position = ""
+        if args:
+            if device is not None:
+                raise TypeError("Generator() got multiple values for argument 'device'")
+            (device,), position = args, " (position 1)"
+            if isinstance(device, int) and not isinstance(device, bool):
+                device, seed = None, device
+        _check_device(device, position)
+        self._initial_seed = _check_seed(seed)
         self._key_value: jax.Array | None = None  # made on first use: keeps import fast
         self._key_data: jax.Array | None = None
 
@@ -71,7 +82,7 @@ class Generator:
             data = self._key_data
             # First use may happen inside a trace: the seed's key must still be concrete.
             with jax.ensure_compile_time_eval():
-                self._key_value = (jax.random.key(self._initial_seed) if data is None
+                self._key_value = (_key_from_seed(self._initial_seed) if data is None
                                    else jax.random.wrap_key_data(data))
         return self._key_value
 
@@ -123,19 +134,33 @@ class Generator:
         self._key = value
 
     def manual_seed(self, seed: int) -> Generator:
-        self._initial_seed = int(seed)
+        """Seed this generator and return it; ``seed`` is a Python int in
+        ``[-2**63, 2**64)``, negatives wrapping to ``seed + 2**64`` (torch's rules)."""
+        seed = _check_seed(seed)
         with jax.ensure_compile_time_eval():
-            self.key = jax.random.key(self._initial_seed)
+            key = _key_from_seed(seed)
+        self._initial_seed = seed
+        self.key = key
         return self
+
+    def seed(self) -> int:
+        """Seed this generator from the OS entropy pool and return the (64-bit) seed."""
+        import secrets
+
+        s = secrets.randbits(64)
+        self.manual_seed(s)
+        return s
 
     def initial_seed(self) -> int:
         return self._initial_seed
 
     def get_state(self) -> jax.Array:
+        """The current state: a JAX PRNG key (torch's is a ByteTensor)."""
         return self.key
 
-    def set_state(self, key: jax.Array) -> Generator:
-        self.key = key
+    def set_state(self, new_state: jax.Array) -> Generator:
+        """Restore a state from :meth:`get_state` (a JAX PRNG key, or its uint32 data)."""
+        self.key = _check_state(new_state)
         return self
 
     def next_key(self) -> jax.Array:
@@ -169,21 +194,119 @@ class Generator:
         return sub
 
 
+def _type_name(value: Any) -> str:
+    from jnn.nn.functional._utils import type_name  # imported here: jnn.nn imports this
+
+    return "Tensor" if isinstance(value, jax.Array) else type_name(value)
+
+
+def _check_seed(seed: Any) -> int:
+    """torch's ``Generator.manual_seed`` rules: a Python int (not a bool, not a numpy int)
+    in ``[-2**63, 2**64)``; negatives are stored as their uint64 value."""
+    if isinstance(seed, np.integer):
+        raise TypeError("an integer is required")
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise RuntimeError(f"manual_seed expected a long, but got {_type_name(seed)}")
+    if not -(2**63) <= seed < 2**64:
+        raise ValueError("Overflow when unpacking long long")
+    return seed % 2**64
+
+
+def _key_from_seed(seed: int) -> jax.Array:
+    """The key of a uint64 seed.  ``jax.random.key`` takes an int64 and, with x64 off, keeps
+    only its low 32 bits (seeds 0 and 2**32 would share a stream, unlike torch's); threefry's
+    key from a seed is its (high, low) 32-bit words, built here directly."""
+    if jax.config.jax_default_prng_impl == "threefry2x32":
+        words = np.array([seed >> 32, seed & 0xFFFFFFFF], np.uint32)
+        return jax.random.wrap_key_data(words)
+    return jax.random.key(seed - 2**64 if seed >= 2**63 else seed)
+
+
+def _check_device(device: Any, position: str) -> None:
+    """torch's ``Generator(device=...)`` checks: its argument types and error messages."""
+    if device is None or isinstance(device, jax.Device):
+        return
+    if isinstance(device, bytes):  # torch's parser takes bytes as a device string
+        device = device.decode()
+    from jnn._tensor_functions.device import device as device_cls
+    from jnn.nn.modules._casting import resolve_device
+
+    is_device = type(device).__name__ == "device" and hasattr(device, "type")
+    if isinstance(device, (int, np.integer)) and not isinstance(device, bool):
+        if device < 0:
+            raise RuntimeError("Device index must not be negative")
+        device_cls(int(device))  # an accelerator index: torch refuses it without one
+    elif not (isinstance(device, str) or is_device):
+        raise TypeError(f"Generator(): argument 'device'{position} must be torch.device, "
+                        f"not {_type_name(device)}")
+    elif device == "":
+        raise RuntimeError("Device string must not be empty")
+    elif (device_cls(device) if isinstance(device, str) else device).type == "cpu":
+        return  # torch's CPU generator ignores the index ('cpu:1' is accepted)
+    resolve_device(device)
+
+
+_STATE_HINT = (" (jnn's generator state is the JAX PRNG key that get_state() returns, or "
+               "its uint32 key data)")
+
+
+def _check_state(state: Any) -> jax.Array:
+    """A ``set_state`` argument as the generator's typed key, refused as torch refuses a
+    state of the wrong type, dtype or size (torch: a ByteTensor of 5056 bytes)."""
+    if not isinstance(state, (jax.Array, np.ndarray)):
+        raise TypeError(f"expected a torch.ByteTensor, but got {_type_name(state)}"
+                        + _STATE_HINT)
+    like = jax.eval_shape(lambda: jax.random.key(0))
+    data = jax.eval_shape(lambda: jax.random.key_data(jax.random.key(0)))
+    typed = jnp.issubdtype(state.dtype, jax.dtypes.prng_key)
+    if state.dtype != (like.dtype if typed else data.dtype):
+        raise TypeError("RNG state must be a torch.ByteTensor" + _STATE_HINT)
+    size = 1 if typed else data.size
+    if state.size != size:
+        raise RuntimeError(f"Expected a JAX PRNG key state of size {size} but found the "
+                           f"input RNG state size to be {state.size}")
+    # (computed at trace time for a concrete state: a key set inside jnn.compile's trace
+    # stays concrete, as it was before these checks)
+    with jax.ensure_compile_time_eval():
+        if typed:
+            return state if state.shape == () else jnp.reshape(state, ())
+        return jax.random.wrap_key_data(jnp.reshape(jnp.asarray(state), data.shape))
+
+
+def check_generator(generator: Any, name: str | None = None, overloaded: bool = True
+                    ) -> Generator:
+    """A ``generator=`` argument as a :class:`Generator` (None: the global one), refused
+    with torch's argument-parser error otherwise (``overloaded``: torch's function has
+    several signatures, so its parser reports an invalid combination)."""
+    if generator is None:
+        return default_generator
+    if isinstance(generator, Generator):
+        return generator
+    shown = _type_name(generator)
+    if shown == "torch._C.Generator":
+        shown = "torch.Generator (jnn draws only from a jnn.Generator)"
+    if name is not None and overloaded:
+        raise TypeError(f"{name}() received an invalid combination of arguments - got "
+                        f"generator={shown}, but expected a jnn.Generator or None")
+    where = "" if name is None else f"{name}(): "
+    raise TypeError(f"{where}argument 'generator' must be torch.Generator, not {shown}")
+
+
 default_generator = Generator(0)
 
 
 def manual_seed(seed: int) -> Generator:
-    """Seed jnn's global generator, like ``torch.manual_seed``; returns the generator."""
-    return default_generator.manual_seed(seed)
+    """Seed jnn's global generator, like ``torch.manual_seed``; returns the generator.
+
+    As torch, ``seed`` goes through ``int()`` first (``1.5``, ``'7'`` and numpy ints are
+    accepted), then :meth:`Generator.manual_seed`'s range check.
+    """
+    return default_generator.manual_seed(int(seed))
 
 
 def seed() -> int:
-    """Seed the global generator from the OS entropy pool and return the seed."""
-    import secrets
-
-    s = secrets.randbits(63)
-    default_generator.manual_seed(s)
-    return s
+    """Seed the global generator from the OS entropy pool and return the (64-bit) seed."""
+    return default_generator.seed()
 
 
 def initial_seed() -> int:
@@ -201,15 +324,29 @@ def set_rng_state(new_state: jax.Array) -> None:
 
 def next_key(generator: Generator | None = None) -> jax.Array:
     """A fresh PRNG key from ``generator`` (default: the global generator)."""
-    return (generator or default_generator).next_key()
+    return check_generator(generator).next_key()
 
 
 @contextlib.contextmanager
-def fork_rng(enabled: bool = True) -> Iterator[None]:
-    """Restore the global generator's state on exit, like ``torch.random.fork_rng``."""
-    if not enabled:
+def fork_rng(devices: Any = None, enabled: bool = True, _caller: str = "fork_rng",
+             _devices_kw: str = "devices", device_type: str | None = None
+             ) -> Iterator[None]:
+    """Restore the global generator's state on exit, like ``torch.random.fork_rng``.
+
+    Args:
+        devices: accepted for torch's signature (jnn's one generator serves every device).
+        enabled: if false, nothing is forked.
+        device_type: checked as torch does; ``'meta'`` forks nothing (torch's rule).
+    """
+    if device_type is not None:
+        from jnn._tensor_functions.device import device as device_cls
+
+        device_cls(device_type)  # torch's error for an unknown device type
+    if device_type == "meta" or not enabled:
         yield
         return
+    if devices is not None:
+        devices = list(devices)  # torch reads the iterable once, eagerly
     saved = default_generator.key
     try:
         yield
@@ -228,7 +365,7 @@ def use_key(key: jax.Array, generator: Generator | None = None) -> Iterator[None
             with jnn.random.use_key(key):
                 return model(x)
     """
-    g = generator or default_generator
+    g = check_generator(generator)
     if not jnp.issubdtype(jnp.asarray(key).dtype, jax.dtypes.prng_key):
         key = jax.random.wrap_key_data(key) if key.dtype == jnp.uint32 else key
     saved = g.key
@@ -250,7 +387,7 @@ def scan(f: Callable, init: Any, xs: Any = None, length: int | None = None,
     the generator advances once for the whole loop. Works eagerly, under ``jax.jit`` with
     :func:`use_key`, and under ``jnn.compile``.
     """
-    g = generator or default_generator
+    g = check_generator(generator)
     start = g.next_key()
 
     def body(carry: tuple, x: Any) -> tuple:
@@ -268,7 +405,7 @@ def scan(f: Callable, init: Any, xs: Any = None, length: int | None = None,
 def fori_loop(lower: int, upper: int, body_fun: Callable, init_val: Any, *,
               generator: Generator | None = None) -> Any:
     """``jax.lax.fori_loop`` whose body may draw from jnn's generator (see :func:`scan`)."""
-    g = generator or default_generator
+    g = check_generator(generator)
     start = g.next_key()
 
     def body(i: Any, carry: tuple) -> tuple:
@@ -286,6 +423,7 @@ def _draw(name: str, sampler: Callable, sizes: tuple, size: Any, generator: Gene
     # Imported here: jnn._tensor_functions imports this module.
     from jnn._tensor_functions import _common, creation, dtypes
 
+    check_generator(generator, name)
     shape = _common.parse_size(sizes, name, size)
     dt = dtypes.default_float() if dtype is None else dtypes.resolve_dtype(dtype)
     if not jnp.issubdtype(dt, jnp.floating):

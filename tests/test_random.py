@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -191,3 +192,162 @@ def test_generator_takes_torchs_device_argument():
         torch.Generator("nosuch")
     with pytest.raises(RuntimeError, match=re.escape(str(expected.value))):
         jnn.Generator("nosuch")
+
+
+# (id, call(m) with m = torch or jnn, how much of torch's message jnn must match):
+# "all" torch's whole message (as a regex), "head" its words before the number it reports,
+# "type" the exception type only (torch names its CUDA library or its state struct).
+GENERATOR_ERRORS: list[tuple[str, Any, str]] = [
+    ("seed-float", lambda m: m.Generator().manual_seed(1.5), "all"),
+    ("seed-str", lambda m: m.Generator().manual_seed("5"), "all"),
+    ("seed-bool", lambda m: m.Generator().manual_seed(True), "all"),
+    ("seed-none", lambda m: m.Generator().manual_seed(None), "all"),
+    ("seed-numpy-int", lambda m: m.Generator().manual_seed(np.int64(5)), "all"),
+    ("seed-numpy-float", lambda m: m.Generator().manual_seed(np.float64(5)), "all"),
+    ("seed-numpy-array", lambda m: m.Generator().manual_seed(np.array(5)), "all"),
+    ("seed-too-big", lambda m: m.Generator().manual_seed(2**64), "all"),
+    ("seed-too-small", lambda m: m.Generator().manual_seed(-(2**63) - 1), "all"),
+    ("global-seed-too-big", lambda m: m.manual_seed(2**70), "all"),
+    ("global-seed-text", lambda m: m.manual_seed("a"), "all"),
+    ("global-seed-none", lambda m: m.manual_seed(None), "all"),
+    ("random-manual-seed-too-big", lambda m: m.random.manual_seed(2**64), "all"),
+    ("second-positional", lambda m: m.Generator("cpu", 3), "all"),
+    ("device-twice", lambda m: m.Generator("cpu", device="cpu"), "all"),
+    ("device-float-keyword", lambda m: m.Generator(device=3.5), "all"),
+    ("device-float", lambda m: m.Generator(3.5), "all"),
+    ("device-bool", lambda m: m.Generator(True), "all"),
+    ("device-list", lambda m: m.Generator([1]), "all"),
+    ("device-index-keyword", lambda m: m.Generator(device=0), "all"),
+    ("device-negative-index", lambda m: m.Generator(device=-1), "all"),
+    ("device-empty", lambda m: m.Generator(""), "all"),
+    ("device-unknown", lambda m: m.Generator("nosuch"), "all"),
+    ("device-cuda", lambda m: m.Generator("cuda"), "type"),
+    ("set-state-int", lambda m: m.Generator().set_state(3), "all"),
+    ("set-state-none", lambda m: m.Generator().set_state(None), "all"),
+    ("set-state-list", lambda m: m.Generator().set_state([1, 2]), "all"),
+    ("set-state-generator", lambda m: m.Generator().set_state(m.Generator()), "type"),
+    ("set-rng-state-int", lambda m: m.random.set_rng_state(3), "all"),
+    ("set-state-float", lambda m: m.Generator().set_state(
+        m.Generator().get_state().float() if m is torch else jnp.zeros(2, jnp.float32)), "all"),
+    ("set-state-int64", lambda m: m.Generator().set_state(
+        m.Generator().get_state().long() if m is torch else jnp.zeros(2, jnp.int32)), "all"),
+    ("set-state-short", lambda m: m.Generator().set_state(
+        m.Generator().get_state()[:10] if m is torch else jnp.zeros(1, jnp.uint32)), "head"),
+    ("set-state-keys", lambda m: m.Generator().set_state(
+        m.Generator().get_state()[:10] if m is torch else jax.random.split(
+            jax.random.key(0), 3)), "head"),
+    ("initial-seed-argument", lambda m: m.Generator().initial_seed(1), "type"),
+    ("fork-rng-device-type", lambda m: m.random.fork_rng(device_type="nosuch").__enter__(),
+     "all"),
+]
+
+
+@pytest.mark.parametrize("name,call,how", GENERATOR_ERRORS,
+                         ids=[r[0] for r in GENERATOR_ERRORS])
+def test_generator_errors_match_torch(name: str, call: Any, how: str) -> None:
+    with pytest.raises(Exception) as theirs:
+        call(torch)
+    message = str(theirs.value)
+    pattern = {"all": re.escape(message), "type": None,
+               "head": re.escape(message[message.find("but found"):].rsplit(" ", 1)[0])}[how]
+    with pytest.raises(type(theirs.value), match=pattern):
+        call(jnn)
+
+
+@pytest.mark.parametrize("seed", [0, 7, -1, -(2**63), 2**63, 2**64 - 1, 1.5, "5", True,
+                                  np.int64(9), np.float64(2.0)], ids=repr)
+def test_manual_seed_accepts_what_torch_accepts(seed: Any) -> None:
+    """torch.manual_seed calls int() first and stores the seed as a uint64."""
+    assert jnn.manual_seed(seed).initial_seed() == torch.manual_seed(seed).initial_seed()
+    assert jnn.initial_seed() == torch.initial_seed()
+    if isinstance(seed, int) and not isinstance(seed, bool):  # Generator.manual_seed: ints
+        ours = jnn.Generator().manual_seed(seed).initial_seed()
+        assert ours == torch.Generator().manual_seed(seed).initial_seed()
+
+
+def test_seeds_are_64_bit_and_negatives_wrap_as_in_torch() -> None:
+    def draw(seed: int) -> np.ndarray:
+        return np.asarray(jnn.rand(4, generator=jnn.Generator().manual_seed(seed)))
+
+    # torch: -1 and 2**64 - 1 are one seed; 0 and 2**32 two.
+    assert torch.Generator().manual_seed(-1).initial_seed() == 2**64 - 1
+    np.testing.assert_array_equal(draw(-1), draw(2**64 - 1))
+    assert not np.array_equal(draw(0), draw(2**32))
+    assert not np.array_equal(draw(2**63), draw(0))
+    for seed in (0, 5, 2**31 - 1):  # seeds below 2**32 keep their stream: jax.random.key's
+        np.testing.assert_array_equal(
+            jax.random.key_data(jnn.Generator().manual_seed(seed).get_state()),
+            jax.random.key_data(jax.random.key(seed)))
+
+
+def test_generator_accepts_what_torch_accepts() -> None:
+    for device in ("cpu", "cpu:1", b"cpu", torch.device("cpu", 2), None):
+        torch.Generator(device)  # all accepted by torch
+        assert jnn.Generator(device).initial_seed() == 0
+        assert jnn.Generator(device=device).initial_seed() == 0
+    assert jnn.Generator(jnn.device("cpu")).initial_seed() == 0
+    assert jnn.Generator(jax.devices()[0]).initial_seed() == 0
+    assert jnn.Generator(7).initial_seed() == 7  # jnn's shorthand (torch: a device index)
+    assert jnn.Generator(seed=-1).initial_seed() == 2**64 - 1  # jnn's keyword
+
+
+@pytest.mark.parametrize("lib", ["torch", "jnn"])
+def test_seed_reseeds_from_entropy_and_state_round_trips(lib: str) -> None:
+    module = torch if lib == "torch" else jnn
+    g = module.Generator()
+    s = g.seed()
+    assert isinstance(s, int) and 0 <= s < 2**64 and g.initial_seed() == s
+    assert g.seed() != s  # 64 random bits: never the same twice in practice
+    state = g.get_state()
+    a = np.asarray(module.rand(4, generator=g))
+    assert module.Generator().set_state(state) is not None  # returns the generator
+    assert g.set_state(state) is g
+    np.testing.assert_array_equal(np.asarray(module.rand(4, generator=g)), a)
+    s = module.seed()
+    assert isinstance(s, int) and module.initial_seed() == s
+
+
+def test_set_state_takes_a_key_or_its_data_in_any_shape_of_the_right_size() -> None:
+    """torch reads a state by its size (a reshaped state is accepted); jnn's state is a key,
+    or its uint32 data (jax.random.PRNGKey's form)."""
+    g = jnn.Generator().manual_seed(3)
+    state = g.get_state()
+    a = np.asarray(jnn.rand(4, generator=g))
+    torch_state = torch.Generator().get_state()
+    torch.Generator().set_state(torch_state.reshape(2, -1))  # accepted by torch
+    data = jax.random.key_data(state)
+    for same in (state, state.reshape(1), data, np.asarray(data), data.reshape(2, 1)):
+        g.set_state(same)
+        np.testing.assert_array_equal(np.asarray(jnn.rand(4, generator=g)), a)
+
+
+@pytest.mark.parametrize("lib", ["torch", "jnn"])
+def test_fork_rng_takes_torchs_arguments(lib: str) -> None:
+    """fork_rng(devices, enabled, ...): a positional list is ``devices`` (it once was
+    ``enabled``, so ``fork_rng([])`` forked nothing); ``device_type='meta'`` forks nothing."""
+    module = torch if lib == "torch" else jnn
+    module.manual_seed(0)
+    first = np.asarray(module.rand(3))
+    module.manual_seed(0)
+    with module.random.fork_rng([]):
+        module.rand(3)
+    np.testing.assert_array_equal(np.asarray(module.rand(3)), first)
+    module.manual_seed(0)
+    with module.random.fork_rng(devices=iter([]), enabled=True):
+        module.rand(3)
+    np.testing.assert_array_equal(np.asarray(module.rand(3)), first)
+    module.manual_seed(0)
+    with module.random.fork_rng(device_type="meta"):
+        module.rand(3)
+    assert not np.array_equal(np.asarray(module.rand(3)), first)
+
+
+def test_init_generator_argument_is_checked() -> None:
+    """jnn.nn.init draws through jnn.random.next_key, which checks the generator too."""
+    with pytest.raises(TypeError) as theirs:
+        torch.nn.init.normal_(torch.zeros(3), generator=3)
+    pattern = re.escape(str(theirs.value).split("(): ", 1)[1])
+    with pytest.raises(TypeError, match=pattern):
+        jnn.nn.init.normal_(jnp.zeros(3), generator=3)
+    with pytest.raises(TypeError, match=pattern.replace("int", "bool")):
+        jnn.random.next_key(False)

@@ -228,3 +228,45 @@ def test_errors_match_torch(name: str, call: Callable) -> None:
     pattern = None if name in _TYPE_ONLY else re.escape(message)
     with pytest.raises(type(theirs.value), match=pattern):
         call(jnn, jnp.asarray)
+
+
+# Every random function's ``generator=`` argument, given something that is not a generator.
+GENERATOR_CALLS: list[tuple[str, Callable[[Any, Callable, Any], Any]]] = [
+    ("randn", lambda t, a, g: t.randn(2, generator=g)),
+    ("rand", lambda t, a, g: t.rand(2, 3, generator=g)),
+    ("randint", lambda t, a, g: t.randint(5, (2,), generator=g)),
+    ("randperm", lambda t, a, g: t.randperm(5, generator=g)),
+    ("normal", lambda t, a, g: t.normal(a(X), a(np.abs(X)), generator=g)),
+    ("normal-numbers", lambda t, a, g: t.normal(0.0, 1.0, (2,), generator=g)),
+    ("bernoulli", lambda t, a, g: t.bernoulli(a(PROBS), generator=g)),
+    ("multinomial", lambda t, a, g: t.multinomial(a(PROBS[0]), 1, generator=g)),
+    ("rand_like", lambda t, a, g: t.rand_like(a(X), generator=g)),
+    ("randn_like", lambda t, a, g: t.randn_like(a(X), generator=g)),
+    ("randint_like", lambda t, a, g: t.randint_like(a(X), 5, generator=g)),
+]
+
+
+@pytest.mark.parametrize("bad", [3, 0, False, 1.5, "cpu"], ids=repr)
+@pytest.mark.parametrize("name,call", GENERATOR_CALLS, ids=[r[0] for r in GENERATOR_CALLS])
+def test_generator_argument_errors_match_torch(name: str, call: Callable, bad: Any) -> None:
+    """A non-generator is refused with torch's TypeError, never taken as "the default
+    generator" (``generator=0`` once was), and the refused call draws no key."""
+    with pytest.raises(TypeError) as theirs:
+        call(torch, lambda x: torch.from_numpy(np.array(x)), bad)
+    # torch's parser lists every overload after " - got": the part before it is the
+    # regex its tests use (the whole first line, for single-signature functions).
+    pattern = re.escape(str(theirs.value).split(" - got")[0].split("\n")[0])
+    jnn.manual_seed(0)
+    before = jax.random.key_data(jnn.random.get_rng_state())
+    with pytest.raises(TypeError, match=pattern):
+        call(jnn, jnp.asarray, bad)
+    np.testing.assert_array_equal(jax.random.key_data(jnn.random.get_rng_state()), before)
+
+
+def test_generator_argument_refuses_a_torch_generator() -> None:
+    with pytest.raises(TypeError) as theirs:  # torch's wording for a wrong generator type
+        torch.multinomial(torch.ones(3), 1, generator=3)
+    pattern = re.escape(str(theirs.value).removesuffix("int"))
+    with pytest.raises(TypeError, match=pattern + r"torch\.Generator \(jnn draws only"):
+        jnn.multinomial(jnp.ones(3), 1, generator=torch.Generator())
+    assert jnn.randn(2, generator=None).shape == (2,)  # None: the global generator

@@ -74,6 +74,7 @@ def randint(*args: Any, low: int | None = None, high: int | None = None,
 
     PyTorch: ``torch.randint``.
     """
+    _random.check_generator(generator, "randint")
     args = list(args)
     if size is None:
         if not args:
@@ -103,6 +104,7 @@ def randperm(n: int, *, generator: Generator | None = None, out: Any = None, dty
 
     PyTorch: ``torch.randperm``.
     """
+    _random.check_generator(generator, "randperm")
     check_nonnegative((n,))
     dt = dtypes.default_int() if dtype is None else dtypes.resolve_dtype(dtype, "randperm")
     check_requires_grad(requires_grad, dt)
@@ -135,6 +137,7 @@ def normal(mean: Any, std: Any = 1.0, size: Sequence[int] | None = None, *,
 
     PyTorch: ``torch.normal``.
     """
+    _random.check_generator(generator, "normal")
     _check_std(std)
     refuse_out(out, "normal")
     arrays = [a for a in (mean, std) if isinstance(a, (jax.Array, np.ndarray))]
@@ -160,6 +163,7 @@ def bernoulli(input: jax.Array, p: float | None = None, *, generator: Generator 
     PyTorch: ``torch.bernoulli``; probabilities outside [0, 1] raise eagerly as in torch
     (the check is skipped under a trace).
     """
+    _random.check_generator(generator, "bernoulli")
     refuse_out(out, "bernoulli")
     x = input_array(input, "bernoulli")
     if not jnp.issubdtype(x.dtype, jnp.floating):
@@ -188,6 +192,7 @@ def multinomial(input: jax.Array, num_samples: int, replacement: builtins.bool =
     PyTorch: ``torch.multinomial``; negative/NaN weights and all-zero rows raise eagerly
     only (inside a trace they are not checked).
     """
+    _random.check_generator(generator, "multinomial", overloaded=False)
     refuse_out(out, "multinomial")
     x = input_array(input, "multinomial")
     if x.ndim not in (1, 2):
@@ -220,6 +225,7 @@ def rand_like(input: jax.Array, *, generator: Generator | None = None, dtype: An
               layout: Any = None, device: Any = None, requires_grad: builtins.bool = False,
               memory_format: Any = None) -> jax.Array:
     """Uniform [0, 1) samples in ``input``'s shape and dtype.  PyTorch: ``torch.rand_like``."""
+    _random.check_generator(generator, "rand_like")
     x = input_array(input, "rand_like")
     return _random.rand(x.shape, generator=generator, dtype=dtype or x.dtype, device=device,
                         requires_grad=requires_grad)
@@ -229,6 +235,7 @@ def randn_like(input: jax.Array, *, generator: Generator | None = None, dtype: A
                layout: Any = None, device: Any = None, requires_grad: builtins.bool = False,
                memory_format: Any = None) -> jax.Array:
     """Standard-normal samples in ``input``'s shape and dtype.  PyTorch: ``torch.randn_like``."""
+    _random.check_generator(generator, "randn_like")
     x = input_array(input, "randn_like")
     return _random.randn(x.shape, generator=generator, dtype=dtype or x.dtype, device=device,
                          requires_grad=requires_grad)
@@ -244,6 +251,7 @@ def randint_like(input: jax.Array, low: int = 0, high: int | None = None, *,
 
     PyTorch: ``torch.randint_like``.
     """
+    _random.check_generator(generator, "randint_like")
     if high is None:
         low, high = 0, low
     x = input_array(input, "randint_like")
