@@ -928,7 +928,7 @@ class CompiledFunction:
         def lift(label: str, value: Any, place: tuple) -> bool:
             # An array it reads (a batch in a global, `cfg.class_weights`, `hp["mask"]`) is
             # an input of the program, read afresh at every call: never a stale constant
-            if not isinstance(value, (jax.Array, np.ndarray)) or isinstance(
+            if place is None or not isinstance(value, (jax.Array, np.ndarray)) or isinstance(
                     value, jax.core.Tracer) or not self._lifts:
                 return False
             if all(p[0] is not place[0] or p[1] != place[1] for p, _ in lifted):
@@ -937,7 +937,7 @@ class CompiledFunction:
             return True
 
         def found(label: str, value: Any, where: tuple | None, depth: int,
-                  place: tuple) -> None:
+                  place: tuple | None) -> None:
             if lift(label, value, place):
                 return
             if _is_plain_value(value):
@@ -946,22 +946,15 @@ class CompiledFunction:
                     watch.append(where)
             elif isinstance(value, types.FunctionType):
                 visit(value, label + ".", depth + 1)
-            elif isinstance(value, (dict, list)) and len(value) <= _WATCHED_ITEMS:
-                # `hparams["beta"]`, `CURRICULUM[0]`: their plain items count as well
-                items = value.items() if isinstance(value, dict) else enumerate(value)
-                for k, v in items:
-                    if isinstance(k, (str, int)) and lift(f"{label}[{k!r}]", v, (value, k)):
-                        continue
-                    if isinstance(k, (str, int)) and _is_plain_value(v):
-                        out.append((f"{label}[{k!r}]", _pytree._static_key(v)))
-                        watch.append((value, k))
-            elif _is_plain_object(value):
-                holders.append((label, value))
+            elif isinstance(value, (dict, list)) or _is_plain_object(value):
+                # `hparams["beta"]`, `CURRICULUM[0]`, `cfg.scale`: walked once every
+                # attribute name the code reads is known
+                holders.append((label, value, True))
 
         def visit(f: types.FunctionType, prefix: str, depth: int) -> None:
             top = depth == 0
             if id(f) in seen or depth > 2 or (
-                    not top and (f.__module__ or "").split(".")[0] in _LIBRARIES):
+                    not top and _library(f)):
                 return
             seen.add(id(f))
             code = f.__code__
@@ -973,31 +966,73 @@ class CompiledFunction:
                 except ValueError:
                     continue
                 # (the top function's cells are in the fast key by identity already)
-                found(prefix + name, value, None if top else (cell, None), depth, (cell, None))
+                found(prefix + name, value, None if top else (cell, None), depth,
+                      None if top and own_inputs else (cell, None))
             g = f.__globals__
             for name in (self._loaded_names if top else _loaded_globals(code)):
-                found(name, g.get(name, _ARRAY), None if top else (g, name), depth, (g, name))
+                found(name, g.get(name, _ARRAY), None if top else (g, name), depth,
+                      None if top and own_inputs else (g, name))
 
+        # (an eager closure's own variables and globals are its program's arguments)
+        own_inputs = self._lifts == "nested"
         visit(fn, "", 0)
-        # the forward of each model class of the user's (a global `SCALE` it reads)
+        # the forward of each model class of the user's (a global `SCALE` it reads), and
+        # the methods of those classes and of the plain objects it reads whose names the
+        # code reads (`model.temperature_scaled(x)`, a trainer's `self.loss(...)`)
+        owner = getattr(self.fn, "__self__", None)  # a method's object: `self.scale`
+        if owner is not None and _is_plain_object(owner):
+            holders.append(("self", owner, True))
         classes = {type(m): None for r in self._roots if isinstance(r, Module)
                    for m in r.modules()}
+        classes.update((type(h), None) for _, h, _ in holders if _is_plain_object(h))
+        classes = {cls: None for cls in classes if not _library(cls)}
         for cls in classes:
             forward = cls.__dict__.get("forward")
             if isinstance(forward, types.FunctionType):
                 visit(forward, f"{cls.__name__}.forward.", 1)
-        owner = getattr(self.fn, "__self__", None)  # a method's object: `self.scale`
-        if owner is not None and _is_plain_object(owner):
-            holders.append(("self", owner))
-        for label, holder in holders:
-            d = holder.__dict__
-            for attr in attributes.intersection(d):
-                value = d[attr]
-                if lift(f"{label}.{attr}", value, (d, attr)):
+        for _ in range(2):  # (a method found names the methods it calls)
+            for cls in classes:
+                for name in sorted(attributes):
+                    method = getattr(cls, name, None)
+                    if isinstance(method, types.FunctionType) and id(method) not in seen:
+                        visit(method, f"{cls.__name__}.{name}.", 1)
+        # the containers and config objects models hold (`self.config.temperature` read
+        # in forward): their plain values are the spec's, which keys them by identity
+        for root in self._roots:
+            if isinstance(root, Module):
+                holders.extend((type(m).__name__, m, False) for m in root.modules())
+        walked: set[int] = set()
+
+        def walk(label: str, holder: Any, depth: int, own: bool) -> None:
+            # the values read through a container or a plain object, down to `_WALK_DEPTH`
+            # levels: `hp["loss"]["alpha"]`, `self.hparams["kl"]`, `cfg.sub.alpha`
+            if id(holder) in walked:
+                return
+            walked.add(id(holder))
+            if isinstance(holder, (dict, list)):
+                if len(holder) > _WATCHED_ITEMS:
+                    return
+                where = holder
+                items = [(k, v) for k, v in (holder.items() if isinstance(holder, dict)
+                                             else enumerate(holder))
+                         if isinstance(k, (str, int))]
+                names = [f"{label}[{k!r}]" for k, _ in items]
+            else:
+                where = holder.__dict__
+                items = [(a, where[a]) for a in attributes.intersection(where)]
+                names = [f"{label}.{a}" for a, _ in items]
+            for (k, v), name in zip(items, names):
+                if own and lift(name, v, (where, k)):
                     continue
-                if _is_plain_value(value):
-                    out.append((f"{label}.{attr}", _pytree._static_key(value)))
-                    watch.append((d, attr))
+                if own and _is_plain_value(v):
+                    out.append((name, _pytree._static_key(v)))
+                    watch.append((where, k))
+                elif depth < _WALK_DEPTH and (isinstance(v, (dict, list))
+                                              or _is_plain_object(v)):
+                    walk(name, v, depth + 1, True)
+
+        for label, holder, own in holders:
+            walk(label, holder, 0, own)
         self._attr_watch = tuple(watch)
         self._lifted = tuple(lifted)
         self._lifted_copies = [None] * len(lifted)
@@ -1999,6 +2034,9 @@ def _set_at(where: Any, key: Any, value: Any) -> None:
         where[key] = value
 
 
+# How deep _python_values follows containers and plain objects: `self.cfg.loss.alpha`
+_WALK_DEPTH = 2
+
 # numpy arrays a compiled function reads from its variables are copied to the device at
 # every call up to this size (changed in place, they are read anew), once per object above
 _LIFT_COPY_BYTES = 1 << 20
@@ -2024,7 +2062,14 @@ def _value_at(where: Any, key: str | None) -> Any:
 _WATCHED_ITEMS = 64
 
 # Functions of these packages are not walked for the Python values they read
-_LIBRARIES = frozenset({"jnn", "jax", "jaxlib", "numpy", "optax", "chex", "torch"})
+_LIBRARIES = frozenset({"jnn", "jax", "jaxlib", "numpy", "optax", "chex", "torch",
+                        *sys.stdlib_module_names})
+
+
+def _library(f: Any) -> bool:
+    """A function or class of a library's (jnn, JAX, the standard library ...), whose
+    code a compiled step's discovery does not read."""
+    return (getattr(f, "__module__", None) or "").split(".")[0] in _LIBRARIES
 
 
 def _is_plain_object(value: Any) -> bool:

@@ -96,7 +96,9 @@ def _captured_arrays() -> list:
 class _ClosureProgram(CompiledFunction):
     """The compiled step of one closure code (for one optimizer, or for ``backward``)."""
 
-    _lifts = False  # its variables are call arguments already (_run_closure)
+    # its own variables and globals are its program's arguments already (_run_closure):
+    # only arrays it reads through containers and objects are lifted
+    _lifts = "nested"
 
     def __init__(self, code: types.CodeType, globals_: dict, kind: str) -> None:
         # checks=True: the values eager F.* calls check (class targets in range, BCE

@@ -1749,15 +1749,25 @@ class _Scaled(nn.Module):
     def forward(self, x):
         return self.fc(x) * CURRICULUM[0]  # a module-level value read in forward
 
+    def temperature_scaled(self, x):
+        return (self.fc(x) * self.config.t).sum()
+
+    def opts_scaled(self, x):
+        return (self.fc(x) * self.opts["t"]).sum()
+
 
 @pytest.mark.parametrize("mode", ["compiled", "eager closure"])
 @pytest.mark.parametrize("where", ["dict item", "array attribute", "vector attribute",
-                                   "global read in forward"])
+                                   "global read in forward", "nested dict item",
+                                   "attribute of an attribute", "model's config object",
+                                   "model's dict attribute"])
 def test_values_a_step_reads_from_containers_and_forward_are_never_stale(mode, where):
     """`hparams["beta"]`, `cfg.w = jnp.array(i)` and a module-level list read in `forward`
     (a curriculum flag) change between steps: every step sees the new value, as torch's."""
-    hparams, cfg = {"beta": 0.0}, _Config()
+    hparams, cfg = {"beta": 0.0, "loss": {"beta": 0.0}}, _Config()
+    cfg.sub = _Config()
     model = _Scaled()
+    model.config, model.opts = _Config(), {"t": 0.0}  # a model's own config, read in forward
     model.fc.weight.data = jnp.ones((1, 1))
     opt = jnn.optim.SGD(model.parameters(), lr=0.0)
     x = jnp.ones((1, 1))
@@ -1770,6 +1780,14 @@ def test_values_a_step_reads_from_containers_and_forward_are_never_stale(mode, w
             return cfg.w * model.fc(x).sum()
         if where == "vector attribute":  # (a small vector: keyed by value, crashed)
             return cfg.v[1] * model.fc(x).sum()
+        if where == "nested dict item":
+            return hparams["loss"]["beta"] * model.fc(x).sum()
+        if where == "attribute of an attribute":
+            return cfg.sub.beta * model.fc(x).sum()
+        if where == "model's config object":
+            return model.temperature_scaled(x)
+        if where == "model's dict attribute":
+            return model.opts_scaled(x)
         return model(x).sum()
 
     step = jnn.compile(lambda: opt.step(closure))
@@ -1778,7 +1796,23 @@ def test_values_a_step_reads_from_containers_and_forward_are_never_stale(mode, w
         warnings.simplefilter("ignore", jnn.ClosureCompileWarning)
         for i in range(6):
             value = float(i % 3)
-            hparams["beta"], cfg.w, CURRICULUM[0] = value, jnp.asarray(value), value
-            cfg.v = jnp.full((3,), value)
+            # only the value this route reads changes (any watched value that changes
+            # re-traces, which would hide a stale route)
+            if where == "dict item":
+                hparams["beta"] = value
+            elif where == "array attribute":
+                cfg.w = jnp.asarray(value)
+            elif where == "vector attribute":
+                cfg.v = jnp.full((3,), value)
+            elif where == "global read in forward":
+                CURRICULUM[0] = value
+            elif where == "nested dict item":
+                hparams["loss"]["beta"] = value
+            elif where == "attribute of an attribute":
+                cfg.sub.beta = value
+            elif where == "model's config object":
+                model.config.t = value
+            else:
+                model.opts["t"] = value
             step() if mode == "compiled" else opt.step(closure)
             assert float(model.fc.weight.grad[0, 0]) == value
