@@ -2117,16 +2117,24 @@ def _concretization_error(error: Exception) -> RuntimeError:
 
 def _explicit_roots(state: Any) -> tuple:
     objects = tuple(state) if isinstance(state, (tuple, list)) else (state,)
-    roots = []
+    roots, params = [], []
     for obj in objects:
         if isinstance(obj, LRScheduler):
             obj = obj.optimizer
+        if isinstance(obj, Parameter):  # bare parameters (a network written from scratch)
+            params.append(obj)
+            continue
         if not _is_state_object(obj):
             raise TypeError(
-                "jnn.compile(state=...) takes Modules, Optimizers, LR schedulers and "
-                f"Generators, got {type(obj).__name__}"
+                "jnn.compile(state=...) takes Modules, Optimizers, LR schedulers, "
+                f"Generators and Parameters, got {type(obj).__name__}"
             )
         roots.append(obj)
+    if params:
+        # threaded as one module holding the very same Parameter objects
+        from jnn.nn.modules.container import ParameterList
+
+        roots.append(ParameterList(params))
     roots.append(default_generator)  # the global generator: torch code never passes it
     return tuple(roots)
 
@@ -2289,7 +2297,8 @@ def compile(fn: Any = None, *, state: Any = None, donate: bool = True,  # noqa: 
             Module (returns a :class:`CompiledModule` for inference, like
             ``torch.compile(model)``). Methods work too (one cache per instance).
         state: the objects whose state the program threads — Modules, Optimizers, LR
-            schedulers, Generators — exactly these (plus jnn's global generator). Default:
+            schedulers, Generators, bare Parameters — exactly these (plus jnn's global
+            generator). Default:
             discovered from ``fn``'s closure, the globals it names, the functions and
             callable objects they reference, and its arguments. State the program reads or
             writes that is not threaded raises an error naming it.

@@ -459,6 +459,38 @@ class Config:
     pass
 
 
+def test_bare_parameters_are_threaded_when_named_in_state():
+    """A network written from scratch (bare Parameters, a hand-written SGD update): the
+    error names `state=`, and `state=(W, b)` then trains as torch."""
+    rng = np.random.default_rng(3)
+    w0, x = rng.standard_normal((4, 2)).astype(np.float32), X
+    tw, tb = torch.tensor(w0, requires_grad=True), torch.zeros(2, requires_grad=True)
+    W, b = nn.Parameter(w0), nn.Parameter(jnp.zeros(2))
+
+    def step(x):
+        loss = jnn.autograd.backward(lambda: ((x @ W + b) ** 2).mean())
+        with jnn.no_grad():
+            W.sub_(0.1 * W.grad)
+            b.sub_(0.1 * b.grad)
+        W.grad = b.grad = None
+        return loss
+
+    with pytest.raises(RuntimeError, match=r"state=\("):
+        jnn.compile(step)(jnp.asarray(x))
+    compiled = jnn.compile(step, state=(W, b))
+    for _ in range(3):
+        tloss = ((torch.from_numpy(x) @ tw + tb) ** 2).mean()
+        tloss.backward()
+        with torch.no_grad():
+            tw -= 0.1 * tw.grad
+            tb -= 0.1 * tb.grad
+        tw.grad = tb.grad = None
+        assert float(compiled(jnp.asarray(x))) == pytest.approx(tloss.item(), rel=1e-5)
+    np.testing.assert_allclose(np.asarray(W.data), tw.detach().numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(b.data), tb.detach().numpy(), rtol=1e-5, atol=1e-6)
+    assert W.grad is None and compiled.trace_count == 1
+
+
 def test_state_reached_through_a_plain_object_is_reported_and_explicit_state_works():
     tmodel, topt, jmodel, jopt = twins()
     cfg = Config()
