@@ -2281,6 +2281,10 @@ class InvalidBackend(RuntimeError):
     """torch._dynamo's error for an unknown ``backend=`` name."""
 
 
+class BackendCompilerFailed(RuntimeError):
+    """torch._dynamo's error for a ``backend=`` that is neither a name nor a callable."""
+
+
 class _NotCallableError(TypeError, AssertionError):
     """torch.compile asserts that it is given a callable: both types match."""
 
@@ -2335,6 +2339,13 @@ def compile(fn: Any = None, *, state: Any = None, donate: bool = True,  # noqa: 
     if isinstance(backend, str) and backend not in _TORCH_BACKENDS:
         raise InvalidBackend(f"Invalid backend: {backend!r}, see "
                              "`torch._dynamo.list_backends()` for available backends.")
+    if options is not None and not isinstance(options, dict):  # torch iterates .items()
+        raise AttributeError(f"'{type(options).__name__}' object has no attribute 'items'")
+    if backend is not None and not isinstance(backend, str) and not callable(backend):
+        raise BackendCompilerFailed(f"backend='{backend}' raised:\nTypeError: "
+                                    f"'{type(backend).__name__}' object is not callable")
+    if dynamic is not None and not isinstance(dynamic, bool):
+        raise AssertionError(f"Expected enable to be a bool, got {type(dynamic)}")
     if dynamic:
         raise NotImplementedError(
             "jnn.compile(dynamic=True): XLA programs have static shapes; each new input "

@@ -666,11 +666,14 @@ _BAD_COMPILE_OPTIONS = [
     ((lambda x: x,), dict(mode="reduce-overhead", options={"max_autotune": True})),
     ((lambda x: x,), dict(backend="bogus")),
     ((3,), {}),
+    ((lambda x: x,), dict(dynamic="yes")),
+    ((lambda x: x,), dict(options=3)),
 ]
 
 
 @pytest.mark.parametrize("args, kwargs", _BAD_COMPILE_OPTIONS,
-                         ids=["mode", "mode_and_options", "backend", "not_callable"])
+                         ids=["mode", "mode_and_options", "backend", "not_callable",
+                              "dynamic_not_bool", "options_not_dict"])
 def test_bad_torch_compile_options_raise_as_torch(args, kwargs):
     with pytest.raises(Exception) as expected:
         torch.compile(*args, **kwargs)
@@ -678,6 +681,14 @@ def test_bad_torch_compile_options_raise_as_torch(args, kwargs):
     torch_type = next(t for t in torch_type.__mro__ if t.__module__ == "builtins")
     with pytest.raises(torch_type, match=re.escape(str(expected.value))):
         jnn.compile(*args, **kwargs)
+
+
+def test_a_backend_that_is_no_callable_raises_as_torch():
+    # torch raises at the first call (its backend runs then); jnn at once, with its text
+    with pytest.raises(RuntimeError) as expected:
+        torch.compile(lambda x: x * 2, backend=3)(torch.ones(2))
+    with pytest.raises(RuntimeError, match=re.escape(str(expected.value).split("\n\n")[0])):
+        jnn.compile(lambda x: x * 2, backend=3)(jnp.ones(2))
 
 
 def test_torch_compile_options():

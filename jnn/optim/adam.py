@@ -362,6 +362,8 @@ class Adam(Optimizer):
     PyTorch: ``torch.optim.Adam``.
     """
 
+    _torch_step_owner = "Adam"  # (AdamW inherits torch's Adam.step too)
+
     _structural_options = ("weight_decay",)
 
     def __init__(self, params: Any, lr: float = 1e-3,

@@ -91,6 +91,8 @@ class Optimizer:
     layout; parameters are numbered as torch numbers them).
     """
 
+    _torch_step_owner = "Optimizer"  # the torch class whose step() error messages name
+
     def __init__(self, params: Iterable[Any], defaults: dict[str, Any]) -> None:
         defaults.get("differentiable")  # torch's first use: a non-dict raises its error here
         self.defaults = defaults
@@ -144,6 +146,11 @@ class Optimizer:
             param_group["params"] = list(params)
         _split_names(param_group)
         for p in param_group["params"]:
+            if isinstance(p, (jax.Array, np.ndarray)):  # torch updates a tensor in place
+                raise TypeError(
+                    "optimizer can only optimize Parameters in jnn: one of the params is a "
+                    f"{_typename(p)}, which is immutable, so a step could not update it. "
+                    "Wrap it once and keep the Parameter: w = nn.Parameter(x)")
             if not isinstance(p, Parameter):
                 raise TypeError(
                     "optimizer can only optimize Tensors, but one of the params is "
@@ -183,7 +190,8 @@ class Optimizer:
                     p.grad = None if set_to_none else jnp.zeros_like(p.grad)
 
     # -- stepping -------------------------------------------------------------------
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+    def step(self, closure: Callable[[], Any] | None = None, *args: Any, **kwargs: Any
+             ) -> Any:
         """Update the parameters from their ``.grad``.
 
         Args:
@@ -195,6 +203,18 @@ class Optimizer:
         Every group's update is computed before any is written: a group that raises leaves
         the parameters and state of all groups as they were (torch's guarantee).
         """
+        if args or kwargs:  # torch's words name the class that defines step there
+            name = f"{self._torch_step_owner}.step()"
+            if kwargs:
+                raise TypeError(f"{name} got an unexpected keyword argument "
+                                f"'{next(iter(kwargs))}'")
+            raise TypeError(f"{name} takes from 1 to 2 positional arguments but "
+                            f"{len(args) + 2} were given")
+        if closure is not None and not callable(closure):
+            raise TypeError(f"'{type(closure).__name__}' object is not callable")
+        if "lr" in self.defaults:
+            for group in self.param_groups:
+                group["lr"]  # noqa: B018 - torch reads it at every step: a deleted one raises
         if closure is not None:  # repeated eager calls of one closure code compile
             from jnn import _eager_step
 

@@ -364,6 +364,8 @@ class SGD(Optimizer):
     PyTorch: ``torch.optim.SGD``.
     """
 
+    _torch_step_owner = "SGD"  # the class torch's step() errors name
+
     _structural_options = ("momentum", "weight_decay")
 
     def __init__(self, params: Any, lr: float = 1e-3, momentum: float = 0,

@@ -84,10 +84,20 @@ ERROR_CASES = [
     ("named-and-unnamed", lambda o, p: o.SGD([("w", p[0]), p[1]], lr=0.1)),
     ("named-group-after-unnamed", lambda o, p: o.SGD(p[:1], lr=0.1).add_param_group(
         {"params": [("b", p[1])]})),
+    ("step-not-callable", lambda o, p: o.SGD(p, lr=0.1).step(3)),
+    ("step-unknown-keyword", lambda o, p: o.SGD(p, lr=0.1).step(foo=1)),
+    ("adamw-step-unknown-keyword", lambda o, p: o.AdamW(p).step(foo=1)),
+    ("step-two-positional", lambda o, p: o.Adam(p).step(None, 2)),
+    ("step-deleted-lr", lambda o, p: _without_lr(o.SGD(p, lr=0.1)).step()),
     ("plateau-metric-not-scalar", lambda o, p: o.lr_scheduler.ReduceLROnPlateau(
         o.SGD(p, lr=0.1)).step(_array(o, [1.0, 2.0]))),
 ]
 # fmt: on
+
+
+def _without_lr(opt: Any) -> Any:
+    del opt.param_groups[0]["lr"]  # (torch reads it at every step, with or without grads)
+    return opt
 
 
 def _array(optim_module: Any, value: Any) -> Any:
@@ -99,7 +109,7 @@ def _array(optim_module: Any, value: Any) -> Any:
 def test_errors_match_torch(builder: Any) -> None:
     tparams, jparams = _twin_params()
     with pytest.raises((ValueError, TypeError, RuntimeError, NotImplementedError,
-                        AttributeError)) as torch_error:
+                        AttributeError, KeyError)) as torch_error:
         builder(torch.optim, tparams)
     with pytest.raises(type(torch_error.value), match=f"^{re.escape(str(torch_error.value))}$"):
         builder(jnn.optim, jparams)
@@ -123,6 +133,17 @@ def test_single_parameter_is_rejected() -> None:
         jnn.optim.SGD(jparams[0])
     with pytest.raises(TypeError, match=f"^{re.escape(prefix)}but got jax.Array\\[float32\\]$"):
         jnn.optim.SGD(jparams[0].data)
+
+
+@pytest.mark.parametrize("where", ["constructor", "add_param_group"])
+def test_a_plain_array_is_refused_with_the_fix(where: str) -> None:
+    # torch updates a plain tensor in place; a jax array is immutable: jnn's own message
+    p = nn.Parameter(jnp.zeros(2))
+    with pytest.raises(TypeError, match=re.escape("nn.Parameter(x)")):
+        if where == "constructor":
+            jnn.optim.SGD([jnp.zeros(2)], lr=0.1)
+        else:
+            jnn.optim.SGD([p], lr=0.1).add_param_group({"params": [np.zeros(2)]})
 
 
 def test_duplicate_parameters_in_one_group_warn_like_torch() -> None:
