@@ -228,7 +228,10 @@ def _call(prog: _ClosureProgram, owner: Any, closure: types.FunctionType, cells:
         raise
     except Exception as error:
         if prog.trace_count == traces:
-            raise  # the program ran and failed: the user's error (nothing changed)
+            # The program ran and failed (a value check: torch's error) and changed nothing.
+            # Op by op, what the closure did before the failing call (its zero_grad())
+            # happens as in torch, then the same error: run it so.
+            return eager()
         reason = (str(error) if isinstance(error, _Freezes)
                   else f"compiling it failed ({type(error).__name__}: {error})")
         result = eager()  # a genuine error in the closure raises here, as eagerly

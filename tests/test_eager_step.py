@@ -393,7 +393,8 @@ def test_op_by_op_steps_compile_nothing_after_the_first(opt_cls):
 def test_a_bad_class_target_raises_as_torch_once_the_closure_is_compiled(kind):
     """Value checks survive the closure's compilation: a class target out of range at the
     fifth call (the program has run three times by then) raises torch's IndexError,
-    changes nothing, and training then goes on as torch's does."""
+    changes no weight, leaves .grad as torch's (cleared by the closure's zero_grad()), and
+    training then goes on as torch's does."""
     import torch
 
     torch.manual_seed(0)
@@ -430,6 +431,9 @@ def test_a_bad_class_target_raises_as_torch_once_the_closure_is_compiled(kind):
                 step()
             for a, p in zip(before, jmodel.parameters()):
                 np.testing.assert_array_equal(a, np.asarray(p.data))
+            # and what ran before the failing call ran, as torch's: zero_grad() cleared .grad
+            for tp, jp in zip(tmodel.parameters(), jmodel.parameters()):
+                assert (jp.grad is None) == (tp.grad is None)
             continue
         topt.zero_grad()
         loss = torch.nn.functional.cross_entropy(tmodel(torch.from_numpy(x)), t_target)
