@@ -78,9 +78,12 @@ def _loaded_globals(code: types.CodeType) -> set[str]:
 
 
 def _find_roots(fn: Any, extra: list[Any]) -> list[Any]:
-    """State objects reachable from ``fn`` (closure, named globals, defaults) and ``extra``."""
+    """State objects reachable from ``fn`` (closure, named globals, defaults) and ``extra``,
+    and through the attributes the code names of plain objects they reach (``cfg.model``)."""
     found: dict[int, Any] = {}
     seen: set[int] = set()
+    names: set[str] = set()  # attribute names the visited code reads
+    plain: list[tuple[Any, int]] = []  # plain objects met: searched once names are known
 
     def visit(obj: Any, depth: int) -> None:
         if id(obj) in seen or depth > 4:
@@ -108,6 +111,8 @@ def _find_roots(fn: Any, extra: list[Any]) -> list[Any]:
             for a in (*obj.args, *obj.keywords.values()):
                 visit(a, depth + 1)
         elif isinstance(obj, types.FunctionType):
+            if not _library(obj):
+                names.update(_code_names(obj.__code__))
             for cell in obj.__closure__ or ():
                 try:
                     visit(cell.cell_contents, depth + 1)
@@ -130,10 +135,19 @@ def _find_roots(fn: Any, extra: list[Any]) -> list[Any]:
             if isinstance(call, types.FunctionType) and hasattr(obj, "__dict__"):
                 for item in vars(obj).values():
                     visit(item, depth + 1)
+        elif _is_plain_object(obj) and not _library(type(obj)):
+            plain.append((obj, depth))
 
     visit(fn, 0)
     for obj in extra:
         visit(obj, 0)
+    done = 0
+    while done < len(plain):  # (what a plain object holds may name more attributes)
+        obj, depth = plain[done]
+        done += 1
+        d = vars(obj)
+        for attr in sorted(names.intersection(d)):
+            visit(d[attr], depth + 1)
     found.setdefault(id(default_generator), default_generator)
     return list(found.values())
 

@@ -383,8 +383,8 @@ def check_write(owner: object, old: object, value: object, what: str) -> None:
             f"jnn.compile: the compiled function wrote {what} ({type(owner).__name__}) "
             "that it does not thread: the object was not found among the function's "
             "state. Pass it explicitly — jnn.compile(fn, state=(model, optimizer, ...)) — "
-            "or reach it from the function's closure, globals or arguments (an attribute of "
-            "a plain config object is not searched)."
+            "or reach it from the function's closure, globals, arguments or the attributes "
+            "its code names of the plain objects those hold."
         )
     raise RuntimeError(
         f"{what} ({type(owner).__name__}) was set to a traced value inside a JAX "

@@ -491,7 +491,10 @@ def test_bare_parameters_are_threaded_when_named_in_state():
     assert W.grad is None and compiled.trace_count == 1
 
 
-def test_state_reached_through_a_plain_object_is_reported_and_explicit_state_works():
+def test_state_reached_through_a_plain_object_is_discovered_and_explicit_state_works():
+    """`cfg.model`, `cfg.opt`: found through the attributes the step's code names; a model
+    reached through a name the code never spells (getattr with a computed name) is
+    reported with the fix, and `state=` threads it."""
     tmodel, topt, jmodel, jopt = twins()
     cfg = Config()
     cfg.model, cfg.opt = jmodel, jopt
@@ -502,15 +505,23 @@ def test_state_reached_through_a_plain_object_is_reported_and_explicit_state_wor
             return F.mse_loss(cfg.model(x), y)
         return cfg.opt.step(closure)
 
+    def hidden(x, y):
+        opt = getattr(cfg, "o" + "pt")
+
+        def closure():
+            opt.zero_grad()
+            return F.mse_loss(getattr(cfg, "mod" + "el")(x), y)
+        return opt.step(closure)
+
     with pytest.raises(RuntimeError, match="does not thread.*state=\\(model, optimizer"):
-        jnn.compile(train)(jnp.asarray(X), jnp.asarray(Y))
+        jnn.compile(hidden)(jnp.asarray(X), jnp.asarray(Y))
     assert all(not isinstance(p._value, jax.core.Tracer) for p in jmodel.parameters())
-    step = jnn.compile(train, state=(jmodel, jopt))
-    for _ in range(3):
-        t_loss = torch_step(tmodel, topt)
-        j_loss = step(jnp.asarray(X), jnp.asarray(Y))
-        np.testing.assert_allclose(float(j_loss), t_loss, rtol=1e-5)
-    assert_same_weights(tmodel, jmodel)
+    for step in (jnn.compile(train), jnn.compile(hidden, state=(jmodel, jopt))):
+        for _ in range(3):
+            t_loss = torch_step(tmodel, topt)
+            j_loss = step(jnp.asarray(X), jnp.asarray(Y))
+            np.testing.assert_allclose(float(j_loss), t_loss, rtol=1e-5)
+        assert_same_weights(tmodel, jmodel)
 
 
 def test_compile_on_a_method_one_cache_per_instance():
