@@ -486,9 +486,6 @@ class _Plan:
             else:
                 large.append((None, [(i, size, shape)]))
         self.buffers: list[tuple[Any, list[tuple[int, int, tuple[int, ...]]]]] = packed + large
-        # value index -> buffer index of the values that travel alone (a read hands out the
-        # buffer itself: see _Store.donatable)
-        self.alone = {members[0][0]: len(packed) + b for b, (_, members) in enumerate(large)}
         self.pack_jit = jax.jit(functools.partial(self.pack, copy=True))
         self.unpack_jit = jax.jit(self.unpack)
         # A writer's flush drops the store: its buffers may be donated to the unpack, so
@@ -581,7 +578,7 @@ class _Store:
     """
 
     __slots__ = ("layout", "plan", "buffers", "materialized", "cache", "bulk", "whole",
-                 "shared", "handed")
+                 "shared")
 
     def __init__(self, layout: _Layout, plan: _Plan, buffers: list[Any],
                  previous: _Store | None = None) -> None:
@@ -599,8 +596,6 @@ class _Store:
         self.bulk: frozenset[str] = frozenset() if previous is None \
             or previous.layout is not layout else previous.whole
         self.whole: frozenset[str] = frozenset()
-        # Buffers that reads handed out as they are, {buffer index: (kind, owner id)}
-        self.handed: dict[int, tuple[str, int]] | None = None
 
     def read(self, owner: Any, kind: str) -> Any:
         """One object's newest value, sliced from the packed buffers; None if not here.
@@ -617,10 +612,6 @@ class _Store:
         index = self.layout.index_of(owner, kind)
         if index is None:
             return None
-        b = self.plan.alone.get(index)
-        if b is not None:  # a large value is its own buffer: no copy (see donatable)
-            value = cache[id(owner)] = self._hand(b, kind, id(owner))
-            return value
         # Concrete even when the read happens inside someone's trace (a plain jax.jit
         # reading a weight after a compiled step): the stored value is data, and a traced
         # copy would hide the "not threaded" error and leak.
@@ -654,59 +645,14 @@ class _Store:
         owners = self.layout.data if kind == "data" else self.layout.grads
         indices = (tuple(range(n_data)) if kind == "data"
                    else tuple(range(n_lazy - self.layout.n_grads(), n_lazy)))
-        alone = self.plan.alone
-        cache = self.cache[kind]
-        for owner, i in zip(owners, indices):
-            if i in alone:
-                cache[id(owner)] = self._hand(alone[i], kind, id(owner))
-        owners = [o for o, i in zip(owners, indices) if i not in alone]
-        indices = tuple(i for i in indices if i not in alone)
-        if indices:
-            self.shared = True
-            try:
-                values = _gather_jit(self.plan, indices)(self.buffers)
-            except Exception as error:  # the call that made these buffers failed
-                self.layout.lose(f"{type(error).__name__}: {error}")
-                raise _failed_after_return() from error
-            cache.update(zip(map(id, owners), values))
-        self.whole = self.whole | {kind}
-
-    def _hand(self, b: int, kind: str, owner_id: int) -> Any:
-        buffer = self.buffers[b]
-        if buffer.is_deleted():  # the call that made it failed on the device
-            error = RuntimeError("its buffer was deleted")
+        self.shared = True
+        try:
+            values = _gather_jit(self.plan, indices)(self.buffers)
+        except Exception as error:  # the call that made these buffers failed
             self.layout.lose(f"{type(error).__name__}: {error}")
             raise _failed_after_return() from error
-        if self.handed is None:
-            self.handed = {}
-        self.handed[b] = (kind, owner_id)
-        return buffer
-
-    def donatable(self) -> list[Any]:
-        """The buffers to give a program that donates them.
-
-        A read of a large value hands out its buffer itself, not a copy (logging one weight
-        of a 4096 x 4096 layer, or a ``state_dict()``, copies nothing).  Donating a buffer
-        deletes it for every holder, so one that anything besides this store still holds
-        (a ``state_dict()`` kept for early stopping, a logged array) is replaced by a copy
-        here; one only the store holds (the read value was used and dropped) is donated.
-        """
-        buffers = self.buffers
-        handed = self.handed
-        if not handed:
-            return buffers
-        out = None
-        for b, (kind, owner_id) in handed.items():
-            cache = self.cache[kind]
-            if cache.get(owner_id) is buffers[b]:
-                # (a reader in another thread now takes the lock, which this call holds,
-                # and reads the next store: it cannot pick up a buffer about to be donated)
-                del cache[owner_id]
-            if sys.getrefcount(buffers[b]) > 2:  # the list and getrefcount's argument
-                if out is None:
-                    out = list(buffers)
-                out[b] = jnp.array(buffers[b], copy=True)
-        return buffers if out is None else out
+        self.cache[kind].update(zip(map(id, owners), values))
+        self.whole = self.whole | {kind}
 
     def refresh(self, layout: _Layout) -> bool:
         """Copy into ``layout``'s cells the newest values this store holds for them, in one
@@ -744,7 +690,7 @@ class _Store:
             if release:
                 with warnings.catch_warnings():  # packed buffers have no output to alias
                     warnings.filterwarnings("ignore", "Some donated buffers were not usable")
-                    values = self.plan.unpack_donated(self.donatable())
+                    values = self.plan.unpack_donated(self.buffers)
             else:
                 self.shared = True
                 values = self.plan.unpack_jit(self.buffers)
@@ -1209,7 +1155,7 @@ class CompiledFunction:
         source = None
         if from_store:
             plan = store.plan  # the fast path: state already packed
-            packed = store.donatable() if self.donate else store.buffers
+            packed = store.buffers
         else:
             # The stores that hold this function's objects (its own old one included).
             ids = layout.owner_ids()
@@ -1243,7 +1189,7 @@ class CompiledFunction:
                     layout = self._layout
             if from_store:
                 plan = store.plan
-                packed = store.donatable() if self.donate else store.buffers
+                packed = store.buffers
             else:
                 lazy = layout.gather_lazy()
                 plan = layout.plan_of(lazy)
@@ -1521,8 +1467,6 @@ class CompiledFunction:
             return _MISS
         packed = store.buffers
         program = entry.jitted if not store.shared else self._keeping(entry, packed)
-        if store.handed and program is entry.jitted and self.donate:
-            packed = store.donatable()
         try:
             outputs = program(packed, layout.gather_direct(), hyper, arrays)
             if self.checks:  # (nothing donated: a failed check leaves the store as it was)

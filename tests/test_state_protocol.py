@@ -406,13 +406,10 @@ def test_reading_between_compiled_steps_keeps_the_packed_store():
     np.asarray(sd["3.weight"])  # a value read before later steps is still alive
 
 
-def test_a_large_weight_read_is_the_stored_array_and_never_deleted_by_later_steps():
-    """A large value travels alone, so a read hands out the store's own array (no copy).
-    The next step donates it only when nothing else holds it: arrays the script kept (a
-    logged weight, its numpy view, a state_dict, a gradient) keep the values they had,
-    step for step as torch's copies, and a read that was dropped costs nothing."""
-    from jnn import _compile
-
+def test_large_values_read_between_steps_are_never_deleted_by_later_steps():
+    """Arrays the script kept from a large layer (a logged weight, its numpy view, a copy
+    placed on the device again, a state_dict, a gradient) keep the values they had, step
+    for step as torch's copies, whatever later steps donate."""
     tmodel, topt, jmodel, jopt = twins()
     jmodel.append(nn.Linear(2, 40000))
     tmodel.append(torch.nn.Linear(2, 40000))
@@ -427,10 +424,7 @@ def test_a_large_weight_read_is_the_stored_array_and_never_deleted_by_later_step
         tF.mse_loss(tmodel(torch.from_numpy(X))[:, :2], torch.from_numpy(Y)).backward()
         topt.step()
         step(jnp.asarray(X), jnp.asarray(Y))
-        store = _state.versions.pending[0]
-        weight = jmodel[3].weight.data
-        assert weight is store.buffers[store.plan.alone[store.layout.index_of(
-            jmodel[3].weight, "data")]]  # handed out as it is: no copy
+        weight = jax.device_put(jmodel[3].weight.data, jax.devices()[0])
         expected.append(tmodel[3].weight.detach().numpy().copy())
         if i % 2:
             kept.append((weight, jmodel[3].weight.grad, jmodel.state_dict()["3.weight"]))
@@ -445,10 +439,9 @@ def test_a_large_weight_read_is_the_stored_array_and_never_deleted_by_later_step
                                        err_msg=f"step {i}")
         if len(held) > 1:
             assert held[1].shape == want.shape and not held[1].is_deleted()
-    # and only held arrays were copied before donation: a dropped read leaves the store
-    # donating its own buffers
+    from jnn import _compile
+
     store = _state.versions.pending[0]
-    assert store.donatable() is store.buffers
     assert _compile.KEEP_SHARED_BYTES < sum(b.nbytes for b in store.buffers)  # (donates)
 
 
