@@ -66,6 +66,18 @@ def _code_names(code: types.CodeType) -> set[str]:
     return names
 
 
+def _code_strings(code: types.CodeType) -> set[str]:
+    """The identifier-like string constants of ``code`` (and the functions defined in it):
+    attribute names read with ``getattr(obj, "name")``."""
+    names = set()
+    for const in code.co_consts:
+        if isinstance(const, str) and const.isidentifier():
+            names.add(const)
+        elif isinstance(const, types.CodeType):
+            names |= _code_strings(const)
+    return names
+
+
 def _loaded_globals(code: types.CodeType) -> set[str]:
     """The names ``code`` (and the functions defined in it) load as globals — not the
     attribute names ``co_names`` also holds (``opt.step`` names ``step``)."""
@@ -820,6 +832,8 @@ class CompiledFunction:
         # arrays fn reads from variables, containers and plain objects: program inputs, the
         # places they are read from ((where, key), label), and their last shapes and dtypes
         self._lifted: tuple = ()
+        self._lift_labels: set[str] = set()  # places seen holding another array: inputs
+        self._array_marks: dict[str, Any] = {}  # the other arrays' watch values
         self._lifted_copies: list = []
         self._lifted_avals: list | None = None
         self._guessed: list[int] | None = None  # lazy positions a traced guess must write
@@ -885,15 +899,41 @@ class CompiledFunction:
         attributes = set(self._attribute_names)
         seen: set[int] = set()
 
-        def lift(label: str, value: Any, place: tuple) -> bool:
-            # An array it reads (a batch in a global, `cfg.class_weights`, `hp["mask"]`) is
-            # an input of the program, read afresh at every call: never a stale constant
-            if place is None or not isinstance(value, (jax.Array, np.ndarray)) or isinstance(
-                    value, jax.core.Tracer) or not self._lifts:
+        marks = self._array_marks
+        new_marks: dict[str, Any] = {}
+
+        def lift(label: str, value: Any, place: tuple | None) -> bool:
+            # An array it reads (`PRIOR`, `cfg.class_weights`, a batch in a global) is a
+            # constant of the program, keyed and watched by identity (and a small numpy
+            # array by its bytes); once one has changed it is an input of the program,
+            # read afresh at every call (`_lifted`): never stale, and re-traced once.
+            if place is None or not self._lifts or isinstance(value, jax.core.Tracer):
                 return False
-            if all(p[0] is not place[0] or p[1] != place[1] for p, _ in lifted):
-                lifted.append((place, label))
-                out.append((label, "lifted array"))
+            if type(value) is tuple and any(isinstance(v, (jax.Array, np.ndarray))
+                                            for v in value):
+                # (a tuple cannot hold the program's inputs while it is traced: a new one
+                # re-traces; the recompile warning names it)
+                out.append((label, ("tuple", _pytree._Identity(value))))
+                watch.append(place)
+                return True
+            if not isinstance(value, (jax.Array, np.ndarray)):
+                return False
+            mark = _value_at(*place)
+            if isinstance(place[0], types.MappingProxyType):  # a class attribute: keyed only
+                out.append((label, ("array", mark)))
+                watch.append(place)
+                return True
+            # (an eager closure compiled behind the user's back never keeps a constant)
+            if label in self._lift_labels or self._lifts == "nested" or (
+                    label in marks and marks[label] != mark):
+                self._lift_labels.add(label)
+                if all(p[0] is not place[0] or p[1] != place[1] for p, _ in lifted):
+                    lifted.append((place, label))
+                    out.append((label, "lifted array"))
+            else:
+                new_marks[label] = mark
+                out.append((label, ("array", mark)))
+                watch.append(place)
             return True
 
         def found(label: str, value: Any, where: tuple | None, depth: int,
@@ -906,10 +946,13 @@ class CompiledFunction:
                     watch.append(where)
             elif isinstance(value, types.FunctionType):
                 visit(value, label + ".", depth + 1)
-            elif isinstance(value, (dict, list)) or _is_plain_object(value):
-                # `hparams["beta"]`, `CURRICULUM[0]`, `cfg.scale`: walked once every
-                # attribute name the code reads is known
+            elif isinstance(value, (dict, list)) or _is_plain_object(value) or (
+                    _is_config_class(value)):
+                # `hparams["beta"]`, `CURRICULUM[0]`, `cfg.scale`, `class CFG: alpha = 1`:
+                # walked once every attribute name the code reads is known
                 holders.append((label, value, True))
+                if where is not None:
+                    watch.append(where)  # (replaced by another: walked again)
 
         def visit(f: types.FunctionType, prefix: str, depth: int) -> None:
             top = depth == 0
@@ -920,6 +963,7 @@ class CompiledFunction:
             code = f.__code__
             if not top:
                 attributes.update(_code_names(code))
+            attributes.update(_code_strings(code))  # getattr(cfg, "bias", 0.0)
             for name, cell in zip(code.co_freevars, f.__closure__ or ()):
                 try:
                     value = cell.cell_contents
@@ -945,6 +989,9 @@ class CompiledFunction:
         classes = {type(m): None for r in self._roots if isinstance(r, Module)
                    for m in r.modules()}
         classes.update((type(h), None) for _, h, _ in holders if _is_plain_object(h))
+        # class attributes its models read (`self.TEMP`, set as `Net.TEMP = 2`)
+        holders.extend((cls.__name__, cls, True) for cls in {type(m): None for r in self._roots
+                       if isinstance(r, Module) for m in r.modules()} if not _library(cls))
         classes = {cls: None for cls in classes if not _library(cls)}
         for cls in classes:
             forward = cls.__dict__.get("forward")
@@ -969,6 +1016,9 @@ class CompiledFunction:
             if id(holder) in walked:
                 return
             walked.add(id(holder))
+            if own:  # an item or attribute added later (`hp.get("l2", 0.0)`) is seen
+                watch.append((holder if isinstance(holder, (dict, list))
+                              else holder.__dict__, _SIZE))
             if isinstance(holder, (dict, list)):
                 if len(holder) > _WATCHED_ITEMS:
                     return
@@ -989,11 +1039,13 @@ class CompiledFunction:
                     watch.append((where, k))
                 elif depth < _WALK_DEPTH and (isinstance(v, (dict, list))
                                               or _is_plain_object(v)):
+                    watch.append((where, k))  # (a new dict of batches each step is seen)
                     walk(name, v, depth + 1, True)
 
         for label, holder, own in holders:
             walk(label, holder, 0, own)
         self._attr_watch = tuple(watch)
+        self._array_marks = new_marks
         self._lifted = tuple(lifted)
         self._lifted_copies = [None] * len(lifted)
         return tuple(out)
@@ -1726,18 +1778,30 @@ class CompiledFunction:
                 stepped = [i for i, r in enumerate(roots) if isinstance(r, Optimizer)
                            and not r.__dict__.get("_opt_called")]
                 # the lifted arrays' places hold their inputs while fn runs
+                variables = _variables(fn)
                 places = [place for place, _ in self._lifted]
                 held = [_raw_at(*place) for place in places]
+                put = []
                 try:
                     for place, value in zip(places, it):
                         _set_at(*place, value)
+                        put.append(value)
                     out = fn(*call_args, **call_kwargs)
                 except jax.errors.ConcretizationTypeError as error:
                     raise _concretization_error(error) from error
                 finally:
+                    written = [label for (place, label), value in zip(self._lifted, put)
+                               if _raw_at(*place) is not value]
                     for place, value in zip(places, held):
                         if value is not _ARRAY:
                             _set_at(*place, value)
+                if written:
+                    raise RuntimeError(
+                        f"jnn.compile: the compiled function assigned {', '.join(written)}, "
+                        "an array it also reads: Python code runs once, when it is traced, so "
+                        "the assignment would be lost. Return the new value from the "
+                        "compiled function and assign it outside (`loss, ema = step(x, y, "
+                        "ema)`), or keep it in a registered buffer.")
                 # optimizers whose step() ran (a scheduler's order check reads the flag):
                 # set again for the objects of every later call of the program
                 entry.stepped = tuple(i for i in stepped
@@ -1778,7 +1842,11 @@ class CompiledFunction:
                         f"jnn.compile: {name} was set to a {type(v).__name__} inside the "
                         "compiled function; it must stay an array"
                     )
-            _check_leaks(fn, roots)
+            try:
+                _check_leaks(fn, roots)
+            except RuntimeError:
+                _restore_variables(variables)  # no tracer is left in the user's variables
+                raise
             guessed = self._guessed
             if guessed is not None and (
                     after.key != layout.key or not after.same_owners(layout)
@@ -2000,9 +2068,13 @@ _WALK_DEPTH = 2
 _LIFT_COPY_BYTES = 1 << 20
 
 
-def _value_at(where: Any, key: str | None) -> Any:
-    """A watched value: a closure cell's (``key`` None) or a dict entry (arrays compared
-    by identity: never element by element)."""
+def _value_at(where: Any, key: Any) -> Any:
+    """A watched value: a closure cell's (``key`` None), a dict's or list's item, or the
+    container's size (``_SIZE``).  Arrays, containers and objects compare by identity (a
+    small numpy array also by its bytes: changed in place, it is a change), plain values
+    by equality."""
+    if key is _SIZE:
+        return len(where)
     if key is None:
         try:
             value = where.cell_contents
@@ -2012,8 +2084,13 @@ def _value_at(where: Any, key: str | None) -> Any:
         value = where[key] if key < len(where) else _ARRAY
     else:
         value = where.get(key, _ARRAY)
-    # (an array equal only to itself: a rebound attribute is a change)
-    return _pytree._Identity(value) if isinstance(value, (jax.Array, np.ndarray)) else value
+    if type(value) is np.ndarray and value.nbytes <= _WATCHED_BYTES:
+        return (_pytree._Identity(value), value.tobytes())
+    return value if _is_plain_value(value) else _pytree._Identity(value)
+
+
+_SIZE = object()  # watch key: a container's number of items
+_WATCHED_BYTES = 1 << 12  # numpy arrays up to this size are watched by their bytes
 
 
 # A dict or list a step names is watched item by item up to this size
@@ -2030,6 +2107,12 @@ def _library(f: Any) -> bool:
     return (getattr(f, "__module__", None) or "").split(".")[0] in _LIBRARIES
 
 
+def _is_config_class(value: Any) -> bool:
+    """A class of the user's used as a namespace of settings (``CFG.alpha``)."""
+    return isinstance(value, type) and not _library(value) and not issubclass(
+        value, (Module, Optimizer, LRScheduler, BaseException))
+
+
 def _is_plain_object(value: Any) -> bool:
     """An object of the user's own whose attributes a step may read (a config, a trainer),
     not jnn state (discovered and threaded) nor a function, class or module."""
@@ -2042,7 +2125,7 @@ def _is_plain_object(value: Any) -> bool:
 def _is_plain_value(value: Any, depth: int = 0) -> bool:
     if isinstance(value, _PLAIN_TYPES):
         return True
-    return (depth < 2 and type(value) is tuple and len(value) <= 16
+    return (depth < 2 and isinstance(value, tuple) and len(value) <= 16
             and all(_is_plain_value(v, depth + 1) for v in value))
 
 
@@ -2146,6 +2229,29 @@ _SCAN_LAST = 64  # entries of a container checked for leaked tracers after a tra
 
 
 _MODULE_SLOTS = frozenset(("_parameters", "_buffers", "_modules"))
+
+
+def _variables(fn: Any) -> list[tuple[Any, Any, Any]]:
+    """``fn``'s closure variables and the globals its code names, as ``(where, key,
+    value)``: what a trace that stores a traced value there puts back."""
+    fn = getattr(fn, "__func__", fn)
+    out = []
+    for cell in getattr(fn, "__closure__", None) or ():
+        try:
+            out.append((cell, None, cell.cell_contents))
+        except ValueError:
+            continue
+    code = getattr(fn, "__code__", None)
+    if code is not None:
+        g = fn.__globals__
+        out.extend((g, name, g[name]) for name in _code_names(code) if name in g)
+    return out
+
+
+def _restore_variables(variables: list[tuple[Any, Any, Any]]) -> None:
+    for where, key, value in variables:
+        if _has_tracer(_raw_at(where, key)):
+            _set_at(where, key, value)
 
 
 def _check_leaks(fn: Any, roots: list[Any]) -> None:

@@ -7,6 +7,7 @@ defines the result (a step that raises changes nothing; a copy sees the newest w
 
 from __future__ import annotations
 
+import collections
 import copy
 import gc
 import pickle
@@ -1743,16 +1744,82 @@ def test_ctrl_c_while_reading_after_compiled_steps_keeps_the_newest_state(monkey
     assert_same_weights(tmodel, jmodel)
 
 
-_BATCH_X = None  # a module-level batch, as script-style training loops keep it
+_BATCH_X = _BATCH_TUPLE = None  # a module-level batch, as script-style loops keep it
+PRIOR = np.array([0.25, 0.75], np.float32)
+EMA = [None]
+
+
+class _Settings:  # a class used as a namespace of settings
+    alpha = 1.0
+
+
+_Pair = collections.namedtuple("_Pair", "scale shift")
+SETTINGS_PAIR = None
+
+
+def test_class_attributes_and_namedtuples_a_step_reads_are_never_stale():
+    global SETTINGS_PAIR
+    SETTINGS_PAIR = _Pair(1.0, 0.0)
+
+    @jnn.compile
+    def f(x):
+        return x * _Settings.alpha * SETTINGS_PAIR.scale + SETTINGS_PAIR.shift
+
+    x = jnp.ones(2)
+    for alpha, pair in [(1.0, _Pair(1.0, 0.0)), (3.0, _Pair(1.0, 0.0)), (3.0, _Pair(2.0, 1.0))]:
+        _Settings.alpha, SETTINGS_PAIR = alpha, pair
+        np.testing.assert_allclose(f(x), alpha * pair.scale + pair.shift)
+    _Settings.alpha = 1.0
+
+
+def test_constant_arrays_stay_numpy_and_writes_to_read_arrays_raise():
+    """`np.log(PRIOR)` on a global numpy array that never changes works inside a compiled
+    function (a constant, not an input); assigning an array the step reads raises jnn's
+    error (the write would run once, at the trace) and leaves the global as it was; a
+    key added later to a dict the step reads with .get(), and an attribute read with
+    getattr(obj, "name", default), are seen."""
+    global _BATCH_X
+    hp, cfg = {}, _Config()
+
+    @jnn.compile
+    def logits(x):
+        return x + jnp.asarray(np.log(PRIOR)) + hp.get("shift", 0.0) + getattr(cfg, "b", 0.0)
+
+    x = jnp.zeros(2)
+    np.testing.assert_allclose(logits(x), np.log(PRIOR), rtol=1e-6)
+    hp["shift"] = 1.0
+    np.testing.assert_allclose(logits(x), np.log(PRIOR) + 1.0, rtol=1e-6)
+    cfg.b = 2.0
+    np.testing.assert_allclose(logits(x), np.log(PRIOR) + 3.0, rtol=1e-6)
+
+    @jnn.compile
+    def accumulate(x):
+        global _BATCH_X
+        _BATCH_X = _BATCH_X + x
+        return _BATCH_X
+
+    for i in range(2):  # (the second call: the array changed, so it is an input)
+        _BATCH_X = jnp.full(2, float(i))
+        try:
+            accumulate(x)
+        except RuntimeError as error:
+            assert "assign" in str(error) or "stored a traced value" in str(error)
+        else:
+            raise AssertionError("a write to a global the step reads must raise")
+        assert isinstance(_BATCH_X, jax.Array) and not isinstance(_BATCH_X, jax.core.Tracer)
+        np.testing.assert_array_equal(_BATCH_X, np.full(2, float(i)))
 
 
 @pytest.mark.parametrize("route", ["global", "closure variable", "dict item",
-                                   "numpy changed in place", "plain object attribute"])
+                                   "numpy changed in place", "plain object attribute",
+                                   "new dict on an object", "tuple global"])
 def test_arrays_a_compiled_step_reads_from_variables_are_inputs_not_constants(route):
     """`for xb, yb in loader: train_step()` with the batch in a global (or a closure
     variable, a dict, an object, a numpy buffer filled in place): every step trains on its
-    own batch, as torch's, with one trace (the arrays are program inputs)."""
-    global _BATCH_X
+    own batch, as torch's, with two traces: the first keeps the array as a constant (an
+    array that never changes, `PRIOR`, stays one: `np.log(PRIOR)` works), the second, once
+    it has changed, takes it as a program input for every later step."""
+    global _BATCH_X, _BATCH_TUPLE
     tmodel, topt, jmodel, jopt = twins()
     batches = [RNG.standard_normal((6, 4)).astype(np.float32) for _ in range(4)]
     holder, cfg, buffer = {}, _Config(), np.zeros((6, 4), np.float32)
@@ -1767,6 +1834,10 @@ def test_arrays_a_compiled_step_reads_from_variables_are_inputs_not_constants(ro
             return holder["x"]
         if route == "plain object attribute":
             return cfg.x
+        if route == "new dict on an object":
+            return cfg.batch["x"]
+        if route == "tuple global":
+            return _BATCH_TUPLE[0]
         return buffer
 
     @jnn.compile
@@ -1778,10 +1849,15 @@ def test_arrays_a_compiled_step_reads_from_variables_are_inputs_not_constants(ro
 
     for x in batches:
         _BATCH_X = xb = holder["x"] = cfg.x = jnp.asarray(x)
+        if route == "new dict on an object":
+            cfg.batch = {"x": jnp.asarray(x)}
+        if route == "tuple global":  # (any new tuple the step names re-traces)
+            _BATCH_TUPLE = (jnp.asarray(x), None)
         buffer[:] = x
         np.testing.assert_allclose(float(step()), torch_step(tmodel, topt, x=x), rtol=1e-5)
     assert_same_weights(tmodel, jmodel)
-    assert step.trace_count == 1
+    # (a tuple cannot hold the program's inputs: each new one is a new trace)
+    assert step.trace_count == (len(batches) if route == "tuple global" else 2)
 
 
 CURRICULUM = [0.0]
