@@ -869,8 +869,8 @@ class CompiledFunction:
     def _closure_ids(self) -> tuple:
         # The variables fn names can be rebound between calls (``model = Net()``): their
         # identities are part of the fast check, so new objects are discovered afresh.
-        # (arrays are program inputs, ``_lifted``: a new batch in a variable is no new
-        # object to discover)
+        # (arrays are watched by _python_values, and once changed are program inputs,
+        # ``_lifted``: a new batch in a variable is no new object to discover)
         out = []
         for c in getattr(self._code_fn, "__closure__", None) or ():
             try:
