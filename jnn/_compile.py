@@ -986,13 +986,12 @@ class CompiledFunction:
         owner = getattr(self.fn, "__self__", None)  # a method's object: `self.scale`
         if owner is not None and _is_plain_object(owner):
             holders.append(("self", owner, True))
-        classes = {type(m): None for r in self._roots if isinstance(r, Module)
-                   for m in r.modules()}
-        classes.update((type(h), None) for _, h, _ in holders if _is_plain_object(h))
+        models = {type(m): None for r in self._roots if isinstance(r, Module)
+                  for m in r.modules() if not _library(type(m))}
         # class attributes its models read (`self.TEMP`, set as `Net.TEMP = 2`)
-        holders.extend((cls.__name__, cls, True) for cls in {type(m): None for r in self._roots
-                       if isinstance(r, Module) for m in r.modules()} if not _library(cls))
-        classes = {cls: None for cls in classes if not _library(cls)}
+        holders.extend((cls.__name__, cls, True) for cls in models)
+        classes = {**models, **{type(h): None for _, h, _ in holders
+                                if _is_plain_object(h) and not _library(type(h))}}
         for cls in classes:
             forward = cls.__dict__.get("forward")
             if isinstance(forward, types.FunctionType):
@@ -1206,8 +1205,7 @@ class CompiledFunction:
             layout = self._layout
         source = None
         if from_store:
-            plan = store.plan  # the fast path: state already packed
-            packed = store.buffers
+            plan, packed = store.plan, store.buffers  # the fast path: state already packed
         else:
             # The stores that hold this function's objects (its own old one included).
             ids = layout.owner_ids()
@@ -1240,8 +1238,7 @@ class CompiledFunction:
                     self._set_fast(objects)
                     layout = self._layout
             if from_store:
-                plan = store.plan
-                packed = store.buffers
+                plan, packed = store.plan, store.buffers
             else:
                 lazy = layout.gather_lazy()
                 plan = layout.plan_of(lazy)
@@ -2037,7 +2034,8 @@ _PLAIN_TYPES = (bool, int, float, complex, str)
 
 
 def _object_id(value: Any) -> int:
-    """A variable's identity for the fast key; 0 for an array (lifted: an input)."""
+    """A variable's identity for the fast key; 0 for an array (the watch of
+    ``_python_values`` sees a new one, and a lifted one is an input)."""
     return 0 if isinstance(value, (jax.Array, np.ndarray)) else id(value)
 
 
@@ -2075,15 +2073,7 @@ def _value_at(where: Any, key: Any) -> Any:
     by equality."""
     if key is _SIZE:
         return len(where)
-    if key is None:
-        try:
-            value = where.cell_contents
-        except ValueError:  # an emptied cell
-            return _ARRAY
-    elif isinstance(where, list):
-        value = where[key] if key < len(where) else _ARRAY
-    else:
-        value = where.get(key, _ARRAY)
+    value = _raw_at(where, key)
     if type(value) is np.ndarray and value.nbytes <= _WATCHED_BYTES:
         return (_pytree._Identity(value), value.tobytes())
     return value if _is_plain_value(value) else _pytree._Identity(value)

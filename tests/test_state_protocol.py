@@ -375,13 +375,18 @@ def test_state_dict_survives_later_steps_early_stopping():
         np.testing.assert_array_equal(np.asarray(v), kept[k])
 
 
-def test_reading_between_compiled_steps_keeps_the_packed_store():
-    tmodel, topt, jmodel, jopt = twins()
-    jmodel.append(nn.Linear(2, 20000))
-    tmodel.append(torch.nn.Linear(2, 20000))
+def _twins_with_a_large_layer(width: int) -> tuple:
+    """``twins()`` plus a Linear(2, width) head: a parameter that travels alone."""
+    tmodel, _, jmodel, _ = twins()
+    jmodel.append(nn.Linear(2, width))
+    tmodel.append(torch.nn.Linear(2, width))
     jmodel.load_state_dict({k: v.numpy() for k, v in tmodel.state_dict().items()})
-    topt = torch.optim.Adam(tmodel.parameters(), lr=0.05)
-    jopt = jnn.optim.Adam(jmodel.parameters(), lr=0.05)
+    return (tmodel, torch.optim.Adam(tmodel.parameters(), lr=0.05),
+            jmodel, jnn.optim.Adam(jmodel.parameters(), lr=0.05))
+
+
+def test_reading_between_compiled_steps_keeps_the_packed_store():
+    tmodel, topt, jmodel, jopt = _twins_with_a_large_layer(20000)
 
     @jnn.compile
     def step(x, y):
@@ -411,12 +416,7 @@ def test_large_values_read_between_steps_are_never_deleted_by_later_steps():
     """Arrays the script kept from a large layer (a logged weight, its numpy view, a copy
     placed on the device again, a state_dict, a gradient) keep the values they had, step
     for step as torch's copies, whatever later steps donate."""
-    tmodel, topt, jmodel, jopt = twins()
-    jmodel.append(nn.Linear(2, 40000))
-    tmodel.append(torch.nn.Linear(2, 40000))
-    jmodel.load_state_dict({k: v.numpy() for k, v in tmodel.state_dict().items()})
-    topt = torch.optim.Adam(tmodel.parameters(), lr=0.05)
-    jopt = jnn.optim.Adam(jmodel.parameters(), lr=0.05)
+    tmodel, topt, jmodel, jopt = _twins_with_a_large_layer(40000)
     step = jnn.compile(lambda x, y: jopt.step(lambda: (
         jopt.zero_grad(), F.mse_loss(jmodel(x)[:, :2], y))[1]))
     kept, expected = [], []
