@@ -443,6 +443,13 @@ class _Layout:
 
 # Distinct cells read one by one from a pending store before it is unpacked whole.
 _PARTIAL_READS = 8
+# Handed-out cells (CompiledFunction._next_hot): the steps in a row that must read the
+# same values first, the most cells a step hands out, its programs per traced entry, and
+# the steps without a read after which it stops
+_HOT_STREAK = 3
+_HOT_CELLS = 256
+_HOT_PROGRAMS = 4
+_HOT_IDLE = 4
 
 # Arrays up to this many elements travel packed into one flat buffer per dtype; larger
 # ones travel alone (their own compute dwarfs the per-buffer cost of a program input).
@@ -590,7 +597,7 @@ class _Store:
     """
 
     __slots__ = ("layout", "plan", "buffers", "materialized", "cache", "bulk", "whole",
-                 "shared")
+                 "shared", "reads", "hits")
 
     def __init__(self, layout: _Layout, plan: _Plan, buffers: list[Any],
                  previous: _Store | None = None) -> None:
@@ -608,6 +615,29 @@ class _Store:
         self.bulk: frozenset[str] = frozenset() if previous is None \
             or previous.layout is not layout else previous.whole
         self.whole: frozenset[str] = frozenset()
+        # Which values were copied out of it after the call (lazy indices), and whether a
+        # value its call handed out with it was read: what the next call of a steady loop
+        # hands out with its store (CompiledFunction._next_hot)
+        self.reads: frozenset[int] = frozenset()
+        self.hits = False
+
+    def handed_out(self, indices: tuple[int, ...], values: list[Any]) -> None:
+        """Values the call copied out with its outputs (those a loop reads every step): a
+        read of one is a dict lookup, with no program of its own."""
+        self.cache = cache = {"data": {}, "grad": {}}
+        layout = self.layout
+        n_data, first_grad = len(layout.data), len(self.plan.avals) - layout.n_grads()
+        for i, value in zip(indices, values):
+            if i < n_data:
+                cache["data"][id(layout.data[i])] = value
+            else:
+                cache["grad"][id(layout.grads[i - first_grad])] = value
+        whole = set()
+        if len(cache["data"]) == n_data:
+            whole.add("data")
+        if len(cache["grad"]) == len(layout.grads):
+            whole.add("grad")
+        self.whole = frozenset(whole)
 
     def read(self, owner: Any, kind: str) -> Any:
         """One object's newest value, sliced from the packed buffers; None if not here.
@@ -620,6 +650,7 @@ class _Store:
         cache = self.cache[kind]
         value = cache.get(id(owner))
         if value is not None:
+            self.hits = True
             return value
         index = self.layout.index_of(owner, kind)
         if index is None:
@@ -628,11 +659,12 @@ class _Store:
         # reading a weight after a compiled step): the stored value is data, and a traced
         # copy would hide the "not threaded" error and leak.
         with jax.ensure_compile_time_eval():
-            if len(cache) >= _PARTIAL_READS or kind in self.bulk:
+            if len(self.reads) >= _PARTIAL_READS or kind in self.bulk:
                 # Many reads of one kind (a state_dict() per step reads every weight): copy
                 # all the cells of that kind out in one program; the store stays packed.
                 self._read_all(kind)
                 return cache[id(owner)]
+            self.reads = self.reads | {index}
             self.shared = True
             try:
                 value = self.plan.read(self.buffers, index)
@@ -657,6 +689,7 @@ class _Store:
         owners = self.layout.data if kind == "data" else self.layout.grads
         indices = (tuple(range(n_data)) if kind == "data"
                    else tuple(range(n_lazy - self.layout.n_grads(), n_lazy)))
+        self.reads = self.reads | set(indices)
         self.shared = True
         try:
             values = _gather_jit(self.plan, indices)(self.buffers)
@@ -728,7 +761,7 @@ class _Entry:
 
     __slots__ = ("jitted", "out_recipe", "out_layout", "in_layout", "out_plan", "out_static",
                  "out_treedef", "cleared", "compiled", "read_only", "warm", "composed", "keep",
-                 "stepped")
+                 "stepped", "hot")
 
     def __init__(self) -> None:
         self.compiled = False  # called once: XLA compiled it (a jax.eval_shape does not)
@@ -759,6 +792,9 @@ class _Entry:
         self.keep: Any = None
         # Positions (among the roots) of the optimizers whose step() the trace ran
         self.stepped: tuple[int, ...] = ()
+        # The program that also hands out copies of some cells (_hot_program), by
+        # (indices, donating)
+        self.hot: dict[tuple, Any] = {}
 
     def serves(self, layout: _Layout) -> bool:
         in_layout = self.in_layout
@@ -839,6 +875,12 @@ class CompiledFunction:
         self._guessed: list[int] | None = None  # lazy positions a traced guess must write
         # The last steady call, for the next one's short path (see _call_again)
         self._memo: tuple | None = None
+        # the cells the steady program hands out with its store, and what decides them
+        # (_next_hot): (entry, sorted lazy indices)
+        self._hot: tuple = (None, ())
+        self._hot_reads: frozenset = frozenset()
+        self._hot_streak = 0
+        self._hot_idle = 0
         self._bound: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         code_fn = getattr(fn, "__func__", fn)  # a bound method: its function's names
         self._code_fn = code_fn
@@ -1252,7 +1294,7 @@ class CompiledFunction:
                 self._set_fast(objects)
                 layout = self._layout
                 lifted = self._lifted_values() or []
-            self._lifted_avals = [(v.shape, v.dtype) for v in lifted]
+            self._lifted_avals = [(v.shape, v.dtype, v.weak_type) for v in lifted]
             arrays += lifted
         for x in arrays:
             if type(x) is np.ndarray and x.dtype.kind in "iu" and x.dtype.itemsize == 8:
@@ -1260,7 +1302,7 @@ class CompiledFunction:
         key = (treedef, is_array,
                tuple(_static_leaf(x, self._root_pos) for x, a in zip(leaves, is_array)
                      if not a),
-               tuple((x.shape, x.dtype) for x in arrays),
+               tuple(map(_aval_key, arrays)),
                layout.key, plan.key, self._specs, tuple(s for _, s in options),
                self._free_values, st.grad_enabled)
         entry = self._entries.get(key)
@@ -1274,8 +1316,8 @@ class CompiledFunction:
                     self._memo = None
                     if not kwargs and all(isinstance(a, jax.Array) for a in args):
                         self._memo = (tuple(type(a) for a in args),
-                                      tuple((a.shape, a.dtype) for a in args), self._fast,
-                                      _state.versions.spec, entry, layout, hyper,
+                                      tuple((a.shape, a.dtype, a.weak_type) for a in args),
+                                      self._fast, _state.versions.spec, entry, layout, hyper,
                                       [tuple(g.values()) for _, g in self._groups],
                                       source.layout, plan)
                     return out
@@ -1361,7 +1403,7 @@ class CompiledFunction:
         if (entry.compiled and out_layout is layout and not entry.cleared
                 and not kwargs and all(isinstance(a, jax.Array) for a in args)):
             self._memo = (tuple(type(a) for a in args),
-                          tuple((a.shape, a.dtype) for a in args), self._fast,
+                          tuple((a.shape, a.dtype, a.weak_type) for a in args), self._fast,
                           _state.versions.spec, entry, layout, call[2],
                           [tuple(g.values()) for _, g in self._groups])
         return entry.result(out_arrays)
@@ -1440,8 +1482,9 @@ class CompiledFunction:
         options = memo[7]
         if len(args) != len(types_):
             return False
-        for a, t, (shape, dtype) in zip(args, types_, avals):
-            if type(a) is not t or a.shape != shape or a.dtype != dtype:
+        for a, t, (shape, dtype, weak) in zip(args, types_, avals):
+            if (type(a) is not t or a.shape != shape or a.dtype != dtype
+                    or a.weak_type != weak):  # (jnp.asarray(2.0) is weakly typed)
                 return False
         versions = _state.versions  # the fast key's parts, cheapest first (objects: none)
         if (_state.state.grad_enabled is not fast[4] or fast[3]
@@ -1494,8 +1537,8 @@ class CompiledFunction:
             return list(args)
         lifted = self._lifted_values()
         if lifted is None or len(lifted) != len(self._lifted_avals or ()) or any(
-                v.shape != shape or v.dtype != dtype
-                for v, (shape, dtype) in zip(lifted, self._lifted_avals)):
+                v.shape != shape or v.dtype != dtype or v.weak_type != weak
+                for v, (shape, dtype, weak) in zip(lifted, self._lifted_avals)):
             return None
         return [*args, *lifted]
 
@@ -1515,15 +1558,22 @@ class CompiledFunction:
         if arrays is None:
             return _MISS
         packed = store.buffers
+        hot = self._next_hot(entry, store) if store.reads or self._hot[1] else ()
         program = entry.jitted if not store.shared else self._keeping(entry, packed)
+        if hot:
+            program = self._hot_program(entry, hot, program is entry.jitted)
         try:
             outputs = program(packed, layout.gather_direct(), hyper, arrays)
+            if hot:
+                outputs, handed = outputs
             if self.checks:  # (nothing donated: a failed check leaves the store as it was)
                 failed, outputs = outputs
                 message = failed.get()
                 if message is not None:
                     raise _checked_error(message)
             new_packed, new_direct, out_arrays = outputs
+        except _Retrace:
+            return _MISS
         except BaseException as error:
             if any(b.is_deleted() for b in packed):
                 _state.drop_pending(store)
@@ -1534,9 +1584,60 @@ class CompiledFunction:
             layout.scatter_direct(new_direct)
         self._read_only = False
         new_store = _Store(layout, entry.out_plan, new_packed, store)
+        if hot:
+            new_store.handed_out(hot, handed)
         _state.push_pending(new_store, replaced=store)
         self._store = new_store
         return entry.result(out_arrays)
+
+    def _next_hot(self, entry: _Entry, store: _Store) -> tuple[int, ...]:
+        """Which cells this call hands out with its store (sorted lazy indices), learnt
+        from the reads of the stores before it: a loop that reads the same values after
+        each of ``_HOT_STREAK`` steps in a row (a logged weight, a ``state_dict()`` per
+        step) gets them as outputs of the step's own program from then on, so a read costs
+        no program of its own.  Cells are added, never singly removed; after ``_HOT_IDLE``
+        steps whose handed-out values nobody read, the step hands out nothing again."""
+        held, hot = self._hot
+        if held is not entry:
+            hot = ()
+        reads = store.reads
+        if reads:
+            self._hot_idle = 0
+            self._hot_streak = self._hot_streak + 1 if reads == self._hot_reads else 1
+            self._hot_reads = reads
+            if self._hot_streak >= _HOT_STREAK and not reads.issubset(hot):
+                grown = tuple(sorted(reads.union(hot)))
+                if len(grown) <= _HOT_CELLS and (len(entry.hot) < _HOT_PROGRAMS or any(
+                        k[0] == grown for k in entry.hot)):
+                    hot = grown
+        else:
+            self._hot_streak, self._hot_reads = 0, frozenset()
+            if hot and not store.hits:
+                self._hot_idle += 1
+                if self._hot_idle >= _HOT_IDLE:
+                    hot = ()
+            else:
+                self._hot_idle = 0
+        self._hot = (entry, hot)
+        return hot
+
+    def _hot_program(self, entry: _Entry, hot: tuple[int, ...], donating: bool) -> Any:
+        """``entry``'s program that also returns copies of the cells ``hot`` of its new
+        store (no new trace of the function; one XLA compile per set of cells)."""
+        program = entry.hot.get((hot, donating))
+        if program is None:
+            jitted, plan, checks = entry.jitted, entry.out_plan, self.checks
+
+            def handing_out(packed: list, direct: list, hyper: list, arrays: list) -> tuple:
+                outputs = jitted(packed, direct, hyper, arrays)
+                values = plan.unpack((outputs[1] if checks else outputs)[0])
+                return outputs, [jnp.array(values[i], copy=True) for i in hot]
+
+            program = jax.jit(handing_out,
+                              donate_argnums=(0,) if donating and self.donate else ())
+            entry.hot[(hot, donating)] = program
+            self.compile_count += 1
+        return program
 
     def _keeping(self, entry: _Entry, packed: list) -> Any:
         """The program to run on a store another program has read (an evaluation step, a
@@ -1741,6 +1842,10 @@ class CompiledFunction:
                 guard.depth = held
 
         def traced(packed: list, direct: list, hyper: list, arrays: list) -> tuple:
+            if self._ctx is None:
+                # jax.jit saw a signature the short path's checks did not (raised before
+                # anything runs or is donated): the full path keys and traces it
+                raise _Retrace
             layout, call_template = self._ctx
             groups, roots = list(self._groups), list(self._roots)
             self.trace_count += 1
@@ -2033,10 +2138,28 @@ def _describe_change(old: tuple, new: tuple) -> str:
 _PLAIN_TYPES = (bool, int, float, complex, str)
 
 
+def _aval_key(x: Any) -> tuple:
+    """An array argument's part of a program's key: shape and dtype, and whether it is
+    weakly typed (``jnp.asarray(2.0)``: JAX promotes it differently, so jax.jit traces it
+    apart)."""
+    if getattr(x, "weak_type", False):
+        return (x.shape, x.dtype, "weakly typed")
+    return (x.shape, x.dtype)
+
+
 def _object_id(value: Any) -> int:
     """A variable's identity for the fast key; 0 for an array (the watch of
     ``_python_values`` sees a new one, and a lifted one is an input)."""
-    return 0 if isinstance(value, (jax.Array, np.ndarray)) else id(value)
+    kind = type(value)
+    is_array = _ARRAY_TYPES.get(kind)
+    if is_array is None:  # (per type, once: the check runs for every variable every call)
+        is_array = isinstance(value, (jax.Array, np.ndarray))
+        if not isinstance(value, jax.core.Tracer):  # (a tracer's answer is its own)
+            _ARRAY_TYPES[kind] = is_array
+    return 0 if is_array else id(value)
+
+
+_ARRAY_TYPES: dict[type, bool] = {}
 
 
 def _raw_at(where: Any, key: Any) -> Any:
@@ -2172,6 +2295,10 @@ def _explicit_roots(state: Any) -> tuple:
 
 _ARRAY = object()
 _MISS = object()
+
+
+class _Retrace(Exception):
+    """A short path's program call would trace anew (see ``traced``)."""
 _NO_READS: dict = {"data": {}, "grad": {}}  # a store nothing has read (never written)
 _ONE_ARRAY = [_ARRAY]  # out_static of a function returning one array
 _LEAF = jax.tree_util.tree_structure(0)

@@ -288,6 +288,7 @@ def read_pending(owner: object, kind: str) -> object:
         if store is not None and not store.materialized:  # type: ignore[attr-defined]
             value = store.cache[kind].get(id(owner))  # type: ignore[attr-defined]
             if value is not None:
+                store.hits = True  # type: ignore[attr-defined]
                 return value
     with LOCK:
         for store in versions.pending:

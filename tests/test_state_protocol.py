@@ -412,6 +412,51 @@ def test_reading_between_compiled_steps_keeps_the_packed_store():
     np.asarray(sd["3.weight"])  # a value read before later steps is still alive
 
 
+@pytest.mark.parametrize("reads", ["weight", "grad", "state_dict"])
+def test_values_read_after_every_step_come_out_of_the_step_itself(monkeypatch, reads):
+    """A loop that reads the same values after every step (a logged weight, a gradient
+    norm, a ``state_dict()`` checkpoint) gets them as outputs of the step's own program
+    after a few steps: no further trace of the function, no program per read, and the
+    values torch has at every step, still right after later steps.  Once nothing reads
+    them, the step stops handing them out."""
+    from jnn import _compile
+
+    tmodel, topt, jmodel, jopt = twins()
+    step = compiled_step(jmodel, jopt)
+
+    def read(model):
+        if reads == "weight":
+            return {"2.weight": model[2].weight.data}
+        if reads == "grad":
+            return {"0.weight": model[0].weight.grad, "2.bias": model[2].bias.grad}
+        return model.state_dict()
+
+    kept, expected = [], []
+    for i in range(8):
+        if i == 5:  # handed out by now: a read that ran a program of its own would fail
+            def no_program(*args, **kwargs):
+                raise AssertionError("a read ran a program of its own")
+            monkeypatch.setattr(_compile._Plan, "read", no_program)
+            monkeypatch.setattr(_compile, "_gather_jit", no_program)
+        step(jnp.asarray(X), jnp.asarray(Y))
+        torch_step(tmodel, topt)
+        kept.append(read(jmodel))
+        expected.append({k: v.detach().numpy().copy() for k, v in read(tmodel).items()})
+    monkeypatch.undo()
+    assert step._hot[1]  # handed out
+    assert step.trace_count == 1
+    for _ in range(_compile._HOT_IDLE + 1):  # nobody reads: it stops handing them out
+        step(jnp.asarray(X), jnp.asarray(Y))
+        torch_step(tmodel, topt)
+    assert step._hot[1] == ()
+    assert_same_weights(tmodel, jmodel)
+    for i, (held, want) in enumerate(zip(kept, expected)):
+        assert list(held) == list(want)
+        for k in want:
+            np.testing.assert_allclose(np.asarray(held[k]), want[k], rtol=1e-5, atol=1e-6,
+                                       err_msg=f"step {i} {k}")
+
+
 def test_large_values_read_between_steps_are_never_deleted_by_later_steps():
     """Arrays the script kept from a large layer (a logged weight, its numpy view, a copy
     placed on the device again, a state_dict, a gradient) keep the values they had, step
@@ -626,6 +671,34 @@ def test_python_scalar_argument_retraces_with_a_named_reason():
     with pytest.warns(jnn.RecompileWarning, match="non-array argument changed"):
         for s in range(10):
             scaled(jnp.asarray(X), s)
+
+
+def test_weakly_typed_array_arguments_after_warm_up_are_traced_apart():
+    """``jnp.asarray(2.0)`` and ``jnp.full(...)`` make weakly typed arrays, which jax.jit
+    traces apart from strongly typed ones of the same shape and dtype.  A warm step given
+    one (an argument, or a lifted global) used to fail inside jax.jit with a TypeError;
+    now it is keyed apart and trains as torch."""
+    tmodel, topt, jmodel, jopt = twins()
+
+    @jnn.compile
+    def step(x, y, s):
+        def closure():
+            jopt.zero_grad()
+            return F.mse_loss(jmodel(x) * s, y)
+        return jopt.step(closure)
+
+    scales = [jnp.float32(2.0), jnp.float32(2.0), jnp.float32(2.0), jnp.asarray(2.0),
+              jnp.full((1, 2), 2.0), jnp.ones((1, 2)) * 2.0, jnp.asarray(2.0),
+              jnp.float32(2.0)]
+    for s in scales:
+        loss = step(jnp.asarray(X), jnp.asarray(Y), s)
+        topt.zero_grad()
+        tloss = tF.mse_loss(tmodel(torch.from_numpy(X)) * 2.0, torch.from_numpy(Y))
+        tloss.backward()
+        topt.step()
+        np.testing.assert_allclose(float(loss), tloss.item(), rtol=1e-5)
+    assert_same_weights(tmodel, jmodel)
+    assert step.trace_count == 4  # strong scalar, weak scalar, weak (1, 2), strong (1, 2)
 
 
 scale_for_test = 0.5
