@@ -14,14 +14,23 @@ from jnn.autograd import (
     set_grad_enabled,
     value_and_grad,
 )
-from jnn.random import Generator, initial_seed, manual_seed, rand, randn, seed
+from jnn.random import (
+    Generator,
+    get_rng_state,
+    initial_seed,
+    manual_seed,
+    rand,
+    randn,
+    seed,
+    set_rng_state,
+)
 from jnn.serialization import load, save
 
 __version__ = "0.1.0"
 __all__ = [
     "autograd", "func", "nn", "optim", "random", "compile", "grad", "value_and_grad",
     "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "manual_seed", "seed",
-    "initial_seed", "randn", "rand", "Generator", "CompiledFunction", "CompiledModule",
-    "RecompileWarning", "ClosureCompileWarning",
+    "initial_seed", "get_rng_state", "set_rng_state", "randn", "rand", "Generator",
+    "CompiledFunction", "CompiledModule", "RecompileWarning", "ClosureCompileWarning",
     "cuda", "distributions", "utils", "summary", "save", "load", *_tensor_functions_all,
 ]

@@ -2135,7 +2135,7 @@ def _describe_change(old: tuple, new: tuple) -> str:
             "state (.grad or optimizer state appearing or disappearing)")
 
 
-_PLAIN_TYPES = (bool, int, float, complex, str)
+_PLAIN_TYPES = (bool, int, float, complex, str, np.generic)  # (np.generic: numpy scalars)
 
 
 def _aval_key(x: Any) -> tuple:

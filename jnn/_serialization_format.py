@@ -57,7 +57,10 @@ def _dtype_table() -> dict[str, np.dtype]:
 DTYPES: dict[str, np.dtype] = _dtype_table()  # every dtype jnn writes and reads, by name
 _CODE_DTYPES = {code: DTYPES[name] for name, code in NATIVE_CODES.items() if name in DTYPES}
 _CODE_NAMES = {code: name for name, code in NATIVE_CODES.items() if name in DTYPES}
-_KINDS = ("jax", "numpy", "numpy_scalar")
+# JAX's PRNG implementations: a typed key array is stored as its key data (uint32) and
+# rebuilt with its implementation, named by its kind (``"key_threefry2x32"``)
+KEY_IMPLS = ("threefry2x32", "rbg", "unsafe_rbg")
+_KINDS = ("jax", "numpy", "numpy_scalar", *(f"key_{impl}" for impl in KEY_IMPLS))
 
 
 class FormatError(Exception):
@@ -196,6 +199,21 @@ class Encoder:
                                   "jnn.compile and jax.grad: return the value and save it "
                                   "after the call)", list(self._path))
             kind = "jax"
+            if jnp.issubdtype(x.dtype, jax.dtypes.prng_key):  # a generator's state
+                impl = str(jax.random.key_impl(x))
+                if impl not in KEY_IMPLS:
+                    raise Unsupported(f"a PRNG key array of implementation {impl!r} (supported:"
+                                      f" {', '.join(KEY_IMPLS)})", list(self._path))
+                node = self._nodes.get(id(x))
+                if node is not None:
+                    return node
+                data = jax.random.key_data(x)
+                node = {"tensor": self._new_name(), "kind": f"key_{impl}",
+                        "dtype": dtype_name(data.dtype), "shape": list(data.shape),
+                        "device": _location(x)}
+                self.arrays.append((node["tensor"], data))
+                self._nodes[id(x)] = node
+                return node
         elif isinstance(x, np.ndarray):
             kind = "numpy"
         elif isinstance(x, np.generic):
@@ -362,7 +380,11 @@ def tensor_key(node: dict) -> TensorKey:
         raise FormatError(f"tensor {name!r}: unknown or unsupported dtype {dtype!r}")
     if not _is_shape(shape) or (kind == "numpy_scalar" and shape):
         raise FormatError(f"tensor {name!r}: bad shape {shape!r}")
-    if (device is not None or kind == "jax") and type(device) is not str:
+    if kind.startswith("key_") and (dtype != "uint32" or not shape):
+        raise FormatError(f"tensor {name!r}: a PRNG key's data must be uint32 with a last "
+                          f"dimension, not {dtype} of shape {shape!r}")
+    if (device is not None or kind != "numpy" and kind != "numpy_scalar") and \
+            type(device) is not str:
         raise FormatError(f"tensor {name!r}: bad device {device!r}")
     return TensorKey(name, kind, dtype, tuple(shape), device)
 

@@ -38,11 +38,15 @@ a number with ``.``, ``e`` or ``E``                       ``float``
 ``{"tensor": NAME, "kind": K, "dtype": D,                 an array: tensor ``NAME`` of the
 "shape": [...], "device": LOC}``                          header. ``K``: ``"jax"`` (a
                                                           ``jax.Array``; ``LOC``, only for
-                                                          these, is the device it was saved
+                                                          these and keys, is the device it was saved
                                                           from as torch names it: ``"cpu"``,
                                                           ``"cuda:0"``), ``"numpy"`` (an
-                                                          ``np.ndarray``) or ``"numpy_scalar"``
-                                                          (a NumPy scalar, shape ``[]``)
+                                                          ``np.ndarray``), ``"numpy_scalar"``
+                                                          (a NumPy scalar, shape ``[]``) or
+                                                          ``"key_IMPL"`` (a typed PRNG key
+                                                          array, ``get_rng_state()``: its
+                                                          uint32 key data; IMPL one of
+                                                          threefry2x32, rbg, unsafe_rbg)
 ========================================================  =====================================
 
 ``D`` is the NumPy/ml_dtypes dtype name. These dtypes are stored with their safetensors
@@ -90,7 +94,8 @@ FILE_LIKE = str | os.PathLike | IO[bytes]
 MAP_LOCATION = Callable[[jax.Array, str], Any] | jax.Device | str | int | dict | None
 
 _SUPPORTED = (
-    "jnn.save stores jax.Array, numpy.ndarray, NumPy scalars, nn.Parameter (as its array), "
+    "jnn.save stores jax.Array (PRNG keys too), numpy.ndarray, NumPy scalars, nn.Parameter "
+    "(as its array), "
     "None, bool, int, float and str, in any nesting of list, tuple, dict and "
     "collections.OrderedDict. To save a model or an optimizer, save its state: "
     "jnn.save(model.state_dict(), f), jnn.save(optimizer.state_dict(), f).")
@@ -422,10 +427,13 @@ def _build(header: fmt.Header, buffers: dict[str, np.ndarray], place: Callable) 
     for key in keys:
         array = fmt.tensor_view(buffers[key.name], codes[key.name], key)
         arrays.append(array.copy() if uses[key.name] > 1 else array)  # never two owners
-    on_device = [i for i, key in enumerate(keys) if key.kind == "jax"]
+    on_device = [i for i, key in enumerate(keys)
+                 if key.kind == "jax" or key.kind.startswith("key_")]
     placed = place([arrays[i] for i in on_device], [keys[i].device for i in on_device])
     for i, value in zip(on_device, placed):
-        arrays[i] = value
+        kind = keys[i].kind
+        arrays[i] = value if kind == "jax" else jax.random.wrap_key_data(
+            value, impl=kind.removeprefix("key_"))
     tensors = {key: array[()] if key.kind == "numpy_scalar" else array
                for key, array in zip(keys, arrays)}
     return fmt.Decoder(tensors).decode(structure)

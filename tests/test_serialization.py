@@ -319,6 +319,48 @@ def test_compiled_training_resumes_identically(tmp_path):
     assert _skeleton(ours, values=False) == _skeleton(theirs, values=False)
 
 
+def test_a_checkpoint_with_the_rng_state_resumes_dropout_identically(tmp_path):
+    """torch's checkpoints keep ``torch.get_rng_state()`` so that a resumed run draws the
+    same dropout masks.  jnn's state is a typed PRNG key array: jnn.save stores its key
+    data and implementation (it raised "Cannot interpret 'key<fry>' as a data type")."""
+    def build():
+        model = nn.Sequential(nn.Linear(4, 8), nn.Dropout(0.5), nn.Linear(8, 3))
+        optimizer = jnn.optim.SGD(model.parameters(), lr=0.1)
+        step = jnn.compile(lambda x, y: optimizer.step(lambda: (
+            optimizer.zero_grad(), F.cross_entropy(model(x), y))[1]))
+        return model, optimizer, step
+
+    jnn.manual_seed(0)
+    model, optimizer, step = build()
+    own = jnn.Generator().manual_seed(7)
+    x = jnp.asarray(RNG.standard_normal((6, 4)).astype(np.float32))
+    y = jnp.asarray(RNG.integers(0, 3, 6).astype(np.int32))
+    for _ in range(3):
+        step(x, y)
+    jnn.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+              "rng": jnn.get_rng_state(), "own": own.get_state(),
+              "rbg": jax.random.key(3, impl="rbg")}, tmp_path / "ckpt.pt")
+    after = [float(step(x, y)) for _ in range(3)]
+    draws = np.asarray(jnn.randn(4, generator=own))
+    expected = {k: np.asarray(v) for k, v in model.state_dict().items()}
+
+    jnn.manual_seed(123)  # a fresh process: other objects, another RNG state
+    model, optimizer, step = build()
+    ckpt = jnn.load(tmp_path / "ckpt.pt")
+    model.load_state_dict(ckpt["model"])
+    optimizer.load_state_dict(ckpt["optimizer"])
+    jnn.set_rng_state(ckpt["rng"])
+    own = jnn.Generator()
+    own.set_state(ckpt["own"])
+    assert [float(step(x, y)) for _ in range(3)] == after
+    np.testing.assert_array_equal(np.asarray(jnn.randn(4, generator=own)), draws)
+    for key, value in model.state_dict().items():
+        np.testing.assert_array_equal(np.asarray(value), expected[key], err_msg=key)
+    assert str(jax.random.key_impl(ckpt["rbg"])) == "rbg"
+    np.testing.assert_array_equal(jax.random.key_data(ckpt["rbg"]),
+                                  jax.random.key_data(jax.random.key(3, impl="rbg")))
+
+
 @pytest.mark.parametrize("make", [
     lambda lr, opt: lr.ReduceLROnPlateau(opt, patience=1),  # 'best': inf
     lambda lr, opt: lr.SequentialLR(opt, [lr.LinearLR(opt, total_iters=2),
@@ -533,6 +575,8 @@ def _header_with(structure: object, **entry: object) -> bytes:
     (_header_with({**_W, "dtype": "float16"}), "stored as F32"),
     (_header_with({**_W, "shape": [2, 2]}), "needs 16"),
     (_header_with({**_W, "kind": "pickle"}), "kind 'pickle'"),
+    (_header_with({**_W, "kind": "key_evil"}), "kind 'key_evil'"),
+    (_header_with({**_W, "kind": "key_threefry2x32"}), "PRNG key's data must be uint32"),
     (_header_with({**_W, "dtype": "object"}), "unsupported dtype 'object'"),
     (_header_with({"set": [1, 2]}), "unknown structure node"),
     (_header_with({"dict": [[[1], 2]]}), "not hashable"),

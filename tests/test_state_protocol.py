@@ -701,6 +701,46 @@ def test_weakly_typed_array_arguments_after_warm_up_are_traced_apart():
     assert step.trace_count == 4  # strong scalar, weak scalar, weak (1, 2), strong (1, 2)
 
 
+beta_for_test = np.float32(0.0)
+
+
+@pytest.mark.parametrize("where", ["global", "closure", "attribute", "item"])
+def test_a_numpy_scalar_the_step_reads_is_part_of_the_key(where):
+    """``beta = schedule[step]`` with a numpy schedule gives numpy scalars (np.float32,
+    np.int64, ...): neither Python numbers nor arrays, they were compiled in at the first
+    trace and never looked at again (every later step trained with the first beta)."""
+    global beta_for_test
+    tmodel, topt, jmodel, jopt = twins()
+    schedule = np.linspace(0.0, 2.0, 5, dtype=np.float32)
+    cfg = type("Config", (), {})()
+    hp = {}
+    beta = schedule[0]
+
+    @jnn.compile
+    def step(x, y):
+        value = {"global": lambda: beta_for_test, "closure": lambda: beta,
+                 "attribute": lambda: cfg.beta, "item": lambda: hp["beta"]}[where]()
+
+        def closure():
+            jopt.zero_grad()
+            return F.mse_loss(jmodel(x), y) * value
+        return jopt.step(closure)
+
+    try:
+        for i in range(5):
+            beta_for_test = beta = cfg.beta = hp["beta"] = schedule[i]
+            loss = step(jnp.asarray(X), jnp.asarray(Y))
+            topt.zero_grad()
+            tloss = tF.mse_loss(tmodel(torch.from_numpy(X)), torch.from_numpy(Y)) * float(
+                schedule[i])
+            tloss.backward()
+            topt.step()
+            np.testing.assert_allclose(float(loss), tloss.item(), rtol=1e-5, atol=1e-7,
+                                       err_msg=f"step {i}")
+        assert_same_weights(tmodel, jmodel)
+    finally:
+        beta_for_test = np.float32(0.0)
+
 scale_for_test = 0.5
 
 
