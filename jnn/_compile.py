@@ -1491,23 +1491,25 @@ class CompiledFunction:
                 or (self._explicit is None and self._closure_ids() != fast[2])
                 or (self._attr_watch and self._attribute_values() != fast[5])):
             return False
-        if versions.structure != fast[0] or versions.cells != fast[1] or versions.spec != spec:
-            if fast is self._fast and self._elsewhere_only([]):
-                pass  # only other models changed: the memo holds, with the new versions
-            elif versions.structure != fast[0] or versions.cells != fast[1]:
+        if versions.structure != fast[0] or versions.cells != fast[1]:
+            if not (fast is self._fast and self._elsewhere_only([])):
+                return False  # (else only other models changed: the memo holds)
+        elif versions.spec != spec:
+            # Training flags changed (train()/eval(), this model's or another's): the same
+            # program while this function's specs are the very objects it was keyed on
+            # (specs are cached per set of training flags: a train/eval round trip).
+            seen = _state.log_position()
+            specs = self._specs
+            i = 0
+            for m in self._roots:
+                if isinstance(m, Module):
+                    if i == len(specs) or _pytree.spec_of(m) is not specs[i]:
+                        return False
+                    i += 1
+            if i != len(specs):
                 return False
-            else:
-                # Some of this function's specs may have changed (its train()/eval()): the
-                # same program while they are the very objects it was keyed on (specs are
-                # cached per set of training flags: a train/eval round trip).
-                seen = _state.log_position()
-                specs = tuple(_pytree.spec_of(m) for m in self._roots
-                              if isinstance(m, Module))
-                if len(specs) != len(self._specs) or not all(map(operator.is_, specs,
-                                                                   self._specs)):
-                    return False
-                self._spec_version = versions.spec
-                self._seen = seen  # (spec changes alone since: all re-read now)
+            self._spec_version = versions.spec
+            self._seen = seen  # (spec changes alone since: all re-read now)
         for (_, group), values in zip(self._groups, options):
             # every option the same object as at the memo's call (a scheduler's new lr is
             # a new float): the cached device scalars in `hyper` are still current
