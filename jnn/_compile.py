@@ -1316,7 +1316,7 @@ class CompiledFunction:
                     self._memo = None
                     if not kwargs and all(isinstance(a, jax.Array) for a in args):
                         self._memo = (tuple(type(a) for a in args),
-                                      tuple((a.shape, a.dtype, a.weak_type) for a in args),
+                                      tuple(a.aval for a in args),
                                       self._fast, _state.versions.spec, entry, layout, hyper,
                                       [tuple(g.values()) for _, g in self._groups],
                                       source.layout, plan)
@@ -1403,7 +1403,7 @@ class CompiledFunction:
         if (entry.compiled and out_layout is layout and not entry.cleared
                 and not kwargs and all(isinstance(a, jax.Array) for a in args)):
             self._memo = (tuple(type(a) for a in args),
-                          tuple((a.shape, a.dtype, a.weak_type) for a in args), self._fast,
+                          tuple(a.aval for a in args), self._fast,
                           _state.versions.spec, entry, layout, call[2],
                           [tuple(g.values()) for _, g in self._groups])
         return entry.result(out_arrays)
@@ -1482,9 +1482,10 @@ class CompiledFunction:
         options = memo[7]
         if len(args) != len(types_):
             return False
-        for a, t, (shape, dtype, weak) in zip(args, types_, avals):
-            if (type(a) is not t or a.shape != shape or a.dtype != dtype
-                    or a.weak_type != weak):  # (jnp.asarray(2.0) is weakly typed)
+        for a, t, aval in zip(args, types_, avals):
+            # (the aval: shape, dtype and weak type — jnp.asarray(2.0) is weakly typed —
+            # one cached object for most arrays, so mostly an identity check)
+            if type(a) is not t or (a.aval is not aval and not a.aval == aval):
                 return False
         versions = _state.versions  # the fast key's parts, cheapest first (objects: none)
         if (_state.state.grad_enabled is not fast[4] or fast[3]
