@@ -597,7 +597,7 @@ class _Store:
     """
 
     __slots__ = ("layout", "plan", "buffers", "materialized", "cache", "bulk", "whole",
-                 "shared", "reads", "hits")
+                 "shared", "reads", "hits", "maker", "handed")
 
     def __init__(self, layout: _Layout, plan: _Plan, buffers: list[Any],
                  previous: _Store | None = None) -> None:
@@ -620,11 +620,14 @@ class _Store:
         # hands out with its store (CompiledFunction._next_hot)
         self.reads: frozenset[int] = frozenset()
         self.hits = False
+        self.maker: Any = None  # the CompiledFunction whose call made it
+        self.handed = False  # its call handed values out with it
 
     def handed_out(self, indices: tuple[int, ...], values: list[Any]) -> None:
         """Values the call copied out with its outputs (those a loop reads every step): a
         read of one is a dict lookup, with no program of its own."""
         self.cache = cache = {"data": {}, "grad": {}}
+        self.handed = True
         layout = self.layout
         n_data, first_grad = len(layout.data), len(self.plan.avals) - layout.n_grads()
         for i, value in zip(indices, values):
@@ -659,7 +662,7 @@ class _Store:
         # reading a weight after a compiled step): the stored value is data, and a traced
         # copy would hide the "not threaded" error and leak.
         with jax.ensure_compile_time_eval():
-            if len(self.reads) >= _PARTIAL_READS or kind in self.bulk:
+            if kind in self.bulk or self._reads_of(kind) >= _PARTIAL_READS:
                 # Many reads of one kind (a state_dict() per step reads every weight): copy
                 # all the cells of that kind out in one program; the store stays packed.
                 self._read_all(kind)
@@ -673,6 +676,11 @@ class _Store:
                 raise _failed_after_return() from error
         cache[id(owner)] = value
         return value
+
+    def _reads_of(self, kind: str) -> int:
+        """How many values of ``kind`` were copied out of this store one by one."""
+        n_data = len(self.layout.data)
+        return sum(1 for i in self.reads if (i < n_data) == (kind == "data"))
 
     def read_whole(self, kind: str) -> None:
         """Copy every cell of ``kind`` out now, in one program (a ``state_dict()`` is
@@ -792,8 +800,7 @@ class _Entry:
         self.keep: Any = None
         # Positions (among the roots) of the optimizers whose step() the trace ran
         self.stepped: tuple[int, ...] = ()
-        # The program that also hands out copies of some cells (_hot_program), by
-        # (indices, donating)
+        # The programs that also hand out copies of some cells (_hot_program), by indices
         self.hot: dict[tuple, Any] = {}
 
     def serves(self, layout: _Layout) -> bool:
@@ -1318,8 +1325,7 @@ class CompiledFunction:
                         self._memo = (tuple(type(a) for a in args),
                                       tuple(a.aval for a in args),
                                       self._fast, _state.versions.spec, entry, layout, hyper,
-                                      [tuple(g.values()) for _, g in self._groups],
-                                      source.layout, plan)
+                                      self._options_memo(options), source.layout, plan)
                     return out
             with _state.LOCK:  # else as any evaluation step: its cells come out first
                 if not source.refresh(layout):
@@ -1385,6 +1391,7 @@ class CompiledFunction:
             # is pending (a training step's) stays the newest state, packed.
             return entry.result(out_arrays)
         new_store = _Store(out_layout, entry.out_plan, new_packed)
+        new_store.maker = self
         _state.push_pending(new_store, replaced=store if from_store else None)
         self._store = new_store
         if entry.cleared:  # zero_grad() inside the program
@@ -1405,7 +1412,7 @@ class CompiledFunction:
             self._memo = (tuple(type(a) for a in args),
                           tuple(a.aval for a in args), self._fast,
                           _state.versions.spec, entry, layout, call[2],
-                          [tuple(g.values()) for _, g in self._groups])
+                          self._options_memo(options))
         return entry.result(out_arrays)
 
     def _call_from(self, entry: _Entry, source: _Store, layout: _Layout, plan: _Plan,
@@ -1474,27 +1481,27 @@ class CompiledFunction:
         self._adopted = order
         return True
 
-    def _unchanged(self, memo: tuple, args: tuple) -> bool:
+    def _unchanged(self, memo: tuple, args: tuple) -> tuple | None:
         """What a memo (``_call_again``'s, ``_eval_again``'s) assumes still holds: arguments
         of the same types and shapes, the same objects and cells (fast key), the same specs
-        and every optimizer option the same object."""
+        and optimizer options that give the same program.  Returns the memo to call with
+        (updated: new versions, a scheduler's new learning rate), or None."""
         types_, avals, fast, spec = memo[:4]
-        options = memo[7]
         if len(args) != len(types_):
-            return False
+            return None
         for a, t, aval in zip(args, types_, avals):
             # (the aval: shape, dtype and weak type — jnp.asarray(2.0) is weakly typed —
             # one cached object for most arrays, so mostly an identity check)
             if type(a) is not t or (a.aval is not aval and not a.aval == aval):
-                return False
+                return None
         versions = _state.versions  # the fast key's parts, cheapest first (objects: none)
         if (_state.state.grad_enabled is not fast[4] or fast[3]
                 or (self._explicit is None and self._closure_ids() != fast[2])
                 or (self._attr_watch and self._attribute_values() != fast[5])):
-            return False
+            return None
         if versions.structure != fast[0] or versions.cells != fast[1]:
             if not (fast is self._fast and self._elsewhere_only([])):
-                return False  # (else only other models changed: the memo holds)
+                return None  # (else only other models changed: the memo holds)
         elif versions.spec != spec:
             # Training flags changed (train()/eval(), this model's or another's): the same
             # program while this function's specs are the very objects it was keyed on
@@ -1505,29 +1512,45 @@ class CompiledFunction:
             for m in self._roots:
                 if isinstance(m, Module):
                     if i == len(specs) or _pytree.spec_of(m) is not specs[i]:
-                        return False
+                        return None
                     i += 1
             if i != len(specs):
-                return False
+                return None
             self._spec_version = versions.spec
             self._seen = seen  # (spec changes alone since: all re-read now)
+        options = memo[7][0]
         for (_, group), values in zip(self._groups, options):
-            # every option the same object as at the memo's call (a scheduler's new lr is
-            # a new float): the cached device scalars in `hyper` are still current
+            # every option the same object as at the memo's call: the device scalars in
+            # `hyper` are still current.  A scheduler's new lr is a new float: new scalars
+            # for the same program (its static options unchanged), on the short path still
             if len(group) != len(values) or not all(map(operator.is_, group.values(), values)):
-                return False
+                fresh = [opt._compiled_options(g) for opt, g in self._groups]
+                if tuple(s for _, s in fresh) != memo[7][1]:
+                    return None
+                memo = (*memo[:6], [h for h, _ in fresh], self._options_memo(fresh), *memo[8:])
+                self._memo = memo
+                break
         if fast is not self._fast or spec != self._spec_version:
-            self._memo = (*memo[:2], self._fast, self._spec_version, *memo[4:])
-        return True
+            memo = self._memo = (*memo[:2], self._fast, self._spec_version, *memo[4:])
+        return memo
+
+    def _options_memo(self, options: list) -> tuple:
+        """What a memo keeps of the optimizers' options: every group's values (checked by
+        identity) and the static parts they gave (``_compiled_options``)."""
+        return ([tuple(g.values()) for _, g in self._groups], tuple(s for _, s in options))
 
     def _eval_again(self, memo: tuple, args: tuple) -> Any:
         """A steady evaluation step beside a training step's pending store (``_call_from``
         last time): the same checks as ``_call_again``, then the same composed program on
         the newest store of that training layout; else ``_MISS``."""
-        entry, layout, hyper, source_layout, plan = memo[4], memo[5], memo[6], memo[8], memo[9]
+        source_layout = memo[8]
         source = next((s for s in _state.versions.pending if s.layout is source_layout), None)
-        if source is None or not self._unchanged(memo, args):
+        if source is None:
             return _MISS
+        memo = self._unchanged(memo, args)
+        if memo is None:
+            return _MISS
+        entry, layout, hyper, plan = memo[4], memo[5], memo[6], memo[9]
         arrays = self._with_lifted(args)
         if arrays is None:
             return _MISS
@@ -1549,22 +1572,26 @@ class CompiledFunction:
         """A steady training loop's call: the same program, arguments of the same types and
         shapes, the same objects, state still packed in this function's store.  Checks
         exactly what the full path would find unchanged, then calls; else ``_MISS``."""
-        entry, layout, hyper = memo[4:7]
+        layout = memo[5]
         store = self._store
         if store is None or store.layout is not layout or store not in _state.versions.pending:
             store = self._twin_store(layout)  # another function's store of the same cells
             if store is None:
                 return _MISS
-        if not self._unchanged(memo, args):
+        memo = self._unchanged(memo, args)
+        if memo is None:
             return _MISS
+        entry, layout, hyper = memo[4:7]
         arrays = self._with_lifted(args)
         if arrays is None:
             return _MISS
         packed = store.buffers
-        hot = self._next_hot(entry, store) if store.reads or self._hot[1] else ()
-        program = entry.jitted if not store.shared else self._keeping(entry, packed)
+        hot = self._next_hot(entry, store) if (
+            store.reads or self._hot[1] or self._hot_streak) else ()
         if hot:
-            program = self._hot_program(entry, hot, program is entry.jitted)
+            program = self._hot_program(entry, hot)
+        else:
+            program = entry.jitted if not store.shared else self._keeping(entry, packed)
         try:
             outputs = program(packed, layout.gather_direct(), hyper, arrays)
             if hot:
@@ -1587,6 +1614,7 @@ class CompiledFunction:
             layout.scatter_direct(new_direct)
         self._read_only = False
         new_store = _Store(layout, entry.out_plan, new_packed, store)
+        new_store.maker = self
         if hot:
             new_store.handed_out(hot, handed)
         _state.push_pending(new_store, replaced=store)
@@ -1603,31 +1631,37 @@ class CompiledFunction:
         held, hot = self._hot
         if held is not entry:
             hot = ()
+        if store.maker is not self:
+            # made by another function threading the same cells (a GAN's other step):
+            # what was read after it tells nothing about this function's own stores
+            self._hot = (entry, hot)
+            return hot
         reads = store.reads
         if reads:
-            self._hot_idle = 0
             self._hot_streak = self._hot_streak + 1 if reads == self._hot_reads else 1
             self._hot_reads = reads
             if self._hot_streak >= _HOT_STREAK and not reads.issubset(hot):
                 grown = tuple(sorted(reads.union(hot)))
-                if len(grown) <= _HOT_CELLS and (len(entry.hot) < _HOT_PROGRAMS or any(
-                        k[0] == grown for k in entry.hot)):
+                if len(grown) <= _HOT_CELLS and (len(entry.hot) < _HOT_PROGRAMS
+                                                 or grown in entry.hot):
                     hot = grown
         else:
             self._hot_streak, self._hot_reads = 0, frozenset()
-            if hot and not store.hits:
-                self._hot_idle += 1
-                if self._hot_idle >= _HOT_IDLE:
-                    hot = ()
-            else:
-                self._hot_idle = 0
+        if store.handed and not store.hits:
+            # nobody read what this store's call handed out (other values maybe)
+            self._hot_idle += 1
+            if self._hot_idle >= _HOT_IDLE:
+                hot, self._hot_idle = (), 0
+        else:
+            self._hot_idle = 0
         self._hot = (entry, hot)
         return hot
 
-    def _hot_program(self, entry: _Entry, hot: tuple[int, ...], donating: bool) -> Any:
+    def _hot_program(self, entry: _Entry, hot: tuple[int, ...]) -> Any:
         """``entry``'s program that also returns copies of the cells ``hot`` of its new
-        store (no new trace of the function; one XLA compile per set of cells)."""
-        program = entry.hot.get((hot, donating))
+        store (no new trace of the function; one XLA compile per set of cells).  It donates
+        its input store (see ``_keeping``: reads no longer share the stores it makes)."""
+        program = entry.hot.get(hot)
         if program is None:
             jitted, plan, checks = entry.jitted, entry.out_plan, self.checks
 
@@ -1636,9 +1670,8 @@ class CompiledFunction:
                 values = plan.unpack((outputs[1] if checks else outputs)[0])
                 return outputs, [jnp.array(values[i], copy=True) for i in hot]
 
-            program = jax.jit(handing_out,
-                              donate_argnums=(0,) if donating and self.donate else ())
-            entry.hot[(hot, donating)] = program
+            program = jax.jit(handing_out, donate_argnums=(0,) if self.donate else ())
+            entry.hot[hot] = program
             self.compile_count += 1
         return program
 

@@ -457,6 +457,42 @@ def test_values_read_after_every_step_come_out_of_the_step_itself(monkeypatch, r
                                        err_msg=f"step {i} {k}")
 
 
+def test_a_per_step_scheduler_keeps_the_short_path_and_handed_out_reads(monkeypatch):
+    """A scheduler stepped after every optimizer step gives a new lr each call: the same
+    program with new option scalars (no trace, no full path), so a weight logged per step
+    is handed out by the step as without a scheduler; logging only every 4th step hands
+    nothing out.  Both train as torch."""
+    from jnn import _compile
+
+    full = collections.Counter()
+    original = _compile.CompiledFunction._call_again
+
+    def counted(self, memo, args):
+        out = original(self, memo, args)
+        full[out is _compile._MISS] += 1
+        return out
+    monkeypatch.setattr(_compile.CompiledFunction, "_call_again", counted)
+    for every in (1, 4):
+        full.clear()
+        tmodel, topt, jmodel, jopt = twins()
+        tsched = torch.optim.lr_scheduler.ExponentialLR(topt, 0.9)
+        jsched = jnn.optim.lr_scheduler.ExponentialLR(jopt, 0.9)
+        step = compiled_step(jmodel, jopt)
+        for i in range(10):
+            loss = step(jnp.asarray(X), jnp.asarray(Y))
+            tloss = torch_step(tmodel, topt)
+            jsched.step()
+            tsched.step()
+            np.testing.assert_allclose(float(loss), tloss, rtol=1e-5, err_msg=f"step {i}")
+            if i % every == 0:
+                np.testing.assert_allclose(np.asarray(jmodel[2].weight.data),
+                                           tmodel[2].weight.detach().numpy(), rtol=1e-5,
+                                           atol=1e-6)
+        assert_same_weights(tmodel, jmodel)
+        assert step.trace_count == 1 and full[True] == 0 and full[False] >= 8
+        assert bool(step._hot[1]) == (every == 1)
+
+
 def test_large_values_read_between_steps_are_never_deleted_by_later_steps():
     """Arrays the script kept from a large layer (a logged weight, its numpy view, a copy
     placed on the device again, a state_dict, a gradient) keep the values they had, step
@@ -1031,6 +1067,33 @@ def test_no_grad_in_another_thread_does_not_affect_this_one():
         release.set()
         t.join()
 
+
+
+def test_another_thread_reading_state_while_a_step_traces_never_sees_a_tracer():
+    """A logging or checkpointing thread reads weights, gradients and buffers while the
+    main thread's compiled step traces (the objects hold tracers meanwhile): it waits
+    for the trace and reads concrete values, as torch's reader would see tensors."""
+    model = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.Linear(8, 2))
+    opt = jnn.optim.Adam(model.parameters(), lr=0.05)
+    step = compiled_step(model, opt)
+    step(jnp.asarray(X), jnp.asarray(Y))  # a .grad exists from now on
+    seen, stop = collections.Counter(), threading.Event()
+
+    def reader():
+        while not stop.is_set():
+            for value in (model[2].weight.data, model[0].weight.grad, model[1].running_mean):
+                seen[isinstance(value, jax.core.Tracer)] += 1
+
+    t = threading.Thread(target=reader)
+    t.start()
+    try:
+        for shape in [(6, 4), (5, 4), (3, 4)]:  # new shapes: traced while the reader runs
+            step(jnp.ones(shape), jnp.ones((shape[0], 2)))
+    finally:
+        stop.set()
+        t.join()
+    assert seen[False] > 0 and seen[True] == 0, seen
+    assert step.trace_count == 3
 
 # -- parameters outside forward behave like tensors ------------------------------------------
 

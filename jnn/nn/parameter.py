@@ -150,6 +150,11 @@ class Parameter:
         value = self._value
         if type(value) is _state.LostState:
             raise value.error()
+        if isinstance(value, jax.core.Tracer) and not _state.LOCK._is_owned():
+            # Another thread's compiled call is tracing (it swapped tracers into the
+            # objects and holds the lock until they are restored): read after it
+            with _state.LOCK:
+                return self._data
         return value
 
     @_data.setter
@@ -168,6 +173,9 @@ class Parameter:
         value = self._gradient
         if type(value) is _state.LostState:
             raise value.error()
+        if isinstance(value, jax.core.Tracer) and not _state.LOCK._is_owned():
+            with _state.LOCK:  # (as _data)
+                return self._grad
         return value
 
     @_grad.setter

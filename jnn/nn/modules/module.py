@@ -181,8 +181,12 @@ class Module:
         buffers = d.get("_buffers")
         if buffers is not None and name in buffers:
             value = buffers[name]
-            if (_state.state.threaded is not None and value is not None
-                    and not isinstance(value, jax.core.Tracer)):
+            if isinstance(value, jax.core.Tracer):
+                if not _state.LOCK._is_owned():
+                    # another thread's compiled call is tracing (see Parameter._data)
+                    with _state.LOCK:
+                        return buffers[name]
+            elif _state.state.threaded is not None and value is not None:
                 _unthreaded(self, name, "buffer")
             return value
         modules = d.get("_modules")
