@@ -397,6 +397,16 @@ class _Layout:
         return {*(id(p) for p in self.data), *(id(c) for c, _ in self.buffers),
                 *(id(g) for g in self.gens)}
 
+    def shadows(self, lazy: list[Any], direct: list[Any]) -> list[tuple[tuple, Any]]:
+        """``(owner key, value)`` of the parameters', gradients' and buffers' values
+        ``lazy`` and ``direct`` (as gathered), for ``_state.push_shadows``."""
+        n, first_grad = len(self.data), len(lazy) - len(self.grads)
+        pairs = [*(((id(p), "data"), v) for p, v in zip(self.data, lazy[:n])),
+                 *(((id(p), "grad"), v) for p, v in zip(self.grads, lazy[first_grad:])),
+                 *(((id(c), k), v) for (c, k), v in zip(self.buffers, direct))]
+        # (a trace inside another's: the outer one's values stand)
+        return [(k, v) for k, v in pairs if not isinstance(v, jax.core.Tracer)]
+
     def gather_direct(self) -> list[Any]:
         if not self.buffers and not self.gens:
             return []
@@ -1891,6 +1901,8 @@ class CompiledFunction:
             # The objects hold concrete values (flushed before tracing): keep them to restore.
             with jax.ensure_compile_time_eval():  # key_data of the generator stays concrete
                 original_lazy, original_direct = layout.gather_lazy(), layout.gather_direct()
+            shadows = layout.shadows(original_lazy, original_direct)
+            _state.push_shadows(shadows)
             saved_groups = [(opt, g, dict(g)) for opt, g in groups]
             outer_threaded = st.threaded
             st.compile_depth += 1
@@ -1959,6 +1971,7 @@ class CompiledFunction:
                 with jax.ensure_compile_time_eval():
                     layout.scatter_lazy(original_lazy)
                     layout.scatter_direct(original_direct)
+                _state.pop_shadows(shadows)
                 for opt, g, saved in saved_groups:
                     g.clear()
                     g.update(saved)

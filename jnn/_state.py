@@ -12,6 +12,7 @@ invalidate the cached specs every thread reads.
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 
 class _Versions:
@@ -35,6 +36,32 @@ class _Versions:
 # swaps tracers into shared objects and a call replaces the pending store, which no other
 # thread may observe half-done.  Re-entrant: a write-back happens inside a call too.
 LOCK = threading.RLock()
+
+# While a trace (a jnn.compile'd call, an eager closure's gradient) holds tracers in the
+# objects, the concrete values it swapped out, by (id(owner), kind) -> (thread id, value):
+# what another thread reads there meanwhile (torch's reader sees the step before), without
+# waiting for the trace, whose Python code may be waiting for that thread.
+SHADOWS: dict[tuple[int, Any], tuple[int, Any]] = {}
+
+
+def push_shadows(pairs: list[tuple[tuple[int, Any], Any]]) -> None:
+    me = threading.get_ident()
+    for key, value in pairs:
+        SHADOWS[key] = (me, value)
+
+
+def pop_shadows(pairs: list[tuple[tuple[int, Any], Any]]) -> None:
+    for key, _ in pairs:
+        SHADOWS.pop(key, None)
+
+
+def shadow_of(owner: object, kind: Any, value: Any) -> Any:
+    """``value``, a tracer found in ``owner``'s slot ``kind``: the concrete value a trace
+    of another thread swapped out, or ``value`` itself (this thread's own trace)."""
+    entry = SHADOWS.get((id(owner), kind))
+    if entry is None or entry[0] == threading.get_ident():
+        return value
+    return entry[1]
 
 
 versions = _Versions()

@@ -98,6 +98,9 @@ def differentiate(closure: Callable[[], Any], params: Sequence[Parameter], *,
 
     def f(values: list[jax.Array]) -> tuple[jax.Array, Any]:
         saved = [p._value for p in params]
+        shadows = [((id(p), "data"), v) for p, v in zip(params, saved)
+                   if not isinstance(v, jax.core.Tracer)]
+        _state.push_shadows(shadows)  # (another thread reads these meanwhile)
         st = _state.state
         outer_reads, outer_writes = st.read_log, st.write_log
         st.read_log, st.write_log = {}, {}
@@ -114,6 +117,7 @@ def differentiate(closure: Callable[[], Any], params: Sequence[Parameter], *,
                 _set(c, k, old)
             for p, s in zip(params, saved):
                 p._value = s
+            _state.pop_shadows(shadows)
             reads = st.read_log
             st.read_log, st.write_log = outer_reads, outer_writes
             if outer_reads is not None and reads:

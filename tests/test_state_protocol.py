@@ -14,6 +14,7 @@ import pickle
 import re
 import signal
 import threading
+import time
 import warnings
 import weakref
 
@@ -1094,6 +1095,42 @@ def test_another_thread_reading_state_while_a_step_traces_never_sees_a_tracer():
         t.join()
     assert seen[False] > 0 and seen[True] == 0, seen
     assert step.trace_count == 3
+
+
+def test_a_reader_thread_holding_a_lock_the_trace_needs_does_not_deadlock():
+    """A monitor thread reads a weight while holding its own lock, and the step's forward
+    hook (run while tracing) takes that lock: the reader gets the weight as it was before
+    the step at once (no waiting for the trace), as a torch reader would."""
+    log_lock, in_trace = threading.Lock(), threading.Event()
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+    opt = jnn.optim.SGD(model.parameters(), lr=0.1)
+    before = np.asarray(model[2].weight.data)
+
+    def hook(module, inputs, output):
+        in_trace.set()
+        time.sleep(0.2)  # the monitor takes log_lock meanwhile
+        with log_lock:
+            pass
+
+    model[0].register_forward_hook(hook)
+    step = compiled_step(model, opt)
+    seen = {}
+
+    def monitor():
+        in_trace.wait(10)
+        with log_lock:
+            seen["w"] = model[2].weight.data
+
+    t = threading.Thread(target=monitor, daemon=True)
+    t.start()
+    done = threading.Event()
+    trainer = threading.Thread(target=lambda: (step(jnp.asarray(X), jnp.asarray(Y)),
+                                               done.set()), daemon=True)
+    trainer.start()
+    assert done.wait(30), "deadlock"
+    t.join(10)
+    assert not isinstance(seen["w"], jax.core.Tracer)
+    np.testing.assert_array_equal(np.asarray(seen["w"]), before)
 
 # -- parameters outside forward behave like tensors ------------------------------------------
 

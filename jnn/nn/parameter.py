@@ -150,11 +150,12 @@ class Parameter:
         value = self._value
         if type(value) is _state.LostState:
             raise value.error()
-        if isinstance(value, jax.core.Tracer) and not _state.LOCK._is_owned():
-            # Another thread's compiled call is tracing (it swapped tracers into the
-            # objects and holds the lock until they are restored): read after it
-            with _state.LOCK:
-                return self._data
+        if isinstance(value, jax.core.Tracer):
+            # another thread's trace swapped it in: the value it swapped out
+            shadow = _state.shadow_of(self, "data", value)
+            if shadow is value and self._value is not value:
+                return self._data  # (that trace ended meanwhile: read again)
+            return shadow
         return value
 
     @_data.setter
@@ -173,9 +174,11 @@ class Parameter:
         value = self._gradient
         if type(value) is _state.LostState:
             raise value.error()
-        if isinstance(value, jax.core.Tracer) and not _state.LOCK._is_owned():
-            with _state.LOCK:  # (as _data)
+        if isinstance(value, jax.core.Tracer):  # (as _data)
+            shadow = _state.shadow_of(self, "grad", value)
+            if shadow is value and self._gradient is not value:
                 return self._grad
+            return shadow
         return value
 
     @_grad.setter

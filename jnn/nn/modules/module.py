@@ -182,10 +182,11 @@ class Module:
         if buffers is not None and name in buffers:
             value = buffers[name]
             if isinstance(value, jax.core.Tracer):
-                if not _state.LOCK._is_owned():
-                    # another thread's compiled call is tracing (see Parameter._data)
-                    with _state.LOCK:
-                        return buffers[name]
+                # another thread's trace swapped it in (see Parameter._data)
+                shadow = _state.shadow_of(buffers, name, value)
+                if shadow is value and buffers.get(name) is not value:
+                    return buffers.get(name)
+                return shadow
             elif _state.state.threaded is not None and value is not None:
                 _unthreaded(self, name, "buffer")
             return value
