@@ -892,6 +892,7 @@ class CompiledFunction:
         self._guessed: list[int] | None = None  # lazy positions a traced guess must write
         # The last steady call, for the next one's short path (see _call_again)
         self._memo: tuple | None = None
+        self._group_lists: list[tuple[Any, tuple]] = []  # (optimizer, its param groups)
         # the cells the steady program hands out with its store, and what decides them
         # (_next_hot): (entry, sorted lazy indices)
         self._hot: tuple = (None, ())
@@ -1190,6 +1191,8 @@ class CompiledFunction:
         self._spec_version = _state.versions.spec
         self._groups = [(opt, g) for opt in self._roots if isinstance(opt, Optimizer)
                         for g in opt.param_groups]
+        self._group_lists = [(opt, tuple(opt.param_groups)) for opt in self._roots
+                             if isinstance(opt, Optimizer)]
         watch = {*map(id, self._roots), *map(id, self._layout.data)}
         for root in self._roots:
             if isinstance(root, Module):
@@ -1240,9 +1243,10 @@ class CompiledFunction:
         is_array = tuple(isinstance(x, (jax.Array, np.ndarray)) for x in leaves)
         objects = tuple(id(x) for x in leaves if _is_state_object(x))
         fast = self._fast_key(objects)
-        if fast != self._fast and (self._fast is None or fast[2:] != self._fast[2:]
-                                   or not self._elsewhere_only(
-                                       [x for x in leaves if _is_state_object(x)])):
+        if (fast != self._fast and (self._fast is None or fast[2:] != self._fast[2:]
+                                    or not self._elsewhere_only(
+                                        [x for x in leaves if _is_state_object(x)]))
+                or not self._same_groups()):
             self._discover([x for x in leaves if _is_state_object(x)])
             self._set_fast(objects)
         elif _state.versions.spec != self._spec_version:  # train()/eval(): same cells
@@ -1528,12 +1532,16 @@ class CompiledFunction:
                 return None
             self._spec_version = versions.spec
             self._seen = seen  # (spec changes alone since: all re-read now)
-        options = memo[7][0]
+        if not self._same_groups():
+            return None
+        options, _, volatile = memo[7]
         for (_, group), values in zip(self._groups, options):
             # every option the same object as at the memo's call: the device scalars in
             # `hyper` are still current.  A scheduler's new lr is a new float: new scalars
-            # for the same program (its static options unchanged), on the short path still
-            if len(group) != len(values) or not all(map(operator.is_, group.values(), values)):
+            # for the same program (its static options unchanged), on the short path still.
+            # (an option held in a numpy array may have changed in place: read every call)
+            if volatile or len(group) != len(values) or not all(
+                    map(operator.is_, group.values(), values)):
                 fresh = [opt._compiled_options(g) for opt, g in self._groups]
                 if tuple(s for _, s in fresh) != memo[7][1]:
                     return None
@@ -1544,10 +1552,21 @@ class CompiledFunction:
             memo = self._memo = (*memo[:2], self._fast, self._spec_version, *memo[4:])
         return memo
 
+    def _same_groups(self) -> bool:
+        """The optimizers hold the very param-group dicts discovery found (a script may
+        replace one in place: ``opt.param_groups[0] = {**g, "lr": 0.01}``)."""
+        for opt, groups in self._group_lists:
+            now = opt.param_groups
+            if len(now) != len(groups) or not all(map(operator.is_, now, groups)):
+                return False
+        return True
+
     def _options_memo(self, options: list) -> tuple:
         """What a memo keeps of the optimizers' options: every group's values (checked by
         identity) and the static parts they gave (``_compiled_options``)."""
-        return ([tuple(g.values()) for _, g in self._groups], tuple(s for _, s in options))
+        values = [tuple(g.values()) for _, g in self._groups]
+        return (values, tuple(s for _, s in options),
+                any(type(v) is np.ndarray for group in values for v in group))
 
     def _eval_again(self, memo: tuple, args: tuple) -> Any:
         """A steady evaluation step beside a training step's pending store (``_call_from``
@@ -2172,8 +2191,10 @@ def _describe_change(old: tuple, new: tuple) -> str:
                                 "(register_buffer) or pass them as arrays")
         return "a module's structure changed (train()/eval(), hooks, new parameters)"
     if o_static != n_static:
-        return (f"a non-array argument changed ({o_static!r} -> {n_static!r}): Python scalars "
-                "are static; pass jnp.asarray(value) to make it an input")
+        old_values = ", ".join(_plain(k) for k in o_static)
+        new_values = ", ".join(_plain(k) for k in n_static)
+        return (f"a non-array argument changed ({old_values} -> {new_values}): Python "
+                "scalars are static; pass jnp.asarray(value) to make it an input")
     if o_shapes != n_shapes:
         return f"input shapes or dtypes changed ({o_shapes} -> {n_shapes})"
     if o_tree != n_tree or o_is_array != n_is_array:
@@ -2372,7 +2393,7 @@ def _static_leaf(x: Any, root_pos: dict[int, int]) -> Any:
             f"jnn.compile: argument of type {type(x).__name__} is neither an array nor "
             "hashable; pass arrays, Python scalars, modules or optimizers"
         ) from None
-    return x
+    return _pytree._static_key(x)  # typed: 2, 2.0 and np.float32(2) trace differently
 
 
 def _has_tracer(value: Any, depth: int = 0) -> bool:

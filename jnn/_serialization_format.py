@@ -59,7 +59,7 @@ _CODE_DTYPES = {code: DTYPES[name] for name, code in NATIVE_CODES.items() if nam
 _CODE_NAMES = {code: name for name, code in NATIVE_CODES.items() if name in DTYPES}
 # JAX's PRNG implementations: a typed key array is stored as its key data (uint32) and
 # rebuilt with its implementation, named by its kind (``"key_threefry2x32"``)
-KEY_IMPLS = ("threefry2x32", "rbg", "unsafe_rbg")
+KEY_IMPLS = {"threefry2x32": 2, "rbg": 4, "unsafe_rbg": 4}  # (uint32 words per key)
 _KINDS = ("jax", "numpy", "numpy_scalar", *(f"key_{impl}" for impl in KEY_IMPLS))
 
 
@@ -380,9 +380,12 @@ def tensor_key(node: dict) -> TensorKey:
         raise FormatError(f"tensor {name!r}: unknown or unsupported dtype {dtype!r}")
     if not _is_shape(shape) or (kind == "numpy_scalar" and shape):
         raise FormatError(f"tensor {name!r}: bad shape {shape!r}")
-    if kind.startswith("key_") and (dtype != "uint32" or not shape):
-        raise FormatError(f"tensor {name!r}: a PRNG key's data must be uint32 with a last "
-                          f"dimension, not {dtype} of shape {shape!r}")
+    if kind.startswith("key_"):
+        words = KEY_IMPLS[kind.removeprefix("key_")]
+        if dtype != "uint32" or type(shape) is not list or not shape or shape[-1] != words:
+            raise FormatError(f"tensor {name!r}: a {kind.removeprefix('key_')} PRNG key's "
+                              f"data must be uint32 with a last dimension of {words}, not "
+                              f"{dtype} of shape {shape!r}")
     if (device is not None or kind != "numpy" and kind != "numpy_scalar") and \
             type(device) is not str:
         raise FormatError(f"tensor {name!r}: bad device {device!r}")

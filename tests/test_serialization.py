@@ -577,6 +577,7 @@ def _header_with(structure: object, **entry: object) -> bytes:
     (_header_with({**_W, "kind": "pickle"}), "kind 'pickle'"),
     (_header_with({**_W, "kind": "key_evil"}), "kind 'key_evil'"),
     (_header_with({**_W, "kind": "key_threefry2x32"}), "PRNG key's data must be uint32"),
+    (_header_with({**_W, "kind": "key_rbg", "dtype": "uint32"}), "last dimension of 4"),
     (_header_with({**_W, "dtype": "object"}), "unsupported dtype 'object'"),
     (_header_with({"set": [1, 2]}), "unknown structure node"),
     (_header_with({"dict": [[[1], 2]]}), "not hashable"),

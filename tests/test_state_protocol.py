@@ -494,6 +494,31 @@ def test_a_per_step_scheduler_keeps_the_short_path_and_handed_out_reads(monkeypa
         assert bool(step._hot[1]) == (every == 1)
 
 
+@pytest.mark.parametrize("how", ["replaced group", "numpy lr in place"])
+def test_learning_rates_changed_the_other_ways_scripts_do_reach_a_warm_step(how):
+    """Besides ``g["lr"] = value``: a group dict replaced in the list
+    (``opt.param_groups[0] = {**g, "lr": lr}``), and an lr held in a numpy array changed
+    in place (as torch schedulers ``fill_`` a tensor lr).  A warm compiled step kept the
+    old lr in both (same dict objects, same array object)."""
+    tmodel, topt, jmodel, jopt = twins()
+    if how == "numpy lr in place":
+        jopt.param_groups[0]["lr"] = np.array(0.05)
+    step = compiled_step(jmodel, jopt)
+    for i in range(8):
+        if i >= 3:
+            lr = 0.05 * 0.5 ** i
+            topt.param_groups[0]["lr"] = lr
+            if how == "replaced group":
+                jopt.param_groups[0] = {**jopt.param_groups[0], "lr": lr}
+            else:
+                jopt.param_groups[0]["lr"][...] = lr
+        loss = step(jnp.asarray(X), jnp.asarray(Y))
+        np.testing.assert_allclose(float(loss), torch_step(tmodel, topt), rtol=1e-5,
+                                   err_msg=f"step {i}")
+    assert_same_weights(tmodel, jmodel)
+    assert step.trace_count == 1
+
+
 def test_large_values_read_between_steps_are_never_deleted_by_later_steps():
     """Arrays the script kept from a large layer (a logged weight, its numpy view, a copy
     placed on the device again, a state_dict, a gradient) keep the values they had, step
@@ -700,6 +725,21 @@ def test_plain_attribute_changing_per_call_warns_naming_it():
     with pytest.warns(jnn.RecompileWarning, match="Counting.calls 8 -> 9.*register_buffer"):
         for _ in range(10):
             predict(jnp.asarray(X))
+
+
+def test_scalar_arguments_of_equal_value_and_other_types_are_traced_apart():
+    """2, 2.0 and np.float32(2) are equal, but promote differently (torch too): an int32
+    input times 2.0 is float32.  They shared one program, so after a call with 2 the
+    product of 2.0 overflowed in int32."""
+    scale = jnn.compile(lambda x, s: x * s)
+    x = jnp.asarray([2**30, 3], jnp.int32)
+    tx = torch.tensor([2**30, 3], dtype=torch.int32)
+    for s in [2, 2.0, np.float32(2), True, 2]:
+        out = scale(x, s)
+        expected = tx * (float(s) if isinstance(s, np.floating) else s)
+        assert str(out.dtype) == str(expected.dtype).removeprefix("torch."), (s, out.dtype)
+        np.testing.assert_array_equal(np.asarray(out), expected.numpy())
+    assert scale.trace_count == 4
 
 
 def test_python_scalar_argument_retraces_with_a_named_reason():

@@ -75,6 +75,11 @@ def unflatten_options(vector: jax.Array, treedef: Any) -> dict[str, Any]:
     return jax.tree_util.tree_unflatten(treedef, [vector[i] for i in range(treedef.num_leaves)])
 
 
+def _alpha_probe(value: object) -> None:
+    """torch's ``grad.add(param, alpha=weight_decay)`` with a non-number."""
+    raise TypeError(f"add(): argument 'alpha' must be Number, not {type(value).__name__}")
+
+
 class Optimizer:
     """Base class for optimizers, like ``torch.optim.Optimizer``.
 
@@ -291,6 +296,13 @@ class Optimizer:
                 continue
             if isinstance(value, np.ndarray) and value.ndim == 0:  # lr=np.array(0.1)
                 value = value[()]  # a numpy scalar: a numbers.Real, and hashable
+            default = self.defaults.get(key)
+            if isinstance(default, numbers.Real) and not isinstance(default, bool):
+                # a numeric option (lr, weight_decay, ...): torch computes with what it holds
+                if isinstance(value, (bool, np.bool_)):
+                    value = int(value)  # True is 1, as in torch's arithmetic
+                elif not isinstance(value, (numbers.Real, jax.Array)):
+                    self._bad_option(key, value)
             if isinstance(value, _STATIC_TYPES):
                 static.append((key, value))
             elif isinstance(value, numbers.Real) or isinstance(value, jax.Array):
@@ -304,6 +316,19 @@ class Optimizer:
                 static.append((key, value))
         static.extend(self._static(group))
         return self._prepare_hyper(hyper), tuple(static)
+
+    # Per numeric option, the arithmetic torch's step first does with it: a str or None
+    # there raises Python's own TypeError, which is torch's (see _bad_option)
+    _option_probes: dict[str, Callable[[Any], Any]] = {}
+
+    def _bad_option(self, key: str, value: Any) -> None:
+        """A numeric option holding something else (``group["lr"] = "0.01"``): torch's
+        step raises a TypeError from its arithmetic; so does this, with the same text."""
+        probe = self._option_probes.get(key)
+        if probe is not None:
+            probe(value)
+        raise TypeError(f"{type(self).__name__}: param group option {key!r} must be a number, "
+                        f"not {type(value).__name__}")
 
     def _compiled_options(self, group: dict[str, Any]) -> tuple[jax.Array, tuple]:
         """``_split_options`` for a compiled step's inputs: ``(vector, (treedef, static))``.
@@ -319,8 +344,8 @@ class Optimizer:
         cache = self.__dict__.setdefault("_options_cache", {})
         hit = cache.get(id(group))
         if hit is not None and len(hit[0]) == len(values) and all(
-                a is b for a, b in zip(hit[0], values)):
-            return hit[1], hit[2]
+                a is b and type(a) is not np.ndarray for a, b in zip(hit[0], values)):
+            return hit[1], hit[2]  # (a numpy array may have changed in place: not cached)
         hyper, static = self._split_options(group)
         leaves, treedef = jax.tree_util.tree_flatten(hyper)
         if any(isinstance(v, jax.Array) for v in leaves):  # (an lr tensor): no host sync

@@ -12,6 +12,7 @@ This module also holds the small helpers the other rules share (``adam.py`` impo
 from __future__ import annotations
 
 import numbers
+import operator
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -19,7 +20,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jnn.optim.optimizer import Optimizer, check_fused, check_tensor_lr, multi_tensor
+from jnn.optim.optimizer import (
+    Optimizer,
+    _alpha_probe,
+    check_fused,
+    check_tensor_lr,
+    multi_tensor,
+)
 
 if TYPE_CHECKING:  # optax is imported lazily: it adds ~0.4 s to `import jnn`
     import optax
@@ -363,6 +370,8 @@ class SGD(Optimizer):
 
     PyTorch: ``torch.optim.SGD``.
     """
+
+    _option_probes = {"lr": operator.neg, "weight_decay": _alpha_probe}
 
     _torch_step_owner = "SGD"  # the class torch's step() errors name
 

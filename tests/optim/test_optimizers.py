@@ -231,6 +231,50 @@ def test_numpy_zero_d_lr_trains_as_in_torch(name: str, mode: str) -> None:
     assert_state_dicts_match(topt.state_dict(), jopt.state_dict())
 
 
+@pytest.mark.parametrize("mode", ["closure", "compiled"])
+@pytest.mark.parametrize("name, key, value", [
+    ("SGD", "lr", "0.01"), ("SGD", "lr", None), ("SGD", "weight_decay", "x"),
+    ("Adam", "lr", "0.01"), ("Adam", "lr", None), ("Adam", "weight_decay", "x"),
+    ("AdamW", "lr", "0.01"), ("AdamW", "lr", None), ("AdamW", "weight_decay", "x"),
+    ("Adam", "lr", True),
+])
+def test_an_option_set_to_a_non_number_after_warm_up_is_torchs(name: str, key: str,
+                                                                value: Any, mode: str) -> None:
+    """``group["lr"] = "0.01"`` (a config read as text) after some steps: torch's step
+    raises a TypeError from its arithmetic (its text depends on the optimizer), and a
+    bool is a number there (True: lr 1).  jnn raised KeyError('lr').  The failed step
+    changes nothing: after a valid value, training goes on as torch's."""
+    tmodel, jmodel = twin_models()
+    topt = getattr(torch.optim, name)(tmodel.parameters(), lr=0.05)
+    jopt = getattr(jnn.optim, name)(jmodel.parameters(), lr=0.05)
+    step = jnn_step(jmodel, jopt, PLAIN, mode)
+    for i in range(2):
+        _step_both(tmodel, topt, jmodel, step, i, grads=False)
+    topt.param_groups[0][key] = value
+    jopt.param_groups[0][key] = value
+    if isinstance(value, bool):
+        _step_both(tmodel, topt, jmodel, step, 2, grads=False)
+        return
+    # (torch's Adam has updated its moments and steps when the lr arithmetic raises; jnn's
+    # failed step changes nothing: it goes on as a torch twin that never failed)
+    twin = copy.deepcopy(tmodel)
+    twin_opt = getattr(torch.optim, name)(twin.parameters(), lr=0.05)
+    state = copy.deepcopy(topt.state_dict())
+    state["param_groups"][0][key] = {"lr": 0.05, "weight_decay": 0.0}[key]
+    twin_opt.load_state_dict(state)
+    xs, ys = batches()
+    with pytest.raises(TypeError) as expected:
+        torch_step(tmodel, topt, PLAIN, xs[2], ys[2])
+    before = [np.asarray(p.data) for p in jmodel.parameters()]
+    with pytest.raises(TypeError, match=f"^{re.escape(str(expected.value))}$"):
+        step(xs[2], ys[2])
+    for a, p in zip(before, jmodel.parameters()):
+        np.testing.assert_array_equal(a, np.asarray(p.data))
+    jopt.param_groups[0][key] = twin_opt.param_groups[0][key]
+    for i in (2, 3):
+        _step_both(twin, twin_opt, jmodel, step, i, grads=False)
+
+
 def _reset_state(opt: Any, how: str, first: Any) -> None:
     if how == "assign":
         opt.state = collections.defaultdict(dict)
