@@ -395,7 +395,7 @@ class _Layout:
     def threaded_ids(self) -> set[int]:
         """Owners whose writes of traced values the program threads (see check_write)."""
         return {*(id(p) for p in self.data), *(id(c) for c, _ in self.buffers),
-                *(id(g) for g in self.gens)}
+                *(id(g) for g in self.gens), *(id(o) for o in self.opts)}
 
     def shadows(self, lazy: list[Any], direct: list[Any]) -> list[tuple[tuple, Any]]:
         """``(owner key, value)`` of the parameters', gradients' and buffers' values
@@ -1306,6 +1306,8 @@ class CompiledFunction:
                 lazy = layout.gather_lazy()
                 plan = layout.plan_of(lazy)
                 packed = None
+        for _, g in self._groups:
+            g["params"]  # noqa: B018 - torch's step reads it: a deleted one raises KeyError
         options = [opt._compiled_options(g) for opt, g in self._groups]
         arrays = [x for x, a in zip(leaves, is_array) if a]
         if self._lifted:
@@ -1542,6 +1544,8 @@ class CompiledFunction:
             # (an option held in a numpy array may have changed in place: read every call)
             if volatile or len(group) != len(values) or not all(
                     map(operator.is_, group.values(), values)):
+                if any("params" not in g for _, g in self._groups):
+                    return None  # (the full path's step raises torch's KeyError)
                 fresh = [opt._compiled_options(g) for opt, g in self._groups]
                 if tuple(s for _, s in fresh) != memo[7][1]:
                     return None

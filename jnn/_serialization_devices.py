@@ -59,9 +59,12 @@ def _place_with(fn: Callable, array: np.ndarray, location: str) -> jax.Array:
     result = fn(on_cpu, location)
     if result is None:
         return _put([array], None)[0]
-    if isinstance(result, np.ndarray):
-        return _put([result], None)[0]
-    if not isinstance(result, jax.Array):
+    if not isinstance(result, (jax.Array, np.ndarray)):
         raise TypeError("a map_location callable must return a jax.Array (or None for the "
                         f"default device), got {type(result).__name__}")
-    return result
+    if result.shape != array.shape or result.dtype != array.dtype:
+        # (torch's callable returns the storage it was given, moved: never other data)
+        raise TypeError("a map_location callable must return the array it was given, placed "
+                        f"on a device: got {result.dtype}{list(result.shape)} for the saved "
+                        f"{array.dtype}{list(array.shape)}")
+    return _put([result], None)[0] if isinstance(result, np.ndarray) else result

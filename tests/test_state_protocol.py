@@ -560,6 +560,38 @@ class Config:
     pass
 
 
+@pytest.mark.parametrize("warm", [False, True])
+@pytest.mark.parametrize("state", ["model only", "model twice", "another optimizer"])
+def test_an_optimizer_stepped_but_not_threaded_is_named_and_nothing_changes(state, warm):
+    """``state=`` without the optimizer the function steps: its momentum buffer was left
+    holding a tracer and every later step failed with JAX's UnexpectedTracerError.  Now
+    the step raises jnn's error naming the fix, and training goes on as torch's."""
+    torch.manual_seed(0)
+    tmodel = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
+    jmodel = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+    jmodel.load_state_dict({k: v.numpy() for k, v in tmodel.state_dict().items()})
+    topt = torch.optim.SGD(tmodel.parameters(), lr=0.1, momentum=0.9)
+    jopt = jnn.optim.SGD(jmodel.parameters(), lr=0.1, momentum=0.9)
+
+    def eager_step():
+        jopt.step(lambda: (jopt.zero_grad(), F.mse_loss(jmodel(jnp.asarray(X)),
+                                                        jnp.asarray(Y)))[1])
+    if warm:
+        eager_step()
+        torch_step(tmodel, topt)
+    roots = {"model only": (jmodel,), "model twice": (jmodel, jmodel),
+             "another optimizer": (jmodel, jnn.optim.SGD(nn.Linear(2, 2).parameters()))}
+    step = compiled_step(jmodel, jopt, state=roots[state])
+    before = snapshot(jmodel, jopt)
+    with pytest.raises(RuntimeError, match="steps a SGD that it does not thread.*state="):
+        step(jnp.asarray(X), jnp.asarray(Y))
+    assert_unchanged(before, snapshot(jmodel, jopt))
+    for _ in range(2):
+        eager_step()
+        torch_step(tmodel, topt)
+    assert_same_weights(tmodel, jmodel)
+
+
 def test_bare_parameters_are_threaded_when_named_in_state():
     """A network written from scratch (bare Parameters, a hand-written SGD update): the
     error names `state=`, and `state=(W, b)` then trains as torch."""

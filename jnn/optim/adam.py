@@ -19,6 +19,7 @@ import numpy as np
 from jnn.optim.optimizer import (
     Optimizer,
     _alpha_probe,
+    _betas_probe,
     check_fused,
     check_tensor_betas,
     check_tensor_lr,
@@ -363,7 +364,8 @@ class Adam(Optimizer):
     PyTorch: ``torch.optim.Adam``.
     """
 
-    _option_probes = {"lr": lambda v: v / 1.0, "weight_decay": _alpha_probe}
+    _option_probes = {"lr": lambda v: v / 1.0, "weight_decay": _alpha_probe,
+                      "betas": _betas_probe}
 
     _torch_step_owner = "Adam"  # (AdamW inherits torch's Adam.step too)
 

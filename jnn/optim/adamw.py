@@ -129,7 +129,8 @@ class AdamW(Adam):
     PyTorch: ``torch.optim.AdamW`` (a subclass of Adam there too).
     """
 
-    _option_probes = {"lr": lambda v: v * 0.01, "weight_decay": lambda v: 0.1 * v}
+    _option_probes = {**Adam._option_probes, "lr": lambda v: v * 0.01,
+                      "weight_decay": lambda v: 0.1 * v}
 
     def __init__(self, params: Any, lr: float = 1e-3,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,

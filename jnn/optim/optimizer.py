@@ -75,6 +75,12 @@ def unflatten_options(vector: jax.Array, treedef: Any) -> dict[str, Any]:
     return jax.tree_util.tree_unflatten(treedef, [vector[i] for i in range(treedef.num_leaves)])
 
 
+def _betas_probe(value: Any) -> None:
+    """torch's ``beta1, beta2 = group["betas"]`` and ``1 - beta1`` with a non-pair."""
+    beta1, beta2 = value
+    1 - beta1, 1 - beta2  # noqa: B018
+
+
 def _alpha_probe(value: object) -> None:
     """torch's ``grad.add(param, alpha=weight_decay)`` with a non-number."""
     raise TypeError(f"add(): argument 'alpha' must be Number, not {type(value).__name__}")
@@ -217,9 +223,20 @@ class Optimizer:
                             f"{len(args) + 2} were given")
         if closure is not None and not callable(closure):
             raise TypeError(f"'{type(closure).__name__}' object is not callable")
-        if "lr" in self.defaults:
-            for group in self.param_groups:
-                group["lr"]  # noqa: B018 - torch reads it at every step: a deleted one raises
+        for group in self.param_groups:
+            group["params"]  # noqa: B018 - torch reads both at every step: a deleted one raises
+            if "lr" in self.defaults:
+                group["lr"]  # noqa: B018
+        threaded = _state.state.threaded
+        if threaded is not None and id(self) not in threaded:
+            # stepped inside jnn.compile without being threaded: its state would be left
+            # holding traced values (and never written back)
+            raise RuntimeError(
+                f"jnn.compile: the compiled function steps a {type(self).__name__} that it "
+                "does not thread, so its state (momentum, Adam's moments) would be left "
+                "holding traced values. Pass it with the model — jnn.compile(fn, "
+                "state=(model, optimizer)) — or reach it from the function's closure, "
+                "globals or arguments.")
         if closure is not None:  # repeated eager calls of one closure code compile
             from jnn import _eager_step
 
@@ -303,6 +320,8 @@ class Optimizer:
                     value = int(value)  # True is 1, as in torch's arithmetic
                 elif not isinstance(value, (numbers.Real, jax.Array)):
                     self._bad_option(key, value)
+            elif isinstance(default, tuple) and not isinstance(value, (tuple, list)):
+                self._bad_option(key, value)  # betas="ab", betas=0.9
             if isinstance(value, _STATIC_TYPES):
                 static.append((key, value))
             elif isinstance(value, numbers.Real) or isinstance(value, jax.Array):

@@ -236,7 +236,8 @@ def test_numpy_zero_d_lr_trains_as_in_torch(name: str, mode: str) -> None:
     ("SGD", "lr", "0.01"), ("SGD", "lr", None), ("SGD", "weight_decay", "x"),
     ("Adam", "lr", "0.01"), ("Adam", "lr", None), ("Adam", "weight_decay", "x"),
     ("AdamW", "lr", "0.01"), ("AdamW", "lr", None), ("AdamW", "weight_decay", "x"),
-    ("Adam", "lr", True),
+    ("Adam", "lr", True), ("Adam", "betas", "ab"), ("Adam", "betas", 0.9),
+    ("AdamW", "betas", None),
 ])
 def test_an_option_set_to_a_non_number_after_warm_up_is_torchs(name: str, key: str,
                                                                 value: Any, mode: str) -> None:
@@ -260,7 +261,8 @@ def test_an_option_set_to_a_non_number_after_warm_up_is_torchs(name: str, key: s
     twin = copy.deepcopy(tmodel)
     twin_opt = getattr(torch.optim, name)(twin.parameters(), lr=0.05)
     state = copy.deepcopy(topt.state_dict())
-    state["param_groups"][0][key] = {"lr": 0.05, "weight_decay": 0.0}[key]
+    state["param_groups"][0][key] = {"lr": 0.05, "weight_decay": 0.0,
+                                     "betas": (0.9, 0.999)}[key]
     twin_opt.load_state_dict(state)
     xs, ys = batches()
     with pytest.raises(TypeError) as expected:
@@ -273,6 +275,28 @@ def test_an_option_set_to_a_non_number_after_warm_up_is_torchs(name: str, key: s
     jopt.param_groups[0][key] = twin_opt.param_groups[0][key]
     for i in (2, 3):
         _step_both(twin, twin_opt, jmodel, step, i, grads=False)
+
+
+@pytest.mark.parametrize("mode", ["closure", "compiled"])
+def test_a_deleted_params_key_raises_torchs_key_error(mode: str) -> None:
+    # torch's step reads group["params"] at every step; jnn's step(closure) and a warm
+    # compiled step used their own list of the parameters and trained on
+    tmodel, jmodel = twin_models()
+    topt = torch.optim.SGD(tmodel.parameters(), lr=0.1)
+    jopt = jnn.optim.SGD(jmodel.parameters(), lr=0.1)
+    step = jnn_step(jmodel, jopt, PLAIN, mode)
+    for i in range(3):
+        _step_both(tmodel, topt, jmodel, step, i, grads=False)
+    del topt.param_groups[0]["params"]
+    del jopt.param_groups[0]["params"]
+    xs, ys = batches()
+    with pytest.raises(KeyError, match="params"):
+        torch_step(tmodel, topt, PLAIN, xs[3], ys[3])
+    before = [np.asarray(p.data) for p in jmodel.parameters()]
+    with pytest.raises(KeyError, match="params"):
+        step(xs[3], ys[3])
+    for a, p in zip(before, jmodel.parameters()):
+        np.testing.assert_array_equal(a, np.asarray(p.data))
 
 
 def _reset_state(opt: Any, how: str, first: Any) -> None:
