@@ -658,7 +658,7 @@ def test_map_location_errors():
     # other data than it was given: torch refuses what is not the storage it passed
     for other in (np.zeros(3, np.float32), np.ones(2, np.float64), jnp.zeros((2, 1))):
         with pytest.raises(TypeError, match="must return the array it was given"):
-            jnn.load(io.BytesIO(data), map_location=lambda array, location: other)
+            jnn.load(io.BytesIO(data), map_location=lambda array, location, other=other: other)
     moved = jnn.load(io.BytesIO(data), map_location=lambda array, location: np.asarray(array))
     np.testing.assert_array_equal(np.asarray(moved["j"]), np.ones(2))
     if not any(d.platform == "gpu" for d in jax.devices()):
