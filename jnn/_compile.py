@@ -630,7 +630,9 @@ class _Store:
         # hands out with its store (CompiledFunction._next_hot)
         self.reads: frozenset[int] = frozenset()
         self.hits = False
-        self.maker: Any = None  # the CompiledFunction whose call made it
+        # id() of the CompiledFunction whose call made it (no reference: a pending
+        # store must not keep a finished sweep trial's function alive)
+        self.maker = 0
         self.handed = False  # its call handed values out with it
 
     def handed_out(self, indices: tuple[int, ...], values: list[Any]) -> None:
@@ -1407,7 +1409,7 @@ class CompiledFunction:
             # is pending (a training step's) stays the newest state, packed.
             return entry.result(out_arrays)
         new_store = _Store(out_layout, entry.out_plan, new_packed)
-        new_store.maker = self
+        new_store.maker = id(self)
         _state.push_pending(new_store, replaced=store if from_store else None)
         self._store = new_store
         if entry.cleared:  # zero_grad() inside the program
@@ -1647,7 +1649,7 @@ class CompiledFunction:
             layout.scatter_direct(new_direct)
         self._read_only = False
         new_store = _Store(layout, entry.out_plan, new_packed, store)
-        new_store.maker = self
+        new_store.maker = id(self)
         if hot:
             new_store.handed_out(hot, handed)
         _state.push_pending(new_store, replaced=store)
@@ -1664,7 +1666,7 @@ class CompiledFunction:
         held, hot = self._hot
         if held is not entry:
             hot = ()
-        if store.maker is not self:
+        if store.maker != id(self):
             # made by another function threading the same cells (a GAN's other step):
             # what was read after it tells nothing about this function's own stores
             self._hot = (entry, hot)

@@ -204,16 +204,7 @@ class Encoder:
                 if impl not in KEY_IMPLS:
                     raise Unsupported(f"a PRNG key array of implementation {impl!r} (supported:"
                                       f" {', '.join(KEY_IMPLS)})", list(self._path))
-                node = self._nodes.get(id(x))
-                if node is not None:
-                    return node
-                data = jax.random.key_data(x)
-                node = {"tensor": self._new_name(), "kind": f"key_{impl}",
-                        "dtype": dtype_name(data.dtype), "shape": list(data.shape),
-                        "device": _location(x)}
-                self.arrays.append((node["tensor"], data))
-                self._nodes[id(x)] = node
-                return node
+                kind = f"key_{impl}"
         elif isinstance(x, np.ndarray):
             kind = "numpy"
         elif isinstance(x, np.generic):
@@ -223,15 +214,16 @@ class Encoder:
         node = self._nodes.get(id(x))
         if node is not None:
             return node
-        dtype = dtype_name(x.dtype)
+        data = jax.random.key_data(x) if kind.startswith("key_") else x  # (stored: uint32)
+        dtype = dtype_name(data.dtype)
         if dtype not in DTYPES:
             raise Unsupported(f"an array of dtype {x.dtype} (supported dtypes: "
                               f"{', '.join(DTYPES)})", list(self._path))
         node = {"tensor": self._new_name(), "kind": kind, "dtype": dtype,
-                "shape": list(x.shape)}
-        if kind == "jax":
+                "shape": list(data.shape)}
+        if isinstance(x, jax.Array):
             node["device"] = _location(x)
-        self.arrays.append((node["tensor"], x))
+        self.arrays.append((node["tensor"], data))
         self._nodes[id(x)] = node
         return node
 

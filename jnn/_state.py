@@ -12,6 +12,7 @@ invalidate the cached specs every thread reads.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 
@@ -55,13 +56,15 @@ def pop_shadows(pairs: list[tuple[tuple[int, Any], Any]]) -> None:
         SHADOWS.pop(key, None)
 
 
-def shadow_of(owner: object, kind: Any, value: Any) -> Any:
-    """``value``, a tracer found in ``owner``'s slot ``kind``: the concrete value a trace
-    of another thread swapped out, or ``value`` itself (this thread's own trace)."""
+def shadow_of(owner: object, kind: Any, value: Any, slot: Callable[[], Any]) -> Any:
+    """``value``, a tracer found in ``owner``'s slot ``kind`` (``slot()`` reads it again):
+    the concrete value a trace of another thread swapped out, or ``value`` itself (this
+    thread's own trace), or None where that trace ended meanwhile: read again."""
     entry = SHADOWS.get((id(owner), kind))
-    if entry is None or entry[0] == threading.get_ident():
-        return value
-    return entry[1]
+    if entry is not None and entry[0] != threading.get_ident():
+        return entry[1]
+    # (read after the lookup: a trace restores the slot before it drops its shadows)
+    return None if slot() is not value else value
 
 
 versions = _Versions()

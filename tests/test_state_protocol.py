@@ -451,6 +451,7 @@ def test_values_read_after_every_step_come_out_of_the_step_itself(monkeypatch, r
         torch_step(tmodel, topt)
     assert step._hot[1] == ()
     assert_same_weights(tmodel, jmodel)
+    assert_same_weights(tmodel, copy.deepcopy(jmodel))  # a copy sees the newest step
     for i, (held, want) in enumerate(zip(kept, expected)):
         assert list(held) == list(want)
         for k in want:

@@ -150,12 +150,10 @@ class Parameter:
         value = self._value
         if type(value) is _state.LostState:
             raise value.error()
-        if isinstance(value, jax.core.Tracer):
-            # another thread's trace swapped it in: the value it swapped out
-            shadow = _state.shadow_of(self, "data", value)
-            if shadow is value and self._value is not value:
-                return self._data  # (that trace ended meanwhile: read again)
-            return shadow
+        if isinstance(value, jax.core.Tracer):  # another thread's trace swapped it in?
+            value = _state.shadow_of(self, "data", value, lambda: self._value)
+            if value is None:
+                return self._data
         return value
 
     @_data.setter
@@ -174,11 +172,10 @@ class Parameter:
         value = self._gradient
         if type(value) is _state.LostState:
             raise value.error()
-        if isinstance(value, jax.core.Tracer):  # (as _data)
-            shadow = _state.shadow_of(self, "grad", value)
-            if shadow is value and self._gradient is not value:
+        if isinstance(value, jax.core.Tracer):  # another thread's trace swapped it in?
+            value = _state.shadow_of(self, "grad", value, lambda: self._gradient)
+            if value is None:
                 return self._grad
-            return shadow
         return value
 
     @_grad.setter

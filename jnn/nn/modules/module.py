@@ -181,12 +181,9 @@ class Module:
         buffers = d.get("_buffers")
         if buffers is not None and name in buffers:
             value = buffers[name]
-            if isinstance(value, jax.core.Tracer):
-                # another thread's trace swapped it in (see Parameter._data)
-                shadow = _state.shadow_of(buffers, name, value)
-                if shadow is value and buffers.get(name) is not value:
-                    return buffers.get(name)
-                return shadow
+            if isinstance(value, jax.core.Tracer):  # (see Parameter._data)
+                value = _state.shadow_of(buffers, name, value, lambda: buffers.get(name))
+                return buffers.get(name) if value is None else value
             elif _state.state.threaded is not None and value is not None:
                 _unthreaded(self, name, "buffer")
             return value
