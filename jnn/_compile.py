@@ -2524,6 +2524,34 @@ class CompiledModule:
         return f"CompiledModule({self._orig_mod!r})"
 
 
+@functools.cache
+def _inductor_options() -> dict[str, tuple[type | None, str]]:
+    """torch's inductor option names: the type a value must have (None: any), and the
+    default's type name (see ``_torch_inductor_options.txt``)."""
+    import importlib.resources
+
+    types_ = {"bool": bool, "int": int, "float": float, "str": str, "tuple": tuple,
+              "list": list, "NoneType": type(None), "-": None}
+    text = importlib.resources.files("jnn").joinpath("_torch_inductor_options.txt").read_text()
+    rows = (line.split() for line in text.splitlines() if line and not line.startswith("#"))
+    return {name: (types_[checked], default) for name, checked, default in rows}
+
+
+def _check_inductor_options(options: dict) -> None:
+    """``options=`` as torch.compile's default backend checks them: known names, typed
+    values.  jnn accepts and ignores them (XLA compiles)."""
+    known = _inductor_options()
+    for key, value in options.items():
+        name = key.replace("-", "_") if isinstance(key, str) else key
+        if name not in known:
+            raise RuntimeError(f"Unexpected optimization option {key}, known options are "
+                               f"{list(known)}")
+        expected, default = known[name]
+        if expected is not None and not isinstance(value, expected):
+            raise RuntimeError(f"Unexpected type of attr {key}, got {type(value).__name__} "
+                               f"should be {default}")
+
+
 _TORCH_MODES = ("default", "lite", "reduce-overhead", "max-autotune-no-cudagraphs",
                 "max-autotune")
 # torch._dynamo.list_backends(exclude_tags=()) of torch 2.13: accepted, all compile with XLA
@@ -2566,8 +2594,10 @@ def compile(fn: Any = None, *, state: Any = None, donate: bool = True,  # noqa: 
         donate: donate the old state arrays to XLA (halves peak memory). Default ``True``.
             A call that fails on the device after its inputs were donated loses that
             state (reads then raise); ``donate=False`` keeps it.
-        mode, fullgraph, backend, options: torch.compile's; accepted (a mode must be one
-            of torch's) and otherwise ignored: XLA always compiles the whole graph.
+        mode, fullgraph, backend, options: torch.compile's; checked as torch checks them
+            (a mode, a backend name, and the default backend's option names and value
+            types must be torch's) and otherwise ignored: XLA always compiles the whole
+            graph.
         checks: check values as eager mode does (class targets in range, BCE inputs in
             [0, 1]) inside the program (``jax.experimental.checkify``) and raise torch's
             error after the call, before anything is written back. Costs a host sync per
@@ -2598,6 +2628,8 @@ def compile(fn: Any = None, *, state: Any = None, donate: bool = True,  # noqa: 
                              "`torch._dynamo.list_backends()` for available backends.")
     if options is not None and not isinstance(options, dict):  # torch iterates .items()
         raise AttributeError(f"'{type(options).__name__}' object has no attribute 'items'")
+    if options and backend == "inductor":
+        _check_inductor_options(options)
     if backend is not None and not isinstance(backend, str) and not callable(backend):
         raise BackendCompilerFailed(f"backend='{backend}' raised:\nTypeError: "
                                     f"'{type(backend).__name__}' object is not callable")

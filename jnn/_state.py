@@ -401,10 +401,16 @@ def check_write(owner: object, old: object, value: object, what: str) -> None:
     under a plain ``jax.jit``, state reached through an object ``jnn.compile`` did not
     discover — would keep a tracer after the trace: refuse it here, at the write.
     """
-    if not _is_tracer(value) or _is_tracer(old):
-        return
     st = state
-    if st.write_log is not None:
+    if not _is_tracer(value):
+        # A compiled function's Python runs once, at its trace: changing the concrete
+        # state of an object it does not thread (``other.zero_grad()``) would happen once,
+        # not per call, and would outlive a failed trace.  Refuse it, before it happens.
+        if (not st.compile_depth or st.write_log is not None or value is old
+                or old is None or _is_tracer(old) or type(old) is LostState
+                or (st.threaded is not None and id(owner) in st.threaded)):
+            return
+    elif _is_tracer(old) or st.write_log is not None:
         return
     threaded = st.threaded
     if threaded is not None and id(owner) in threaded:

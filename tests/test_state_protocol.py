@@ -593,6 +593,38 @@ def test_an_optimizer_stepped_but_not_threaded_is_named_and_nothing_changes(stat
     assert_same_weights(tmodel, jmodel)
 
 
+@pytest.mark.parametrize("write", ["zero_grad", "set_to_zeros", "data", "buffer"])
+def test_a_concrete_write_to_state_the_step_does_not_thread_is_refused_before_it_lands(write):
+    """``state=[]`` after warm-up, with code that clears or sets the model's state: the
+    write ran at trace time, before the unthreaded read raised, so a failed call reset
+    every ``.grad`` to None.  Such a write (it would run once, not per call) now raises
+    at the write, and nothing changes."""
+    tmodel, topt, jmodel, jopt = twins()
+    jmodel.register_buffer("seen", jnp.ones(2))
+    step = compiled_step(jmodel, jopt)
+    for _ in range(2):
+        step(jnp.asarray(X), jnp.asarray(Y))
+        torch_step(tmodel, topt)
+    writes = {"zero_grad": lambda: jmodel.zero_grad(),
+              "set_to_zeros": lambda: jmodel.zero_grad(set_to_none=False),
+              "data": lambda: setattr(jmodel[0].bias, "data", jnp.zeros(8)),
+              "buffer": lambda: setattr(jmodel, "seen", jnp.zeros(2))}
+
+    def other(x):
+        writes[write]()
+        return x * 2
+
+    before = snapshot(jmodel, jopt) + [np.asarray(p.grad) for p in jmodel.parameters()]
+    before.append(np.asarray(jmodel.seen))
+    with pytest.raises(RuntimeError, match="that it does not thread.*state="):
+        jnn.compile(other, state=[])(jnp.ones(3))
+    after = snapshot(jmodel, jopt) + [np.asarray(p.grad) for p in jmodel.parameters()]
+    assert_unchanged(before, [*after, np.asarray(jmodel.seen)])
+    step(jnp.asarray(X), jnp.asarray(Y))
+    torch_step(tmodel, topt)
+    assert_same_weights(tmodel, jmodel)
+
+
 def test_bare_parameters_are_threaded_when_named_in_state():
     """A network written from scratch (bare Parameters, a hand-written SGD update): the
     error names `state=`, and `state=(W, b)` then trains as torch."""
@@ -896,12 +928,16 @@ _BAD_COMPILE_OPTIONS = [
     ((3,), {}),
     ((lambda x: x,), dict(dynamic="yes")),
     ((lambda x: x,), dict(options=3)),
+    ((lambda x: x,), dict(options={"bogus_opt": 1})),
+    ((lambda x: x,), dict(options={"max_autotune": "yes"})),
+    ((lambda x: x,), dict(options={"triton.cudagraphs": 1})),
 ]
 
 
 @pytest.mark.parametrize("args, kwargs", _BAD_COMPILE_OPTIONS,
                          ids=["mode", "mode_and_options", "backend", "not_callable",
-                              "dynamic_not_bool", "options_not_dict"])
+                              "dynamic_not_bool", "options_not_dict", "unknown_option",
+                              "option_of_another_type", "dotted_option_of_another_type"])
 def test_bad_torch_compile_options_raise_as_torch(args, kwargs):
     with pytest.raises(Exception) as expected:
         torch.compile(*args, **kwargs)
@@ -925,6 +961,13 @@ def test_torch_compile_options():
     fn = lambda x: x  # noqa: E731
     assert jnn.compile(fn, disable=True) is fn
     assert isinstance(jnn.compile(fn, mode="max-autotune"), jnn.CompiledFunction)
+    # options torch's default backend accepts (and any, with another backend, as torch)
+    for options, backend in [({"max_autotune": True, "epilogue-fusion": False,
+                               "triton.cudagraphs": True, "shape_padding": True}, "inductor"),
+                             ({"bogus_opt": 1}, "eager")]:
+        torch.compile(fn, options=options, backend=backend)
+        assert isinstance(jnn.compile(fn, options=options, backend=backend),
+                          jnn.CompiledFunction)
 
 
 sweep_model = sweep_opt = None
