@@ -24,12 +24,19 @@ def placement(map_location: Any) -> Callable[[list[np.ndarray], list], list]:
     if callable(map_location) and not isinstance(map_location, jax.Device):
         return lambda arrays, locations: [_place_with(map_location, a, loc)
                                           for a, loc in zip(arrays, locations)]
-    if not isinstance(map_location, (str, int, jax.Device)) and not hasattr(map_location,
-                                                                            "type"):
-        raise TypeError("map_location should be None, a device (str, int, jax.Device, "
-                        "torch.device), a dict or a callable, got "
-                        f"{type(map_location).__name__}")
-    device = resolve_device(map_location)
+    if not isinstance(map_location, (str, jax.Device)) and not hasattr(map_location, "type"):
+        # torch calls what is neither a string, a device nor a dict (an int too)
+        raise TypeError(f"'{type(map_location).__name__}' object is not callable "
+                        "(map_location should be None, a device (str, jax.Device, "
+                        "torch.device), a dict or a callable)")
+    try:
+        device = resolve_device(map_location)
+    except RuntimeError as error:
+        if not isinstance(map_location, str) or "device string" not in str(error):
+            raise
+        raise RuntimeError("don't know how to restore data location of "
+                           f"torch.storage.UntypedStorage (tagged with {map_location}): "
+                           f"{error}") from None
     return lambda arrays, locations: _put(arrays, device)
 
 

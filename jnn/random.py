@@ -259,9 +259,15 @@ def _check_state(state: Any) -> jax.Array:
     like = jax.eval_shape(lambda: jax.random.key(0))
     data = jax.eval_shape(lambda: jax.random.key_data(jax.random.key(0)))
     typed = jnp.issubdtype(state.dtype, jax.dtypes.prng_key)
-    if state.dtype != (like.dtype if typed else data.dtype):
-        raise TypeError("RNG state must be a torch.ByteTensor" + _STATE_HINT)
+    if typed and state.dtype != like.dtype:
+        raise TypeError(f"RNG state is a JAX PRNG key of another implementation ({state.dtype}"
+                        f"): this generator's keys are {like.dtype}" + _STATE_HINT)
     size = 1 if typed else data.size
+    if state.dtype == np.uint8:  # torch's ByteTensor: its size is what torch checks
+        raise RuntimeError(f"Expected a JAX PRNG key state of size {size} but found the "
+                           f"input RNG state size to be {state.size}" + _STATE_HINT)
+    if not typed and state.dtype != data.dtype:
+        raise TypeError("RNG state must be a torch.ByteTensor" + _STATE_HINT)
     if state.size != size:
         raise RuntimeError(f"Expected a JAX PRNG key state of size {size} but found the "
                            f"input RNG state size to be {state.size}")
@@ -301,6 +307,10 @@ def manual_seed(seed: int) -> Generator:
     As torch, ``seed`` goes through ``int()`` first (``1.5``, ``'7'`` and numpy ints are
     accepted), then :meth:`Generator.manual_seed`'s range check.
     """
+    if getattr(seed, "ndim", 0):  # an array: one element, of any rank, as torch's item()
+        if seed.size != 1:
+            raise ValueError("only one element tensors can be converted to Python scalars")
+        seed = seed.reshape(())
     return default_generator.manual_seed(int(seed))
 
 

@@ -172,8 +172,8 @@ def load(f: FILE_LIKE, map_location: MAP_LOCATION = None, pickle_module: Any = N
     Args:
         f: a path (``str`` or ``os.PathLike``) or a binary file object with ``read``.
         map_location: where the ``jax.Array`` s go (NumPy arrays stay NumPy): ``None`` (JAX's
-            default device), a device (``'cpu'``, ``'cuda:0'``, ``'gpu'``, an int, a
-            ``jax.Device``, a ``torch.device``), a dict mapping the saved location
+            default device), a device (``'cpu'``, ``'cuda:0'``, ``'gpu'``, a ``jax.Device``,
+            a ``torch.device``; not an int, as in torch), a dict mapping the saved location
             (``'cpu'``, ``'cuda:1'``) to a device (locations it lacks go to the default
             device), or a callable ``fn(array, location)`` given each array on the CPU,
             returning a ``jax.Array`` or ``None`` (the default device).

@@ -236,6 +236,11 @@ GENERATOR_ERRORS: list[tuple[str, Any, str]] = [
     ("set-state-keys", lambda m: m.Generator().set_state(
         m.Generator().get_state()[:10] if m is torch else jax.random.split(
             jax.random.key(0), 3)), "head"),
+    ("set-state-bytes", lambda m: m.Generator().set_state(  # torch's dtype, a wrong size
+        m.Generator().get_state()[:10] if m is torch else jnp.zeros(10, jnp.uint8)), "head"),
+    ("set-rng-state-bytes", lambda m: m.set_rng_state(
+        m.get_rng_state()[:10] if m is torch else jnp.zeros(10, jnp.uint8)), "head"),
+    ("global-seed-array", lambda m: m.manual_seed(m.tensor([1, 2])), "all"),
     ("initial-seed-argument", lambda m: m.Generator().initial_seed(1), "type"),
     ("fork-rng-device-type", lambda m: m.random.fork_rng(device_type="nosuch").__enter__(),
      "all"),
@@ -255,10 +260,13 @@ def test_generator_errors_match_torch(name: str, call: Any, how: str) -> None:
 
 
 @pytest.mark.parametrize("seed", [0, 7, -1, -(2**63), 2**63, 2**64 - 1, 1.5, "5", True,
-                                  np.int64(9), np.float64(2.0)], ids=repr)
+                                  np.int64(9), np.float64(2.0), np.array([3]),
+                                  np.array([[4]])], ids=repr)
 def test_manual_seed_accepts_what_torch_accepts(seed: Any) -> None:
-    """torch.manual_seed calls int() first and stores the seed as a uint64."""
-    assert jnn.manual_seed(seed).initial_seed() == torch.manual_seed(seed).initial_seed()
+    """torch.manual_seed calls int() first (a one-element tensor of any rank is taken)
+    and stores the seed as a uint64."""
+    theirs = torch.tensor(seed) if isinstance(seed, np.ndarray) else seed
+    assert jnn.manual_seed(seed).initial_seed() == torch.manual_seed(theirs).initial_seed()
     assert jnn.initial_seed() == torch.initial_seed()
     if isinstance(seed, int) and not isinstance(seed, bool):  # Generator.manual_seed: ints
         ours = jnn.Generator().manual_seed(seed).initial_seed()
@@ -319,6 +327,8 @@ def test_set_state_takes_a_key_or_its_data_in_any_shape_of_the_right_size() -> N
     for same in (state, state.reshape(1), data, np.asarray(data), data.reshape(2, 1)):
         g.set_state(same)
         np.testing.assert_array_equal(np.asarray(jnn.rand(4, generator=g)), a)
+    with pytest.raises(TypeError, match="another implementation .key<rbg>.: this generator"):
+        g.set_state(jax.random.key(0, impl="rbg"))
 
 
 @pytest.mark.parametrize("lib", ["torch", "jnn"])

@@ -20,6 +20,7 @@ from jnn.optim.optimizer import (
     Optimizer,
     _alpha_probe,
     _betas_probe,
+    _tensor_probe,
     check_fused,
     check_tensor_betas,
     check_tensor_lr,
@@ -77,21 +78,35 @@ def adam_init(params: list[jax.Array], amsgrad: bool = False) -> AdamState:
     )
 
 
-def _one_minus_pow(beta: Scalar, step: jax.Array, log_beta: Scalar | None = None) -> jax.Array:
+def _log_abs(beta: float) -> float:
+    """``log|beta|`` in float64 (``-inf`` for 0: ``beta**step`` is 0 from step 1 on)."""
+    return math.log(abs(beta)) if beta != 0 else -math.inf
+
+
+def _one_minus_pow(beta: Scalar, step: jax.Array, log_beta: Scalar | None = None,
+                   signed: bool = False) -> jax.Array:
     """Bias correction ``1 - beta**step`` in float32, as ``-expm1(step * log(beta))``.
 
     torch computes ``1 - beta**step`` in float64 Python. Doing the same subtraction in float32
     loses digits to cancellation (``1 - 0.999f`` is off by 1.3e-5 relative, from rounding 0.999
     to float32), so jnn takes ``log(beta)`` in float64 when ``beta`` is a Python number and uses
     ``expm1``, which keeps float32's full relative accuracy for small corrections.
+
+    ``log_beta`` is ``log|beta|``.  A negative beta (torch's constructor refuses one, a group
+    edited later may hold one) has ``beta**step`` of the step's sign: ``signed`` (static)
+    says a traced beta may be negative; a Python beta says it itself.
     """
     if log_beta is not None:
         pass  # computed on the host in float64 by the caller (traced hyper-parameters)
     elif _is_python_number(beta):
-        log_beta = math.log(beta) if beta > 0 else -math.inf
+        log_beta = _log_abs(beta)
     else:
-        log_beta = jnp.log(beta)
-    return -jnp.expm1(step * log_beta)
+        log_beta = jnp.log(jnp.abs(beta))
+    correction = -jnp.expm1(step * log_beta)
+    if signed or (_is_python_number(beta) and beta < 0):
+        odd = (beta < 0) & (step % 2 == 1)
+        correction = jnp.where(odd, 1 + jnp.exp(step * log_beta), correction)
+    return correction
 
 
 def _adam_param(
@@ -158,6 +173,7 @@ def adam_update(
     has_weight_decay: bool | None = None,
     beta_terms: tuple[Scalar, Scalar, Scalar, Scalar] | None = None,
     lerp_small: bool | None = None,
+    negative_betas: bool = False,
 ) -> tuple[list[jax.Array], AdamState]:
     r"""Apply one Adam step to a parameter group.
 
@@ -190,12 +206,14 @@ def adam_update(
             :math:`\lambda\theta` to the gradient.
         has_weight_decay: static; torch's ``weight_decay != 0``. Inferred when ``weight_decay``
             is a Python number; required when it is a JAX array.
-        beta_terms: optional ``(1 - beta1, 1 - beta2, log(beta1), log(beta2))`` computed on
+        beta_terms: optional ``(1 - beta1, 1 - beta2, log|beta1|, log|beta2|)`` computed on
             the host in float64, for traced betas: ``1 - beta`` of a float32 beta loses
             digits (0.999 is off by 1.3e-5 relative), the float64 difference does not.
         lerp_small: static; ATen's ``|1 - beta1| < 0.5`` in float32, which picks the
             formula of the first moment's lerp. Worked out in the program when None; given
             (traced betas from Python options), the program has one formula, no select.
+        negative_betas: static; a traced beta may be negative (its ``beta**step`` then
+            alternates in sign, as torch's float64 power does).
 
     Returns:
         ``(new_params, new_state)``.
@@ -228,8 +246,8 @@ def adam_update(
     # One count for the group, or one per parameter (torch's layout): either way the bias
     # corrections are computed once, vectorised, and each parameter reads its own.
     step = state.step + 1
-    step_size = lr / _one_minus_pow(beta1, step, log_beta1)
-    bias_correction2_sqrt = jnp.sqrt(_one_minus_pow(beta2, step, log_beta2))
+    step_size = lr / _one_minus_pow(beta1, step, log_beta1, negative_betas)
+    bias_correction2_sqrt = jnp.sqrt(_one_minus_pow(beta2, step, log_beta2, negative_betas))
     per_param = jnp.ndim(step) == 1
     max_sqs = state.max_exp_avg_sq if amsgrad else [None] * len(params)
 
@@ -365,7 +383,7 @@ class Adam(Optimizer):
     """
 
     _option_probes = {"lr": lambda v: v / 1.0, "weight_decay": _alpha_probe,
-                      "betas": _betas_probe}
+                      "betas": _betas_probe, "eps": _tensor_probe("add_")}
 
     _torch_step_owner = "Adam"  # (AdamW inherits torch's Adam.step too)
 
@@ -409,16 +427,17 @@ class Adam(Optimizer):
 
     def _static(self, group: dict) -> tuple:
         beta1 = group["betas"][0]
+        out = []
         if _is_python_number(beta1):  # torch's lerp weight 1 - beta1, compared in float32
-            return (("lerp_small", bool(abs(np.float32(1.0 - beta1)) < 0.5)),)
-        return ()
+            out.append(("lerp_small", bool(abs(np.float32(1.0 - beta1)) < 0.5)))
+        if any(_is_python_number(b) and b < 0 for b in group["betas"]):
+            out.append(("negative_betas", True))  # (refused by torch's constructor only)
+        return tuple(out)
 
     def _prepare_hyper(self, hyper: dict) -> dict:
         beta1, beta2 = hyper["betas"]
         if _is_python_number(beta1) and _is_python_number(beta2):
-            hyper["beta_terms"] = (1.0 - beta1, 1.0 - beta2,
-                                   math.log(beta1) if beta1 > 0 else -math.inf,
-                                   math.log(beta2) if beta2 > 0 else -math.inf)
+            hyper["beta_terms"] = (1.0 - beta1, 1.0 - beta2, _log_abs(beta1), _log_abs(beta2))
         return hyper
 
     @staticmethod
@@ -438,6 +457,7 @@ class Adam(Optimizer):
             decoupled_weight_decay=static["decoupled_weight_decay"],
             has_weight_decay=static["weight_decay!=0"], beta_terms=hyper.get("beta_terms"),
             lerp_small=static.get("lerp_small"),
+            negative_betas=static.get("negative_betas", False),
         )
         new_states = []
         for i in range(len(params)):

@@ -81,6 +81,14 @@ def _betas_probe(value: Any) -> None:
     1 - beta1, 1 - beta2  # noqa: B018
 
 
+def _tensor_probe(method: str) -> Callable[[object], None]:
+    """torch's ``tensor.<method>(option)`` with a non-number (its argument parser)."""
+    def probe(value: object) -> None:
+        raise TypeError(f"{method}(): argument 'other' (position 1) must be Tensor, not "
+                        f"{type(value).__name__}")
+    return probe
+
+
 def _alpha_probe(value: object) -> None:
     """torch's ``grad.add(param, alpha=weight_decay)`` with a non-number."""
     raise TypeError(f"add(): argument 'alpha' must be Number, not {type(value).__name__}")

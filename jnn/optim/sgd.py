@@ -23,6 +23,7 @@ import numpy as np
 from jnn.optim.optimizer import (
     Optimizer,
     _alpha_probe,
+    _tensor_probe,
     check_fused,
     check_tensor_lr,
     multi_tensor,
@@ -371,7 +372,8 @@ class SGD(Optimizer):
     PyTorch: ``torch.optim.SGD``.
     """
 
-    _option_probes = {"lr": operator.neg, "weight_decay": _alpha_probe}
+    _option_probes = {"lr": operator.neg, "weight_decay": _alpha_probe,
+                      "momentum": _tensor_probe("mul_"), "dampening": lambda v: 1 - v}
 
     _torch_step_owner = "SGD"  # the class torch's step() errors name
 

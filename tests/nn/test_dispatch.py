@@ -220,6 +220,7 @@ def _r(t, *shape):
     return t.ones(shape) if t is torch else jnp.ones(shape)
 
 
+_OBJECT = object()
 NON_TENSOR_INPUTS = [  # (function, arguments built from torch or jnp): None, numbers, lists
     ("linear", lambda t: (None, _r(t, 4, 3))),
     ("linear", lambda t: (_r(t, 2, 3), None)),
@@ -252,8 +253,15 @@ NON_TENSOR_INPUTS = [  # (function, arguments built from torch or jnp): None, nu
     ("group_norm", lambda t: (None, 1)),
     ("adaptive_avg_pool2d", lambda t: (None, 2)),
     ("embedding_bag", lambda t: (t.zeros(2, dtype=t.int32), None, t.zeros(1, dtype=t.int32))),
+    # a dict (a batch passed whole) or another object: JAX's errors before
+    ("linear", lambda t: ({"x": _r(t, 2, 3)}, _r(t, 4, 3))),
+    ("relu", lambda t: (_OBJECT,)),
+    ("cross_entropy", lambda t: (_r(t, 2, 3), {"y": 0})),
+    ("mse_loss", lambda t: (_OBJECT, _r(t, 2))),
+    ("embedding", lambda t: ({0, 1}, _r(t, 5, 3))),
     # conv is overloaded in C++: any bad argument is "an invalid combination"
     ("conv2d", lambda t: (None, _r(t, 4, 3, 3, 3))),
+    ("conv2d", lambda t: ({"x": 1}, _r(t, 4, 3, 3, 3))),
     ("conv2d", lambda t: (_r(t, 1, 3, 5, 5), [[1.0]])),
 ]
 

@@ -277,7 +277,27 @@ def _tensor_args(fn: Callable) -> tuple[tuple[int, str, frozenset], ...]:
 
 _CONTAINERS = (list, tuple)
 _NUMBERS = (int, float, bool, complex, str)
-_MISSING = object()
+
+
+class _Missing:
+    """An argument not given."""
+
+
+_MISSING = _Missing()
+# Types a tensor parameter takes (learnt per type, once): arrays, tracers, Parameters,
+# numpy values, anything with ``__jax_array__``; and, where ``refused`` lets them through,
+# None and Python numbers.  Anything else (a dict, an object) gets torch's error.
+_ACCEPTED: set[type] = {type(None), type(_MISSING), *_NUMBERS}
+
+
+def _accepted(kind: type) -> bool:
+    from jnn.nn.parameter import Parameter
+
+    if issubclass(kind, (jax.Array, np.ndarray, np.generic, Parameter, _core.Tracer)) or (
+            hasattr(kind, "__jax_array__")):
+        _ACCEPTED.add(kind)
+        return True
+    return False
 
 
 def dispatched(fn: Callable) -> Callable:
@@ -291,7 +311,8 @@ def dispatched(fn: Callable) -> Callable:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         for i, name, refused in tensor_args:
             value = args[i] if i < len(args) else kwargs.get(name, _MISSING)
-            if type(value) in refused:
+            kind = type(value)
+            if kind in refused or (kind not in _ACCEPTED and not _accepted(kind)):
                 raise _arg_errors.not_a_tensor(fn.__name__, i, name, value, args, kwargs)
         if argument_check is not None:
             argument_check(args, kwargs)
