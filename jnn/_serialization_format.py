@@ -2,15 +2,15 @@
 safetensors header reader. ``jnn/serialization.py`` documents the format and does the I/O.
 
 Nothing here can run code: the decoder builds only ``None``, ``bool``, ``int``, ``float``,
-``str``, ``list``, ``tuple``, ``dict``, ``OrderedDict`` and arrays whose dtype is on a fixed
-list, and every field read from a file is checked before it is used.
+``str``, ``list``, ``tuple``, ``dict``, ``OrderedDict``, ``Counter`` and arrays whose dtype is
+on a fixed list, and every field read from a file is checked before it is used.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from typing import Any, NamedTuple
 
 import jax
@@ -133,6 +133,8 @@ class Encoder:
             return {"dict": self._pairs(x)}
         if t is OrderedDict:
             return self._odict(x)
+        if t is Counter:  # MultiStepLR's milestones
+            return {"counter": self._pairs(x)}
         return self._array(x)
 
     def _enter(self, x: Any) -> None:
@@ -425,6 +427,8 @@ class Decoder:
             return self._pairs(body, {})
         if tag == "odict" and set(node) <= {"odict", "attrs"}:
             return self._odict(node)
+        if tag == "counter" and len(node) == 1:
+            return self._pairs(body, Counter())
         if tag == "float" and len(node) == 1 and body in ("nan", "inf", "-inf"):
             return float(body)
         raise FormatError(f"unknown structure node with fields {sorted(node)[:5]}")

@@ -35,6 +35,8 @@ a number with ``.``, ``e`` or ``E``                       ``float``
                                                           optional ``attrs`` are its instance
                                                           attributes (a ``state_dict``'s
                                                           ``_metadata``)
+``{"counter": [[k, v], ...]}``                            ``collections.Counter`` (a
+                                                          ``MultiStepLR``'s milestones)
 ``{"tensor": NAME, "kind": K, "dtype": D,                 an array: tensor ``NAME`` of the
 "shape": [...], "device": LOC}``                          header. ``K``: ``"jax"`` (a
                                                           ``jax.Array``; ``LOC``, only for
@@ -96,9 +98,9 @@ MAP_LOCATION = Callable[[jax.Array, str], Any] | jax.Device | str | int | dict |
 _SUPPORTED = (
     "jnn.save stores jax.Array (PRNG keys too), numpy.ndarray, NumPy scalars, nn.Parameter "
     "(as its array), "
-    "None, bool, int, float and str, in any nesting of list, tuple, dict and "
-    "collections.OrderedDict. To save a model or an optimizer, save its state: "
-    "jnn.save(model.state_dict(), f), jnn.save(optimizer.state_dict(), f).")
+    "None, bool, int, float and str, in any nesting of list, tuple, dict, "
+    "collections.OrderedDict and collections.Counter. To save a model or an optimizer, save "
+    "its state: jnn.save(model.state_dict(), f), jnn.save(optimizer.state_dict(), f).")
 _TORCH_FILE = (
     "it was written by torch.save (a pickle archive). jnn.load reads no pickle, since "
     "unpickling can run arbitrary code. Convert a state dict once where torch is installed: "
@@ -119,7 +121,8 @@ def save(obj: object, f: FILE_LIKE, pickle_module: Any = None, pickle_protocol: 
     Args:
         obj: what to save: ``jax.Array``, ``np.ndarray``, NumPy scalars, ``nn.Parameter``,
             ``None``, ``bool``, ``int``, ``float``, ``str``, nested in ``list``, ``tuple``,
-            ``dict`` and ``OrderedDict`` (whose ``_metadata`` attribute is kept).
+            ``dict``, ``OrderedDict`` (whose ``_metadata`` attribute is kept) and
+            ``Counter`` (a ``MultiStepLR``'s milestones).
         f: a path (``str`` or ``os.PathLike``) or a binary file object with ``write``.
         pickle_module: accepted for torch's signature and ignored: nothing is pickled.
         pickle_protocol: accepted and ignored.

@@ -365,6 +365,10 @@ def test_a_checkpoint_with_the_rng_state_resumes_dropout_identically(tmp_path):
     lambda lr, opt: lr.ReduceLROnPlateau(opt, patience=1),  # 'best': inf
     lambda lr, opt: lr.SequentialLR(opt, [lr.LinearLR(opt, total_iters=2),
                                           lr.ExponentialLR(opt, 0.9)], milestones=[2]),
+    # milestones are a collections.Counter: jnn.save refused it
+    lambda lr, opt: lr.MultiStepLR(opt, milestones=[2, 2, 5], gamma=0.5),
+    lambda lr, opt: lr.ChainedScheduler([lr.ExponentialLR(opt, 0.9),
+                                         lr.MultiStepLR(opt, milestones=[3])]),
 ])
 def test_scheduler_state_matches_torch(make):
     def state(module: object, params: object) -> dict:
