@@ -97,12 +97,29 @@ def _find_roots(fn: Any, extra: list[Any]) -> list[Any]:
     names: set[str] = set()  # attribute names the visited code reads
     plain: list[tuple[Any, int]] = []  # plain objects met: searched once names are known
 
+    user_classes: set[type] = set()
+
     def visit(obj: Any, depth: int) -> None:
         if id(obj) in seen or depth > 4:
             return
         seen.add(id(obj))
         if _is_state_object(obj):
             found[id(obj)] = obj
+            if isinstance(obj, Module):
+                for m in obj.modules():
+                    # an optimizer a layer holds (``self.opt = Adam(self.parameters())``)
+                    # and steps in a method of its own: the names its class's code reads
+                    cls = type(m)
+                    if cls not in user_classes and not _library(cls):
+                        user_classes.add(cls)
+                        for klass in cls.__mro__:
+                            if klass is object or _library(klass):
+                                continue
+                            for f in vars(klass).values():
+                                if isinstance(f, types.FunctionType):
+                                    names.update(_code_names(f.__code__))
+                    if not _library(cls):
+                        plain.append((m, depth))
         elif isinstance(obj, LRScheduler):  # its optimizer's lr is what the step reads
             visit(obj.optimizer, depth + 1)
         elif isinstance(obj, types.MethodType):
@@ -159,7 +176,8 @@ def _find_roots(fn: Any, extra: list[Any]) -> list[Any]:
         done += 1
         d = vars(obj)
         for attr in sorted(names.intersection(d)):
-            visit(d[attr], depth + 1)
+            if attr not in _MODULE_SLOTS:
+                visit(d[attr], depth + 1)
     found.setdefault(id(default_generator), default_generator)
     return list(found.values())
 
@@ -735,7 +753,8 @@ class _Store:
             return True
         self.shared = True
         try:
-            values = _gather_jit(self.plan, tuple(i for _, _, i in found))(self.buffers)
+            with jax.ensure_compile_time_eval():  # concrete inside another's trace too
+                values = _gather_jit(self.plan, tuple(i for _, _, i in found))(self.buffers)
         except Exception as error:  # the call that made these buffers failed
             self.layout.lose(f"{type(error).__name__}: {error}")
             raise _failed_after_return() from error
@@ -751,14 +770,19 @@ class _Store:
         (a writer's flush), so its buffers are donated and nothing is copied."""
         if self.materialized:
             return
+        # Concrete even inside someone's trace (a plain jax.jit that writes or reads state
+        # after compiled steps): the stored values are data; traced copies scattered into
+        # the objects would outlive that trace.
         try:
             if release:
-                with warnings.catch_warnings():  # packed buffers have no output to alias
+                with warnings.catch_warnings(), jax.ensure_compile_time_eval():
+                    # (packed buffers have no output to alias)
                     warnings.filterwarnings("ignore", "Some donated buffers were not usable")
                     values = self.plan.unpack_donated(self.buffers)
             else:
                 self.shared = True
-                values = self.plan.unpack_jit(self.buffers)
+                with jax.ensure_compile_time_eval():
+                    values = self.plan.unpack_jit(self.buffers)
         except Exception as error:  # the call that made these buffers failed on the device
             self.layout.lose(f"{type(error).__name__}: {error}")
             raise _failed_after_return() from error
@@ -781,7 +805,7 @@ class _Entry:
 
     __slots__ = ("jitted", "out_recipe", "out_layout", "in_layout", "out_plan", "out_static",
                  "out_treedef", "cleared", "compiled", "read_only", "warm", "composed", "keep",
-                 "stepped", "hot")
+                 "stepped", "hot", "flags")
 
     def __init__(self) -> None:
         self.compiled = False  # called once: XLA compiled it (a jax.eval_shape does not)
@@ -814,6 +838,9 @@ class _Entry:
         self.stepped: tuple[int, ...] = ()
         # The programs that also hand out copies of some cells (_hot_program), by indices
         self.hot: dict[tuple, Any] = {}
+        # The training / requires_grad flags its trace changed (_Flags.changes), replayed
+        # after every call; None: none
+        self.flags: tuple | None = None
 
     def serves(self, layout: _Layout) -> bool:
         in_layout = self.in_layout
@@ -1339,7 +1366,9 @@ class CompiledFunction:
                 out = self._call_from(entry, source, layout, plan, hyper, arrays, leaves)
                 if out is not _MISS:
                     self._memo = None
-                    if not kwargs and all(isinstance(a, jax.Array) for a in args):
+                    if entry.flags is not None:
+                        _replay_flags(self._roots, entry.flags)
+                    elif not kwargs and all(isinstance(a, jax.Array) for a in args):
                         self._memo = (tuple(type(a) for a in args),
                                       tuple(a.aval for a in args),
                                       self._fast, _state.versions.spec, entry, layout, hyper,
@@ -1363,13 +1392,23 @@ class CompiledFunction:
             if entry is None:
                 entry = self._new_entry(key, treedef, is_array, layout, plan)
             if _maybe_incomplete(self._groups, layout):
-                warm = self._warm_start(entry, key, (plan, lazy, layout, options, arrays),
-                                        leaves, objects, undo)
+                try:
+                    warm = self._warm_start(entry, key, (plan, lazy, layout, options, arrays),
+                                            leaves, objects, undo)
+                except BaseException:
+                    for step in reversed(undo):  # no placeholder outlives a failed trace
+                        step()
+                    raise
                 if warm is not None:
                     entry, layout, plan, lazy = warm
-        if packed is None or not from_store:
-            packed = plan.pack_jit(lazy)
-        call = (packed, layout.gather_direct(), [h for h, _ in options], arrays)
+        try:
+            if packed is None or not from_store:
+                packed = plan.pack_jit(lazy)
+            call = (packed, layout.gather_direct(), [h for h, _ in options], arrays)
+        except BaseException:
+            for step in reversed(undo):
+                step()
+            raise
         self._ctx = (layout, leaves)  # what a trace of the program reads (then dropped)
         try:
             if entry.compiled:
@@ -1403,6 +1442,8 @@ class CompiledFunction:
         out_layout.scatter_direct(new_direct)
         for i in entry.stepped:  # (torch's scheduler order check: this step ran)
             self._roots[i].__dict__["_opt_called"] = True
+        if entry.flags is not None:  # model.eval() in the function: set after every call
+            _replay_flags(self._roots, entry.flags)
         self._read_only = entry.read_only
         if entry.read_only and not from_store:
             # Its lazy outputs are its inputs, which came from the objects: whatever store
@@ -1426,7 +1467,8 @@ class CompiledFunction:
             self._set_fast(objects)
         self._memo = None
         if (entry.compiled and out_layout is layout and not entry.cleared
-                and not kwargs and all(isinstance(a, jax.Array) for a in args)):
+                and entry.flags is None and not kwargs
+                and all(isinstance(a, jax.Array) for a in args)):
             self._memo = (tuple(type(a) for a in args),
                           tuple(a.aval for a in args), self._fast,
                           _state.versions.spec, entry, layout, call[2],
@@ -1864,7 +1906,7 @@ class CompiledFunction:
             self._ctx, self._guessed = (guess, leaves), spots
             jax.eval_shape(steady.jitted, plan.pack_jit(lazy), guess.gather_direct(),
                            hyper, arrays)
-        except _WrongGuess:
+        except BaseException:  # a wrong guess, or the step fails at its trace: none stay
             for remove in reversed(removes):
                 remove()
             _bump_cells()
@@ -1908,15 +1950,22 @@ class CompiledFunction:
             held, guard.depth = guard.depth, 0
             try:
                 _state.release_sigint()  # one held since the call began raises now
-                return traced(packed, direct, hyper, arrays)
+                if self._ctx is None:
+                    # jax.jit saw a signature the short path's checks did not (raised
+                    # before anything runs or is donated): the full path keys and traces it
+                    raise _Retrace
+                flags = _Flags(list(self._roots))
+                try:
+                    out = traced(packed, direct, hyper, arrays)
+                except BaseException:
+                    flags.restore()  # a failed trace changes nothing, flags included
+                    raise
+                entry.flags = flags.changes()
+                return out
             finally:
                 guard.depth = held
 
         def traced(packed: list, direct: list, hyper: list, arrays: list) -> tuple:
-            if self._ctx is None:
-                # jax.jit saw a signature the short path's checks did not (raised before
-                # anything runs or is donated): the full path keys and traces it
-                raise _Retrace
             layout, call_template = self._ctx
             groups, roots = list(self._groups), list(self._roots)
             self.trace_count += 1
@@ -2439,6 +2488,90 @@ def _variables(fn: Any) -> list[tuple[Any, Any, Any]]:
         g = fn.__globals__
         out.extend((g, name, g[name]) for name in _code_names(code) if name in g)
     return out
+
+
+def _walk(roots: list[Any]) -> tuple[list[Module], list[Parameter]]:
+    """The modules under ``roots`` and their (and the optimizers') parameters, in a fixed
+    order: positions in it name the same objects in any same-shaped roots."""
+    modules: dict[int, Module] = {}
+    for root in roots:
+        if isinstance(root, Module):
+            for m in root.modules():
+                modules.setdefault(id(m), m)
+    params: dict[int, Parameter] = {}
+    for m in modules.values():
+        for p in m.__dict__["_parameters"].values():
+            if p is not None:
+                params.setdefault(id(p), p)
+    for root in roots:
+        if isinstance(root, Optimizer):
+            for group in root.param_groups:
+                for p in group.get("params", ()):
+                    params.setdefault(id(p), p)
+    return list(modules.values()), list(params.values())
+
+
+class _Flags:
+    """The modules' ``training`` flags, ``requires_grad`` and registrations before a trace.
+
+    A trace that fails puts them back (a ``register_buffer`` or ``model.eval()`` before
+    the raise changes nothing).  One that succeeds leaves the flags as the function set
+    them, and the changes (``model.eval()`` in an evaluation step) are replayed after
+    every later call of the program, where the function's Python does not run.
+    """
+
+    __slots__ = ("modules", "params", "training", "requires", "registered")
+
+    def __init__(self, roots: list[Any]) -> None:
+        self.modules, self.params = _walk(roots)
+        self.training = [m.__dict__.get("training") for m in self.modules]
+        self.requires = [p._requires_grad for p in self.params]
+        self.registered = [
+            (dict(d["_parameters"]), dict(d["_buffers"]), dict(d["_modules"]),
+             set(d["_non_persistent_buffers_set"]))
+            for d in (m.__dict__ for m in self.modules)]
+
+    def restore(self) -> None:
+        for m, training, (params, buffers, modules, non_persistent) in zip(
+                self.modules, self.training, self.registered):
+            d = m.__dict__
+            if (d["_parameters"] != params or d["_buffers"].keys() != buffers.keys()
+                    or d["_modules"] != modules):
+                for slot, saved in (("_parameters", params), ("_buffers", buffers),
+                                    ("_modules", modules)):
+                    d[slot].clear()
+                    d[slot].update(saved)
+                d["_non_persistent_buffers_set"].clear()
+                d["_non_persistent_buffers_set"].update(non_persistent)
+                m._changed()
+            if d.get("training") != training:
+                m.training = training
+        for p, requires in zip(self.params, self.requires):
+            if p._requires_grad != requires:
+                p.requires_grad = requires
+
+    def changes(self) -> tuple | None:
+        """``(training, requires_grad)`` changes as ``(position, new flag)`` pairs, or
+        None where the function changed no flag."""
+        training = tuple((i, m.__dict__.get("training")) for i, (m, before) in
+                         enumerate(zip(self.modules, self.training))
+                         if m.__dict__.get("training") != before)
+        requires = tuple((i, p._requires_grad) for i, (p, before) in
+                         enumerate(zip(self.params, self.requires))
+                         if p._requires_grad != before)
+        return (training, requires) if training or requires else None
+
+
+def _replay_flags(roots: list[Any], flags: tuple) -> None:
+    """Set the flags a program's trace set (``_Flags.changes``) on ``roots``' objects."""
+    modules, params = _walk(roots)
+    training, requires = flags
+    for i, flag in training:
+        if i < len(modules) and modules[i].__dict__.get("training") != flag:
+            modules[i].training = flag
+    for i, flag in requires:
+        if i < len(params) and params[i]._requires_grad != flag:
+            params[i].requires_grad = flag
 
 
 def _restore_variables(variables: list[tuple[Any, Any, Any]]) -> None:

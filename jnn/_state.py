@@ -392,6 +392,13 @@ def _is_tracer(value: object) -> bool:
     return isinstance(value, Tracer)
 
 
+def _in_foreign_trace() -> bool:
+    """Inside a JAX transformation (jax.jit, grad, vmap) that is not jnn's."""
+    from jax._src import core
+
+    return not isinstance(core.trace_ctx.trace, core.EvalTrace)
+
+
 def check_write(owner: object, old: object, value: object, what: str) -> None:
     """A traced value may only land in jnn state that a transformation threads.
 
@@ -405,10 +412,12 @@ def check_write(owner: object, old: object, value: object, what: str) -> None:
     if not _is_tracer(value):
         # A compiled function's Python runs once, at its trace: changing the concrete
         # state of an object it does not thread (``other.zero_grad()``) would happen once,
-        # not per call, and would outlive a failed trace.  Refuse it, before it happens.
-        if (not st.compile_depth or st.write_log is not None or value is old
-                or old is None or _is_tracer(old) or type(old) is LostState
-                or (st.threaded is not None and id(owner) in st.threaded)):
+        # not per call, and would outlive a failed trace.  Refuse it, before it happens;
+        # under a plain jax.jit/grad/vmap too (``optimizer.step(closure)`` in jax.jit).
+        if (st.write_log is not None or value is old or old is None or _is_tracer(old)
+                or type(old) is LostState
+                or (st.threaded is not None and id(owner) in st.threaded)
+                or not (st.compile_depth or _in_foreign_trace())):
             return
     elif _is_tracer(old) or st.write_log is not None:
         return

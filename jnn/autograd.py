@@ -125,15 +125,27 @@ def differentiate(closure: Callable[[], Any], params: Sequence[Parameter], *,
         return loss, (aux, new_state)
 
     values = [p._data for p in params]
+    # The closure's .grad writes (its zero_grad()) land at once, as torch's (a closure that
+    # raises has cleared them, as in torch).  Under someone's jax.jit, where the step then
+    # fails at a write nothing threads (jnn's error, not torch's), they are put back.
+    saved_grads = [p._gradient for p in params] if _state._in_foreign_trace() else None
     try:
         with _eager_dispatch():
             loss, grads, (aux, new_state), reached = _value_and_grad(f, values)
-    except Exception as error:
+    except BaseException as error:
+        _restore_grads(params, saved_grads)
         _state.drop_jax_note(error)
         raise
 
     def commit_writes() -> None:
-        for (container, key, _), value in zip(record["writes"], new_state):
+        pairs = list(zip(record["writes"], new_state))
+        try:
+            for (container, key, _), value in pairs:  # every write checked before any lands
+                _check_commit(container, key, value)
+        except BaseException:
+            _restore_grads(params, saved_grads)
+            raise
+        for (container, key, _), value in pairs:
             _commit(container, key, value)
 
     # torch gives .grad only to the leaves the loss's graph reaches: not through detach()
@@ -142,6 +154,8 @@ def differentiate(closure: Callable[[], Any], params: Sequence[Parameter], *,
     if commit:
         commit_writes()
         return loss, aux, record["has_aux"], grads, read
+    # (the caller's later failure, before its gradients land, puts the .grad slots back)
+    commit_writes.rollback = lambda: _restore_grads(params, saved_grads)  # type: ignore
     return loss, aux, record["has_aux"], grads, read, commit_writes  # type: ignore[return-value]
 
 
@@ -227,8 +241,26 @@ def _eager_dispatch() -> Iterator[None]:
         st.eager_grad = outer
 
 
+def _restore_grads(params: Sequence[Parameter], saved: list | None) -> None:
+    if saved is None:
+        return
+    for p, g in zip(params, saved):
+        if p._gradient is not g:
+            if (p._gradient is None) != (g is None):
+                _state.bump_cells(id(p))  # which .grad slots exist changed back
+            p._gradient = g
+
+
 def _commit(container: Any, key: Any, value: Any) -> None:
-    """Write state the closure produced; a tracer may only land where it is threaded."""
+    """Write state the closure produced (checked by ``_check_commit`` first)."""
+    old = _get(container, key)
+    if _state.state.write_log is not None:
+        _state.log_write(container, key, old)
+    _set(container, key, value)
+
+
+def _check_commit(container: Any, key: Any, value: Any) -> None:
+    """A tracer the closure produced may only land where it is threaded."""
     old = _get(container, key)
     if (isinstance(value, jax.core.Tracer) and not isinstance(old, jax.core.Tracer)
             and _state.state.write_log is None and not _state.state.compile_depth):
@@ -238,20 +270,20 @@ def _commit(container: Any, key: Any, value: Any) -> None:
             "not thread, which would leak a tracer. Use jnn.compile(fn) to compile a stateful "
             "training step, or use jnn.func.functional_call for pure functions."
         )
-    if _state.state.write_log is not None:
-        _state.log_write(container, key, old)
-    _set(container, key, value)
 
 
 def _accumulate(params: Iterable[Parameter], grads: Iterable[jax.Array]) -> None:
+    new = []
     for p, g in zip(params, grads):
         g = g.astype(p._data.dtype)
         old = p._grad
+        new.append((p, old, g if old is None else old + g))
+    for p, old, g in new:  # every write checked before any lands
+        _state.check_write(p, old, g, "a Parameter's .grad")
+    for p, old, g in new:
         if old is None:
             _state.bump_cells(id(p))  # a new .grad cell (see Parameter.grad)
-            p._grad = g
-        else:
-            p._grad = old + g
+        p._grad = g
 
 
 def accumulate_read(params: Sequence[Parameter], grads: Sequence[jax.Array],
@@ -321,10 +353,14 @@ def backward(closure: Callable[[], Any], inputs: Iterable[Parameter] | None = No
 def _backward(closure: Callable[[], Any], inputs: Iterable[Parameter] | None) -> Any:
     params = _used_parameters(closure) if inputs is None else _trainable(inputs, strict=True)
     loss, aux, has_aux, grads, read, commit = differentiate(closure, params, commit=False)
-    if inputs is None:  # (explicit inputs: the loss may depend on other leaves)
-        check_reaches_a_parameter(read)
-    commit()
-    accumulate_read(params, grads, read)
+    try:
+        if inputs is None:  # (explicit inputs: the loss may depend on other leaves)
+            check_reaches_a_parameter(read)
+        commit()
+        accumulate_read(params, grads, read)
+    except BaseException:
+        commit.rollback()
+        raise
     return (loss, aux) if has_aux else loss
 
 

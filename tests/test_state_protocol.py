@@ -142,6 +142,181 @@ def _failing_step(model, opt, donate):
     return step
 
 
+def _bn_twins() -> tuple:
+    torch.manual_seed(0)
+    tmodel = torch.nn.Sequential(torch.nn.Linear(4, 6), torch.nn.BatchNorm1d(6),
+                                 torch.nn.Linear(6, 2))
+    jmodel = nn.Sequential(nn.Linear(4, 6), nn.BatchNorm1d(6), nn.Linear(6, 2))
+    jmodel.load_state_dict({k: v.numpy() for k, v in tmodel.state_dict().items()})
+    return (tmodel, torch.optim.SGD(tmodel.parameters(), lr=0.1, momentum=0.9),
+            jmodel, jnn.optim.SGD(jmodel.parameters(), lr=0.1, momentum=0.9))
+
+
+def _assert_same_state(tmodel, jmodel) -> None:
+    for (name, t), j in zip(tmodel.state_dict().items(), jmodel.state_dict().values()):
+        np.testing.assert_allclose(np.asarray(j), t.numpy(), rtol=1e-5, atol=1e-6,
+                                   err_msg=name)
+    for tp, jp in zip(tmodel.parameters(), jmodel.parameters()):
+        assert (jp.grad is None) == (tp.grad is None)
+        if tp.grad is not None:
+            np.testing.assert_allclose(np.asarray(jp.grad), tp.grad.numpy(), rtol=1e-5,
+                                       atol=1e-6)
+
+
+@pytest.mark.parametrize("warm", [False, True])
+def test_plain_jax_jit_over_state_after_compiled_steps_leaves_no_tracer(warm):
+    """After compiled steps the newest state sits packed; a plain jax.jit that wrote or
+    read it (``zero_grad()``, ``state_dict()``, ``step(closure)``) unpacked it inside its
+    trace, and every parameter was left holding a tracer.  The write-back is concrete now,
+    the misuse raises jnn's error at the write, and nothing changes, .grad included."""
+    tmodel, topt, jmodel, jopt = _bn_twins()
+    x, y = jnp.asarray(X), jnp.asarray(Y)
+
+    def closure():
+        jopt.zero_grad()
+        return F.mse_loss(jmodel(x), y)
+
+    good = jnn.compile(lambda: jopt.step(closure))
+    for _ in range(3 if warm else 1):
+        good()
+        torch_step(tmodel, topt)
+    for misuse in (lambda: jopt.step(closure), lambda: jopt.zero_grad()):
+        with pytest.raises(RuntimeError, match="JAX transformation"):
+            jax.jit(misuse)()
+        _assert_same_state(tmodel, jmodel)
+    for read in (lambda: jmodel[0].weight.grad.sum(),  # reads: fine
+                 lambda: sum(v.sum() for v in jmodel.state_dict().values())):
+        jax.jit(read)()
+        _assert_same_state(tmodel, jmodel)
+    good()
+    torch_step(tmodel, topt)
+    _assert_same_state(tmodel, jmodel)
+
+
+def test_a_first_compiled_call_that_fails_at_its_trace_leaves_no_placeholders():
+    """The first call guesses the state its step creates (zero .grad, the optimizer's
+    initial state) and installed placeholders for it; a trace that failed for another
+    reason (a wrong feature size) left them: zero grads and optimizer state where torch
+    has none, and a later bare ``opt.step()`` moved the weights (AdamW's decay)."""
+    torch.manual_seed(0)
+    tmodel = torch.nn.Linear(4, 2)
+    jmodel = nn.Linear(4, 2)
+    jmodel.load_state_dict({k: v.numpy() for k, v in tmodel.state_dict().items()})
+    topt = torch.optim.AdamW(tmodel.parameters(), lr=0.1)
+    jopt = jnn.optim.AdamW(jmodel.parameters(), lr=0.1)
+    step = compiled_step(jmodel, jopt)
+    with pytest.raises(RuntimeError, match="shapes cannot be multiplied"):
+        step(jnp.ones((6, 5)), jnp.asarray(Y))
+    assert all(p.grad is None for p in jmodel.parameters()) and not jopt.state
+    assert jopt.state_dict()["state"] == topt.state_dict()["state"] == {}
+    topt.step()
+    jopt.step()
+    _assert_same_state(tmodel, jmodel)
+    step(jnp.asarray(X), jnp.asarray(Y))
+    torch_step(tmodel, topt)
+    _assert_same_state(tmodel, jmodel)
+
+
+@pytest.mark.parametrize("warm", [False, True])
+@pytest.mark.parametrize("change", ["buffer", "parameter", "module", "eval", "freeze"])
+def test_registrations_and_flags_of_a_failed_compiled_call_are_undone(change, warm):
+    """A compiled step that registers state or switches a flag and then raises: the new
+    buffer, parameter or module held tracers (every later step failed), and a flag kept
+    its new value.  The failed call changes nothing now."""
+    tmodel, topt, jmodel, jopt = _bn_twins()
+    step = compiled_step(jmodel, jopt)
+    for _ in range(2 if warm else 0):
+        step(jnp.asarray(X), jnp.asarray(Y))
+        torch_step(tmodel, topt)
+    changes = {"buffer": lambda: jmodel.register_buffer("extra", jnp.zeros(2)),
+               "parameter": lambda: jmodel.register_parameter(
+                   "extra", nn.Parameter(jnp.zeros(2))),
+               "module": lambda: jmodel[0].add_module("extra", nn.Linear(2, 2)),
+               "eval": lambda: jmodel.eval(),
+               "freeze": lambda: jmodel[0].weight.requires_grad_(False)}
+
+    def failing(x, y):
+        changes[change]()
+        step.fn(x, y)
+        raise ValueError("boom")
+
+    with pytest.raises(ValueError, match="boom"):
+        jnn.compile(failing)(jnp.asarray(X), jnp.asarray(Y))
+    assert list(jmodel.state_dict()) == list(tmodel.state_dict())
+    assert jmodel.training and jmodel[1].training and jmodel[0].weight.requires_grad
+    _assert_same_state(tmodel, jmodel)
+    step(jnp.asarray(X), jnp.asarray(Y))
+    torch_step(tmodel, topt)
+    _assert_same_state(tmodel, jmodel)
+
+
+@pytest.mark.parametrize("where", ["compiled", "eager closure"])
+def test_train_and_eval_switched_inside_compiled_code_hold_after_every_call(where):
+    """``model.train()`` in a compiled train step and ``model.eval()`` in a compiled eval
+    step (or in an eager step's closure, which jnn compiles once it repeats) ran at the
+    trace only: after cached calls ``.training`` kept the trace's last value, and eager
+    code after the eval step ran in training mode (outputs 0.58 off, BatchNorm's running
+    statistics moving).  The flags a trace sets are set again after every call."""
+    tmodel, topt, jmodel, jopt = _bn_twins()
+    x, y = jnp.asarray(X), jnp.asarray(Y)
+    tx, ty = torch.from_numpy(X), torch.from_numpy(Y)
+
+    def train_body(x, y):
+        jmodel.train()
+        def closure():
+            jopt.zero_grad()
+            if where == "eager closure":
+                jmodel.train()
+            return F.mse_loss(jmodel(x), y)
+        return jopt.step(closure)
+
+    def eval_body(x):
+        jmodel.eval()
+        with jnn.no_grad():
+            return jmodel(x)
+
+    train = jnn.compile(train_body) if where == "compiled" else train_body
+    evaluate = jnn.compile(eval_body)
+    for _ in range(4):
+        tmodel.train()
+        topt.zero_grad()
+        tF.mse_loss(tmodel(tx), ty).backward()
+        topt.step()
+        train(x, y)
+        assert jmodel.training and jmodel[1].training
+        tmodel.eval()
+        with torch.no_grad():
+            expected = tmodel(tx).numpy()
+        np.testing.assert_allclose(np.asarray(evaluate(x)), expected, rtol=1e-5, atol=1e-6)
+        assert not jmodel.training and not jmodel[1].training
+        with torch.no_grad():  # eager code after the evaluation: still in eval mode
+            expected = tmodel(tx[:3]).numpy()
+        np.testing.assert_allclose(np.asarray(jmodel(x[:3])), expected, rtol=1e-5, atol=1e-6)
+        _assert_same_state(tmodel, jmodel)
+
+
+def test_requires_grad_set_inside_a_compiled_step_holds_after_every_call():
+    tmodel, topt, jmodel, jopt = _bn_twins()
+    x, y = jnp.asarray(X), jnp.asarray(Y)
+
+    @jnn.compile
+    def step(x, y):
+        jmodel[0].requires_grad_(False)
+        def closure():
+            jopt.zero_grad()
+            return F.mse_loss(jmodel(x), y)
+        return jopt.step(closure)
+
+    for _ in range(3):
+        tmodel[0].requires_grad_(False)
+        torch_step(tmodel, topt)
+        jmodel[0].requires_grad_(True)  # the script's own code, between the steps
+        step(x, y)
+        assert not jmodel[0].weight.requires_grad and not jmodel[0].bias.requires_grad
+        tmodel[0].requires_grad_(True)
+    _assert_same_state(tmodel, jmodel)
+
+
 def test_options_changed_by_hand_in_a_steady_loop_match_torch():
     """A steady loop takes the short path (same program, state packed); every option set
     by hand between steps still reaches it: lr, betas across the 0.5 of torch's lerp,
@@ -688,6 +863,48 @@ def test_state_reached_through_a_plain_object_is_discovered_and_explicit_state_w
             j_loss = step(jnp.asarray(X), jnp.asarray(Y))
             np.testing.assert_allclose(float(j_loss), t_loss, rtol=1e-5)
         assert_same_weights(tmodel, jmodel)
+
+
+def test_an_optimizer_a_layer_holds_is_discovered_as_torchs_forward_forward_does():
+    """pytorch/examples' mnist_forward_forward: each layer (an nn.Linear subclass) holds
+    its own optimizer and steps it in a method; the network keeps the layers in a plain
+    list.  Compiled, the optimizer was not found and the step raised 'does not thread'."""
+    def build(lib):
+        class Layer(lib.nn.Linear):
+            def __init__(self):
+                super().__init__(4, 2)
+                self.opt = lib.optim.SGD(self.parameters(), lr=0.1, momentum=0.9)
+
+        class Net(lib.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.layers = [Layer()]  # a plain list, as the example's
+
+        return Net()
+
+    torch.manual_seed(0)
+    tnet, jnet = build(torch), build(jnn)
+    jnet.layers[0].load_state_dict(
+        {k: v.numpy() for k, v in tnet.layers[0].state_dict().items()})
+
+    def fit(net):
+        for layer in net.layers:
+            def closure(layer=layer):
+                layer.opt.zero_grad()
+                return F.mse_loss(layer(jnp.asarray(X)), jnp.asarray(Y))
+            loss = layer.opt.step(closure)
+        return loss
+
+    step = jnn.compile(fit)
+    for _ in range(3):
+        tlayer = tnet.layers[0]
+        tlayer.opt.zero_grad()
+        tloss = tF.mse_loss(tlayer(torch.from_numpy(X)), torch.from_numpy(Y))
+        tloss.backward()
+        tlayer.opt.step()
+        np.testing.assert_allclose(float(step(jnet)), tloss.item(), rtol=1e-5)
+    assert step.trace_count == 1
+    assert_same_weights(tnet.layers[0], jnet.layers[0])
 
 
 def test_compile_on_a_method_one_cache_per_instance():

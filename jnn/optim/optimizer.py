@@ -263,15 +263,20 @@ class Optimizer:
             params = autograd._trainable(p for g in self.param_groups for p in g["params"])
             loss, aux, has_aux, grads, read, commit = autograd.differentiate(
                 closure, params, commit=False)
-            known = {id(p) for p in params}
-            extra = [p for p in read if p.requires_grad and id(p) not in known]
-            if extra:  # e.g. opt1.step(closure); opt2.step(): the loss reaches both halves
-                params = params + extra
-                loss, aux, has_aux, grads, read, commit = autograd.differentiate(
-                    closure, params, commit=False)
-            autograd.check_reaches_a_parameter(read)
-            commit()
-            autograd.accumulate_read(params, grads, read)
+            rollback = commit.rollback  # (the .grad slots before the closure ran)
+            try:
+                known = {id(p) for p in params}
+                extra = [p for p in read if p.requires_grad and id(p) not in known]
+                if extra:  # e.g. opt1.step(closure); opt2.step(): the loss reaches both halves
+                    params = params + extra
+                    loss, aux, has_aux, grads, read, commit = autograd.differentiate(
+                        closure, params, commit=False)
+                autograd.check_reaches_a_parameter(read)
+                commit()
+                autograd.accumulate_read(params, grads, read)
+            except BaseException:
+                rollback()
+                raise
             result = (loss, aux) if has_aux else loss
         commits = [self._compute_group(group) for group in self.param_groups]
         for commit_group in commits:
