@@ -922,6 +922,7 @@ class CompiledFunction:
         # The last steady call, for the next one's short path (see _call_again)
         self._memo: tuple | None = None
         self._group_lists: list[tuple[Any, tuple]] = []  # (optimizer, its param groups)
+        self._group_params: list[tuple[Any, tuple]] = []  # (g["params"], its parameters)
         # the cells the steady program hands out with its store, and what decides them
         # (_next_hot): (entry, sorted lazy indices)
         self._hot: tuple = (None, ())
@@ -1035,6 +1036,14 @@ class CompiledFunction:
                     watch.append(where)
             elif isinstance(value, types.FunctionType):
                 visit(value, label + ".", depth + 1)
+            elif isinstance(value, types.MethodType):
+                # `loss_fn = trainer.compute_loss`: what it reads of its object
+                if _is_plain_object(value.__self__):
+                    holders.append((label + ".__self__", value.__self__, True))
+                if isinstance(value.__func__, types.FunctionType):
+                    visit(value.__func__, label + ".", depth + 1)
+            elif isinstance(value, functools.partial):
+                found(label + ".func", value.func, None, depth, None)
             elif isinstance(value, (dict, list)) or _is_plain_object(value) or (
                     _is_config_class(value)):
                 # `hparams["beta"]`, `CURRICULUM[0]`, `cfg.scale`, `class CFG: alpha = 1`:
@@ -1075,6 +1084,14 @@ class CompiledFunction:
         owner = getattr(self.fn, "__self__", None)  # a method's object: `self.scale`
         if owner is not None and _is_plain_object(owner):
             holders.append(("self", owner, True))
+        # what the models' forward hooks read (a global scale, a callable hook's attribute)
+        for r in self._roots:
+            if isinstance(r, Module):
+                for m in r.modules():
+                    d = m.__dict__
+                    for hooks in (d["_forward_pre_hooks"], d["_forward_hooks"]):
+                        for hook in hooks.values():
+                            found(f"{type(m).__name__}.hook", hook, None, 0, None)
         models = {type(m): None for r in self._roots if isinstance(r, Module)
                   for m in r.modules() if not _library(type(m))}
         # class attributes its models read (`self.TEMP`, set as `Net.TEMP = 2`)
@@ -1082,9 +1099,10 @@ class CompiledFunction:
         classes = {**models, **{type(h): None for _, h, _ in holders
                                 if _is_plain_object(h) and not _library(type(h))}}
         for cls in classes:
-            forward = cls.__dict__.get("forward")
-            if isinstance(forward, types.FunctionType):
-                visit(forward, f"{cls.__name__}.forward.", 1)
+            for name in ("forward", "__call__"):  # (a callable loss or hook object)
+                method = cls.__dict__.get(name)
+                if isinstance(method, types.FunctionType):
+                    visit(method, f"{cls.__name__}.{name}.", 1)
         for _ in range(2):  # (a method found names the methods it calls)
             for cls in classes:
                 for name in sorted(attributes):
@@ -1222,6 +1240,8 @@ class CompiledFunction:
                         for g in opt.param_groups]
         self._group_lists = [(opt, tuple(opt.param_groups)) for opt in self._roots
                              if isinstance(opt, Optimizer)]
+        self._group_params = [(g.get("params"), tuple(g.get("params", ())))
+                              for _, g in self._groups]
         watch = {*map(id, self._roots), *map(id, self._layout.data)}
         for root in self._roots:
             if isinstance(root, Module):
@@ -1606,6 +1626,12 @@ class CompiledFunction:
         for opt, groups in self._group_lists:
             now = opt.param_groups
             if len(now) != len(groups) or not all(map(operator.is_, now, groups)):
+                return False
+        # ... holding the very parameters (``g["params"].append(p)`` starts training p)
+        for (_, g), (params, held) in zip(self._groups, self._group_params):
+            now = g.get("params")
+            if now is not params or len(now) != len(held) or not all(
+                    map(operator.is_, now, held)):
                 return False
         return True
 

@@ -70,7 +70,8 @@ def set_closure_compilation(enabled: bool) -> None:
 
 
 class _Freezes(Exception):
-    """The traced closure captured arrays that are not its inputs."""
+    """The traced closure captured arrays that are not its inputs (or changed its
+    variables); ``args[1]``, where given, is how to make it compilable."""
 
 
 def _holds_arrays(value: Any) -> bool:
@@ -81,6 +82,17 @@ def _holds_arrays(value: Any) -> bool:
     if isinstance(value, dict):
         return any(_holds_arrays(v) for v in value.values())
     return False
+
+
+def _shape_of(value: Any) -> Any:
+    """A container's structure (lengths and keys, two levels), to see a closure append."""
+    if isinstance(value, list):
+        return ("list", len(value), tuple(_shape_of(v) for v in value[:8]))
+    if isinstance(value, dict):
+        return ("dict", tuple(value), tuple(_shape_of(v) for v in list(value.values())[:8]))
+    if isinstance(value, set):
+        return ("set", len(value))
+    return None
 
 
 def _captured_arrays() -> list:
@@ -149,12 +161,26 @@ class _ClosureProgram(CompiledFunction):
         # of the key like its variables, never the first traced closure's)
         fn = types.FunctionType(self.code, g, user.__name__, defaults, new_cells)
         fn.__kwdefaults__ = kwdefaults
+        shapes = [_shape_of(c.cell_contents) if v is not _EMPTY else None
+                  for c, v in zip(new_cells, cells)]
         if self.kind == "step":
             out = owner.step(fn)
         else:
             from jnn import autograd
 
             out = autograd.backward(fn)
+        changed = [name for name, c, v, shape in zip(self.code.co_freevars, new_cells, cells,
+                                                      shapes)
+                   if v is not _EMPTY and (c.cell_contents is not v and not (
+                       isinstance(v, (jax.Array, np.ndarray)) and c.cell_contents is v)
+                       or _shape_of(c.cell_contents) != shape)]
+        if changed:
+            raise _Freezes(
+                f"it changes its variables ({', '.join(f'`{n}`' for n in changed)}: a "
+                "`nonlocal` it assigns or a container it appends to), which a compiled "
+                "program would do once, when it is traced",
+                "return what it keeps with the loss (`return loss, out`, then "
+                "`loss, out = optimizer.step(closure)`)")
         frozen = _captured_arrays()
         if frozen:
             shapes = ", ".join(str(tuple(np.shape(c))) for c in frozen[:3])
@@ -232,10 +258,12 @@ def _call(prog: _ClosureProgram, owner: Any, closure: types.FunctionType, cells:
             # Op by op, what the closure did before the failing call (its zero_grad())
             # happens as in torch, then the same error: run it so.
             return eager()
-        reason = (str(error) if isinstance(error, _Freezes)
-                  else f"compiling it failed ({type(error).__name__}: {error})")
+        if isinstance(error, _Freezes):
+            reason, *advice = error.args
+        else:
+            reason, advice = f"compiling it failed ({type(error).__name__}: {error})", []
         result = eager()  # a genuine error in the closure raises here, as eagerly
-        _turn_off(prog, reason)
+        _turn_off(prog, reason, *advice)
         return result
     finally:
         prog.user = prog._code_fn = None
@@ -245,12 +273,13 @@ def _call(prog: _ClosureProgram, owner: Any, closure: types.FunctionType, cells:
                       "calls")
 
 
-def _turn_off(prog: _ClosureProgram, reason: str) -> None:
+def _turn_off(prog: _ClosureProgram, reason: str,
+              advice: str = "pass what it reads as closure variables (or wrap the whole "
+                            "step in jnn.compile)") -> None:
     prog.off = reason
     what = "optimizer.step(closure)" if prog.kind == "step" else "jnn.autograd.backward(closure)"
     warnings.warn(
         f"jnn: eager {what} with the closure {prog.code.co_name!r} "
         f"({prog.code.co_filename}:{prog.code.co_firstlineno}) runs op by op from now on, "
         f"not as one compiled program, because {reason}. It stays correct but slower; to "
-        "compile it, pass what it reads as closure variables (or wrap the whole step in "
-        "jnn.compile).", ClosureCompileWarning, stacklevel=5)
+        f"compile it, {advice}.", ClosureCompileWarning, stacklevel=5)

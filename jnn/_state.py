@@ -392,7 +392,7 @@ def _is_tracer(value: object) -> bool:
     return isinstance(value, Tracer)
 
 
-def _in_foreign_trace() -> bool:
+def in_transformation() -> bool:
     """Inside a JAX transformation (jax.jit, grad, vmap) that is not jnn's."""
     from jax._src import core
 
@@ -417,7 +417,7 @@ def check_write(owner: object, old: object, value: object, what: str) -> None:
         if (st.write_log is not None or value is old or old is None or _is_tracer(old)
                 or type(old) is LostState
                 or (st.threaded is not None and id(owner) in st.threaded)
-                or not (st.compile_depth or _in_foreign_trace())):
+                or not (st.compile_depth or in_transformation())):
             return
     elif _is_tracer(old) or st.write_log is not None:
         return

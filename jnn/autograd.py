@@ -95,6 +95,7 @@ def differentiate(closure: Callable[[], Any], params: Sequence[Parameter], *,
     if _state.state.pending:  # the raw slots below must hold the newest state
         _state.flush()
     record: dict[str, Any] = {}
+    top_level = not _state.state.compile_depth and not _state.in_transformation()
 
     def f(values: list[jax.Array]) -> tuple[jax.Array, Any]:
         saved = [p._value for p in params]
@@ -109,6 +110,8 @@ def differentiate(closure: Callable[[], Any], params: Sequence[Parameter], *,
                 p._value = v  # the raw slot: the swap is not a write of the user's
             loss, aux, has_aux = _split_output(closure())
             loss = _check_scalar(loss)
+            if top_level:  # what the closure kept (`outs.append(out)`): values, as torch's
+                _detach_kept(closure)
             writes = list(st.write_log.values())
             new_state = [_get(c, k) for c, k, _ in writes]
             record.update(writes=writes, reads=st.read_log, has_aux=has_aux)
@@ -128,7 +131,7 @@ def differentiate(closure: Callable[[], Any], params: Sequence[Parameter], *,
     # The closure's .grad writes (its zero_grad()) land at once, as torch's (a closure that
     # raises has cleared them, as in torch).  Under someone's jax.jit, where the step then
     # fails at a write nothing threads (jnn's error, not torch's), they are put back.
-    saved_grads = [p._gradient for p in params] if _state._in_foreign_trace() else None
+    saved_grads = [p._gradient for p in params] if _state.in_transformation() else None
     try:
         with _eager_dispatch():
             loss, grads, (aux, new_state), reached = _value_and_grad(f, values)
@@ -239,6 +242,53 @@ def _eager_dispatch() -> Iterator[None]:
         yield
     finally:
         st.eager_grad = outer
+
+
+_KEPT_SCAN = 8  # a list's newest entries looked at (a history is not walked per step)
+
+
+def _detached(value: Any) -> Any:
+    """``value`` with the differentiation's tracers replaced by their values (None: no
+    tracer, or one of an enclosing trace that stays)."""
+    if isinstance(value, jax.core.Tracer):
+        out = jax.lax.stop_gradient(value)
+        return None if isinstance(out, jax.core.Tracer) else out
+    return None
+
+
+def _detach_kept(closure: Callable[[], Any]) -> None:
+    """Eagerly, the closure runs inside JAX's differentiation, so what it keeps in its
+    variables (``outs.append(out)``, ``nonlocal last; last = out``) would be tracers of
+    it, unusable after the step.  torch keeps tensors there: keep their values."""
+    fn = getattr(closure, "__func__", closure)
+    places: list[tuple[Any, Any]] = []
+    for cell in getattr(fn, "__closure__", None) or ():
+        places.append((cell, None))
+    code = getattr(fn, "__code__", None)
+    if code is not None:
+        g = fn.__globals__
+        places.extend((g, name) for name in code.co_names if name in g)
+    for where, key in places:
+        try:
+            value = where.cell_contents if key is None else where[key]
+        except (ValueError, KeyError):
+            continue
+        new = _detached(value)
+        if new is not None:
+            if key is None:
+                where.cell_contents = new
+            else:
+                where[key] = new
+        elif isinstance(value, list):
+            for i in range(max(0, len(value) - _KEPT_SCAN), len(value)):
+                new = _detached(value[i])
+                if new is not None:
+                    value[i] = new
+        elif isinstance(value, dict) and len(value) <= 64:
+            for k, v in value.items():
+                new = _detached(v)
+                if new is not None:
+                    value[k] = new
 
 
 def _restore_grads(params: Sequence[Parameter], saved: list | None) -> None:

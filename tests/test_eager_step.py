@@ -471,3 +471,59 @@ def test_a_closure_default_argument_is_part_of_the_program_key(keyword_only):
     np.testing.assert_allclose(results[0][0], results[1][0], rtol=1e-6)
     for a, b in zip(results[0][1], results[1][1]):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("detach", [True, False])
+def test_values_a_closure_keeps_are_torchs_every_step(detach):
+    """A closure that keeps its outputs (`outs.append(out)`) and counts correct predictions
+    (`nonlocal correct`), as an epoch loop does: from its third call the compiled closure
+    ran its Python at the trace only, so 2 of 6 outputs were kept and the count was 7
+    where torch's was 25; kept values were tracers (unusable) without `detach`.  Now the
+    closure runs op by op, with a warning naming its variables, and keeps values."""
+    import torch
+
+    rng = np.random.default_rng(1)
+    xs = [rng.standard_normal((8, 3)).astype(np.float32) for _ in range(6)]
+    ys = [rng.integers(0, 2, 8) for _ in range(6)]
+    torch.manual_seed(0)
+    tmodel = torch.nn.Linear(3, 2)
+    topt = torch.optim.SGD(tmodel.parameters(), lr=0.1)
+    jmodel = nn.Linear(3, 2)
+    jmodel.load_state_dict({k: v.numpy() for k, v in tmodel.state_dict().items()})
+    jopt = jnn.optim.SGD(jmodel.parameters(), lr=0.1)
+
+    t_outs, t_correct = [], 0
+    for x, y in zip(xs, ys):
+        x, y = torch.from_numpy(x), torch.from_numpy(y)
+
+        def tclosure():
+            nonlocal t_correct
+            topt.zero_grad()
+            out = tmodel(x)
+            t_outs.append(out.detach())
+            t_correct += int((out.argmax(1) == y).sum())
+            loss = torch.nn.functional.cross_entropy(out, y)
+            loss.backward()
+            return loss
+        topt.step(tclosure)
+
+    j_outs, j_correct = [], 0
+    with pytest.warns(ClosureCompileWarning, match="changes its variables .*`j_correct`"):
+        for x, y in zip(xs, ys):
+            x, y = jnp.asarray(x), jnp.asarray(y)
+
+            def jclosure():
+                nonlocal j_correct
+                jopt.zero_grad()
+                out = jmodel(x)
+                j_outs.append(jnn.detach(out) if detach else out)
+                j_correct += (out.argmax(1) == y).sum()
+                return jnn.nn.functional.cross_entropy(out, y)
+            jopt.step(jclosure)
+    assert int(j_correct) == t_correct
+    assert len(j_outs) == len(t_outs)
+    for j, t in zip(j_outs, t_outs):
+        np.testing.assert_allclose(np.asarray(j), t.numpy(), rtol=1e-5, atol=1e-6)
+    for tp, jp in zip(tmodel.parameters(), jmodel.parameters()):
+        np.testing.assert_allclose(np.asarray(jp.data), tp.detach().numpy(), rtol=1e-5,
+                                   atol=1e-6)
