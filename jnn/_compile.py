@@ -923,6 +923,7 @@ class CompiledFunction:
         self._memo: tuple | None = None
         self._group_lists: list[tuple[Any, tuple]] = []  # (optimizer, its param groups)
         self._group_params: list[tuple[Any, tuple]] = []  # (g["params"], its parameters)
+        self._rehooked: list[Module] | tuple = ()  # hooks the last trace added or removed
         # the cells the steady program hands out with its store, and what decides them
         # (_next_hot): (entry, sorted lazy indices)
         self._hot: tuple = (None, ())
@@ -1486,6 +1487,11 @@ class CompiledFunction:
             # that it then restores: not a change of this function's state.
             self._set_fast(objects)
         self._memo = None
+        if traced and self._rehooked:  # (after _set_fast: the next call sees a change)
+            for m in self._rehooked:
+                m._changed()
+            self._rehooked = ()
+            return entry.result(out_arrays)
         if (entry.compiled and out_layout is layout and not entry.cleared
                 and entry.flags is None and not kwargs
                 and all(isinstance(a, jax.Array) for a in args)):
@@ -1987,6 +1993,7 @@ class CompiledFunction:
                     flags.restore()  # a failed trace changes nothing, flags included
                     raise
                 entry.flags = flags.changes()
+                self._rehooked = flags.rehooked()
                 return out
             finally:
                 guard.depth = held
@@ -2546,11 +2553,12 @@ class _Flags:
     every later call of the program, where the function's Python does not run.
     """
 
-    __slots__ = ("modules", "params", "training", "requires", "registered")
+    __slots__ = ("modules", "params", "training", "requires", "registered", "hooks")
 
     def __init__(self, roots: list[Any]) -> None:
         self.modules, self.params = _walk(roots)
         self.training = [m.__dict__.get("training") for m in self.modules]
+        self.hooks = [_hook_ids(m) for m in self.modules]
         self.requires = [p._requires_grad for p in self.params]
         self.registered = [
             (dict(d["_parameters"]), dict(d["_buffers"]), dict(d["_modules"]),
@@ -2576,6 +2584,11 @@ class _Flags:
             if p._requires_grad != requires:
                 p.requires_grad = requires
 
+    def rehooked(self) -> list[Module]:
+        """The modules whose hooks the function added or removed (a hook that removes
+        itself): the program holds the hooks as they were, so the next call re-keys."""
+        return [m for m, before in zip(self.modules, self.hooks) if _hook_ids(m) != before]
+
     def changes(self) -> tuple | None:
         """``(training, requires_grad)`` changes as ``(position, new flag)`` pairs, or
         None where the function changed no flag."""
@@ -2586,6 +2599,11 @@ class _Flags:
                          enumerate(zip(self.params, self.requires))
                          if p._requires_grad != before)
         return (training, requires) if training or requires else None
+
+
+def _hook_ids(m: Module) -> tuple:
+    d = m.__dict__
+    return (tuple(d["_forward_pre_hooks"]), tuple(d["_forward_hooks"]))
 
 
 def _replay_flags(roots: list[Any], flags: tuple) -> None:
