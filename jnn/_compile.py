@@ -203,9 +203,9 @@ class _Layout:
     never the flushing properties.
     """
 
-    __slots__ = ("data", "ostates", "items", "grads", "buffers", "gens", "key", "_where",
-                 "opts", "pos", "base", "rebound", "_owners", "_last_plan", "_sources",
-                 "roots")
+    __slots__ = ("data", "ostates", "nones", "items", "grads", "buffers", "gens", "key",
+                 "_where", "opts", "pos", "base", "rebound", "_owners", "_last_plan",
+                 "_sources", "roots")
 
     def __init__(self, roots: list[Any]) -> None:
         self.roots = tuple(roots)
@@ -228,6 +228,10 @@ class _Layout:
         self.opts = optimizers
         self.pos = {pid: i for i, pid in enumerate(params)}
         self.ostates: list[tuple[Optimizer, Parameter, str]] = []
+        # State held as None (torch's SGD state dict has a momentum_buffer of None for a
+        # buffer not created yet): no cell, but a traced step that creates it is undone
+        # to None, keeping the entry and its place (torch's state_dict order)
+        self.nones: set[tuple[int, int, str]] = set()
         self.items: list[tuple[Any, Any]] = []
         item_key = []
         for oi, opt in enumerate(optimizers):
@@ -243,6 +247,8 @@ class _Layout:
             # XLA folds the unpack, the concatenation and the re-pack into nothing.
             cells = [(k, p) for p, st in opt._param_state.items()
                      for k, v in st.items() if isinstance(v, jax.Array)]
+            self.nones.update((id(opt), id(p), k) for p, st in opt._param_state.items()
+                              for k, v in st.items() if v is None)
             order: dict[str, int] = {}
             for k, _ in cells:
                 order.setdefault(k, len(order))
@@ -463,7 +469,9 @@ class _Layout:
         for o, p, k in self.ostates:
             if (id(o), id(p), k) not in had_state:
                 st = o._param_state.get(p)
-                if st is not None:
+                if st is not None and (id(o), id(p), k) in before.nones:
+                    st[k] = None
+                elif st is not None:
                     st.pop(k, None)
                     if not st:
                         del o._param_state[p]

@@ -309,7 +309,9 @@ class Optimizer:
                 old = state[p]
                 if not old:
                     old.update(before)  # torch's key order (a jitted dict comes back sorted)
-                if len(st) != len(old):  # torch-style lazily created state
+                # torch-style lazily created state, or a buffer loaded as None now created
+                # (SGD's momentum_buffer): a new array cell either way
+                if len(st) != len(old) or any(old.get(k) is None for k in st):
                     _state.bump_cells(id(self))
                 old.update(st)
             if created:

@@ -415,9 +415,11 @@ class SGD(Optimizer):
         new_params: list = [None] * len(params)
         new_states: list = [None] * len(params)
         # torch creates a momentum buffer at a parameter's first step (static here): the
-        # parameters with one and those without are two calls of the rule.
+        # parameters with one and those without are two calls of the rule.  A buffer held
+        # as None (torch's state dict has one for a buffer not yet created) is a first step.
         for first in (True, False):
-            idx = [i for i, st in enumerate(states) if ("momentum_buffer" not in st) == first]
+            idx = [i for i, st in enumerate(states)
+                   if (st.get("momentum_buffer") is None) == first]
             if not idx:
                 continue
             buffers = [jnp.zeros_like(params[i]) if first else states[i]["momentum_buffer"]

@@ -437,6 +437,31 @@ def test_load_torch_state_dict_and_continue(name: str, kwargs: dict, groups: boo
     assert_state_dicts_match(topt.state_dict(), fresh.state_dict(), "round trip")
 
 
+@pytest.mark.parametrize("dampening", [0.0, 0.5])
+@pytest.mark.parametrize("mode", ["closure", "compiled"])
+def test_a_momentum_buffer_loaded_as_none_is_a_first_step(mode: str, dampening: float
+                                                           ) -> None:
+    """torch's SGD state may hold ``momentum_buffer: None`` (a buffer not created yet): it
+    loads, and the next step starts the buffer from the gradient.  jnn's rule multiplied
+    the None (an internal TypeError at every step, eager and compiled)."""
+    tmodel, jmodel = twin_models()
+    kwargs = {"lr": 0.05, "momentum": 0.9, "dampening": dampening}
+    topt = torch.optim.SGD(tmodel.parameters(), **kwargs)
+    jopt = jnn.optim.SGD(jmodel.parameters(), **kwargs)
+    step = jnn_step(jmodel, jopt, PLAIN, mode)
+    for i in range(2):
+        _step_both(tmodel, topt, jmodel, step, i, grads=False)
+    state = copy.deepcopy(topt.state_dict())
+    for index in (0, 3):  # the first layer's weight, the last layer's bias
+        state["state"][index]["momentum_buffer"] = None
+    topt.load_state_dict(state)
+    jopt.load_state_dict(_convert(state))
+    assert_state_dicts_match(topt.state_dict(), jopt.state_dict(), "after loading")
+    for i in range(2, 5):
+        _step_both(tmodel, topt, jmodel, step, i, grads=False)
+    assert_state_dicts_match(topt.state_dict(), jopt.state_dict(), "after continuing")
+
+
 def test_named_parameters_are_accepted_as_in_torch() -> None:
     """torch 2.13 takes ``named_parameters()``: the names go to ``param_names``."""
     tmodel, jmodel = torch.nn.Linear(2, 3), nn.Linear(2, 3)
