@@ -46,6 +46,22 @@ def _typename(obj: Any) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
+def _array_param_error(p: jax.Array | np.ndarray) -> Exception:
+    """An array given to an optimizer, where torch would update a leaf tensor in place: an
+    array is immutable, so jnn needs the Parameter.  Torch's text comes first, so that its
+    regexes match: a jax array is a computed value (``lin.weight * 2``: torch's non-leaf, a
+    ValueError there); a numpy array is no tensor (torch's TypeError)."""
+    computed = isinstance(p, jax.Array)
+    fix = (f"jnn's optimizers update Parameters only: a {_typename(p)} is immutable, so a "
+           "step could not update it. "
+           + ("Optimize the Parameter it was computed from, or wrap" if computed else "Wrap")
+           + " it once and keep the Parameter: w = nn.Parameter(x)")
+    if computed:
+        return ValueError(f"can't optimize a non-leaf Tensor ({fix})")
+    return TypeError(f"optimizer can only optimize Tensors, but one of the params is "
+                     f"{_typename(p)} ({fix})")
+
+
 def _array_typename(obj: Any) -> str:
     """An array's type as jnn's messages name it where torch says ``torch.FloatTensor``."""
     data = obj.data if isinstance(obj, Parameter) else obj
@@ -165,11 +181,8 @@ class Optimizer:
             param_group["params"] = list(params)
         _split_names(param_group)
         for p in param_group["params"]:
-            if isinstance(p, (jax.Array, np.ndarray)):  # torch updates a tensor in place
-                raise TypeError(
-                    "optimizer can only optimize Parameters in jnn: one of the params is a "
-                    f"{_typename(p)}, which is immutable, so a step could not update it. "
-                    "Wrap it once and keep the Parameter: w = nn.Parameter(x)")
+            if isinstance(p, (jax.Array, np.ndarray)):
+                raise _array_param_error(p)
             if not isinstance(p, Parameter):
                 raise TypeError(
                     "optimizer can only optimize Tensors, but one of the params is "

@@ -138,12 +138,36 @@ def test_single_parameter_is_rejected() -> None:
 @pytest.mark.parametrize("where", ["constructor", "add_param_group"])
 def test_a_plain_array_is_refused_with_the_fix(where: str) -> None:
     # torch updates a plain tensor in place; a jax array is immutable: jnn's own message
+    # (after torch's words for a computed tensor / a non-tensor, see the test below)
     p = nn.Parameter(jnp.zeros(2))
-    with pytest.raises(TypeError, match=re.escape("nn.Parameter(x)")):
+    error = ValueError if where == "constructor" else TypeError
+    with pytest.raises(error, match=re.escape("nn.Parameter(x)")):
         if where == "constructor":
             jnn.optim.SGD([jnp.zeros(2)], lr=0.1)
         else:
             jnn.optim.SGD([p], lr=0.1).add_param_group({"params": [np.zeros(2)]})
+
+
+@pytest.mark.parametrize("where", ["constructor", "add_param_group"])
+@pytest.mark.parametrize("kind", ["computed", "numpy"])
+def test_an_array_param_gets_torchs_error_then_the_fix(kind: str, where: str) -> None:
+    """``SGD([lin.weight * 2])``: torch refuses a non-leaf tensor with a ValueError, a
+    numpy array with a TypeError.  A computed jax array is jnn's non-leaf: jnn raised a
+    TypeError of its own; now torch's type and words, then jnn's fix."""
+    def build(optim: Any, nn_module: Any) -> None:
+        lin = nn_module.Linear(3, 2)
+        bad = lin.weight * 2 if kind == "computed" else np.zeros(2, np.float32)
+        if where == "constructor":
+            optim.SGD([bad], lr=0.1)
+        else:
+            optim.SGD([lin.bias], lr=0.1).add_param_group({"params": [bad]})
+
+    with pytest.raises((ValueError, TypeError)) as expected:
+        build(torch.optim, torch.nn)
+    with pytest.raises(type(expected.value),
+                       match=f"^{re.escape(str(expected.value))}") as got:
+        build(jnn.optim, nn)
+    assert "nn.Parameter(x)" in str(got.value)
 
 
 def test_duplicate_parameters_in_one_group_warn_like_torch() -> None:
