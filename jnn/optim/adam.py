@@ -389,6 +389,24 @@ class Adam(Optimizer):
 
     _structural_options = ("weight_decay",)
 
+    # torch's Adam.step: betas first, _init_group's flags, then adam()'s arguments
+    _step_keys = ("betas", "amsgrad", "differentiable", "foreach", "lr", "weight_decay", "eps",
+                  "maximize", "capturable", "fused", "decoupled_weight_decay")
+
+    # torch's Adam.__setstate__
+    _setstate_defaults = {"amsgrad": False, "maximize": False, "foreach": None,
+                          "capturable": False, "differentiable": False,
+                          "decoupled_weight_decay": False, "fused": None}
+
+    def _setstate(self, groups: list[dict], state: dict) -> None:
+        super()._setstate(groups, state)
+        for group in groups:
+            for p in group["params"]:
+                if state.get(p) and "step" not in state[p]:
+                    # torch's __setstate__ reads state["step"] (to make it a tensor): a
+                    # state without one (SGD's momentum_buffer) raises at load
+                    raise KeyError("step")
+
     def __init__(self, params: Any, lr: float = 1e-3,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0, amsgrad: bool = False, *,

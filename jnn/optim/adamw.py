@@ -142,3 +142,8 @@ class AdamW(Adam):
                          maximize=maximize, capturable=capturable,
                          differentiable=differentiable, fused=fused,
                          decoupled_weight_decay=True)
+
+    def _setstate(self, groups: list[dict], state: dict) -> None:
+        super()._setstate(groups, state)
+        for group in groups:  # torch's AdamW.__setstate__: an Adam state dict decays as AdamW
+            group["decoupled_weight_decay"] = True

@@ -120,7 +120,9 @@ class Optimizer:
 
     Subclasses set ``_state_keys`` and implement ``_init_state`` (torch's lazily created
     state for one parameter), ``_static`` (the group's structural flags) and the pure
-    ``_rule(params, grads, states, hyper, static) -> (new_params, new_states)``.
+    ``_rule(params, grads, states, hyper, static) -> (new_params, new_states)``; they
+    name the options torch's step reads (``_step_keys``) and those its ``__setstate__``
+    fills in at a load (``_setstate_defaults``, or ``_setstate``).
 
     PyTorch: ``torch.optim.Optimizer`` (same ``param_groups``, ``state``, ``state_dict``
     layout; parameters are numbered as torch numbers them).
@@ -245,9 +247,8 @@ class Optimizer:
         if closure is not None and not callable(closure):
             raise TypeError(f"'{type(closure).__name__}' object is not callable")
         for group in self.param_groups:
-            group["params"]  # noqa: B018 - torch reads both at every step: a deleted one raises
-            if "lr" in self.defaults:
-                group["lr"]  # noqa: B018
+            group["params"]  # noqa: B018 - torch reads it at every step: a deleted one raises
+            self._check_step_keys(group)
         threaded = _state.state.threaded
         if threaded is not None and id(self) not in threaded:
             # stepped inside jnn.compile without being threaded: its state would be left
@@ -296,6 +297,17 @@ class Optimizer:
             if commit_group is not None:
                 commit_group()
         return result
+
+    # The options torch's step reads from every group, in its order (that of a group whose
+    # parameters have gradients): one missing (deleted, or never in a group loaded from
+    # another optimizer's state dict) raises torch's KeyError before anything is computed.
+    # Empty: ``lr`` alone, where the defaults have one.
+    _step_keys: tuple[str, ...] = ()
+
+    def _check_step_keys(self, group: dict[str, Any]) -> None:
+        for key in self._step_keys or (("lr",) if "lr" in self.defaults else ()):
+            if key not in group:
+                raise KeyError(key)
 
     def _compute_group(self, group: dict[str, Any]) -> Callable[[], None] | None:
         """The group's update, computed; returns the function that writes it (or None)."""
@@ -393,6 +405,7 @@ class Optimizer:
         if hit is not None and len(hit[0]) == len(values) and all(
                 a is b and type(a) is not np.ndarray for a, b in zip(hit[0], values)):
             return hit[1], hit[2]  # (a numpy array may have changed in place: not cached)
+        self._check_step_keys(group)  # (before _split_options, whose errors are not torch's)
         hyper, static = self._split_options(group)
         leaves, treedef = jax.tree_util.tree_flatten(hyper)
         if any(isinstance(v, jax.Array) for v in leaves):  # (an lr tensor): no host sync
@@ -457,12 +470,19 @@ class Optimizer:
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Load a state dict in torch's layout (e.g. converted from a torch optimizer)."""
+        """Load a state dict in torch's layout (e.g. converted from a torch optimizer).
+
+        As in torch, each group is replaced by the saved one, with this optimizer's
+        ``params``: an option the saved group lacks is gone (the next step raises torch's
+        KeyError) unless torch's ``__setstate__`` fills it in.  A load that raises changes
+        nothing (torch's may have replaced the groups and state by then).
+        """
         if not hasattr(state_dict, "copy"):  # torch's first use of it
             raise AttributeError(f"'{type(state_dict).__name__}' object has no attribute 'copy'")
         state_dict = copy.copy(state_dict)
         groups = self.param_groups
-        saved_groups = list(state_dict["param_groups"])
+        # deep-copied as torch does: the loaded groups become this optimizer's own
+        saved_groups = copy.deepcopy(list(state_dict["param_groups"]))
         if len(groups) != len(saved_groups):
             raise ValueError("loaded state dict has a different number of parameter groups")
         if any(len(g["params"]) != len(s["params"]) for g, s in zip(groups, saved_groups)):
@@ -480,12 +500,29 @@ class Optimizer:
             p = id_map[k]
             new_state[p] = {name: _cast_state(name, value, p) for name, value in v.items()}
             _check_state_shapes(new_state[p], p)  # before anything is committed
-        self.state = new_state
+        # torch replaces the groups: each new one is the saved group with this optimizer's
+        # params (a saved group lacking an option lacks it now: the next step raises
+        # torch's KeyError).  New dicts: compiled steps see new groups and re-read them.
         for g, s in zip(groups, saved_groups):
-            for key, value in s.items():
-                if key != "params":
-                    g[key] = value
+            s["params"] = g["params"]
+            if "param_names" in g and "param_names" not in s:
+                s["param_names"] = g["param_names"]
+        self._setstate(saved_groups, new_state)  # may raise: nothing is committed yet
+        self.state = new_state
+        self.param_groups = saved_groups
+        self.__dict__.pop("_options_cache", None)  # keyed by the old groups' ids
         _state.bump_cells(id(self))
+
+    # Options torch's ``__setstate__`` fills in a loaded group that lacks them (in its order)
+    _setstate_defaults: dict[str, Any] = {}
+
+    def _setstate(self, groups: list[dict[str, Any]],
+                  state: defaultdict[Parameter, dict[str, Any]]) -> None:
+        """torch's ``__setstate__``, which its ``load_state_dict`` ends with: run on the
+        loaded groups and state before they are committed (a subclass may raise there)."""
+        for group in groups:
+            for key, value in self._setstate_defaults.items():
+                group.setdefault(key, value)
 
     def __getstate__(self) -> dict[str, Any]:
         return {"defaults": self.defaults, "state": self.state,

@@ -379,6 +379,15 @@ class SGD(Optimizer):
 
     _structural_options = ("momentum", "weight_decay")
 
+    # torch's SGD.step: _init_group reads fused and momentum, then sgd() its arguments
+    _step_keys = ("fused", "momentum", "weight_decay", "lr", "dampening", "nesterov",
+                  "maximize", "foreach")
+
+    # torch's SGD.__setstate__ (a group loaded from Adam's state dict gets these, not
+    # momentum or dampening)
+    _setstate_defaults = {"nesterov": False, "maximize": False, "foreach": None,
+                          "differentiable": False, "fused": False}
+
     def __init__(self, params: Any, lr: float = 1e-3, momentum: float = 0,
                  dampening: float = 0, weight_decay: float = 0, nesterov: bool = False, *,
                  maximize: bool = False, foreach: bool | None = None,

@@ -88,15 +88,22 @@ ERROR_CASES = [
     ("step-unknown-keyword", lambda o, p: o.SGD(p, lr=0.1).step(foo=1)),
     ("adamw-step-unknown-keyword", lambda o, p: o.AdamW(p).step(foo=1)),
     ("step-two-positional", lambda o, p: o.Adam(p).step(None, 2)),
-    ("step-deleted-lr", lambda o, p: _without_lr(o.SGD(p, lr=0.1)).step()),
+    ("step-deleted-lr", lambda o, p: _without(o.SGD(p, lr=0.1), "lr").step()),
+    ("sgd-step-deleted-momentum", lambda o, p: _without(o.SGD(p, momentum=0.9),
+                                                        "momentum").step()),
+    ("sgd-step-deleted-fused", lambda o, p: _without(o.SGD(p), "fused").step()),
+    ("adam-step-deleted-foreach", lambda o, p: _without(o.Adam(p), "foreach").step()),
+    ("adamw-step-deleted-capturable", lambda o, p: _without(o.AdamW(p), "capturable").step()),
     ("plateau-metric-not-scalar", lambda o, p: o.lr_scheduler.ReduceLROnPlateau(
         o.SGD(p, lr=0.1)).step(_array(o, [1.0, 2.0]))),
 ]
 # fmt: on
 
 
-def _without_lr(opt: Any) -> Any:
-    del opt.param_groups[0]["lr"]  # (torch reads it at every step, with or without grads)
+def _without(opt: Any, key: str) -> Any:
+    # (torch's step reads its options at every step, with or without grads: jnn's rule
+    # raised KeyError('momentum!=0'), or ignored foreach, fused and capturable)
+    del opt.param_groups[0][key]
     return opt
 
 
@@ -459,6 +466,131 @@ def test_load_torch_state_dict_and_continue(name: str, kwargs: dict, groups: boo
     fresh = getattr(jnn.optim, name)(spec(jmodel), **kwargs)
     fresh.load_state_dict(jopt.state_dict())
     assert_state_dicts_match(topt.state_dict(), fresh.state_dict(), "round trip")
+
+
+def _saved_state(topt: Any, jopt: Any, edit: Any) -> tuple[dict, dict]:
+    """Both optimizers' state dicts (torch's deep-copied), edited alike by ``edit``."""
+    tstate, jstate = copy.deepcopy(topt.state_dict()), jopt.state_dict()
+    edit(tstate)
+    edit(jstate)
+    return tstate, jstate
+
+
+# (label, optimizer, its kwargs, source optimizer, its kwargs, edit of the saved dict)
+REPLACED_GROUP_CASES = [
+    ("group-without-lr", "SGD", {"momentum": 0.9}, "SGD", {"momentum": 0.9},
+     lambda sd: sd["param_groups"][0].pop("lr")),
+    ("adam-into-sgd", "SGD", {"momentum": 0.9}, "Adam", {}, lambda sd: None),
+    ("adam-group-without-eps", "Adam", {}, "Adam", {},
+     lambda sd: sd["param_groups"][0].pop("eps")),
+]
+
+
+@pytest.mark.parametrize(("name", "kwargs", "source", "source_kwargs", "edit"),
+                         [c[1:] for c in REPLACED_GROUP_CASES],
+                         ids=[c[0] for c in REPLACED_GROUP_CASES])
+@pytest.mark.parametrize("mode", ["closure", "compiled"])
+def test_load_state_dict_replaces_the_groups_as_torch(name: str, kwargs: dict, source: str,
+                                                       source_kwargs: dict, edit: Any,
+                                                       mode: str) -> None:
+    """torch's load_state_dict builds each group from the saved one (only ``params`` is
+    the optimizer's): an option the saved group lacks is gone, and the next step raises
+    torch's KeyError.  jnn merged the saved options into the old groups and trained on
+    with the old lr / momentum.  The failed step changes nothing."""
+    tmodel, jmodel = twin_models()
+    topt = getattr(torch.optim, name)(tmodel.parameters(), lr=0.05, **kwargs)
+    jopt = getattr(jnn.optim, name)(jmodel.parameters(), lr=0.05, **kwargs)
+    step = jnn_step(jmodel, jopt, PLAIN, mode)
+    for i in range(2):  # (compiled: warm, on the old groups)
+        _step_both(tmodel, topt, jmodel, step, i, grads=False)
+    tsource = getattr(torch.optim, source)(tmodel.parameters(), lr=0.1, **source_kwargs)
+    jsource = getattr(jnn.optim, source)(jmodel.parameters(), lr=0.1, **source_kwargs)
+    tstate, jstate = _saved_state(tsource, jsource, edit)
+    topt.load_state_dict(tstate)
+    jopt.load_state_dict(jstate)
+    assert_state_dicts_match(topt.state_dict(), jopt.state_dict(), "after loading")
+    xs, ys = batches()
+    with pytest.raises(KeyError) as expected:
+        torch_step(tmodel, topt, PLAIN, xs[2], ys[2])
+    before = [np.asarray(p.data) for p in jmodel.parameters()]
+    with pytest.raises(KeyError, match=f"^{re.escape(str(expected.value))}$"):
+        step(xs[2], ys[2])
+    for a, p in zip(before, jmodel.parameters()):
+        np.testing.assert_array_equal(a, np.asarray(p.data))
+
+
+@pytest.mark.parametrize("mode", ["closure", "compiled"])
+def test_sgd_state_into_adam_raises_torchs_key_error_at_load(mode: str) -> None:
+    """torch's Adam reads ``state["step"]`` when loading: SGD's state (momentum buffers)
+    raises KeyError('step') there.  jnn loaded it (its next step raised).  Torch has
+    replaced its groups and state by then; jnn's failed load changes nothing, and
+    training goes on as before."""
+    tmodel, jmodel = twin_models()
+    topt = torch.optim.Adam(tmodel.parameters(), lr=0.05)
+    jopt = jnn.optim.Adam(jmodel.parameters(), lr=0.05)
+    tsgd = torch.optim.SGD(tmodel.parameters(), lr=0.1, momentum=0.9)
+    jsgd = jnn.optim.SGD(jmodel.parameters(), lr=0.1, momentum=0.9)
+    step = jnn_step(jmodel, jopt, PLAIN, mode)
+    xs, ys = batches()
+    torch_step(tmodel, tsgd, PLAIN, xs[0], ys[0])  # SGD's state: momentum buffers
+    jnn_step(jmodel, jsgd, PLAIN, "closure")(xs[0], ys[0])
+    for i in range(1, 3):
+        _step_both(tmodel, topt, jmodel, step, i, grads=False)
+    twin = copy.deepcopy(tmodel)  # torch before its load (which changes it, then raises)
+    twin_opt = torch.optim.Adam(twin.parameters(), lr=0.05)
+    twin_opt.load_state_dict(copy.deepcopy(topt.state_dict()))
+    tstate, jstate = _saved_state(tsgd, jsgd, lambda sd: None)
+    with pytest.raises(KeyError) as expected:
+        topt.load_state_dict(tstate)
+    before = jopt.state_dict()
+    with pytest.raises(KeyError, match=f"^{re.escape(str(expected.value))}$"):
+        jopt.load_state_dict(jstate)
+    assert_state_dicts_match(twin_opt.state_dict(), jopt.state_dict(), "after the failed load")
+    assert jopt.state_dict()["param_groups"] == before["param_groups"]
+    for i in range(3, 5):
+        _step_both(twin, twin_opt, jmodel, step, i, grads=False)
+
+
+# (label, optimizer, its kwargs, source optimizer, its kwargs, edit of the saved dict)
+LOADED_GROUP_CASES = [
+    # a checkpoint of an older torch, without nesterov: torch's SGD sets it False
+    ("sgd-group-without-nesterov", "SGD", {"momentum": 0.9, "nesterov": True}, "SGD",
+     {"momentum": 0.5, "nesterov": True}, lambda sd: sd["param_groups"][0].pop("nesterov")),
+    # Adam's state into AdamW: torch's AdamW decays decoupled
+    ("adam-into-adamw", "AdamW", {"weight_decay": 0.1}, "Adam", {"weight_decay": 0.1},
+     lambda sd: None),
+    ("adam-group-without-amsgrad", "Adam", {"amsgrad": True}, "Adam", {"amsgrad": True},
+     lambda sd: sd["param_groups"][0].pop("amsgrad")),
+]
+
+
+@pytest.mark.parametrize(("name", "kwargs", "source", "source_kwargs", "edit"),
+                         [c[1:] for c in LOADED_GROUP_CASES],
+                         ids=[c[0] for c in LOADED_GROUP_CASES])
+@pytest.mark.parametrize("mode", ["closure", "compiled"])
+def test_loaded_groups_train_as_torchs(name: str, kwargs: dict, source: str,
+                                       source_kwargs: dict, edit: Any, mode: str) -> None:
+    """The loaded groups are the saved ones, with the options torch's ``__setstate__``
+    fills in: training after the load (a compiled step warm on the old groups too) gives
+    torch's numbers.  jnn kept the old groups' values where the saved group had none."""
+    tmodel, jmodel = twin_models()
+    topt = getattr(torch.optim, name)(tmodel.parameters(), lr=0.05, **kwargs)
+    jopt = getattr(jnn.optim, name)(jmodel.parameters(), lr=0.05, **kwargs)
+    tsource = getattr(torch.optim, source)(tmodel.parameters(), lr=0.02, **source_kwargs)
+    jsource = getattr(jnn.optim, source)(jmodel.parameters(), lr=0.02, **source_kwargs)
+    step = jnn_step(jmodel, jopt, PLAIN, mode)
+    xs, ys = batches()
+    torch_step(tmodel, tsource, PLAIN, xs[0], ys[0])
+    jnn_step(jmodel, jsource, PLAIN, "closure")(xs[0], ys[0])
+    for i in range(1, 3):
+        _step_both(tmodel, topt, jmodel, step, i, grads=False)
+    tstate, jstate = _saved_state(tsource, jsource, edit)
+    topt.load_state_dict(tstate)
+    jopt.load_state_dict(jstate)
+    assert_state_dicts_match(topt.state_dict(), jopt.state_dict(), "after loading")
+    for i in range(3, 6):
+        _step_both(tmodel, topt, jmodel, step, i, grads=False)
+    assert_state_dicts_match(topt.state_dict(), jopt.state_dict(), "after continuing")
 
 
 @pytest.mark.parametrize("dampening", [0.0, 0.5])
