@@ -399,7 +399,9 @@ class Parameter:
     # copy.deepcopy and pickle read the slots through these, so a copy taken right after a
     # compiled step sees that step's values (the packed store is written back first).
     def __getstate__(self) -> dict[str, Any]:
-        return {"data": self._data, "grad": self._grad, "requires_grad": self._requires_grad}
+        # torch's Parameter copies and pickles rebuild data and requires_grad only: a
+        # deep-copied model (an EMA, a best model) and its optimizer start without .grad
+        return {"data": self._data, "grad": None, "requires_grad": self._requires_grad}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self._value = state["data"]
