@@ -193,6 +193,32 @@ def test_plain_jax_jit_over_state_after_compiled_steps_leaves_no_tracer(warm):
     _assert_same_state(tmodel, jmodel)
 
 
+def test_an_option_set_to_a_traced_value_under_jax_jit_is_named_by_the_next_step():
+    """``opt.param_groups[0]['lr'] = 0.1 * scale`` inside a plain jax.jit left a dead
+    tracer in the group, and every later step raised JAX's UnexpectedTracerError."""
+    tmodel, topt, jmodel, jopt = twins()
+    step = compiled_step(jmodel, jopt)
+    step(jnp.asarray(X), jnp.asarray(Y))
+    torch_step(tmodel, topt)
+
+    @jax.jit
+    def set_lr(scale):
+        jopt.param_groups[0]["lr"] = 0.1 * scale
+        return scale
+
+    set_lr(0.5)
+    before = snapshot(jmodel, jopt)
+    for call in (lambda: step(jnp.asarray(X), jnp.asarray(Y)),
+                 lambda: jopt.step(lambda: F.mse_loss(jmodel(jnp.asarray(X)), jnp.asarray(Y)))):
+        with pytest.raises(RuntimeError, match="option 'lr' holds a traced value"):
+            call()
+    assert_unchanged(before, snapshot(jmodel, jopt))
+    jopt.param_groups[0]["lr"] = topt.param_groups[0]["lr"] = 0.05
+    step(jnp.asarray(X), jnp.asarray(Y))
+    torch_step(tmodel, topt)
+    assert_same_weights(tmodel, jmodel)
+
+
 def test_a_first_compiled_call_that_fails_at_its_trace_leaves_no_placeholders():
     """The first call guesses the state its step creates (zero .grad, the optimizer's
     initial state) and installed placeholders for it; a trace that failed for another

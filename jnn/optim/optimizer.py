@@ -353,6 +353,13 @@ class Optimizer:
                 continue
             if isinstance(value, np.ndarray) and value.ndim == 0:  # lr=np.array(0.1)
                 value = value[()]  # a numpy scalar: a numbers.Real, and hashable
+            elif isinstance(value, jax.core.Tracer) and not _state.state.compile_depth:
+                raise RuntimeError(
+                    f"{type(self).__name__}: param group option {key!r} holds a traced value: "
+                    "it was set inside a JAX transformation (jax.jit, jax.grad, ...) and "
+                    "outlived it. Set options outside traced code (a schedule computed in "
+                    "jax.jit: return it, then assign float(value) or the array), e.g. "
+                    f"opt.param_groups[i][{key!r}] = new_value.")
             default = self.defaults.get(key)
             if isinstance(default, numbers.Real) and not isinstance(default, bool):
                 # a numeric option (lr, weight_decay, ...): torch computes with what it holds
