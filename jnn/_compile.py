@@ -1995,10 +1995,12 @@ class CompiledFunction:
                     # before anything runs or is donated): the full path keys and traces it
                     raise _Retrace
                 flags = _Flags(list(self._roots))
+                variables = _variables(fn)
                 try:
                     out = traced(packed, direct, hyper, arrays)
                 except BaseException:
-                    flags.restore()  # a failed trace changes nothing, flags included
+                    flags.restore()  # a failed trace changes nothing, flags included,
+                    _restore_variables(variables)  # nor leaves a tracer in a variable
                     raise
                 entry.flags = flags.changes()
                 self._rehooked = flags.rehooked()
@@ -2561,10 +2563,12 @@ class _Flags:
     every later call of the program, where the function's Python does not run.
     """
 
-    __slots__ = ("modules", "params", "training", "requires", "registered", "hooks")
+    __slots__ = ("modules", "params", "training", "requires", "registered", "hooks",
+                 "attributes")
 
     def __init__(self, roots: list[Any]) -> None:
         self.modules, self.params = _walk(roots)
+        self.attributes = [dict(m.__dict__) for m in self.modules]
         self.training = [m.__dict__.get("training") for m in self.modules]
         self.hooks = [_hook_ids(m) for m in self.modules]
         self.requires = [p._requires_grad for p in self.params]
@@ -2574,6 +2578,13 @@ class _Flags:
             for d in (m.__dict__ for m in self.modules)]
 
     def restore(self) -> None:
+        for m, saved in zip(self.modules, self.attributes):
+            d = m.__dict__  # `self.last_loss = loss` before the raise: no tracer stays
+            for k in [k for k, v in d.items() if k not in _MODULE_SLOTS and _has_tracer(v)]:
+                if k in saved and not _has_tracer(saved[k]):
+                    d[k] = saved[k]
+                elif k not in saved:
+                    del d[k]
         for m, training, (params, buffers, modules, non_persistent) in zip(
                 self.modules, self.training, self.registered):
             d = m.__dict__

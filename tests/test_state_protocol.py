@@ -193,6 +193,30 @@ def test_plain_jax_jit_over_state_after_compiled_steps_leaves_no_tracer(warm):
     _assert_same_state(tmodel, jmodel)
 
 
+def test_a_failed_compiled_call_leaves_no_tracer_in_an_attribute_or_variable():
+    """``model.last_loss = loss`` (or a global) and then a raise: the tracer stayed, and
+    the next call of another, correct compiled step was refused for it."""
+    tmodel, topt, jmodel, jopt = twins()
+    jmodel.last_loss = None
+    step = compiled_step(jmodel, jopt)
+
+    @jnn.compile
+    def failing(x, y):
+        global LEAKED
+        loss = F.mse_loss(jmodel(x), y)
+        jmodel.last_loss = LEAKED = loss
+        raise ValueError("boom")
+
+    with pytest.raises(ValueError, match="boom"):
+        failing(jnp.asarray(X), jnp.asarray(Y))
+    assert jmodel.last_loss is None and LEAKED is None
+    np.testing.assert_allclose(float(step(jnp.asarray(X), jnp.asarray(Y))),
+                               torch_step(tmodel, topt), rtol=1e-5)
+
+
+LEAKED = None
+
+
 def test_an_option_set_to_a_traced_value_under_jax_jit_is_named_by_the_next_step():
     """``opt.param_groups[0]['lr'] = 0.1 * scale`` inside a plain jax.jit left a dead
     tracer in the group, and every later step raised JAX's UnexpectedTracerError."""
