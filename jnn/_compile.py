@@ -2001,6 +2001,7 @@ class CompiledFunction:
                 except BaseException:
                     flags.restore()  # a failed trace changes nothing, flags included,
                     _restore_variables(variables)  # nor leaves a tracer in a variable
+                    _scrub_containers(fn, flags.modules)  # or a list its hooks append to
                     raise
                 entry.flags = flags.changes()
                 self._rehooked = flags.rehooked()
@@ -2635,6 +2636,24 @@ def _replay_flags(roots: list[Any], flags: tuple) -> None:
     for i, flag in requires:
         if i < len(params) and params[i]._requires_grad != flag:
             params[i].requires_grad = flag
+
+
+def _scrub_containers(fn: Any, modules: list[Module]) -> None:
+    """Drop the tracers a failed trace appended to the lists and dicts that ``fn`` and the
+    modules' forward hooks hold in their variables (``acts.append(output)``)."""
+    functions = [fn]
+    for m in modules:
+        d = m.__dict__
+        functions.extend(h for hooks in (d["_forward_pre_hooks"], d["_forward_hooks"])
+                         for h in hooks.values())
+    for f in functions:
+        for _, _, value in _variables(f):
+            if isinstance(value, list) and any(
+                    isinstance(v, jax.core.Tracer) for v in value[-_SCAN_LAST:]):
+                value[:] = [v for v in value if not isinstance(v, jax.core.Tracer)]
+            elif isinstance(value, dict) and len(value) <= _WATCHED_ITEMS:
+                for k in [k for k, v in value.items() if isinstance(v, jax.core.Tracer)]:
+                    del value[k]
 
 
 def _restore_variables(variables: list[tuple[Any, Any, Any]]) -> None:

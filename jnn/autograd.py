@@ -30,6 +30,7 @@ import jax
 import jax.numpy as jnp
 
 from jnn import _state
+from jnn.nn.modules import _hooks
 from jnn.nn.parameter import Parameter
 
 __all__ = ["backward", "set_closure_compilation", "grad", "value_and_grad", "no_grad",
@@ -112,6 +113,11 @@ def differentiate(closure: Callable[[], Any], params: Sequence[Parameter], *,
             loss = _check_scalar(loss)
             if top_level:  # what the closure kept (`outs.append(out)`): values, as torch's
                 _detach_kept(closure)
+                for m in list(_hooks.HOOKED):  # and forward hooks (`acts.append(output)`)
+                    d = m.__dict__
+                    for hooks in (d.get("_forward_pre_hooks"), d.get("_forward_hooks")):
+                        for hook in (hooks or {}).values():
+                            _detach_kept(hook)
             writes = list(st.write_log.values())
             new_state = [_get(c, k) for c, k, _ in writes]
             record.update(writes=writes, reads=st.read_log, has_aux=has_aux)
@@ -251,7 +257,10 @@ def _detached(value: Any) -> Any:
     """``value`` with the differentiation's tracers replaced by their values (None: no
     tracer, or one of an enclosing trace that stays)."""
     if isinstance(value, jax.core.Tracer):
-        out = jax.lax.stop_gradient(value)
+        try:
+            out = jax.lax.stop_gradient(value)
+        except jax.errors.UnexpectedTracerError:  # another, finished trace's: left as is
+            return None
         return None if isinstance(out, jax.core.Tracer) else out
     return None
 
@@ -372,6 +381,10 @@ def _used_parameters(closure: Callable[[], Any]) -> list[Parameter]:
         for c, k, old in st.write_log.values():
             _set(c, k, old)
         st.read_log, st.write_log = outer_reads, outer_writes
+        if not st.compile_depth and not _state.in_transformation():
+            from jnn._compile import _scrub_containers  # (what the dry run kept goes)
+
+            _scrub_containers(closure, list(_hooks.HOOKED))
     return [p for p in reads if p.requires_grad]
 
 

@@ -527,3 +527,39 @@ def test_values_a_closure_keeps_are_torchs_every_step(detach):
     for tp, jp in zip(tmodel.parameters(), jmodel.parameters()):
         np.testing.assert_allclose(np.asarray(jp.data), tp.detach().numpy(), rtol=1e-5,
                                    atol=1e-6)
+
+
+@pytest.mark.parametrize("kind", ["step", "backward"])
+def test_activations_a_forward_hook_keeps_in_an_eager_step_are_torchs(kind):
+    """torch's feature-capture idiom, `acts.append(output)` in a forward hook, during an
+    eager step: jnn kept tracers of its differentiation (unusable after the step), one
+    entry too many (a failed compile attempt's), and backward's dry run added one more."""
+    import torch
+
+    torch.manual_seed(0)
+    tmodel = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.Tanh(), torch.nn.Linear(3, 1))
+    jmodel = nn.Sequential(nn.Linear(4, 3), nn.Tanh(), nn.Linear(3, 1))
+    jmodel.load_state_dict({k: v.numpy() for k, v in tmodel.state_dict().items()})
+    topt = torch.optim.SGD(tmodel.parameters(), lr=0.1)
+    jopt = jnn.optim.SGD(jmodel.parameters(), lr=0.1)
+    t_acts, j_acts = [], []
+    tmodel[0].register_forward_hook(lambda m, i, o: t_acts.append(o.detach()))
+    jmodel[0].register_forward_hook(lambda m, i, o: j_acts.append(o))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ClosureCompileWarning)
+        for x in XS[:5]:
+            topt.zero_grad()
+            torch.nn.functional.mse_loss(tmodel(torch.from_numpy(np.asarray(x))),
+                                         torch.from_numpy(np.asarray(Y))).backward()
+            topt.step()
+            closure = lambda x=x: jnn.nn.functional.mse_loss(jmodel(x), Y)  # noqa: E731
+            if kind == "step":
+                jopt.zero_grad()
+                jopt.step(closure)
+            else:
+                jopt.zero_grad()
+                jnn.autograd.backward(closure)
+                jopt.step()
+    assert len(j_acts) == len(t_acts) == 5
+    for j, t in zip(j_acts, t_acts):
+        np.testing.assert_allclose(np.asarray(j), t.numpy(), rtol=1e-5, atol=1e-6)

@@ -65,6 +65,11 @@ class RemovableHandle:
         self.remove()
 
 
+# Modules that ever had a hook registered (an eager differentiation looks at what their
+# hooks kept: see jnn.autograd._detach_kept)
+HOOKED: weakref.WeakSet = weakref.WeakSet()
+
+
 def register(
     hooks: OrderedDict, hook: Any, *, prepend: bool, extra: list[dict] | None = None,
     owner: Any = None,
@@ -72,6 +77,11 @@ def register(
     """Add ``hook`` to ``hooks`` (a registry of module ``owner``; None: a global one)."""
     handle = RemovableHandle(hooks, extra_dict=extra, owner=owner)
     hooks[handle.id] = hook
+    if owner is not None:
+        try:
+            HOOKED.add(owner)
+        except TypeError:  # (not weakly referable: nothing to look at later)
+            pass
     if prepend:
         hooks.move_to_end(handle.id, last=False)
     _state.bump_structure(handle._owner)
