@@ -20,6 +20,7 @@ import numpy as np
 
 from jnn import _state
 from jnn._state import check_write
+from jnn._tensor_functions._common import broadcast_shape
 
 __all__ = ["Parameter", "Buffer", "as_array", "check_int_range"]
 
@@ -560,18 +561,10 @@ def _check_view_shape(shape: tuple, numel: int) -> None:
 def _check_broadcast_into(target: tuple, source: tuple) -> None:
     """``source`` broadcasts to exactly ``target`` (an in-place result keeps its shape),
     with torch's two messages."""
-    ndim = max(len(target), len(source))
-    shape = []
-    for i in range(ndim):
-        a = target[i - ndim + len(target)] if i - ndim + len(target) >= 0 else 1
-        b = source[i - ndim + len(source)] if i - ndim + len(source) >= 0 else 1
-        if a != b and a != 1 and b != 1:
-            raise RuntimeError(f"The size of tensor a ({a}) must match the size of tensor b "
-                               f"({b}) at non-singleton dimension {i}")
-        shape.append(a if b == 1 else b)
+    shape = broadcast_shape(target, source)
     if tuple(shape) != tuple(target):
         raise RuntimeError(f"output with shape {list(target)} doesn't match the broadcast "
-                           f"shape {shape}")
+                           f"shape {list(shape)}")
 
 
 def _check_index(index: Any, shape: tuple) -> None:

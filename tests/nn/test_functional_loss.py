@@ -219,6 +219,9 @@ class A:
 # (name, positional inputs, kwargs, exception, torch's message regex)
 ERROR_CASES = [
     ("mse_loss", [A(2, 3), A(2)], {}, RuntimeError, r"tensor a \(3\) must match .* b \(2\)"),
+    ("mse_loss", [A(2, 3), A(5, 7)], {}, RuntimeError,  # torch names the last mismatch
+     r"The size of tensor a \(3\) must match the size of tensor b \(7\) at non-singleton "
+     r"dimension 1$"),
     ("mse_loss", [A(2, 3), A(2, 3)], {"reduction": "foo"}, ValueError, "foo is not a valid"),
     ("mse_loss", [A(2, 3), A(2, 3)], {"weight": A(3)}, ValueError, "Weights and input must"),
     (

@@ -353,6 +353,9 @@ PARAMETER_USE_ERRORS = {
     "copy_larger_broadcast": lambda z: _frozen(z, 3).copy_(z.tensor(4, 3)),
     "copy_list": lambda z: _frozen(z, 3).copy_([1.0, 2.0, 3.0]),
     "add_mismatched_shape": lambda z: _frozen(z, 3).add_(z.tensor(2, 4)),
+    # torch scans from the right: the last mismatching dimension is named
+    "copy_two_mismatched_dims": lambda z: _frozen(z, 2, 3).copy_(z.tensor(5, 7)),
+    "add_two_mismatched_dims": lambda z: _frozen(z, 2, 3).add_(z.tensor(4, 5, 7)),
     "item_of_many": lambda z: _frozen(z, 2).item(),
     "item_of_empty": lambda z: _frozen(z, 0).item(),
     "bool_of_many": lambda z: bool(_frozen(z, 2)),

@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jnn._tensor_functions._common import broadcast_shape as broadcast_shapes
 from jnn.nn.functional._dispatch import warn
 
 # torch's names for dtypes, as they appear in its error messages ("got Long").
@@ -90,22 +91,6 @@ def size_at(shape: Sequence[int], dim: int) -> int:
             f"but got {dim})"
         )
     return shape[dim]
-
-
-def broadcast_shapes(a: Sequence[int], b: Sequence[int]) -> tuple[int, ...]:
-    """Broadcast two shapes; on failure raise torch's elementwise-op RuntimeError."""
-    ndim = max(len(a), len(b))
-    a_full = (1,) * (ndim - len(a)) + tuple(a)
-    b_full = (1,) * (ndim - len(b)) + tuple(b)
-    out = []
-    for i, (x, y) in enumerate(zip(a_full, b_full)):
-        if x != y and x != 1 and y != 1:
-            raise RuntimeError(
-                f"The size of tensor a ({x}) must match the size of tensor b ({y}) "
-                f"at non-singleton dimension {i}"
-            )
-        out.append(y if x == 1 else x)
-    return tuple(out)
 
 
 def check_inplace_broadcast(out_shape: Sequence[int], other_shape: Sequence[int]) -> None:
