@@ -468,7 +468,9 @@ _TORCH_DTYPE_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half"
 
 
 def _checked_grad(p: Parameter, value: Any) -> jax.Array:
-    """``p.grad = value`` validated as torch validates it: type, size, dtype."""
+    """``p.grad = value`` validated as torch validates it: type, identity, size, dtype."""
+    if value is p:
+        raise RuntimeError("can't assign Variable as its own grad")
     if isinstance(value, Parameter):
         value = value._data
     if not isinstance(value, (jax.Array, np.ndarray)):

@@ -356,6 +356,7 @@ PARAMETER_USE_ERRORS = {
     # torch scans from the right: the last mismatching dimension is named
     "copy_two_mismatched_dims": lambda z: _frozen(z, 2, 3).copy_(z.tensor(5, 7)),
     "add_two_mismatched_dims": lambda z: _frozen(z, 2, 3).add_(z.tensor(4, 5, 7)),
+    "grad_is_itself": lambda z: (lambda p: setattr(p, "grad", p))(z.nn.Parameter(z.tensor(2))),
     "item_of_many": lambda z: _frozen(z, 2).item(),
     "item_of_empty": lambda z: _frozen(z, 0).item(),
     "bool_of_many": lambda z: bool(_frozen(z, 2)),
