@@ -39,8 +39,7 @@ import numpy as np
 from jax.scipy.special import log_ndtr, ndtri
 
 from jnn import random as _random
-from jnn.nn.functional._utils import type_name
-from jnn.nn.parameter import Parameter
+from jnn.nn.parameter import Parameter, check_fill_value
 
 __all__ = [
     "calculate_gain", "uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_",
@@ -70,11 +69,6 @@ _SCALAR_NAMES = {
 }
 _CPP_NAMES = {
     "float16": "c10::Half", "bfloat16": "c10::BFloat16", "float32": "float", "float64": "double",
-}
-# the C++ types torch's ``fill_`` names when a complex value does not fit
-_FILL_NAMES = {
-    **_CPP_NAMES, "int8": "int8_t", "uint8": "uint8_t", "int16": "int16_t", "int32": "int",
-    "int64": "int64_t",
 }
 
 
@@ -450,43 +444,10 @@ def constant_(tensor: Tensor, val: float) -> Tensor:
         >>> constant_(w, 0.3).shape
         (3, 5)
     """
-    _check_fill_value(val, _dtype(tensor))
+    check_fill_value(val, _dtype(tensor))
     if isinstance(val, Parameter):  # a 0-d Parameter fills as torch's 0-d tensor does
         val = val.data
     return _write(tensor, jnp.full(_shape(tensor), val, dtype=_dtype(tensor)))
-
-
-def _described(val: Any) -> str:
-    """A value as torch's parser describes a mismatch: ``list of [int, str]``."""
-    names = ", ".join(type_name(v) for v in val) if isinstance(val, (list, tuple)) else ""
-    if isinstance(val, list):
-        return f"list of [{names}]"
-    if isinstance(val, tuple):
-        return f"tuple of ({names}{',' if len(val) == 1 else ''})"
-    return type_name(val)
-
-
-def _check_fill_value(val: Any, dtype: np.dtype) -> None:
-    """torch's ``fill_`` argument checks: a number or a 0-d array, in its wording."""
-    if isinstance(val, (jax.Array, Parameter)):
-        ndim = len(val.shape)
-        if ndim:
-            raise RuntimeError("fill_ only supports 0-dimension value tensor but got tensor "
-                               f"with {ndim} dimensions.")
-        return
-    if not isinstance(val, (numbers.Number, np.bool_)):
-        got, shown = type_name(val), _described(val)
-        raise TypeError(
-            f"fill_() received an invalid combination of arguments - got ({got}), but "
-            "expected one of:\n"
-            " * (Tensor value)\n"
-            f"      didn't match because some of the arguments have invalid types: (!{shown}!)\n"
-            " * (Number value)\n"
-            f"      didn't match because some of the arguments have invalid types: (!{shown}!)\n")
-    # a Python complex into a real tensor (torch's scalar conversion; NumPy's is cast)
-    if type(val) is complex and np.dtype(dtype).name in _FILL_NAMES:
-        raise RuntimeError(f"value cannot be converted to type "
-                           f"{_FILL_NAMES[np.dtype(dtype).name]} without overflow")
 
 
 @_tensor_method("fill_")

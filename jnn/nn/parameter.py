@@ -11,6 +11,7 @@ its arithmetic operators forward to ``.data`` for convenience.
 
 from __future__ import annotations
 
+import numbers
 import operator
 from typing import Any
 
@@ -21,6 +22,7 @@ import numpy as np
 from jnn import _state
 from jnn._state import check_write
 from jnn._tensor_functions._common import broadcast_shape
+from jnn.nn.functional._utils import type_name
 
 __all__ = ["Parameter", "Buffer", "as_array", "check_int_range"]
 
@@ -57,6 +59,47 @@ def check_bool_argument(value: Any, function: str = "requires_grad_",
     if type(value) is not bool:
         raise TypeError(f"{function}(): argument '{argument}' (position 1) must be bool, not "
                         f"{_python_type_name(value)}")
+
+
+# the C++ types torch's ``fill_`` names when a complex value does not fit
+_FILL_NAMES = {
+    "float16": "c10::Half", "bfloat16": "c10::BFloat16", "float32": "float", "float64": "double",
+    "int8": "int8_t", "uint8": "uint8_t", "int16": "int16_t", "int32": "int", "int64": "int64_t",
+}
+
+
+def check_fill_value(val: Any, dtype: Any) -> None:
+    """torch's ``fill_`` argument checks (``p.fill_``, ``init.constant_``): a number or a 0-d
+    array, in its wording."""
+    if isinstance(val, (jax.Array, Parameter)):
+        ndim = len(val.shape)
+        if ndim:
+            raise RuntimeError("fill_ only supports 0-dimension value tensor but got tensor "
+                               f"with {ndim} dimensions.")
+        return
+    if not isinstance(val, (numbers.Number, np.bool_)):
+        got, shown = type_name(val), _described(val)
+        raise TypeError(
+            f"fill_() received an invalid combination of arguments - got ({got}), but "
+            "expected one of:\n"
+            " * (Tensor value)\n"
+            f"      didn't match because some of the arguments have invalid types: (!{shown}!)\n"
+            " * (Number value)\n"
+            f"      didn't match because some of the arguments have invalid types: (!{shown}!)\n")
+    # a Python complex into a real tensor (torch's scalar conversion; NumPy's is cast)
+    if type(val) is complex and np.dtype(dtype).name in _FILL_NAMES:
+        raise RuntimeError(f"value cannot be converted to type "
+                           f"{_FILL_NAMES[np.dtype(dtype).name]} without overflow")
+
+
+def _described(val: Any) -> str:
+    """A value as torch's parser describes a mismatch: ``list of [int, str]``."""
+    names = ", ".join(type_name(v) for v in val) if isinstance(val, (list, tuple)) else ""
+    if isinstance(val, list):
+        return f"list of [{names}]"
+    if isinstance(val, tuple):
+        return f"tuple of ({names}{',' if len(val) == 1 else ''})"
+    return type_name(val)
 
 
 def _python_type_name(value: Any) -> str:
@@ -391,7 +434,9 @@ class Parameter:
         return self
 
     def fill_(self, value: Any) -> Parameter:
-        self._data = jnp.full_like(self._data, value)
+        old = self._data  # an UninitializedParameter refuses first, as in torch
+        check_fill_value(value, old.dtype)
+        self._data = jnp.full_like(old, _unwrap(value))
         return self
 
     def zero_(self) -> Parameter:

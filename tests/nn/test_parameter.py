@@ -357,6 +357,13 @@ PARAMETER_USE_ERRORS = {
     "copy_two_mismatched_dims": lambda z: _frozen(z, 2, 3).copy_(z.tensor(5, 7)),
     "add_two_mismatched_dims": lambda z: _frozen(z, 2, 3).add_(z.tensor(4, 5, 7)),
     "grad_is_itself": lambda z: (lambda p: setattr(p, "grad", p))(z.nn.Parameter(z.tensor(2))),
+    "fill_1d_value": lambda z: _frozen(z, 2, 3).fill_(_frozen(z, 1)),
+    "fill_2_element_value": lambda z: _frozen(z, 2, 3).fill_(_frozen(z, 2)),
+    "fill_2d_value": lambda z: _frozen(z, 2, 3).fill_(_frozen(z, 1, 1)),
+    "fill_str": lambda z: _frozen(z, 2, 3).fill_("x"),
+    "fill_list": lambda z: _frozen(z, 2, 3).fill_([1.0]),
+    "fill_none": lambda z: _frozen(z, 2, 3).fill_(None),
+    "fill_complex_into_real": lambda z: _frozen(z, 2, 3).fill_(1 + 2j),
     "item_of_many": lambda z: _frozen(z, 2).item(),
     "item_of_empty": lambda z: _frozen(z, 0).item(),
     "bool_of_many": lambda z: bool(_frozen(z, 2)),
@@ -459,3 +466,14 @@ def test_in_place_arithmetic_of_ema_code_matches_torch():
     with pytest.raises(RuntimeError, match=f"^{re.escape(str(theirs.value))}$"), \
             jnn.no_grad():
         jema.bias.lerp_(jnp.ones((2, 2)), 0.5)
+
+
+def test_refused_grad_and_fill_leave_the_parameter_as_it_was():
+    p = nn.Parameter(VALUES)
+    p.grad = jnp.ones((2, 3))
+    with pytest.raises(RuntimeError, match="can't assign Variable as its own grad"):
+        p.grad = p
+    np.testing.assert_array_equal(np.asarray(p.grad), np.ones((2, 3)))
+    with jnn.no_grad(), pytest.raises(RuntimeError, match="fill_ only supports 0-dimension"):
+        p.fill_(jnp.ones(3))
+    np.testing.assert_array_equal(np.asarray(p.data), VALUES)
