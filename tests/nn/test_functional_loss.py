@@ -1,6 +1,7 @@
 """jnn.nn.functional losses against torch.nn.functional: values, gradients, errors, warnings."""
 
 import math
+import re
 import warnings
 
 import jax
@@ -18,6 +19,10 @@ from tests.nn._same_error import assert_same_error
 from tests.oracle import check_function as check_against_torch
 
 RTOL = 1e-5
+BOOL_SUB = ("Subtraction, the `-` operator, with a bool tensor is not supported. If you are "
+            "trying to invert a mask, use the `~` or `logical_not()` operator instead.")
+TWO_BOOL_SUB = ("Subtraction, the `-` operator, with two bool tensors is not supported. Use "
+                "the `^` or `logical_xor()` operator instead.")
 C = 5  # number of classes in every classification case
 
 
@@ -203,7 +208,8 @@ def test_warnings_and_legacy_reductions_match_torch(name, kind, kwargs):
 
 
 class A:
-    """An input placeholder: shape and kind ('f' float, 'i' class index, 'p' in (0, 1))."""
+    """An input placeholder: shape and kind ('f' float, 'i' class index, 'p' in (0, 1),
+    'b' bool)."""
 
     def __init__(self, *shape, kind="f"):
         self.shape, self.kind = shape, kind
@@ -213,6 +219,8 @@ class A:
             return rng.integers(0, 3, self.shape).astype(np.int32)
         if self.kind == "p":
             return rng.uniform(0.1, 0.9, self.shape).astype(np.float32)
+        if self.kind == "b":
+            return rng.random(self.shape) < 0.5
         return _normal(rng, self.shape)
 
 
@@ -233,6 +241,37 @@ ERROR_CASES = [
     ),
     ("smooth_l1_loss", [A(2, 3), A(2, 3)], {"beta": -1.0}, RuntimeError, "negative values for"),
     ("huber_loss", [A(2, 3), A(2, 3)], {"delta": 0.0}, RuntimeError, "non-positive values"),
+    # a bool input or target: torch's `x - y` check, its kernels' casts, in torch's order
+    ("l1_loss", [A(2, 3), A(2, 3, kind="b")], {}, RuntimeError, re.escape(BOOL_SUB)),
+    ("l1_loss", [A(2, 3, kind="b"), A(2, 3)], {"reduction": "none"}, RuntimeError,
+     re.escape(BOOL_SUB)),
+    ("l1_loss", [A(2, 3, kind="b"), A(2, 3, kind="i")], {}, RuntimeError, re.escape(BOOL_SUB)),
+    ("l1_loss", [A(2, 3, kind="b"), A(2, 3)], {"weight": A(2, 3)}, RuntimeError,
+     re.escape(BOOL_SUB)),
+    ("l1_loss", [A(2, 3, kind="b"), A(2, 3)], {"reduction": "foo"}, ValueError,
+     "foo is not a valid value for reduction"),
+    ("l1_loss", [A(2, 3, kind="b"), A(2, 3)], {"weight": A(3)}, ValueError,
+     "Weights and input must have the same size."),
+    ("mse_loss", [A(2, 3), A(2, 3, kind="b")], {"weight": A(2, 3)}, RuntimeError,
+     re.escape(BOOL_SUB)),
+    ("mse_loss", [A(2, 3, kind="b"), A(2, 3, kind="b")], {"weight": A(2, 3)}, RuntimeError,
+     re.escape(TWO_BOOL_SUB)),
+    ("smooth_l1_loss", [A(2, 3, kind="b"), A(2, 3)], {"beta": 0.0}, RuntimeError,
+     re.escape(BOOL_SUB)),
+    ("smooth_l1_loss", [A(2, 3, kind="b"), A(2, 3, kind="b")], {"beta": 0.0}, RuntimeError,
+     re.escape(TWO_BOOL_SUB)),
+    ("smooth_l1_loss", [A(2, 3, kind="i"), A(2, 3, kind="i")], {"beta": 0.0}, RuntimeError,
+     re.escape("mean(): could not infer output dtype.")),
+    ("smooth_l1_loss", [A(2, 3, kind="b"), A(2, 3, kind="b")], {"beta": -1.0}, RuntimeError,
+     "smooth_l1_loss does not support negative values for beta."),
+    ("huber_loss", [A(2, 3, kind="b"), A(2, 3)], {}, RuntimeError,
+     re.escape("result type Float can't be cast to the desired output type Bool")),
+    ("huber_loss", [A(2, 3, kind="b"), A(2, 3)], {"weight": A(2, 3)}, RuntimeError,
+     re.escape("result type Float can't be cast to the desired output type Bool")),
+    ("huber_loss", [A(2, 3, kind="i"), A(2, 3)], {}, RuntimeError,
+     "result type Float can't be cast to the desired output type (Long|Int)"),
+    ("huber_loss", [A(2, 3, kind="b"), A(2, 3, kind="b")], {"delta": -1.0}, RuntimeError,
+     "huber_loss does not support non-positive values for delta."),
     ("nll_loss", [A(), A(kind="i")], {}, ValueError, r"Expected 1 or more dimensions \(got 0\)"),
     (
         "nll_loss",
@@ -682,3 +721,19 @@ def test_broadcast_mismatch_message_like_torch(fn, shapes, reduction):
     assert_same_error(
         lambda: getattr(TF, fn)(*map(torch.from_numpy, arrays), reduction=reduction),
         lambda: getattr(F, fn)(*map(jnp.asarray, arrays), reduction=reduction))
+
+
+@pytest.mark.parametrize("name", ["mse_loss", "l1_loss"])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_weighted_loss_of_integers_matches_torch(name, reduction):
+    # torch's weighted path is Python code: (x - y) of integers, times the float weight
+    rng = np.random.default_rng(0)
+    x, y = rng.integers(-3, 4, (2, 3)).astype(np.int32), rng.integers(-3, 4, (2, 3))
+    y = y.astype(np.int32)
+    w = rng.uniform(0.5, 2.0, (2, 3)).astype(np.float32)
+    expected = getattr(TF, name)(torch.tensor(x, dtype=torch.int64),
+                                 torch.tensor(y, dtype=torch.int64), weight=torch.tensor(w),
+                                 reduction=reduction)
+    got = getattr(F, name)(jnp.asarray(x), jnp.asarray(y), weight=jnp.asarray(w),
+                           reduction=reduction)
+    np.testing.assert_allclose(np.asarray(got), expected.numpy(), rtol=RTOL)

@@ -109,12 +109,31 @@ def refuse_integer(dtype: Any, kernel: str) -> None:
 
 
 def refuse_bool_subtraction(*dtypes: Any) -> None:
-    """torch refuses ``a - b`` on two bool tensors (l1, hinge) with this message."""
-    if all(jnp.dtype(d) == jnp.bool_ for d in dtypes):
+    """torch's ``a - b`` check (l1, hinge, the weighted mse/l1): two bool tensors, or one."""
+    is_bool = [jnp.dtype(d) == jnp.bool_ for d in dtypes]
+    if all(is_bool):
         raise RuntimeError(
             "Subtraction, the `-` operator, with two bool tensors is not supported. "
             "Use the `^` or `logical_xor()` operator instead."
         )
+    if any(is_bool):
+        raise RuntimeError(
+            "Subtraction, the `-` operator, with a bool tensor is not supported. "
+            "If you are trying to invert a mask, use the `~` or `logical_not()` operator "
+            "instead."
+        )
+
+
+def refuse_cast_into_input(input_dtype: Any, target_dtype: Any) -> None:
+    """torch's kernels that write into a tensor of the input's dtype (huber): a promoted
+    type of a higher kind (bool < integer < floating) cannot be cast back."""
+    result = jnp.result_type(input_dtype, target_dtype)
+    if _KIND_RANK[jnp.dtype(result).kind] > _KIND_RANK[jnp.dtype(input_dtype).kind]:
+        raise RuntimeError(f"result type {torch_dtype_name(result)} can't be cast to the "
+                           f"desired output type {torch_dtype_name(input_dtype)}")
+
+
+_KIND_RANK = {"b": 0, "u": 1, "i": 1, "f": 2, "V": 2, "c": 3}  # "V": bfloat16 in numpy
 
 
 def refuse_integer_mean(dtype: Any, reduction: str) -> None:

@@ -16,6 +16,7 @@ from jnn.nn.functional._loss_common import (
     check_reduction_is_valid,
     concrete,
     refuse_bool_subtraction,
+    refuse_cast_into_input,
     refuse_integer,
     refuse_integer_mean,
     traced_check,
@@ -38,22 +39,20 @@ _abs = abs_with_zero_subgradient
 _warn_if_target_size_differs = warn_if_target_size_differs
 
 
-def _refuse_for_mse(dtype, reduction: str) -> None:
-    refuse_integer(dtype, "mse_cpu")
+def _refuse_for_mse(x_dtype, y_dtype, reduction: str) -> None:
+    refuse_integer(jnp.result_type(x_dtype, y_dtype), "mse_cpu")
 
 
-def _refuse_for_l1(dtype, reduction: str) -> None:
+def _refuse_for_l1(x_dtype, y_dtype, reduction: str) -> None:
     # torch computes l1 as (x - y).abs(): integers work except for the final mean().
-    refuse_bool_subtraction(dtype)
-    refuse_integer_mean(dtype, reduction)
+    refuse_bool_subtraction(x_dtype, y_dtype)
+    refuse_integer_mean(jnp.result_type(x_dtype, y_dtype), reduction)
 def _weighted_reduce(
-    loss: jax.Array, input_shape, weight: ArrayLike, reduction: str, mean_over_weight: bool
+    loss: jax.Array, weight: ArrayLike, reduction: str, mean_over_weight: bool
 ) -> jax.Array:
     # torch 2.13's Python-side weighted path for mse/l1 (mean = sum(w l) / sum(w)) and
     # huber (mean = mean(w l)), including its own reduction error message.
-    w = jnp.asarray(weight)
-    if w.shape != tuple(input_shape):
-        raise ValueError("Weights and input must have the same size.")
+    w = jnp.asarray(weight)  # (its size is checked by the callers, where torch checks it)
     weighted = loss * w
     if reduction == "none":
         return weighted
@@ -72,10 +71,16 @@ def _pointwise_loss(fn, refuse, input, target, size_average, reduce, reduction, 
     if size_average is not None or reduce is not None:
         reduction = legacy_get_string(size_average, reduce, stacklevel=4)
     broadcast_shapes(x.shape, y.shape)
-    refuse(jnp.result_type(x, y), reduction)
     if weight is not None:
-        return _weighted_reduce(fn(x - y), x.shape, weight, reduction, weighted_mean)
-    return reduce_loss(fn(x - y), get_reduction(reduction, stacklevel=4))
+        # torch's Python-side weighted path: the weight's size, then ``x - y`` (any dtype
+        # but bool: the float weight promotes the loss), the reduction last
+        if jnp.shape(weight) != x.shape:
+            raise ValueError("Weights and input must have the same size.")
+        refuse_bool_subtraction(x.dtype, y.dtype)
+        return _weighted_reduce(fn(x - y), weight, reduction, weighted_mean)
+    reduction = get_reduction(reduction, stacklevel=4)  # torch's get_enum, before the kernel
+    refuse(x.dtype, y.dtype, reduction)
+    return reduce_loss(fn(x - y), reduction)
 
 
 def mse_loss(
@@ -138,13 +143,14 @@ def smooth_l1_loss(
     _warn_if_target_size_differs(x.shape, y.shape)
     reduction = get_reduction(reduction, size_average, reduce)
     broadcast_shapes(x.shape, y.shape)
-    refuse_integer(jnp.result_type(x, y), "smooth_l1_cpu")
-    if beta < 0:
+    if beta == 0.0:  # torch switches to l1_loss (and avoids 0 / 0), with l1's dtype checks
+        _refuse_for_l1(x.dtype, y.dtype, reduction)
+        return reduce_loss(_abs(x - y), reduction)
+    if beta < 0:  # torch's kernel checks beta before the dtypes
         raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
+    refuse_integer(jnp.result_type(x, y), "smooth_l1_cpu")
     diff = x - y
     size = jnp.abs(diff)
-    if beta == 0.0:  # torch switches to l1_loss (and avoids 0 / 0)
-        return reduce_loss(_abs(diff), reduction)
     loss = jnp.where(size < beta, 0.5 * diff * diff / beta, size - 0.5 * beta)
     return reduce_loss(loss, reduction)
 
@@ -168,18 +174,19 @@ def huber_loss(
     x, y = jnp.asarray(input), jnp.asarray(target)
     _warn_if_target_size_differs(x.shape, y.shape)
     broadcast_shapes(x.shape, y.shape)
-    refuse_integer(jnp.result_type(x, y), "huber_cpu")
     if weight is None:
         reduction = get_reduction(reduction)
     elif jnp.shape(weight) != x.shape:  # torch checks the weight before delta
         raise ValueError("Weights and input must have the same size.")
-    if delta <= 0:
+    if delta <= 0:  # torch's kernel checks delta before the dtypes
         raise RuntimeError("huber_loss does not support non-positive values for delta.")
+    refuse_cast_into_input(x.dtype, y.dtype)  # its output has the input's dtype
+    refuse_integer(jnp.result_type(x, y), "huber_cpu")
     diff = x - y
     size = jnp.abs(diff)
     loss = jnp.where(size < delta, 0.5 * diff * diff, delta * (size - 0.5 * delta))
     if weight is not None:
-        return _weighted_reduce(loss, x.shape, weight, reduction, mean_over_weight=False)
+        return _weighted_reduce(loss, weight, reduction, mean_over_weight=False)
     return reduce_loss(loss, reduction)
 
 
