@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["FormatError", "Unsupported", "Attribute", "Encoder", "Decoder", "Header",
+__all__ = ["FormatError", "EmptyFile", "Unsupported", "Attribute", "Encoder", "Decoder", "Header",
            "TensorKey", "parse_header", "load_json", "plain_node", "collect_tensors",
            "tensor_key", "tensor_view", "dtype_name", "DTYPES", "NATIVE_CODES",
            "METADATA_KEY", "FORMAT_VERSION", "MAX_HEADER_BYTES"]
@@ -65,6 +65,10 @@ _KINDS = ("jax", "numpy", "numpy_scalar", *(f"key_{impl}" for impl in KEY_IMPLS)
 
 class FormatError(Exception):
     """A file that is not a valid checkpoint (jnn.load turns it into a RuntimeError)."""
+
+
+class EmptyFile(FormatError):
+    """A file of 0 bytes (jnn.load turns it into an EOFError, as torch.load raises)."""
 
 
 class Unsupported(Exception):

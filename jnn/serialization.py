@@ -170,7 +170,8 @@ def load(f: FILE_LIKE, map_location: MAP_LOCATION = None, pickle_module: Any = N
 
     Nothing in the file can run code: only the types :func:`save` stores are built, and a
     truncated, corrupted or tampered file raises a ``RuntimeError`` naming the file and the
-    problem. A file written by ``torch.save`` is refused (with how to convert it).
+    problem (an empty one an ``EOFError``, as in torch). A file written by ``torch.save`` is
+    refused (with how to convert it).
 
     Args:
         f: a path (``str`` or ``os.PathLike``) or a binary file object with ``read``.
@@ -324,7 +325,9 @@ def _load(stream: Any, where: str, place: Callable) -> Any:
         buffers = _read_data(stream, header)
         return _build(header, buffers, place)
     except fmt.FormatError as ex:
-        raise RuntimeError(f"jnn.load cannot read {where}: {ex}") from None
+        # torch's unpickler runs out of input on an empty file: EOFError there, and here
+        error = EOFError if isinstance(ex, fmt.EmptyFile) else RuntimeError
+        raise error(f"jnn.load cannot read {where}: {ex}") from None
     except RecursionError:
         raise RuntimeError(f"jnn.load cannot read {where}: its structure is nested too "
                            "deeply") from None
@@ -334,6 +337,8 @@ def _read_header(stream: Any) -> fmt.Header:
     head = _read_exact(stream, 8).tobytes()
     if head.startswith(b"PK\x03\x04") or head == b"\x80\x02\x8a\x0al\xfc\x9cF":
         raise fmt.FormatError(_TORCH_FILE)  # torch's zip, or its legacy pickle magic
+    if not head:
+        raise fmt.EmptyFile("the file is empty (0 bytes long)")
     if len(head) < 8:
         raise fmt.FormatError(f"the file is {len(head)} bytes long, too short for a header")
     size = int.from_bytes(head, "little")

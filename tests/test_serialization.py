@@ -559,7 +559,6 @@ def _header_with(structure: object, **entry: object) -> bytes:
 
 
 @pytest.mark.parametrize("data, problem", [
-    (b"", "0 bytes long"),
     (_GOOD[:5], "5 bytes long"),
     (_GOOD[:30], "truncated"),
     (_GOOD[:-3], "truncated"),
@@ -605,6 +604,19 @@ def test_corrupt_files_raise_clear_errors(data, problem, tmp_path):
     assert problem in str(info.value) and str(path) in str(info.value)
     with pytest.raises(RuntimeError, match="the BytesIO"):  # the same from a stream
         jnn.load(io.BytesIO(data))
+
+
+def test_an_empty_file_raises_eof_error_as_torch(tmp_path):
+    path = tmp_path / "empty.pt"
+    path.write_bytes(b"")
+    with pytest.raises(Exception) as theirs:
+        torch.load(path)
+    assert type(theirs.value) is EOFError
+    with pytest.raises(EOFError, match="jnn.load cannot read .*empty.pt.*0 bytes") as ours:
+        jnn.load(path)
+    assert type(ours.value) is EOFError
+    with pytest.raises(EOFError, match="the BytesIO: the file is empty"):  # from a stream too
+        jnn.load(io.BytesIO(b""))
 
 
 class _Exploit:
