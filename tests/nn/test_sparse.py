@@ -111,6 +111,13 @@ ERRORS = [
         r"Expected tensor for argument #1 'indices' to have one of the following scalar types: "
         r"Long, Int; but got torch\.FloatTensor instead \(while checking arguments for "
         r"embedding\)", [(3,)]),
+    *[err("Embedding", (10, 3), {}, RuntimeError,  # torch.<Name>Tensor or CPU<Name>Type
+          "Expected tensor for argument #1 'indices' to have one of the following scalar "
+          f"types: Long, Int; but got {name} instead \\(while checking arguments for "
+          "embedding\\)", [const([0, 1], dtype)], id=f"Embedding {np.dtype(dtype).name} indices")
+      for dtype, name in [(np.bool_, "CPUBoolType"), (np.int16, r"torch\.ShortTensor"),
+                          (np.uint8, r"torch\.ByteTensor"),
+                          (np.complex64, "CPUComplexFloatType")]],
     err("Embedding", (0, 3), {"padding_idx": 0}, IndexError,
         "index 0 is out of bounds for dimension 0 with size 0$"),
     err("EmbeddingBag", (0, 3), {"padding_idx": 0}, IndexError,

@@ -57,6 +57,18 @@ def torch_cpp_type_name(dtype: jnp.dtype) -> str:
     return _CPP_TYPE_NAMES.get(name, name)
 
 
+# The scalar types with a legacy ``torch.<Name>Tensor`` class; torch prints every other type
+# (Bool, BFloat16, the complex and unsigned types) as ``CPU<Name>Type``.
+_LEGACY_TENSOR_TYPES = ("Float", "Double", "Half", "Byte", "Char", "Short", "Int", "Long")
+
+
+def torch_tensor_type_name(dtype: jnp.dtype) -> str:
+    """A CPU tensor's type as torch's argument checks print it: ``torch.FloatTensor``,
+    ``CPUBoolType``."""
+    name = torch_dtype_name(dtype)
+    return f"torch.{name}Tensor" if name in _LEGACY_TENSOR_TYPES else f"CPU{name}Type"
+
+
 def torch_size(shape: Sequence[int]) -> str:
     """``shape`` rendered as torch renders a size: ``torch.Size([2, 3])``.
 

@@ -26,7 +26,7 @@ import numpy as np
 from jax.typing import ArrayLike
 
 from jnn.nn.functional._loss_common import concrete, traced_check, traced_checks
-from jnn.nn.functional._utils import torch_dtype_name, torch_size
+from jnn.nn.functional._utils import torch_size, torch_tensor_type_name
 
 __all__ = ["embedding", "embedding_bag", "embedding_renorm"]
 
@@ -45,7 +45,7 @@ def _check_indices(indices: jax.Array, op: str) -> None:
     if indices.dtype not in (jnp.int32, jnp.int64):
         raise RuntimeError(
             "Expected tensor for argument #1 'indices' to have one of the following scalar "
-            f"types: Long, Int; but got torch.{torch_dtype_name(indices.dtype)}Tensor instead "
+            f"types: Long, Int; but got {torch_tensor_type_name(indices.dtype)} instead "
             f"(while checking arguments for {op})")
 
 
