@@ -13,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import jnn.nn.functional as F
+from tests.nn._same_error import assert_same_error
 
 RTOL = 1e-5
 
@@ -63,6 +64,9 @@ LINEAR_CASES = [
     ((3,), (3,), None),  # dot product
     ((3,), (3,), ()),
     ((0, 3), (5, 3), (5,)),  # empty batch
+    ((2, 4, 3), (5, 3), (8, 1)),  # torch's addmm: one bias row per flattened input row
+    ((2, 4, 3), (5, 3), (1, 5)),
+    ((2, 4, 3), (3,), ()),
 ]
 
 
@@ -117,6 +121,18 @@ ERROR_CASES = [
         r"dimension 1.  Target sizes: \[2, 5\].  Tensor sizes: \[4\]",
     ),
     ("linear", [(2, 4, 3), (5, 3), (4,)], RuntimeError, r"Target sizes: \[8, 5\]"),
+    ("linear", [(2, 4, 3), (5, 3), (4, 1)], RuntimeError,  # addmm's expand, not broadcasting
+     r"expanded size of the tensor \(8\) must match the existing size \(4\) at non-singleton "
+     r"dimension 0.  Target sizes: \[8, 5\].  Tensor sizes: \[4, 1\]$"),
+    ("linear", [(2, 3), (5, 3), (3, 2, 5)], RuntimeError,
+     r"expand\(torch.FloatTensor\{\[3, 2, 5\]\}, size=\[2, 5\]\): the number of sizes provided "
+     r"\(2\) must be greater or equal to the number of dimensions in the tensor \(3\)"),
+    ("linear", [(3,), (5, 3), (1, 1)], RuntimeError,  # matmul, then torch's in-place add_
+     r"output with shape \[5\] doesn't match the broadcast shape \[1, 5\]"),
+    ("linear", [(2, 4, 3), (5, 3), (7, 5)], RuntimeError,
+     r"The size of tensor a \(4\) must match the size of tensor b \(7\) at non-singleton "
+     r"dimension 1"),
+    ("linear", [(2, 4, 3), (3,), (4, 1)], RuntimeError, "mat2 must be a matrix, got 1-D tensor"),
     (
         "bilinear",
         [(2, 3), (3, 4), (5, 3, 4)],
@@ -179,6 +195,50 @@ def test_linear_under_vmap():
     x, w, b = (jnp.asarray(a) for a in _arrays((4, 3), (5, 3), (5,)))
     batched = jax.vmap(F.linear, in_axes=(0, None, None))(x, w, b)
     np.testing.assert_allclose(batched, F.linear(x, w, b), rtol=RTOL, atol=1e-6)
+
+
+# (input, weight, bias) shapes for the dtype tests: addmm (a 2-d input, or a bias that squeezes
+# to 1-d), matmul then add_, mv and dot; some with sizes that do not fit either, so the test
+# also pins which of torch's checks (dtype or shape) comes first on each path.
+DTYPE_SHAPES = [
+    ((4, 3), (2, 3), (2,)), ((2, 4, 3), (2, 3), (2,)), ((3,), (2, 3), (2,)),
+    ((4, 3), (2, 3), None), ((2, 4, 3), (2, 3), None), ((3,), (2, 3), None),
+    ((2, 4, 3), (2, 3), (4, 2)), ((2, 4, 3), (2, 3), (4, 1)), ((4, 3), (2, 3), ()),
+    ((4, 5), (2, 3), (2,)), ((4, 5), (2, 3), None), ((2, 4, 5), (2, 3), (4, 2)),
+    ((4, 3), (2, 3), (7,)), ((4, 3), (3,), (2,)), ((4, 3), (3,), None), ((2, 4, 3), (3,), None),
+    ((4, 3), (4,), None), ((3,), (3,), None), ((3,), (4,), None), ((3,), (3,), ()),
+]
+
+
+@pytest.mark.parametrize("shapes", DTYPE_SHAPES, ids=str)
+@pytest.mark.parametrize("dtypes", ["hff", "fhf", "ffh", "fhh", "hfh", "hhf", "bfh"])
+def test_linear_dtype_errors_follow_torchs_kernel(shapes, dtypes):
+    """Mixed input/weight/bias dtypes: torch's message names the kernel its linear picks
+    ("self and mat2" for addmm's bias, "mat1 and mat2", "expected m1 and m2", dot, addmv)."""
+    names = {"f": "float32", "h": "float16", "b": "bfloat16"}
+    x_dtype, w_dtype, b_dtype = (names[c] for c in dtypes)
+    x_shape, w_shape, b_shape = shapes
+
+    def call(lib, module, array):
+        def make(shape, dtype):
+            return array(shape, getattr(lib, dtype))
+        bias = None if b_shape is None else make(b_shape, b_dtype)
+        return module.linear(make(x_shape, x_dtype), make(w_shape, w_dtype), bias)
+
+    def torch_call():
+        return call(torch, TF, lambda s, d: torch.ones(s, dtype=d))
+
+    def jnn_call():
+        return call(jnp, F, lambda s, d: jnp.ones(s, d))
+
+    try:
+        expected = torch_call()
+    except RuntimeError:
+        assert_same_error(torch_call, jnn_call)
+        return
+    got = jnn_call()  # (a float bias added in place keeps the output's dtype)
+    assert got.shape == tuple(expected.shape)
+    assert got.dtype == getattr(jnp, str(expected.dtype).removeprefix("torch."))
 
 
 @pytest.mark.parametrize("low", ["float16", "bfloat16"])

@@ -14,54 +14,91 @@ from jax.typing import ArrayLike
 from jnn.nn.functional._utils import (
     as_input,
     broadcast_shapes,
+    check_inplace_broadcast,
     numel,
     size_at,
     torch_cpp_type_name,
     torch_dtype_name,
+    torch_tensor_type_name,
 )
 
 __all__ = ["linear", "bilinear"]
 
 
-def _check_linear_shapes(x_shape, w_shape, b_shape) -> None:
-    if len(x_shape) == 0 or len(w_shape) == 0:
-        raise RuntimeError(
-            "both arguments to linear need to be at least 1D, but they are "
-            f"{len(x_shape)}D and {len(w_shape)}D"
-        )
-    if len(w_shape) > 2:
-        raise RuntimeError(
-            f"t() expects a tensor with <= 2 dimensions, but self is {len(w_shape)}D"
-        )
-    in_features = x_shape[-1]
-    rows = numel(x_shape[:-1])  # torch folds the leading dimensions into one
-    if len(w_shape) == 1:
-        if in_features != w_shape[0]:
-            if len(x_shape) == 1:
-                raise RuntimeError(
-                    f"inconsistent tensor size, expected tensor [{in_features}] and src "
-                    f"[{w_shape[0]}] to have the same number of elements, but got "
-                    f"{in_features} and {w_shape[0]} elements respectively"
-                )
-            raise RuntimeError(
-                f"size mismatch, got input ({rows}), mat ({rows}x{in_features}), vec ({w_shape[0]})"
-            )
-        if b_shape is not None and len(b_shape) > 0:
-            # torch routes a vector weight with a bias through addmm, which refuses it.
-            raise RuntimeError("mat2 must be a matrix, got 1-D tensor")
-        return
-    out_features, w_in = w_shape
+def _fused_with_bias(x_ndim: int, b_shape: tuple[int, ...] | None) -> bool:
+    """Whether torch's ``linear`` runs ``addmm(bias, x_2d, weight.t())`` (the input's leading
+    dimensions folded into rows) rather than ``matmul`` and then an in-place ``add_``: with a
+    2-d input, or a bias that is 1-d once its size-1 dimensions are squeezed."""
+    if b_shape is None:
+        return False
+    return x_ndim == 2 or len(b_shape) == 1 or sum(d != 1 for d in b_shape) == 1
+
+
+def _check_addmm(x: jax.Array, w: jax.Array, b: jax.Array) -> None:
+    """torch's ``addmm(bias, x_2d, weight.t())`` checks, in its order: the dtypes first
+    (the bias, addmm's "self", against the weight, then the input), then the shapes."""
+    if b.dtype != w.dtype:
+        raise RuntimeError("self and mat2 must have the same dtype, but got "
+                           f"{torch_dtype_name(b.dtype)} and {torch_dtype_name(w.dtype)}")
+    if x.dtype != w.dtype:
+        raise RuntimeError("mat1 and mat2 must have the same dtype, but got "
+                           f"{torch_dtype_name(x.dtype)} and {torch_dtype_name(w.dtype)}")
+    if w.ndim == 1:
+        raise RuntimeError("mat2 must be a matrix, got 1-D tensor")
+    rows, in_features = numel(x.shape[:-1]), x.shape[-1]
+    out_features, w_in = w.shape
     if in_features != w_in:
+        raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({rows}x{in_features} "
+                           f"and {w_in}x{out_features})")
+    _check_expand(b, (rows, out_features))
+
+
+def _check_expand(b: jax.Array, target: tuple[int, int]) -> None:
+    """torch's ``expand`` of the bias to ``(rows, out_features)``, checked from the right."""
+    if b.ndim > len(target):
         raise RuntimeError(
-            f"mat1 and mat2 shapes cannot be multiplied ({rows}x{in_features} and "
-            f"{w_in}x{out_features})"
-        )
-    if b_shape is not None and len(b_shape) == 1 and b_shape[0] not in (1, out_features):
-        raise RuntimeError(
-            f"The expanded size of the tensor ({out_features}) must match the existing size "
-            f"({b_shape[0]}) at non-singleton dimension 1.  Target sizes: [{rows}, "
-            f"{out_features}].  Tensor sizes: [{b_shape[0]}]"
-        )
+            f"expand({torch_tensor_type_name(b.dtype)}{{{list(b.shape)}}}, size="
+            f"{list(target)}): the number of sizes provided ({len(target)}) must be greater "
+            f"or equal to the number of dimensions in the tensor ({b.ndim})")
+    for i in range(1, b.ndim + 1):
+        if b.shape[-i] not in (1, target[-i]):
+            raise RuntimeError(
+                f"The expanded size of the tensor ({target[-i]}) must match the existing size "
+                f"({b.shape[-i]}) at non-singleton dimension {len(target) - i}.  Target sizes: "
+                f"{list(target)}.  Tensor sizes: {list(b.shape)}")
+
+
+def _check_matmul(x: jax.Array, w: jax.Array) -> None:
+    """torch's ``matmul(x, weight.t())`` checks: ``mm`` (a 2-d weight) and ``mv`` check the
+    shapes before the dtypes, ``dot`` (a 1-d input and weight) the dtypes first."""
+    rows, in_features = numel(x.shape[:-1]), x.shape[-1]
+    if w.ndim == 2:
+        out_features, w_in = w.shape
+        if in_features != w_in:
+            raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({rows}x"
+                               f"{in_features} and {w_in}x{out_features})")
+        if x.dtype != w.dtype:  # its C++ type names
+            raise RuntimeError("expected m1 and m2 to have the same dtype, but got: "
+                               f"{torch_cpp_type_name(x.dtype)} != "
+                               f"{torch_cpp_type_name(w.dtype)}")
+        return
+    x_name, w_name = torch_dtype_name(x.dtype), torch_dtype_name(w.dtype)
+    if x.ndim == 1:
+        if x.dtype != w.dtype:
+            raise RuntimeError("dot : expected both vectors to have same dtype, but found "
+                               f"{x_name} and {w_name}")
+        if in_features != w.shape[0]:
+            raise RuntimeError(
+                f"inconsistent tensor size, expected tensor [{in_features}] and src "
+                f"[{w.shape[0]}] to have the same number of elements, but got "
+                f"{in_features} and {w.shape[0]} elements respectively")
+        return
+    if in_features != w.shape[0]:
+        raise RuntimeError(f"size mismatch, got input ({rows}), mat ({rows}x{in_features}), "
+                           f"vec ({w.shape[0]})")
+    if x.dtype != w.dtype:
+        raise RuntimeError("addmv input tensors must have the same dtype, but got "
+                           f"{w_name}, {x_name}, and {w_name}")
 
 
 def linear(input: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None) -> jax.Array:
@@ -88,21 +125,24 @@ def linear(input: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None) -
     x = as_input(input)
     w = as_input(weight)
     b = None if bias is None else as_input(bias)
-    _check_linear_shapes(x.shape, w.shape, None if b is None else b.shape)
-    # torch refuses mixed dtypes (a bfloat16 Linear fed float32) instead of promoting
-    if x.dtype != w.dtype:
-        if b is None:  # torch's matmul path: its C++ type names
-            raise RuntimeError("expected m1 and m2 to have the same dtype, but got: "
-                               f"{torch_cpp_type_name(x.dtype)} != {torch_cpp_type_name(w.dtype)}")
-        raise RuntimeError("mat1 and mat2 must have the same dtype, but got "
-                           f"{torch_dtype_name(x.dtype)} and {torch_dtype_name(w.dtype)}")
-    if b is not None and b.dtype != w.dtype:
-        raise RuntimeError("self and mat2 must have the same dtype, but got "
-                           f"{torch_dtype_name(b.dtype)} and {torch_dtype_name(w.dtype)}")
+    if x.ndim == 0 or w.ndim == 0:
+        raise RuntimeError("both arguments to linear need to be at least 1D, but they are "
+                           f"{x.ndim}D and {w.ndim}D")
+    if w.ndim > 2:
+        raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {w.ndim}D")
+    # torch refuses mixed dtypes (a bfloat16 Linear fed float32) instead of promoting; which
+    # check comes first, and its words, depend on the kernel torch's linear dispatches to
+    if _fused_with_bias(x.ndim, None if b is None else b.shape):
+        _check_addmm(x, w, b)
+        rows, out_features = numel(x.shape[:-1]), w.shape[0]
+        out = jnp.matmul(x.reshape(rows, x.shape[-1]), w.T)
+        out = out + jnp.broadcast_to(b, (rows, out_features))
+        return out.reshape(*x.shape[:-1], out_features)
+    _check_matmul(x, w)
     out = jnp.matmul(x, w.T)
-    if b is not None:
-        broadcast_shapes(out.shape, b.shape)
-        out = out + b
+    if b is not None:  # torch's in-place add_: the output keeps its shape and dtype
+        check_inplace_broadcast(out.shape, b.shape)
+        out = (out + b).astype(out.dtype)
     return out
 
 
