@@ -227,6 +227,33 @@ def test_error_if_nonfinite_inside_compile_is_explained():
     np.testing.assert_array_equal(np.asarray(p.grad), np.ones(3))  # state left as it was
 
 
+@pytest.mark.parametrize("bad", [math.nan, math.inf])
+def test_error_if_nonfinite_in_a_checked_compiled_step_raises_torchs_error(bad):
+    """``jnn.compile(fn, checks=True)`` checks the norm's value in the program and raises
+    torch's error after the call, with nothing written back (jnn's own error before)."""
+    bad_tps, _ = _make(seed=3)
+    with torch.no_grad():
+        bad_tps[0].grad[0, 0] = bad
+    with pytest.raises(RuntimeError) as t_err:
+        torch.nn.utils.clip_grad_norm_(bad_tps, 1.0, error_if_nonfinite=True)
+    tps, jps = _make(seed=3)
+
+    @jnn.compile(checks=True, state=jps)
+    def clip():
+        return clip_grad_norm_(jps, 1.0, error_if_nonfinite=True)
+
+    expected = torch.nn.utils.clip_grad_norm_(tps, 1.0, error_if_nonfinite=True)
+    np.testing.assert_allclose(float(clip()), float(expected), rtol=RTOL)
+    _assert_grads(tps, jps)
+    jps[0].grad = jps[0].grad.at[0, 0].set(bad)
+    before = [None if p.grad is None else np.asarray(p.grad) for p in jps]
+    with pytest.raises(RuntimeError, match=re.escape(str(t_err.value))):
+        clip()
+    for a, p in zip(before, jps):
+        if a is not None:
+            np.testing.assert_array_equal(a, np.asarray(p.grad))
+
+
 # -- parameters_to_vector / vector_to_parameters ---------------------------------------------------
 
 

@@ -7,8 +7,9 @@ gradient tensor.
 The functions are pure ``jax.numpy`` with no host synchronisation, so they work eagerly and
 inside ``jnn.compile`` (where ``.grad`` holds tracers and the clipped gradients are threaded
 out of the program like any other ``.grad`` write).  The one exception is
-``error_if_nonfinite=True``: raising needs the norm's *value*, which only exists eagerly;
-inside a compiled function it raises an error that says so (see :func:`get_total_norm`).
+``error_if_nonfinite=True``: raising needs the norm's *value*, which only exists eagerly, or
+after the call of ``jnn.compile(fn, checks=True)`` (a checked value, as class targets are);
+inside another compiled function it raises an error that says so (see :func:`get_total_norm`).
 
 PyTorch: ``torch.nn.utils.clip_grad_norm_``, ``clip_grad_value_``, ``get_total_norm``,
 ``clip_grads_with_norm_`` and the deprecated ``clip_grad_norm``. ``foreach`` is accepted and
@@ -115,7 +116,16 @@ def get_total_norm(
 
 
 def _check_finite(total_norm: jax.Array, norm_type: float) -> None:
+    message = (f"The total norm of order {norm_type} for gradients from "
+               "`parameters` is non-finite, so it cannot be clipped. To disable "
+               "this error and scale the gradients by the non-finite norm anyway, "
+               "set `error_if_nonfinite=False`")
     if isinstance(total_norm, jax.core.Tracer):
+        from jnn.nn.functional._loss_common import traced_check, traced_checks
+
+        if traced_checks():  # jnn.compile(fn, checks=True): raised after the call
+            traced_check(jnp.all(jnp.isfinite(total_norm)), "RuntimeError: " + message)
+            return
         # A tracer has no value: raising from inside an XLA program is not possible, and
         # silently skipping the check would drop a guarantee the caller asked for.
         raise RuntimeError(
@@ -123,15 +133,11 @@ def _check_finite(total_norm: jax.Array, norm_type: float) -> None:
             "the host, but it was called inside a compiled or transformed function "
             "(jnn.compile, jax.jit, jax.vmap, ...) where the norm is a tracer. Use "
             "error_if_nonfinite=False inside the compiled step and check the returned norm "
-            "afterwards (`if not jnp.isfinite(norm): ...`), or clip eagerly."
+            "afterwards (`if not jnp.isfinite(norm): ...`), compile it with "
+            "jnn.compile(fn, checks=True), or clip eagerly."
         )
     if not bool(jnp.isfinite(total_norm)):
-        raise RuntimeError(
-            f"The total norm of order {norm_type} for gradients from "
-            "`parameters` is non-finite, so it cannot be clipped. To disable "
-            "this error and scale the gradients by the non-finite norm anyway, "
-            "set `error_if_nonfinite=False`"
-        )
+        raise RuntimeError(message)
 
 
 def clip_grads_with_norm_(
