@@ -930,7 +930,7 @@ class CompiledFunction:
         # The last steady call, for the next one's short path (see _call_again)
         self._memo: tuple | None = None
         self._group_lists: list[tuple[Any, tuple]] = []  # (optimizer, its param groups)
-        self._group_params: list[tuple[Any, tuple]] = []  # (g["params"], its parameters)
+        self._group_params: list[tuple] = []  # (group, g["params"], its parameters)
         self._rehooked: list[Module] | tuple = ()  # hooks the last trace added or removed
         # the cells the steady program hands out with its store, and what decides them
         # (_next_hot): (entry, sorted lazy indices)
@@ -1249,7 +1249,7 @@ class CompiledFunction:
                         for g in opt.param_groups]
         self._group_lists = [(opt, tuple(opt.param_groups)) for opt in self._roots
                              if isinstance(opt, Optimizer)]
-        self._group_params = [(g.get("params"), tuple(g.get("params", ())))
+        self._group_params = [(g, g.get("params"), tuple(g.get("params", ())))
                               for _, g in self._groups]
         watch = {*map(id, self._roots), *map(id, self._layout.data)}
         for root in self._roots:
@@ -1642,7 +1642,7 @@ class CompiledFunction:
             if len(now) != len(groups) or not all(map(operator.is_, now, groups)):
                 return False
         # ... holding the very parameters (``g["params"].append(p)`` starts training p)
-        for (_, g), (params, held) in zip(self._groups, self._group_params):
+        for g, params, held in self._group_params:
             now = g.get("params")
             if now is not params or len(now) != len(held) or not all(
                     map(operator.is_, now, held)):
