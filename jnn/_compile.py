@@ -1840,11 +1840,18 @@ class CompiledFunction:
             if guessed is not None:
                 return guessed
             self._ctx = (layout, leaves)
+            flags = _Flags(list(self._roots))
             try:
                 jax.eval_shape(entry.jitted, plan.pack_jit(lazy), layout.gather_direct(),
                                hyper, arrays)
             finally:
                 self._ctx = None
+            if flags.reregistered():
+                # The step registers state (a buffer): what this abstract trace registered
+                # holds its tracers.  Undone; the call traces the program for real.
+                flags.restore()
+                entry.jitted.clear_cache()
+                return None
         after = entry.output_layout(layout)
         if after.key == layout.key:
             return None
@@ -2603,6 +2610,14 @@ class _Flags:
         for p, requires in zip(self.params, self.requires):
             if p._requires_grad != requires:
                 p.requires_grad = requires
+
+    def reregistered(self) -> bool:
+        """Whether a module's parameters, buffers or submodules changed (by key)."""
+        return any(
+            d["_parameters"].keys() != params.keys() or d["_buffers"].keys() != buffers.keys()
+            or d["_modules"].keys() != modules.keys()
+            for d, (params, buffers, modules, _) in zip(
+                (m.__dict__ for m in self.modules), self.registered))
 
     def rehooked(self) -> list[Module]:
         """The modules whose hooks the function added or removed (a hook that removes

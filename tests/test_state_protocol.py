@@ -300,6 +300,33 @@ def test_registrations_and_flags_of_a_failed_compiled_call_are_undone(change, wa
     _assert_same_state(tmodel, jmodel)
 
 
+@pytest.mark.parametrize("warm", [False, True])
+def test_a_buffer_registered_with_a_traced_value_by_a_compiled_step_holds_its_value(warm):
+    """``self.register_buffer('seen', x.sum())`` in a compiled step: on a first call the
+    abstract trace that learns the step's new cells left the buffer holding its tracer (JAX's
+    UnexpectedTracerError then, and the model unusable).  As torch: the buffer is there,
+    with the value, and later steps go on."""
+    tmodel, topt, jmodel, jopt = twins()
+    step = compiled_step(jmodel, jopt)
+    for _ in range(2 if warm else 0):
+        step(jnp.asarray(X), jnp.asarray(Y))
+        torch_step(tmodel, topt)
+
+    @jnn.compile
+    def registering(x, y):
+        loss = step.fn(x, y)
+        jmodel.register_buffer("seen", jnp.sum(x) * 2.0)
+        return loss
+
+    for _ in range(2):
+        loss = registering(jnp.asarray(X), jnp.asarray(Y))
+        np.testing.assert_allclose(float(loss), torch_step(tmodel, topt), rtol=1e-5)
+        tmodel.register_buffer("seen", torch.from_numpy(X).sum() * 2.0)
+    assert list(jmodel.state_dict()) == list(tmodel.state_dict())
+    np.testing.assert_allclose(np.asarray(jmodel.seen), tmodel.seen.numpy(), rtol=1e-6)
+    assert_same_weights(tmodel, jmodel)
+
+
 @pytest.mark.parametrize("where", ["compiled", "eager closure"])
 def test_train_and_eval_switched_inside_compiled_code_hold_after_every_call(where):
     """``model.train()`` in a compiled train step and ``model.eval()`` in a compiled eval
