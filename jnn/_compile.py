@@ -932,6 +932,7 @@ class CompiledFunction:
         self._group_lists: list[tuple[Any, tuple]] = []  # (optimizer, its param groups)
         self._group_params: list[tuple] = []  # (group, g["params"], its parameters)
         self._rehooked: list[Module] | tuple = ()  # hooks the last trace added or removed
+        self._flag_walk: tuple | None = None  # (key, modules, params) for _replay
         # the cells the steady program hands out with its store, and what decides them
         # (_next_hot): (entry, sorted lazy indices)
         self._hot: tuple = (None, ())
@@ -1044,9 +1045,16 @@ class CompiledFunction:
                 if where is not None:
                     watch.append(where)
             elif isinstance(value, types.FunctionType):
+                # which function it is (`ACT = gelu` rebound re-traces), then what it reads
+                out.append((label, _callable_key(value)))
+                if where is not None:
+                    watch.append(where)
                 visit(value, label + ".", depth + 1)
             elif isinstance(value, types.MethodType):
                 # `loss_fn = trainer.compute_loss`: what it reads of its object
+                out.append((label, _callable_key(value)))
+                if where is not None:
+                    watch.append(where)
                 if _is_plain_object(value.__self__):
                     holders.append((label + ".__self__", value.__self__, True))
                 if isinstance(value.__func__, types.FunctionType):
@@ -1057,6 +1065,8 @@ class CompiledFunction:
                     _is_config_class(value)):
                 # `hparams["beta"]`, `CURRICULUM[0]`, `cfg.scale`, `class CFG: alpha = 1`:
                 # walked once every attribute name the code reads is known
+                if _is_plain_object(value):  # (a callable object swapped for another kind)
+                    out.append((label + ".__class__", _callable_key(type(value))))
                 holders.append((label, value, True))
                 if where is not None:
                     watch.append(where)  # (replaced by another: walked again)
@@ -1151,6 +1161,9 @@ class CompiledFunction:
                     continue
                 if own and _is_plain_value(v):
                     out.append((name, _pytree._static_key(v)))
+                    watch.append((where, k))
+                elif own and isinstance(v, (types.FunctionType, types.MethodType)):
+                    out.append((name, _callable_key(v)))  # `cfg["act"] = gelu` re-traces
                     watch.append((where, k))
                 elif depth < _WALK_DEPTH and (isinstance(v, (dict, list))
                                               or _is_plain_object(v)):
@@ -1395,9 +1408,7 @@ class CompiledFunction:
                 out = self._call_from(entry, source, layout, plan, hyper, arrays, leaves)
                 if out is not _MISS:
                     self._memo = None
-                    if entry.flags is not None:
-                        _replay_flags(self._roots, entry.flags)
-                    elif not kwargs and all(isinstance(a, jax.Array) for a in args):
+                    if not kwargs and all(isinstance(a, jax.Array) for a in args):
                         self._memo = (tuple(type(a) for a in args),
                                       tuple(a.aval for a in args),
                                       self._fast, _state.versions.spec, entry, layout, hyper,
@@ -1472,7 +1483,7 @@ class CompiledFunction:
         for i in entry.stepped:  # (torch's scheduler order check: this step ran)
             self._roots[i].__dict__["_opt_called"] = True
         if entry.flags is not None:  # model.eval() in the function: set after every call
-            _replay_flags(self._roots, entry.flags)
+            self._replay(entry.flags)
         self._read_only = entry.read_only
         if entry.read_only and not from_store:
             # Its lazy outputs are its inputs, which came from the objects: whatever store
@@ -1501,8 +1512,7 @@ class CompiledFunction:
             self._rehooked = ()
             return entry.result(out_arrays)
         if (entry.compiled and out_layout is layout and not entry.cleared
-                and entry.flags is None and not kwargs
-                and all(isinstance(a, jax.Array) for a in args)):
+                and not kwargs and all(isinstance(a, jax.Array) for a in args)):
             self._memo = (tuple(type(a) for a in args),
                           tuple(a.aval for a in args), self._fast,
                           _state.versions.spec, entry, layout, call[2],
@@ -1541,6 +1551,8 @@ class CompiledFunction:
             self._ctx = None
         layout.scatter_direct(new_direct)
         self._read_only = True
+        if entry.flags is not None:  # model.eval() in the function: set after every call
+            self._replay(entry.flags)
         return entry.result(out_arrays)
 
     def _twin_store(self, layout: _Layout) -> _Store | None:
@@ -1633,6 +1645,27 @@ class CompiledFunction:
         if fast is not self._fast or spec != self._spec_version:
             memo = self._memo = (*memo[:2], self._fast, self._spec_version, *memo[4:])
         return memo
+
+    def _replay(self, flags: tuple) -> None:
+        """Set the flags the program's trace set (``_replay_flags``) on this call's objects;
+        their walk is kept while the structure is the same."""
+        key = (_state.versions.structure, tuple(map(id, self._roots)))
+        walk = self._flag_walk
+        if walk is None or walk[0] != key:
+            walk = self._flag_walk = (key, *_walk(self._roots))
+        _, modules, params = walk
+        training, requires = flags
+        if len(training) == len(modules) and len({f for _, f in training}) == 1 and (
+                len(modules) > 1 and modules[0] is self._roots[0]):
+            # every module: the tree's cached switch (Module's: a class may redefine train)
+            Module.train(modules[0], training[0][1])
+        else:
+            for i, flag in training:
+                if i < len(modules) and modules[i].__dict__.get("training") != flag:
+                    modules[i].training = flag
+        for i, flag in requires:
+            if i < len(params) and params[i]._requires_grad != flag:
+                params[i].requires_grad = flag
 
     def _same_groups(self) -> bool:
         """The optimizers hold the very param-group dicts discovery found (a script may
@@ -1736,6 +1769,8 @@ class CompiledFunction:
             new_store.handed_out(hot, handed)
         _state.push_pending(new_store, replaced=store)
         self._store = new_store
+        if entry.flags is not None:  # model.train() in the function: set after every call
+            self._replay(entry.flags)
         return entry.result(out_arrays)
 
     def _next_hot(self, entry: _Entry, store: _Store) -> tuple[int, ...]:
@@ -2641,16 +2676,15 @@ def _hook_ids(m: Module) -> tuple:
     return (tuple(d["_forward_pre_hooks"]), tuple(d["_forward_hooks"]))
 
 
-def _replay_flags(roots: list[Any], flags: tuple) -> None:
-    """Set the flags a program's trace set (``_Flags.changes``) on ``roots``' objects."""
-    modules, params = _walk(roots)
-    training, requires = flags
-    for i, flag in training:
-        if i < len(modules) and modules[i].__dict__.get("training") != flag:
-            modules[i].training = flag
-    for i, flag in requires:
-        if i < len(params) and params[i]._requires_grad != flag:
-            params[i].requires_grad = flag
+def _callable_key(f: Any) -> tuple:
+    """What identifies the code a compiled step calls: a function's code (a re-made lambda
+    of the same code is the same; its variables are watched themselves), a bound method's
+    code and object, a class."""
+    if isinstance(f, types.MethodType):
+        return ("method", _callable_key(f.__func__), _object_id(f.__self__))
+    if isinstance(f, types.FunctionType):
+        return ("function", f.__code__)
+    return ("class", _pytree._Identity(f))
 
 
 def _scrub_containers(fn: Any, modules: list[Module]) -> None:

@@ -41,7 +41,7 @@ import numpy as np
 from jax._src import core as _core
 
 from jnn import _state
-from jnn._compile import CompiledFunction, _code_names, _loaded_globals
+from jnn._compile import CompiledFunction, _code_names, _is_plain_object, _loaded_globals
 
 __all__ = ["ClosureCompileWarning", "set_closure_compilation", "run"]
 
@@ -92,6 +92,15 @@ def _shape_of(value: Any) -> Any:
         return ("dict", tuple(value), tuple(_shape_of(v) for v in list(value.values())[:8]))
     if isinstance(value, set):
         return ("set", len(value))
+    return None
+
+
+def _contents(value: Any) -> Any:
+    """A shallow copy of a list's or dict's items (to undo a trace's appends)."""
+    if isinstance(value, list):
+        return list(value)
+    if isinstance(value, dict):
+        return dict(value)
     return None
 
 
@@ -163,6 +172,15 @@ class _ClosureProgram(CompiledFunction):
         fn.__kwdefaults__ = kwdefaults
         shapes = [_shape_of(c.cell_contents) if v is not _EMPTY else None
                   for c, v in zip(new_cells, cells)]
+        # the attributes its code names of the plain objects it holds (`tr.losses`)
+        holders = [(name, v) for name, v in zip(self.code.co_freevars, cells)
+                   if v is not _EMPTY and _is_plain_object(v)]
+        holders += [(name, g[name]) for name in self.static_names
+                    if _is_plain_object(g.get(name))]
+        attributes = [(f"{name}.{a}", obj.__dict__, a, obj.__dict__[a],
+                       _shape_of(obj.__dict__[a]), _contents(obj.__dict__[a]))
+                      for name, obj in holders
+                      for a in sorted(self._attribute_names.intersection(vars(obj)))]
         if self.kind == "step":
             out = owner.step(fn)
         else:
@@ -171,9 +189,18 @@ class _ClosureProgram(CompiledFunction):
             out = autograd.backward(fn)
         changed = [name for name, c, v, shape in zip(self.code.co_freevars, new_cells, cells,
                                                       shapes)
-                   if v is not _EMPTY and (c.cell_contents is not v and not (
-                       isinstance(v, (jax.Array, np.ndarray)) and c.cell_contents is v)
-                       or _shape_of(c.cell_contents) != shape)]
+                   if v is not _EMPTY and (c.cell_contents is not v
+                                           or _shape_of(c.cell_contents) != shape)]
+        moved = [(label, d, a, value, contents) for label, d, a, value, shape, contents
+                 in attributes if d.get(a, _EMPTY) is not value or _shape_of(value) != shape]
+        for _, d, a, value, contents in moved:  # (the trace's appends go again)
+            d[a] = value
+            if isinstance(value, list):
+                value[:] = contents
+            elif isinstance(value, dict):
+                value.clear()
+                value.update(contents)
+        changed += [label for label, *_ in moved]
         if changed:
             raise _Freezes(
                 f"it changes its variables ({', '.join(f'`{n}`' for n in changed)}: a "

@@ -277,6 +277,16 @@ def _detach_kept(closure: Callable[[], Any]) -> None:
     if code is not None:
         g = fn.__globals__
         places.extend((g, name) for name in code.co_names if name in g)
+    names = set(code.co_names) if code is not None else set()
+    for where, key in list(places):  # the attributes its code names of its plain objects
+        try:
+            value = where.cell_contents if key is None else where[key]
+        except (ValueError, KeyError):
+            continue
+        d = getattr(value, "__dict__", None)
+        if type(d) is dict and not isinstance(value, (Parameter, type)) and \
+                type(value).__module__.split(".")[0] not in ("jnn", "jax", "builtins"):
+            places.extend((d, a) for a in names.intersection(d))
     for where, key in places:
         try:
             value = where.cell_contents if key is None else where[key]

@@ -495,6 +495,62 @@ def test_values_read_by_hooks_and_callable_objects_are_not_compiled_in(kind, mod
     assert_same_weights(tmodel, jmodel)
 
 
+def _double(h):
+    return h * 2.0
+
+
+def _triple(h):
+    return h * 3.0
+
+
+ACTIVATION = _double
+
+
+class _Triple:
+    def __call__(self, h):
+        return h * 3.0
+
+
+class _Double:
+    def __call__(self, h):
+        return h * 2.0
+
+
+@pytest.mark.parametrize("where", ["global", "dict item", "attribute", "callable object"])
+def test_a_function_the_step_calls_rebound_re_traces(where):
+    """``ACTIVATION = _triple`` (or a function in a dict, a config attribute, a callable
+    object swapped for another class): the compiled step kept calling the old one."""
+    global ACTIVATION
+    ACTIVATION = _double
+    model = nn.Linear(4, 2)
+    table = {"act": _double}
+
+    class Config:
+        act = None
+
+    cfg = Config()
+    cfg.act = _double if where != "callable object" else _Double()
+
+    def body(x):
+        h = model(x)
+        if where == "global":
+            return ACTIVATION(h).sum()
+        if where == "dict item":
+            return table["act"](h).sum()
+        return cfg.act(h).sum()
+
+    step = jnn.compile(body)
+    x = jnp.asarray(X)
+    assert float(step(x)) == pytest.approx(float(body(x)))
+    ACTIVATION = table["act"] = _triple
+    cfg.act = _triple if where != "callable object" else _Triple()
+    assert float(step(x)) == pytest.approx(float(body(x)), rel=1e-6)
+    assert step.trace_count == 2
+    assert float(step(x)) == pytest.approx(float(body(x)), rel=1e-6)
+    assert step.trace_count == 2
+    ACTIVATION = _double
+
+
 def test_options_changed_by_hand_in_a_steady_loop_match_torch():
     """A steady loop takes the short path (same program, state packed); every option set
     by hand between steps still reaches it: lr, betas across the 0.5 of torch's lerp,
