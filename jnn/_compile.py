@@ -1271,6 +1271,10 @@ class CompiledFunction:
         self._watch = frozenset(watch)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if _state.state.compile_depth and self.fn is not None:
+            # called while another compiled function is traced (an eval step inside a
+            # train step): part of that program, as torch.compile inlines it
+            return self.fn(*args, **kwargs)
         # One thread at a time: a trace swaps tracers into shared objects (the global
         # generator), which another thread's gather must never see.  Only the Python side
         # is serialised; the device work of a call is dispatched asynchronously.
@@ -2154,7 +2158,7 @@ class CompiledFunction:
                         "compiled function; it must stay an array"
                     )
             try:
-                _check_leaks(fn, roots)
+                _check_leaks(fn, roots, {id(g): saved for _, g, saved in saved_groups})
             except RuntimeError:
                 _restore_variables(variables)  # no tracer is left in the user's variables
                 raise
@@ -2711,7 +2715,7 @@ def _restore_variables(variables: list[tuple[Any, Any, Any]]) -> None:
             _set_at(where, key, value)
 
 
-def _check_leaks(fn: Any, roots: list[Any]) -> None:
+def _check_leaks(fn: Any, roots: list[Any], groups_before: dict | None = None) -> None:
     """Name any traced value ``fn`` stored where jnn does not thread it."""
     where: list[str] = []
     _scan_function(fn, where)
@@ -2731,8 +2735,10 @@ def _check_leaks(fn: Any, roots: list[Any]) -> None:
     for root in roots:
         if isinstance(root, Optimizer):
             for i, g in enumerate(root.param_groups):
+                # (an enclosing compiled function's traced options were there before)
+                before = (groups_before or {}).get(id(g), {})
                 for k, v in g.items():
-                    if k != "params" and _has_tracer(v):
+                    if k != "params" and _has_tracer(v) and before.get(k, _ARRAY) is not v:
                         where.append(f"param_groups[{i}][{k!r}]")
     if where:
         raise RuntimeError(
