@@ -1330,6 +1330,22 @@ def test_scalar_arguments_of_equal_value_and_other_types_are_traced_apart():
     assert scale.trace_count == 4
 
 
+NAN_SCALE = np.float32(np.nan)
+
+
+def test_a_nan_read_or_passed_anew_each_call_traces_once():
+    """NaN is unequal to itself: a new ``np.float32(nan)`` (or ``float('nan')``) each call
+    was a new key, and every call traced and compiled again."""
+    global NAN_SCALE
+    read = jnn.compile(lambda x: x * NAN_SCALE)
+    passed = jnn.compile(lambda x, s: x * s)
+    for i in range(4):
+        NAN_SCALE = np.float32(np.nan)
+        assert np.isnan(np.asarray(read(jnp.ones(2)))).all()
+        assert np.isnan(np.asarray(passed(jnp.ones(2), float("nan") + 0.0 * i))).all()
+    assert read.trace_count == passed.trace_count == 1
+
+
 def test_python_scalar_argument_retraces_with_a_named_reason():
     model = nn.Linear(4, 2)
     scaled = jnn.compile(lambda x, s: model(x) * s)

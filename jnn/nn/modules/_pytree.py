@@ -62,8 +62,9 @@ def _static_key(value: Any) -> Any:
     if value is None or isinstance(value, (str, bytes, type)):
         return value
     if isinstance(value, (bool, int, float)):
-        # 2 == 2.0 == True, yet `x * 2` and `x * 2.0` trace to different dtypes
-        return (type(value), value)
+        # 2 == 2.0 == True, yet `x * 2` and `x * 2.0` trace to different dtypes; NaN is
+        # unequal to itself (a new NaN each call would re-trace each call)
+        return (type(value), value) if value == value else (type(value), "nan")
     if isinstance(value, (tuple, list)):
         return (type(value), tuple(_static_key(v) for v in value))
     if isinstance(value, dict):  # includes the hooks' OrderedDicts
@@ -76,6 +77,8 @@ def _static_key(value: Any) -> Any:
         return _Identity(value)
     if isinstance(value, jax.Array):  # arrays compare elementwise: use identity
         return _Identity(value)
+    if isinstance(value, np.floating) and value != value:
+        return (type(value), "nan")
     return (type(value), value)  # numpy scalars, enums, functions ... (typed, as above)
 
 
