@@ -1497,6 +1497,8 @@ class CompiledFunction:
         new_store.maker = id(self)
         _state.push_pending(new_store, replaced=store if from_store else None)
         self._store = new_store
+        if out_layout.opts and _state_held(out_layout.opts):
+            _state.flush()
         if entry.cleared:  # zero_grad() inside the program
             for i in entry.cleared:
                 layout.data[i]._gradient = None
@@ -1775,6 +1777,8 @@ class CompiledFunction:
         self._store = new_store
         if entry.flags is not None:  # model.train() in the function: set after every call
             self._replay(entry.flags)
+        if layout.opts and _state_held(layout.opts):
+            _state.flush()
         return entry.result(out_arrays)
 
     def _next_hot(self, entry: _Entry, store: _Store) -> tuple[int, ...]:
@@ -2678,6 +2682,14 @@ class _Flags:
 def _hook_ids(m: Module) -> tuple:
     d = m.__dict__
     return (tuple(d["_forward_pre_hooks"]), tuple(d["_forward_hooks"]))
+
+
+def _state_held(optimizers: list) -> bool:
+    """Whether the script holds an optimizer's ``state`` dict (``state = opt.state``, a
+    logger set up once): torch's is live, so a step that leaves the newest state packed
+    must write it back for such a reader (and for a write through it to reach the next
+    step).  Its owner's slot and ``getrefcount``'s argument are the only other references."""
+    return any(sys.getrefcount(o.__dict__.get("_param_state")) > 2 for o in optimizers)
 
 
 def _callable_key(f: Any) -> tuple:

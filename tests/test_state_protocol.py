@@ -805,6 +805,35 @@ def test_copies_after_compiled_steps_see_the_newest_state(how):
     assert_same_weights(tmodel2, model2)
 
 
+@pytest.mark.parametrize("mode", ["compiled", "eager"])
+def test_optimizer_state_held_in_a_variable_stays_live(mode):
+    """``state = opt.state`` kept by a logger: torch's dict is live.  jnn's compiled steps
+    (and the eager closure compiled behind the script's back) left the newest state packed,
+    so the held dict showed an old step and a write through it was overwritten."""
+    tmodel, topt, jmodel, jopt = twins()
+    step = compiled_step(jmodel, jopt)
+    tstate, jstate = topt.state, jopt.state
+    tw, jw = tmodel[0].weight, jmodel[0].weight
+
+    def jnn_step():
+        if mode == "compiled":
+            return step(jnp.asarray(X), jnp.asarray(Y))
+        return jopt.step(lambda: (jopt.zero_grad(),
+                                  F.mse_loss(jmodel(jnp.asarray(X)), jnp.asarray(Y)))[1])
+
+    for _ in range(4):
+        torch_step(tmodel, topt)
+        jnn_step()
+        assert float(jstate[jw]["step"]) == float(tstate[tw]["step"])
+        np.testing.assert_allclose(np.asarray(jstate[jw]["exp_avg"]),
+                                   tstate[tw]["exp_avg"].numpy(), rtol=1e-5, atol=1e-7)
+    tstate[tw]["exp_avg"] = torch.zeros_like(tw)
+    jstate[jw]["exp_avg"] = jnp.zeros((8, 4))
+    torch_step(tmodel, topt)
+    jnn_step()
+    assert_same_weights(tmodel, jmodel)
+
+
 def test_state_dict_survives_later_steps_early_stopping():
     _, _, jmodel, _ = twins()
     jmodel.register_buffer("seen", jnp.zeros(()))
