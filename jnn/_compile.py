@@ -1653,8 +1653,9 @@ class CompiledFunction:
         return memo
 
     def _replay(self, flags: tuple) -> None:
-        """Set the flags the program's trace set (``_replay_flags``) on this call's objects;
-        their walk is kept while the structure is the same."""
+        """Set the flags the program's trace set (``_Flags.changes``: positions in
+        ``_walk``'s order) on this call's objects; the walk is kept while the structure is
+        the same."""
         key = (_state.versions.structure, tuple(map(id, self._roots)))
         walk = self._flag_walk
         if walk is None or walk[0] != key:
