@@ -490,6 +490,7 @@ _HOT_IDLE = 4
 # Arrays up to this many elements travel packed into one flat buffer per dtype; larger
 # ones travel alone (their own compute dwarfs the per-buffer cost of a program input).
 _PACK_LIMIT = 1 << 14
+_NOT_LENT: set = set()  # (never added to: a store's first lend makes its own set)
 # At most this many arrays share one packed buffer where code updates them one by one
 # (an optax transformation): XLA's CPU compile time grows faster than linearly with the
 # separate slices taken from (and concatenated into) one buffer (1,000 small arrays in one
@@ -541,6 +542,9 @@ class _Plan:
             else:
                 large.append((None, [(i, size, shape)]))
         self.buffers: list[tuple[Any, list[tuple[int, int, tuple[int, ...]]]]] = packed + large
+        # lazy index -> buffer position, for the values with a buffer of their own
+        self.large: dict[int, int] = {members[0][0]: len(packed) + b
+                                      for b, (_, members) in enumerate(large)}
         self.pack_jit = jax.jit(functools.partial(self.pack, copy=True))
         self.unpack_jit = jax.jit(self.unpack)
         # A writer's flush drops the store: its buffers may be donated to the unpack, so
@@ -625,6 +629,49 @@ def _slice_jit(size: int, shape: tuple[int, ...]) -> Any:
 # not established for large ones, which keep donating.
 KEEP_SHARED_BYTES = 1 << 20
 
+# The smallest buffer (bytes) a read between steps hands out as it is instead of copying it
+# (see _Store.donor_buffers): copying 64 MiB costs as much as the wide layer's step.  Below
+# it a copy is cheaper than the next call's search for aliases among the live arrays.
+LEND_BYTES = 1 << 20
+
+
+def _aval_nbytes(aval: tuple) -> int:
+    shape, dtype = aval
+    return int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
+
+
+def _aliased(buffers: list[Any], positions: list[int]) -> list[int]:
+    """Those of the lent ``positions`` whose buffer another live array shares:
+    ``jax.device_put(w, w's device)`` makes a new array over the same memory, which
+    donating ``w`` would delete.  One pass over JAX's live arrays, without a host sync: a
+    pointer is compared only where both arrays are ready (an alias is ready exactly when
+    its source is); a lent buffer still being computed beside another unfinished array of
+    its shape counts as aliased (copied: correct, and rare)."""
+    mine = set(map(id, buffers))  # (the store's own: its call may still be running)
+    shapes = {buffers[b].shape for b in positions}
+    candidates = [a for a in jax.live_arrays()
+                  if a.shape in shapes and id(a) not in mine and not a.is_deleted()]
+    found = []
+    for b in positions:
+        buf = buffers[b]
+        same = [a for a in candidates if a.shape == buf.shape and a.dtype == buf.dtype]
+        if not same:
+            continue
+        if not buf.is_ready():
+            if any(not a.is_ready() for a in same):
+                found.append(b)
+            continue
+        pointer = buf.unsafe_buffer_pointer()
+        for a in same:
+            try:
+                if a.is_ready() and a.unsafe_buffer_pointer() == pointer:
+                    found.append(b)
+                    break
+            except Exception:  # noqa: BLE001, S112 - a sharded array has no single pointer
+                continue
+    return found
+
+
 class _Store:
     """A compiled call's state, packed on the device, not yet written into the objects.
 
@@ -633,7 +680,7 @@ class _Store:
     """
 
     __slots__ = ("layout", "plan", "buffers", "materialized", "cache", "bulk", "whole",
-                 "shared", "reads", "hits", "maker", "handed")
+                 "shared", "reads", "hits", "maker", "handed", "lent")
 
     def __init__(self, layout: _Layout, plan: _Plan, buffers: list[Any],
                  previous: _Store | None = None) -> None:
@@ -660,13 +707,22 @@ class _Store:
         # store must not keep a finished sweep trial's function alive)
         self.maker = 0
         self.handed = False  # its call handed values out with it
+        # Positions of large buffers handed out as they are, not copied (a logged weight, a
+        # state_dict(), as torch's reads alias the parameter): see donor_buffers
+        self.lent: set[int] = _NOT_LENT
 
     def handed_out(self, indices: tuple[int, ...], values: list[Any]) -> None:
         """Values the call copied out with its outputs (those a loop reads every step): a
-        read of one is a dict lookup, with no program of its own."""
+        read of one is a dict lookup, with no program of its own.  ``values``: those of
+        the small cells among ``indices``; a large cell's value is its buffer (lent)."""
         self.cache = cache = {"data": {}, "grad": {}}
         self.handed = True
         layout = self.layout
+        large = self.plan.large
+        if large:
+            it = iter(values)
+            values = [next(it) if self._copied_out(i) else self._lend(large[i])
+                      for i in indices]
         n_data, first_grad = len(layout.data), len(self.plan.avals) - layout.n_grads()
         for i, value in zip(indices, values):
             if i < n_data:
@@ -679,6 +735,42 @@ class _Store:
         if len(cache["grad"]) == len(layout.grads):
             whole.add("grad")
         self.whole = frozenset(whole)
+
+    def _lend(self, position: int) -> Any:
+        """Buffer ``position`` itself, handed out as a value (no copy)."""
+        if self.lent is _NOT_LENT:
+            self.lent = set()
+        self.lent.add(position)
+        return self.buffers[position]
+
+    def _copied_out(self, index: int) -> bool:
+        """Whether a read of value ``index`` copies it (else its buffer is lent)."""
+        position = self.plan.large.get(index)
+        return position is None or self.buffers[position].nbytes < LEND_BYTES
+
+    def donor_buffers(self) -> list[Any]:
+        """The buffers for a call that donates them.  A large buffer lent to a reader that
+        still holds it (``w = model.fc.weight.data`` kept across the step, or an alias of
+        it, ``jax.device_put(w, its_device)``) is replaced by a copy, so the reader's array
+        stays valid; one nobody holds any more (a logged norm, a dropped ``state_dict()``)
+        is donated as it is: reading a large weight per step costs no copy of it."""
+        if not self.lent:
+            return self.buffers
+        buffers = list(self.buffers)
+        unheld = []
+        for b in self.lent:
+            # the references a lent buffer has when nobody else holds it: self.buffers,
+            # ``buffers`` here, its cache entry, and getrefcount's argument
+            held = sys.getrefcount(buffers[b]) > 4
+            buf = buffers[b]
+            if held or len(buf.sharding.device_set) != 1:
+                buffers[b] = jnp.array(buf, copy=True)
+            else:
+                unheld.append(b)
+        if unheld:
+            for b in _aliased(buffers, unheld):
+                buffers[b] = jnp.array(buffers[b], copy=True)
+        return buffers
 
     def read(self, owner: Any, kind: str) -> Any:
         """One object's newest value, sliced from the packed buffers; None if not here.
@@ -706,6 +798,9 @@ class _Store:
                 self._read_all(kind)
                 return cache[id(owner)]
             self.reads = self.reads | {index}
+            if not self._copied_out(index):
+                value = cache[id(owner)] = self._lend(self.plan.large[index])
+                return value
             self.shared = True
             try:
                 value = self.plan.read(self.buffers, index)
@@ -736,12 +831,16 @@ class _Store:
         indices = (tuple(range(n_data)) if kind == "data"
                    else tuple(range(n_lazy - self.layout.n_grads(), n_lazy)))
         self.reads = self.reads | set(indices)
-        self.shared = True
-        try:
-            values = _gather_jit(self.plan, indices)(self.buffers)
-        except Exception as error:  # the call that made these buffers failed
-            self.layout.lose(f"{type(error).__name__}: {error}")
-            raise _failed_after_return() from error
+        large = self.plan.large
+        copy = tuple(i for i in indices if self._copied_out(i))
+        if copy:
+            self.shared = True
+            try:
+                copied = iter(_gather_jit(self.plan, copy)(self.buffers))
+            except Exception as error:  # the call that made these buffers failed
+                self.layout.lose(f"{type(error).__name__}: {error}")
+                raise _failed_after_return() from error
+        values = [next(copied) if i in copy else self._lend(large[i]) for i in indices]
         self.cache[kind].update(zip(map(id, owners), values))
         self.whole = self.whole | {kind}
 
@@ -786,7 +885,7 @@ class _Store:
                 with warnings.catch_warnings(), jax.ensure_compile_time_eval():
                     # (packed buffers have no output to alias)
                     warnings.filterwarnings("ignore", "Some donated buffers were not usable")
-                    values = self.plan.unpack_donated(self.buffers)
+                    values = self.plan.unpack_donated(self.donor_buffers())
             else:
                 self.shared = True
                 with jax.ensure_compile_time_eval():
@@ -1342,8 +1441,8 @@ class CompiledFunction:
             self._set_fast(objects)
             layout = self._layout
         source = None
-        if from_store:
-            plan, packed = store.plan, store.buffers  # the fast path: state already packed
+        if from_store:  # the fast path: state already packed
+            plan, packed = store.plan, store.donor_buffers() if self.donate else store.buffers
         else:
             # The stores that hold this function's objects (its own old one included).
             ids = layout.owner_ids()
@@ -1376,7 +1475,8 @@ class CompiledFunction:
                     self._set_fast(objects)
                     layout = self._layout
             if from_store:
-                plan, packed = store.plan, store.buffers
+                plan = store.plan
+                packed = store.donor_buffers() if self.donate else store.buffers
             else:
                 lazy = layout.gather_lazy()
                 plan = layout.plan_of(lazy)
@@ -1742,7 +1842,7 @@ class CompiledFunction:
         arrays = self._with_lifted(args)
         if arrays is None:
             return _MISS
-        packed = store.buffers
+        packed = store.donor_buffers() if self.donate else store.buffers
         hot = self._next_hot(entry, store) if (
             store.reads or self._hot[1] or self._hot_streak) else ()
         if hot:
@@ -1819,17 +1919,20 @@ class CompiledFunction:
         return hot
 
     def _hot_program(self, entry: _Entry, hot: tuple[int, ...]) -> Any:
-        """``entry``'s program that also returns copies of the cells ``hot`` of its new
-        store (no new trace of the function; one XLA compile per set of cells).  It donates
-        its input store (see ``_keeping``: reads no longer share the stores it makes)."""
+        """``entry``'s program that also returns copies of the small cells ``hot`` of its
+        new store (no new trace of the function; one XLA compile per set of cells); large
+        ones are lent as they are (``_Store.handed_out``).  It donates its input store
+        (see ``_keeping``: reads no longer share the stores it makes)."""
         program = entry.hot.get(hot)
         if program is None:
             jitted, plan, checks = entry.jitted, entry.out_plan, self.checks
+            small = [i for i in hot if plan.large.get(i) is None
+                     or _aval_nbytes(plan.avals[i]) < LEND_BYTES]
 
             def handing_out(packed: list, direct: list, hyper: list, arrays: list) -> tuple:
                 outputs = jitted(packed, direct, hyper, arrays)
                 values = plan.unpack((outputs[1] if checks else outputs)[0])
-                return outputs, [jnp.array(values[i], copy=True) for i in hot]
+                return outputs, [jnp.array(values[i], copy=True) for i in small]
 
             program = jax.jit(handing_out, donate_argnums=(0,) if self.donate else ())
             entry.hot[hot] = program

@@ -1064,6 +1064,72 @@ def test_large_values_read_between_steps_are_never_deleted_by_later_steps():
     assert _compile.KEEP_SHARED_BYTES < sum(b.nbytes for b in store.buffers)  # (donates)
 
 
+@pytest.mark.parametrize("hold", ["the value", "an alias on its device"])
+def test_a_large_weight_read_per_step_is_lent_not_copied(monkeypatch, hold):
+    """Logging a large weight (or a ``state_dict()``) per step hands out the step's own
+    buffer, as torch's reads alias the parameter: no copy of it per step.  A value nobody
+    holds any more is donated to the next step (updated in place); one the script holds,
+    itself or through an alias (``jax.device_put`` onto its own device shares the memory),
+    is copied first and keeps its values (torch's ``.clone()`` semantics, for free when
+    not held)."""
+    from jnn import _compile
+
+    monkeypatch.setattr(_compile, "LEND_BYTES", 0)  # (lent from 1 MiB: this one is 320 KB)
+    tmodel, topt, jmodel, jopt = _twins_with_a_large_layer(40000)
+    step = jnn.compile(lambda x, y: jopt.step(lambda: (
+        jopt.zero_grad(), F.mse_loss(jmodel(x)[:, :2], y))[1]))
+    pointers, reads, held = [], [], []
+    for i in range(6):
+        topt.zero_grad()
+        tF.mse_loss(tmodel(torch.from_numpy(X))[:, :2], torch.from_numpy(Y)).backward()
+        topt.step()
+        step(jnp.asarray(X), jnp.asarray(Y))
+        store = _state.versions.pending[0]
+        pointers.append({b.unsafe_buffer_pointer() for b in store.buffers})
+        read = jmodel[3].weight.data if i % 2 else jmodel.state_dict()["3.weight"]
+        assert read.unsafe_buffer_pointer() in pointers[-1]
+        reads.append(read.unsafe_buffer_pointer())
+        np.testing.assert_allclose(np.asarray(read), tmodel[3].weight.detach().numpy(),
+                                   rtol=1e-5, atol=1e-6)
+        if i == 4:  # held across the next step: that step donates a copy, not this one
+            kept = read if hold == "the value" else jax.device_put(read, read.device)
+            held.append((kept, np.asarray(read).copy()))
+            del kept
+        del read
+    # a dropped read's memory was donated to the next step (an output took it over); the
+    # held one's stayed with the script
+    assert all(reads[i] in pointers[i + 1] for i in range(4))
+    assert reads[4] not in pointers[5]
+    step(jnp.asarray(X), jnp.asarray(Y))
+    (value, want), = held
+    assert not value.is_deleted()
+    np.testing.assert_array_equal(np.asarray(value), want)
+    assert jmodel[3].weight.data.unsafe_buffer_pointer() != value.unsafe_buffer_pointer()
+
+
+def test_an_alias_of_a_lent_weight_made_while_its_step_runs_stays_valid(monkeypatch):
+    """The read right after a step returns a buffer the step may still be computing; an
+    alias made of it then (``jax.device_put`` onto its own device) is unfinished too, and
+    the next step must not donate the memory under it (nor wait for it to tell)."""
+    from jnn import _compile
+
+    monkeypatch.setattr(_compile, "LEND_BYTES", 0)
+    jnn.manual_seed(0)
+    model = nn.Sequential(nn.Linear(512, 512), nn.Linear(512, 512))
+    opt = jnn.optim.SGD(model.parameters(), lr=1e-3)
+    step = jnn.compile(lambda x: opt.step(lambda: (opt.zero_grad(), (model(x) ** 2).mean())[1]))
+    x = jnp.ones((2048, 512))
+    for _ in range(3):
+        step(x)
+    aliases = []
+    for _ in range(3):
+        step(x)
+        aliases.append(jax.device_put(model[1].weight.data, jax.devices()[0]))
+    step(x).block_until_ready()
+    values = [np.asarray(a) for a in aliases]
+    assert not any(np.array_equal(values[i], values[i + 1]) for i in range(2))
+
+
 # -- explicit and discovered state ----------------------------------------------------------
 
 
