@@ -205,7 +205,7 @@ class _Layout:
 
     __slots__ = ("data", "ostates", "nones", "items", "grads", "buffers", "gens", "key",
                  "_where", "opts", "pos", "base", "rebound", "_owners", "_last_plan",
-                 "_sources", "roots")
+                 "_sources", "roots", "_handing")
 
     def __init__(self, roots: list[Any]) -> None:
         self.roots = tuple(roots)
@@ -715,7 +715,6 @@ class _Store:
         """Values the call copied out with its outputs (those a loop reads every step): a
         read of one is a dict lookup, with no program of its own.  ``values``: those of
         the small cells among ``indices``; a large cell's value is its buffer (lent)."""
-        self.cache = cache = {"data": {}, "grad": {}}
         self.handed = True
         layout = self.layout
         large = self.plan.large
@@ -723,18 +722,20 @@ class _Store:
             it = iter(values)
             values = [next(it) if self._copied_out(i) else self._lend(large[i])
                       for i in indices]
-        n_data, first_grad = len(layout.data), len(self.plan.avals) - layout.n_grads()
-        for i, value in zip(indices, values):
-            if i < n_data:
-                cache["data"][id(layout.data[i])] = value
-            else:
-                cache["grad"][id(layout.grads[i - first_grad])] = value
-        whole = set()
-        if len(cache["data"]) == n_data:
-            whole.add("data")
-        if len(cache["grad"]) == len(layout.grads):
-            whole.add("grad")
-        self.whole = frozenset(whole)
+        recipes = getattr(layout, "_handing", None)
+        if recipes is None:
+            recipes = layout._handing = {}  # by indices (layouts are immutable)
+        recipe = recipes.get(indices)
+        if recipe is None:
+            n_data, first_grad = len(layout.data), len(self.plan.avals) - layout.n_grads()
+            data = tuple(id(layout.data[i]) for i in indices if i < n_data)
+            grads = tuple(id(layout.grads[i - first_grad]) for i in indices if i >= n_data)
+            whole = frozenset([*(["data"] if len(data) == n_data else []),
+                               *(["grad"] if len(grads) == len(layout.grads) else [])])
+            recipe = recipes[indices] = (data, grads, len(data), whole)
+        data, grads, k, self.whole = recipe
+        # (indices are sorted: the weights come first, then the gradients)
+        self.cache = {"data": dict(zip(data, values[:k])), "grad": dict(zip(grads, values[k:]))}
 
     def _lend(self, position: int) -> Any:
         """Buffer ``position`` itself, handed out as a value (no copy)."""
@@ -2792,8 +2793,20 @@ def _state_held(optimizers: list) -> bool:
     """Whether the script holds an optimizer's ``state`` dict (``state = opt.state``, a
     logger set up once): torch's is live, so a step that leaves the newest state packed
     must write it back for such a reader (and for a write through it to reach the next
-    step).  Its owner's slot and ``getrefcount``'s argument are the only other references."""
-    return any(sys.getrefcount(o.__dict__.get("_param_state")) > 2 for o in optimizers)
+    step).  Its owner's slot and ``getrefcount``'s argument are the only other references.
+    The same for one parameter's dict (``s = opt.state[p]``), looked for only after
+    ``opt.state`` was read (``_state_seen``, dropped once none is held: a new hold needs a
+    new read)."""
+    for o in optimizers:
+        d = o.__dict__
+        if sys.getrefcount(d.get("_param_state")) > 2:
+            return True
+        if d.get("_state_seen"):
+            # (a per-parameter dict: its outer dict's entry, the loop's variable, the arg)
+            if any(sys.getrefcount(s) > 3 for s in d["_param_state"].values()):
+                return True
+            d["_state_seen"] = False
+    return False
 
 
 def _callable_key(f: Any) -> tuple:

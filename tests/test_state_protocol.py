@@ -834,6 +834,38 @@ def test_optimizer_state_held_in_a_variable_stays_live(mode):
     assert_same_weights(tmodel, jmodel)
 
 
+@pytest.mark.parametrize("mode", ["compiled", "eager"])
+def test_one_parameters_optimizer_state_held_stays_live(mode):
+    """``s = opt.state[p]`` kept by a logger (torch's dict is live, its tensors updated in
+    place): jnn's steps left the newest state packed, so the held dict showed the step it
+    was read at, and a write through it was lost."""
+    tmodel, topt, jmodel, jopt = twins()
+    step = compiled_step(jmodel, jopt)
+    tw, jw = tmodel[0].weight, jmodel[0].weight
+
+    def jnn_step():
+        if mode == "compiled":
+            return step(jnp.asarray(X), jnp.asarray(Y))
+        return jopt.step(lambda: (jopt.zero_grad(),
+                                  F.mse_loss(jmodel(jnp.asarray(X)), jnp.asarray(Y)))[1])
+
+    torch_step(tmodel, topt)
+    jnn_step()
+    tstate, jstate = topt.state[tw], jopt.state[jw]
+    for _ in range(4):
+        torch_step(tmodel, topt)
+        jnn_step()
+        assert float(jstate["step"]) == float(tstate["step"])
+        np.testing.assert_allclose(np.asarray(jstate["exp_avg_sq"]),
+                                   tstate["exp_avg_sq"].numpy(), rtol=1e-5, atol=1e-9)
+    tstate["exp_avg"] = torch.zeros_like(tw)
+    jstate["exp_avg"] = jnp.zeros((8, 4))
+    for _ in range(2):
+        torch_step(tmodel, topt)
+        jnn_step()
+    assert_same_weights(tmodel, jmodel)
+
+
 def test_state_dict_survives_later_steps_early_stopping():
     _, _, jmodel, _ = twins()
     jmodel.register_buffer("seen", jnp.zeros(()))

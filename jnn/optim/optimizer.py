@@ -153,9 +153,11 @@ class Optimizer:
         """Per-parameter state, torch's layout: ``state[p] == {'step': ..., ...}``."""
         if _state.state.pending:  # written back lazily after a compiled step
             _state.flush()
-        lost = self.__dict__.get("_lost")
+        d = self.__dict__
+        lost = d.get("_lost")
         if lost is not None:  # a failed compiled call destroyed it (see jnn/_compile.py)
             raise lost.error()
+        d["_state_seen"] = True  # a per-parameter dict may be held from now (_state_held)
         return self._param_state
 
     @state.setter

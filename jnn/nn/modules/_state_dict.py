@@ -111,7 +111,9 @@ def state_dict(module: Any, destination: Any, prefix: str, keep_vars: bool) -> A
     if destination is None:
         destination = OrderedDict()
         destination._metadata = OrderedDict()  # type: ignore[attr-defined]
-    if _state.versions.pending and not keep_vars:
+    pending = _state.versions.pending
+    if pending and not keep_vars and not (len(pending) == 1 and "data" in pending[0].whole):
+        # (a store whose weights all came out already, with its step, needs nothing)
         first = next(module.parameters(), None)
         if first is not None:  # every weight is read next: one program, not one per weight
             _state.read_whole(first)
