@@ -805,21 +805,27 @@ def test_copies_after_compiled_steps_see_the_newest_state(how):
     assert_same_weights(tmodel2, model2)
 
 
-@pytest.mark.parametrize("mode", ["compiled", "eager"])
-def test_optimizer_state_held_in_a_variable_stays_live(mode):
-    """``state = opt.state`` kept by a logger: torch's dict is live.  jnn's compiled steps
-    (and the eager closure compiled behind the script's back) left the newest state packed,
-    so the held dict showed an old step and a write through it was overwritten."""
-    tmodel, topt, jmodel, jopt = twins()
+def _step_in_mode(mode: str, jmodel: nn.Module, jopt: jnn.optim.Optimizer):
+    """A training step on (X, Y): compiled, or an eager ``step(closure)``."""
     step = compiled_step(jmodel, jopt)
-    tstate, jstate = topt.state, jopt.state
-    tw, jw = tmodel[0].weight, jmodel[0].weight
 
     def jnn_step():
         if mode == "compiled":
             return step(jnp.asarray(X), jnp.asarray(Y))
         return jopt.step(lambda: (jopt.zero_grad(),
                                   F.mse_loss(jmodel(jnp.asarray(X)), jnp.asarray(Y)))[1])
+    return jnn_step
+
+
+@pytest.mark.parametrize("mode", ["compiled", "eager"])
+def test_optimizer_state_held_in_a_variable_stays_live(mode):
+    """``state = opt.state`` kept by a logger: torch's dict is live.  jnn's compiled steps
+    (and the eager closure compiled behind the script's back) left the newest state packed,
+    so the held dict showed an old step and a write through it was overwritten."""
+    tmodel, topt, jmodel, jopt = twins()
+    jnn_step = _step_in_mode(mode, jmodel, jopt)
+    tstate, jstate = topt.state, jopt.state
+    tw, jw = tmodel[0].weight, jmodel[0].weight
 
     for _ in range(4):
         torch_step(tmodel, topt)
@@ -840,14 +846,8 @@ def test_one_parameters_optimizer_state_held_stays_live(mode):
     place): jnn's steps left the newest state packed, so the held dict showed the step it
     was read at, and a write through it was lost."""
     tmodel, topt, jmodel, jopt = twins()
-    step = compiled_step(jmodel, jopt)
+    jnn_step = _step_in_mode(mode, jmodel, jopt)
     tw, jw = tmodel[0].weight, jmodel[0].weight
-
-    def jnn_step():
-        if mode == "compiled":
-            return step(jnp.asarray(X), jnp.asarray(Y))
-        return jopt.step(lambda: (jopt.zero_grad(),
-                                  F.mse_loss(jmodel(jnp.asarray(X)), jnp.asarray(Y)))[1])
 
     torch_step(tmodel, topt)
     jnn_step()
