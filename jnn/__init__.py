@@ -1,7 +1,13 @@
 """jnn: PyTorch's torch.nn and torch.optim API on JAX."""
 
 from jnn import autograd, cuda, distributions, func, nn, optim, random, utils
-from jnn._compile import CompiledFunction, CompiledModule, RecompileWarning, compile
+from jnn._compile import (
+    CompiledFunction,
+    CompiledModule,
+    RecompileWarning,
+    TraceTimeValueWarning,
+    compile,
+)
 from jnn._eager_step import ClosureCompileWarning
 from jnn._summary import summary
 from jnn._tensor_functions import *  # noqa: F403
@@ -31,6 +37,7 @@ __all__ = [
     "autograd", "func", "nn", "optim", "random", "compile", "grad", "value_and_grad",
     "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "manual_seed", "seed",
     "initial_seed", "get_rng_state", "set_rng_state", "randn", "rand", "Generator",
-    "CompiledFunction", "CompiledModule", "RecompileWarning", "ClosureCompileWarning",
+    "CompiledFunction", "CompiledModule", "RecompileWarning", "TraceTimeValueWarning",
+    "ClosureCompileWarning",
     "cuda", "distributions", "utils", "summary", "save", "load", *_tensor_functions_all,
 ]

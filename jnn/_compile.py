@@ -27,13 +27,14 @@ from __future__ import annotations
 import dis
 import functools
 import operator
+import random
 import sys
 import threading
 import types
 import warnings
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import jax
@@ -1047,6 +1048,8 @@ class CompiledFunction:
         # attribute names its code reads (with the globals: co_names holds both)
         self._attribute_names = frozenset(self._global_names)
         self._attr_watch: tuple = ()  # (object __dict__, attribute) pairs (_python_values)
+        self._impure: tuple = ()  # what it reads that draws anew per call (_draws_anew)
+        self._impure_warned: set = set()
         self._loaded_names = (tuple(sorted(_loaded_globals(code))) if code is not None
                               else ())
 
@@ -1101,6 +1104,7 @@ class CompiledFunction:
 
         marks = self._array_marks
         new_marks: dict[str, Any] = {}
+        impure: list[str] = []  # Python randomness and iterators it reads (_draws_anew)
 
         def lift(label: str, value: Any, place: tuple | None) -> bool:
             # An array it reads (`PRIOR`, `cfg.class_weights`, a batch in a global) is a
@@ -1138,6 +1142,9 @@ class CompiledFunction:
 
         def found(label: str, value: Any, where: tuple | None, depth: int,
                   place: tuple | None) -> None:
+            if _draws_anew(value):
+                impure.append(label)
+                return
             if lift(label, value, place):
                 return
             if _is_plain_value(value):
@@ -1190,9 +1197,12 @@ class CompiledFunction:
                 found(prefix + name, value, None if top else (cell, None), depth,
                       None if top and own_inputs else (cell, None))
             g = f.__globals__
-            for name in (self._loaded_names if top else _loaded_globals(code)):
+            loaded = self._loaded_names if top else _loaded_globals(code)
+            for name in loaded:
                 found(name, g.get(name, _ARRAY), None if top else (g, name), depth,
                       None if top and own_inputs else (g, name))
+            if "random" in code.co_names and any(g.get(n) is np for n in loaded):
+                impure.append(f"{prefix}np.random")  # `np.random.rand()`
 
         # (an eager closure's own variables and globals are its program's arguments)
         own_inputs = self._lifts == "nested"
@@ -1222,12 +1232,20 @@ class CompiledFunction:
                 method = cls.__dict__.get(name)
                 if isinstance(method, types.FunctionType):
                     visit(method, f"{cls.__name__}.{name}.", 1)
-        for _ in range(2):  # (a method found names the methods it calls)
+        for _ in range(3):  # (a method found names the methods it calls)
             for cls in classes:
                 for name in sorted(attributes):
                     method = getattr(cls, name, None)
                     if isinstance(method, types.FunctionType) and id(method) not in seen:
                         visit(method, f"{cls.__name__}.{name}.", 1)
+            # the plain objects those hold (a trainer's `self.kl.weight()`): their classes'
+            # methods say which of their attributes are read
+            more = {type(o): None for o in _held_objects([h for _, h, _ in holders],
+                                                         attributes)
+                    if not _library(type(o)) and type(o) not in classes}
+            if not more:
+                break
+            classes.update(more)
         # the containers and config objects models hold (`self.config.temperature` read
         # in forward): their plain values are the spec's, which keys them by identity
         for root in self._roots:
@@ -1246,17 +1264,24 @@ class CompiledFunction:
                               else holder.__dict__, _SIZE))
             if isinstance(holder, (dict, list)):
                 if len(holder) > _WATCHED_ITEMS:
-                    return
+                    if not isinstance(holder, dict):
+                        return
+                    # (a large dict, a flattened config: the keys the code names)
+                    items = [(k, holder[k]) for k in attributes.intersection(holder)]
+                else:
+                    items = [(k, v) for k, v in (holder.items() if isinstance(holder, dict)
+                                                 else enumerate(holder))
+                             if isinstance(k, (str, int))]
                 where = holder
-                items = [(k, v) for k, v in (holder.items() if isinstance(holder, dict)
-                                             else enumerate(holder))
-                         if isinstance(k, (str, int))]
                 names = [f"{label}[{k!r}]" for k, _ in items]
             else:
                 where = holder.__dict__
                 items = [(a, where[a]) for a in attributes.intersection(where)]
                 names = [f"{label}.{a}" for a, _ in items]
             for (k, v), name in zip(items, names):
+                if _draws_anew(v):  # `self.rng.random()`, `next(self.batches)`
+                    impure.append(name)
+                    continue
                 if own and lift(name, v, (where, k)):
                     continue
                 if own and _is_plain_value(v):
@@ -1273,10 +1298,26 @@ class CompiledFunction:
         for label, holder, own in holders:
             walk(label, holder, 0, own)
         self._attr_watch = tuple(watch)
+        self._impure = tuple(dict.fromkeys(impure))
         self._array_marks = new_marks
         self._lifted = tuple(lifted)
         self._lifted_copies = [None] * len(lifted)
         return tuple(out)
+
+    def _reads_impure(self) -> None:
+        """It reads Python randomness or an iterator: drawn once, at the trace, and compiled
+        in (torch.compile draws per call).  Said once per such value."""
+        new = [label for label in self._impure if label not in self._impure_warned]
+        if not new:
+            return
+        self._impure_warned.update(new)
+        warnings.warn(
+            f"jnn.compile: {getattr(self.fn, '__qualname__', self.fn)!r} reads "
+            f"{', '.join(f'`{n}`' for n in new)}: Python random numbers (or an iterator's "
+            "next item) are drawn once, when the function is traced, and compiled in as "
+            "constants: every call sees the same value. Draw them with jnn (jnn.rand, "
+            "jnn.randint, jnn.bernoulli, nn.Dropout) inside the function, or outside it "
+            "and pass them as arguments.", TraceTimeValueWarning, stacklevel=5)
 
     def _lifted_values(self) -> list | None:
         """The arrays at the lifted places now (numpy ones on the device), or None when
@@ -1355,6 +1396,8 @@ class CompiledFunction:
         self._layout = _Layout(self._roots)
         self._root_pos = {id(r): i for i, r in enumerate(self._roots)}
         self._free_values = self._python_values()
+        if self._impure:
+            self._reads_impure()
         self._lifted_avals = None
         self._specs = tuple(_pytree.spec_of(m) for m in self._roots if isinstance(m, Module))
         self._spec_version = _state.versions.spec
@@ -2418,6 +2461,11 @@ class RecompileWarning(UserWarning):
     """A compiled function was traced again; the message names what changed."""
 
 
+class TraceTimeValueWarning(UserWarning):
+    """A compiled function reads a value that changes per call but is read once, when it
+    is traced (Python's random numbers, an iterator): the program keeps that one value."""
+
+
 def _describe_change(old: tuple, new: tuple) -> str:
     """Name what differs between two programs' keys (torch.compile's recompile reasons)."""
     o_tree, o_is_array, o_static, o_shapes, o_layout, o_plan, o_specs, o_opts, o_free, o_grad = old
@@ -2557,6 +2605,51 @@ def _is_plain_object(value: Any) -> bool:
             and not isinstance(value, (type, types.ModuleType, types.FunctionType,
                                        types.MethodType, functools.partial, LRScheduler,
                                        CompiledFunction, Module, Optimizer)))
+
+
+_RANDOM_MODULES = frozenset({"random", "secrets", "numpy.random"})
+_RANDOM_STATES = (random.Random, np.random.Generator, np.random.RandomState,
+                  np.random.BitGenerator)
+
+
+def _draws_anew(value: Any) -> bool:
+    """Whether reading ``value`` gives something new at every call, which a trace would
+    read once: Python's or numpy's random numbers (the module, a generator, one of its
+    methods), or an iterator (``next(batches)``)."""
+    if isinstance(value, types.ModuleType):
+        return value.__name__ in _RANDOM_MODULES
+    if isinstance(value, (types.BuiltinMethodType, types.MethodType)):
+        value = value.__self__
+    return isinstance(value, _RANDOM_STATES) or (
+        isinstance(value, Iterator) and not isinstance(value, (jax.Array, np.ndarray)))
+
+
+def _held_objects(holders: list[Any], attributes: set[str]) -> list[Any]:
+    """The plain objects reachable from ``holders`` through the attributes (and the items
+    of small containers) a step's code names, ``_WALK_DEPTH`` levels down."""
+    out, seen = [], set()
+    level = list(holders)
+    for _ in range(_WALK_DEPTH + 1):
+        nxt = []
+        for h in level:
+            if id(h) in seen:
+                continue
+            seen.add(id(h))
+            if isinstance(h, dict):
+                values = list(h.values()) if len(h) <= _WATCHED_ITEMS else []
+            elif isinstance(h, list):
+                values = h if len(h) <= _WATCHED_ITEMS else []
+            elif _is_plain_object(h) or _is_config_class(h):
+                d = vars(h)
+                values = [d[a] for a in attributes.intersection(d)]
+                if _is_plain_object(h):
+                    out.append(h)
+            else:
+                continue
+            nxt.extend(v for v in values if isinstance(v, (dict, list))
+                       or _is_plain_object(v))
+        level = nxt
+    return out
 
 
 def _is_plain_value(value: Any, depth: int = 0) -> bool:

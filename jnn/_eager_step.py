@@ -158,8 +158,18 @@ class _ClosureProgram(CompiledFunction):
         out.extend(id(g.get(n)) for n in self.static_names)
         return tuple(out)
 
+    def _reads_impure(self) -> None:
+        pass  # (raised at the trace: the closure then runs op by op, see _run_closure)
+
     def _run_closure(self, owner: Any, cells: tuple, lifted: tuple,
                      defaults: tuple | None = None, kwdefaults: dict | None = None) -> Any:
+        if self._impure:
+            raise _Freezes(
+                f"it draws Python random numbers or reads an iterator "
+                f"({', '.join(f'`{n}`' for n in self._impure)}), which a compiled program "
+                "would do once, when it is traced",
+                "draw them with jnn (jnn.rand, jnn.randint, jnn.bernoulli, nn.Dropout) or "
+                "outside the closure")
         user = self.user
         g = self.globals
         if self.lifted:

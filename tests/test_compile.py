@@ -7,6 +7,7 @@ trace counts against ``CompiledFunction.trace_count``.
 from __future__ import annotations
 
 import re
+import warnings
 from typing import Any
 
 import jax
@@ -619,3 +620,22 @@ def test_state_an_optax_transformation_updates_leaf_by_leaf_packs_in_small_buffe
     buffers = step._store.plan.buffers
     assert len(buffers) > 1
     assert all(len(members) <= _compile._PACK_MEMBERS for _, members in buffers)
+
+
+def test_python_randomness_read_by_a_compiled_step_is_reported_once():
+    """jnn.compile draws Python random numbers once, at the trace (torch.compile draws
+    per call): it says so, naming what it read, once."""
+    import random
+
+    model = nn.Linear(2, 1)
+
+    @jnn.compile
+    def step(x):
+        return model(x).sum() * (2.0 if random.random() < 0.5 else 1.0)
+
+    x = jnp.ones((1, 2))
+    with pytest.warns(jnn.TraceTimeValueWarning, match="`random`"):
+        step(x)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", jnn.TraceTimeValueWarning)
+        step(x)

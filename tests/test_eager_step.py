@@ -607,3 +607,105 @@ def test_losses_a_closure_appends_to_a_trainer_attribute_are_torchs(compiled):
     assert len(jtr.losses) == len(ttr.losses) == len(XS)
     np.testing.assert_allclose([float(v) for v in jtr.losses],
                                [v.item() for v in ttr.losses], rtol=1e-5)
+
+
+class _Chooser(nn.Module):
+    """A forward that picks a branch with Python randomness (teacher forcing, stochastic
+    depth): torch draws anew at every step."""
+
+    def __init__(self, linear, draw):
+        super().__init__()
+        self.fc = linear
+        self.draw = draw
+
+    def forward(self, x):
+        return self.fc(x) * (0.0 if self.draw() < 0.5 else 1.0)
+
+
+_PY_RNG = __import__("random").Random(0)
+
+
+def _draw_random():
+    import random
+
+    return random.random()
+
+
+def _draw_numpy():
+    return np.random.rand()
+
+
+def _draw_held():
+    return _PY_RNG.random()
+
+
+@pytest.mark.parametrize("source", ["random module", "numpy global", "a Random held",
+                                    "an iterator of batches"])
+def test_python_randomness_in_a_closure_is_drawn_every_step_as_torch(source):
+    """An eager closure drawing Python random numbers (or the next batch of an iterator)
+    was compiled from its third call with the draw of that trace frozen in: one branch
+    forever.  It now runs op by op, with one warning, and matches torch step for step."""
+    import random
+
+    import torch
+
+    draws = {"random module": _draw_random, "numpy global": _draw_numpy,
+             "a Random held": _draw_held, "an iterator of batches": lambda: 1.0}
+    torch.manual_seed(0)
+    tlin = torch.nn.Linear(4, 1)
+    jlin = nn.Linear(4, 1)
+    jlin.load_state_dict({k: v.numpy() for k, v in tlin.state_dict().items()})
+    tmodel, jmodel = _Chooser(tlin, draws[source]), _Chooser(jlin, draws[source])
+    topt = torch.optim.SGD(tlin.parameters(), lr=0.1)
+    jopt = jnn.optim.SGD(jlin.parameters(), lr=0.1)
+
+    def run(model, opt, as_input, zero):
+        random.seed(0)
+        np.random.seed(0)
+        _PY_RNG.seed(0)
+        batches = iter([as_input(np.asarray(x)) for x in XS * 2])
+        losses = []
+        for _ in range(10):
+            def closure():
+                zero()
+                x = next(batches) if source == "an iterator of batches" else as_input(
+                    np.asarray(XS[0]))
+                loss = (model(x) ** 2).mean()
+                if hasattr(loss, "backward"):
+                    loss.backward()
+                return loss
+            losses.append(float(opt.step(closure)))
+        return losses
+
+    expected = run(tmodel, topt, torch.from_numpy, topt.zero_grad)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        got = run(jmodel, jopt, jnp.asarray, jopt.zero_grad)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+    assert len(set(expected[3:])) > 1  # (the draws do change the loss)
+    [warning] = [w for w in caught if issubclass(w.category, ClosureCompileWarning)]
+    assert "random" in str(warning.message) or "iterator" in str(warning.message)
+    np.testing.assert_allclose(np.asarray(jlin.weight.data), tlin.weight.detach().numpy(),
+                               rtol=1e-5, atol=1e-6)
+
+
+BIG_CONFIG = {f"option{i}": 0.0 for i in range(70)}  # a flattened yaml/argparse config
+BIG_CONFIG["aux_weight"] = 0.0
+
+
+def test_a_value_from_a_large_global_dict_is_read_every_step():
+    """A loss weight in a module-level config dict of more than 64 entries, changed
+    between steps (a curriculum): was frozen from the closure's third call."""
+    model = nn.Linear(1, 1, bias=False)
+    model.weight.data = jnp.ones((1, 1))
+    opt = jnn.optim.SGD(model.parameters(), lr=0.0)
+    losses = []
+    for epoch in range(6):
+        BIG_CONFIG["aux_weight"] = float(epoch)
+
+        def closure():
+            opt.zero_grad()
+            return model(jnp.ones((1, 1))).sum() * BIG_CONFIG["aux_weight"]
+
+        losses.append(float(opt.step(closure)))
+    assert losses == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]  # (torch's: w = 1, x = 1)

@@ -2859,6 +2859,14 @@ CURRICULUM = [0.0]
 CURRICULUM = [0.0]
 
 
+class _Anneal:
+    def __init__(self):
+        self.epoch, self.warmup = 0.0, 1.0
+
+    def weight(self):
+        return min(2.0, self.epoch / self.warmup)
+
+
 class _Scaled(nn.Module):
     def __init__(self):
         super().__init__()
@@ -2878,7 +2886,8 @@ class _Scaled(nn.Module):
 @pytest.mark.parametrize("where", ["dict item", "array attribute", "vector attribute",
                                    "global read in forward", "nested dict item",
                                    "attribute of an attribute", "model's config object",
-                                   "model's dict attribute"])
+                                   "model's dict attribute", "method of a held object",
+                                   "large dict item"])
 def test_values_a_step_reads_from_containers_and_forward_are_never_stale(mode, where):
     """`hparams["beta"]`, `cfg.w = jnp.array(i)` and a module-level list read in `forward`
     (a curriculum flag) change between steps: every step sees the new value, as torch's."""
@@ -2889,9 +2898,16 @@ def test_values_a_step_reads_from_containers_and_forward_are_never_stale(mode, w
     model.fc.weight.data = jnp.ones((1, 1))
     opt = jnn.optim.SGD(model.parameters(), lr=0.0)
     x = jnp.ones((1, 1))
+    trainer = _Config()
+    trainer.kl = _Anneal()  # a trainer's `self.kl.weight()` (KL annealing): was frozen
+    big = {f"option{i}": 0.0 for i in range(70)}  # a flattened config: was frozen
 
     def closure():
         opt.zero_grad()
+        if where == "method of a held object":
+            return trainer.kl.weight() * model.fc(x).sum()
+        if where == "large dict item":
+            return big["beta"] * model.fc(x).sum()
         if where == "dict item":
             return hparams["beta"] * model.fc(x).sum()
         if where == "array attribute":
@@ -2930,6 +2946,10 @@ def test_values_a_step_reads_from_containers_and_forward_are_never_stale(mode, w
                 cfg.sub.beta = value
             elif where == "model's config object":
                 model.config.t = value
+            elif where == "method of a held object":
+                trainer.kl.epoch = value
+            elif where == "large dict item":
+                big["beta"] = value
             else:
                 model.opts["t"] = value
             step() if mode == "compiled" else opt.step(closure)
