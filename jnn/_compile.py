@@ -332,10 +332,14 @@ class _Layout:
     # Generator keys are direct cells (their raw data, read and written every call): no
     # packed store ever holds one, so the stores of separate models never overlap.
     def gather_lazy(self) -> list[Any]:
-        return [*[p._value for p in self.data],
-                *[o._param_state[p][k] for o, p, k in self.ostates],
-                *[c[k] for c, k in self.items],
-                *[p._gradient for p in self.grads]]
+        values = [*[p._value for p in self.data],
+                  *[o._param_state[p][k] for o, p, k in self.ostates],
+                  *[c[k] for c, k in self.items],
+                  *[p._gradient for p in self.grads]]
+        for v in values:
+            if type(v) is _state.LostState:  # a failed call destroyed it: say so
+                raise v.error()
+        return values
 
     def plan_of(self, lazy: list[Any]) -> _Plan:
         """``_Plan.of(lazy)``, remembered for the very same values (an evaluation step
@@ -416,6 +420,9 @@ class _Layout:
             opt.__dict__["_lost"] = lost
         for c, k in self.items:
             c[k] = lost
+        # (the cleared .grad cells: a next call learns its cells again, and its trace
+        # reads the lost weights, which raise the error that says why)
+        _state.bump_cells(self.owner_ids())
 
     def threaded_ids(self) -> set[int]:
         """Owners whose writes of traced values the program threads (see check_write)."""
@@ -492,6 +499,7 @@ _HOT_IDLE = 4
 # ones travel alone (their own compute dwarfs the per-buffer cost of a program input).
 _PACK_LIMIT = 1 << 14
 _NOT_LENT: set = set()  # (never added to: a store's first lend makes its own set)
+_NOT_OFFERED: dict = {}
 # At most this many arrays share one packed buffer where code updates them one by one
 # (an optax transformation): XLA's CPU compile time grows faster than linearly with the
 # separate slices taken from (and concatenated into) one buffer (1,000 small arrays in one
@@ -633,7 +641,11 @@ KEEP_SHARED_BYTES = 1 << 20
 # The smallest buffer (bytes) a read between steps hands out as it is instead of copying it
 # (see _Store.donor_buffers): copying 64 MiB costs as much as the wide layer's step.  Below
 # it a copy is cheaper than the next call's search for aliases among the live arrays.
-LEND_BYTES = 1 << 20
+LEND_BYTES = 1 << 22
+# Bytes of copying that searching one live array for aliases costs about as much as
+# (~0.3 µs against ~2 GB/s on the project's CPU): past that many arrays, lent buffers are
+# copied instead of searched for.
+_SEARCH_BYTES_PER_ARRAY = 1024
 
 
 def _aval_nbytes(aval: tuple) -> int:
@@ -641,16 +653,30 @@ def _aval_nbytes(aval: tuple) -> int:
     return int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
 
 
+# How many arrays lived at the last search (refreshed at least every 64th), and searches
+_LIVE = [0, 0]
+
+
 def _aliased(buffers: list[Any], positions: list[int]) -> list[int]:
-    """Those of the lent ``positions`` whose buffer another live array shares:
+    """Those of the lent ``positions`` whose buffer another live array may share:
     ``jax.device_put(w, w's device)`` makes a new array over the same memory, which
-    donating ``w`` would delete.  One pass over JAX's live arrays, without a host sync: a
-    pointer is compared only where both arrays are ready (an alias is ready exactly when
-    its source is); a lent buffer still being computed beside another unfinished array of
-    its shape counts as aliased (copied: correct, and rare)."""
+    donating ``w`` would delete.  One pass over JAX's live arrays on their platform,
+    without a host sync: pointers are compared only where both arrays are ready (an alias
+    is ready when its source is); an unfinished lent buffer beside any array of its shape
+    counts as aliased, and so does every one when so many arrays live that the search
+    would cost more than copying (copied: correct)."""
+    budget = sum(buffers[b].nbytes for b in positions) // _SEARCH_BYTES_PER_ARRAY
+    _LIVE[1] += 1
+    if _LIVE[0] > budget and _LIVE[1] % 64:  # (listing them costs ~0.2 µs each too)
+        return list(positions)
+    platform = next(iter(buffers[positions[0]].devices())).platform
+    live = jax.live_arrays(platform)
+    _LIVE[0] = len(live)
+    if len(live) > budget:
+        return list(positions)
     mine = set(map(id, buffers))  # (the store's own: its call may still be running)
     shapes = {buffers[b].shape for b in positions}
-    candidates = [a for a in jax.live_arrays()
+    candidates = [a for a in live
                   if a.shape in shapes and id(a) not in mine and not a.is_deleted()]
     found = []
     for b in positions:
@@ -659,17 +685,17 @@ def _aliased(buffers: list[Any], positions: list[int]) -> list[int]:
         if not same:
             continue
         if not buf.is_ready():
-            if any(not a.is_ready() for a in same):
-                found.append(b)
+            found.append(b)
             continue
         pointer = buf.unsafe_buffer_pointer()
         for a in same:
             try:
-                if a.is_ready() and a.unsafe_buffer_pointer() == pointer:
+                if not a.is_ready() or a.unsafe_buffer_pointer() == pointer:
                     found.append(b)
                     break
-            except Exception:  # noqa: BLE001, S112 - a sharded array has no single pointer
-                continue
+            except Exception:  # noqa: BLE001 - a sharded array has no single pointer
+                found.append(b)
+                break
     return found
 
 
@@ -681,7 +707,7 @@ class _Store:
     """
 
     __slots__ = ("layout", "plan", "buffers", "materialized", "cache", "bulk", "whole",
-                 "shared", "reads", "hits", "maker", "handed", "lent")
+                 "shared", "reads", "hits", "maker", "handed", "lent", "offered")
 
     def __init__(self, layout: _Layout, plan: _Plan, buffers: list[Any],
                  previous: _Store | None = None) -> None:
@@ -711,18 +737,21 @@ class _Store:
         # Positions of large buffers handed out as they are, not copied (a logged weight, a
         # state_dict(), as torch's reads alias the parameter): see donor_buffers
         self.lent: set[int] = _NOT_LENT
+        # Large buffers its call handed out with it, by id: lent once a reader takes one
+        self.offered: dict[int, int] = _NOT_OFFERED
 
-    def handed_out(self, indices: tuple[int, ...], values: list[Any]) -> None:
+    def handed_out(self, indices: tuple[int, ...], values: list[Any],
+                   lend: frozenset = frozenset()) -> None:
         """Values the call copied out with its outputs (those a loop reads every step): a
         read of one is a dict lookup, with no program of its own.  ``values``: those of
-        the small cells among ``indices``; a large cell's value is its buffer (lent)."""
+        the cells among ``indices`` not in ``lend``, whose values are their buffers."""
         self.handed = True
         layout = self.layout
-        large = self.plan.large
-        if large:
+        if lend:
             it = iter(values)
-            values = [next(it) if self._copied_out(i) else self._lend(large[i])
-                      for i in indices]
+            large = self.plan.large
+            values = [self.buffers[large[i]] if i in lend else next(it) for i in indices]
+            self.offered = {id(self.buffers[large[i]]): large[i] for i in lend}
         recipes = getattr(layout, "_handing", None)
         if recipes is None:
             recipes = layout._handing = {}  # by indices (layouts are immutable)
@@ -759,6 +788,8 @@ class _Store:
         if not self.lent:
             return self.buffers
         buffers = list(self.buffers)
+        if any(buffers[b].is_deleted() for b in self.lent):
+            self.lose_lent()
         unheld = []
         for b in self.lent:
             # the references a lent buffer has when nobody else holds it: self.buffers,
@@ -774,6 +805,18 @@ class _Store:
                 buffers[b] = jnp.array(buffers[b], copy=True)
         return buffers
 
+    def lose_lent(self) -> None:
+        """A lent buffer was deleted by someone else's program (``jax.jit(f,
+        donate_argnums=0)(model.state_dict()[k])``): the newest state is gone.  Its
+        objects raise from now on (a write, ``load_state_dict``, replaces that)."""
+        message = ("a value read from it between compiled steps (a large weight, a "
+                   "state_dict() value: it shares the memory of the newest state until the "
+                   "next step) was donated to another program and deleted; copy a value "
+                   "before donating it (jnp.array(v, copy=True))")
+        self.layout.lose(message)
+        _state.drop_pending(self)
+        raise RuntimeError(f"jnn.compile: the state of this call's objects is lost: {message}")
+
     def read(self, owner: Any, kind: str) -> Any:
         """One object's newest value, sliced from the packed buffers; None if not here.
 
@@ -785,11 +828,21 @@ class _Store:
         cache = self.cache[kind]
         value = cache.get(id(owner))
         if value is not None:
-            self.hits = True
-            return value
+            if not value.is_deleted():
+                self.hits = True
+                if self.offered:
+                    position = self.offered.get(id(value))
+                    if position is not None:
+                        self._lend(position)
+                return value
+            # an earlier read's value, donated by the script to its own program: a copy
+            # is made again; a lent buffer was the newest state itself
+            del cache[id(owner)]
         index = self.layout.index_of(owner, kind)
         if index is None:
             return None
+        if self.lent and any(self.buffers[b].is_deleted() for b in self.lent):
+            self.lose_lent()
         # Concrete even when the read happens inside someone's trace (a plain jax.jit
         # reading a weight after a compiled step): the stored value is data, and a traced
         # copy would hide the "not threaded" error and leak.
@@ -882,6 +935,12 @@ class _Store:
         # Concrete even inside someone's trace (a plain jax.jit that writes or reads state
         # after compiled steps): the stored values are data; traced copies scattered into
         # the objects would outlive that trace.
+        if release and any(self.buffers[b].is_deleted() for b in self.lent):
+            try:  # (a write is what flushes it: that write goes on, over the lost state)
+                self.lose_lent()
+            except RuntimeError:
+                self.materialized = True
+                return
         try:
             if release:
                 with warnings.catch_warnings(), jax.ensure_compile_time_eval():
@@ -1890,7 +1949,7 @@ class CompiledFunction:
         hot = self._next_hot(entry, store) if (
             store.reads or self._hot[1] or self._hot_streak) else ()
         if hot:
-            program = self._hot_program(entry, hot)
+            program, lend = self._hot_program(entry, hot)
         else:
             program = entry.jitted if not store.shared else self._keeping(entry, packed)
         try:
@@ -1917,7 +1976,7 @@ class CompiledFunction:
         new_store = _Store(layout, entry.out_plan, new_packed, store)
         new_store.maker = id(self)
         if hot:
-            new_store.handed_out(hot, handed)
+            new_store.handed_out(hot, handed, lend)
         _state.push_pending(new_store, replaced=store)
         self._store = new_store
         if entry.flags is not None:  # model.train() in the function: set after every call
@@ -1972,14 +2031,15 @@ class CompiledFunction:
             jitted, plan, checks = entry.jitted, entry.out_plan, self.checks
             small = [i for i in hot if plan.large.get(i) is None
                      or _aval_nbytes(plan.avals[i]) < LEND_BYTES]
+            lend = frozenset(hot).difference(small)
 
             def handing_out(packed: list, direct: list, hyper: list, arrays: list) -> tuple:
                 outputs = jitted(packed, direct, hyper, arrays)
                 values = plan.unpack((outputs[1] if checks else outputs)[0])
                 return outputs, [jnp.array(values[i], copy=True) for i in small]
 
-            program = jax.jit(handing_out, donate_argnums=(0,) if self.donate else ())
-            entry.hot[hot] = program
+            program = entry.hot[hot] = (
+                jax.jit(handing_out, donate_argnums=(0,) if self.donate else ()), lend)
             self.compile_count += 1
         return program
 

@@ -315,9 +315,12 @@ def read_pending(owner: object, kind: str) -> object:
             store = pending[0]
         except IndexError:  # emptied by another thread meanwhile
             store = None
-        if store is not None and not store.materialized:  # type: ignore[attr-defined]
+        # (not a store that lent buffers: a value handed out here, unlocked, could be
+        # donated by a call running meanwhile, whose check saw nobody hold it)
+        if store is not None and not store.materialized and not store.lent \
+                and not store.offered:  # type: ignore[attr-defined]
             value = store.cache[kind].get(id(owner))  # type: ignore[attr-defined]
-            if value is not None:
+            if value is not None and not value.is_deleted():
                 store.hits = True  # type: ignore[attr-defined]
                 return value
     with LOCK:

@@ -1106,7 +1106,8 @@ def test_a_large_weight_read_per_step_is_lent_not_copied(monkeypatch, hold):
     not held)."""
     from jnn import _compile
 
-    monkeypatch.setattr(_compile, "LEND_BYTES", 0)  # (lent from 1 MiB: this one is 320 KB)
+    monkeypatch.setattr(_compile, "LEND_BYTES", 0)  # (lent from 4 MiB: this one is 320 KB)
+    monkeypatch.setattr(_compile, "_SEARCH_BYTES_PER_ARRAY", 1)  # (searched however many)
     tmodel, topt, jmodel, jopt = _twins_with_a_large_layer(40000)
     step = jnn.compile(lambda x, y: jopt.step(lambda: (
         jopt.zero_grad(), F.mse_loss(jmodel(x)[:, :2], y))[1]))
@@ -1146,6 +1147,7 @@ def test_an_alias_of_a_lent_weight_made_while_its_step_runs_stays_valid(monkeypa
     from jnn import _compile
 
     monkeypatch.setattr(_compile, "LEND_BYTES", 0)
+    monkeypatch.setattr(_compile, "_SEARCH_BYTES_PER_ARRAY", 1)
     jnn.manual_seed(0)
     model = nn.Sequential(nn.Linear(512, 512), nn.Linear(512, 512))
     opt = jnn.optim.SGD(model.parameters(), lr=1e-3)
@@ -1160,6 +1162,61 @@ def test_an_alias_of_a_lent_weight_made_while_its_step_runs_stays_valid(monkeypa
     step(x).block_until_ready()
     values = [np.asarray(a) for a in aliases]
     assert not any(np.array_equal(values[i], values[i + 1]) for i in range(2))
+
+
+def test_a_read_value_the_script_donates_to_its_own_jit(monkeypatch):
+    """A value read between steps is the script's to donate (``jax.jit(f,
+    donate_argnums=0)``, an export that reuses memory).  A small one is a copy: a re-read
+    makes a new one (it returned the deleted copy).  A large one shares the newest state
+    (lent): the state is then lost, and the next read and step say so (they raised JAX's
+    "Array has been deleted", or an AttributeError, forever); a load brings it back."""
+    from jnn import _compile
+
+    monkeypatch.setattr(_compile, "LEND_BYTES", 200_000)
+    monkeypatch.setattr(_compile, "_SEARCH_BYTES_PER_ARRAY", 1)
+    tmodel, topt, jmodel, jopt = _twins_with_a_large_layer(40000)  # 3.weight: 320 KB
+    step = jnn.compile(lambda x, y: jopt.step(lambda: (
+        jopt.zero_grad(), F.mse_loss(jmodel(x)[:, :2], y))[1]))
+    for _ in range(3):
+        step(jnp.asarray(X), jnp.asarray(Y))
+    scale = jax.jit(lambda a: a * 2.0, donate_argnums=0)
+    small = np.asarray(jmodel[0].weight.data).copy()
+    scale(jmodel[0].weight.data)  # a copy: donated, then read again
+    np.testing.assert_array_equal(np.asarray(jmodel[0].weight.data), small)
+    saved = {k: np.asarray(v).copy() for k, v in jmodel.state_dict().items()}
+    saved_opt = copy.deepcopy(jopt.state_dict())
+    step(jnp.asarray(X), jnp.asarray(Y))
+    scale(jmodel.state_dict()["3.weight"])  # the store's own buffer
+    with pytest.raises(RuntimeError, match="donated to another program"):
+        jmodel[3].weight.data  # noqa: B018
+    with pytest.raises(RuntimeError, match="lost"):
+        step(jnp.asarray(X), jnp.asarray(Y))
+    jmodel.load_state_dict(saved)
+    jopt.load_state_dict(saved_opt)
+    step(jnp.asarray(X), jnp.asarray(Y))
+    assert np.isfinite(np.asarray(jmodel[3].weight.data)).all()
+
+
+def test_changing_lend_bytes_between_steps_keeps_each_programs_choice(monkeypatch):
+    """The program that hands out per-step reads chose at its compile which cells it lends;
+    a later change of the threshold crashed the next step after its donation (StopIteration
+    in the hand-out), destroying the model."""
+    from jnn import _compile
+
+    monkeypatch.setattr(_compile, "LEND_BYTES", 0)
+    tmodel, topt, jmodel, jopt = _twins_with_a_large_layer(40000)
+    step = jnn.compile(lambda x, y: jopt.step(lambda: (
+        jopt.zero_grad(), F.mse_loss(jmodel(x)[:, :2], y))[1]))
+    for i in range(8):
+        if i == 5:
+            monkeypatch.setattr(_compile, "LEND_BYTES", 1 << 40)
+        topt.zero_grad()
+        tF.mse_loss(tmodel(torch.from_numpy(X))[:, :2], torch.from_numpy(Y)).backward()
+        topt.step()
+        step(jnp.asarray(X), jnp.asarray(Y))
+        sd = jmodel.state_dict()
+        for k, v in tmodel.state_dict().items():
+            np.testing.assert_allclose(np.asarray(sd[k]), v.numpy(), rtol=1e-5, atol=1e-6)
 
 
 # -- explicit and discovered state ----------------------------------------------------------
