@@ -662,9 +662,9 @@ def _aliased(buffers: list[Any], positions: list[int]) -> list[int]:
     ``jax.device_put(w, w's device)`` makes a new array over the same memory, which
     donating ``w`` would delete.  One pass over JAX's live arrays on their platform,
     without a host sync: pointers are compared only where both arrays are ready (an alias
-    is ready when its source is); an unfinished lent buffer beside any array of its shape
-    counts as aliased, and so does every one when so many arrays live that the search
-    would cost more than copying (copied: correct)."""
+    is ready when its source is); an unfinished lent buffer beside an unfinished array of
+    its shape counts as aliased, and so does every one when so many arrays live that the
+    search would cost more than copying (copied: correct)."""
     budget = sum(buffers[b].nbytes for b in positions) // _SEARCH_BYTES_PER_ARRAY
     _LIVE[1] += 1
     if _LIVE[0] > budget and _LIVE[1] % 64:  # (listing them costs ~0.2 µs each too)
@@ -681,16 +681,21 @@ def _aliased(buffers: list[Any], positions: list[int]) -> list[int]:
     found = []
     for b in positions:
         buf = buffers[b]
-        same = [a for a in candidates if a.shape == buf.shape and a.dtype == buf.dtype]
+        # each candidate's readiness first: an unfinished lent buffer was unfinished then
+        # too, and so was any alias of it (the same memory, the same event)
+        same = [(a, a.is_ready()) for a in candidates
+                if a.shape == buf.shape and a.dtype == buf.dtype]
         if not same:
             continue
         if not buf.is_ready():
-            found.append(b)
+            if not all(ready for _, ready in same):
+                found.append(b)
             continue
         pointer = buf.unsafe_buffer_pointer()
-        for a in same:
+        for a, _ in same:
             try:
-                if not a.is_ready() or a.unsafe_buffer_pointer() == pointer:
+                # (one still unfinished now that the lent buffer is done is no alias)
+                if a.is_ready() and a.unsafe_buffer_pointer() == pointer:
                     found.append(b)
                     break
             except Exception:  # noqa: BLE001 - a sharded array has no single pointer
