@@ -671,6 +671,9 @@ def test_run_time_failure_with_donation_never_reads_stale_state():
         _ = jmodel[0].weight.data
     with pytest.raises(RuntimeError, match="lost in a failed compiled call"):
         _ = jopt.state
+    # so does the next step (it raised AttributeError: its .grad cells were cleared)
+    with pytest.raises(RuntimeError, match="lost in a failed compiled call"):
+        step(jnp.asarray(X), jnp.asarray(Y))
     # Reloading recovers, and training matches torch from there.
     jmodel.load_state_dict({k: v.numpy() for k, v in tmodel.state_dict().items()})
     jopt.load_state_dict(topt.state_dict())
