@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import inspect
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
@@ -31,7 +32,7 @@ import jax.numpy as jnp
 
 from jnn import _state
 from jnn.nn.modules import _hooks
-from jnn.nn.parameter import Parameter
+from jnn.nn.parameter import Parameter, check_bool_argument
 
 __all__ = ["backward", "set_closure_compilation", "grad", "value_and_grad", "no_grad",
            "enable_grad", "set_grad_enabled", "is_grad_enabled"]
@@ -563,45 +564,135 @@ def grad(fn: Callable[..., Any], argnums: int | Sequence[int] = 0,
 # -- grad mode ------------------------------------------------------------------------
 
 
-class set_grad_enabled(contextlib.ContextDecorator):  # noqa: N801 - torch's name
+class _GradMode:
+    """A grad-mode switch usable as ``with mode:`` and as ``@mode`` on a function.
+
+    As a decorator it enters a fresh copy of itself around every call, as torch's do, so
+    a recursive function or one called from several threads restores the mode its caller
+    had.  A generator function gets the mode while its body runs (each ``next``,
+    ``send``, ``throw`` and ``close``), and its caller's mode in between, as torch's
+    decorated generators do; a plain ``ContextDecorator`` would cover only the call that
+    creates the generator, before any of its body runs.
+    """
+
+    prev: bool
+
+    def _fresh(self) -> _GradMode:
+        return type(self)()
+
+    def __call__(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        if inspect.isgeneratorfunction(func):
+            return self._decorate_generator(func)
+
+        @functools.wraps(func)
+        def decorated(*args: Any, **kwargs: Any) -> Any:
+            with self._fresh():
+                return func(*args, **kwargs)
+
+        return decorated
+
+    def _decorate_generator(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(func)
+        def decorated(*args: Any, **kwargs: Any) -> Any:
+            gen = func(*args, **kwargs)  # (runs none of the body)
+            resume, value = gen.send, None
+            while True:
+                try:
+                    with self._fresh():
+                        out = resume(value)
+                except StopIteration as stop:
+                    return stop.value
+                try:
+                    value = yield out
+                    resume = gen.send
+                except GeneratorExit:
+                    with self._fresh():
+                        gen.close()
+                    raise
+                except BaseException as exc:  # every throw() goes on to func's body
+                    resume, value = gen.throw, exc
+
+        return decorated
+
+    def __exit__(self, *exc: Any) -> None:
+        _state.state.grad_enabled = self.prev
+
+
+class set_grad_enabled(_GradMode):  # noqa: N801 - torch's name
     """Enable or disable gradients in a block or function, like ``torch.set_grad_enabled``.
 
-    With gradients disabled, module outputs are ``jax.lax.stop_gradient``-ed and
+    Called as a function it sets the mode at once (``jnn.set_grad_enabled(False)``); as
+    ``with set_grad_enabled(mode):`` it sets it for the block; as ``@set_grad_enabled(mode)``
+    it sets it while the function runs and leaves the mode outside untouched.  With
+    gradients disabled, module outputs are ``jax.lax.stop_gradient``-ed and
     differentiating a closure raises, as torch does.
+
+    Args:
+        mode: ``True`` to enable gradients, ``False`` to disable them (a ``bool``, as in
+            torch).
+
+    PyTorch: ``torch.set_grad_enabled``.
     """
 
     def __init__(self, mode: bool) -> None:
+        check_bool_argument(mode, "set_grad_enabled", "enabled")
         self.prev = _state.state.grad_enabled
-        self.mode = bool(mode)
-        _state.state.grad_enabled = self.mode
+        self.mode = mode
+        _state.state.grad_enabled = mode
+
+    def _fresh(self) -> _GradMode:
+        return set_grad_enabled(self.mode)
+
+    def __call__(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        # Building the decorator set the mode; decorating must not change it.
+        _state.state.grad_enabled = self.prev
+        return super().__call__(func)
 
     def __enter__(self) -> None:
         _state.state.grad_enabled = self.mode
 
-    def __exit__(self, *exc: Any) -> None:
-        _state.state.grad_enabled = self.prev
 
+class _NoArgumentGradMode(_GradMode):
+    """A mode that takes no argument, so also decorates bare: ``@no_grad`` as ``@no_grad()``
+    (torch 2's ``no_grad``, ``enable_grad``)."""
 
-class no_grad(contextlib.ContextDecorator):  # noqa: N801 - torch's name
-    """Disable gradients in a block or function, like ``torch.no_grad``."""
+    _mode: bool
+
+    def __new__(cls, func: Callable[..., Any] | None = None, /) -> Any:
+        # ``no_grad(f)`` is ``no_grad()(f)``: torch's check, a lone positional argument
+        # (``no_grad(None)`` reaches ``__init__``, a TypeError there as in torch).
+        if func is None:
+            return super().__new__(cls)
+        return cls()(func)
+
+    def __init__(self) -> None:
+        pass
 
     def __enter__(self) -> None:
         self.prev = _state.state.grad_enabled
-        _state.state.grad_enabled = False
-
-    def __exit__(self, *exc: Any) -> None:
-        _state.state.grad_enabled = self.prev
+        _state.state.grad_enabled = self._mode
 
 
-class enable_grad(contextlib.ContextDecorator):  # noqa: N801 - torch's name
-    """Re-enable gradients inside a ``no_grad`` block, like ``torch.enable_grad``."""
+class no_grad(_NoArgumentGradMode):  # noqa: N801 - torch's name
+    """Disable gradients in a block or function, like ``torch.no_grad``.
 
-    def __enter__(self) -> None:
-        self.prev = _state.state.grad_enabled
-        _state.state.grad_enabled = True
+    ``with no_grad():``, ``@no_grad()`` and ``@no_grad`` all work, as in torch 2.
 
-    def __exit__(self, *exc: Any) -> None:
-        _state.state.grad_enabled = self.prev
+    PyTorch: ``torch.no_grad``.
+    """
+
+    _mode = False
+
+
+class enable_grad(_NoArgumentGradMode):  # noqa: N801 - torch's name
+    """Re-enable gradients inside a ``no_grad`` block, like ``torch.enable_grad``.
+
+    ``with enable_grad():``, ``@enable_grad()`` and ``@enable_grad`` all work, as in torch 2.
+
+    PyTorch: ``torch.enable_grad``.
+    """
+
+    _mode = True
 
 
 def is_grad_enabled() -> bool:

@@ -7,6 +7,7 @@ compares every ``.grad`` -- including which ones stay ``None``.
 
 from __future__ import annotations
 
+import inspect
 import re
 from typing import Any
 
@@ -197,6 +198,96 @@ def test_no_grad_enable_grad_set_grad_enabled_modes(lib: Any) -> None:
         assert not lib.is_grad_enabled()
     finally:
         lib.set_grad_enabled(True)
+
+
+@pytest.mark.parametrize("lib", [torch, jnn], ids=["torch", "jnn"])
+@pytest.mark.parametrize(("mode", "outer", "inside"),
+                         [("no_grad", True, False), ("enable_grad", False, True)])
+def test_grad_modes_decorate_bare_and_called(lib: Any, mode: str, outer: bool,
+                                             inside: bool) -> None:
+    # torch 2: ``@torch.no_grad`` (no parentheses) is ``@torch.no_grad()``
+    def probe(x: int = 1) -> tuple[bool, int]:
+        """probe's docstring"""
+        return lib.is_grad_enabled(), x
+
+    for decorated in (getattr(lib, mode)(probe), getattr(lib, mode)()(probe)):
+        assert decorated.__name__ == "probe" and decorated.__doc__ == "probe's docstring"
+        assert decorated.__wrapped__ is probe
+        with lib.set_grad_enabled(outer):
+            assert decorated(x=3) == (inside, 3)
+            assert lib.is_grad_enabled() is outer
+
+
+@pytest.mark.parametrize("lib", [torch, jnn], ids=["torch", "jnn"])
+def test_grad_mode_decorators_restore_the_callers_mode(lib: Any) -> None:
+    @lib.no_grad
+    def recurse(n: int) -> bool:  # each call enters its own copy of the mode
+        return recurse(n - 1) if n else lib.is_grad_enabled()
+
+    assert recurse(3) is False and lib.is_grad_enabled()
+
+    @lib.set_grad_enabled(False)  # building it sets the mode; decorating puts it back
+    def disabled() -> bool:
+        return lib.is_grad_enabled()
+
+    assert lib.is_grad_enabled()
+    assert disabled() is False and lib.is_grad_enabled()
+    with lib.no_grad():
+        assert lib.enable_grad(disabled)() is False and not lib.is_grad_enabled()
+
+
+@pytest.mark.parametrize("lib", [torch, jnn], ids=["torch", "jnn"])
+def test_a_decorated_generator_runs_under_the_mode_at_each_resumption(lib: Any) -> None:
+    seen: list[Any] = []
+
+    @lib.no_grad
+    def generate() -> Any:
+        try:
+            sent = yield lib.is_grad_enabled()
+            try:
+                yield sent, lib.is_grad_enabled()
+            except ValueError:
+                yield "caught", lib.is_grad_enabled()
+            yield "last"
+            return "done"
+        finally:
+            seen.append(("finally", lib.is_grad_enabled()))
+
+    with lib.no_grad():
+        gen = generate()  # created under no_grad, resumed with gradients on
+    assert inspect.isgenerator(gen)
+    assert next(gen) is False and lib.is_grad_enabled()
+    assert gen.send(5) == (5, False) and lib.is_grad_enabled()
+    assert gen.throw(ValueError) == ("caught", False) and lib.is_grad_enabled()
+    assert next(gen) == "last"
+    with pytest.raises(StopIteration) as stop:
+        next(gen)
+    assert stop.value.value == "done" and seen == [("finally", False)]
+    closing = generate()
+    next(closing)
+    closing.close()  # the body's ``finally`` runs under the mode too
+    assert seen[-1] == ("finally", False) and lib.is_grad_enabled()
+
+
+@pytest.mark.parametrize("lib", [torch, jnn], ids=["torch", "jnn"])
+def test_grad_mode_bad_arguments_raise_like_torch(lib: Any) -> None:
+    def f() -> None:
+        return None
+
+    with pytest.raises(TypeError):
+        lib.no_grad(f, 1)
+    with pytest.raises(TypeError):
+        lib.no_grad(None)
+    with pytest.raises(TypeError):
+        lib.set_grad_enabled()
+    for bad, shown in [(1, "int"), ("yes", "str"), (np.bool_(False), "numpy.bool"),
+                       (f, "function")]:
+        with pytest.raises(TypeError, match=re.escape(
+                f"set_grad_enabled(): argument 'enabled' (position 1) must be bool, not {shown}")):
+            lib.set_grad_enabled(bad)
+        assert lib.is_grad_enabled()
+    with pytest.raises(TypeError, match="not callable"):
+        lib.no_grad(3)()  # torch decorates anything; the call fails
 
 
 def test_no_grad_outputs_carry_no_gradient() -> None:
