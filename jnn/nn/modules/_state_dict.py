@@ -97,7 +97,9 @@ def save_to_state_dict(module: Any, destination: Any, prefix: str, keep_vars: bo
     """torch's ``Module._save_to_state_dict``: this module's own state, not its children's."""
     for name, p in module._parameters.items():
         if p is not None:
-            destination[prefix + name] = p if keep_vars else p.data
+            # (``_data``, as the fast path reads: a state_dict is no ``p.data`` read that
+            # ``jnn.nn.init`` should trace back to its Parameter; see parameter.py)
+            destination[prefix + name] = p if keep_vars else p._data
     skip = module._non_persistent_buffers_set
     for name, b in module._buffers.items():
         if b is not None and name not in skip:
