@@ -10,6 +10,20 @@ In-place semantics:
     which cannot be changed, it returns a **new** ``jax.Array`` and leaves the input
     alone: write ``w = init.normal_(w)``.
 
+    torch's idiom ``init.xavier_uniform_(m.weight.data)`` works as in torch: an array
+    that a Parameter's ``.data`` returned, and that is still that Parameter's data, is
+    the Parameter's storage, so the new values are assigned to ``m.weight.data`` (with
+    its dtype and shape checks) as well as returned.  A read that the Parameter has
+    replaced since (``w = p.data; p.data = v; init.zeros_(w)``) changes nothing, as in
+    torch.  Arrays that torch would share storage with but jnn cannot trace back to
+    their Parameter give a new array only: a slice or reshape of ``p.data``
+    (``init.zeros_(p.data[0])``), ``p.detach()``, a read taken before an optimizer step
+    (torch's step writes into the storage, jnn's replaces the array), a read that over
+    256 reads of other Parameters' ``.data`` have followed (jnn keeps the latest 256 and
+    more, by weak reference), and a Module's buffers: ``init.zeros_(bn.running_mean)``
+    returns zeros and leaves the buffer alone (assign them: ``bn.running_mean =
+    init.zeros_(bn.running_mean)``).
+
 Randomness:
     Draws come from jnn's global generator (``jnn.manual_seed``) or from the
     ``generator`` argument (a :class:`jnn.random.Generator`), one PRNG key per call.
@@ -39,7 +53,7 @@ import numpy as np
 from jax.scipy.special import log_ndtr, ndtri
 
 from jnn import random as _random
-from jnn.nn.parameter import Parameter, check_fill_value
+from jnn.nn.parameter import Parameter, check_fill_value, data_owner
 
 __all__ = [
     "calculate_gain", "uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_",
@@ -47,7 +61,8 @@ __all__ = [
     "kaiming_normal_", "orthogonal_", "sparse_",
 ]
 
-# What the functions accept: a Parameter is filled in place, arrays give a new array.
+# What the functions accept: a Parameter is filled in place (also through an array its
+# ``.data`` returned), other arrays give a new array.
 Tensor = Parameter | jax.Array | np.ndarray
 _NonlinearityType = Literal[
     "linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
@@ -101,11 +116,15 @@ def _numel(shape: tuple[int, ...]) -> int:
 
 
 def _write(tensor: Tensor, values: jax.Array | np.ndarray) -> Tensor:
-    """Store ``values`` (cast to the target's dtype): into a Parameter, else return it."""
+    """Store ``values`` (cast to the target's dtype): into a Parameter, else return them,
+    having first stored them into the Parameter whose current ``.data`` ``tensor`` is."""
     values = jnp.asarray(values, dtype=_dtype(tensor))
     if isinstance(tensor, Parameter):
         tensor.data = values
         return tensor
+    owner = data_owner(tensor) if isinstance(tensor, jax.Array) else None
+    if owner is not None:  # torch's ``init.f(p.data)``: the same storage as ``p``
+        owner.data = values  # (the setter's checks, and a compiled store's flush)
     return values
 
 

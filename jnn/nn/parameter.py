@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numbers
 import operator
+import weakref
 from typing import Any
 
 import jax
@@ -24,7 +25,7 @@ from jnn._state import check_write
 from jnn._tensor_functions._common import broadcast_shape
 from jnn.nn.functional._utils import type_name
 
-__all__ = ["Parameter", "Buffer", "as_array", "check_int_range"]
+__all__ = ["Parameter", "Buffer", "as_array", "check_int_range", "data_owner"]
 
 
 def as_array(value: Any) -> jax.Array:
@@ -138,6 +139,60 @@ def _strong(x: jax.Array) -> jax.Array:
     return jnp.asarray(x, x.dtype) if getattr(x, "weak_type", False) else x
 
 
+# -- arrays handed out by ``p.data`` ----------------------------------------------------
+# torch's ``nn.init.xavier_uniform_(m.weight.data)`` fills the Parameter, because ``.data``
+# shares its storage.  A jax.Array cannot be written, so the public ``.data`` getter (not
+# the internal ``_data`` of the hot paths) notes which Parameter handed out the array it
+# returns, and ``jnn.nn.init`` writes into that Parameter when given an array that is
+# still its current data (``data_owner``).  The note is ``id(array) -> weakref to the
+# Parameter``, so it holds nothing alive; no reference to the array is needed, as an
+# array that is its owner's current data is alive and its id its own.  It keeps the last
+# 256 to 512 reads: two generations, the older dropped whole when the newer fills (O(1),
+# where dropping a dict's oldest entries one by one leaves holes that iteration scans).
+# A repeated read costs a lookup (~0.1 us), another array's ~0.3 us.
+_DATA_READS_KEPT = 256
+
+
+class _DataReads:
+    __slots__ = ("newer", "older")
+
+    def __init__(self) -> None:
+        self.newer: dict[int, weakref.ref] = {}
+        self.older: dict[int, weakref.ref] = {}
+
+
+_data_reads = _DataReads()
+
+
+def _remember_data_read(p: Parameter, value: Any) -> None:
+    reads = _data_reads
+    newer = reads.newer
+    key = id(value)
+    owner = newer.get(key)
+    if owner is not None and owner() is p:
+        return
+    if len(newer) >= _DATA_READS_KEPT:
+        # (a thread still writing into the retired dict puts its entry in ``older``)
+        reads.older, reads.newer = newer, {}
+        newer = reads.newer
+    newer[key] = weakref.ref(p)
+
+
+def data_owner(value: Any) -> Parameter | None:
+    """The Parameter whose ``.data`` returned ``value`` and still holds it, else None.
+
+    ``value`` must be this very array (not a copy or a slice), among the last 256 arrays
+    ``.data`` returned, from a Parameter that is alive and whose data has not been
+    replaced since.
+    """
+    key = id(value)
+    owner = _data_reads.newer.get(key) or _data_reads.older.get(key)
+    p = owner() if owner is not None else None
+    if p is None or p._data is not value:
+        return None
+    return p
+
+
 class Parameter:
     """A learnable array registered on a Module, like ``torch.nn.Parameter``.
 
@@ -231,7 +286,9 @@ class Parameter:
 
     @property
     def data(self) -> jax.Array:
-        return self._data
+        value = self._data
+        _remember_data_read(self, value)
+        return value
 
     @data.setter
     def data(self, value: Any) -> None:

@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 import jnn
 import jnn.nn.init as init
+from jnn import _state
 from jnn.nn.parameter import Parameter
 from tests.nn._same_error import assert_same_error
 
@@ -149,13 +150,28 @@ def _ids(case):
     return f"{case[0]}-{case[1]}-{case[2]}"
 
 
+def _fill_through(via, module, name, target, *args, **kwargs):
+    """``name`` applied to a Parameter itself, or to its ``.data`` (torch's
+    ``init.f(m.weight.data)``, which fills the Parameter); returns the Parameter."""
+    out = getattr(module, name)(target if via == "Parameter" else target.data, *args, **kwargs)
+    if module is init and via == "Parameter":
+        assert out is target
+    elif module is init:  # the new values, which are now the Parameter's
+        assert isinstance(out, jax.Array) and out is target.data
+    return target
+
+
+@pytest.mark.parametrize("via", ["Parameter", "Parameter.data"])
 @pytest.mark.parametrize("case", DISTRIBUTIONS, ids=[_ids(c) for c in DISTRIBUTIONS])
-def test_distribution_matches_torch(case):
+def test_distribution_matches_torch(case, via):
     name, kwargs, shape, moments, bounds = case
     jnn.manual_seed(0)
     torch.manual_seed(0)
-    ours = np.asarray(getattr(init, name)(param(shape), **kwargs).data, np.float64).ravel()
-    theirs = getattr(torch.nn.init, name)(torch.empty(shape), **kwargs).double().numpy().ravel()
+    ours = _fill_through(via, init, name, param(shape), **kwargs)
+    ours = np.asarray(ours.data, np.float64).ravel()
+    theirs = _fill_through(via, torch.nn.init, name, torch.nn.Parameter(torch.empty(shape)),
+                           **kwargs)
+    theirs = theirs.detach().double().numpy().ravel()
     n, spread = ours.size, theirs.std()
     if moments is not None:  # torch's formulas, a few standard errors
         mean, std = moments
@@ -250,13 +266,15 @@ DETERMINISTIC = [
 
 @pytest.mark.parametrize("name, kwargs, shape", DETERMINISTIC)
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16", "int32"])
-def test_deterministic_match_torch(name, kwargs, shape, dtype):
-    expected = getattr(torch.nn.init, name)(
-        torch.full(shape, 7, dtype=getattr(torch, dtype)), **kwargs
-    )
-    got = getattr(init, name)(param(shape, getattr(jnp, dtype)), **kwargs)
+@pytest.mark.parametrize("via", ["Parameter", "Parameter.data"])
+def test_deterministic_match_torch(name, kwargs, shape, dtype, via):
+    expected = _fill_through(via, torch.nn.init, name, torch.nn.Parameter(
+        torch.full(shape, 7, dtype=getattr(torch, dtype)), requires_grad=dtype != "int32"),
+        **kwargs)
+    got = _fill_through(via, init, name, param(shape, getattr(jnp, dtype)), **kwargs)
     assert got.dtype == getattr(jnp, dtype)
-    np.testing.assert_array_equal(np.asarray(got.data, np.float32), expected.float().numpy())
+    np.testing.assert_array_equal(np.asarray(got.data, np.float32),
+                                  expected.detach().float().numpy())
 
 
 def test_constant_truncates_for_integer_parameters():
@@ -293,6 +311,115 @@ def test_plain_arrays_give_new_arrays(name, kwargs):
         assert isinstance(out, jax.Array) and out is not source
         assert out.shape == shape and out.dtype == source.dtype
         np.testing.assert_array_equal(np.asarray(source, np.float32), 7.0)
+
+
+# -- init on ``p.data``: the Parameter's storage, as in torch ----------------------------
+@pytest.mark.parametrize("name, kwargs", INPLACE)
+def test_init_on_module_parameter_data_fills_it(name, kwargs):
+    # the idiom of torch scripts' weight-init functions: ``init.f(m.weight.data)``
+    shape = (4, 3, 3) if name == "dirac_" else SMALL
+    for module, make in ((torch.nn.init, lambda: torch.nn.Parameter(torch.full(shape, 7.0))),
+                         (init, lambda: Parameter(jnp.full(shape, 7.0)))):
+        weight = _fill_through("Parameter.data", module, name, make(), **kwargs)
+        values = np.asarray(weight.detach() if module is torch.nn.init else weight.data)
+        assert values.shape == shape and not np.all(values == 7.0), module
+
+
+@pytest.mark.parametrize("name", DEPRECATED)
+def test_deprecated_aliases_on_parameter_data_fill_it(name):
+    args = {"constant": (0.5,), "sparse": (0.1,)}.get(name, ())
+    shape = (4, 2, 3) if name == "dirac" else SMALL
+    theirs, ours = torch.nn.Parameter(torch.full(shape, 7.0)), Parameter(jnp.full(shape, 7.0))
+    with pytest.warns(FutureWarning):
+        getattr(torch.nn.init, name)(theirs.data, *args)
+    with pytest.warns(FutureWarning):
+        getattr(init, name)(ours.data, *args)
+    assert not np.any(theirs.detach().numpy() == 7.0)
+    assert not np.any(np.asarray(ours.data) == 7.0)
+    if name in ("constant", "eye", "dirac"):
+        np.testing.assert_array_equal(np.asarray(ours.data), theirs.detach().numpy())
+
+
+def test_a_data_read_the_parameter_replaced_since_is_not_written():
+    for lib, module, full in ((torch, torch.nn.init, torch.full),
+                              (jnn, init, lambda shape, v: jnp.full(shape, v))):
+        weight = lib.nn.Parameter(full((2, 3), 1.0))
+        stale = weight.data
+        weight.data = full((2, 3), 2.0)
+        module.zeros_(stale)
+        np.testing.assert_array_equal(np.asarray(weight.detach()), 2.0)
+    np.testing.assert_array_equal(np.asarray(stale), 1.0)  # jnn's arrays never change
+
+
+def test_arrays_not_read_through_data_give_new_arrays():
+    weight = Parameter(jnp.full(SMALL, 7.0))
+    for source in (jnp.array(weight.data), weight.data + 0, np.asarray(weight.data),
+                   jnp.full(SMALL, 7.0), weight.data[:2], weight.data.reshape(-1)):
+        out = init.zeros_(source)
+        assert isinstance(out, jax.Array) and out.shape == source.shape
+        np.testing.assert_array_equal(np.asarray(out), 0.0)
+        np.testing.assert_array_equal(np.asarray(weight.data), 7.0)
+    orphan = Parameter(jnp.ones(3)).data  # its Parameter is gone
+    np.testing.assert_array_equal(np.asarray(init.ones_(orphan)), 1.0)
+
+
+def test_data_reads_are_remembered_within_a_bound():
+    weight = Parameter(jnp.full(SMALL, 7.0))
+    others = [Parameter(jnp.zeros(2)) for _ in range(1000)]
+    w = weight.data
+    for other in others[:255]:
+        other.data  # noqa: B018 - the reads are the test
+    init.ones_(w)  # among the latest 256 reads: written
+    np.testing.assert_array_equal(np.asarray(weight.data), 1.0)
+    w = weight.data
+    for other in others:
+        other.data  # noqa: B018
+    init.zeros_(w)  # forgotten: the note keeps no more than 512 reads
+    np.testing.assert_array_equal(np.asarray(weight.data), 1.0)
+
+
+def test_init_on_data_between_compiled_adam_steps_trains_from_it():
+    # After a compiled step the weights are in the step's pending store: ``.data`` reads
+    # from it, and the write must land in the Parameter that the next step reads.
+    torch.manual_seed(0)
+    theirs = torch.nn.Linear(4, 3)
+    ours = jnn.nn.Linear(4, 3)
+    ours.load_state_dict({k: jnp.asarray(v.detach().numpy())
+                          for k, v in theirs.state_dict().items()})
+    topt = torch.optim.Adam(theirs.parameters(), lr=0.1)
+    jopt = jnn.optim.Adam(ours.parameters(), lr=0.1)
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(8, 4)).astype(np.float32), rng.normal(size=(8, 3)).astype(np.float32)
+
+    def torch_step():
+        topt.zero_grad()
+        torch.nn.functional.mse_loss(theirs(torch.from_numpy(x)), torch.from_numpy(y)).backward()
+        topt.step()
+
+    @jnn.compile
+    def step(x, y):
+        def closure():
+            jopt.zero_grad()
+            return jnn.nn.functional.mse_loss(ours(x), y)
+        return jopt.step(closure)
+
+    def both(n):
+        for _ in range(n):
+            torch_step()
+            step(jnp.asarray(x), jnp.asarray(y))
+
+    both(3)
+    assert _state.versions.pending  # the weights are still in the step's store
+    torch.nn.init.constant_(theirs.weight.data, 0.5)
+    torch.nn.init.zeros_(theirs.bias.data)
+    init.constant_(ours.weight.data, 0.5)
+    init.zeros_(ours.bias.data)
+    np.testing.assert_array_equal(np.asarray(ours.weight.data), 0.5)
+    np.testing.assert_array_equal(np.asarray(ours.bias.data), 0.0)
+    both(3)
+    for name in ("weight", "bias"):
+        np.testing.assert_allclose(np.asarray(getattr(ours, name).data),
+                                   getattr(theirs, name).detach().numpy(), rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("name, kwargs", [c for c in INPLACE if c[0] in {
