@@ -480,6 +480,59 @@ class Parameter:
             return x.reshape(1)
         return x.reshape(*x.shape[:start], -1, *x.shape[end + 1:])
 
+    # -- torch's factory methods: new arrays of this one's dtype (and device) ------
+    def new_zeros(self, *size: Any, dtype: Any = None, device: Any = None,
+                  requires_grad: bool = False, layout: Any = None,
+                  pin_memory: bool = False) -> jax.Array:
+        """Zeros of ``size`` (``new_zeros(2, 3)`` or ``new_zeros((2, 3))``), this
+        Parameter's dtype unless ``dtype``, as ``torch.Tensor.new_zeros`` (an RNN's
+        ``weight.new_zeros(layers, batch, hidden)``)."""
+        return self._new("new_zeros", size, 0, dtype, device, requires_grad)
+
+    def new_ones(self, *size: Any, dtype: Any = None, device: Any = None,
+                 requires_grad: bool = False, layout: Any = None,
+                 pin_memory: bool = False) -> jax.Array:
+        """Ones of ``size``; as :meth:`new_zeros`."""
+        return self._new("new_ones", size, 1, dtype, device, requires_grad)
+
+    def new_empty(self, *size: Any, dtype: Any = None, device: Any = None,
+                  requires_grad: bool = False, layout: Any = None,
+                  pin_memory: bool = False) -> jax.Array:
+        """An array of ``size`` (zeros: JAX has no uninitialised memory); as
+        :meth:`new_zeros`."""
+        return self._new("new_empty", size, 0, dtype, device, requires_grad)
+
+    def new_full(self, size: Any, fill_value: Any, *, dtype: Any = None, device: Any = None,
+                 requires_grad: bool = False, layout: Any = None,
+                 pin_memory: bool = False) -> jax.Array:
+        """``fill_value`` in an array of ``size`` (a tuple or list, as in torch)."""
+        if not isinstance(size, (tuple, list)):
+            raise TypeError("new_full(): argument 'size' (position 1) must be tuple of ints, "
+                            f"not {_python_type_name(size)}")
+        return self._new("new_full", (size,), _unwrap(fill_value), dtype, device,
+                         requires_grad)
+
+    def new_tensor(self, data: Any, *, dtype: Any = None, device: Any = None,
+                   requires_grad: bool = False, layout: Any = None,
+                   pin_memory: bool = False) -> jax.Array:
+        """An array of ``data`` in this Parameter's dtype unless ``dtype`` (a copy)."""
+        from jnn._tensor_functions import creation
+
+        return creation.tensor(_unwrap(data), dtype=self.dtype if dtype is None else dtype,
+                               device=device, requires_grad=requires_grad)
+
+    def _new(self, name: str, size: tuple, value: Any, dtype: Any, device: Any,
+             requires_grad: bool) -> jax.Array:
+        from jnn._tensor_functions import creation
+
+        if len(size) == 1 and not isinstance(size[0], (tuple, list)) and not isinstance(
+                size[0], numbers.Integral):  # torch names the one argument a tuple
+            raise TypeError(f"{name}(): argument 'size' (position 1) must be tuple of ints, "
+                            f"not {_python_type_name(size[0])}")
+        return creation._filled(name, size, None, value, None,
+                                self.dtype if dtype is None else dtype, device,
+                                requires_grad)
+
     # -- torch's in-place helpers (replace .data) ---------------------------------
     def copy_(self, src: Any) -> Parameter:
         if isinstance(src, (list, tuple, str, type(None))):

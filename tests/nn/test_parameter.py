@@ -477,3 +477,42 @@ def test_refused_grad_and_fill_leave_the_parameter_as_it_was():
     with jnn.no_grad(), pytest.raises(RuntimeError, match="fill_ only supports 0-dimension"):
         p.fill_(jnp.ones(3))
     np.testing.assert_array_equal(np.asarray(p.data), VALUES)
+
+
+_NEW_CALLS = [
+    ("new_zeros", (4,), {}), ("new_zeros", ((2, 3),), {}), ("new_zeros", (2, 3), {}),
+    ("new_zeros", ([2, 1],), {"dtype": "float16"}), ("new_ones", (2, 3), {}),
+    ("new_ones", ((3,),), {"dtype": "int32"}), ("new_full", ((2,), 3), {}),
+    ("new_full", ([2, 2], 1.5), {"dtype": "bfloat16"}), ("new_tensor", ([1, 2],), {}),
+    ("new_tensor", ([[1.5], [2]],), {"dtype": "int32"}), ("new_empty", (2, 3), {}),
+]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+@pytest.mark.parametrize(("method", "args", "kwargs"), _NEW_CALLS)
+def test_new_factory_methods_match_torch(method, args, kwargs, dtype):
+    """``weight.new_zeros(layers, batch, hidden)`` (an RNN's ``init_hidden``) and the other
+    ``new_*`` methods: torch's values, shapes and dtypes (the Parameter's unless given)."""
+    tp = torch.nn.Parameter(torch.ones(2, 3, dtype=getattr(torch, dtype)))
+    jp = nn.Parameter(jnp.ones((2, 3), getattr(jnp, dtype)))
+    tkw = {k: getattr(torch, v) for k, v in kwargs.items()}
+    jkw = {k: getattr(jnp, v) for k, v in kwargs.items()}
+    want = getattr(tp, method)(*args, **tkw)
+    got = getattr(jp, method)(*args, **jkw)
+    assert isinstance(got, jax.Array)
+    assert got.shape == tuple(want.shape)
+    assert str(got.dtype) == str(want.dtype).removeprefix("torch.")
+    if method != "new_empty":
+        np.testing.assert_array_equal(np.asarray(got, np.float32),
+                                      want.detach().float().numpy())
+
+
+@pytest.mark.parametrize(("method", "args"), [("new_zeros", (2.5,)), ("new_ones", ("a",)),
+                                              ("new_full", (2, 1.0)), ("new_zeros", (2, -1))])
+def test_new_factory_methods_bad_sizes_raise_as_torch(method, args):
+    tp, jp = torch.nn.Parameter(torch.ones(2)), nn.Parameter(jnp.ones(2))
+    with pytest.raises(Exception) as want:
+        getattr(tp, method)(*args)
+    with pytest.raises(type(want.value)) as got:
+        getattr(jp, method)(*args)
+    assert str(got.value) == str(want.value)
