@@ -552,6 +552,22 @@ class Parameter:
     def zero_(self) -> Parameter:
         return self.fill_(0)
 
+    def normal_(self, mean: float = 0.0, std: float = 1.0, *,
+                generator: Any = None) -> Parameter:
+        """Fill with draws from N(mean, std²), as ``torch.Tensor.normal_`` (the global
+        generator unless ``generator``); ``jnn.nn.init.normal_(self, ...)``."""
+        from jnn.nn import init
+
+        return init.normal_(self, mean, std, generator=generator)
+
+    def uniform_(self, from_: float = 0.0, to: float = 1.0, *,
+                 generator: Any = None) -> Parameter:
+        """Fill with draws from U(from_, to), as ``torch.Tensor.uniform_(from, to)``;
+        ``jnn.nn.init.uniform_(self, ...)``."""
+        from jnn.nn import init
+
+        return init.uniform_(self, from_, to, generator=generator)
+
     # copy.deepcopy and pickle read the slots through these, so a copy taken right after a
     # compiled step sees that step's values (the packed store is written back first).
     def __getstate__(self) -> dict[str, Any]:

@@ -516,3 +516,36 @@ def test_new_factory_methods_bad_sizes_raise_as_torch(method, args):
     with pytest.raises(type(want.value)) as got:
         getattr(jp, method)(*args)
     assert str(got.value) == str(want.value)
+
+
+@pytest.mark.parametrize(("method", "args"), [("normal_", (0.5, 2.0)), ("uniform_", (-1.0, 3.0))])
+def test_random_fill_methods_fill_in_place_from_torchs_distribution(method, args):
+    """``p.normal_(0, 0.02)`` / ``p.uniform_(-b, b)`` under ``no_grad`` (a custom
+    ``reset_parameters``): the Parameter itself is filled and returned, with the moments of
+    torch's draws (20000 samples: 4 standard errors), and the generator is honoured."""
+    tp = torch.nn.Parameter(torch.zeros(20000))
+    jp = nn.Parameter(jnp.zeros(20000))
+    with torch.no_grad():
+        assert getattr(tp, method)(*args) is tp
+    with jnn.no_grad():
+        assert getattr(jp, method)(*args) is jp
+    want, got = tp.detach().numpy(), np.asarray(jp.data)
+    se = want.std() / np.sqrt(want.size)
+    assert abs(got.mean() - want.mean()) < 4 * se * np.sqrt(2)
+    assert abs(got.std() - want.std()) < 0.05 * want.std()
+    if method == "uniform_":
+        assert args[0] <= got.min() and got.max() < args[1]
+    g1, g2 = jnn.Generator().manual_seed(3), jnn.Generator().manual_seed(3)
+    a = np.asarray(getattr(nn.Parameter(jnp.zeros(5)), method)(*args, generator=g1).data)
+    b = np.asarray(getattr(nn.Parameter(jnp.zeros(5)), method)(*args, generator=g2).data)
+    np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize(("method", "args"), [("normal_", (0.0, -1.0)), ("uniform_", (1.0, -1.0))])
+def test_random_fill_methods_bad_arguments_raise_as_torch(method, args):
+    tp, jp = torch.nn.Parameter(torch.zeros(3)), nn.Parameter(jnp.zeros(3))
+    with torch.no_grad(), pytest.raises(RuntimeError) as want:
+        getattr(tp, method)(*args)
+    with pytest.raises(RuntimeError) as got:
+        getattr(jp, method)(*args)
+    assert str(got.value) == str(want.value)
