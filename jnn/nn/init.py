@@ -15,9 +15,9 @@ In-place semantics:
     the Parameter's storage, so the new values are assigned to ``m.weight.data`` (with
     its dtype and shape checks) as well as returned.  A read that the Parameter has
     replaced since (``w = p.data; p.data = v; init.zeros_(w)``) changes nothing, as in
-    torch.  Arrays that torch would share storage with but jnn cannot trace back to
-    their Parameter give a new array only: a slice or reshape of ``p.data``
-    (``init.zeros_(p.data[0])``), ``p.detach()``, a read taken before an optimizer step
+    torch; so is ``p.detach()``.  Arrays that torch would share storage with but jnn
+    cannot trace back to their Parameter give a new array only: a slice or reshape of
+    ``p.data`` (``init.zeros_(p.data[0])``), a read taken before an optimizer step
     (torch's step writes into the storage, jnn's replaces the array), a read that over
     256 reads of other Parameters' ``.data`` have followed (jnn keeps the latest 256 and
     more, by weak reference), and a Module's buffers: ``init.zeros_(bn.running_mean)``

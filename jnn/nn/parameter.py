@@ -381,7 +381,10 @@ class Parameter:
     nelement = numel
 
     def detach(self) -> jax.Array:
-        return self._data
+        # (torch's detach shares the storage: ``init.zeros_(p.detach())`` fills ``p``)
+        value = self._data
+        _remember_data_read(self, value)
+        return value
 
     def numpy(self) -> np.ndarray:
         return np.asarray(self._data)

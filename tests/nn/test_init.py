@@ -340,6 +340,15 @@ def test_deprecated_aliases_on_parameter_data_fill_it(name):
         np.testing.assert_array_equal(np.asarray(ours.data), theirs.detach().numpy())
 
 
+def test_init_on_a_parameters_detach_fills_it_as_torch():
+    # ``detach()`` shares the Parameter's storage in torch, as ``.data`` does
+    for lib, module, full in ((torch, torch.nn.init, torch.full),
+                              (jnn, init, lambda shape, v: jnp.full(shape, v))):
+        weight = lib.nn.Parameter(full((2, 3), 1.0))
+        module.constant_(weight.detach(), 0.25)
+        np.testing.assert_array_equal(np.asarray(weight.detach()), 0.25)
+
+
 def test_a_data_read_the_parameter_replaced_since_is_not_written():
     for lib, module, full in ((torch, torch.nn.init, torch.full),
                               (jnn, init, lambda shape, v: jnp.full(shape, v))):
