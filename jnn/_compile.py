@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dis
 import functools
+import io
 import operator
 import random
 import sys
@@ -1168,7 +1169,8 @@ class CompiledFunction:
 
         marks = self._array_marks
         new_marks: dict[str, Any] = {}
-        impure: list[str] = []  # Python randomness and iterators it reads (_draws_anew)
+        impure: list[str] = []  # Python randomness it reads (_draws_anew)
+        iterators: list[str] = []  # iterators it reads: drawn from where it calls next()
 
         def lift(label: str, value: Any, place: tuple | None) -> bool:
             # An array it reads (`PRIOR`, `cfg.class_weights`, a batch in a global) is a
@@ -1206,8 +1208,9 @@ class CompiledFunction:
 
         def found(label: str, value: Any, where: tuple | None, depth: int,
                   place: tuple | None) -> None:
-            if _draws_anew(value):
-                impure.append(label)
+            kind = _draws_anew(value)
+            if kind is not None:
+                (impure if kind == "random" else iterators).append(label)
                 return
             if lift(label, value, place):
                 return
@@ -1265,8 +1268,18 @@ class CompiledFunction:
             for name in loaded:
                 found(name, g.get(name, _ARRAY), None if top else (g, name), depth,
                       None if top and own_inputs else (g, name))
-            if "random" in code.co_names and any(g.get(n) is np for n in loaded):
-                impure.append(f"{prefix}np.random")  # `np.random.rand()`
+            if "random" in code.co_names:
+                cells = dict(zip(code.co_freevars, f.__closure__ or ()))
+
+                def value_of(name: str) -> Any:
+                    cell = cells.get(name)
+                    try:
+                        return cell.cell_contents if cell is not None else g.get(name)
+                    except ValueError:
+                        return None
+
+                if _numpy_random_used(code, value_of):
+                    impure.append(f"{prefix}np.random")  # `np.random.rand()`
 
         # (an eager closure's own variables and globals are its program's arguments)
         own_inputs = self._lifts == "nested"
@@ -1343,8 +1356,11 @@ class CompiledFunction:
                 items = [(a, where[a]) for a in attributes.intersection(where)]
                 names = [f"{label}.{a}" for a, _ in items]
             for (k, v), name in zip(items, names):
-                if _draws_anew(v):  # `self.rng.random()`, `next(self.batches)`
-                    impure.append(name)
+                # `self.rng.random()`, `next(self.batches)`, `hp["rng"]`: only what the code
+                # names (not every item of a container it reads one item of)
+                kind = _draws_anew(v) if where is not holder or k in attributes else None
+                if kind is not None:
+                    (impure if kind == "random" else iterators).append(name)
                     continue
                 if own and lift(name, v, (where, k)):
                     continue
@@ -1362,6 +1378,8 @@ class CompiledFunction:
         for label, holder, own in holders:
             walk(label, holder, 0, own)
         self._attr_watch = tuple(watch)
+        if "next" in attributes or "__next__" in attributes:
+            impure += iterators
         self._impure = tuple(dict.fromkeys(impure))
         self._array_marks = new_marks
         self._lifted = tuple(lifted)
@@ -2677,16 +2695,34 @@ _RANDOM_STATES = (random.Random, np.random.Generator, np.random.RandomState,
                   np.random.BitGenerator)
 
 
-def _draws_anew(value: Any) -> bool:
+def _draws_anew(value: Any) -> str | None:
     """Whether reading ``value`` gives something new at every call, which a trace would
-    read once: Python's or numpy's random numbers (the module, a generator, one of its
-    methods), or an iterator (``next(batches)``)."""
+    read once: ``"random"`` for Python's or numpy's random numbers (the module, a
+    generator, one of its methods), ``"iterator"`` for an iterator (``next(batches)``;
+    not a file, which a step writes logs to), else None."""
     if isinstance(value, types.ModuleType):
-        return value.__name__ in _RANDOM_MODULES
+        return "random" if value.__name__ in _RANDOM_MODULES else None
     if isinstance(value, (types.BuiltinMethodType, types.MethodType)):
         value = value.__self__
-    return isinstance(value, _RANDOM_STATES) or (
-        isinstance(value, Iterator) and not isinstance(value, (jax.Array, np.ndarray)))
+    if isinstance(value, _RANDOM_STATES):
+        return "random"
+    if isinstance(value, Iterator) and not isinstance(value, (jax.Array, np.ndarray,
+                                                                io.IOBase)):
+        return "iterator"
+    return None
+
+
+def _numpy_random_used(code: types.CodeType, values: Callable[[str], Any]) -> bool:
+    """Whether ``code`` reads ``np.random`` (a name holding numpy, then its attribute
+    ``random``), not ``jax.random`` or a ``cfg.random`` flag beside some use of numpy."""
+    previous = None
+    for ins in dis.get_instructions(code):
+        if (previous is not None and ins.opname in ("LOAD_ATTR", "LOAD_METHOD")
+                and ins.argval == "random" and values(previous) is np):
+            return True
+        previous = ins.argval if ins.opname in (
+            "LOAD_GLOBAL", "LOAD_DEREF", "LOAD_NAME", "LOAD_FAST") else None
+    return False
 
 
 def _held_objects(holders: list[Any], attributes: set[str]) -> list[Any]:
