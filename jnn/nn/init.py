@@ -53,7 +53,7 @@ import numpy as np
 from jax.scipy.special import log_ndtr, ndtri
 
 from jnn import random as _random
-from jnn.nn.parameter import Parameter, check_fill_value, data_owner
+from jnn.nn.parameter import Parameter, check_fill_value, data_owners
 
 __all__ = [
     "calculate_gain", "uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_",
@@ -122,9 +122,9 @@ def _write(tensor: Tensor, values: jax.Array | np.ndarray) -> Tensor:
     if isinstance(tensor, Parameter):
         tensor.data = values
         return tensor
-    owner = data_owner(tensor) if isinstance(tensor, jax.Array) else None
-    if owner is not None:  # torch's ``init.f(p.data)``: the same storage as ``p``
-        owner.data = values  # (the setter's checks, and a compiled store's flush)
+    if isinstance(tensor, jax.Array):
+        for owner in data_owners(tensor):  # torch's ``init.f(p.data)``: ``p``'s storage
+            owner.data = values  # (the setter's checks, and a compiled store's flush)
     return values
 
 

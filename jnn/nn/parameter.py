@@ -25,7 +25,7 @@ from jnn._state import check_write
 from jnn._tensor_functions._common import broadcast_shape
 from jnn.nn.functional._utils import type_name
 
-__all__ = ["Parameter", "Buffer", "as_array", "check_int_range", "data_owner"]
+__all__ = ["Parameter", "Buffer", "as_array", "check_int_range", "data_owners"]
 
 
 def as_array(value: Any) -> jax.Array:
@@ -144,7 +144,7 @@ def _strong(x: jax.Array) -> jax.Array:
 # shares its storage.  A jax.Array cannot be written, so the public ``.data`` getter (not
 # the internal ``_data`` of the hot paths) notes which Parameter handed out the array it
 # returns, and ``jnn.nn.init`` writes into that Parameter when given an array that is
-# still its current data (``data_owner``).  The note is ``id(array) -> weakref to the
+# still its current data (``data_owners``).  The note is ``id(array) -> weakref to the
 # Parameter``, so it holds nothing alive; no reference to the array is needed, as an
 # array that is its owner's current data is alive and its id its own.  It keeps the last
 # 256 to 512 reads: two generations, the older dropped whole when the newer fills (O(1),
@@ -169,7 +169,15 @@ def _remember_data_read(p: Parameter, value: Any) -> None:
     newer = reads.newer
     key = id(value)
     owner = newer.get(key)
-    if owner is not None and owner() is p:
+    if owner is not None:
+        if type(owner) is weakref.ReferenceType:
+            if owner() is p:
+                return
+            # two Parameters holding one array (``d.weight.data = e.weight.data``): torch's
+            # share the storage, so an init through either read fills both
+            newer[key] = (owner, weakref.ref(p))
+        elif not any(r() is p for r in owner):
+            newer[key] = (*owner[-7:], weakref.ref(p))
         return
     if len(newer) >= _DATA_READS_KEPT:
         # (a thread still writing into the retired dict puts its entry in ``older``)
@@ -178,19 +186,19 @@ def _remember_data_read(p: Parameter, value: Any) -> None:
     newer[key] = weakref.ref(p)
 
 
-def data_owner(value: Any) -> Parameter | None:
-    """The Parameter whose ``.data`` returned ``value`` and still holds it, else None.
+def data_owners(value: Any) -> list[Parameter]:
+    """The Parameters whose ``.data`` returned ``value`` and still hold it.
 
     ``value`` must be this very array (not a copy or a slice), among the last 256 arrays
-    ``.data`` returned, from a Parameter that is alive and whose data has not been
-    replaced since.
+    ``.data`` returned, from Parameters that are alive and whose data has not been
+    replaced since (several where they hold one array, as torch's share one storage).
     """
     key = id(value)
     owner = _data_reads.newer.get(key) or _data_reads.older.get(key)
-    p = owner() if owner is not None else None
-    if p is None or p._data is not value:
-        return None
-    return p
+    if owner is None:
+        return []
+    refs = (owner,) if type(owner) is weakref.ReferenceType else owner
+    return [p for p in map(lambda r: r(), refs) if p is not None and p._data is value]
 
 
 class Parameter:

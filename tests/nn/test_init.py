@@ -349,6 +349,19 @@ def test_init_on_a_parameters_detach_fills_it_as_torch():
         np.testing.assert_array_equal(np.asarray(weight.detach()), 0.25)
 
 
+def test_init_through_a_read_of_an_array_two_parameters_hold_fills_both():
+    # ``d.weight.data = e.weight.data``: one storage in torch, one array in jnn; the init
+    # went to whichever Parameter's .data was read last
+    for lib, module in ((torch, torch.nn.init), (jnn, init)):
+        e, d = lib.nn.Linear(3, 3), lib.nn.Linear(3, 3)
+        d.weight.data = e.weight.data
+        target = e.weight.data
+        d.weight.data  # noqa: B018 - a read of the other one, after (a logging line)
+        module.ones_(target)
+        for layer in (e, d):
+            np.testing.assert_array_equal(np.asarray(layer.weight.detach()), 1.0)
+
+
 def test_a_data_read_the_parameter_replaced_since_is_not_written():
     for lib, module, full in ((torch, torch.nn.init, torch.full),
                               (jnn, init, lambda shape, v: jnp.full(shape, v))):
