@@ -57,6 +57,12 @@ def _is_state_object(x: Any) -> bool:
     return isinstance(x, (Module, Optimizer, Generator))
 
 
+def _is_leaf(x: Any) -> bool:
+    """A leaf of a call's arguments: jnn state, or an iterator (a generator an eager
+    closure holds: JAX deprecates flattening one)."""
+    return isinstance(x, (Module, Optimizer, Generator, Iterator))
+
+
 # -- discovery ---------------------------------------------------------------------------
 
 
@@ -1538,8 +1544,7 @@ class CompiledFunction:
                 treedef = jax.tree_util.tree_structure((args, {}))
                 self._array_treedefs[len(args)] = treedef
         else:
-            leaves, treedef = jax.tree_util.tree_flatten((args, kwargs),
-                                                         is_leaf=_is_state_object)
+            leaves, treedef = jax.tree_util.tree_flatten((args, kwargs), is_leaf=_is_leaf)
         is_array = tuple(isinstance(x, (jax.Array, np.ndarray)) for x in leaves)
         objects = tuple(id(x) for x in leaves if _is_state_object(x))
         fast = self._fast_key(objects)
