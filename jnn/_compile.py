@@ -1546,6 +1546,13 @@ class CompiledFunction:
         else:
             leaves, treedef = jax.tree_util.tree_flatten((args, kwargs), is_leaf=_is_leaf)
         is_array = tuple(isinstance(x, (jax.Array, np.ndarray)) for x in leaves)
+        if not all(is_array) and self._lifts != "nested":  # (a closure's: its cells)
+            # a generator passed as an argument (`step(x, rng)`) is static: drawn once
+            drawn = [f"argument {i} ({type(x).__name__})" for i, x in enumerate(leaves)
+                     if not is_array[i] and _draws_anew(x) == "random"]
+            if drawn:
+                self._impure = tuple(dict.fromkeys((*self._impure, *drawn)))
+                self._reads_impure()
         objects = tuple(id(x) for x in leaves if _is_state_object(x))
         fast = self._fast_key(objects)
         if (fast != self._fast and (self._fast is None or fast[2:] != self._fast[2:]

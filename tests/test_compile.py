@@ -639,3 +639,16 @@ def test_python_randomness_read_by_a_compiled_step_is_reported_once():
     with warnings.catch_warnings():
         warnings.simplefilter("error", jnn.TraceTimeValueWarning)
         step(x)
+
+
+def test_a_python_random_generator_passed_as_an_argument_is_reported():
+    """``step(x, rng)`` with a numpy Generator: a static argument, drawn once at the trace
+    (every call saw the first draw, silently)."""
+    model = nn.Linear(2, 1)
+
+    @jnn.compile
+    def step(x, rng):
+        return model(x).sum() * float(rng.random())
+
+    with pytest.warns(jnn.TraceTimeValueWarning, match="argument 1"):
+        step(jnp.ones((1, 2)), np.random.default_rng(0))
