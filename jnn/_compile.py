@@ -1085,6 +1085,7 @@ class CompiledFunction:
         self._store: _Store | None = None
         self._read_only = False  # the last call's program wrote no lazy cell
         self._specs: tuple = ()
+        self._module_roots: tuple = ()  # the roots that are Modules (their specs: _specs)
         self._spec_version = -1
         self._groups: list[tuple[Optimizer, dict]] = []
         self._array_treedefs: dict[int, Any] = {}
@@ -1114,6 +1115,7 @@ class CompiledFunction:
         self._bound: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         code_fn = getattr(fn, "__func__", fn)  # a bound method: its function's names
         self._code_fn = code_fn
+        self._cells: tuple = getattr(code_fn, "__closure__", None) or ()
         code = getattr(code_fn, "__code__", None)
         self._global_names = tuple(sorted(_code_names(code))) if code is not None else ()
         # attribute names its code reads (with the globals: co_names holds both)
@@ -1145,16 +1147,15 @@ class CompiledFunction:
         # identities are part of the fast check, so new objects are discovered afresh.
         # (arrays are watched by _python_values, and once changed are program inputs,
         # ``_lifted``: a new batch in a variable is no new object to discover)
-        out = []
-        for c in getattr(self._code_fn, "__closure__", None) or ():
-            try:
-                out.append(_object_id(c.cell_contents))
-            except ValueError:
-                out.append(0)
+        cells = self._cells
+        try:
+            out = tuple(map(_object_id, map(_CELL_CONTENTS, cells)))
+        except ValueError:  # an empty cell (a variable assigned later in the outer scope)
+            out = tuple(_object_id(c.cell_contents) if _cell_filled(c) else 0 for c in cells)
         names = self._loaded_names  # (not attribute names: `opt.step` vs `for step in ...`)
         if names:
-            out.extend(map(_object_id, map(self._code_fn.__globals__.get, names)))
-        return tuple(out)
+            out += tuple(map(_object_id, map(self._code_fn.__globals__.get, names)))
+        return out
 
     def _python_values(self) -> tuple:
         """The plain Python values (numbers, strings, tuples of them) ``fn`` reads from its
@@ -1487,7 +1488,8 @@ class CompiledFunction:
         if self._impure:
             self._reads_impure()
         self._lifted_avals = None
-        self._specs = tuple(_pytree.spec_of(m) for m in self._roots if isinstance(m, Module))
+        self._module_roots = tuple(m for m in self._roots if isinstance(m, Module))
+        self._specs = tuple(map(_pytree.spec_of, self._module_roots))
         self._spec_version = _state.versions.spec
         self._groups = [(opt, g) for opt in self._roots if isinstance(opt, Optimizer)
                         for g in opt.param_groups]
@@ -1563,8 +1565,7 @@ class CompiledFunction:
             self._set_fast(objects)
         elif _state.versions.spec != self._spec_version:  # train()/eval(): same cells
             seen = _state.log_position()
-            self._specs = tuple(_pytree.spec_of(m) for m in self._roots
-                                if isinstance(m, Module))
+            self._specs = tuple(map(_pytree.spec_of, self._module_roots))
             self._spec_version = _state.versions.spec
             self._seen = seen  # (spec changes alone since: all re-read now)
         layout = self._layout
@@ -1857,14 +1858,8 @@ class CompiledFunction:
             # program while this function's specs are the very objects it was keyed on
             # (specs are cached per set of training flags: a train/eval round trip).
             seen = _state.log_position()
-            specs = self._specs
-            i = 0
-            for m in self._roots:
-                if isinstance(m, Module):
-                    if i == len(specs) or _pytree.spec_of(m) is not specs[i]:
-                        return None
-                    i += 1
-            if i != len(specs):
+            if not all(map(operator.is_, map(_pytree.spec_of, self._module_roots),
+                           self._specs)):
                 return None
             self._spec_version = versions.spec
             self._seen = seen  # (spec changes alone since: all re-read now)
@@ -1939,8 +1934,10 @@ class CompiledFunction:
         last time): the same checks as ``_call_again``, then the same composed program on
         the newest store of that training layout; else ``_MISS``."""
         source_layout = memo[8]
-        source = next((s for s in _state.versions.pending if s.layout is source_layout), None)
-        if source is None:
+        for source in _state.versions.pending:
+            if source.layout is source_layout:
+                break
+        else:
             return _MISS
         memo = self._unchanged(memo, args)
         if memo is None:
@@ -2612,6 +2609,17 @@ def _aval_key(x: Any) -> tuple:
     if getattr(x, "weak_type", False):
         return (x.shape, x.dtype, "weakly typed")
     return (x.shape, x.dtype)
+
+
+_CELL_CONTENTS = operator.attrgetter("cell_contents")
+
+
+def _cell_filled(cell: Any) -> bool:
+    try:
+        cell.cell_contents  # noqa: B018
+    except ValueError:
+        return False
+    return True
 
 
 def _object_id(value: Any) -> int:

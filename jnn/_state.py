@@ -305,22 +305,21 @@ def read_pending(owner: object, kind: str) -> object:
     Returns None when no unmaterialized store carries it: the object's own slot is then
     current.
     """
-    # A value already copied out of the one pending store (a state_dict() per step reads
-    # 200): a dict lookup, without the lock.  Pending stores hold disjoint objects, so a
-    # value the pending store has is the newest (compiled calls replace stores under the
-    # lock; a reader racing one sees the step before or after it, as in torch).
-    pending = versions.pending
-    if len(pending) == 1:
-        try:
-            store = pending[0]
-        except IndexError:  # emptied by another thread meanwhile
-            store = None
-        # (not a store that lent buffers: a value handed out here, unlocked, could be
-        # donated by a call running meanwhile, whose check saw nobody hold it)
-        if store is not None and not store.materialized and not store.lent \
+    # A value already copied out of a pending store (a state_dict() per step reads 200;
+    # a logged weight is handed out with its step): dict lookups, without the lock.
+    # Pending stores hold disjoint objects, so a value one of them has is the newest
+    # (compiled calls replace stores under the lock; a reader racing one sees the step
+    # before or after it, as in torch).  (Not from a store that lent buffers: a value
+    # handed out here, unlocked, could be donated by a call running meanwhile, whose
+    # check saw nobody hold it.)
+    key = id(owner)
+    for store in versions.pending:
+        if not store.materialized and not store.lent \
                 and not store.offered:  # type: ignore[attr-defined]
-            value = store.cache[kind].get(id(owner))  # type: ignore[attr-defined]
-            if value is not None and not value.is_deleted():
+            value = store.cache[kind].get(key)  # type: ignore[attr-defined]
+            if value is not None:
+                if value.is_deleted():
+                    break  # (the script donated it: the locked path copies it again)
                 store.hits = True  # type: ignore[attr-defined]
                 return value
     with LOCK:
@@ -337,6 +336,16 @@ def read_pending(owner: object, kind: str) -> object:
             if value is not None:
                 return value
         return None
+
+
+def read_out(owner: object, kind: str) -> bool:
+    """Whether every cell of ``kind`` of the pending store holding ``owner`` was copied
+    out already (a ``state_dict()`` per step: its step handed them out with it)."""
+    key = id(owner)
+    for store in versions.pending:
+        if not store.materialized and key in store.cache[kind]:  # type: ignore[attr-defined]
+            return kind in store.whole  # type: ignore[attr-defined]
+    return False
 
 
 def read_whole(owner: object, kind: str = "data") -> None:

@@ -597,7 +597,7 @@ def test_many_small_parameters_pack_into_one_buffer_and_match_torch(make: Any) -
             jopt.add_param_group({"params": head(jmodel)})
         tloss = _torch_train_step(tmodel, topt, x, y)
         np.testing.assert_allclose(float(step(jnp.asarray(x), jnp.asarray(y))), tloss,
-                                   rtol=RTOL, atol=ATOL)
+                                   rtol=RTOL, atol=ATOL, err_msg=f"step {i}")
     assert [dtype for dtype, _ in step._store.plan.buffers] == [jnp.float32]
     assert_state_dicts_match(topt.state_dict(), jopt.state_dict())
     for tp, jp in zip(tmodel.parameters(), jmodel.parameters()):

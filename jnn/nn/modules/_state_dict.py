@@ -113,16 +113,29 @@ def state_dict(module: Any, destination: Any, prefix: str, keep_vars: bool) -> A
     if destination is None:
         destination = OrderedDict()
         destination._metadata = OrderedDict()  # type: ignore[attr-defined]
-    pending = _state.versions.pending
-    if pending and not keep_vars and not (len(pending) == 1 and "data" in pending[0].whole):
-        # (a store whose weights all came out already, with its step, needs nothing)
-        first = next(module.parameters(), None)
-        if first is not None:  # every weight is read next: one program, not one per weight
+    plan = None if _needs_protocol(module) else _plan(module)
+    if _state.versions.pending and not keep_vars:
+        first = _first_parameter(plan) if plan is not None else None
+        if first is None:
+            first = next(module.parameters(), None)
+        # every weight is read next: one program, not one per weight (none where they all
+        # came out already, with the step that made them)
+        if first is not None and not _state.read_out(first, "data"):
             _state.read_whole(first)
-    if _needs_protocol(module):
+    if plan is None:
         return _state_dict_protocol(module, destination, prefix, keep_vars)
-    _run_plan(_plan(module), destination, prefix, keep_vars)
+    _run_plan(plan, destination, prefix, keep_vars)
     return destination
+
+
+def _first_parameter(plan: tuple[_Segment, ...]) -> Any:
+    """The first Parameter a plan reads (None where its first segment has none)."""
+    for _, container, name, is_param in plan[0][1]:
+        if is_param:
+            value = container.get(name)
+            if value is not None:
+                return value
+    return None
 
 
 def _state_dict_protocol(module: Any, destination: Any, prefix: str, keep_vars: bool) -> Any:

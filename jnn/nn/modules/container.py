@@ -52,7 +52,10 @@ class Sequential(Module):
     def __getitem__(self, idx: Any) -> Any:
         if isinstance(idx, slice):
             return type(self)(OrderedDict(list(self._modules.items())[idx]))
-        return next(islice(self._modules.values(), _index(idx, len(self)), None))
+        modules = self._modules
+        if type(idx) is not int or not 0 <= idx < len(modules):  # (a logged model[0] per step)
+            idx = _index(idx, len(modules))
+        return next(islice(modules.values(), idx, None))
 
     def __setitem__(self, idx: int, module: Module) -> None:
         key = list(self._modules)[_index(idx, len(self))]
