@@ -605,6 +605,34 @@ def test_many_small_parameters_pack_into_one_buffer_and_match_torch(make: Any) -
                                    atol=ATOL)
 
 
+def test_a_first_step_packs_state_on_the_host_without_compiling_a_packing_program(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Compiling the program that packs a new plan's arrays cost the probe's first step
+    0.5 s (600 arrays); the first packs are made with numpy (the same bits) and the loop
+    matches torch.  Past the host's byte budget (or for values numpy cannot stand for:
+    weakly typed, sharded, on another device) the program packs them, as before."""
+    from jnn import _compile
+
+    x, y = np.ones((2, 5), np.float32), np.zeros((2, 5), np.float32)
+    for budget in (_compile._HOST_PACK_BYTES, 0):
+        monkeypatch.setattr(_compile, "_HOST_PACK_BYTES", budget)
+        torch.manual_seed(1)
+        tmodel = torch.nn.Sequential(*[torch.nn.Linear(5, 5) for _ in range(7 + bool(budget))])
+        jmodel = nn.Sequential(*[nn.Linear(5, 5) for _ in range(7 + bool(budget))])
+        jmodel.load_state_dict({k: jnp.asarray(v.numpy())
+                                for k, v in tmodel.state_dict().items()})
+        topt = torch.optim.Adam(tmodel.parameters(), lr=1e-2)
+        step = _compiled_train_step(jmodel, jnn.optim.Adam(jmodel.parameters(), lr=1e-2))
+        for i in range(3):
+            np.testing.assert_allclose(float(step(jnp.asarray(x), jnp.asarray(y))),
+                                       _torch_train_step(tmodel, topt, x, y), rtol=RTOL,
+                                       atol=ATOL, err_msg=f"step {i}, budget {budget}")
+        assert step._store.plan.pack_jit._cache_size() == (budget == 0)
+        for tp, jp in zip(tmodel.parameters(), jmodel.parameters()):
+            np.testing.assert_allclose(np.asarray(jp.data), tp.detach().numpy(), rtol=RTOL,
+                                       atol=ATOL)
+
+
 def test_state_an_optax_transformation_updates_leaf_by_leaf_packs_in_small_buffers() -> None:
     """Per-leaf updates would make XLA compile every slice of one wide buffer separately
     (seconds for a thousand): such state packs at most _PACK_MEMBERS arrays per buffer."""
