@@ -2394,6 +2394,10 @@ class CompiledFunction:
                 places = [place for place, _ in self._lifted]
                 held = [_raw_at(*place) for place in places]
                 put = []
+                guessed = self._guessed
+                if guessed is not None:  # a guessed first step's placeholder gradients
+                    st.guessed_grads = {id(p): unpacked[i] for p in layout.grads
+                                        if (i := layout.index_of(p, "grad")) in guessed}
                 try:
                     for place, value in zip(places, it):
                         _set_at(*place, value)
@@ -2402,6 +2406,7 @@ class CompiledFunction:
                 except jax.errors.ConcretizationTypeError as error:
                     raise _concretization_error(error) from error
                 finally:
+                    guess_map, st.guessed_grads = st.guessed_grads, _state.NO_GUESS
                     written = [label for (place, label), value in zip(self._lifted, put)
                                if _raw_at(*place) is not value]
                     for place, value in zip(places, held):
@@ -2461,17 +2466,19 @@ class CompiledFunction:
                 _restore_variables(variables)  # no tracer is left in the user's variables
                 raise
             guessed = self._guessed
-            if guessed is not None and (
-                    after.key != layout.key or not after.same_owners(layout)
-                    or any(written[i] is unpacked[i] for i in guessed)):
-                # a guessed first step: some cell is not what it creates.  Which guessed
-                # gradients did it not produce (unused parameters)?
+            if guessed is not None:
+                # a guessed first step: is every cell what it creates?  A guessed gradient
+                # left as it was, or only zeroed (``zero_grad(set_to_none=False)`` leaves
+                # torch's None a None), was not produced: an unused parameter's.
                 idle = set()
                 for p in layout.grads:
                     i, j = layout.index_of(p, "grad"), after.index_of(p, "grad")
-                    if i in guessed and (j is None or written[j] is unpacked[i]):
+                    if i in guessed and (j is None or written[j] is unpacked[i]
+                                         or written[j] is guess_map.get(id(p))):
                         idle.add(id(p))
-                raise _WrongGuess(frozenset(idle))
+                if idle or after.key != layout.key or not after.same_owners(layout) or any(
+                        written[i] is unpacked[i] for i in guessed):
+                    raise _WrongGuess(frozenset(idle))
             entry.out_recipe = entry.out_layout = entry.in_layout = None
             if not after.same_owners(layout):  # new parameters: for these objects only
                 entry.out_layout, entry.in_layout = after, layout

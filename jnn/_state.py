@@ -70,6 +70,9 @@ def shadow_of(owner: object, kind: Any, value: Any, slot: Callable[[], Any]) -> 
 versions = _Versions()
 
 
+NO_GUESS: dict = {}  # (never written to)
+
+
 class _State(threading.local):
     # >0 while inside ``Module.__call__``: parameters then read as raw ``jax.Array``.
     forward_depth: int = 0
@@ -85,6 +88,11 @@ class _State(threading.local):
     eager_grad: bool = False
     # >0 while jnn.compile traces a function (state written then is threaded, not leaked).
     compile_depth: int = 0
+    # While jnn.compile traces a guessed first step: Parameter id -> the placeholder its
+    # ``.grad`` holds, standing for torch's None, or the zeros ``zero_grad(set_to_none=
+    # False)`` wrote over it (torch's would have left a None): a gradient cell still
+    # holding that was not produced by the step (see _compile._try_guess).
+    guessed_grads: dict = NO_GUESS
     # While jnn.compile(fn, checks=True) traces: value checks that need the numbers
     # (class targets in range, BCE probabilities) become checkify checks instead of
     # being skipped (see jnn.nn.functional._loss_common.value_checks_traced).

@@ -28,6 +28,7 @@ import jnn
 import jnn.nn as nn
 import jnn.nn.functional as F
 from jnn import _state
+from tests.optim._harness import assert_state_dicts_match
 
 tF = torch.nn.functional
 RNG = np.random.default_rng(0)
@@ -780,6 +781,63 @@ def test_frozen_layer_keeps_no_stale_grad():
     for _ in range(2):
         step(jnp.asarray(X), jnp.asarray(Y))
     assert jmodel[0].weight.grad is None  # zero_grad() in the step cleared it, as in torch
+
+
+@pytest.mark.parametrize("how", ["compiled closure", "compiled backward-step-zero",
+                                 "eager closure"])
+def test_zero_grad_set_to_none_false_leaves_an_unused_parameter_untouched(how):
+    """torch's ``zero_grad(set_to_none=False)`` leaves a None ``.grad`` None, so the
+    optimizer skips a parameter no loss has reached (a head not used yet): no weight decay,
+    no Adam step counted.  jnn's first compiled step guesses a zero ``.grad`` for every
+    parameter; zeroing that guess made it look produced, and the unused head was stepped
+    (also in eager loops, whose closure compiles after a few steps)."""
+    torch.manual_seed(0)
+    tused, tunused = torch.nn.Linear(4, 2), torch.nn.Linear(4, 2)
+    jused, junused = nn.Linear(4, 2), nn.Linear(4, 2)
+    for t, j in [(tused, jused), (tunused, junused)]:
+        j.load_state_dict({k: jnp.asarray(v.numpy()) for k, v in t.state_dict().items()})
+    make = ((lambda lib, ps: lib.optim.Adam(ps, lr=0.1, weight_decay=0.1))
+            if how == "compiled closure" else
+            (lambda lib, ps: lib.optim.SGD(ps, lr=0.5, momentum=0.9, weight_decay=0.1)))
+    topt = make(torch, [*tused.parameters(), *tunused.parameters()])
+    jopt = make(jnn, [*jused.parameters(), *junused.parameters()])
+    xt, xj = torch.from_numpy(X), jnp.asarray(X)
+
+    def jclosure():
+        jopt.zero_grad(set_to_none=False)
+        return jnp.square(jused(xj)).mean()
+
+    @jnn.compile
+    def compiled_closure():
+        return jopt.step(jclosure)
+
+    @jnn.compile
+    def compiled_order():
+        loss = jnn.autograd.backward(lambda: jnp.square(jused(xj)).mean())
+        jopt.step()
+        jopt.zero_grad(set_to_none=False)
+        return loss
+
+    run = {"compiled closure": compiled_closure, "compiled backward-step-zero": compiled_order,
+           "eager closure": lambda: jopt.step(jclosure)}[how]
+    for _ in range(4):
+        if how == "compiled backward-step-zero":
+            tused(xt).square().mean().backward()
+            topt.step()
+            topt.zero_grad(set_to_none=False)
+        else:
+            def tclosure():
+                topt.zero_grad(set_to_none=False)
+                loss = tused(xt).square().mean()
+                loss.backward()
+                return loss
+            topt.step(tclosure)
+        run()
+    assert all(p.grad is None for p in junused.parameters())
+    assert all(p not in jopt.state for p in junused.parameters())
+    assert_same_weights(tunused, junused)
+    assert_same_weights(tused, jused)
+    assert_state_dicts_match(topt.state_dict(), jopt.state_dict())
 
 
 # -- copies and checkpoints ----------------------------------------------------------------

@@ -25,7 +25,7 @@ from jnn._state import check_write
 from jnn._tensor_functions._common import broadcast_shape
 from jnn.nn.functional._utils import type_name
 
-__all__ = ["Parameter", "Buffer", "as_array", "check_int_range", "data_owners"]
+__all__ = ["Parameter", "Buffer", "as_array", "check_int_range", "data_owners", "reset_grad"]
 
 
 def as_array(value: Any) -> jax.Array:
@@ -199,6 +199,25 @@ def data_owners(value: Any) -> list[Parameter]:
         return []
     refs = (owner,) if type(owner) is weakref.ReferenceType else owner
     return [p for p in map(lambda r: r(), refs) if p is not None and p._data is value]
+
+
+def reset_grad(p: Parameter, set_to_none: bool) -> None:
+    """``zero_grad``'s work on one Parameter: its ``.grad`` to None, or to zeros.
+
+    Zeros written over the placeholder gradient of a traced guessed first step (see
+    ``_state.guessed_grads``) are noted: no gradient was produced there, and torch would
+    have left a None.
+    """
+    grad = p.grad
+    if grad is None:
+        return
+    if set_to_none:
+        p.grad = None
+        return
+    p.grad = zeros = jnp.zeros_like(grad)
+    guessed = _state.state.guessed_grads
+    if guessed and guessed.get(id(p)) is grad:
+        guessed[id(p)] = zeros
 
 
 class Parameter:

@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jnn import _state
-from jnn.nn.parameter import Parameter
+from jnn.nn.parameter import Parameter, reset_grad
 
 __all__ = ["Optimizer", "required"]
 
@@ -222,8 +222,7 @@ class Optimizer:
         """Reset the gradients of all optimized Parameters (to None, or to zeros)."""
         for group in self.param_groups:
             for p in group["params"]:
-                if p.grad is not None:
-                    p.grad = None if set_to_none else jnp.zeros_like(p.grad)
+                reset_grad(p, set_to_none)
 
     # -- stepping -------------------------------------------------------------------
     def step(self, closure: Callable[[], Any] | None = None, *args: Any, **kwargs: Any

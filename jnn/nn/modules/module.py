@@ -29,7 +29,7 @@ from jax._src import core as _core
 from jnn import _state
 from jnn.nn.modules import _casting, _hooks, _pytree
 from jnn.nn.modules import _state_dict as _sd
-from jnn.nn.parameter import Buffer, Parameter, as_array
+from jnn.nn.parameter import Buffer, Parameter, as_array, reset_grad
 
 __all__ = ["Module"]
 
@@ -524,8 +524,7 @@ class Module:
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Reset ``.grad`` of every parameter (to None, or to zeros)."""
         for p in self.parameters():
-            if p.grad is not None:
-                p.grad = None if set_to_none else jnp.zeros_like(p.grad)
+            reset_grad(p, set_to_none)
 
     def apply(self, fn: Callable[[Module], None]) -> Module:
         """Call ``fn`` on every submodule (children first) and then ``self``."""
