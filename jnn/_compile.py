@@ -615,6 +615,7 @@ class _Plan:
         small, committed = 0, False
         for v in values:
             if (not isinstance(v, jax.Array) or isinstance(v, jax.core.Tracer)
+                    or not isinstance(v.dtype, np.dtype)  # (an extended dtype: a key array)
                     or v.weak_type or v.is_deleted() or v.sharding != sharding):
                 return None
             committed = committed or v.committed
