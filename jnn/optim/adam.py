@@ -17,13 +17,19 @@ import jax.numpy as jnp
 import numpy as np
 
 from jnn.optim.optimizer import (
+    _AMBIGUOUS,
+    _COMPLEX_ALPHA,
+    _COMPLEX_CAST,
     Optimizer,
     _alpha_probe,
     _betas_probe,
+    _complex_error,
+    _real_part,
     _tensor_probe,
     check_fused,
     check_tensor_betas,
     check_tensor_lr,
+    compared,
     multi_tensor,
 )
 from jnn.optim.sgd import (
@@ -385,6 +391,22 @@ class Adam(Optimizer):
     _option_probes = {"lr": lambda v: v / 1.0, "weight_decay": _alpha_probe,
                       "betas": _betas_probe, "eps": _tensor_probe("add_")}
 
+    # torch's step with a tensor of several elements: its step size (lr, or beta1 through
+    # the bias correction) reaches addcdiv_'s value, beta2 addcmul_'s; `weight_decay != 0`
+    _array_option_errors = {
+        "lr": lambda: TypeError("addcdiv_(): argument 'value' must be Number, not Tensor"),
+        "betas[0]": lambda: TypeError("addcdiv_(): argument 'value' must be Number, not Tensor"),
+        "betas[1]": lambda: TypeError("addcmul_(): argument 'value' must be Number, not Tensor"),
+        "weight_decay": lambda: RuntimeError(_AMBIGUOUS),
+    }
+
+    # torch's step with a complex option: lr enters the float step size (its imaginary
+    # part cannot), weight_decay grad.add's alpha, eps the float denominator
+    _complex_probes = {"lr": lambda v: _real_part(v, "value cannot be converted to type float "
+                                                     "without overflow"),
+                       "weight_decay": lambda v: _complex_error(_COMPLEX_ALPHA),
+                       "eps": lambda v: _complex_error(_COMPLEX_CAST)}
+
     _torch_step_owner = "Adam"  # (AdamW inherits torch's Adam.step too)
 
     _structural_options = ("weight_decay",)
@@ -407,6 +429,12 @@ class Adam(Optimizer):
                     # state without one (SGD's momentum_buffer) raises at load
                     raise KeyError("step")
 
+    def _check_state_entry(self, entry: Any) -> None:
+        # torch's Adam.__setstate__ at load: ``len(state) != 0`` and ``state["step"]``
+        if len(entry) != 0:
+            entry["step"]  # noqa: B018
+        super()._check_state_entry(entry)
+
     def __init__(self, params: Any, lr: float = 1e-3,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0, amsgrad: bool = False, *,
@@ -418,9 +446,9 @@ class Adam(Optimizer):
             raise ValueError(f"Invalid learning rate: {lr}")
         if not 0.0 <= eps:
             raise ValueError(f"Invalid epsilon value: {eps}")
-        if not 0.0 <= betas[0] < 1.0:
+        if not 0.0 <= compared(betas[0]) < 1.0:
             raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
-        if not 0.0 <= betas[1] < 1.0:
+        if not 0.0 <= compared(betas[1]) < 1.0:
             raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
         if not 0.0 <= weight_decay:
             raise ValueError(f"Invalid weight_decay value: {weight_decay}")
@@ -454,6 +482,10 @@ class Adam(Optimizer):
 
     def _prepare_hyper(self, hyper: dict) -> dict:
         beta1, beta2 = hyper["betas"]
+        if _is_python_number(beta1) and beta1 == 1 and _is_python_number(hyper["lr"]):
+            # torch's bias correction 1 - beta1 ** step is 0.0 and its Python step size
+            # lr / 0.0 raises (jnn's would be inf, the parameters non-finite)
+            raise ZeroDivisionError("float division by zero")
         if _is_python_number(beta1) and _is_python_number(beta2):
             hyper["beta_terms"] = (1.0 - beta1, 1.0 - beta2, _log_abs(beta1), _log_abs(beta2))
         return hyper

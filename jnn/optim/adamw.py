@@ -7,11 +7,14 @@ AdamW is Adam with decoupled weight decay, exactly as in torch 2.13 (where ``Ada
 
 from __future__ import annotations
 
+import numbers
 from typing import TYPE_CHECKING, Any
 
 import jax
+import numpy as np
 
 from jnn.optim.adam import Adam, AdamState, _adam_family_transform, adam_init, adam_update
+from jnn.optim.optimizer import _COMPLEX_CAST, _broadcast_error, _complex_error
 from jnn.optim.sgd import Scalar, ScalarOrSchedule
 
 if TYPE_CHECKING:  # optax is imported lazily: it adds ~0.4 s to `import jnn`
@@ -132,6 +135,11 @@ class AdamW(Adam):
     _option_probes = {**Adam._option_probes, "lr": lambda v: v * 0.01,
                       "weight_decay": lambda v: 0.1 * v}
 
+    # torch's AdamW decays first, param.mul_(1 - lr * weight_decay): a complex factor
+    _complex_probes = {**Adam._complex_probes,
+                       "lr": lambda v: _complex_error(_COMPLEX_CAST),
+                       "weight_decay": lambda v: _complex_error(_COMPLEX_CAST)}
+
     def __init__(self, params: Any, lr: float = 1e-3,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 1e-2, amsgrad: bool = False, *,
@@ -142,6 +150,22 @@ class AdamW(Adam):
                          maximize=maximize, capturable=capturable,
                          differentiable=differentiable, fused=fused,
                          decoupled_weight_decay=True)
+
+    def _numeric_option(self, key: str, value: Any, group: dict) -> Any:
+        if key == "lr" and isinstance(value, (np.ndarray, jax.Array)) and value.size > 1:
+            # torch decays first, param.mul_(1 - lr * weight_decay) in place: an lr that
+            # does not broadcast to the first parameter with a gradient fails there
+            first = next((p for p in group["params"] if p.grad is not None), None)
+            decay = group.get("weight_decay", 0)
+            if first is not None and not (isinstance(decay, numbers.Real) and decay == 0):
+                shape, lr_shape = tuple(first.shape), tuple(value.shape)
+                try:
+                    fits = np.broadcast_shapes(shape, lr_shape) == shape
+                except ValueError:
+                    fits = False
+                if not fits:
+                    raise RuntimeError(_broadcast_error(shape, lr_shape))
+        return super()._numeric_option(key, value, group)
 
     def _setstate(self, groups: list[dict], state: dict) -> None:
         super()._setstate(groups, state)

@@ -92,9 +92,48 @@ def unflatten_options(vector: jax.Array, treedef: Any) -> dict[str, Any]:
 
 
 def _betas_probe(value: Any) -> None:
-    """torch's ``beta1, beta2 = group["betas"]`` and ``1 - beta1`` with a non-pair."""
+    """torch's ``beta1, beta2 = group["betas"]``, ``1 - beta1`` and ``exp_avg_sq.mul_(beta2)``
+    with a non-pair, or a pair holding a non-number."""
     beta1, beta2 = value
-    1 - beta1, 1 - beta2  # noqa: B018
+    1 - beta1  # noqa: B018
+    if not isinstance(beta2, (numbers.Number, np.ndarray, jax.Array)):
+        _tensor_probe("mul_")(beta2)
+
+
+# torch's messages for a tensor of several elements used as a number, and for a complex
+# option in the arithmetic of real tensors
+_AMBIGUOUS = "Boolean value of Tensor with more than one value is ambiguous"
+_COMPLEX_ALPHA = "For non-complex input tensors, argument alpha must not be a complex number."
+_COMPLEX_CAST = "result type ComplexFloat can't be cast to the desired output type Float"
+
+
+def compared(value: Any) -> Any:
+    """``value`` for a constructor's range check: torch compares a tensor through its one
+    element, and raises its RuntimeError for several (JAX's is a ValueError)."""
+    if _is_tensor(value) and np.size(value) != 1:
+        raise RuntimeError(_AMBIGUOUS)
+    return value
+
+
+def _complex_error(message: str) -> Any:
+    raise RuntimeError(message)
+
+
+def _real_part(value: Any, message: str) -> Any:
+    """A complex number with no imaginary part as the real number torch converts it to
+    (``float(0.1+0j)`` in its arithmetic); else torch's RuntimeError."""
+    if np.any(np.imag(value) != 0):
+        raise RuntimeError(message)
+    if isinstance(value, np.ndarray):
+        return np.real(value)[()]
+    return jnp.real(value) if isinstance(value, jax.Array) else complex(value).real
+
+
+def _is_complex(value: Any) -> bool:
+    """A complex number or array (``numbers.Real`` excludes them)."""
+    if isinstance(value, (np.ndarray, jax.Array)):
+        return bool(jnp.iscomplexobj(value))
+    return isinstance(value, numbers.Complex) and not isinstance(value, numbers.Real)
 
 
 def _tensor_probe(method: str) -> Callable[[object], None]:
@@ -364,12 +403,9 @@ class Optimizer:
             default = self.defaults.get(key)
             if isinstance(default, numbers.Real) and not isinstance(default, bool):
                 # a numeric option (lr, weight_decay, ...): torch computes with what it holds
-                if isinstance(value, (bool, np.bool_)):
-                    value = int(value)  # True is 1, as in torch's arithmetic
-                elif not isinstance(value, (numbers.Real, jax.Array)):
-                    self._bad_option(key, value)
-            elif isinstance(default, tuple) and not isinstance(value, (tuple, list)):
-                self._bad_option(key, value)  # betas="ab", betas=0.9
+                value = self._numeric_option(key, value, group)
+            elif isinstance(default, (tuple, list)):  # betas: torch computes with each one
+                value = self._pair_option(key, value)
             if isinstance(value, _STATIC_TYPES):
                 static.append((key, value))
             elif isinstance(value, numbers.Real) or isinstance(value, jax.Array):
@@ -377,8 +413,9 @@ class Optimizer:
                 if key in self._structural_options:  # torch branches on `option != 0`
                     nonzero = value != 0 if isinstance(value, numbers.Real) else True
                     static.append((key + "!=0", nonzero))
-            elif isinstance(value, tuple) and all(isinstance(v, numbers.Real) for v in value):
-                hyper[key] = tuple(value)
+            elif isinstance(value, tuple) and all(
+                    isinstance(v, (numbers.Real, jax.Array)) for v in value):
+                hyper[key] = value
             else:
                 static.append((key, value))
         static.extend(self._static(group))
@@ -387,6 +424,53 @@ class Optimizer:
     # Per numeric option, the arithmetic torch's step first does with it: a str or None
     # there raises Python's own TypeError, which is torch's (see _bad_option)
     _option_probes: dict[str, Callable[[Any], Any]] = {}
+
+    # Per numeric option, the error torch's step raises for a tensor of several elements
+    # (one element is a number to torch): jnn's update would broadcast it silently
+    _array_option_errors: dict[str, Callable[[], Exception]] = {}
+
+    # Per numeric option, torch's step with a complex value: the probe raises torch's
+    # error, or returns the real number torch computes with (Adam's ``lr=0.1+0j``)
+    _complex_probes: dict[str, Callable[[Any], Any]] = {}
+
+    def _numeric_option(self, key: str, value: Any, group: dict[str, Any]) -> Any:
+        """A numeric option's value as the update computes with it, or torch's error."""
+        if isinstance(value, (bool, np.bool_)):
+            return int(value)  # True is 1, as in torch's arithmetic
+        if _is_complex(value):
+            probe = self._complex_probes.get(key)
+            if probe is None:
+                self._bad_option(key, value)
+            return probe(value)
+        if isinstance(value, (np.ndarray, jax.Array)) and value.ndim:
+            if value.size != 1:
+                error = self._array_option_errors.get(key)
+                if error is not None:
+                    raise error()
+            else:  # torch reads a 1-element tensor as its number
+                value = value.reshape(())
+                value = value[()] if isinstance(value, np.ndarray) else value
+        if not isinstance(value, (numbers.Real, jax.Array)):
+            self._bad_option(key, value)
+        return value
+
+    def _pair_option(self, key: str, value: Any) -> tuple:
+        """A pair option (``betas``, a tuple or a list) as a tuple of numbers and 0-d
+        arrays, or the error of torch's step: of its arithmetic for a non-number, of its
+        argument parser for a tensor of several elements."""
+        arrays = (np.ndarray, jax.Array)
+        if not isinstance(value, (tuple, list)) or not all(
+                isinstance(v, (numbers.Real, *arrays)) for v in value):
+            self._bad_option(key, value)  # betas="ab", betas=0.9, betas=(0.9, None)
+        out = []
+        for i, element in enumerate(value):
+            if isinstance(element, arrays) and element.size == 1:
+                element = element.reshape(())  # torch reads it as its number
+                element = element[()] if isinstance(element, np.ndarray) else element
+            elif isinstance(element, arrays) and f"{key}[{i}]" in self._array_option_errors:
+                raise self._array_option_errors[f"{key}[{i}]"]()
+            out.append(element)
+        return tuple(out)
 
     def _bad_option(self, key: str, value: Any) -> None:
         """A numeric option holding something else (``group["lr"] = "0.01"``): torch's
@@ -506,6 +590,8 @@ class Optimizer:
             if k not in id_map:
                 continue
             p = id_map[k]
+            if not isinstance(v, dict):
+                self._check_state_entry(v)
             new_state[p] = {name: _cast_state(name, value, p) for name, value in v.items()}
             _check_state_shapes(new_state[p], p)  # before anything is committed
         # torch replaces the groups: each new one is the saved group with this optimizer's
@@ -520,6 +606,11 @@ class Optimizer:
         self.param_groups = saved_groups
         self.__dict__.pop("_options_cache", None)  # keyed by the old groups' ids
         _state.bump_cells(id(self))
+
+    def _check_state_entry(self, entry: Any) -> None:
+        """A parameter's loaded state that is no dict (``{0: 5}``): torch loads it and its
+        step fails reading it (``state.get(...)``); jnn refuses it at load, with that text."""
+        raise AttributeError(f"'{type(entry).__name__}' object has no attribute 'get'")
 
     # Options torch's ``__setstate__`` fills in a loaded group that lacks them (in its order)
     _setstate_defaults: dict[str, Any] = {}
@@ -579,7 +670,8 @@ def _broadcast_error(a: tuple[int, ...], b: tuple[int, ...]) -> str:
 
 
 def _cast_state(name: str, value: Any, p: Parameter) -> Any:
-    """torch's rule: floating state takes the parameter's dtype, except ``step``."""
+    """torch's rule: floating state takes the parameter's dtype, except ``step``, a float32
+    count (0-d: torch reads a 1-element one, ``tensor([3.])``, as its number)."""
     if value is None:
         return None
     if hasattr(value, "detach") and hasattr(value, "numpy"):  # a torch tensor
@@ -588,6 +680,8 @@ def _cast_state(name: str, value: Any, p: Parameter) -> Any:
         value = jnp.asarray(value, jnp.float32)
     arr = jnp.array(value)
     if name == "step":
+        if arr.size == 1:
+            arr = arr.reshape(())
         return arr.astype(jnp.float32)
     if jnp.issubdtype(arr.dtype, jnp.floating):
         arr = arr.astype(p.dtype)

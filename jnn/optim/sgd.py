@@ -21,8 +21,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from jnn.optim.optimizer import (
+    _AMBIGUOUS,
+    _COMPLEX_ALPHA,
     Optimizer,
     _alpha_probe,
+    _complex_error,
     _tensor_probe,
     check_fused,
     check_tensor_lr,
@@ -374,6 +377,18 @@ class SGD(Optimizer):
 
     _option_probes = {"lr": operator.neg, "weight_decay": _alpha_probe,
                       "momentum": _tensor_probe("mul_"), "dampening": lambda v: 1 - v}
+
+    # torch's step with a tensor of several elements: lr is param.add_'s alpha; momentum
+    # and weight_decay are compared with 0 first
+    _array_option_errors = {
+        "lr": lambda: TypeError("add_(): argument 'alpha' must be Number, not Tensor"),
+        "momentum": lambda: RuntimeError(_AMBIGUOUS),
+        "weight_decay": lambda: RuntimeError(_AMBIGUOUS),
+    }
+
+    # torch's step with a complex lr or weight_decay: the alpha of an add on real tensors
+    _complex_probes = {"lr": lambda v: _complex_error(_COMPLEX_ALPHA),
+                       "weight_decay": lambda v: _complex_error(_COMPLEX_ALPHA)}
 
     _torch_step_owner = "SGD"  # the class torch's step() errors name
 
