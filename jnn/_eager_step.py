@@ -192,7 +192,9 @@ class _ClosureProgram(CompiledFunction):
                       for name, obj in holders
                       for a in sorted(self._attribute_names.intersection(vars(obj)))]
         if self.kind == "step":
-            out = owner.step(fn)
+            # (the optimizer's step hooks run around the eager call, not again at its trace)
+            step = type(owner).step
+            out = getattr(step, "__wrapped__", step)(owner, fn)
         else:
             from jnn import autograd
 

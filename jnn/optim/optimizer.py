@@ -24,8 +24,17 @@ import numpy as np
 
 from jnn import _state
 from jnn.nn.parameter import Parameter, reset_grad
+from jnn.optim._hooks import (
+    OptimizerHooks,
+    _global_optimizer_post_hooks,  # noqa: F401 - torch.optim.optimizer's names
+    _global_optimizer_pre_hooks,  # noqa: F401
+    hooked_step,
+    register_optimizer_step_post_hook,
+    register_optimizer_step_pre_hook,
+)
 
-__all__ = ["Optimizer", "required"]
+__all__ = ["Optimizer", "required", "register_optimizer_step_pre_hook",
+           "register_optimizer_step_post_hook"]
 
 
 class _RequiredParameter:
@@ -149,7 +158,7 @@ def _alpha_probe(value: object) -> None:
     raise TypeError(f"add(): argument 'alpha' must be Number, not {type(value).__name__}")
 
 
-class Optimizer:
+class Optimizer(OptimizerHooks):
     """Base class for optimizers, like ``torch.optim.Optimizer``.
 
     Args:
@@ -163,6 +172,10 @@ class Optimizer:
     name the options torch's step reads (``_step_keys``) and those its ``__setstate__``
     fills in at a load (``_setstate_defaults``, or ``_setstate``).
 
+    Hooks: ``register_step_pre_hook``/``register_step_post_hook`` (and the process-wide
+    ``register_optimizer_step_pre_hook``/``..._post_hook``), ``register_state_dict_pre_hook``/
+    ``..._post_hook`` and ``register_load_state_dict_pre_hook``/``..._post_hook``, as torch's.
+
     PyTorch: ``torch.optim.Optimizer`` (same ``param_groups``, ``state``, ``state_dict``
     layout; parameters are numbered as torch numbers them).
     """
@@ -171,6 +184,7 @@ class Optimizer:
 
     def __init__(self, params: Iterable[Any], defaults: dict[str, Any]) -> None:
         defaults.get("differentiable")  # torch's first use: a non-dict raises its error here
+        self._init_hooks()
         self.defaults = defaults
         self._param_state: defaultdict[Parameter, dict[str, Any]] = defaultdict(dict)
         self.param_groups: list[dict[str, Any]] = []
@@ -264,6 +278,7 @@ class Optimizer:
                 reset_grad(p, set_to_none)
 
     # -- stepping -------------------------------------------------------------------
+    @hooked_step
     def step(self, closure: Callable[[], Any] | None = None, *args: Any, **kwargs: Any
              ) -> Any:
         """Update the parameters from their ``.grad``.
@@ -544,6 +559,8 @@ class Optimizer:
     # -- state_dict -------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
         """``{'state': {index: {...}}, 'param_groups': [...]}`` in torch's layout."""
+        for pre_hook in self._optimizer_state_dict_pre_hooks.values():
+            pre_hook(self)
         index: dict[int, int] = {}
         groups = []
         for group in self.param_groups:
@@ -559,7 +576,12 @@ class Optimizer:
         # state was reset by hand comes after the others once stepped again)
         state = {index[id(p)]: dict(s) for p, s in self.state.items()
                  if id(p) in index and s}
-        return {"state": state, "param_groups": groups}
+        state_dict = {"state": state, "param_groups": groups}
+        for post_hook in self._optimizer_state_dict_post_hooks.values():
+            result = post_hook(self, state_dict)
+            if result is not None:
+                state_dict = result
+        return state_dict
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Load a state dict in torch's layout (e.g. converted from a torch optimizer).
@@ -572,6 +594,10 @@ class Optimizer:
         if not hasattr(state_dict, "copy"):  # torch's first use of it
             raise AttributeError(f"'{type(state_dict).__name__}' object has no attribute 'copy'")
         state_dict = copy.copy(state_dict)
+        for pre_hook in self._optimizer_load_state_dict_pre_hooks.values():
+            result = pre_hook(self, state_dict)
+            if result is not None:
+                state_dict = result
         groups = self.param_groups
         # deep-copied as torch does: the loaded groups become this optimizer's own
         saved_groups = copy.deepcopy(list(state_dict["param_groups"]))
@@ -606,6 +632,8 @@ class Optimizer:
         self.param_groups = saved_groups
         self.__dict__.pop("_options_cache", None)  # keyed by the old groups' ids
         _state.bump_cells(id(self))
+        for post_hook in self._optimizer_load_state_dict_post_hooks.values():
+            post_hook(self)
 
     def _check_state_entry(self, entry: Any) -> None:
         """A parameter's loaded state that is no dict (``{0: 5}``): torch loads it and its
@@ -631,6 +659,7 @@ class Optimizer:
         state = dict(state)
         self._param_state = state.pop("state")
         self.__dict__.update(state)
+        self._init_hooks()  # (hooks are not pickled, as in torch: a copy has none)
 
     def __repr__(self) -> str:
         text = type(self).__name__ + " ("
