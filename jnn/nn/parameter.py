@@ -328,6 +328,10 @@ class Parameter:
                                "point or complex dtype")
         self._data = value
 
+    @data.deleter
+    def data(self) -> None:
+        raise RuntimeError("Deleting tensor data is not allowed. Delete tensor instead!")
+
     @property
     def grad(self) -> jax.Array | None:
         return self._grad
@@ -341,6 +345,10 @@ class Parameter:
             # Which .grad slots exist is part of what jnn.compile threads.
             _state.bump_cells(id(self))
         self._grad = value
+
+    @grad.deleter
+    def grad(self) -> None:
+        self.grad = None  # torch: `del p.grad` frees the gradient
 
     @property
     def requires_grad(self) -> bool:

@@ -487,3 +487,17 @@ def test_containers_are_pytrees_with_torch_names():
     assert layout(back) == layout(j)
     assert len(back["pl"]) == 2 and list(back["pd"].keys()) == list(t["pd"].keys())
     assert [p.shape for p in back["pl"]] == [(2, 3), (3,)]
+
+
+@pytest.mark.parametrize("index, value", [(0, 5), (1, "x"), (2, 3.0), (1, None)])
+def test_modulelist_insert_of_a_non_module_is_torchs_and_keeps_the_list(index, value):
+    """torch's insert has no type check: the object is stored as given.  jnn raised
+    half-way through renumbering and left the list cut short (``len == 1``)."""
+    t = torch.nn.ModuleList([torch.nn.ReLU(), torch.nn.Linear(2, 2)])
+    j = nn.ModuleList([nn.ReLU(), nn.Linear(2, 2)])
+    t.insert(index, value)
+    j.insert(index, value)
+    assert list(j._modules) == list(t._modules)
+    for tv, jv in zip(t._modules.values(), j._modules.values()):
+        assert type(jv).__name__ == type(tv).__name__ and (
+            isinstance(tv, torch.nn.Module) or jv == tv)

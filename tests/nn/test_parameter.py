@@ -549,3 +549,18 @@ def test_random_fill_methods_bad_arguments_raise_as_torch(method, args):
     with pytest.raises(RuntimeError) as got:
         getattr(jp, method)(*args)
     assert str(got.value) == str(want.value)
+
+
+def test_del_grad_and_data_match_torch():
+    """``del p.grad`` frees the gradient, as in torch; ``del p.data`` raises torch's error
+    (jnn's properties had no deleter: an AttributeError)."""
+    (tp, jp), = [(torch.nn.Parameter(torch.ones(2)), nn.Parameter(jnp.ones(2)))]
+    tp.grad, jp.grad = torch.ones(2), jnp.ones(2)
+    del tp.grad
+    del jp.grad
+    assert tp.grad is None and jp.grad is None
+    with pytest.raises(RuntimeError) as expected:
+        del tp.data
+    with pytest.raises(RuntimeError, match=f"^{re.escape(str(expected.value))}$"):
+        del jp.data
+    np.testing.assert_array_equal(np.asarray(jp.data), np.ones(2))

@@ -196,11 +196,20 @@ class ModuleList(Module):
         return combined
 
     def insert(self, index: int, module: Module) -> None:
+        """Insert ``module`` before ``index`` (Python's list semantics).
+
+        As torch, no type check: a non-Module is stored as given (torch writes the
+        entries directly).  Renumbering cannot fail, so the list is never left cut short.
+        """
         members = list(self._modules.values())
         members.insert(index, module)
         self._modules.clear()
         for i, m in enumerate(members):
-            self.add_module(str(i), m)
+            if m is None or isinstance(m, Module):
+                self.add_module(str(i), m)
+            else:
+                self._modules[str(i)] = m
+        self._changed()
 
     def append(self, module: Module) -> ModuleList:
         self.add_module(str(len(self)), module)
