@@ -327,3 +327,20 @@ def test_non_tensors_raise_torchs_error(call):
 
     assert_same_error(lambda: call(torch.nn.utils, torch), lambda: call(jnn.nn.utils, jnn))
 
+
+
+@pytest.mark.parametrize("dtype", ["int32", "int16", "uint8", "bool"])
+def test_clip_grad_norm_of_integer_gradients_raises_torchs_error(dtype):
+    """torch's vector_norm refuses non-floating gradients; jnn clipped them (and changed
+    them).  The failed call leaves the gradient as it was.  (int64: jnn holds it as int32
+    without jax_enable_x64, so its message says Int where torch's says Long.)"""
+    values = np.array([3, 4]).astype(dtype)
+    tp = torch.nn.Parameter(torch.tensor(values), requires_grad=False)
+    tp.grad = torch.tensor(values)
+    jp = jnn.nn.Parameter(jnp.asarray(values), requires_grad=False)
+    jp.grad = jnp.asarray(values)
+    with pytest.raises(RuntimeError) as expected:
+        torch.nn.utils.clip_grad_norm_([tp], 1.0)
+    with pytest.raises(RuntimeError, match=f"^{re.escape(str(expected.value))}$"):
+        jnn.nn.utils.clip_grad_norm_([jp], 1.0)
+    np.testing.assert_array_equal(np.asarray(jp.grad), values)

@@ -27,6 +27,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jnn.nn.functional._utils import torch_dtype_name
 from jnn.nn.parameter import Parameter
 
 __all__ = [
@@ -108,11 +109,20 @@ def get_total_norm(
     norm_type = float(norm_type)
     if len(arrays) == 0:
         return jnp.asarray(0.0, jnp.float32)  # torch.tensor(0.0)
+    for a in arrays:
+        _check_inexact(jnp.asarray(a).dtype)
     norms = [_vector_norm(jnp.asarray(a), norm_type) for a in arrays]
     total_norm = jnp.linalg.vector_norm(jnp.stack(norms), ord=norm_type)
     if error_if_nonfinite:
         _check_finite(total_norm, norm_type)
     return total_norm
+
+
+def _check_inexact(dtype: Any) -> None:
+    """torch's ``linalg.vector_norm`` refuses integer and bool gradients (jnp's takes them)."""
+    if not jnp.issubdtype(dtype, jnp.inexact):
+        raise RuntimeError("linalg.vector_norm: Expected a floating point or complex tensor "
+                           f"as input. Got {torch_dtype_name(dtype)}")
 
 
 def _check_finite(total_norm: jax.Array, norm_type: float) -> None:
