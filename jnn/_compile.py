@@ -46,6 +46,7 @@ from jnn import _state
 from jnn.nn.modules import _pytree
 from jnn.nn.modules.module import Module
 from jnn.nn.parameter import Parameter, check_int_range
+from jnn.optim import _hooks as _optim_hooks
 from jnn.optim._lr_scheduler_base import LRScheduler
 from jnn.optim.optimizer import MULTI_TENSOR_CHUNK, Optimizer, unflatten_options
 from jnn.random import Generator, default_generator
@@ -1552,6 +1553,13 @@ class CompiledFunction:
                              if isinstance(opt, Optimizer)]
         self._group_params = [(g, g.get("params"), tuple(g.get("params", ())))
                               for _, g in self._groups]
+        # the optimizers' step hooks run at the trace: which ones is part of the program's
+        # key (registering or removing one is a structural change, so this is read anew)
+        self._hooks_key = (tuple(_optim_hooks._global_optimizer_pre_hooks),
+                           tuple(_optim_hooks._global_optimizer_post_hooks),
+                           *((tuple(o._optimizer_step_pre_hooks),
+                              tuple(o._optimizer_step_post_hooks))
+                             for o in self._roots if isinstance(o, Optimizer)))
         watch = {*map(id, self._roots), *map(id, self._layout.data)}
         for root in self._roots:
             if isinstance(root, Module):
@@ -1696,7 +1704,7 @@ class CompiledFunction:
                      if not a),
                tuple(map(_aval_key, arrays)),
                layout.key, plan.key, self._specs, tuple(s for _, s in options),
-               self._free_values, st.grad_enabled)
+               self._free_values, st.grad_enabled, self._hooks_key)
         entry = self._entries.get(key)
         if entry is not None and not entry.serves(layout):
             entry = None  # traced for other objects' new cells: trace these (replaces it)
@@ -2622,8 +2630,11 @@ class TraceTimeValueWarning(UserWarning):
 
 def _describe_change(old: tuple, new: tuple) -> str:
     """Name what differs between two programs' keys (torch.compile's recompile reasons)."""
-    o_tree, o_is_array, o_static, o_shapes, o_layout, o_plan, o_specs, o_opts, o_free, o_grad = old
-    n_tree, n_is_array, n_static, n_shapes, n_layout, n_plan, n_specs, n_opts, n_free, n_grad = new
+    o_tree, o_is_array, o_static, o_shapes, _, _, o_specs, o_opts, o_free, o_grad, o_hooks = old
+    n_tree, n_is_array, n_static, n_shapes, _, _, n_specs, n_opts, n_free, n_grad, n_hooks = new
+    if o_hooks != n_hooks:
+        return ("an optimizer step hook was registered or removed (hooks run when the "
+                "function is traced)")
     if o_grad != n_grad:
         return (f"gradient mode changed ({'enabled' if o_grad else 'disabled'} -> "
                 f"{'enabled' if n_grad else 'disabled'}: jnn.no_grad() / enable_grad())")

@@ -208,11 +208,10 @@ def test_an_old_pickle_without_hook_dicts_gets_them() -> None:
     clone.step()
 
 
-@pytest.mark.xfail(strict=True, reason="jnn/_compile.py's program key does not read the "
-                   "optimizer's step-hook dicts yet (registering bumps its structure)")
 def test_compiled_steps_trace_again_when_a_step_hook_comes_or_goes() -> None:
     """Under jnn.compile a hook runs when the step is traced (README, "What runs once");
-    registering or removing one traces the compiled step again."""
+    registering one traces the compiled step again; removing it goes back to the program
+    traced without it."""
     model = jnn.nn.Linear(2, 1)
     opt = jnn.optim.SGD(model.parameters(), lr=0.1)
     x = jnp.ones((3, 2))
@@ -230,4 +229,14 @@ def test_compiled_steps_trace_again_when_a_step_hook_comes_or_goes() -> None:
     handle.remove()
     step()
     assert calls == [1]
+    assert step.trace_count == 2
+    handle = jnn.optim.optimizer.register_optimizer_step_post_hook(
+        lambda o, a, k: calls.append(2))
+    try:
+        step()
+        step()
+    finally:
+        handle.remove()
+    step()
+    assert calls == [1, 2]
     assert step.trace_count == 3
