@@ -703,8 +703,15 @@ def _cast_state(name: str, value: Any, p: Parameter) -> Any:
     count (0-d: torch reads a 1-element one, ``tensor([3.])``, as its number)."""
     if value is None:
         return None
+    # A private copy of host memory before it is sent to the device (the transfer may run
+    # after this returns, while the script steps the torch optimizer it came from in place),
+    # and the transfer of an array made from such memory finished (see the module's load).
     if hasattr(value, "detach") and hasattr(value, "numpy"):  # a torch tensor
         value = value.detach().cpu().numpy()
+    if isinstance(value, np.ndarray):
+        value = np.array(value, copy=True)
+    elif isinstance(value, jax.Array) and not isinstance(value, jax.core.Tracer):
+        value.block_until_ready()
     if isinstance(value, numbers.Number):
         value = jnp.asarray(value, jnp.float32)
     arr = jnp.array(value)

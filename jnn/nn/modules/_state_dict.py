@@ -279,7 +279,13 @@ def _to_array(value: Any) -> np.ndarray | jax.Array | None:
     if isinstance(value, Parameter):
         return value.data
     if isinstance(value, jax.Array):
-        return value  # immutable: sharing is safe
+        # Immutable once made; but ``jnp.asarray(t.numpy())`` reads the numpy memory in a
+        # transfer that may still run after it returns, and the script then steps the
+        # torch twin in place: waiting for it makes the loaded values those of the call
+        # (else about 1 load in 200 here took the torch optimizer's next values).
+        if not isinstance(value, jax.core.Tracer):
+            value.block_until_ready()
+        return value
     if hasattr(value, "detach") and hasattr(value, "numpy"):  # a torch tensor
         value = value.detach().cpu()
         if str(value.dtype) == "torch.bfloat16":  # numpy has no bfloat16: go by the bits
