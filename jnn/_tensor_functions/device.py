@@ -61,18 +61,22 @@ class device:  # noqa: N801 - torch's name
         elif isinstance(type, jax.Device):
             type, index = _from_jax(type)
         elif isinstance(type, int) and not isinstance(type, bool):
+            if type < 0:  # torch checks the sign before it looks for an accelerator
+                raise RuntimeError("Device index must not be negative")
             type, index = _accelerator_type(), type
         elif not isinstance(type, str):
             raise TypeError("device() received an invalid combination of arguments - got "
                             f"({builtins.type(type).__name__}), expected (str type, "
                             "int index) or (torch.device device)")
+        if not type:
+            raise RuntimeError("Device string must not be empty")
         match = _STRING.match(type)
         if match is None:
             raise RuntimeError(f"Invalid device string: '{type}'")
         name, number = match.groups()
         if name not in _TYPES + _JAX_TYPES:
             raise RuntimeError(f"Expected one of {', '.join(_TYPES)} device type at start of "
-                               f"device string: {type}")
+                               f"device string: {name}")
         if number is not None:
             if index is not None:
                 raise RuntimeError("type (string) must not include an index because index was "

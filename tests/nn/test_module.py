@@ -799,6 +799,78 @@ def test_to_with_bad_arguments_raises_as_torch(args):
         nn.Linear(2, 2).to(*convert(jnp))
 
 
+# torch's checks on a device argument, given as (lib, module) -> call: lib is torch or jnn
+BAD_DEVICES = {
+    "to_negative_index": lambda lib, m: m.to(-1),
+    "to_negative_index_keyword": lambda lib, m: m.to(device=-1),
+    "to_negative_index_and_dtype": lambda lib, m: m.to(-2, lib.float16),
+    "to_negative_index_in_string": lambda lib, m: m.to("cuda:-1"),
+    "to_negative_cpu_index": lambda lib, m: m.to("cpu:-1"),
+    "to_torch_device_negative_index": lambda lib, m: m.to(lib.device("cpu", -1)),
+    "to_unknown_type": lambda lib, m: m.to("xyz"),
+    "to_unknown_type_with_index": lambda lib, m: m.to("xyz:1"),
+    "to_unknown_type_keyword": lambda lib, m: m.to(device="xyz"),
+    "to_empty_string": lambda lib, m: m.to(""),
+    "to_index_not_a_number": lambda lib, m: m.to("cuda:x"),
+    "to_index_not_a_number_and_dtype": lambda lib, m: m.to("cpu:x", lib.float16),
+    "to_two_indices": lambda lib, m: m.to(device="cuda:1:2"),
+    "to_index_with_a_space": lambda lib, m: m.to("cpu: 0"),
+    "to_index_with_a_leading_zero": lambda lib, m: m.to("cpu:01"),
+    "to_index_with_a_sign": lambda lib, m: m.to("cpu:+1"),
+    "to_no_type": lambda lib, m: m.to(":0"),
+    "to_device_bool_keyword": lambda lib, m: m.to(device=True),
+    "to_device_float_keyword": lambda lib, m: m.to(device=1.5),
+    "to_device_list_keyword": lambda lib, m: m.to(device=[1]),
+    "to_dtype_name_as_device": lambda lib, m: m.to(device="float32"),
+    "cuda_text": lambda lib, m: m.cuda("x"),
+    "cuda_empty_string": lambda lib, m: m.cuda(""),
+    "cuda_negative_index": lambda lib, m: m.cuda(-1),
+    "cuda_negative_index_keyword": lambda lib, m: m.cuda(device=-1),
+    "cuda_negative_index_in_string": lambda lib, m: m.cuda("cuda:-1"),
+    "cuda_two_indices": lambda lib, m: m.cuda("cuda:1:2"),
+    "cuda_cpu": lambda lib, m: m.cuda("cpu"),
+    "cuda_cpu_device": lambda lib, m: m.cuda(lib.device("cpu")),
+    "cuda_meta_device": lambda lib, m: m.cuda(lib.device("meta")),
+    "cuda_float": lambda lib, m: m.cuda(1.5),
+    "cuda_float_keyword": lambda lib, m: m.cuda(device=1.5),
+    "cuda_bool": lambda lib, m: m.cuda(True),
+}
+# an index is the accelerator's: without one torch refuses it (jnn on JAX's CPU backend too)
+BAD_DEVICES_WITHOUT_ACCELERATOR = {
+    "to_index": lambda lib, m: m.to(0),
+    "to_index_keyword": lambda lib, m: m.to(device=1),
+    "cuda_index": lambda lib, m: m.cuda(0),
+}
+
+
+def _moved_state(m):
+    return [(name, str(v.dtype).removeprefix("torch."), np.asarray(v).tolist())
+            for name, v in m.state_dict().items()]
+
+
+@pytest.mark.parametrize("case", [*BAD_DEVICES, *BAD_DEVICES_WITHOUT_ACCELERATOR])
+def test_bad_device_arguments_raise_as_torch(case):
+    call = {**BAD_DEVICES, **BAD_DEVICES_WITHOUT_ACCELERATOR}[case]
+    if case in BAD_DEVICES_WITHOUT_ACCELERATOR and jax.default_backend() != "cpu":
+        pytest.skip("an accelerator is present")
+    t, j = both(typed_model)
+    expected = error_of(call, torch, t)
+    words = str(expected).split(" - got")[0]  # (the signatures after it are torch's)
+    before, params = _moved_state(j), list(j.parameters())
+    with pytest.raises(type(expected), match=f"^{re.escape(words)}"):
+        call(jnn, j)
+    assert _moved_state(j) == before  # a refused move changes nothing
+    assert all(a is b for a, b in zip(j.parameters(), params))
+
+
+def test_cuda_of_a_module_without_state_checks_nothing_as_torch():
+    """torch's Module.cuda moves tensor by tensor: with none, its argument is never read."""
+    for device in ("x", -1, "cpu", None):
+        assert torch.nn.ReLU().cuda(device) is not None
+        relu = nn.ReLU()
+        assert relu.cuda(device) is relu
+
+
 TO_MISUSE = {  # (torch's call, jnn's call): same type, same words up to torch's type names
     "unknown_keyword": (lambda m: m.to(foo=1), lambda m: m.to(foo=1)),
     "unknown_keywords_after_a_device": (lambda m: m.to("cpu", foo=1, bar=2),

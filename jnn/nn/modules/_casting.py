@@ -11,8 +11,8 @@ import numpy as np
 
 from jnn.nn.parameter import Parameter
 
-__all__ = ["apply_to_state", "parse_to", "resolve_device", "resolve_dtype", "cast_floating",
-           "check_x64", "resolve_type_argument"]
+__all__ = ["apply_to_state", "parse_to", "resolve_device", "resolve_cuda_device",
+           "resolve_dtype", "cast_floating", "check_x64", "resolve_type_argument"]
 
 
 def resolve_dtype(dtype: Any, x64: bool = True) -> np.dtype:
@@ -61,26 +61,22 @@ def resolve_type_argument(dst_type: Any) -> np.dtype:
         raise TypeError("dtype must be a type, str, or dtype object") from None
 
 
-_TORCH_DEVICE_TYPES = ("cpu", "cuda", "ipu", "xpu", "mkldnn", "opengl", "opencl", "ideep",
-                       "hip", "ve", "fpga", "maia", "xla", "lazy", "vulkan", "mps", "meta",
-                       "hpu", "mtia", "privateuseone")
-
-
 def resolve_device(device: Any) -> jax.Device:
-    """A jax.Device from 'cpu', 'cuda', 'cuda:1', 'gpu', 'tpu:0', an int or a jax.Device."""
+    """A jax.Device from 'cpu', 'cuda', 'cuda:1', 'gpu', 'tpu:0', an int (an accelerator's
+    index), a jnn/torch device or a jax.Device.
+
+    Strings and ints are parsed as ``torch.device`` parses them, with its errors ('', 'cuda:-1',
+    'cuda:x', 'xyz', -1, an index without an accelerator) before any JAX device is looked up.
+    """
     if isinstance(device, jax.Device):
         return device
-    if isinstance(device, int):
-        platform, index = _accelerator_platform(), device
-    else:
-        text = str(getattr(device, "type", device))
-        idx = None if isinstance(device, str) else getattr(device, "index", None)  # torch.device
-        platform, _, num = text.partition(":")
-        if platform not in _TORCH_DEVICE_TYPES and platform not in ("gpu", "tpu", "rocm"):
-            raise RuntimeError(f"Expected one of {', '.join(_TORCH_DEVICE_TYPES)} device type "
-                               f"at start of device string: {text}")
-        index = int(num) if num else (idx or 0)
-        platform = {"cuda": "gpu", "rocm": "gpu", "mps": "METAL"}.get(platform, platform)
+    from jnn._tensor_functions.device import device as device_cls
+
+    parsed = device
+    if isinstance(device, (str, int)) or not hasattr(device, "type"):
+        parsed = device_cls(device if isinstance(device, (str, int)) else str(device))
+    platform = {"cuda": "gpu", "mps": "METAL"}.get(parsed.type, parsed.type)
+    index = parsed.index or 0
     try:
         devices = jax.devices(platform)
     except RuntimeError:
@@ -97,13 +93,34 @@ def resolve_device(device: Any) -> jax.Device:
     return devices[index]
 
 
-def _accelerator_platform() -> str:
-    return jax.default_backend()
+def resolve_cuda_device(device: Any) -> jax.Device:
+    """``Module.cuda(device)``'s argument as torch's ``Tensor.cuda`` reads it: None, an index,
+    a string or a device, which must be a CUDA one (JAX's 'gpu')."""
+    from jnn._tensor_functions.device import device as device_cls
+
+    if isinstance(device, jax.Device):
+        if device.platform != "gpu":
+            raise RuntimeError("Invalid device, must be cuda device")
+        return device
+    if device is None:
+        device = "cuda"
+    if isinstance(device, bool) or not isinstance(device, (str, int)) and not (
+            type(device).__name__ == "device" and hasattr(device, "type")):
+        raise TypeError("cuda(): argument 'device' (position 1) must be torch.device, not "
+                        f"{type(device).__name__}")
+    if isinstance(device, (str, int)):
+        device = device_cls(device)  # torch's parse and errors; an int needs an accelerator
+    if device.type not in ("cuda", "gpu"):
+        raise RuntimeError("Invalid device, must be cuda device")
+    return resolve_device(device)
 
 
 def parse_to(args: tuple, kwargs: dict) -> tuple[Any, Any]:
     """torch's ``Module.to`` argument forms: (device), (dtype), (device, dtype), (tensor)."""
     unknown = sorted(set(kwargs) - {"device", "dtype", "non_blocking", "copy", "memory_format"})
+    device = kwargs.get("device")
+    if device is not None and not isinstance(device, str) and _to_kind(device) != "device":
+        unknown = ["device", *unknown]  # torch's parser refuses device=True, device=1.5
     if unknown:  # torch's parser: the positional kinds, then each unknown keyword's type
         got = [_to_kind(a) if _to_kind(a) in ("dtype", "Tensor") else type(a).__name__
                for a in args] + [f"{k}={type(kwargs[k]).__name__}" for k in unknown]

@@ -696,7 +696,12 @@ class Module:
         return self.to("cpu")
 
     def cuda(self, device: Any = None) -> Module:
-        return self.to(_casting.resolve_device(f"cuda:{device or 0}"))
+        """Move parameters and buffers to a CUDA device (JAX's 'gpu'): ``device`` is None, an
+        index, ``'cuda[:i]'`` or a device.  As torch's, it is read tensor by tensor: a module
+        without any never checks it."""
+        if next(self.parameters(), None) is None and next(self.buffers(), None) is None:
+            return self
+        return self.to(_casting.resolve_cuda_device(device))
 
     def type(self, dst_type: Any) -> Module:
         """Cast every parameter and buffer (integers too) to ``dst_type``."""
