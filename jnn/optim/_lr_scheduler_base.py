@@ -8,6 +8,7 @@ the public module, so reprs, pickles and ``state_dict`` round trips name
 from __future__ import annotations
 
 import contextlib
+import copy
 import functools
 import types
 import warnings
@@ -322,8 +323,11 @@ class _LRScheduler(LRScheduler):
     __module__ = _PUBLIC_MODULE
 
 
-def _check_poppable(state_dict: Any) -> None:
-    """torch's schedulers with callables pop their entry from the given dict first: anything
-    else is that ``AttributeError``."""
+def _check_poppable(state_dict: Any, key: str) -> None:
+    """torch's schedulers with callables or children pop ``key`` from the given dict first:
+    anything else fails as that pop does (an ``AttributeError``, or a list's ``TypeError`` for
+    a str index), before anything is loaded."""
     if not hasattr(state_dict, "pop"):
         raise AttributeError(f"'{type(state_dict).__name__}' object has no attribute 'pop'")
+    if not isinstance(state_dict, dict):
+        copy.copy(state_dict).pop(key)  # on a copy: the caller's object stays as it was

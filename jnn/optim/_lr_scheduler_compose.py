@@ -17,6 +17,7 @@ from jnn.optim._lr_scheduler_base import (
     EPOCH_DEPRECATION_WARNING,
     LRScheduler,
     _check_optimizer,
+    _check_poppable,
     _group_values,
     _OptimizerLike,
     _set_group_values,
@@ -62,8 +63,10 @@ class _Composite(LRScheduler):
         return state
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        _check_poppable(state_dict, "_schedulers")
+        children = state_dict["_schedulers"]  # torch's KeyError comes before any update
         self.__dict__.update({k: v for k, v in state_dict.items() if k != "_schedulers"})
-        for scheduler, child_state in zip(self._schedulers, state_dict["_schedulers"]):
+        for scheduler, child_state in zip(self._schedulers, children):
             scheduler.load_state_dict(child_state)
 
 

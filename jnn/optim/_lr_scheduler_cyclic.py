@@ -160,7 +160,7 @@ class CyclicLR(LRScheduler):
         return state
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        _check_poppable(state_dict)
+        _check_poppable(state_dict, "_scale_fn_custom")
         saved = state_dict["_scale_fn_custom"]
         self.__dict__.update({k: v for k, v in state_dict.items() if k != "_scale_fn_custom"})
         if saved is not None:

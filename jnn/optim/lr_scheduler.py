@@ -88,7 +88,7 @@ class _LambdaScheduler(LRScheduler):
         return state
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        _check_poppable(state_dict)
+        _check_poppable(state_dict, "lr_lambdas")
         saved = state_dict["lr_lambdas"]
         self.__dict__.update({k: v for k, v in state_dict.items() if k != "lr_lambdas"})
         for fn, fn_state in zip(self.lr_lambdas, saved):

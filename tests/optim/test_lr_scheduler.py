@@ -434,6 +434,78 @@ def test_chained_scheduler_matches_torch(spec: str) -> None:
 # ----------------------------------------------------------------------------- errors
 
 
+# One of each of torch's 15 schedulers, built by (module, optimizer) -> scheduler.
+# fmt: off
+ONE_OF_EACH = {
+    "LambdaLR": lambda m, o: m.LambdaLR(o, lambda e: 0.9**e),
+    "MultiplicativeLR": lambda m, o: m.MultiplicativeLR(o, lambda e: 0.9),
+    "StepLR": lambda m, o: m.StepLR(o, 2),
+    "MultiStepLR": lambda m, o: m.MultiStepLR(o, [2, 4]),
+    "ConstantLR": lambda m, o: m.ConstantLR(o),
+    "LinearLR": lambda m, o: m.LinearLR(o),
+    "ExponentialLR": lambda m, o: m.ExponentialLR(o, 0.9),
+    "SequentialLR": lambda m, o: m.SequentialLR(o, _children(m, o, "constant+exp"), [2]),
+    "CosineAnnealingLR": lambda m, o: m.CosineAnnealingLR(o, 5),
+    "ChainedScheduler": lambda m, o: m.ChainedScheduler(_children(m, o, "constant+exp")),
+    "ReduceLROnPlateau": lambda m, o: m.ReduceLROnPlateau(o),
+    "CyclicLR": lambda m, o: m.CyclicLR(o, 0.01, 0.1),
+    "CosineAnnealingWarmRestarts": lambda m, o: m.CosineAnnealingWarmRestarts(o, 3),
+    "OneCycleLR": lambda m, o: m.OneCycleLR(o, 1.0, total_steps=10),
+    "PolynomialLR": lambda m, o: m.PolynomialLR(o),
+}
+# fmt: on
+
+
+def test_one_of_each_is_every_torch_scheduler() -> None:
+    torch_names = {n for n in torch_sched.__all__ if n not in ("LRScheduler", "_LRScheduler")}
+    assert set(ONE_OF_EACH) == torch_names
+
+
+def _snapshot(scheduler: Any, optimizer: Any) -> str:
+    """The scheduler's state and the optimizer's group options, as text to compare."""
+    groups = [{k: v for k, v in g.items() if k != "params"} for g in optimizer.param_groups]
+    return repr((scheduler.state_dict(), groups))
+
+
+def _outcome(call: Any) -> BaseException | None:
+    try:
+        call()
+    except Exception as error:  # noqa: BLE001 - torch's error is the expected value
+        return error
+    return None
+
+
+def _assert_same_outcome(torch_call: Any, jnn_call: Any, jnn_state: Any) -> None:
+    """jnn raises torch's exception type with torch's message, or nothing when torch raises
+    nothing; a failed jnn call leaves ``jnn_state()`` as it was."""
+    expected = _outcome(torch_call)
+    before = jnn_state()
+    if expected is None:
+        jnn_call()
+        return
+    with pytest.raises(type(expected), match=f"^{re.escape(str(expected))}$"):
+        jnn_call()
+    assert jnn_state() == before
+
+
+# What is no scheduler state: no dict, or a dict without the entries torch pops first.
+NON_DICTS = {"list": [1], "empty-list": [], "pairs": [("a", 1)], "none": None, "str": "abc",
+             "int": 5, "tuple": (), "dict-with-an-epoch-only": {"last_epoch": 7}}
+
+
+@pytest.mark.parametrize("given", NON_DICTS)
+@pytest.mark.parametrize("name", ONE_OF_EACH)
+def test_load_state_dict_of_no_dict_raises_as_torch_and_changes_nothing(name: str,
+                                                                        given: str) -> None:
+    torch_opt, jnn_opt = _pair()
+    torch_s = ONE_OF_EACH[name](torch_sched, torch_opt)
+    jnn_s = ONE_OF_EACH[name](lr_scheduler, jnn_opt)
+    _assert_same_outcome(lambda: torch_s.load_state_dict(copy.deepcopy(NON_DICTS[given])),
+                         lambda: jnn_s.load_state_dict(copy.deepcopy(NON_DICTS[given])),
+                         lambda: _snapshot(jnn_s, jnn_opt))
+
+
+
 def _plateau(module: Any, opt: Any) -> Any:
     return module.ReduceLROnPlateau(opt)
 
