@@ -8,6 +8,7 @@ the public module, so reprs, pickles and ``state_dict`` round trips name
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import copy
 import functools
 import types
@@ -58,6 +59,13 @@ def _group_values(optimizer: _OptimizerLike, key: str) -> list[Any]:
 def _set_group_values(optimizer: _OptimizerLike, key: str, values: Iterable[Any]) -> None:
     for group, value in zip(optimizer.param_groups, values, strict=True):
         group[key] = value
+
+
+def _update_group_values(optimizer: _OptimizerLike, key: str, values: Iterable[Any]) -> None:
+    """Replace one value per group (the lrs).  torch reads each group's old value as it
+    writes the new one: a group without ``key`` is its ``KeyError``, here before any write."""
+    _group_values(optimizer, key)
+    _set_group_values(optimizer, key, values)
 
 
 def _per_group(name: str, optimizer: _OptimizerLike, value: Any) -> list[Any]:
@@ -168,13 +176,68 @@ _STEP_IN_TRACE = (
 )
 
 
+# Set while a scheduler steps (per thread, as torch's grad mode): the inner steps (a child of
+# SequentialLR/ChainedScheduler, a subclass's super().step()) leave the restoring to the outer.
+_STEPPING: contextvars.ContextVar[bool] = contextvars.ContextVar("jnn_lr_scheduler_stepping",
+                                                                 default=False)
+
+
+class _StepSnapshot:
+    """What a scheduler's step writes: its attributes and its children's, and the options in
+    its optimizer's param groups.  Steps only assign (never mutate a list in place), so
+    shallow copies are enough; ``restore`` puts back every entry that changed."""
+
+    def __init__(self, scheduler: Any) -> None:
+        schedulers = _scheduler_tree(scheduler)
+        self._entries = [(s.__dict__, dict(s.__dict__)) for s in schedulers]
+        seen: set[int] = set()
+        for s in schedulers:
+            groups = getattr(getattr(s, "optimizer", None), "param_groups", None)
+            for group in groups if isinstance(groups, list) else ():
+                if isinstance(group, dict) and id(group) not in seen:
+                    seen.add(id(group))
+                    self._entries.append((group, dict(group)))
+
+    def restore(self) -> None:
+        for target, saved in self._entries:
+            for key in [k for k in target if k not in saved]:
+                del target[key]
+            for key, value in saved.items():
+                if key not in target or target[key] is not value:
+                    target[key] = value
+
+
+def _scheduler_tree(scheduler: Any) -> list[Any]:
+    children = getattr(scheduler, "_schedulers", None)
+    tree = [scheduler]
+    for child in children if isinstance(children, (list, tuple)) else ():
+        if hasattr(child, "__dict__"):
+            tree.extend(_scheduler_tree(child))
+    return tree
+
+
 def _untraced(step: Callable) -> Callable:
-    """``step`` refusing to run while jnn.compile traces (see ``_STEP_IN_TRACE``)."""
+    """``step`` refusing to run while jnn.compile traces (see ``_STEP_IN_TRACE``), and leaving
+    the scheduler and its optimizer's groups as they were when it raises.
+
+    torch's step raises midway (``KeyError: 'lr'`` once a group lost its lr, after the epoch
+    count moved on); jnn raises the same error with nothing changed.
+    """
     @functools.wraps(step)
     def guarded(self: Any, *args: Any, **kwargs: Any) -> Any:
         if _state.state.compile_depth:
             raise RuntimeError(_STEP_IN_TRACE.format(name=type(self).__name__))
-        return step(self, *args, **kwargs)
+        if _STEPPING.get():
+            return step(self, *args, **kwargs)
+        snapshot = _StepSnapshot(self)
+        token = _STEPPING.set(True)
+        try:
+            return step(self, *args, **kwargs)
+        except BaseException:
+            snapshot.restore()
+            raise
+        finally:
+            _STEPPING.reset(token)
 
     guarded._jnn_untraced = True  # type: ignore[attr-defined]
     return guarded
@@ -313,7 +376,7 @@ class LRScheduler:
                 self.last_epoch = epoch
                 closed_form = getattr(self, "_get_closed_form_lr", None)
                 values = closed_form() if closed_form is not None else self.get_lr()
-        _set_group_values(self.optimizer, "lr", values)
+        _update_group_values(self.optimizer, "lr", values)
         self._last_lr: list[float] = _group_values(self.optimizer, "lr")
 
 

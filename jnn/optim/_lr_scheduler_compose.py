@@ -20,7 +20,7 @@ from jnn.optim._lr_scheduler_base import (
     _check_poppable,
     _group_values,
     _OptimizerLike,
-    _set_group_values,
+    _update_group_values,
 )
 
 # --------------------------------------------------------------------------- compositions
@@ -106,7 +106,7 @@ class SequentialLR(_Composite):
         self.optimizer = optimizer
         # Each child already stepped once when it was built: restore the initial lrs, rewind
         # every child by one epoch, then take the initial step of the scheduler active at 0.
-        _set_group_values(optimizer, "lr", _group_values(optimizer, "initial_lr"))
+        _update_group_values(optimizer, "lr", _group_values(optimizer, "initial_lr"))
         self.recursive_undo()
         active = self._schedulers[bisect_right(self._milestones, 0)]
         active._initial_step()

@@ -20,6 +20,7 @@ from jnn.optim._lr_scheduler_base import (
     _per_group,
     _set_group_values,
     _set_momentums,
+    _update_group_values,
 )
 
 # --------------------------------------------------------------------------- cyclic schedules
@@ -95,7 +96,7 @@ class CyclicLR(LRScheduler):
         self.optimizer = optimizer
         base_lrs = _per_group("base_lr", optimizer, base_lr)
         if last_epoch == -1:
-            _set_group_values(optimizer, "lr", base_lrs)
+            _update_group_values(optimizer, "lr", base_lrs)
         self.max_lrs = _per_group("max_lr", optimizer, max_lr)
         up = float(step_size_up)
         down = float(step_size_down) if step_size_down is not None else up

@@ -42,7 +42,7 @@ from jnn.optim._lr_scheduler_base import (
     _group_values,
     _lambdas_per_group,
     _OptimizerLike,
-    _set_group_values,
+    _update_group_values,
 )
 from jnn.optim._lr_scheduler_base import _LRScheduler as _LRScheduler
 from jnn.optim._lr_scheduler_base import _StepRecorder as _StepRecorder
@@ -501,7 +501,7 @@ class CosineAnnealingWarmRestarts(LRScheduler):
             self._seek(epoch)
         self.last_epoch = math.floor(epoch)
         with _flag(self, "_get_lr_called_within_step"):
-            _set_group_values(self.optimizer, "lr", self.get_lr())
+            _update_group_values(self.optimizer, "lr", self.get_lr())
         self._last_lr = _group_values(self.optimizer, "lr")
 
     def _seek(self, epoch: float) -> None:

@@ -488,6 +488,35 @@ def _assert_same_outcome(torch_call: Any, jnn_call: Any, jnn_state: Any) -> None
     assert jnn_state() == before
 
 
+def _step(scheduler: Any) -> None:
+    if type(scheduler).__name__ == "ReduceLROnPlateau":
+        scheduler.step(1.0)
+    else:
+        scheduler.step()
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+@pytest.mark.parametrize("kind", ["sgd", "adam"])
+@pytest.mark.parametrize("name", ONE_OF_EACH)
+def test_step_without_a_group_key_raises_as_torch_and_changes_nothing(name: str,
+                                                                      kind: str) -> None:
+    """torch reads group['lr'] (and 'initial_lr', 'momentum', 'betas', ...) as it writes it:
+    its KeyError, with the scheduler and every group as they were before step()."""
+    for key in GROUP_KEYS:
+        torch_opt, jnn_opt = _pair(kind)
+        torch_s = ONE_OF_EACH[name](torch_sched, torch_opt)
+        jnn_s = ONE_OF_EACH[name](lr_scheduler, jnn_opt)
+        torch_opt.step()
+        _step(torch_s)
+        _step(jnn_s)
+        assert (key in torch_opt.param_groups[0]) == (key in jnn_opt.param_groups[0]), key
+        if key not in torch_opt.param_groups[0]:
+            continue
+        del torch_opt.param_groups[0][key], jnn_opt.param_groups[0][key]
+        _assert_same_outcome(lambda: _step(torch_s), lambda: _step(jnn_s),  # noqa: B023
+                             lambda: _snapshot(jnn_s, jnn_opt))  # noqa: B023
+
+
 # What is no scheduler state: no dict, or a dict without the entries torch pops first.
 NON_DICTS = {"list": [1], "empty-list": [], "pairs": [("a", 1)], "none": None, "str": "abc",
              "int": 5, "tuple": (), "dict-with-an-epoch-only": {"last_epoch": 7}}
@@ -601,7 +630,7 @@ def test_one_cycle_step_past_total_steps() -> None:
         ValueError, match="^Tried to step 4 times. The specified number of total steps is 3$"
     ):
         schedulers[1].step()
-    assert schedulers[1].last_epoch == 4
+    assert schedulers[1].last_epoch == 3  # a failed step changes nothing (torch's moved to 4)
 
 
 def test_different_optimizers_rejected() -> None:
