@@ -3316,9 +3316,10 @@ def compile(fn: Any = None, *, state: Any = None, donate: bool = True,  # noqa: 
         raise AttributeError(f"'{type(options).__name__}' object has no attribute 'items'")
     if options and backend == "inductor":
         _check_inductor_options(options)
+    failed = None  # a backend that is no callable: torch runs it at each call, which raises
     if backend is not None and not isinstance(backend, str) and not callable(backend):
-        raise BackendCompilerFailed(f"backend='{backend}' raised:\nTypeError: "
-                                    f"'{type(backend).__name__}' object is not callable")
+        failed = (f"backend='{backend}' raised:\nTypeError: "
+                  f"'{type(backend).__name__}' object is not callable")
     if dynamic is not None and not isinstance(dynamic, bool):
         raise AssertionError(f"Expected enable to be a bool, got {type(dynamic)}")
     if dynamic:
@@ -3333,6 +3334,27 @@ def compile(fn: Any = None, *, state: Any = None, donate: bool = True,  # noqa: 
                                  options=options, disable=disable)
     if disable:
         return fn
+    if failed is not None:
+        compiled = _FailedBackend(fn, donate=donate, state=state, checks=checks)
+        compiled.error = failed
+        if isinstance(fn, Module):
+            module = CompiledModule(fn, donate=donate, checks=checks)
+            module.__dict__["_compiled"] = compiled
+            return module
+        return compiled
     if isinstance(fn, Module):
         return CompiledModule(fn, donate=donate, checks=checks)
     return CompiledFunction(fn, donate=donate, state=state, checks=checks)
+
+
+class _FailedBackend(CompiledFunction):
+    """``jnn.compile(fn, backend=3)``: torch's compiled function runs its backend at each
+    call, which raises its BackendCompilerFailed; so does every call of this."""
+
+    error = ""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        raise BackendCompilerFailed(self.error)
+
+    def __get__(self, obj: Any, objtype: Any = None) -> Any:
+        return self  # (a method's calls raise alike)

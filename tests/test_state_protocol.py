@@ -1734,12 +1734,23 @@ def test_bad_torch_compile_options_raise_as_torch(args, kwargs):
         jnn.compile(*args, **kwargs)
 
 
-def test_a_backend_that_is_no_callable_raises_as_torch():
-    # torch raises at the first call (its backend runs then); jnn at once, with its text
-    with pytest.raises(RuntimeError) as expected:
-        torch.compile(lambda x: x * 2, backend=3)(torch.ones(2))
-    with pytest.raises(RuntimeError, match=re.escape(str(expected.value).split("\n\n")[0])):
-        jnn.compile(lambda x: x * 2, backend=3)(jnp.ones(2))
+@pytest.mark.parametrize("backend", [3, 2.5, [1], object()],
+                         ids=["int", "float", "list", "object"])
+def test_a_backend_that_is_no_callable_raises_as_torch(backend):
+    """torch.compile returns; its backend runs at the first call, which raises, as does every
+    later one (disable=True never runs it).  jnn raises then, with torch's type and text."""
+    compiled = torch.compile(lambda x: x * 2, backend=backend)
+    with pytest.raises(torch._dynamo.exc.BackendCompilerFailed) as expected:
+        compiled(torch.ones(2))
+    words = re.escape(str(expected.value).split("\n\n")[0])
+    for fn in (lambda x: x * 2, jnn.nn.Linear(2, 2)):
+        ours = jnn.compile(fn, backend=backend)
+        for _ in range(2):
+            with pytest.raises(RuntimeError, match=f"^{words}") as raised:
+                ours(jnp.ones(2))
+            assert type(raised.value).__name__ == "BackendCompilerFailed"
+        assert torch.compile(fn, backend=backend, disable=True) is fn
+        assert jnn.compile(fn, backend=backend, disable=True) is fn
 
 
 def test_torch_compile_options():
