@@ -193,8 +193,10 @@ class _ClosureProgram(CompiledFunction):
                       for a in sorted(self._attribute_names.intersection(vars(obj)))]
         if self.kind == "step":
             # (the optimizer's step hooks run around the eager call, not again at its trace)
-            step = type(owner).step
-            out = getattr(step, "__wrapped__", step)(owner, fn)
+            from jnn.optim._hooks import hooks_running
+
+            with hooks_running(owner):
+                out = owner.step(fn)
         else:
             from jnn import autograd
 

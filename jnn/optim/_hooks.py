@@ -13,9 +13,11 @@ structure, so that compiled functions stepping it trace again.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from itertools import chain
 from typing import Any
 
@@ -59,31 +61,53 @@ def register_optimizer_step_post_hook(hook: Callable[..., Any]) -> RemovableHand
     return handle
 
 
+# ids of the optimizers whose hooked step runs in this context: a subclass's step that
+# calls ``super().step()`` (both wrapped) runs the hooks once, and a trace of an eager
+# ``step(closure)`` (see jnn/_eager_step.py) runs none
+_RUNNING: contextvars.ContextVar[frozenset] = contextvars.ContextVar(
+    "jnn_optimizer_step_hooks", default=frozenset())
+
+
+@contextlib.contextmanager
+def hooks_running(optimizer: Any) -> Iterator[None]:
+    """``optimizer``'s step hooks count as running: a step called inside runs none."""
+    token = _RUNNING.set(_RUNNING.get() | {id(optimizer)})
+    try:
+        yield
+    finally:
+        _RUNNING.reset(token)
+
+
 def hooked_step(step: Callable[..., Any]) -> Callable[..., Any]:
-    """``step`` wrapped as torch wraps every optimizer's: the pre-hooks see (and may
-    replace) the call's ``args`` (the optimizer first) and ``kwargs`` as given."""
+    """``step`` wrapped as torch wraps every optimizer's (``Optimizer.step`` and the step a
+    subclass defines): the pre-hooks see (and may replace) the call's ``args`` (the
+    optimizer first) and ``kwargs`` as given."""
 
     @functools.wraps(step)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         self = args[0]
         pre = self._optimizer_step_pre_hooks
         post = self._optimizer_step_post_hooks
-        if not (pre or post or _global_optimizer_pre_hooks or _global_optimizer_post_hooks):
+        if not (pre or post or _global_optimizer_pre_hooks or _global_optimizer_post_hooks
+                ) or id(self) in _RUNNING.get():
             return step(*args, **kwargs)
-        for pre_hook in chain(_global_optimizer_pre_hooks.values(), pre.values()):
-            result = pre_hook(self, args, kwargs)
-            if result is not None:
-                if isinstance(result, tuple) and len(result) == 2:
-                    args, kwargs = result
-                else:
-                    raise RuntimeError(
-                        f"<function {type(self).__name__}.step at {hex(id(step))}> must return "
-                        f"None or a tuple of (new_args, new_kwargs), but got {result}.")
-        out = step(*args, **kwargs)
-        for post_hook in chain(post.values(), _global_optimizer_post_hooks.values()):
-            post_hook(self, args, kwargs)
+        with hooks_running(self):
+            for pre_hook in chain(_global_optimizer_pre_hooks.values(), pre.values()):
+                result = pre_hook(self, args, kwargs)
+                if result is not None:
+                    if isinstance(result, tuple) and len(result) == 2:
+                        args, kwargs = result
+                    else:
+                        raise RuntimeError(
+                            f"<function {type(self).__name__}.step at {hex(id(step))}> must "
+                            f"return None or a tuple of (new_args, new_kwargs), but got "
+                            f"{result}.")
+            out = step(*args, **kwargs)
+            for post_hook in chain(post.values(), _global_optimizer_post_hooks.values()):
+                post_hook(self, args, kwargs)
         return out
 
+    wrapper._jnn_hooked = True  # type: ignore[attr-defined]
     return wrapper
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import functools
 import numbers
+import types
 import warnings
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -181,6 +182,14 @@ class Optimizer(OptimizerHooks):
     """
 
     _torch_step_owner = "Optimizer"  # the torch class whose step() error messages name
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # torch wraps the step of every optimizer class with the hooks: a subclass's own
+        # step (one that never calls super().step()) runs them too
+        super().__init_subclass__(**kwargs)
+        step = cls.__dict__.get("step")
+        if isinstance(step, types.FunctionType) and not getattr(step, "_jnn_hooked", False):
+            cls.step = hooked_step(step)
 
     def __init__(self, params: Iterable[Any], defaults: dict[str, Any]) -> None:
         defaults.get("differentiable")  # torch's first use: a non-dict raises its error here
@@ -426,7 +435,10 @@ class Optimizer(OptimizerHooks):
             elif isinstance(value, numbers.Real) or isinstance(value, jax.Array):
                 hyper[key] = value
                 if key in self._structural_options:  # torch branches on `option != 0`
-                    nonzero = value != 0 if isinstance(value, numbers.Real) else True
+                    # (an array's zero-ness too, as torch's `momentum != 0` of a tensor;
+                    # a traced one cannot say: taken as non-zero)
+                    nonzero = (True if isinstance(value, jax.core.Tracer)
+                               else bool(np.asarray(value) != 0))
                     static.append((key + "!=0", nonzero))
             elif isinstance(value, tuple) and all(
                     isinstance(v, (numbers.Real, jax.Array)) for v in value):

@@ -234,3 +234,13 @@ def test_a_step_loaded_as_a_one_element_vector_steps_as_torch(mode: str) -> None
 def test_a_state_entry_that_is_no_dict_raises_torchs_error(entry: Any, name: str,
                                                            kwargs: dict) -> None:
     _load_edited(name, {"lr": 0.05, **kwargs}, _set_state(0, None, entry), "closure")
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_zero_momentum_given_as_an_array_keeps_no_buffer_as_torch(mode: str) -> None:
+    """torch's ``if momentum != 0`` of a 0-d tensor holding 0 is False: no momentum buffer,
+    no dampening.  jnn took any array momentum as non-zero (updates scaled by 1 -
+    dampening from the second step)."""
+    _edit_then_step("SGD", {"lr": 0.1, "dampening": 0.5},
+                    lambda lib, opt: opt.param_groups[0].__setitem__(
+                        "momentum", _value(lib, ("t", 0.0))), mode, steps=3)

@@ -4,6 +4,7 @@ optimizer and global, their order, return values, handles and copies."""
 from __future__ import annotations
 
 import copy
+import importlib
 import pickle
 import re
 from collections import OrderedDict
@@ -240,3 +241,58 @@ def test_compiled_steps_trace_again_when_a_step_hook_comes_or_goes() -> None:
     step()
     assert calls == [1, 2]
     assert step.trace_count == 3
+
+
+def test_hooks_run_once_around_a_subclass_step_with_or_without_super() -> None:
+    """torch wraps the step of every optimizer class: a subclass's own step runs the hooks
+    (global first).  One calling ``super().step()`` runs them once in jnn; torch's run twice
+    once the parent class was instantiated (its step is wrapped then), which jnn does not
+    copy."""
+    def plain(lib: Any, base: Any) -> Any:
+        class Plain(base):  # type: ignore[misc, valid-type]
+            def step(self, closure: Any = None) -> Any:
+                for group in self.param_groups:
+                    for p in group["params"]:
+                        if lib is torch:
+                            with torch.no_grad():
+                                p.add_(p.grad, alpha=-group["lr"])
+                        else:
+                            p.data = p.data - group["lr"] * p.grad
+        return Plain
+
+    def calling_super(lib: Any, base: Any) -> Any:
+        class CallingSuper(base):  # type: ignore[misc, valid-type]
+            def step(self, closure: Any = None) -> Any:
+                return super().step(closure)
+        return CallingSuper
+
+    for make in (plain, calling_super):
+        seen: dict[str, list] = {}
+        weights = []
+        tmodel, jmodel = torch.nn.Linear(3, 2), jnn.nn.Linear(3, 2)
+        jmodel.load_state_dict({k: jnp.asarray(v.numpy())
+                                for k, v in tmodel.state_dict().items()})
+        for lib, model in ((torch, tmodel), (jnn, jmodel)):
+            calls = seen[lib.__name__] = []
+            cls = make(lib, lib.optim.SGD if make is calling_super else lib.optim.Optimizer)
+            opt = (cls(model.parameters(), lr=0.1) if make is calling_super
+                   else cls(model.parameters(), {"lr": 0.1}))
+            opt.register_step_pre_hook(lambda o, a, k, calls=calls: calls.append("pre"))
+            opt.register_step_post_hook(lambda o, a, k, calls=calls: calls.append("post"))
+            register = importlib.import_module(
+                f"{lib.__name__}.optim.optimizer").register_optimizer_step_pre_hook
+            handle = register(lambda o, a, k, calls=calls, opt=opt:
+                              calls.append("global") if o is opt else None)
+            try:
+                for p in model.parameters():
+                    p.grad = (torch.ones_like(p) if lib is torch
+                              else jnp.ones(p.shape, p.dtype))
+                opt.step()
+            finally:
+                handle.remove()
+            weights.append(np.asarray(model.weight.data if lib is jnn
+                                      else model.weight.detach().numpy()))
+        assert seen["jnn"] == ["global", "pre", "post"], make.__name__
+        if make is plain:
+            assert seen["torch"] == seen["jnn"]
+        np.testing.assert_allclose(weights[1], weights[0], rtol=1e-6)
