@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import inspect
 import numbers
 import types
 import warnings
@@ -424,7 +425,7 @@ class Optimizer(OptimizerHooks):
                     "outlived it. Set options outside traced code (a schedule computed in "
                     "jax.jit: return it, then assign float(value) or the array), e.g. "
                     f"opt.param_groups[i][{key!r}] = new_value.")
-            default = self.defaults.get(key)
+            default = _signature_defaults(type(self)).get(key, self.defaults.get(key))
             if isinstance(default, numbers.Real) and not isinstance(default, bool):
                 # a numeric option (lr, weight_decay, ...): torch computes with what it holds
                 value = self._numeric_option(key, value, group)
@@ -708,6 +709,19 @@ def _broadcast_error(a: tuple[int, ...], b: tuple[int, ...]) -> str:
     broadcast = list(np.broadcast_shapes(a, b))
     target = a if list(a) != broadcast else b
     return f"output with shape {list(target)} doesn't match the broadcast shape {broadcast}"
+
+
+@functools.cache
+def _signature_defaults(cls: type) -> dict[str, Any]:
+    """The defaults of ``cls.__init__``'s options: what kind each option is (a number, a
+    pair, a flag), whatever a constructor was given (``SGD(lr=True)``, ``momentum=
+    np.array([0.9])``: numbers to torch's arithmetic)."""
+    try:
+        parameters = inspect.signature(cls.__init__).parameters.values()
+    except (TypeError, ValueError):
+        return {}
+    return {p.name: p.default for p in parameters
+            if p.default is not inspect.Parameter.empty and p.default is not None}
 
 
 def _cast_state(name: str, value: Any, p: Parameter) -> Any:

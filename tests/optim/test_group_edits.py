@@ -244,3 +244,16 @@ def test_a_zero_momentum_given_as_an_array_keeps_no_buffer_as_torch(mode: str) -
     _edit_then_step("SGD", {"lr": 0.1, "dampening": 0.5},
                     lambda lib, opt: opt.param_groups[0].__setitem__(
                         "momentum", _value(lib, ("t", 0.0))), mode, steps=3)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("kwargs", [
+    {"lr": True}, {"lr": 0.1, "momentum": True},
+    {"lr": np.array(0.1), "momentum": np.array(0.0)},
+], ids=["lr-bool", "momentum-bool", "zero-d-arrays"])
+def test_constructor_options_of_other_number_types_step_as_torch(kwargs: dict,
+                                                                 mode: str) -> None:
+    """An option's kind (number, pair, flag) comes from the optimizer's signature, not from
+    what the constructor was given: ``SGD(lr=True)`` or ``momentum=True`` are numbers to
+    torch's arithmetic (jnn raised KeyError at the first step)."""
+    _edit_then_step("SGD", kwargs, lambda lib, opt: None, mode, steps=3)
