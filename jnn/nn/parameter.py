@@ -313,9 +313,7 @@ class Parameter:
 
     @property
     def data(self) -> jax.Array:
-        value = _state.read_pending(self, "data") if _state.versions.pending else None
-        if value is None:
-            value = self._data
+        value = self._data
         _remember_data_read(self, value)
         return value
 
