@@ -34,7 +34,7 @@ import threading
 import types
 import warnings
 import weakref
-from collections import OrderedDict
+from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -2373,6 +2373,7 @@ class CompiledFunction:
             with jax.ensure_compile_time_eval():  # key_data of the generator stays concrete
                 original_lazy, original_direct = layout.gather_lazy(), layout.gather_direct()
             shadows = layout.shadows(original_lazy, original_direct)
+            shadows += _optimizer_shadows({id(o): o for o, _ in groups}.values())
             _state.push_shadows(shadows)
             saved_groups = [(opt, g, dict(g)) for opt, g in groups]
             outer_threaded = st.threaded
@@ -2685,6 +2686,23 @@ def _aval_key(x: Any) -> tuple:
 
 
 _CELL_CONTENTS = operator.attrgetter("cell_contents")
+
+
+def _optimizer_shadows(optimizers: Any) -> list[tuple[tuple, Any]]:
+    """``(owner key, (param_groups, state))`` copies of optimizers' concrete options and
+    state, for ``_state.push_shadows`` before a trace swaps traced ones in: what another
+    thread reads meanwhile (``opt.param_groups[0]['lr']`` in a logger thread)."""
+    pairs = []
+    for o in optimizers:
+        key = (id(o), "optimizer")
+        if key in _state.SHADOWS:  # (a trace inside another's: the outer one's stand)
+            continue
+        groups = [dict(g) for g in o.__dict__["param_groups"]]
+        state = o._param_state
+        copies = {p: dict(s) for p, s in state.items()}
+        state = defaultdict(dict, copies) if isinstance(state, defaultdict) else copies
+        pairs.append((key, (groups, state)))
+    return pairs
 
 
 def _cell_filled(cell: Any) -> bool:

@@ -56,6 +56,16 @@ def pop_shadows(pairs: list[tuple[tuple[int, Any], Any]]) -> None:
         SHADOWS.pop(key, None)
 
 
+def shadow_of_optimizer(optimizer: object) -> tuple | None:
+    """``(param_groups, state)`` copies with the concrete values an optimizer held before
+    another thread's trace swapped its traced options and state in; None in the tracing
+    thread itself, or when no trace holds it."""
+    entry = SHADOWS.get((id(optimizer), "optimizer"))
+    if entry is not None and entry[0] != threading.get_ident():
+        return entry[1]
+    return None
+
+
 def shadow_of(owner: object, kind: Any, value: Any, slot: Callable[[], Any]) -> Any:
     """``value``, a tracer found in ``owner``'s slot ``kind`` (``slot()`` reads it again):
     the concrete value a trace of another thread swapped out, or ``value`` itself (this

@@ -2046,6 +2046,53 @@ def test_a_reader_thread_holding_a_lock_the_trace_needs_does_not_deadlock():
     assert not isinstance(seen["w"], jax.core.Tracer)
     np.testing.assert_array_equal(np.asarray(seen["w"]), before)
 
+
+def test_a_logger_thread_reading_the_optimizer_while_a_step_traces_sees_the_step_before():
+    """A logger thread reads ``param_groups[0]['lr']``, ``optimizer.state`` and
+    ``optimizer.state_dict()`` while the main thread's step traces (the trace swaps traced
+    options and state into them): it gets the concrete values of the last completed step,
+    as a torch reader would, never a tracer (before: every value was a tracer)."""
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+    opt = jnn.optim.Adam(model.parameters(), lr=0.05, weight_decay=0.01)
+    opt.step(lambda: F.mse_loss(model(jnp.asarray(X)), jnp.asarray(Y)))  # state exists
+    before = {i: {k: np.asarray(v) for k, v in s.items()}
+              for i, s in opt.state_dict()["state"].items()}
+    in_trace, read = threading.Event(), threading.Event()
+
+    def hook(module, inputs, output):
+        in_trace.set()
+        assert read.wait(30)
+
+    model[0].register_forward_hook(hook)
+    step = compiled_step(model, opt)
+    seen = {}
+
+    def logger():
+        in_trace.wait(30)
+        try:
+            seen["lr"] = opt.param_groups[0]["lr"]
+            seen["wd"] = opt.param_groups[0]["weight_decay"]
+            seen["state"] = [dict(s) for s in opt.state.values()]
+            seen["sd"] = opt.state_dict()
+        finally:
+            read.set()
+
+    t = threading.Thread(target=logger, daemon=True)
+    t.start()
+    step(jnp.asarray(X), jnp.asarray(Y))
+    t.join(30)
+    assert seen["lr"] == 0.05 and type(seen["lr"]) is float and seen["wd"] == 0.01
+    values = [v for s in seen["state"] for v in s.values()]
+    values += [v for s in seen["sd"]["state"].values() for v in s.values()]
+    values += [v for g in seen["sd"]["param_groups"] for v in g.values()]
+    assert values and not any(isinstance(v, jax.core.Tracer) for v in values)
+    for i, s in seen["sd"]["state"].items():
+        for k, v in s.items():
+            np.testing.assert_array_equal(np.asarray(v), before[i][k], err_msg=f"{i} {k}")
+    # the step itself ran with the real options and state and moved on
+    assert int(opt.state_dict()["state"][0]["step"]) == 2
+    assert opt.param_groups[0]["lr"] == 0.05
+
 # -- parameters outside forward behave like tensors ------------------------------------------
 
 

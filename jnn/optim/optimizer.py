@@ -212,8 +212,25 @@ class Optimizer(OptimizerHooks):
             self.add_param_group(group)
 
     @property
+    def param_groups(self) -> list[dict[str, Any]]:
+        """The parameter groups: dicts of ``'params'`` and the options, torch's layout."""
+        if _state.SHADOWS:  # another thread's trace holds traced options in them
+            shadow = _state.shadow_of_optimizer(self)
+            if shadow is not None:
+                return shadow[0]
+        return self.__dict__["param_groups"]
+
+    @param_groups.setter
+    def param_groups(self, value: list[dict[str, Any]]) -> None:
+        self.__dict__["param_groups"] = value
+
+    @property
     def state(self) -> defaultdict[Parameter, dict[str, Any]]:
         """Per-parameter state, torch's layout: ``state[p] == {'step': ..., ...}``."""
+        if _state.SHADOWS:  # another thread's trace holds tracers in it: the step before
+            shadow = _state.shadow_of_optimizer(self)
+            if shadow is not None:
+                return shadow[1]
         if _state.state.pending:  # written back lazily after a compiled step
             _state.flush()
         d = self.__dict__
