@@ -448,8 +448,8 @@ class _Layout:
         return [(k, v) for k, v in pairs if not isinstance(v, jax.core.Tracer)]
 
     def gather_direct(self) -> list[Any]:
-        if not self.buffers and not self.gens:
-            return []
+        if not self.buffers:
+            return [g._raw_key_data() for g in self.gens]
         return [*[c[k] for c, k in self.buffers], *[g._raw_key_data() for g in self.gens]]
 
     def scatter_direct(self, values: list[Any]) -> None:
@@ -1172,6 +1172,9 @@ class CompiledFunction:
         code_fn = getattr(fn, "__func__", fn)  # a bound method: its function's names
         self._code_fn = code_fn
         self._cells: tuple = getattr(code_fn, "__closure__", None) or ()
+        # (the raw ids of what the variables held at the last closure check that matched,
+        # and the key it matched: an unchanged closure is one C-level scan, _closure_same)
+        self._closure_raw: tuple = ((), None)
         code = getattr(code_fn, "__code__", None)
         self._global_names = tuple(sorted(_code_names(code))) if code is not None else ()
         # attribute names its code reads (with the globals: co_names holds both)
@@ -1212,6 +1215,26 @@ class CompiledFunction:
         if names:
             out += tuple(map(_object_id, map(self._code_fn.__globals__.get, names)))
         return out
+
+    def _closure_same(self, expected: tuple) -> bool:
+        """Whether ``_closure_ids()`` still equals ``expected``: first by the raw ids of
+        what the variables hold (the same objects, arrays included, as at the last check
+        that matched), else by the ids themselves."""
+        names = self._loaded_names
+        try:
+            raw = tuple(map(id, map(_CELL_CONTENTS, self._cells)))
+        except ValueError:  # an empty cell
+            raw = None
+        if raw is not None and names:
+            raw += tuple(map(id, map(self._code_fn.__globals__.get, names)))
+        last, matched = self._closure_raw
+        if raw == last and matched is expected:
+            return True
+        if self._closure_ids() != expected:
+            return False
+        if raw is not None:
+            self._closure_raw = (raw, expected)
+        return True
 
     def _python_values(self) -> tuple:
         """The plain Python values (numbers, strings, tuples of them) ``fn`` reads from its
@@ -1910,7 +1933,7 @@ class CompiledFunction:
                 return None
         versions = _state.versions  # the fast key's parts, cheapest first (objects: none)
         if (_state.state.grad_enabled is not fast[4] or fast[3]
-                or (self._explicit is None and self._closure_ids() != fast[2])
+                or (self._explicit is None and not self._closure_same(fast[2]))
                 or (self._attr_watch and self._attribute_values() != fast[5])):
             return None
         if versions.structure != fast[0] or versions.cells != fast[1]:
@@ -1974,7 +1997,7 @@ class CompiledFunction:
         """The optimizers hold the very param-group dicts discovery found (a script may
         replace one in place: ``opt.param_groups[0] = {**g, "lr": 0.01}``)."""
         for opt, groups in self._group_lists:
-            now = opt.param_groups
+            now = opt.__dict__["param_groups"]  # (no property: another thread's read only)
             if len(now) != len(groups) or not all(map(operator.is_, now, groups)):
                 return False
         # ... holding the very parameters (``g["params"].append(p)`` starts training p)
@@ -2065,7 +2088,7 @@ class CompiledFunction:
                 if not store.materialized:
                     store.layout.lose(f"{type(error).__name__}: {error}")
             raise
-        if new_direct:
+        if new_direct and new_direct.count(None) != len(new_direct):
             layout.scatter_direct(new_direct)
         self._read_only = False
         new_store = _Store(layout, entry.out_plan, new_packed, store)
