@@ -17,13 +17,17 @@ import jax.numpy as jnp
 import numpy as np
 
 from jnn.optim.optimizer import (
+    _ALPHA,
     _AMBIGUOUS,
     _COMPLEX_ALPHA,
     _COMPLEX_CAST,
+    _OTHER,
     Optimizer,
     _alpha_probe,
     _betas_probe,
     _complex_error,
+    _nonzero,
+    _number_argument,
     _real_part,
     _tensor_probe,
     check_fused,
@@ -398,6 +402,16 @@ class Adam(Optimizer):
         "betas[0]": lambda: TypeError("addcdiv_(): argument 'value' must be Number, not Tensor"),
         "betas[1]": lambda: TypeError("addcmul_(): argument 'value' must be Number, not Tensor"),
         "weight_decay": lambda: RuntimeError(_AMBIGUOUS),
+    }
+
+    # torch's step with a 1-element array: weight decay is grad.add's alpha, the step size
+    # addcdiv_'s value (lr / a float: a numpy array of one dimension stays one), eps is
+    # added to the denominator in place (a numpy array is neither a Number nor a Tensor)
+    _number_arguments = {
+        "weight_decay": _number_argument(_ALPHA, 0, True,
+                                         lambda g: _nonzero(g["weight_decay"])),
+        "lr": _number_argument("addcdiv_(): argument 'value' must be Number", 1, False),
+        "eps": _number_argument(_OTHER.format("add_"), 0, False),
     }
 
     # torch's step with a complex option: lr enters the float step size (its imaginary

@@ -14,7 +14,14 @@ import jax
 import numpy as np
 
 from jnn.optim.adam import Adam, AdamState, _adam_family_transform, adam_init, adam_update
-from jnn.optim.optimizer import _COMPLEX_CAST, _broadcast_error, _complex_error
+from jnn.optim.optimizer import (
+    _COMPLEX_CAST,
+    _OTHER,
+    _broadcast_error,
+    _complex_error,
+    _nonzero,
+    _number_argument,
+)
 from jnn.optim.sgd import Scalar, ScalarOrSchedule
 
 if TYPE_CHECKING:  # optax is imported lazily: it adds ~0.4 s to `import jnn`
@@ -136,6 +143,18 @@ class AdamW(Adam):
                       "weight_decay": lambda v: 0.1 * v}
 
     # torch's AdamW decays first, param.mul_(1 - lr * weight_decay): a complex factor
+    # torch decays first, param.mul_(1 - lr * weight_decay): with a numpy array of one
+    # dimension or more that product is one, no Tensor; weight decay is no alpha here
+    _number_arguments = {
+        **Adam._number_arguments,
+        "weight_decay": _number_argument(_OTHER.format("mul_"), 1, False,
+                                         lambda g: _nonzero(g["weight_decay"])),
+        "lr": lambda group, value: (
+            _number_argument(_OTHER.format("mul_"), 1, False,
+                             lambda g: _nonzero(g.get("weight_decay", 0)))(group, value)
+            or Adam._number_arguments["lr"](group, value)),
+    }
+
     _complex_probes = {**Adam._complex_probes,
                        "lr": lambda v: _complex_error(_COMPLEX_CAST),
                        "weight_decay": lambda v: _complex_error(_COMPLEX_CAST)}

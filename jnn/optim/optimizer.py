@@ -155,6 +155,36 @@ def _tensor_probe(method: str) -> Callable[[object], None]:
     return probe
 
 
+def _number_argument(text: str, numpy_ndim: int | None, vector: bool,
+                     used: Callable[[dict], bool] = lambda group: True
+                     ) -> Callable[[dict, Any], Exception | None]:
+    """torch's argument parser on an option its step passes where it takes a Number or
+    a Tensor (``grad.add(param, alpha=weight_decay)``): a numpy array of at least
+    ``numpy_ndim`` dimensions is neither (None: it never fails there), nor, for a Number
+    (``vector``), a 1-element tensor of one dimension or more.  ``used``: whether the step
+    reaches that call with these options."""
+    def check(group: dict, value: Any) -> Exception | None:
+        if isinstance(value, np.ndarray):
+            if numpy_ndim is None or value.ndim < numpy_ndim:
+                return None
+            given = "numpy.ndarray"
+        elif vector and isinstance(value, jax.Array) and value.ndim:
+            given = "Tensor"
+        else:
+            return None
+        return TypeError(f"{text}, not {given}") if used(group) else None
+    return check
+
+
+def _nonzero(value: Any) -> bool:
+    """torch's ``option != 0`` of a number or a 1-element array."""
+    return bool(np.asarray(value) != 0)
+
+
+_ALPHA = "add(): argument 'alpha' must be Number"
+_OTHER = "{}(): argument 'other' (position 1) must be Tensor"
+
+
 def _alpha_probe(value: object) -> None:
     """torch's ``grad.add(param, alpha=weight_decay)`` with a non-number."""
     raise TypeError(f"add(): argument 'alpha' must be Number, not {type(value).__name__}")
@@ -430,9 +460,14 @@ class Optimizer(OptimizerHooks):
         """Numeric options become traced scalars; the rest (and zero-ness) are static."""
         hyper: dict[str, Any] = {}
         static: list[tuple[str, Any]] = []
+        arguments = self._number_arguments
         for key, value in group.items():
             if key == "params" or key == "param_names":  # names: not an option
                 continue
+            if key in arguments and getattr(value, "size", 0) == 1:
+                error = arguments[key](group, value)
+                if error is not None:
+                    raise error
             if isinstance(value, np.ndarray) and value.ndim == 0:  # lr=np.array(0.1)
                 value = value[()]  # a numpy scalar: a numbers.Real, and hashable
             elif isinstance(value, jax.core.Tracer) and not _state.state.compile_depth:
@@ -473,6 +508,10 @@ class Optimizer(OptimizerHooks):
     # Per numeric option, the error torch's step raises for a tensor of several elements
     # (one element is a number to torch): jnn's update would broadcast it silently
     _array_option_errors: dict[str, Callable[[], Exception]] = {}
+
+    # Per numeric option, torch's step with a 1-element array where its argument parser
+    # takes a Number or a Tensor: (group, value) -> its TypeError, or None (_number_argument)
+    _number_arguments: dict[str, Callable[[dict, Any], Exception | None]] = {}
 
     # Per numeric option, torch's step with a complex value: the probe raises torch's
     # error, or returns the real number torch computes with (Adam's ``lr=0.1+0j``)

@@ -21,11 +21,14 @@ import jax.numpy as jnp
 import numpy as np
 
 from jnn.optim.optimizer import (
+    _ALPHA,
     _AMBIGUOUS,
     _COMPLEX_ALPHA,
     Optimizer,
     _alpha_probe,
     _complex_error,
+    _nonzero,
+    _number_argument,
     _tensor_probe,
     check_fused,
     check_tensor_lr,
@@ -384,6 +387,19 @@ class SGD(Optimizer):
         "lr": lambda: TypeError("add_(): argument 'alpha' must be Number, not Tensor"),
         "momentum": lambda: RuntimeError(_AMBIGUOUS),
         "weight_decay": lambda: RuntimeError(_AMBIGUOUS),
+    }
+
+    # torch's step with a 1-element array: weight decay and a Nesterov momentum are the
+    # alpha of grad.add, lr that of param.add_ (a numpy array is no Number there).  (A
+    # numpy momentum: torch's buf.mul_ refuses it from the second step, once a buffer
+    # exists; jnn trains on with it.)
+    _number_arguments = {
+        "weight_decay": _number_argument(_ALPHA, 0, True,
+                                         lambda g: _nonzero(g["weight_decay"])),
+        "momentum": _number_argument(
+            _ALPHA, None, True,
+            lambda g: bool(g.get("nesterov")) and _nonzero(g["momentum"])),
+        "lr": _number_argument("add_(): argument 'alpha' must be Number", 1, False),
     }
 
     # torch's step with a complex lr or weight_decay: the alpha of an add on real tensors
