@@ -3269,7 +3269,7 @@ def _check_inductor_options(options: dict) -> None:
     values.  jnn accepts and ignores them (XLA compiles)."""
     known = _inductor_options()
     for key, value in options.items():
-        name = key.replace("-", "_") if isinstance(key, str) else key
+        name = key.replace("-", "_")  # (a key that is no str: torch's AttributeError)
         if name not in known:
             raise RuntimeError(f"Unexpected optimization option {key}, known options are "
                                f"{list(known)}")

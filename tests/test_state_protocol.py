@@ -1718,13 +1718,15 @@ _BAD_COMPILE_OPTIONS = [
     ((lambda x: x,), dict(options={"bogus_opt": 1})),
     ((lambda x: x,), dict(options={"max_autotune": "yes"})),
     ((lambda x: x,), dict(options={"triton.cudagraphs": 1})),
+    ((lambda x: x,), dict(options={1: 2})),
 ]
 
 
 @pytest.mark.parametrize("args, kwargs", _BAD_COMPILE_OPTIONS,
                          ids=["mode", "mode_and_options", "backend", "not_callable",
                               "dynamic_not_bool", "options_not_dict", "unknown_option",
-                              "option_of_another_type", "dotted_option_of_another_type"])
+                              "option_of_another_type", "dotted_option_of_another_type",
+                              "option_key_not_a_str"])
 def test_bad_torch_compile_options_raise_as_torch(args, kwargs):
     with pytest.raises(Exception) as expected:
         torch.compile(*args, **kwargs)
@@ -2249,6 +2251,27 @@ def test_int64_beyond_int32_is_refused_instead_of_wrapping():
         nn.Parameter(np.array([2**33], np.int64), requires_grad=False)
     model.load_state_dict({"count": np.array(7, np.int64)})  # in range: loads as int32
     assert int(model.count) == 7
+
+
+def test_a_float_beyond_int32_loaded_into_a_counter_is_refused_instead_of_saturating():
+    """torch copies a float32 ``num_batches_tracked`` of 3e9 into its Long counter exactly;
+    jnn's int32 held -2147483648 for it, silently.  It raises jnn's error now (as for an
+    int64 source), changes nothing, and loads floats in range truncated as torch does."""
+    for value in (3e9, -3e9, 1e12):
+        tbn = torch.nn.BatchNorm1d(3)
+        tbn.load_state_dict({**tbn.state_dict(),
+                             "num_batches_tracked": torch.tensor(value)})
+        assert int(tbn.num_batches_tracked) == int(np.float32(value))  # exact in torch
+        bn = nn.BatchNorm1d(3)
+        with pytest.raises(OverflowError, match="a float32 value .* does not fit JAX's "
+                                                "default int32 .*jax_enable_x64"):
+            bn.load_state_dict({**bn.state_dict(),
+                                "num_batches_tracked": np.array(value, np.float32)})
+        assert int(bn.num_batches_tracked) == 0
+    tbn, bn = torch.nn.BatchNorm1d(3), nn.BatchNorm1d(3)
+    tbn.load_state_dict({**tbn.state_dict(), "num_batches_tracked": torch.tensor(-7.9)})
+    bn.load_state_dict({**bn.state_dict(), "num_batches_tracked": np.array(-7.9, np.float32)})
+    assert int(bn.num_batches_tracked) == int(tbn.num_batches_tracked) == -7
 
 
 def test_checked_compiled_step_raises_torchs_value_errors_and_changes_nothing():

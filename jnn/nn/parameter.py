@@ -109,8 +109,9 @@ def _python_type_name(value: Any) -> str:
     return t.__name__ if t.__module__ == "builtins" else f"{t.__module__}.{t.__qualname__}"
 
 
-def check_int_range(value: Any) -> None:
-    """Refuse 64-bit integers that JAX's default int32 would silently wrap.
+def check_int_range(value: Any, into: Any = None) -> None:
+    """Refuse 64-bit integers that JAX's default int32 would silently wrap (and floats
+    beyond int32 copied ``into`` an integer dtype).
 
     With ``jax_enable_x64`` off (JAX's default) an int64 array becomes int32: torch's Long
     class indices and counters load fine, but a value beyond int32 would wrap to another
@@ -119,15 +120,26 @@ def check_int_range(value: Any) -> None:
     if jax.config.jax_enable_x64:
         return
     dtype = getattr(value, "dtype", None)
-    if dtype is None or np.dtype(dtype).kind not in "iu" or np.dtype(dtype).itemsize <= 4:
+    if dtype is None:
         return
-    arr = np.asarray(value)
+    kind = np.dtype(dtype).kind
+    if kind == "f" and into is not None and np.dtype(into).kind in "iu":
+        # floats copied into an integer slot (a float32 num_batches_tracked loaded into
+        # torch's Long counter): torch truncates them exactly; int32 would saturate
+        arr = np.trunc(np.asarray(value, dtype=np.float64))
+        arr = arr[np.isfinite(arr)]
+    elif kind in "iu" and np.dtype(dtype).itemsize > 4:
+        arr = np.asarray(value)
+    else:
+        return
     info = np.iinfo(np.int32)
     if arr.size and (arr.max() > info.max or arr.min() < info.min):
         worst = int(arr.max()) if arr.max() > info.max else int(arr.min())
+        name = np.dtype(dtype).name
         raise OverflowError(
-            f"an {np.dtype(dtype).name} value ({worst}) does not fit JAX's default int32 "
-            "and would silently wrap. Enable 64-bit integers first: "
+            f"{'an' if name.startswith('i') else 'a'} {name} value ({worst}) does not fit "
+            f"JAX's default int32 and would silently "
+            f"{'wrap' if kind in 'iu' else 'saturate'}. Enable 64-bit integers first: "
             "jax.config.update('jax_enable_x64', True)."
         )
 

@@ -392,3 +392,16 @@ def test_conv_layer_given_a_non_tensor_raises_torchs_type_error(bias, value):
     first = str(expected.value).splitlines()[0]
     with pytest.raises(TypeError, match=f"^{re.escape(first)}"):
         nn.Conv2d(3, 4, 3, bias=bias)(value)
+
+
+@pytest.mark.parametrize("sizes", [(0, 2, 3), (2, 0, 3), (2, 3, 0), (-1, 2, 3), (2, 3, -1)])
+def test_bilinear_sizes_of_zero_or_less_as_torch(sizes):
+    """``Bilinear(0, 2, 3)`` raises torch's ValueError (jnn: ZeroDivisionError in its init);
+    a zero second input or output size builds, a negative one fails at the weight."""
+    try:
+        shape = tuple(torch.nn.Bilinear(*sizes).weight.shape)
+    except Exception as error:  # noqa: BLE001 - torch's error is the spec
+        with pytest.raises(type(error), match=re.escape(str(error))):
+            nn.Bilinear(*sizes)
+    else:
+        assert tuple(nn.Bilinear(*sizes).weight.shape) == shape

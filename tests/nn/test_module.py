@@ -674,6 +674,21 @@ def test_double_needs_x64():
     assert dtypes(j)[0] == "float32"
 
 
+def test_complex64_needs_no_x64_and_matches_torch():
+    """complex64 is two float32s: ``.to(complex64)``/``.type`` work without JAX's 64-bit
+    mode (jnn refused them as 64-bit); complex128 needs it, as float64 does."""
+    for move in (lambda m, lib: m.to(lib.complex64), lambda m, lib: m.to(dtype=lib.complex64),
+                 lambda m, lib: m.type(lib.complex64)):
+        t, j = torch.nn.Linear(2, 3), nn.Linear(2, 3)
+        j.load_state_dict({k: jnp.asarray(v.numpy()) for k, v in t.state_dict().items()})
+        move(t, torch), move(j, jnn)
+        for (name, tv), jv in zip(t.state_dict().items(), j.state_dict().values()):
+            assert jv.dtype == jnp.complex64, name
+            np.testing.assert_array_equal(np.asarray(jv), tv.numpy(), err_msg=name)
+    with pytest.raises(RuntimeError, match="64-bit"):
+        nn.Linear(2, 3).to(jnn.complex128)
+
+
 def test_double_with_x64_matches_torch():
     t = typed_model(zoo("torch")).double()
     with jax.enable_x64(True):

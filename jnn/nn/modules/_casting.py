@@ -32,7 +32,8 @@ def resolve_dtype(dtype: Any, x64: bool = True) -> np.dtype:
 
 def check_x64(dt: np.dtype) -> None:
     """A 64-bit dtype needs JAX's 64-bit mode: say how to turn it on."""
-    if dt.itemsize == 8 and dt.kind in "fiuc" and not jax.config.jax_enable_x64:
+    wide = dt.itemsize == 16 if dt.kind == "c" else dt.itemsize == 8  # (complex64: 2 x f32)
+    if wide and dt.kind in "fiuc" and not jax.config.jax_enable_x64:
         raise RuntimeError(
             f"{dt} needs JAX's 64-bit mode, which is off: call "
             "jax.config.update('jax_enable_x64', True) at start-up (or set JAX_ENABLE_X64=1)."

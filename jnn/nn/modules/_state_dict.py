@@ -339,7 +339,8 @@ def _load_one(module: Any, name: str, current: Any, is_param: bool, key: str, ra
             f"from checkpoint, the shape in current model is {torch_size(current_shape)}.")
         return
     old = current._peek() if is_param else current  # a lost value reloads
-    check_int_range(value)  # jnn's own error (it shows the fix), not a copy failure
+    # jnn's own error (it shows the fix), not a copy failure
+    check_int_range(value, None if assign else getattr(old, "dtype", None))
     if (assign and is_param and current.requires_grad
             and not jnp.issubdtype(value.dtype, jnp.inexact)):
         # torch's assign builds a new Parameter that keeps requires_grad: a failed copy

@@ -151,6 +151,8 @@ class Bilinear(Module):
             self.bias = Parameter(_empty((out_features,), dtype, device))
         else:
             self.register_parameter("bias", None)
+        if in1_features <= 0:  # (after the weight: a negative size fails there, as torch)
+            raise ValueError(f"in1_features must be > 0, but got (in1_features={in1_features})")
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
