@@ -77,6 +77,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import pickle
 import secrets
 import stat
 from collections.abc import Callable
@@ -125,7 +126,7 @@ def save(obj: object, f: FILE_LIKE, pickle_module: Any = None, pickle_protocol: 
             ``Counter`` (a ``MultiStepLR``'s milestones).
         f: a path (``str`` or ``os.PathLike``) or a binary file object with ``write``.
         pickle_module: accepted for torch's signature and ignored: nothing is pickled.
-        pickle_protocol: accepted and ignored.
+        pickle_protocol: checked as pickle checks it (an int up to 5), then ignored.
         _use_new_zipfile_serialization: accepted and ignored.
         _disable_byteorder_record: accepted and ignored (data is always little-endian).
 
@@ -152,6 +153,8 @@ def save(obj: object, f: FILE_LIKE, pickle_module: Any = None, pickle_protocol: 
     if path is None and not hasattr(f, "write"):  # torch's type and words, then what came
         raise AttributeError("expected 'f' to be string, path, or a file-like object with a "
                              f"'write' attribute; got {type(f).__name__}")
+    # pickle's own check of the protocol (it pickles nothing else here): torch's errors
+    pickle.dumps(None, protocol=pickle_protocol)
     tensors, metadata, keep = _serialize(obj)
     if path is not None:
         _save_to_path(path, tensors, metadata)
@@ -184,7 +187,8 @@ def load(f: FILE_LIKE, map_location: MAP_LOCATION = None, pickle_module: Any = N
         pickle_module: accepted for torch's signature and ignored: nothing is unpickled.
         weights_only: accepted and ignored: loading is always as safe as torch's
             ``weights_only=True``, ``False`` does not allow more.
-        mmap: accepted and ignored: the file is read once into fresh arrays.
+        mmap: accepted for a path (``f`` a file object raises torch's ``ValueError``), and
+            ignored: the file is read once into fresh arrays.
         **pickle_load_args: the unpickler's arguments (``encoding``, ``errors``,
             ``fix_imports``, ``buffers``): accepted and ignored; any other name is a
             ``TypeError``, as in torch.
@@ -212,6 +216,8 @@ def load(f: FILE_LIKE, map_location: MAP_LOCATION = None, pickle_module: Any = N
         raise TypeError(f"load() got an unexpected keyword argument '{unknown[0]}'")
     place = placement(map_location)
     path = _as_path(f)
+    if mmap and path is None:
+        raise ValueError("f must be a file path in order to use the mmap argument")
     if path is not None:
         with open(path, "rb") as stream:
             return _load(stream, repr(os.fsdecode(path)), place)

@@ -693,8 +693,35 @@ def test_signatures_are_torchs():
         assert [(p.name, p.kind) for p in ours_params] == [(p.name, p.kind)
                                                            for p in theirs_params]
     data = _bytes({"a": 1})
-    assert jnn.load(io.BytesIO(data), None, pickle, weights_only=False, mmap=True,
+    assert jnn.load(io.BytesIO(data), None, pickle, weights_only=False, mmap=False,
                     encoding="latin1") == {"a": 1}
     buffer = io.BytesIO()
     jnn.save({"a": 1}, buffer, pickle, 4, False, True)
     assert buffer.getvalue() == data
+
+
+def _saved(lib) -> bytes:
+    buffer = io.BytesIO()
+    lib.save({"a": 1}, buffer)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("call", [
+    lambda lib, path: lib.load(io.BytesIO(_saved(lib)), mmap=True),
+    lambda lib, path: lib.save({"a": 1}, path, pickle_protocol=99),
+    lambda lib, path: lib.save({"a": 1}, path, pickle_protocol="x"),
+], ids=["mmap_of_a_file_object", "pickle_protocol_too_high", "pickle_protocol_not_an_int"])
+def test_checked_arguments_raise_as_torch_before_the_file_is_touched(call, tmp_path):
+    """``mmap=True`` needs a path and ``pickle_protocol`` is checked, in torch: jnn accepted
+    both (they are otherwise ignored); a refused save writes nothing."""
+    with pytest.raises(Exception) as expected:
+        call(torch, tmp_path / "t.pt")
+    with pytest.raises(type(expected.value), match=re.escape(str(expected.value))):
+        call(jnn, tmp_path / "j.pt")
+    assert not (tmp_path / "j.pt").exists()
+
+
+def test_mmap_with_a_path_loads(tmp_path):
+    jnn.save({"w": jnp.ones(3)}, tmp_path / "m.pt")
+    loaded = jnn.load(tmp_path / "m.pt", mmap=True)
+    np.testing.assert_array_equal(np.asarray(loaded["w"]), np.ones(3))
