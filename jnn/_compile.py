@@ -176,20 +176,37 @@ def _find_roots(fn: Any, extra: list[Any]) -> list[Any]:
         elif _is_plain_object(obj) and not _library(type(obj)):
             plain.append((obj, depth))
 
+    def visit_methods(obj: Any, depth: int) -> None:
+        # the methods of its own classes that the code names (`trainer.step(x, y)`) or
+        # that calling it runs (a Module's forward): what they name, globals included
+        for klass in type(obj).__mro__:
+            if klass is object or _library(klass):
+                continue
+            for name, f in vars(klass).items():
+                if name in names or name in _CALLED_METHODS:
+                    f = getattr(f, "__func__", f)  # (a staticmethod, a classmethod)
+                    if isinstance(f, types.FunctionType):
+                        visit(f, depth + 1)
+
     visit(fn, 0)
     for obj in extra:
         visit(obj, 0)
-    done = 0
-    while done < len(plain):  # (what a plain object holds may name more attributes)
-        obj, depth = plain[done]
-        done += 1
-        d = vars(obj)
-        for attr in sorted(names.intersection(d)):
-            if attr not in _MODULE_SLOTS:
-                visit(d[attr], depth + 1)
+    while True:  # (what a plain object holds or its methods read may name more attributes)
+        size, count = len(names), len(plain)
+        for obj, depth in list(plain):
+            d = vars(obj)
+            for attr in sorted(names.intersection(d)):
+                if attr not in _MODULE_SLOTS:
+                    visit(d[attr], depth + 1)
+            visit_methods(obj, depth)
+        if len(names) == size and len(plain) == count:
+            break
     found.setdefault(id(default_generator), default_generator)
     return list(found.values())
 
+
+# Methods a call of an object runs without the code naming them
+_CALLED_METHODS = frozenset({"forward", "__call__"})
 
 _INTERNED: dict[Any, int] = {}
 

@@ -1823,6 +1823,85 @@ def test_a_compiled_step_named_like_a_method_it_calls_threads_only_the_current_t
     assert step.compile_count == 1
 
 
+_METHOD_PROGRAMS = """
+class Trainer:  # a plain object whose method steps the module's global optimizer
+    def step(self, x, y):
+        def closure():
+            opt.zero_grad()
+            return F.mse_loss(model(x), y)
+        return opt.step(closure)
+
+
+class Net(nn.Module):  # Lightning-style: the optimizer is a global its method steps
+    def __init__(self, inner):
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x):
+        return self.inner(x)
+
+    def training_step(self, x, y):
+        def closure():
+            opt.zero_grad()
+            return F.mse_loss(self(x), y) + F.mse_loss(self(x), teacher(x))
+        return opt.step(closure)
+
+
+class Distill:  # a loss object whose method reads a global teacher model
+    @staticmethod
+    def to_teacher(out, x):
+        return F.mse_loss(out, teacher(x))
+
+    def compute(self, out, x, y):
+        return F.mse_loss(out, y) + self.to_teacher(out, x)
+"""
+
+
+@pytest.mark.parametrize("shape", ["trainer", "lightning", "distill"])
+def test_state_named_only_inside_methods_the_step_calls_is_discovered(shape):
+    """``jnn.compile(lambda x, y: trainer.step(x, y))`` where ``Trainer.step`` steps a
+    global optimizer, a Module's ``training_step`` stepping one, a loss object's method
+    reading a global teacher: discovery follows the methods the code names (and a
+    Module's forward) into their globals, as the bound method's own compile did (jnn
+    raised 'steps a SGD that it does not thread')."""
+    tmodel, topt, jmodel, jopt = twins()
+    torch.manual_seed(1)
+    tteacher = torch.nn.Linear(4, 2).requires_grad_(False)
+    jteacher = nn.Linear(4, 2).requires_grad_(False)
+    jteacher.load_state_dict({k: v.numpy() for k, v in tteacher.state_dict().items()})
+    namespace = {"__name__": "trainer_script", "nn": nn, "F": F, "opt": jopt,
+                 "model": jmodel, "teacher": jteacher}
+    exec(_METHOD_PROGRAMS, namespace)
+    x, y = torch.from_numpy(X), torch.from_numpy(Y)
+    if shape == "trainer":
+        trainer = namespace["Trainer"]()
+        step = jnn.compile(lambda x, y: trainer.step(x, y))
+        tloss = lambda: tF.mse_loss(tmodel(x), y)  # noqa: E731
+    elif shape == "lightning":
+        net = namespace["Net"](jmodel)
+        step = jnn.compile(lambda x, y: net.training_step(x, y))
+        tloss = lambda: tF.mse_loss(tmodel(x), y) + tF.mse_loss(tmodel(x), tteacher(x))  # noqa: E731
+    else:
+        crit = namespace["Distill"]()
+
+        @jnn.compile
+        def step(x, y):
+            def closure():
+                jopt.zero_grad()
+                return crit.compute(jmodel(x), x, y)
+            return jopt.step(closure)
+        tloss = lambda: tF.mse_loss(tmodel(x), y) + tF.mse_loss(tmodel(x), tteacher(x))  # noqa: E731
+    for i in range(3):
+        topt.zero_grad()
+        expected = tloss()
+        expected.backward()
+        topt.step()
+        got = step(jnp.asarray(X), jnp.asarray(Y))
+        assert float(got) == pytest.approx(expected.item(), rel=1e-5), f"step {i}"
+    assert_same_weights(tmodel, jmodel)
+    assert step.trace_count == 1
+
+
 def test_a_loop_variable_named_like_an_attribute_the_step_uses_is_not_compiled_in():
     """`for step in range(n)` around a compiled function that calls `opt.step(...)`: the
     global `step` is an attribute name in the function's code, not a value it reads, so
