@@ -862,6 +862,8 @@ def _lerp_(self: Parameter, end: Any, weight: Any) -> Parameter:
 
 def _clamp_(self: Parameter, min: Any = None, max: Any = None) -> Parameter:  # noqa: A002
     """Weight clipping's ``p.clamp_(-c, c)`` (torch's argument names)."""
+    if min is None and max is None:
+        raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
     return _in_place(self, lambda old: jnp.clip(old, _unwrap(min), _unwrap(max)))
 
 

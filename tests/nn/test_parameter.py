@@ -466,6 +466,14 @@ def test_in_place_arithmetic_of_ema_code_matches_torch():
     with pytest.raises(RuntimeError, match=f"^{re.escape(str(theirs.value))}$"), \
             jnn.no_grad():
         jema.bias.lerp_(jnp.ones((2, 2)), 0.5)
+    # clamp_ with no bound: torch's error (jnn left the weight as it was, silently)
+    with pytest.raises(RuntimeError) as theirs, torch.no_grad():
+        tema.bias.clamp_()
+    before = np.asarray(jema.bias.data)
+    with pytest.raises(RuntimeError, match=f"^{re.escape(str(theirs.value))}$"), \
+            jnn.no_grad():
+        jema.bias.clamp_()
+    np.testing.assert_array_equal(np.asarray(jema.bias.data), before)
 
 
 def test_refused_grad_and_fill_leave_the_parameter_as_it_was():
