@@ -361,3 +361,31 @@ def test_number_like_threshold_and_slope_still_work():
                                    TF.threshold(torch.from_numpy(_input()), float(value), 0.0))
         np.testing.assert_allclose(F.leaky_relu(x, value),
                                    TF.leaky_relu(torch.from_numpy(_input()), float(value)))
+
+
+# An argument of the wrong type reaches torch's argument parser: its TypeError, with the
+# parameter's position where the call (or torch's Python wrapper) passes it positionally
+_ARGUMENT_TYPE_CASES = [
+    ("elu", (), {"alpha": "x"}), ("elu", (), {"alpha": None}), ("celu", (), {"alpha": "x"}),
+    ("softplus", (), {"beta": "x"}), ("softplus", (), {"threshold": [1]}),
+    ("rrelu", (), {"lower": "x"}), ("rrelu", (), {"upper": None}),
+    ("rrelu", (), {"training": "x"}), ("hardshrink", ("x",), {}), ("softshrink", ("x",), {}),
+    ("glu", (), {"dim": "x"}), ("glu", (), {"dim": 1.0}), ("gelu", (), {"approximate": None}),
+    ("dropout", (), {"training": "x"}), ("pad", ((1, 1),), {"value": "x"}),
+]
+
+
+@pytest.mark.parametrize("fn_name, args, kwargs", _ARGUMENT_TYPE_CASES,
+                         ids=[f"{n}-{next(iter(k), 'positional')}"
+                              f"-{type(next(iter(k.values()), a[-1] if a else None)).__name__}"
+                              for n, a, k in _ARGUMENT_TYPE_CASES])
+def test_arguments_of_the_wrong_type_raise_torchs_parser_error(fn_name, args, kwargs):
+    """jnn computed with them (``dropout(training='x')``), or failed deep inside JAX with
+    another text (``elu(alpha='x')``: 'Only integer scalar arrays ...')."""
+    x = np.ones((2, 4), np.float32)
+    assert_same_error(*_both(fn_name, x, *args, **kwargs))
+
+
+def test_one_hot_num_classes_of_the_wrong_type_raises_torchs_parser_error():
+    assert_same_error(lambda: TF.one_hot(torch.tensor([1]), 3.0),
+                      lambda: F.one_hot(jnp.asarray([1]), 3.0))

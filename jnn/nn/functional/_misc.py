@@ -12,7 +12,7 @@ from jax.typing import ArrayLike
 from jnn import random as jnn_random
 from jnn.nn.functional._dispatch import NeedsConcrete, in_dispatch_trace, warn
 from jnn.nn.functional._loss_common import concrete, traced_check, traced_checks
-from jnn.nn.functional._utils import normalize_dim
+from jnn.nn.functional._utils import check_int, normalize_dim
 
 __all__ = ["one_hot", "gumbel_softmax"]
 
@@ -70,6 +70,7 @@ def one_hot(tensor: ArrayLike, num_classes: int = -1) -> jax.Array:
         Array([[1, 0, 0],
                [0, 0, 1]], dtype=int32)
     """
+    num_classes = check_int(num_classes, "one_hot", "num_classes", 2)  # (as F.one_hot(t, 3.0))
     x = jnp.asarray(tensor)
     if not jnp.issubdtype(x.dtype, jnp.integer):
         raise RuntimeError("one_hot is only applicable to index tensor of type LongTensor.")

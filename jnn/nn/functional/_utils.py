@@ -224,21 +224,31 @@ def type_name(value: object) -> str:
     return f"{cls.__module__}.{cls.__name__}"
 
 
-def _argument_error(fn: str, name: str, position: int, kind: str, value: object) -> TypeError:
+def _argument_error(fn: str, name: str, position: int | None, kind: str,
+                    value: object) -> TypeError:
     shown = "Tensor" if isinstance(value, jax.Array) else type_name(value)
-    return TypeError(
-        f"{fn}(): argument '{name}' (position {position}) must be {kind}, not {shown}")
+    where = "" if position is None else f" (position {position})"  # (keyword-only: none)
+    return TypeError(f"{fn}(): argument '{name}'{where} must be {kind}, not {shown}")
 
 
-def check_number(value: object, fn: str, name: str, position: int) -> None:
+def check_number(value: object, fn: str, name: str, position: int | None,
+                 kind: str = "Number") -> None:
     """torch's parser check for a ``Scalar`` argument (a Python or NumPy number, or a 0-d
-    array): ``threshold(): argument 'threshold' (position 2) must be Number, not str``."""
+    array): ``threshold(): argument 'threshold' (position 2) must be Number, not str``.
+    (``kind``: the word torch's signature uses, ``float`` for ``pad``'s value.)"""
     if isinstance(value, numbers.Number) or (isinstance(value, jax.Array) and value.ndim == 0):
         return
-    raise _argument_error(fn, name, position, "Number", value)
+    raise _argument_error(fn, name, position, kind, value)
 
 
-def check_int(value: object, fn: str, name: str, position: int) -> int:
+def check_bool(value: object, fn: str, name: str, position: int | None) -> None:
+    """torch's parser check for a ``bool`` argument (a NumPy bool too):
+    ``dropout(): argument 'train' (position 3) must be bool, not str``."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise _argument_error(fn, name, position, "bool", value)
+
+
+def check_int(value: object, fn: str, name: str, position: int | None) -> int:
     """torch's parser check for an ``int`` argument (a bool is refused, a NumPy integer
     accepted): ``flatten(): argument 'start_dim' (position 1) must be int, not str``."""
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool):

@@ -18,7 +18,14 @@ from jax.typing import ArrayLike, DTypeLike
 from jnn import random as jnn_random
 from jnn.nn.functional._dispatch import warn
 from jnn.nn.functional._misc import gumbel_softmax, one_hot
-from jnn.nn.functional._utils import check_number, normalize_dim, torch_dtype_name
+from jnn.nn.functional._utils import (
+    _argument_error,
+    check_bool,
+    check_int,
+    check_number,
+    normalize_dim,
+    torch_dtype_name,
+)
 
 __all__ = [
     "threshold",
@@ -120,6 +127,7 @@ def elu(input: ArrayLike, alpha: float = 1.0, inplace: bool = False) -> jax.Arra
 
     PyTorch: ``torch.nn.functional.elu`` (``inplace`` is ignored).
     """
+    check_number(alpha, "elu_" if inplace else "elu", "alpha", 2)
     x = jnp.asarray(input)
     _float_only(x, "elu_cpu")
     return jnp.where(x > 0, x, alpha * jnp.expm1(_negative_part(x)))
@@ -141,6 +149,7 @@ def celu(input: ArrayLike, alpha: float = 1.0, inplace: bool = False) -> jax.Arr
     PyTorch: ``torch.nn.functional.celu`` (``inplace`` is ignored).
     """
     # torch checks alpha before anything else, and wraps Python's exception name in the text
+    check_number(alpha, "celu_" if inplace else "celu", "alpha", 2)
     if isinstance(alpha, (int, float)) and alpha == 0:
         raise RuntimeError("ZeroDivisionError: alpha cannot be 0 for CELU")
     x = jnp.asarray(input)
@@ -158,6 +167,8 @@ def gelu(input: ArrayLike, approximate: str = "none") -> jax.Array:
 
     PyTorch: ``torch.nn.functional.gelu``.
     """
+    if not isinstance(approximate, str):
+        raise _argument_error("gelu", "approximate", None, "str", approximate)
     if approximate not in ("none", "tanh"):
         raise RuntimeError("approximate argument must be either none or tanh.")
     x = jnp.asarray(input)
@@ -250,6 +261,8 @@ def softplus(input: ArrayLike, beta: float = 1.0, threshold: float = 20.0) -> ja
 
     PyTorch: ``torch.nn.functional.softplus``.
     """
+    check_number(beta, "softplus", "beta", None)
+    check_number(threshold, "softplus", "threshold", None)
     x = jnp.asarray(input)
     _float_only(x, "softplus_cpu")
     scaled = x * beta
@@ -364,6 +377,7 @@ def glu(input: ArrayLike, dim: int = -1) -> jax.Array:
 
     PyTorch: ``torch.nn.functional.glu``.
     """
+    dim = check_int(dim, "glu", "dim", 2)
     x = jnp.asarray(input)
     if x.ndim == 0:
         raise RuntimeError("glu does not support scalars because halving size must be even")
@@ -406,6 +420,7 @@ def hardshrink(input: ArrayLike, lambd: float = 0.5) -> jax.Array:
 
     PyTorch: ``torch.nn.functional.hardshrink``.
     """
+    check_number(lambd, "hardshrink", "lambd", 2)
     x = jnp.asarray(input)
     _float_only(x, "hardshrink_cpu")
     inside = (x >= -lambd) & (x <= lambd)
@@ -431,6 +446,7 @@ def softshrink(input: ArrayLike, lambd: float = 0.5) -> jax.Array:
 
     PyTorch: ``torch.nn.functional.softshrink``.
     """
+    check_number(lambd, "softshrink", "lambd", 2)
     x = jnp.asarray(input)
     _float_only(x, "softshrink_check")
     _check_lambd(x, lambd)
@@ -521,6 +537,10 @@ def rrelu(
     PyTorch: ``torch.nn.functional.rrelu``; the same distribution, but JAX's random stream,
     so the slopes differ from torch's for the same seed.
     """
+    fn = "rrelu_" if inplace else "rrelu"
+    check_number(lower, fn, "lower", 2)
+    check_number(upper, fn, "upper", 3)
+    check_bool(training, fn, "training", 4)
     x = jnp.asarray(input)
     if lower > upper:
         raise RuntimeError("Lower bound should be less than or equal to the upper bound")

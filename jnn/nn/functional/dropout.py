@@ -22,7 +22,7 @@ from jax.typing import ArrayLike
 
 from jnn import random as jnn_random
 from jnn.nn.functional._dispatch import warn
-from jnn.nn.functional._utils import torch_dtype_name
+from jnn.nn.functional._utils import check_bool, torch_dtype_name
 
 __all__ = [
     "dropout",
@@ -120,6 +120,7 @@ def dropout(
         (2, 3)
     """
     _check_p(p)
+    check_bool(training, "dropout", "train", 3)
     return _dropout_impl(jnp.asarray(input), p, training, key, feature=False, alpha=False)
 
 

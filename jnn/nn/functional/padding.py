@@ -28,6 +28,8 @@ import numpy as np
 from jax import lax
 from jax.typing import ArrayLike
 
+from jnn.nn.functional._utils import check_number
+
 __all__ = ["pad"]
 
 _NON_CONSTANT = ("reflect", "replicate", "circular")
@@ -172,6 +174,8 @@ def pad(input: ArrayLike, pad: Sequence[int], mode: str = "constant",
         >>> pad(jnp.ones((1, 2, 3)), (1, 2), mode="reflect").shape
         (1, 2, 6)
     """
+    if value is not None:
+        check_number(value, "pad", "value", 4, kind="float")
     x = jnp.asarray(input)
     pads = _as_pad_tuple(pad)
     _check_lengths(pads, x.ndim)
