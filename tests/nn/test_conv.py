@@ -276,6 +276,10 @@ FUNCTIONAL = [
     _fn_case(lambda x: F.fold(x, (7, 6), (3, 2), dilation=(1, 2), padding=(1, 0), stride=(1, 2)),
              lambda x: TF.fold(x, (7, 6), (3, 2), dilation=(1, 2), padding=(1, 0), stride=(1, 2)),
              [(2, 24, 14)], 6, "fold"),
+    _fn_case(lambda x: F.unfold(x, 2), lambda x: TF.unfold(x, 2), [(0, 3, 4, 4)], 1,
+             "unfold empty batch"),
+    _fn_case(lambda x: F.fold(x, (4, 4), 2), lambda x: TF.fold(x, (4, 4), 2), [(0, 12, 9)], 1,
+             "fold empty batch"),
 ]
 
 

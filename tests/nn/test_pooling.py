@@ -391,6 +391,48 @@ def test_max_unpool_functional_gradient_matches_torch():
                    lambda v, idx: TF.max_unpool2d(v, idx, 3, 1), [y, i])
 
 
+# -- empty batches (N = 0) and channels: torch returns empty outputs -------------------
+def _first(out):
+    return out[0] if isinstance(out, tuple) else out
+
+
+EMPTY_BATCH = [
+    ("max_pool1d", (0, 3, 4), dict(kernel_size=2, return_indices=True)),
+    ("max_pool2d", (0, 3, 4, 4), dict(kernel_size=2, return_indices=True)),
+    ("max_pool3d", (0, 2, 4, 4, 4), dict(kernel_size=2, return_indices=True)),
+    ("adaptive_max_pool1d", (0, 3, 4), dict(output_size=3, return_indices=True)),
+    ("adaptive_max_pool2d", (0, 3, 4, 4), dict(output_size=2, return_indices=True)),
+    ("adaptive_max_pool3d", (0, 2, 4, 4, 4), dict(output_size=3)),
+    ("fractional_max_pool2d", (0, 3, 4, 4), dict(kernel_size=2, output_size=2,
+                                                 _random_samples=S2[:0], return_indices=True)),
+    ("fractional_max_pool3d", (0, 2, 4, 4, 4), dict(kernel_size=2, output_size=2,
+                                                    _random_samples=np.zeros((0, 2, 3),
+                                                                             np.float32))),
+]
+
+
+@pytest.mark.parametrize("name, shape, kwargs", EMPTY_BATCH, ids=[c[0] for c in EMPTY_BATCH])
+def test_empty_batch_matches_torch(name, shape, kwargs):
+    x = make_inputs([shape])[0]
+    j_kwargs = {k: jnp.asarray(v) if isinstance(v, np.ndarray) else v for k, v in kwargs.items()}
+    t_kwargs = {k: torch.from_numpy(v) if isinstance(v, np.ndarray) else v
+                for k, v in kwargs.items()}
+    t_out = getattr(TF, name)(torch.from_numpy(x), **t_kwargs)
+    j_out = getattr(F, name)(jnp.asarray(x), **j_kwargs)
+    if kwargs.get("return_indices"):
+        assert j_out[1].shape == tuple(t_out[1].shape)
+    check_function(lambda v: _first(getattr(F, name)(v, **j_kwargs)),
+                   lambda v: _first(getattr(TF, name)(v, **t_kwargs)), [x])
+
+
+@pytest.mark.parametrize("nd", [1, 2, 3])
+def test_max_unpool_empty_batch_matches_torch(nd):
+    spatial = (2,) * nd
+    xs = make_inputs([(0, 3) + spatial, const(np.zeros((0, 3) + spatial, np.int64))])
+    check_function(lambda v, i: getattr(F, f"max_unpool{nd}d")(v, i, 2),
+                   lambda v, i: getattr(TF, f"max_unpool{nd}d")(v, i, 2), xs)
+
+
 # -- JAX transformations and randomness ---------------------------------------------
 def test_pooling_under_jit_and_vmap():
     x = jnp.asarray(make_inputs([X2])[0])

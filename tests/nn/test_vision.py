@@ -256,6 +256,16 @@ def test_grid_sample_5d_matches_torch(mode, padding_mode):
                    make_inputs([X3, GRID3]), grad_argnums=(0, 1), n_reduce=8)
 
 
+@pytest.mark.parametrize("mode, x_shape, grid_shape", [
+    ("bilinear", (0, 2, 4, 4), (0, 3, 2, 2)), ("bicubic", (0, 2, 4, 4), (0, 3, 2, 2)),
+    ("nearest", (0, 2, 3, 4, 4), (0, 1, 3, 2, 3)),
+])
+def test_grid_sample_empty_batch_matches_torch(mode, x_shape, grid_shape):
+    check_function(lambda x, g: F.grid_sample(x, g, mode=mode, align_corners=False),
+                   lambda x, g: TF.grid_sample(x, g, mode=mode, align_corners=False),
+                   make_inputs([x_shape, grid_shape]), grad_argnums=(0, 1))
+
+
 @pytest.mark.parametrize("size", [(2, 3, 4, 5), (2, 1, 3, 1, 4)])
 @pytest.mark.parametrize("align_corners", [False, True])
 def test_affine_grid_matches_torch(size, align_corners):

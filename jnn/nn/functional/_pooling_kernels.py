@@ -150,8 +150,10 @@ def scan_max_indices(x: jax.Array, scans: Sequence) -> jax.Array:
 def gather_flat(x: jax.Array, indices: jax.Array) -> jax.Array:
     """``x``'s elements at flat per-plane ``indices`` (gradient: scatter-add, as torch)."""
     nd = indices.ndim - 2
-    planes = x.reshape(x.shape[:2] + (-1,))
-    picked = jnp.take_along_axis(planes, indices.reshape(indices.shape[:2] + (-1,)), axis=2)
+    # explicit plane sizes, not -1: reshape cannot infer -1 on an empty batch (N = 0)
+    planes = x.reshape(x.shape[:2] + (math.prod(x.shape[2:]),))
+    picked = jnp.take_along_axis(
+        planes, indices.reshape(indices.shape[:2] + (math.prod(indices.shape[2:]),)), axis=2)
     return picked.reshape(indices.shape[:2] + indices.shape[2:2 + nd])
 
 
@@ -320,6 +322,7 @@ def max_unpool(x: jax.Array, indices: jax.Array, out: Ints) -> jax.Array:
     n, c = x.shape[:2]
     planes = jnp.zeros((n * c, math.prod(out)), x.dtype)
     rows = jnp.arange(n * c, dtype=jnp.int32)[:, None]
-    flat = planes.at[rows, indices.reshape(n * c, -1).astype(jnp.int32)].set(
-        x.reshape(n * c, -1), mode="drop", unique_indices=True)
+    per_plane = math.prod(x.shape[2:])  # explicit, not -1: N * C may be 0
+    flat = planes.at[rows, indices.reshape(n * c, per_plane).astype(jnp.int32)].set(
+        x.reshape(n * c, per_plane), mode="drop", unique_indices=True)
     return flat.reshape((n, c) + tuple(out))

@@ -12,6 +12,8 @@ kernels.
 
 from __future__ import annotations
 
+import math
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -97,7 +99,7 @@ def _gather(flat: jax.Array, spatial: tuple[int, ...], index: list[jax.Array]) -
         linear = linear * size + jnp.clip(coord, 0, size - 1)
     batch = linear.shape[0]
     values = jax.vmap(lambda f, i: jnp.take(f, i.reshape(-1), axis=1))(
-        flat, linear.reshape(batch, -1))
+        flat, linear.reshape(batch, math.prod(linear.shape[1:])))
     values = values.reshape(flat.shape[:2] + linear.shape[1:])
     return jnp.where(inside[:, None], values, jnp.zeros((), values.dtype))
 
@@ -118,7 +120,8 @@ def grid_sample_impl(x: jax.Array, grid: jax.Array, mode: str, padding_mode: str
                      align_corners: bool) -> jax.Array:
     """The sampler proper, for 4-D (``grid[..., (x, y)]``) and 5-D (``(x, y, z)``) input."""
     spatial = x.shape[2:]
-    flat = x.reshape(x.shape[:2] + (-1,))
+    # explicit plane size, not -1: reshape cannot infer -1 on an empty batch (N = 0)
+    flat = x.reshape(x.shape[:2] + (math.prod(spatial),))
     # grid's last axis lists coordinates fastest-axis first (x = width); reorder to axes
     coords = [_unnormalize(grid[..., k], spatial[-1 - k], align_corners)
               for k in range(len(spatial))][::-1]

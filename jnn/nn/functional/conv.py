@@ -609,7 +609,8 @@ def _unfold_program(x: jax.Array, *, kernel: tuple, dilation: tuple, padding: tu
     patches = [x[_block_window(i, j, dilation, stride, blocks)]
                for i in range(kernel[0]) for j in range(kernel[1])]
     out = jnp.stack(patches, axis=2)  # (N, C, kH * kW, oH, oW)
-    out = out.reshape(x.shape[0], -1, blocks[0] * blocks[1])
+    # explicit sizes, not -1: reshape cannot infer -1 on an empty batch (N = 0)
+    out = out.reshape(x.shape[0], x.shape[1] * kernel[0] * kernel[1], blocks[0] * blocks[1])
     return out[0] if unbatched else out
 
 
@@ -665,7 +666,8 @@ def _fold_program(x: jax.Array, *, size: tuple, kernel: tuple, dilation: tuple,
                   padding: tuple, stride: tuple, blocks: tuple) -> jax.Array:
     unbatched = x.ndim == 2
     x = x[None] if unbatched else x
-    cols = x.reshape(x.shape[0], -1, kernel[0], kernel[1], blocks[0], blocks[1])
+    channels = x.shape[1] // (kernel[0] * kernel[1])  # explicit, not -1: N may be 0
+    cols = x.reshape(x.shape[0], channels, kernel[0], kernel[1], blocks[0], blocks[1])
     out = jnp.zeros((x.shape[0], cols.shape[1], size[0] + 2 * padding[0],
                      size[1] + 2 * padding[1]), x.dtype)
     for i in range(kernel[0]):  # one strided scatter-add per kernel element
