@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 import jnn
 import jnn.nn as nn
 import jnn.nn.functional as F
+from tests.nn._same_error import assert_same_error
 from tests.nn.registry import case, err
 from tests.oracle import check_error, check_function, check_layer, const, make_inputs, uniform
 
@@ -431,6 +432,35 @@ def test_max_unpool_empty_batch_matches_torch(nd):
     xs = make_inputs([(0, 3) + spatial, const(np.zeros((0, 3) + spatial, np.int64))])
     check_function(lambda v, i: getattr(F, f"max_unpool{nd}d")(v, i, 2),
                    lambda v, i: getattr(TF, f"max_unpool{nd}d")(v, i, 2), xs)
+
+
+# torch checks only the pooled dims of the 2-d average kernel (adaptive_avg_pool1d runs
+# on it); the others skip dim 0, which for an unbatched input is the channel dim
+ADAPTIVE_EMPTY = [
+    ("adaptive_max_pool1d", (0, 4)), ("adaptive_max_pool2d", (0, 4, 4)),
+    ("adaptive_max_pool3d", (0, 4, 4, 4)), ("adaptive_avg_pool1d", (0, 4)),
+    ("adaptive_avg_pool1d", (2, 0, 4)), ("adaptive_avg_pool2d", (0, 4, 4)),
+    ("adaptive_avg_pool2d", (2, 0, 4, 4)), ("adaptive_avg_pool3d", (0, 4, 4, 4)),
+]
+
+
+@pytest.mark.parametrize("name, shape", ADAPTIVE_EMPTY)
+def test_adaptive_pool_empty_channels_match_torch(name, shape):
+    # forward only: torch's backward of the 2-d average kernel rejects an empty channel dim
+    t_out = _first(getattr(TF, name)(torch.ones(shape), 2))
+    j_out = _first(getattr(F, name)(jnp.ones(shape), 2))
+    assert j_out.shape == tuple(t_out.shape) and j_out.dtype == jnp.float32
+
+
+@pytest.mark.parametrize("name, shape", [
+    ("adaptive_avg_pool1d", (3, 0)), ("adaptive_avg_pool1d", (3, 3, 0)),
+    ("adaptive_avg_pool2d", (3, 0, 3)), ("adaptive_avg_pool2d", (0, 3, 0, 3)),
+    ("adaptive_max_pool1d", (3, 0, 3)), ("adaptive_max_pool2d", (3, 0, 3)),
+    ("adaptive_avg_pool3d", (3, 0, 3, 3)), ("adaptive_max_pool3d", (0, 3, 0, 3, 3)),
+])
+def test_adaptive_pool_empty_dims_raise_like_torch(name, shape):
+    assert_same_error(lambda: getattr(TF, name)(torch.ones(shape), 2),
+                      lambda: getattr(F, name)(jnp.ones(shape), 2))
 
 
 # -- JAX transformations and randomness ---------------------------------------------

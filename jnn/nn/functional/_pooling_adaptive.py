@@ -85,7 +85,10 @@ def _check_adaptive(x: jax.Array, out: tuple[int, ...], nd: int, kind: str, fn: 
         name = "adaptive_avg_pool2d" if nd == 1 else fn
         raise RuntimeError(f"{name}: elements of output_size must be greater than or equal "
                            f"to 0 but received {{{listed}}}")
-    for dim in range(1 if len(view) == len(view_out) + 2 else 0, len(view)):
+    # torch's 2-d average kernel checks only the two pooled dims (a zero-size channel or
+    # batch passes); the others skip dim 0 even unbatched, where it is the channel dim
+    first = len(view) - 2 if (kind == "avg" and nd < 3) else 1
+    for dim in range(first, len(view)):
         if view[dim] == 0:
             name = "adaptive_avg_pool2d" if (nd == 1 and kind == "avg") else fn
             raise RuntimeError(
