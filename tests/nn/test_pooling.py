@@ -463,6 +463,42 @@ def test_adaptive_pool_empty_dims_raise_like_torch(name, shape):
                       lambda: getattr(F, name)(jnp.ones(shape), 2))
 
 
+# -- integer inputs: torch's average pools take Long (jnn's int32) and no smaller int -----
+SMALL_INTS = ["int8", "uint8", "int16"]
+INT_CALLS = {
+    "avg_pool1d": lambda F, x: F.avg_pool1d(x[0], 2),
+    "avg_pool2d": lambda F, x: F.avg_pool2d(x, 2, divisor_override=3),
+    "avg_pool3d": lambda F, x: F.avg_pool3d(x, 2),
+    "AvgPool2d": lambda F, x: (torch.nn if F is TF else nn).AvgPool2d(2)(x[0]),
+    "lp_pool2d int p": lambda F, x: F.lp_pool2d(x, 2, 2),
+    "lp_pool3d int p": lambda F, x: F.lp_pool3d(x, 1, 2),
+    "adaptive_avg_pool2d": lambda F, x: F.adaptive_avg_pool2d(x, 3),
+}
+
+
+# bool ** int is Long in torch (int32 in jnn), which LP pooling's average accepts
+REFUSED = [(name, dtype) for name in INT_CALLS for dtype in SMALL_INTS + ["bool", "complex64"]
+           if not (name.startswith("lp_pool") and dtype == "bool")]
+
+
+@pytest.mark.parametrize("name, dtype", REFUSED)
+def test_avg_pools_refuse_dtypes_like_torch(name, dtype):
+    shape = (1, 2, 4, 4, 4) if name.endswith("3d") or "3d " in name else (1, 2, 4, 4)
+    call = INT_CALLS[name]
+    assert_same_error(lambda: call(TF, torch.ones(shape, dtype=getattr(torch, dtype))),
+                      lambda: call(F, jnp.ones(shape, dtype)))
+
+
+@pytest.mark.parametrize("dtype", SMALL_INTS)
+def test_lp_pool_float_power_of_small_ints_matches_torch(dtype):
+    # a float power promotes before the average, so torch accepts these
+    x = (np.arange(32) % 7).reshape(1, 2, 4, 4)
+    t_out = TF.lp_pool2d(torch.tensor(x, dtype=getattr(torch, dtype)), 2.0, 2)
+    j_out = F.lp_pool2d(jnp.asarray(x, dtype), 2.0, 2)
+    assert j_out.dtype == jnp.float32 and t_out.dtype == torch.float32
+    np.testing.assert_allclose(j_out, t_out.numpy(), rtol=1e-6)
+
+
 # -- JAX transformations and randomness ---------------------------------------------
 def test_pooling_under_jit_and_vmap():
     x = jnp.asarray(make_inputs([X2])[0])

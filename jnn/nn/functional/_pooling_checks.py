@@ -57,10 +57,17 @@ def parser_tuple(value: object, name: str, fn: str) -> tuple[int]:
     return (int(value),)
 
 
-def check_dtype(x: jax.Array, kernel: str, allow_int: bool) -> None:
-    """torch's dispatch refusal (``"avg_pool2d" not implemented for 'Bool'``)."""
-    kind = jnp.dtype(x.dtype).kind
-    if kind == "b" or (kind in "iu" and not allow_int) or kind == "c":
+def check_dtype(x: jax.Array, kernel: str, allow_int: bool, long_only: bool = False) -> None:
+    """torch's dispatch refusal (``"avg_pool2d" not implemented for 'Bool'``).
+
+    ``long_only``: of the integer types only torch's Long passes (its average pools);
+    int32 stands for Long where JAX's 64-bit mode is off, so int32 and int64 pass.
+    """
+    dtype = jnp.dtype(x.dtype)
+    kind = dtype.kind
+    refused_int = kind in "iu" and (
+        not allow_int or (long_only and dtype.name not in ("int32", "int64")))
+    if kind == "b" or refused_int or kind == "c":
         raise NotImplementedError(
             f"\"{kernel}\" not implemented for '{torch_dtype_name(x.dtype)}'")
 
