@@ -526,3 +526,37 @@ def test_fractional_without_samples_draws_from_jnn_generator():
     planes = np.asarray(x).reshape(2, 3, -1)
     np.testing.assert_array_equal(np.take_along_axis(planes, np.asarray(ia).reshape(2, 3, -1),
                                                      2).reshape(a.shape), a)
+
+
+# A float, bool or str where a pool takes ints: torch's argument parser refuses it (jnn
+# took int() of it: kernel_size=2.0 pooled), alone or inside a tuple
+_INT_LIST_CASES = {
+    "max2d-kernel-float": lambda L, x: L.max_pool2d(x, 2.0),
+    "max2d-kernel-element": lambda L, x: L.max_pool2d(x, (2.0, 2)),
+    "max2d-kernel-str": lambda L, x: L.max_pool2d(x, "x"),
+    "max2d-padding": lambda L, x: L.max_pool2d(x, 2, padding=0.0),
+    "max2d-dilation": lambda L, x: L.max_pool2d(x, 2, dilation=1.0),
+    "max2d-indices-stride": lambda L, x: L.max_pool2d(x, 2, stride=1.5, return_indices=True),
+    "avg2d-kernel": lambda L, x: L.avg_pool2d(x, 2.0),
+    "avg2d-stride": lambda L, x: L.avg_pool2d(x, 2, 1.0),
+    "max1d-kernel": lambda L, x: L.max_pool1d(x[0], 2.0),
+    "max1d-indices-stride": lambda L, x: L.max_pool1d(x[0], 2, 1.5, return_indices=True),
+    "avg1d-kernel-element": lambda L, x: L.avg_pool1d(x[0], (2.0,)),
+    "max3d-indices-padding": lambda L, x: L.max_pool3d(x[None], 2, padding=0.0,
+                                                       return_indices=True),
+    "avg3d-kernel": lambda L, x: L.avg_pool3d(x[None], 2.0),
+}
+
+
+@pytest.mark.parametrize("case_name", _INT_LIST_CASES)
+def test_pool_arguments_that_are_no_ints_raise_torchs_parser_error(case_name):
+    call = _INT_LIST_CASES[case_name]
+    x = np.ones((1, 1, 4, 4), np.float32)
+    assert_same_error(lambda: call(TF, torch.from_numpy(x)), lambda: call(F, jnp.asarray(x)))
+
+
+@pytest.mark.parametrize("name", ["MaxPool2d", "AvgPool2d"])
+def test_pool_modules_with_a_float_kernel_raise_as_torch(name):
+    x = np.ones((1, 1, 4, 4), np.float32)
+    assert_same_error(lambda: getattr(torch.nn, name)(2.0)(torch.from_numpy(x)),
+                      lambda: getattr(nn, name)(2.0)(jnp.asarray(x)))

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jnn.nn.functional._utils import size_at, torch_dtype_name
 
@@ -202,8 +203,29 @@ def check_max_pool1d(x: jax.Array, kernel: int, stride: int, padding: int, dilat
     return out
 
 
+def check_int_lists(fn: str, kernel_size, stride, padding, dilation=None) -> None:
+    """torch's argument parser on a pool's ``int[]`` arguments (positions 2 to 5, as its
+    wrappers and modules pass them): a float, a bool or a str is refused, alone or in a
+    sequence (``max_pool2d(): argument 'kernel_size' (position 2) must be tuple of ints,
+    not float``), where ``int()`` took them."""
+    named = (("kernel_size", kernel_size), ("stride", stride), ("padding", padding),
+             ("dilation", dilation))
+    for position, (name, value) in enumerate(named, start=2):
+        if value is None:
+            continue
+        prefix = f"{fn}(): argument '{name}' (position {position}) must be tuple of ints"
+        if isinstance(value, collections.abc.Iterable) and not isinstance(value, str):
+            for i, v in enumerate(value):
+                if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+                    raise TypeError(f"{prefix}, but found element of type "
+                                    f"{type(v).__name__} at pos {i}")
+        elif isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise TypeError(f"{prefix}, not {type(value).__name__}")
+
+
 def max_pool1d_args(kernel_size, stride, padding, dilation) -> tuple[tuple[int, ...], ...]:
     """``max_pool1d``'s own argument-length checks (the kernel without indices)."""
+    check_int_lists("max_pool1d", kernel_size, stride, padding, dilation)
     def one(value, name, what):
         if isinstance(value, collections.abc.Iterable) and len(tuple(value)) != 1:
             raise RuntimeError(f"max_pool1d() {name} must be {what} of size 1 but got size "
@@ -221,6 +243,7 @@ def max_pool1d_args(kernel_size, stride, padding, dilation) -> tuple[tuple[int, 
 def nd_args(fn: str, nd: int, kernel_size, stride, padding, dilation=None
             ) -> tuple[tuple[int, ...], ...]:
     """Normalise 2-d/3-d pooling arguments with the wording of torch's ``fn`` kernel."""
+    check_int_lists(fn, kernel_size, stride, padding, dilation)
     word = _WORDS[nd]
     if fn == "avg_pool3d":  # torch words avg_pool3d's checks slightly differently
         texts = ("kernel_size must be a single int", "stride must be omitted, a single int",
@@ -240,6 +263,7 @@ def nd_args(fn: str, nd: int, kernel_size, stride, padding, dilation=None
 
 def args_1d(fn: str, kernel_size, stride, padding, dilation=1) -> tuple[tuple[int], ...]:
     """1-d arguments parsed as torch's argument parser does (``should contain one int``)."""
+    check_int_lists(fn, kernel_size, stride, padding, dilation)
     k = parser_tuple(kernel_size, "kernel_size", fn)
     empty = stride is None or (isinstance(stride, Sequence) and len(stride) == 0)
     s = k if empty else parser_tuple(stride, "stride", fn)

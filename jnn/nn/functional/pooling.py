@@ -110,6 +110,7 @@ def max_pool1d_with_indices(input: ArrayLike, kernel_size, stride=None, padding=
     PyTorch: ``torch.nn.functional.max_pool1d_with_indices``.
     """
     x = jnp.asarray(input)
+    chk.check_int_lists("max_pool1d_with_indices", kernel_size, stride, padding, dilation)
     args = chk.args_1d("max_pool1d", kernel_size, stride, padding, dilation)
     chk.check_rank_1d(x, "max_pool1d")
     return _max_pool_nd(x, 1, args, ceil_mode, True, "max_pool2d")
@@ -143,6 +144,8 @@ def max_pool2d(input: ArrayLike, kernel_size, stride=None, padding=0, dilation=1
         (1, 3, 3, 3)
     """
     x = jnp.asarray(input)
+    if return_indices:  # (torch's parser names the function it calls)
+        chk.check_int_lists("max_pool2d_with_indices", kernel_size, stride, padding, dilation)
     args = chk.nd_args("max_pool2d", 2, kernel_size, stride, padding, dilation)
     chk.check_rank(x, 2, "max")
     return _max_pool_nd(x, 2, args, ceil_mode, return_indices, "max_pool2d")
@@ -173,6 +176,8 @@ def max_pool3d(input: ArrayLike, kernel_size, stride=None, padding=0, dilation=1
         (1, 2, 2, 2, 2)
     """
     x = jnp.asarray(input)
+    if return_indices:  # (torch's parser names the function it calls)
+        chk.check_int_lists("max_pool3d_with_indices", kernel_size, stride, padding, dilation)
     args = chk.nd_args("max_pool3d", 3, kernel_size, stride, padding, dilation)
     chk.check_rank(x, 3, "max")
     return _max_pool_nd(x, 3, args, ceil_mode, return_indices, "max_pool3d")
