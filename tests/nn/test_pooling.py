@@ -560,3 +560,19 @@ def test_pool_modules_with_a_float_kernel_raise_as_torch(name):
     x = np.ones((1, 1, 4, 4), np.float32)
     assert_same_error(lambda: getattr(torch.nn, name)(2.0)(torch.from_numpy(x)),
                       lambda: getattr(nn, name)(2.0)(jnp.asarray(x)))
+
+
+@pytest.mark.parametrize("size", ["array", "numpy_int", "tuple_with_array"])
+def test_pool_sizes_given_as_0d_integer_arrays_pool_as_torch(size):
+    """A 0-d integer tensor is an int to torch's parser, alone or in a tuple (jnn iterated
+    a 0-d array and failed, and the int check must not refuse it); a float one is refused."""
+    x = np.random.default_rng(0).standard_normal((1, 2, 4, 4)).astype(np.float32)
+    sizes = {"array": (torch.tensor(2), jnp.asarray(2)),
+             "numpy_int": (np.int64(2), np.int64(2)),
+             "tuple_with_array": ((torch.tensor(2), 2), (jnp.asarray(2), 2))}[size]
+    for name in ("max_pool2d", "avg_pool2d"):
+        expected = getattr(TF, name)(torch.from_numpy(x), sizes[0]).numpy()
+        np.testing.assert_array_equal(
+            np.asarray(getattr(F, name)(jnp.asarray(x), sizes[1])), expected)
+    assert_same_error(lambda: TF.max_pool2d(torch.from_numpy(x), torch.tensor(2.0)),
+                      lambda: F.max_pool2d(jnp.asarray(x), jnp.asarray(2.0)))

@@ -28,6 +28,20 @@ def _cdiv(a: int, b: int) -> int:
     return q if (a >= 0) == (b >= 0) else -q
 
 
+def _is_sequence(value: object) -> bool:
+    """A sequence of sizes, not one size (a 0-d integer array is one, as a 0-d tensor is to
+    torch's parser)."""
+    return (isinstance(value, collections.abc.Iterable) and not isinstance(value, str)
+            and getattr(value, "ndim", 1) != 0)
+
+
+def _is_int(value: object) -> bool:
+    """An int to torch's parser: an int (no bool), a NumPy integer, a 0-d integer array."""
+    if isinstance(value, (jax.Array, np.ndarray)):
+        return value.ndim == 0 and jnp.issubdtype(value.dtype, jnp.integer)
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
 def as_tuple(value: object, n: int, message: str | None, allow_empty: bool = False
              ) -> tuple[int, ...] | None:
     """``value`` as an ``n``-tuple (an int repeats); RuntimeError(message) on a bad length.
@@ -35,7 +49,7 @@ def as_tuple(value: object, n: int, message: str | None, allow_empty: bool = Fal
     ``message`` None means torch's argument-parser wording is used by the caller instead.
     Returns None for an empty sequence when ``allow_empty`` (torch's "stride omitted").
     """
-    if isinstance(value, collections.abc.Iterable) and not isinstance(value, str):
+    if _is_sequence(value):
         items = tuple(int(v) for v in value)
         if allow_empty and not items:
             return None
@@ -49,7 +63,7 @@ def as_tuple(value: object, n: int, message: str | None, allow_empty: bool = Fal
 
 def parser_tuple(value: object, name: str, fn: str) -> tuple[int]:
     """A one-element argument of a 1-d function, with torch's argument-parser message."""
-    if isinstance(value, collections.abc.Iterable) and not isinstance(value, str):
+    if _is_sequence(value):
         items = tuple(int(v) for v in value)
         if len(items) != 1:
             raise RuntimeError(
@@ -214,20 +228,24 @@ def check_int_lists(fn: str, kernel_size, stride, padding, dilation=None) -> Non
         if value is None:
             continue
         prefix = f"{fn}(): argument '{name}' (position {position}) must be tuple of ints"
-        if isinstance(value, collections.abc.Iterable) and not isinstance(value, str):
+        if _is_sequence(value):
             for i, v in enumerate(value):
-                if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+                if not _is_int(v):
                     raise TypeError(f"{prefix}, but found element of type "
-                                    f"{type(v).__name__} at pos {i}")
-        elif isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-            raise TypeError(f"{prefix}, not {type(value).__name__}")
+                                    f"{_parser_name(v)} at pos {i}")
+        elif not _is_int(value):
+            raise TypeError(f"{prefix}, not {_parser_name(value)}")
+
+
+def _parser_name(value: object) -> str:
+    return "Tensor" if isinstance(value, jax.Array) else type(value).__name__
 
 
 def max_pool1d_args(kernel_size, stride, padding, dilation) -> tuple[tuple[int, ...], ...]:
     """``max_pool1d``'s own argument-length checks (the kernel without indices)."""
     check_int_lists("max_pool1d", kernel_size, stride, padding, dilation)
     def one(value, name, what):
-        if isinstance(value, collections.abc.Iterable) and len(tuple(value)) != 1:
+        if _is_sequence(value) and len(tuple(value)) != 1:
             raise RuntimeError(f"max_pool1d() {name} must be {what} of size 1 but got size "
                                f"{len(tuple(value))}")
         return as_tuple(value, 1, None)
