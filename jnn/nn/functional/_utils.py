@@ -242,8 +242,8 @@ def check_number(value: object, fn: str, name: str, position: int | None,
 
 
 def check_bool(value: object, fn: str, name: str, position: int | None) -> None:
-    """torch's parser check for a ``bool`` argument (a NumPy bool too):
-    ``dropout(): argument 'train' (position 3) must be bool, not str``."""
+    """torch's parser check for a ``bool`` argument (jnn takes a NumPy bool too, which
+    torch refuses): ``dropout(): argument 'train' (position 3) must be bool, not str``."""
     if not isinstance(value, (bool, np.bool_)):
         raise _argument_error(fn, name, position, "bool", value)
 
