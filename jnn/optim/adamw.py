@@ -24,6 +24,10 @@ from jnn.optim.optimizer import (
 )
 from jnn.optim.sgd import Scalar, ScalarOrSchedule
 
+# torch's param.mul_(1 - lr * weight_decay) where a decay is applied (see AdamW)
+_DECAY_FACTOR = _number_argument(_OTHER.format("mul_"), 1, False,
+                                 lambda g: _nonzero(g.get("weight_decay", 0)))
+
 if TYPE_CHECKING:  # optax is imported lazily: it adds ~0.4 s to `import jnn`
     import optax
 
@@ -142,19 +146,17 @@ class AdamW(Adam):
     _option_probes = {**Adam._option_probes, "lr": lambda v: v * 0.01,
                       "weight_decay": lambda v: 0.1 * v}
 
-    # torch's AdamW decays first, param.mul_(1 - lr * weight_decay): a complex factor
-    # torch decays first, param.mul_(1 - lr * weight_decay): with a numpy array of one
-    # dimension or more that product is one, no Tensor; weight decay is no alpha here
+    # torch's AdamW decays first, param.mul_(1 - lr * weight_decay): with a numpy array of
+    # one dimension or more that product is one, no Tensor (weight decay is no alpha here);
+    # with no decay, lr is Adam's step size
     _number_arguments = {
         **Adam._number_arguments,
-        "weight_decay": _number_argument(_OTHER.format("mul_"), 1, False,
-                                         lambda g: _nonzero(g["weight_decay"])),
-        "lr": lambda group, value: (
-            _number_argument(_OTHER.format("mul_"), 1, False,
-                             lambda g: _nonzero(g.get("weight_decay", 0)))(group, value)
-            or Adam._number_arguments["lr"](group, value)),
+        "weight_decay": _DECAY_FACTOR,
+        "lr": lambda group, value: (_DECAY_FACTOR(group, value)
+                                    or Adam._number_arguments["lr"](group, value)),
     }
 
+    # ... and a complex factor cannot be cast to the float parameters
     _complex_probes = {**Adam._complex_probes,
                        "lr": lambda v: _complex_error(_COMPLEX_CAST),
                        "weight_decay": lambda v: _complex_error(_COMPLEX_CAST)}

@@ -150,8 +150,7 @@ def _is_complex(value: Any) -> bool:
 def _tensor_probe(method: str) -> Callable[[object], None]:
     """torch's ``tensor.<method>(option)`` with a non-number (its argument parser)."""
     def probe(value: object) -> None:
-        raise TypeError(f"{method}(): argument 'other' (position 1) must be Tensor, not "
-                        f"{type(value).__name__}")
+        raise TypeError(f"{_OTHER.format(method)}, not {type(value).__name__}")
     return probe
 
 
@@ -187,7 +186,7 @@ _OTHER = "{}(): argument 'other' (position 1) must be Tensor"
 
 def _alpha_probe(value: object) -> None:
     """torch's ``grad.add(param, alpha=weight_decay)`` with a non-number."""
-    raise TypeError(f"add(): argument 'alpha' must be Number, not {type(value).__name__}")
+    raise TypeError(f"{_ALPHA}, not {type(value).__name__}")
 
 
 class Optimizer(OptimizerHooks):
