@@ -27,6 +27,12 @@ def refuse_out(out: Any, name: str) -> None:
         )
 
 
+def check_clamp_bounds(min: Any, max: Any) -> None:  # noqa: A002 - torch's names
+    """torch's clamp (``torch.clamp``, ``Tensor.clamp``, ``clamp_``) with no bound."""
+    if min is None and max is None:
+        raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+
+
 def parse_size(size: tuple, name: str, kw_size: Any = None) -> tuple[int, ...]:
     """torch's size forms: ``f(2, 3)``, ``f((2, 3))``, ``f([2, 3])``, ``f(size=(2, 3))``."""
     if kw_size is not None:

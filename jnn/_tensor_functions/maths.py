@@ -20,6 +20,7 @@ from jnn._tensor_functions import dtypes
 from jnn._tensor_functions._common import (
     as_array,
     broadcast_shape,
+    check_clamp_bounds,
     float_input,
     input_array,
     is_concrete,
@@ -164,8 +165,7 @@ def clamp(input: jax.Array, min: ArrayOrNumber | None = None,
     PyTorch: ``torch.clamp`` (also ``clip``); NaN propagates, as in torch.
     """
     refuse_out(out, "clamp")
-    if min is None and max is None:
-        raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+    check_clamp_bounds(min, max)
     x = input_array(input, "clamp")
     shape = x.shape  # torch broadcasts input, min and max together, in this order
     for bound in (min, max):

@@ -22,7 +22,7 @@ import numpy as np
 
 from jnn import _state
 from jnn._state import check_write
-from jnn._tensor_functions._common import broadcast_shape
+from jnn._tensor_functions._common import broadcast_shape, check_clamp_bounds
 from jnn.nn.functional._utils import type_name
 
 __all__ = ["Parameter", "Buffer", "as_array", "check_int_range", "data_owners", "reset_grad"]
@@ -507,8 +507,7 @@ class Parameter:
         return jnp.linalg.vector_norm(x, ord=order, axis=_axis(dim, x.ndim), keepdims=keepdim)
 
     def clamp(self, min: Any = None, max: Any = None) -> jax.Array:  # noqa: A002 - torch's
-        if min is None and max is None:
-            raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+        check_clamp_bounds(min, max)
         return jnp.clip(_read(self), _unwrap(min), _unwrap(max))
 
     clip = clamp
@@ -862,8 +861,7 @@ def _lerp_(self: Parameter, end: Any, weight: Any) -> Parameter:
 
 def _clamp_(self: Parameter, min: Any = None, max: Any = None) -> Parameter:  # noqa: A002
     """Weight clipping's ``p.clamp_(-c, c)`` (torch's argument names)."""
-    if min is None and max is None:
-        raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+    check_clamp_bounds(min, max)
     return _in_place(self, lambda old: jnp.clip(old, _unwrap(min), _unwrap(max)))
 
 
