@@ -371,7 +371,8 @@ _ARGUMENT_TYPE_CASES = [
     ("rrelu", (), {"lower": "x"}), ("rrelu", (), {"upper": None}),
     ("rrelu", (), {"training": "x"}), ("hardshrink", ("x",), {}), ("softshrink", ("x",), {}),
     ("glu", (), {"dim": "x"}), ("glu", (), {"dim": 1.0}), ("gelu", (), {"approximate": None}),
-    ("dropout", (), {"training": "x"}), ("pad", ((1, 1),), {"value": "x"}),
+    ("dropout", (), {"training": "x"}), ("dropout", (), {"training": np.bool_(True)}),
+    ("dropout", (), {"training": 1}), ("pad", ((1, 1),), {"value": "x"}),
 ]
 
 

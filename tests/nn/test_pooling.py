@@ -528,8 +528,8 @@ def test_fractional_without_samples_draws_from_jnn_generator():
                                                      2).reshape(a.shape), a)
 
 
-# A float, bool or str where a pool takes ints: torch's argument parser refuses it (jnn
-# took int() of it: kernel_size=2.0 pooled), alone or inside a tuple
+# A float, bool or str where a pool takes ints, or no bool for a flag: torch's argument
+# parser refuses it (jnn took int() of it: kernel_size=2.0 pooled), alone or in a tuple
 _INT_LIST_CASES = {
     "max2d-kernel-float": lambda L, x: L.max_pool2d(x, 2.0),
     "max2d-kernel-element": lambda L, x: L.max_pool2d(x, (2.0, 2)),
@@ -545,11 +545,24 @@ _INT_LIST_CASES = {
     "max3d-indices-padding": lambda L, x: L.max_pool3d(x[None], 2, padding=0.0,
                                                        return_indices=True),
     "avg3d-kernel": lambda L, x: L.avg_pool3d(x[None], 2.0),
+    # the flags: a bool, not an int, a str, None or a NumPy bool (jnn took any truthy
+    # value); the max pools' wrappers pass them by position, the average pools by keyword
+    "max2d-ceil-str": lambda L, x: L.max_pool2d(x, 2, ceil_mode="x"),
+    "max2d-indices-ceil-int": lambda L, x: L.max_pool2d(x, 2, ceil_mode=1, return_indices=True),
+    "max1d-ceil-none": lambda L, x: L.max_pool1d(x[0], 2, ceil_mode=None),
+    "max1d-indices-ceil": lambda L, x: L.max_pool1d(x[0], 2, ceil_mode="x", return_indices=True),
+    "max3d-ceil-numpy-bool": lambda L, x: L.max_pool3d(x[None], 2, ceil_mode=np.bool_(True)),
+    "avg1d-ceil": lambda L, x: L.avg_pool1d(x[0], 2, ceil_mode="x"),
+    "avg2d-count-include-pad": lambda L, x: L.avg_pool2d(x, 2, count_include_pad=2),
+    "avg2d-divisor-float": lambda L, x: L.avg_pool2d(x, 2, divisor_override=2.5),
+    "avg3d-divisor-str": lambda L, x: L.avg_pool3d(x[None], 2, divisor_override="x"),
+    "lp2d-ceil": lambda L, x: L.lp_pool2d(x, 2.0, 2, ceil_mode="x"),
+    "lp2d-inf-ceil": lambda L, x: L.lp_pool2d(x, float("inf"), 2, ceil_mode="x"),
 }
 
 
 @pytest.mark.parametrize("case_name", _INT_LIST_CASES)
-def test_pool_arguments_that_are_no_ints_raise_torchs_parser_error(case_name):
+def test_pool_arguments_of_the_wrong_type_raise_torchs_parser_error(case_name):
     call = _INT_LIST_CASES[case_name]
     x = np.ones((1, 1, 4, 4), np.float32)
     assert_same_error(lambda: call(TF, torch.from_numpy(x)), lambda: call(F, jnp.asarray(x)))

@@ -242,9 +242,9 @@ def check_number(value: object, fn: str, name: str, position: int | None,
 
 
 def check_bool(value: object, fn: str, name: str, position: int | None) -> None:
-    """torch's parser check for a ``bool`` argument (jnn takes a NumPy bool too, which
-    torch refuses): ``dropout(): argument 'train' (position 3) must be bool, not str``."""
-    if not isinstance(value, (bool, np.bool_)):
+    """torch's parser check for a ``bool`` argument (a NumPy bool or an int is refused, as
+    torch refuses them): ``dropout(): argument 'train' (position 3) must be bool, not str``."""
+    if type(value) is not bool:
         raise _argument_error(fn, name, position, "bool", value)
 
 

@@ -44,7 +44,7 @@ from jnn.nn.functional._pooling_adaptive import (
     fractional_max_pool3d_with_indices,
 )
 from jnn.nn.functional._pooling_adaptive import batched as _batched
-from jnn.nn.functional._utils import torch_dtype_name
+from jnn.nn.functional._utils import check_bool, check_int, torch_dtype_name
 
 __all__ = [
     "max_pool1d", "max_pool2d", "max_pool3d",
@@ -95,6 +95,7 @@ def max_pool1d(input: ArrayLike, kernel_size, stride=None, padding=0, dilation=1
     if return_indices:
         return max_pool1d_with_indices(x, kernel_size, stride, padding, dilation, ceil_mode,
                                        True)
+    check_bool(ceil_mode, "max_pool1d", "ceil_mode", 6)
     k, s, p, d = chk.max_pool1d_args(kernel_size, stride, padding, dilation)
     out = chk.check_max_pool1d(x, k[0], s[0], p[0], d[0], ceil_mode)
     chk.check_dtype(x, "max_pool1d_impl", allow_int=False)
@@ -111,6 +112,7 @@ def max_pool1d_with_indices(input: ArrayLike, kernel_size, stride=None, padding=
     """
     x = jnp.asarray(input)
     chk.check_int_lists("max_pool1d_with_indices", kernel_size, stride, padding, dilation)
+    check_bool(ceil_mode, "max_pool1d_with_indices", "ceil_mode", 6)
     args = chk.args_1d("max_pool1d", kernel_size, stride, padding, dilation)
     chk.check_rank_1d(x, "max_pool1d")
     return _max_pool_nd(x, 1, args, ceil_mode, True, "max_pool2d")
@@ -144,9 +146,12 @@ def max_pool2d(input: ArrayLike, kernel_size, stride=None, padding=0, dilation=1
         (1, 3, 3, 3)
     """
     x = jnp.asarray(input)
-    if return_indices:  # (torch's parser names the function it calls)
-        chk.check_int_lists("max_pool2d_with_indices", kernel_size, stride, padding, dilation)
+    # (torch's parser names the function it calls)
+    name = "max_pool2d_with_indices" if return_indices else "max_pool2d"
+    if return_indices:
+        chk.check_int_lists(name, kernel_size, stride, padding, dilation)
     args = chk.nd_args("max_pool2d", 2, kernel_size, stride, padding, dilation)
+    check_bool(ceil_mode, name, "ceil_mode", 6)
     chk.check_rank(x, 2, "max")
     return _max_pool_nd(x, 2, args, ceil_mode, return_indices, "max_pool2d")
 
@@ -176,9 +181,12 @@ def max_pool3d(input: ArrayLike, kernel_size, stride=None, padding=0, dilation=1
         (1, 2, 2, 2, 2)
     """
     x = jnp.asarray(input)
-    if return_indices:  # (torch's parser names the function it calls)
-        chk.check_int_lists("max_pool3d_with_indices", kernel_size, stride, padding, dilation)
+    # (torch's parser names the function it calls)
+    name = "max_pool3d_with_indices" if return_indices else "max_pool3d"
+    if return_indices:
+        chk.check_int_lists(name, kernel_size, stride, padding, dilation)
     args = chk.nd_args("max_pool3d", 3, kernel_size, stride, padding, dilation)
+    check_bool(ceil_mode, name, "ceil_mode", 6)
     chk.check_rank(x, 3, "max")
     return _max_pool_nd(x, 3, args, ceil_mode, return_indices, "max_pool3d")
 
@@ -195,6 +203,11 @@ def max_pool3d_with_indices(input: ArrayLike, kernel_size, stride=None, padding=
 
 # --------------------------------------------------------------------------- average pooling
 def _avg_pool_nd(x, nd, args, ceil_mode, count_include_pad, divisor_override, kernel_name):
+    # (torch's parser: these are keyword arguments in the F.* calls that pass them)
+    check_bool(ceil_mode, f"avg_pool{nd}d", "ceil_mode", None)
+    check_bool(count_include_pad, f"avg_pool{nd}d", "count_include_pad", None)
+    if divisor_override is not None:
+        check_int(divisor_override, f"avg_pool{nd}d", "divisor_override", None)
     kernel, stride, padding, _ = args
     out = tuple(chk.output_length(n, k, p, s, 1, ceil_mode)
                 for n, k, p, s in zip(x.shape[-nd:], kernel, padding, stride))
