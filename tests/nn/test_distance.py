@@ -13,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import jnn.nn.functional as F
+from tests.nn._same_error import assert_same_error
 from tests.nn.registry import case, err
 from tests.oracle import check_error, check_function, check_layer, const, integers, normal
 
@@ -114,6 +115,25 @@ def test_pdist_matches_torch(p):
 @pytest.mark.parametrize("p", [0.5, 1.0, 2.0, 3.0, math.inf])
 def test_normalize_matches_torch(p):
     check_function(lambda a: F.normalize(a, p), lambda a: TF.normalize(a, p), [_special()])
+
+
+# torch.norm's readings of p and dim (jnn took p as a float and dim as one int: 'fro',
+# None, a tuple of dims and the nuclear norm failed inside jnn)
+@pytest.mark.parametrize("p, dim", [("fro", 1), ("fro", (0, 2)), (None, 1), (2.0, (0, 1)),
+                                    (1.0, [1, 2]), (3.0, ()), (2.0, None), ("nuc", (0, 2)),
+                                    (math.inf, (0, 2)), ("fro", None)])
+def test_normalize_takes_torch_norms_orders_and_dims(p, dim):
+    x = np.random.default_rng(3).standard_normal((2, 3, 4)).astype(np.float32)
+    check_function(lambda a: F.normalize(a, p, dim), lambda a: TF.normalize(a, p, dim), [x])
+
+
+@pytest.mark.parametrize("p, dim", [("x", 1), ("nuc", 1), ("nuc", None), ("fro", (0, 1, 2)),
+                                    ("nuc", (1, -2)), (2.0, (1, 1)), (2.0, (0, 5)), ([2], 5),
+                                    (2.0, 1.0), ("x", 5)])
+def test_normalize_bad_orders_and_dims_raise_as_torch(p, dim):
+    x = np.ones((2, 3, 4), np.float32)
+    assert_same_error(lambda: TF.normalize(torch.from_numpy(x), p, dim),
+                      lambda: F.normalize(jnp.asarray(x), p, dim))
 
 
 def test_normalize_and_cosine_options_match_torch():

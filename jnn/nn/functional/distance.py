@@ -11,13 +11,20 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
-from jnn.nn.functional._utils import broadcast_shapes, normalize_dim, torch_dtype_name
+from jnn.nn.functional._utils import (
+    broadcast_shapes,
+    check_number,
+    normalize_dim,
+    torch_dtype_name,
+    type_name,
+)
 
 __all__ = ["pairwise_distance", "cosine_similarity", "pdist", "normalize"]
 
@@ -202,14 +209,16 @@ def pdist(input: ArrayLike, p: float = 2) -> jax.Array:
 
 
 def normalize(
-    input: ArrayLike, p: float = 2.0, dim: int = 1, eps: float = 1e-12, out: None = None
+    input: ArrayLike, p: float | str | None = 2.0, dim: int | Sequence[int] | None = 1,
+    eps: float = 1e-12, out: None = None
 ) -> jax.Array:
     """``x / max(||x||_p, eps)`` along ``dim``.
 
     Args:
         input: floating array of any shape.
-        p: the norm's order.
-        dim: the dimension to normalise (default 1).
+        p: the norm's order, as ``torch.norm`` takes it: a number, None (2), ``'fro'``
+            (2) or ``'nuc'`` (the nuclear norm over two dims).
+        dim: the dimension to normalise (default 1), or several (None: all).
         eps: the smallest divisor (its clamp stops the gradient through the norm below it).
         out: not supported (JAX arrays are immutable): use the return value.
 
@@ -230,8 +239,54 @@ def normalize(
     if not jnp.issubdtype(x.dtype, jnp.inexact):
         raise RuntimeError("linalg.vector_norm: Expected a floating point or complex tensor "
                            f"as input. Got {torch_dtype_name(x.dtype)}")
-    axis = normalize_dim(dim, x.ndim)
-    norm = _vector_norm(_as_vector(x), float(p), axis, True)
+    v = _as_vector(x)
+    norm = _norm_as_torch(v, p, dim)
     # torch's clamp_min: the gradient passes where the norm is at least eps.
     denom = jnp.where(norm < eps, jnp.asarray(eps, norm.dtype), norm)
-    return (_as_vector(x) / denom).reshape(x.shape)
+    return (v / denom).reshape(x.shape)
+
+
+def _norm_as_torch(v: jax.Array, p: object, dim: object) -> jax.Array:
+    """``v.norm(p, dim, keepdim=True)`` as ``torch.norm`` reads its arguments: ``p`` a
+    number, None (2), ``'fro'`` (2, over at most two dims) or ``'nuc'`` (over two dims);
+    ``dim`` an int, a sequence of ints, or None or empty for every dim."""
+    if isinstance(p, str):
+        if p != "fro" or (dim is not None and not _is_int(dim) and (
+                not isinstance(dim, (tuple, list)) or len(dim) > 2)):
+            return _matrix_norm(v, p, dim)
+    elif p is not None:
+        check_number(p, "linalg_vector_norm", "ord", 2)
+    dims = [dim] if _is_int(dim) else dim
+    if dims is not None and not (isinstance(dims, (tuple, list)) and all(map(_is_int, dims))):
+        shown = "tuple" if isinstance(dims, (tuple, list)) else type(dims).__name__
+        raise TypeError("linalg_vector_norm(): argument 'dim' (position 3) must be tuple of "
+                        f"ints, not {shown}")
+    axes = tuple(normalize_dim(int(d), v.ndim) for d in dims or range(v.ndim))
+    for i, a in enumerate(axes):
+        if a in axes[:i]:
+            raise RuntimeError(f"dim {a} appears multiple times in the list of dims")
+    return _vector_norm(v, 2.0 if isinstance(p, str) or p is None else float(p), axes, True)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def _matrix_norm(v: jax.Array, p: str, dim: object) -> jax.Array:
+    """``torch.linalg.matrix_norm(v, p, dim, keepdim=True)`` for the orders
+    ``torch.norm`` sends it: the nuclear norm (the sum of the singular values)."""
+    dims = tuple(range(v.ndim)) if dim is None else [dim] if _is_int(dim) else dim
+    if not (isinstance(dims, (tuple, list)) and all(map(_is_int, dims))):
+        raise TypeError("linalg_matrix_norm() received an invalid combination of arguments - "
+                        f"got (Tensor, str, {type_name(dim)}, bool, dtype=NoneType)")
+    if p not in ("fro", "nuc"):
+        raise RuntimeError(f"linalg.matrix_norm: Order {p} not supported.")
+    if len(dims) != 2:
+        raise RuntimeError("linalg.matrix_norm: dim must be a 2-tuple. Got "
+                           + " ".join(map(str, dims)))
+    axes = tuple(normalize_dim(int(d), v.ndim) for d in dims)
+    if axes[0] == axes[1]:
+        raise RuntimeError(f"linalg.matrix_norm: dims must be different. Got {axes}")
+    m = jnp.moveaxis(v, axes, (-2, -1))
+    norm = jnp.sum(jnp.linalg.svd(m, compute_uv=False), axis=-1)
+    return jnp.expand_dims(norm, axes)
