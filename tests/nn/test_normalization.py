@@ -539,3 +539,24 @@ def test_group_norm_of_an_empty_batch_like_torch():
     x = np.ones((0, 3, 5), np.float32)
     expected = TF.group_norm(torch.from_numpy(x), 1)
     assert F.group_norm(jnp.asarray(x), 1).shape == tuple(expected.shape)
+
+
+# -- no channels: torch's kernel reads an affine weight's first element and fails ------------
+@pytest.mark.parametrize("name, kwargs, shape, train", [
+    ("BatchNorm1d", {}, (2, 0), True), ("BatchNorm1d", {}, (2, 0), False),
+    ("BatchNorm1d", {"track_running_stats": False}, (2, 0), True),
+    ("BatchNorm1d", {}, (0, 0), True), ("BatchNorm2d", {}, (2, 0, 3, 3), True),
+    ("InstanceNorm1d", {"affine": True}, (2, 0, 3), True),
+])
+def test_affine_norms_without_channels_raise_as_torch(name, kwargs, shape, train):
+    _same_layer_error(name, (0,), kwargs, np.ones(shape, np.float32), train)
+
+
+@pytest.mark.parametrize("name, kwargs, shape", [
+    ("BatchNorm1d", {"affine": False}, (2, 0)), ("InstanceNorm1d", {}, (2, 0, 3)),
+    ("LayerNorm", {}, (2, 0))])
+def test_norms_without_channels_or_affine_return_the_empty_input_as_torch(name, kwargs, shape):
+    x = np.ones(shape, np.float32)
+    expected = getattr(torch.nn, name)(0, **kwargs)(torch.from_numpy(x))
+    got = getattr(nn, name)(0, **kwargs)(jnp.asarray(x))
+    assert got.shape == tuple(expected.shape)

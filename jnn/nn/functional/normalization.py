@@ -83,6 +83,13 @@ def _blend(running: jax.Array, observed: jax.Array, momentum: float | jax.Array)
 
 
 # ------------------------------------------------------------------------ batch norm
+def _check_no_channels(channels: int, weight, bias) -> None:
+    """torch's batch-norm kernel reads the first element of an affine weight or bias: with
+    no channels (``BatchNorm1d(0)``) that fails."""
+    if channels == 0 and (weight is not None or bias is not None):
+        raise IndexError("select(): index 0 out of range for tensor of size [0] at dimension 0")
+
+
 def _check_batch_norm(x, running_mean, running_var, weight, bias, training) -> None:
     if training:  # torch's Python-side check comes first
         verify_batch_size(x.shape)
@@ -90,6 +97,7 @@ def _check_batch_norm(x, running_mean, running_var, weight, bias, training) -> N
     for name, value in (("running_mean", running_mean), ("running_var", running_var),
                         ("weight", weight), ("bias", bias)):
         check_vector(name, value, channels)
+    _check_no_channels(channels, weight, bias)
     if not training and running_mean is None:
         raise RuntimeError("running_mean must be defined in evaluation mode")
     if not training and running_var is None:
@@ -201,6 +209,7 @@ def _check_instance_norm(x, running_mean, running_var, weight, bias, use_input_s
                         ("weight", weight), ("bias", bias)):
         # torch repeats each per-channel vector over the batch: its message counts N * C
         check_vector(name, value, batch * channels, batch)
+    _check_no_channels(channels, weight, bias)
     if use_input_stats:
         verify_spatial_size(x.shape)
     elif running_mean is None or running_var is None:
