@@ -18,6 +18,7 @@ import jnn.nn as nn
 import jnn.nn.functional as F
 from jnn.nn.functional import _dispatch
 from jnn.nn.functional._dispatch import cache_info
+from tests.nn._same_error import assert_same_error
 
 X = jnp.asarray(np.random.default_rng(0).standard_normal((4, 5)), jnp.float32)
 
@@ -346,3 +347,37 @@ def test_interpolate_align_corners_not_a_bool_raises_torchs_type_error():
     first = str(expected.value).splitlines()[0]
     with pytest.raises(TypeError, match=f"^{re.escape(first)}"):
         nn.Upsample(**kwargs)(jnp.ones((1, 1, 4, 4)))
+
+
+# A 0-d integer tensor is an int to torch's parser (``F.one_hot(t, t.max() + 1)``), alone or
+# in a size tuple; a 0-d float one is refused.  jnn traced it into the program and refused
+# it ("must be int, not Tensor") or failed inside.
+_INDEX_CASES = {
+    "one_hot classes": lambda L, a: L.one_hot(a([0, 2, 1]), a([0, 2, 1]).max() + 1),
+    "softmax dim kw": lambda L, a: L.softmax(a(np.ones((2, 3), np.float32)), dim=a(1)),
+    "log_softmax dim": lambda L, a: L.log_softmax(a(np.ones((2, 3), np.float32)), a(1)),
+    "glu dim": lambda L, a: L.glu(a(np.arange(8.0, dtype=np.float32).reshape(2, 4)), a(-1)),
+    "pad element": lambda L, a: L.pad(a(np.ones((2, 3), np.float32)), (a(1), 2)),
+    "interpolate size": lambda L, a: L.interpolate(a(np.ones((1, 1, 4), np.float32)),
+                                                   size=a(5)),
+    "conv stride element": lambda L, a: L.conv2d(a(np.ones((1, 1, 4, 4), np.float32)),
+                                                 a(np.ones((1, 1, 2, 2), np.float32)),
+                                                 stride=(a(2), 1)),
+}
+
+
+@pytest.mark.parametrize("case", _INDEX_CASES)
+def test_0d_integer_arrays_for_int_arguments_are_ints_as_in_torch(case):
+    call = _INDEX_CASES[case]
+    expected = call(torch.nn.functional, lambda v: torch.tensor(v))
+    got = call(F, lambda v: jnp.asarray(v))
+    np.testing.assert_allclose(np.asarray(got), expected.numpy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("case", ["one_hot", "softmax", "pad"])
+def test_0d_float_arrays_for_int_arguments_raise_torchs_error(case):
+    calls = {"one_hot": lambda L, a: L.one_hot(a([1]), a(3.0)),
+             "softmax": lambda L, a: L.softmax(a(np.ones((2, 3), np.float32)), dim=a(1.0)),
+             "pad": lambda L, a: L.pad(a(np.ones((2, 3), np.float32)), (a(1.0), 1))}
+    assert_same_error(lambda: calls[case](torch.nn.functional, torch.tensor),
+                      lambda: calls[case](F, jnp.asarray))

@@ -164,25 +164,25 @@ def _check_softmax_dim(name: str, args: tuple, kwargs: dict) -> None:
     dim = _argument(args, kwargs, 1, "dim", None)
     if dim is not None and not _is_int(dim):  # softmin calls softmax
         raise TypeError(f"{'softmax' if name == 'softmin' else name}(): argument 'dim' "
-                        f"(position 1) must be int, not {type(dim).__name__}")
+                        f"(position 1) must be int, not {_torch_type_name(dim)}")
 
 
 def _check_pad(args: tuple, kwargs: dict) -> None:
     pad = _argument(args, kwargs, 1, "pad", ())
     if not isinstance(pad, (list, tuple)):
         raise TypeError("pad(): argument 'pad' (position 2) must be tuple of ints, not "
-                        f"{type(pad).__name__}")
+                        f"{_torch_type_name(pad)}")
     for pos, value in enumerate(pad):
         if not _is_int(value):
             raise TypeError("pad(): argument 'pad' (position 2) must be tuple of ints, but "
-                            f"found element of type {type(value).__name__} at pos {pos}")
+                            f"found element of type {_torch_type_name(value)} at pos {pos}")
 
 
 def _check_batch_norm(args: tuple, kwargs: dict) -> None:
     momentum = _argument(args, kwargs, 6, "momentum", 0.1)
     if isinstance(momentum, (str, bytes, list, tuple, dict)):
         raise TypeError("batch_norm(): argument 'momentum' (position 7) must be float, not "
-                        f"{type(momentum).__name__}")
+                        f"{_torch_type_name(momentum)}")
 
 
 def argument_check(name: str) -> Any:

@@ -16,6 +16,10 @@ torch's.  :func:`dispatched` wraps every public ``F.*`` function once (in
 What the plain function would have done and a compiled program cannot is handled here, so
 that eager results are the same as without dispatch:
 
+* **Ints given as 0-d integer arrays** (``F.one_hot(t, t.max() + 1)``, a size tuple holding
+  one) are read as Python ints first, as torch's parser reads a 0-d integer tensor, in and
+  out of a trace (a concrete array only: a tracer stays a tracer).
+
 * **Randomness.**  A function that draws from a generator (dropout, rrelu) is found at its
   first trace; from then on the generator's key goes in as an input and the advanced key
   comes back out and is stored, exactly the keys the plain function would have drawn.
@@ -306,6 +310,10 @@ def dispatched(fn: Callable) -> Callable:
     lock = threading.Lock()
     tensor_args = _tensor_args(fn)
     argument_check = _arg_errors.argument_check(fn.__name__)
+    tensor_names = frozenset(name for _, name, _ in tensor_args)
+    other_positions = tuple(i for i, p in enumerate(inspect.signature(fn).parameters.values())
+                            if p.name not in tensor_names and p.kind is not p.VAR_KEYWORD)
+    first_other = other_positions[0] if other_positions else 1 << 30
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -314,6 +322,9 @@ def dispatched(fn: Callable) -> Callable:
             kind = type(value)
             if kind in refused or (kind not in _ACCEPTED and not _accepted(kind)):
                 raise _arg_errors.not_a_tensor(fn.__name__, i, name, value, args, kwargs)
+        if (kwargs or len(args) > first_other) and _maybe_indices(
+                args, kwargs, other_positions, tensor_names):
+            args, kwargs = _as_indices(args, kwargs, other_positions, tensor_names)
         if argument_check is not None:
             argument_check(args, kwargs)
         if not _is_top_level():
@@ -344,6 +355,47 @@ def dispatched(fn: Callable) -> Callable:
     wrapper._jnn_dispatch_cache = cache  # type: ignore[attr-defined]
     wrapper._jnn_plain = fn  # type: ignore[attr-defined]
     return wrapper
+
+
+# What an int argument may be given as besides an int: a 0-d integer array (torch's
+# parser takes a 0-d integer tensor, ``F.one_hot(t, t.max() + 1)``), alone or in a tuple
+_MAYBE_INDEX = frozenset({_ArrayImpl, tuple, list})
+
+
+def _maybe_indices(args: tuple, kwargs: dict, positions: tuple, tensor_names: frozenset
+                   ) -> bool:
+    """Whether a non-tensor argument is an array or holds one (one type check each)."""
+    n = len(args)
+    for i in positions:
+        if i >= n:
+            break
+        if type(args[i]) in _MAYBE_INDEX and _holds_array(args[i]):
+            return True
+    for k, v in kwargs.items():
+        if type(v) in _MAYBE_INDEX and k not in tensor_names and _holds_array(v):
+            return True
+    return False
+
+
+def _holds_array(value: Any) -> bool:
+    return type(value) is _ArrayImpl or any(type(v) is _ArrayImpl for v in value)
+
+
+def _as_indices(args: tuple, kwargs: dict, positions: tuple, tensor_names: frozenset
+                ) -> tuple[tuple, dict]:
+    """``args``/``kwargs`` with every concrete 0-d integer array at a non-tensor parameter
+    (alone or in a tuple or list) replaced by its Python int, as torch reads it (a host
+    sync, as torch's ``item()``).  Other values, a float array included, stay as given."""
+    def index(value: Any) -> Any:
+        if type(value) is _ArrayImpl and value.ndim == 0 and value.dtype.kind in "iu":
+            return int(value)
+        if type(value) in (tuple, list) and any(type(v) is _ArrayImpl for v in value):
+            return type(value)(map(index, value))
+        return value
+
+    args = tuple(index(v) if i in positions else v for i, v in enumerate(args))
+    kwargs = {k: v if k in tensor_names else index(v) for k, v in kwargs.items()}
+    return args, kwargs
 
 
 def _new_entry(fn: Callable, key: tuple, args: tuple, kwargs: dict, random: bool) -> _Entry:
