@@ -2242,6 +2242,12 @@ def test_parameter_tensor_methods_match_torch():
      r"attempting to assign a gradient of size '\[4, 6\]' to a tensor of size '\[6, 4\]'"),
     (np.zeros((6, 4), np.float64), RuntimeError,
      "attempting to assign a gradient with dtype 'double' to a tensor with grad_dtype 'Float'"),
+    (np.zeros((6, 4), np.complex64), RuntimeError,
+     "attempting to assign a gradient with dtype 'c10::complex<float>' to a tensor with "
+     "grad_dtype 'Float'"),
+    (np.zeros((6, 4), np.int8), RuntimeError,
+     "attempting to assign a gradient with dtype 'signed char' to a tensor with grad_dtype "
+     "'Float'"),
 ])
 def test_grad_assignment_is_validated_as_torch(value, exc, match):
     t = torch.nn.Parameter(torch.from_numpy(X))

@@ -53,6 +53,7 @@ import numpy as np
 from jax.scipy.special import log_ndtr, ndtri
 
 from jnn import random as _random
+from jnn._tensor_functions.dtypes import cpp_name
 from jnn.nn.parameter import Parameter, check_fill_value, data_owners
 
 __all__ = [
@@ -81,9 +82,6 @@ _SCALAR_NAMES = {
     "bool": "Bool", "int8": "Char", "uint8": "Byte", "int16": "Short", "uint16": "UInt16",
     "int32": "Int", "uint32": "UInt32", "int64": "Long", "uint64": "UInt64",
     "float16": "Half", "bfloat16": "BFloat16", "float32": "Float", "float64": "Double",
-}
-_CPP_NAMES = {
-    "float16": "c10::Half", "bfloat16": "c10::BFloat16", "float32": "float", "float64": "double",
 }
 
 
@@ -151,7 +149,7 @@ def _check_uniform_bounds(a: float, b: float, dtype: np.dtype) -> None:
     _check_floating(dtype, "check_uniform_bounds")
     name = np.dtype(dtype).name
     largest = float(jnp.finfo(dtype).max) if jnp.issubdtype(dtype, jnp.floating) else math.inf
-    cpp = _CPP_NAMES.get(name, name)
+    cpp = cpp_name(dtype)
     if not -largest <= a <= largest:
         raise RuntimeError(f"from is out of bounds for {cpp}")
     if not -largest <= b <= largest:

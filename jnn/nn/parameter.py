@@ -23,6 +23,7 @@ import numpy as np
 from jnn import _state
 from jnn._state import check_write
 from jnn._tensor_functions._common import broadcast_shape, check_clamp_bounds
+from jnn._tensor_functions.dtypes import cpp_name, torch_name
 from jnn.nn.functional._utils import type_name
 
 __all__ = ["Parameter", "Buffer", "as_array", "check_int_range", "data_owners", "reset_grad"]
@@ -678,15 +679,6 @@ class Parameter:
         return int(self._data)
 
 
-# torch's C++ names of dtypes, as its .grad assignment errors print them.
-_C_DTYPE_NAMES = {"float32": "float", "float64": "double", "float16": "c10::Half",
-                  "bfloat16": "c10::BFloat16", "int64": "long int", "int32": "int",
-                  "int16": "short int", "int8": "signed char", "uint8": "unsigned char",
-                  "bool": "bool"}
-_TORCH_DTYPE_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half",
-                      "bfloat16": "BFloat16", "int64": "Long", "int32": "Int", "bool": "Bool"}
-
-
 def _checked_grad(p: Parameter, value: Any) -> jax.Array:
     """``p.grad = value`` validated as torch validates it: type, identity, size, dtype."""
     if value is p:
@@ -703,8 +695,7 @@ def _checked_grad(p: Parameter, value: Any) -> jax.Array:
             f"size '{list(shape)}'. Please ensure that the gradient and the tensor are the "
             "same size")
     if value.dtype != dtype:
-        got = _C_DTYPE_NAMES.get(np.dtype(value.dtype).name, str(value.dtype))
-        want = _TORCH_DTYPE_NAMES.get(np.dtype(dtype).name, str(dtype))
+        got, want = cpp_name(value.dtype), torch_name(dtype)
         raise RuntimeError(
             f"attempting to assign a gradient with dtype '{got}' to a tensor with grad_dtype "
             f"'{want}'. The gradient must match the tensor's grad_dtype (defaults to the "

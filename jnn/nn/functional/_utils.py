@@ -14,47 +14,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jnn._tensor_functions import dtypes as _dtypes
 from jnn._tensor_functions._common import broadcast_shape as broadcast_shapes
 from jnn.nn.functional._dispatch import warn
 
-# torch's names for dtypes, as they appear in its error messages ("got Long").
-_TORCH_DTYPE_NAMES = {
-    "float32": "Float",
-    "float64": "Double",
-    "float16": "Half",
-    "bfloat16": "BFloat16",
-    "int64": "Long",
-    "int32": "Int",
-    "int16": "Short",
-    "int8": "Char",
-    "uint8": "Byte",
-    "uint16": "UInt16",
-    "uint32": "UInt32",
-    "uint64": "UInt64",
-    "bool": "Bool",
-    "complex64": "ComplexFloat",
-    "complex128": "ComplexDouble",
-}
-
-
-def torch_dtype_name(dtype: jnp.dtype) -> str:
-    """The name torch prints for ``dtype`` (``int64`` -> ``Long``)."""
-    name = jnp.dtype(dtype).name
-    return _TORCH_DTYPE_NAMES.get(name, name)
-
-
-_CPP_TYPE_NAMES = {"float32": "float", "float64": "double", "float16": "c10::Half",
-                   "bfloat16": "c10::BFloat16", "int64": "long int", "int32": "int",
-                   "int16": "short int", "int8": "signed char", "uint8": "unsigned char",
-                   "bool": "bool", "complex64": "c10::complex<float>",
-                   "complex128": "c10::complex<double>"}
-
-
-def torch_cpp_type_name(dtype: jnp.dtype) -> str:
-    """The C++ type torch's kernel messages print for ``dtype`` (``float16`` ->
-    ``c10::Half``)."""
-    name = jnp.dtype(dtype).name
-    return _CPP_TYPE_NAMES.get(name, name)
+# torch's names of dtypes in its messages: ``Long`` (``torch_dtype_name``) and its C++
+# kernels' ``c10::Half`` (``torch_cpp_type_name``), one table each in jnn
+torch_dtype_name = _dtypes.torch_name
+torch_cpp_type_name = _dtypes.cpp_name
 
 
 # The scalar types with a legacy ``torch.<Name>Tensor`` class; torch prints every other type
