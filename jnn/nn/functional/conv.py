@@ -200,11 +200,13 @@ def _dimension_numbers(n: int) -> tuple[str, str, str]:
 
 def _lax_conv(x: jax.Array, w: jax.Array, stride: Sequence[int],
               pads: Sequence[tuple[int, int]], lhs_dilation: Sequence[int],
-              dilation: Sequence[int], groups: int) -> jax.Array:
+              dilation: Sequence[int], groups: int,
+              preferred: jnp.dtype | None = None) -> jax.Array:
     return lax.conv_general_dilated(
         x, w, window_strides=tuple(stride), padding=tuple(pads),
         lhs_dilation=tuple(lhs_dilation), rhs_dilation=tuple(dilation),
-        dimension_numbers=_dimension_numbers(w.ndim - 2), feature_group_count=groups)
+        dimension_numbers=_dimension_numbers(w.ndim - 2), feature_group_count=groups,
+        preferred_element_type=preferred)
 
 
 @partial(jax.jit, static_argnames=("stride", "pads", "lhs_dilation", "dilation", "groups",
@@ -216,9 +218,15 @@ def _conv_program(x: jax.Array, w: jax.Array, b: jax.Array | None, *, stride: tu
     (not once per primitive), and its gradient is one more. Inlined under an outer jit."""
     x = x[None] if unbatched else x
     w = _transposed_weight(w, groups) if transposed else w
-    out = _lax_conv(x, w, stride, pads, lhs_dilation, dilation, groups)
-    if b is not None:
-        out = out + b.reshape((-1,) + (1,) * (out.ndim - 2))
+    if b is None:
+        out = _lax_conv(x, w, stride, pads, lhs_dilation, dilation, groups)
+    else:
+        # Half precision: torch's kernels add the bias to the float32 sums and round once
+        # (float16 transposed convolutions excepted: theirs round the sums first, as here)
+        half = (jnp.bfloat16,) if transposed else (jnp.float16, jnp.bfloat16)
+        wide = jnp.float32 if x.dtype in half else None
+        out = _lax_conv(x, w, stride, pads, lhs_dilation, dilation, groups, wide)
+        out = (out + b.reshape((-1,) + (1,) * (out.ndim - 2))).astype(x.dtype)
     return out[0] if unbatched else out
 
 

@@ -134,6 +134,10 @@ def linear(input: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None) -
     # check comes first, and its words, depend on the kernel torch's linear dispatches to
     if _fused_with_bias(x.ndim, None if b is None else b.shape):
         _check_addmm(x, w, b)
+        if x.dtype in (jnp.float16, jnp.bfloat16):
+            # torch's addmm adds the bias to the float32 sums and rounds once
+            out = jnp.matmul(x, w.T, preferred_element_type=jnp.float32)
+            return (out + jnp.broadcast_to(b, out.shape)).astype(x.dtype)
         if b.ndim <= 1:  # the common bias: the same values, and XLA fuses the add
             return jnp.matmul(x, w.T) + b
         rows, out_features = numel(x.shape[:-1]), w.shape[0]

@@ -76,10 +76,12 @@ def _moments(x: jax.Array, axes: tuple[int, ...]) -> tuple[jax.Array, jax.Array]
 
 
 def _blend(running: jax.Array, observed: jax.Array, momentum: float | jax.Array) -> jax.Array:
-    """torch's running-statistic rule ``(1 - momentum) * running + momentum * observed``."""
-    observed = lax.stop_gradient(observed).astype(running.dtype)
-    momentum = jnp.asarray(momentum, running.dtype)
-    return (1 - momentum) * running + momentum * observed
+    """torch's running-statistic rule ``(1 - momentum) * running + momentum * observed``,
+    computed in float32 for half-precision statistics (torch's opmath), then stored."""
+    dtype = compute_dtype(running.dtype)
+    observed = lax.stop_gradient(observed).astype(dtype)
+    momentum = jnp.asarray(momentum, dtype)
+    return ((1 - momentum) * running.astype(dtype) + momentum * observed).astype(running.dtype)
 
 
 # ------------------------------------------------------------------------ batch norm
@@ -157,13 +159,16 @@ def batch_norm_with_update(
         mean, var = _moments(xc, axes)
         count = x.size // x.shape[1] if x.shape[1] else 0
         unbiased = count / (count - 1) if count > 1 else float("nan")  # torch: NaN too
-        if rm is not None:
+        if rm is not None and x.size:  # (torch returns an empty input before any update)
             rm = _blend(rm, mean, momentum)
-        if rv is not None:
+        if rv is not None and x.size:
             rv = _blend(rv, var * unbiased, momentum)
     else:
         mean, var = rm.astype(xc.dtype), rv.astype(xc.dtype)
     invstd = lax.rsqrt(var + eps)
+    if training and xc.dtype != x.dtype:
+        # torch's CPU kernel keeps a half input's batch mean and 1/std in its dtype
+        mean, invstd = (v.astype(x.dtype).astype(xc.dtype) for v in (mean, invstd))
     y = (xc - _per_channel(mean, x.ndim)) * _per_channel(invstd, x.ndim)
     y = _affine(y, w, b, lambda v: _per_channel(v, x.ndim))
     return y.astype(x.dtype), rm, rv
@@ -262,9 +267,9 @@ def instance_norm_with_update(
     if use_input_stats:
         mean, var = _moments(xc, axes)  # (N, C)
         count = int(np.prod(x.shape[2:]))
-        if rm is not None:
+        if rm is not None and x.size:  # (torch returns an empty input before any update)
             rm = _blend(rm, jnp.mean(mean, axis=0), momentum)
-        if rv is not None:
+        if rv is not None and x.size:
             rv = _blend(rv, jnp.mean(var, axis=0) * (count / (count - 1)), momentum)
         expand = lambda v: v.reshape(v.shape + (1,) * len(axes))  # noqa: E731
     else:
