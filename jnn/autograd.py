@@ -134,14 +134,18 @@ def differentiate(closure: Callable[[], Any], params: Sequence[Parameter], *,
                 outer_reads.update(reads)
         return loss, (aux, new_state)
 
-    values = [p._data for p in params]
     # The closure's .grad writes (its zero_grad()) land at once, as torch's (a closure that
     # raises has cleared them, as in torch).  Under someone's jax.jit, where the step then
     # fails at a write nothing threads (jnn's error, not torch's), they are put back.
     saved_grads = [p._gradient for p in params] if _state.in_transformation() else None
+    # One thread at a time swaps tracers into the Parameters' slots: two threads stepping
+    # one shared model (hogwild with threads) would save and restore each other's tracers.
+    # (Readers in other threads see the values before, through the shadows above.)
     try:
-        with _eager_dispatch():
-            loss, grads, (aux, new_state), reached = _value_and_grad(f, values)
+        with _state.LOCK:
+            values = [p._data for p in params]
+            with _eager_dispatch():
+                loss, grads, (aux, new_state), reached = _value_and_grad(f, values)
     except BaseException as error:
         _restore_grads(params, saved_grads)
         _state.drop_jax_note(error)

@@ -2026,6 +2026,39 @@ def test_two_threads_training_their_own_models_match_sequential_runs(mode):
         assert_same_weights(tmodel, jmodel)
 
 
+@pytest.mark.parametrize("closure_compilation", [True, False], ids=["auto", "op-by-op"])
+def test_two_threads_stepping_one_shared_model_lose_no_update(closure_compilation):
+    """Hogwild with threads (pytorch/examples' mnist_hogwild, threads for processes): each
+    thread steps its own SGD over one shared Linear.  Every step lowers each weight by
+    exactly lr, as in the sequential run.  jnn's eager steps swapped their tracers into
+    the shared Parameters at once: a thread raised "no trainable parameter reaches the
+    closure's loss", the weight was left a tracer, and an update was lost."""
+    model = nn.Linear(4, 1, bias=False)
+    model.weight.fill_(0.0)
+    errors: list = []
+
+    def worker():
+        try:
+            opt = jnn.optim.SGD(model.parameters(), lr=0.5)
+            x = jnp.ones((1, 4))
+            for _ in range(12):
+                opt.step(lambda: (opt.zero_grad(), model(x).sum())[1])
+        except Exception as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    jnn.autograd.set_closure_compilation(closure_compilation)
+    try:
+        threads = [threading.Thread(target=worker) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        jnn.autograd.set_closure_compilation(True)
+    assert errors == []
+    np.testing.assert_array_equal(np.asarray(model.weight.data), np.full((1, 4), -12.0))
+
+
 def test_a_warm_compiled_training_step_under_no_grad_raises_as_torch_and_changes_nothing():
     """torch's backward under no_grad raises; a compiled step already traced with
     gradients on must not reuse its program (grad mode is part of the key)."""

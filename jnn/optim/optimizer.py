@@ -380,6 +380,13 @@ class Optimizer(OptimizerHooks):
         if type(self)._rule is Optimizer._rule and \
                 type(self)._compute_group is Optimizer._compute_group:
             raise NotImplementedError  # torch's base Optimizer.step
+        # One eager step at a time: two threads stepping one shared model (hogwild with
+        # threads) give the sequential result, no update lost between a read and a write
+        # (a compiled call holds the same lock)
+        with _state.LOCK:
+            return self._step_unlocked(closure)
+
+    def _step_unlocked(self, closure: Callable[[], Any] | None) -> Any:
         self.state  # noqa: B018 - writes back state a compiled step left packed; raises if lost
         result = None
         if closure is not None:
