@@ -737,3 +737,78 @@ def test_weighted_loss_of_integers_matches_torch(name, reduction):
     got = getattr(F, name)(jnp.asarray(x), jnp.asarray(y), weight=jnp.asarray(w),
                            reduction=reduction)
     np.testing.assert_allclose(np.asarray(got), expected.numpy(), rtol=RTOL)
+
+
+# -- hinges exactly at their kink: torch's clamp_min passes the whole gradient there, the
+#    class-margin kernels (`if (z > 0)`) none; jnp.maximum would pass half ---------------
+def _f32(*rows):
+    return np.array(rows, np.float32)
+
+
+TIE_CASES = [
+    ("margin_ranking_loss", [np.zeros(4, np.float32), np.zeros(4, np.float32),
+                             _f32(1, -1, 1, -1)], (0, 1), {}),
+    ("margin_ranking_loss", [_f32(1.5, 2), _f32(1, 2.5), _f32(1, -1)], (0, 1), {"margin": 0.5}),
+    ("hinge_embedding_loss", [_f32(1, 0.5, 2), _f32(-1, -1, 1)], (0,), {}),
+    ("cosine_embedding_loss", [_f32([1, 0]), _f32([0, 1]), _f32(-1)], (0, 1), {"margin": 0.0}),
+    ("triplet_margin_loss", [_f32([0, 0]), _f32([1, 0]), _f32([2, 0])], (0, 1, 2),
+     {"margin": 1.0, "eps": 0.0}),
+    ("multi_margin_loss", [_f32([1, 0, 0.5]), np.array([0])], (0,), {}),
+    ("multi_margin_loss", [_f32([1, 0, 0.5]), np.array([0])], (0,), {"p": 2}),
+    ("multi_margin_loss", [_f32([1, np.nan, 0.5]), np.array([0])], (0,), {}),  # NaN adds 0
+    ("multilabel_margin_loss", [_f32([1, 0, 0.5]), np.array([[0, -1, 0]])], (0,), {}),
+    ("multilabel_margin_loss", [_f32([1, np.nan, 0.5]), np.array([[0, -1, 0]])], (0,), {}),
+]
+
+
+@pytest.mark.parametrize("name, inputs, grad_argnums, kwargs", TIE_CASES)
+def test_gradient_at_the_hinge_matches_torch(name, inputs, grad_argnums, kwargs):
+    check_against_torch(lambda *a: getattr(F, name)(*a, **kwargs),
+                        lambda *a: getattr(TF, name)(*a, **kwargs), inputs, grad_argnums)
+
+
+def test_triplet_with_distance_at_the_hinge_matches_torch():
+    a, p, n = _f32([0, 0]), _f32([1, 0]), _f32([2, 0])  # 3 + 1 - 4 = 0
+    check_against_torch(
+        lambda *t: F.triplet_margin_with_distance_loss(
+            *t, distance_function=lambda u, v: jnp.sum((u - v) ** 2, -1), margin=3.0),
+        lambda *t: TF.triplet_margin_with_distance_loss(
+            *t, distance_function=lambda u, v: ((u - v) ** 2).sum(-1), margin=3.0),
+        [a, p, n], (0, 1, 2))
+
+
+# -- soft_margin_loss writes into an output of the input's shape and dtype ---------------
+@pytest.mark.parametrize("shapes", [((4, 1), (4,)), ((4,), (2, 4)), ((1, 4), (3, 4)),
+                                    ((), (4,))])
+@pytest.mark.parametrize("reduction", ["mean", "none"])
+def test_soft_margin_target_that_grows_the_input_raises_like_torch(shapes, reduction):
+    rng = np.random.default_rng(0)
+    x, y = np.asarray(_normal(rng, shapes[0])), _pm1(rng, shapes[1])
+    assert_same_error(
+        lambda: TF.soft_margin_loss(torch.tensor(x), torch.tensor(y), reduction=reduction),
+        lambda: F.soft_margin_loss(jnp.asarray(x), jnp.asarray(y), reduction=reduction))
+
+
+@pytest.mark.parametrize("dtypes", [("int32", "float32"), ("int32", "float16"),
+                                    ("int32", "int32")])
+def test_soft_margin_of_integers_raises_like_torch(dtypes):
+    x, y = np.ones((4, 1), dtypes[0]), np.ones((4, 1), dtypes[1])
+    assert_same_error(lambda: TF.soft_margin_loss(torch.tensor(x), torch.tensor(y)),
+                      lambda: F.soft_margin_loss(jnp.asarray(x), jnp.asarray(y)))
+
+
+# -- multilabel_soft_margin_loss sums over input.dim() - 1 --------------------------------
+@pytest.mark.parametrize("shapes", [((4,), (2, 4)), ((2, 4), (3, 2, 4)), ((2, 1), (2, 3))])
+@pytest.mark.parametrize("reduction", ["mean", "none"])
+def test_multilabel_soft_margin_with_a_larger_target_matches_torch(shapes, reduction):
+    rng = np.random.default_rng(1)
+    x, t = _normal(rng, shapes[0]), (rng.random(shapes[1]) < 0.5).astype(np.float32)
+    check_against_torch(
+        lambda a, b: F.multilabel_soft_margin_loss(a, b, reduction=reduction),
+        lambda a, b: TF.multilabel_soft_margin_loss(a, b, reduction=reduction), [x, t], (0, 1))
+
+
+def test_multilabel_soft_margin_of_a_scalar_raises_like_torch():
+    assert_same_error(
+        lambda: TF.multilabel_soft_margin_loss(torch.tensor(0.5), torch.tensor(1.0)),
+        lambda: F.multilabel_soft_margin_loss(jnp.asarray(0.5), jnp.asarray(1.0)))

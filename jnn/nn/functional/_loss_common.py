@@ -150,6 +150,18 @@ def abs_with_zero_subgradient(diff: jax.Array) -> jax.Array:
     return diff * jnp.sign(diff)
 
 
+def clamp_min_zero(value: jax.Array) -> jax.Array:
+    """torch's ``clamp_min(value, 0)`` of a hinge: NaN stays NaN, and at ``value == 0`` the
+    whole gradient passes (its backward keeps ``value >= 0``; ``jnp.maximum`` halves it)."""
+    return jnp.where(value < 0, jnp.zeros((), value.dtype), value)
+
+
+def positive_part(value: jax.Array) -> jax.Array:
+    """The margin kernels' ``if (z > 0) sum += z`` (multi_margin, multilabel_margin): zero
+    gradient at ``z == 0``, and a NaN ``z`` adds nothing, as in torch's loop."""
+    return jnp.where(value > 0, value, jnp.zeros((), value.dtype))
+
+
 def warn_if_target_size_differs(input_shape, target_shape, stacklevel: int = 3) -> None:
     if tuple(input_shape) != tuple(target_shape):
         warn(

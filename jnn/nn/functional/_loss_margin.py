@@ -17,8 +17,11 @@ from jax.typing import ArrayLike
 from jnn.nn.functional._loss_common import (
     abs_with_zero_subgradient,
     check_reduction_is_valid,
+    clamp_min_zero,
     concrete,
+    positive_part,
     refuse_bool_subtraction,
+    refuse_cast_into_input,
     refuse_integer,
     refuse_integer_mean,
     traced_check,
@@ -26,6 +29,7 @@ from jnn.nn.functional._loss_common import (
 )
 from jnn.nn.functional._utils import (
     broadcast_shapes,
+    check_inplace_broadcast,
     get_reduction,
     legacy_get_string,
     reduce_loss,
@@ -79,7 +83,7 @@ def margin_ranking_loss(
         )
     # torch: -target * (input1 - input2), so the target is tensor a of the second op
     broadcast_shapes(y.shape, broadcast_shapes(x1.shape, x2.shape))
-    loss = jnp.maximum(-_as_float(y) * (_as_float(x1) - _as_float(x2)) + margin, 0)
+    loss = clamp_min_zero(-_as_float(y) * (_as_float(x1) - _as_float(x2)) + margin)
     return reduce_loss(loss, reduction)
 
 
@@ -106,7 +110,7 @@ def hinge_embedding_loss(
     refuse_integer_mean(x.dtype, reduction)
     broadcast_shapes(y.shape, x.shape)  # torch: where(target != 1, ...): the target is a
     zero = jnp.zeros((), x.dtype)
-    below_margin = jnp.where(y != 1, jnp.maximum(margin - x, 0).astype(x.dtype), zero)
+    below_margin = jnp.where(y != 1, clamp_min_zero(margin - x).astype(x.dtype), zero)
     loss = below_margin + jnp.where(y != -1, x, zero)
     return reduce_loss(loss, reduction)
 
@@ -121,9 +125,11 @@ def soft_margin_loss(
     ``-y x > 88`` in float32, exactly as torch's.
 
     Shape:
-        - Input: ``(*)``; Target: ``(*)``; Output: scalar, or ``(*)`` for ``'none'``.
+        - Input: ``(*)``; Target: broadcastable to the input's shape without enlarging it;
+          Output: scalar, or ``(*)`` for ``'none'``, in the input's dtype.
 
-    PyTorch: ``torch.nn.functional.soft_margin_loss``.
+    PyTorch: ``torch.nn.functional.soft_margin_loss``, whose kernel writes into an output
+    of the input's shape and dtype (a target that enlarges it raises its RuntimeError).
 
     Example:
         >>> import jax.numpy as jnp
@@ -138,12 +144,17 @@ def soft_margin_loss(
             "Negation, the `-` operator, on a bool tensor is not supported. If you are trying "
             "to invert a mask, use the `~` or `logical_not()` operator instead."
         )
+    # torch's kernel writes into an output of the input's shape and dtype:
+    # neg_out(out, input).mul_(target).exp_().log1p_()
+    check_inplace_broadcast(x.shape, y.shape)
+    refuse_cast_into_input(x.dtype, y.dtype)
     if not jnp.issubdtype(jnp.result_type(x, y), jnp.inexact):
         raise RuntimeError(
             f"result type Float can't be cast to the desired output type "
             f"{torch_dtype_name(x.dtype)}"
         )
-    return reduce_loss(jnp.log1p(jnp.exp(-x * y)), reduction)
+    z = (-x * y).astype(x.dtype)
+    return reduce_loss(jnp.log1p(jnp.exp(z)), reduction)
 
 
 def multilabel_soft_margin_loss(
@@ -173,7 +184,11 @@ def multilabel_soft_margin_loss(
     loss = -(y * jax.nn.log_sigmoid(x) + (1 - y) * jax.nn.log_sigmoid(-x))
     if weight is not None:
         loss = loss * jnp.asarray(weight)
-    loss = jnp.sum(loss, axis=-1) / x.shape[-1]
+    if x.ndim == 0:  # torch's input.size(input.dim() - 1)
+        raise IndexError("Dimension specified as -1 but tensor has no dimensions")
+    # torch sums over the input's last dim, also when the target adds leading dims
+    class_dim = x.ndim - 1
+    loss = jnp.sum(loss, axis=class_dim) / x.shape[class_dim]
     check_reduction_is_valid(reduction, "{} is not valid")
     return reduce_loss(loss, reduction)
 
@@ -241,7 +256,7 @@ def _multilabel_margin(x2: jax.Array, t2: jax.Array) -> jax.Array:
     is_target = jnp.any(valid[:, :, None] & (safe_t[:, :, None] == jnp.arange(n_classes)),
                         axis=1)  # (N, C)
     picked = jnp.take_along_axis(x2, safe_t, axis=1)  # x[j] per target position
-    hinge = jnp.maximum(1 - picked[:, :, None] + x2[:, None, :], 0)  # (N, J, C)
+    hinge = positive_part(1 - picked[:, :, None] + x2[:, None, :])  # (N, J, C)
     hinge = jnp.where(valid[:, :, None] & ~is_target[:, None, :], hinge, 0)
     return jnp.sum(hinge, axis=(1, 2)) / n_classes
 
@@ -285,7 +300,7 @@ def multi_margin_loss(
         traced_check(jnp.all((t >= 0) & (t < n_classes)), "RuntimeError: target out of range")
     x2, t2 = x.reshape(-1, n_classes), t.reshape(-1).astype(jnp.int32)
     picked = jnp.take_along_axis(x2, t2[:, None], axis=1)
-    hinge = jnp.maximum(margin - picked + x2, 0)
+    hinge = positive_part(margin - picked + x2)
     if p == 2:
         hinge = hinge * hinge
     if weight is not None:
@@ -349,7 +364,7 @@ def cosine_embedding_loss(
     cos = dot / denom
     broadcast_shapes(y.shape, cos.shape)  # torch: where(target == 1, ...): the target is a
     zero = jnp.zeros((), cos.dtype)
-    loss = jnp.where(y == 1, 1 - cos, zero) + jnp.where(y == -1, jnp.maximum(cos - margin, 0),
+    loss = jnp.where(y == 1, 1 - cos, zero) + jnp.where(y == -1, clamp_min_zero(cos - margin),
                                                         zero)
     return reduce_loss(loss, reduction)
 
@@ -392,7 +407,7 @@ def _triplet(distance, a, pos, neg, margin, swap, reduction) -> jax.Array:
     dist_pos, dist_neg = distance(a, pos), distance(a, neg)
     if swap:  # Balntas et al.: use the positive as anchor when it is nearer the negative
         dist_neg = jnp.minimum(dist_neg, distance(pos, neg))
-    return reduce_loss(jnp.maximum(margin + dist_pos - dist_neg, 0), reduction)
+    return reduce_loss(clamp_min_zero(margin + dist_pos - dist_neg), reduction)
 
 
 def triplet_margin_loss(
