@@ -812,3 +812,40 @@ def test_multilabel_soft_margin_of_a_scalar_raises_like_torch():
     assert_same_error(
         lambda: TF.multilabel_soft_margin_loss(torch.tensor(0.5), torch.tensor(1.0)),
         lambda: F.multilabel_soft_margin_loss(jnp.asarray(0.5), jnp.asarray(1.0)))
+
+
+# -- a class weight must have the input's dtype on the class-index path -------------------
+@pytest.mark.parametrize("name", ["cross_entropy", "nll_loss", "multi_margin_loss"])
+@pytest.mark.parametrize("x_dtype, w_dtype", [("float32", "float16"), ("float32", "int32"),
+                                              ("float16", "float32"),
+                                              ("float32", "bfloat16")])
+def test_class_weight_of_another_dtype_raises_like_torch(name, x_dtype, w_dtype):
+    if name == "multi_margin_loss" and x_dtype == "float16":
+        pytest.skip("torch has no float16 multi_margin_loss kernel on CPU")
+    rng = np.random.default_rng(0)
+    x, t = _normal(rng, (4, C)), rng.integers(0, C, (4,)).astype(np.int32)
+    w = np.ones(C, np.float32)
+
+    def cast(a, dtype):
+        return torch.tensor(a).to(getattr(torch, dtype))
+
+    assert_same_error(
+        lambda: getattr(TF, name)(cast(x, x_dtype), torch.tensor(t, dtype=torch.int64),
+                                  weight=cast(w, w_dtype)),
+        lambda: getattr(F, name)(jnp.asarray(x, x_dtype), jnp.asarray(t),
+                                 weight=jnp.asarray(w, w_dtype)))
+
+
+def test_class_weight_dtype_is_checked_before_the_target_values_like_torch():
+    x, t = np.zeros((4, C), np.float32), np.array([0, 1, 9, 1])
+    assert_same_error(
+        lambda: TF.cross_entropy(torch.tensor(x), torch.tensor(t), weight=torch.ones(C).half()),
+        lambda: F.cross_entropy(jnp.asarray(x), jnp.asarray(t), weight=jnp.ones(C, jnp.float16)))
+
+
+def test_class_probabilities_take_a_weight_of_another_dtype_like_torch():
+    inputs, _ = make_inputs("probs")
+    w = W(C).astype(np.float16)
+    want = TF.cross_entropy(*map(torch.from_numpy, inputs), weight=torch.from_numpy(w))
+    got = F.cross_entropy(*map(jnp.asarray, inputs), weight=jnp.asarray(w))
+    np.testing.assert_allclose(np.float32(got), want.float().numpy(), rtol=1e-3)

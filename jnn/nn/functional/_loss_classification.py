@@ -16,6 +16,7 @@ from jax.typing import ArrayLike
 from jnn.nn.functional._dispatch import warn
 from jnn.nn.functional._loss_common import (
     check_class_targets,
+    check_class_weight_dtype,
     check_unit_intervals,
     refuse_integer,
 )
@@ -135,7 +136,8 @@ def nll_loss(
     Args:
         input: log-probabilities ``(N, C)``, ``(C,)`` or ``(N, C, d_1, ..., d_K)``.
         target: integer class indices ``(N)``, ``()`` or ``(N, d_1, ..., d_K)``.
-        weight: optional per-class weight ``(C,)``.
+        weight: optional per-class weight ``(C,)``, of the input's dtype (torch's kernel
+            refuses another).
         ignore_index: target value that contributes neither loss nor weight.
         reduction: ``'none'`` | ``'mean'`` (divides by the summed weight of the
             non-ignored targets) | ``'sum'``.
@@ -152,6 +154,7 @@ def nll_loss(
     w_shape = None if weight is None else jnp.shape(weight)
     _check_nll_args(x.shape, t.shape, t.dtype, w_shape)
     refuse_integer(x.dtype, "nll_loss_out_frame" if x.ndim < 3 else "nll_loss2d_forward_out_frame")
+    check_class_weight_dtype(x.dtype, weight)  # its kernel reads it as the input's type
     check_class_targets(target, x.shape[0] if x.ndim == 1 else x.shape[1], ignore_index)
     x, t, unbatched = _batched(x, t)
     loss, target_weight = _nll_elements(x, t, weight, ignore_index)
@@ -253,7 +256,8 @@ def cross_entropy(
         input: unnormalised logits ``(N, C)``, ``(C,)`` or ``(N, C, d_1, ..., d_K)``.
         target: integer class indices (``input``'s shape without ``C``), or floating
             class probabilities of ``input``'s shape.
-        weight: optional per-class weight ``(C,)``.
+        weight: optional per-class weight ``(C,)``, of the input's dtype (torch's kernel
+            refuses another; class-probability targets take any float weight).
         ignore_index: class index to skip (index targets only).
         reduction: ``'none'`` | ``'mean'`` | ``'sum'``. For index targets ``'mean'``
             divides by the summed weight of the non-ignored targets; for probability
@@ -291,6 +295,7 @@ def cross_entropy(
     _refuse_integer_logits(x.dtype, class_axis == x.ndim - 1)
     w_shape = None if weight is None else jnp.shape(weight)
     _check_nll_args(x.shape, t.shape, t.dtype, w_shape)
+    check_class_weight_dtype(x.dtype, weight)  # nll_loss's, on the log_softmax output
     check_class_targets(target, x.shape[class_axis], ignore_index)
     if label_smoothing > 0.0:
         _check_label_smoothing(label_smoothing)

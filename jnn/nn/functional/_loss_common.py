@@ -136,6 +136,17 @@ def refuse_cast_into_input(input_dtype: Any, target_dtype: Any) -> None:
 _KIND_RANK = {"b": 0, "u": 1, "i": 1, "f": 2, "V": 2, "c": 3}  # "V": bfloat16 in numpy
 
 
+def check_class_weight_dtype(input_dtype: Any, weight: Any) -> None:
+    """torch's class-index kernels (nll_loss, multi_margin_loss) read ``weight`` as the
+    input's scalar type: ``expected scalar type Float but found Half`` for any other."""
+    if weight is None:
+        return
+    weight_dtype = jnp.asarray(weight).dtype
+    if weight_dtype != jnp.dtype(input_dtype):
+        raise RuntimeError(f"expected scalar type {torch_dtype_name(input_dtype)} but found "
+                           f"{torch_dtype_name(weight_dtype)}")
+
+
 def refuse_integer_mean(dtype: Any, reduction: str) -> None:
     """torch's ``mean()`` of an integer loss (l1, hinge): 'sum' and 'none' stay integer."""
     if reduction == "mean" and not jnp.issubdtype(dtype, jnp.inexact):

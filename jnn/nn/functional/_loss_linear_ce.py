@@ -26,7 +26,7 @@ from jnn.nn.functional._loss_classification import (
     ce_index_elements,
     ce_prob_elements,
 )
-from jnn.nn.functional._loss_common import check_class_targets
+from jnn.nn.functional._loss_common import check_class_targets, check_class_weight_dtype
 from jnn.nn.functional._utils import get_reduction, torch_dtype_name
 
 __all__ = ["linear_cross_entropy", "LinearCrossEntropyOptions"]
@@ -199,7 +199,8 @@ def linear_cross_entropy(
         x, t = x[None], t[None]
     n_classes = w.shape[0]
     logits_shape = (x.shape[0], n_classes, *out_features)
-    _check_targets(logits_shape, t, target, weight, ignore, label_smoothing, probabilities)
+    _check_targets(logits_shape, x.dtype, t, target, weight, ignore, label_smoothing,
+                   probabilities)
     rows = (options or LinearCrossEntropyOptions()).chunk_size(
         x.shape[0], x.shape[1], math.prod(w.shape[:-1]))
     loss, target_weight = _chunk_losses(x, w, b, t, weight, ignore, label_smoothing,
@@ -211,7 +212,7 @@ def linear_cross_entropy(
     return _reduce_nll(loss, target_weight, reduction)
 
 
-def _check_targets(logits_shape, t, raw_target, weight, ignore, label_smoothing,
+def _check_targets(logits_shape, logits_dtype, t, raw_target, weight, ignore, label_smoothing,
                    probabilities) -> None:
     if label_smoothing > 0.0:
         _check_label_smoothing(label_smoothing)
@@ -223,4 +224,5 @@ def _check_targets(logits_shape, t, raw_target, weight, ignore, label_smoothing,
         return
     _check_nll_args(logits_shape, t.shape, t.dtype,
                     None if weight is None else jnp.shape(weight))
+    check_class_weight_dtype(logits_dtype, weight)
     check_class_targets(raw_target, logits_shape[1], ignore)

@@ -16,6 +16,7 @@ from jax.typing import ArrayLike
 
 from jnn.nn.functional._loss_common import (
     abs_with_zero_subgradient,
+    check_class_weight_dtype,
     check_reduction_is_valid,
     clamp_min_zero,
     concrete,
@@ -292,6 +293,7 @@ def multi_margin_loss(
     _check_multi_margin_shapes(x.shape, t.shape, None if weight is None else jnp.shape(weight))
     _check_long_target(t.dtype)
     refuse_integer(x.dtype, "multi_margin_loss_cpu_kernel")
+    check_class_weight_dtype(x.dtype, weight)
     n_classes = 1 if x.ndim == 0 else x.shape[-1]
     values = concrete(target, checked=True)
     if values is not None and ((values < 0) | (values >= n_classes)).any():
