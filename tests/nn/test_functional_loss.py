@@ -849,3 +849,15 @@ def test_class_probabilities_take_a_weight_of_another_dtype_like_torch():
     want = TF.cross_entropy(*map(torch.from_numpy, inputs), weight=torch.from_numpy(w))
     got = F.cross_entropy(*map(jnp.asarray, inputs), weight=jnp.asarray(w))
     np.testing.assert_allclose(np.float32(got), want.float().numpy(), rtol=1e-3)
+
+
+# -- binary_cross_entropy_with_logits: torch's (1 - target).mul_(input) -------------------
+@pytest.mark.parametrize("x_dtype, t_dtype", [("float32", "bool"), ("float16", "bool"),
+                                              ("float16", "int32"), ("bfloat16", "int32")])
+def test_bce_with_logits_of_a_bool_or_integer_target_raises_like_torch(x_dtype, t_dtype):
+    x, t = np.zeros((2, 3), np.float32), np.eye(2, 3)
+    assert_same_error(
+        lambda: TF.binary_cross_entropy_with_logits(torch.tensor(x).to(getattr(torch, x_dtype)),
+                                                    torch.tensor(t).to(getattr(torch, t_dtype))),
+        lambda: F.binary_cross_entropy_with_logits(jnp.asarray(x, x_dtype),
+                                                   jnp.asarray(t, t_dtype)))

@@ -18,6 +18,7 @@ from jnn.nn.functional._loss_common import (
     check_class_targets,
     check_class_weight_dtype,
     check_unit_intervals,
+    refuse_bool_subtraction,
     refuse_integer,
 )
 from jnn.nn.functional._utils import (
@@ -411,10 +412,14 @@ def binary_cross_entropy_with_logits(
             f"({torch_size(x.shape)})"
         )
     refuse_integer(x.dtype, "log_sigmoid_cpu")
+    # torch's (1 - target).mul_(input): a bool target fails the subtraction, an integer
+    # one the in-place product, which cannot hold the promoted float (Half for f16 logits)
+    if t.dtype == jnp.bool_:
+        refuse_bool_subtraction(t.dtype)
     if not jnp.issubdtype(t.dtype, jnp.inexact):
         raise RuntimeError(
-            f"result type Float can't be cast to the desired output type "
-            f"{torch_dtype_name(t.dtype)}"
+            f"result type {torch_dtype_name(jnp.result_type(x, t))} can't be cast to the "
+            f"desired output type {torch_dtype_name(t.dtype)}"
         )
     log_sigmoid = jax.nn.log_sigmoid(x)
     if pos_weight is not None:
