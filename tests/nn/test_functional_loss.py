@@ -797,6 +797,18 @@ def test_soft_margin_of_integers_raises_like_torch(dtypes):
                       lambda: F.soft_margin_loss(jnp.asarray(x), jnp.asarray(y)))
 
 
+@pytest.mark.parametrize("reduction", ["mean", "none"])
+def test_half_soft_margin_and_huber_keep_the_input_dtype_like_torch(reduction):
+    # torch writes these in the input's dtype: f16 input with f32 target gives f16
+    rng = np.random.default_rng(0)
+    x, y = _normal(rng, (4, C)) * 2, _normal(rng, (4, C))
+    for name in ("soft_margin_loss", "huber_loss"):
+        want = getattr(TF, name)(torch.tensor(x).half(), torch.tensor(y), reduction=reduction)
+        got = getattr(F, name)(jnp.asarray(x, jnp.float16), jnp.asarray(y), reduction=reduction)
+        assert got.dtype == jnp.float16 and want.dtype == torch.float16
+        np.testing.assert_allclose(np.float32(got), want.float().numpy(), rtol=2e-3, atol=1e-3)
+
+
 # -- multilabel_soft_margin_loss sums over input.dim() - 1 --------------------------------
 @pytest.mark.parametrize("shapes", [((4,), (2, 4)), ((2, 4), (3, 2, 4)), ((2, 1), (2, 3))])
 @pytest.mark.parametrize("reduction", ["mean", "none"])

@@ -169,6 +169,9 @@ def huber_loss(
         weight: optional elementwise weight of ``input``'s shape; unlike
             :func:`mse_loss`, ``'mean'`` is the plain mean of the weighted losses (torch).
 
+    The loss has the input's dtype, as torch's kernel writes it (float16 for a float16
+    input and a float32 target, where ``smooth_l1_loss`` gives float32).
+
     PyTorch: ``torch.nn.functional.huber_loss``.
     """
     x, y = jnp.asarray(input), jnp.asarray(target)
@@ -185,6 +188,9 @@ def huber_loss(
     diff = x - y
     size = jnp.abs(diff)
     loss = jnp.where(size < delta, 0.5 * diff * diff, delta * (size - 0.5 * delta))
+    # torch's kernel writes the loss in the input's dtype: float16 for (f16, f32), unlike
+    # smooth_l1/mse/l1; its Python weighted path multiplies that by the weight after.
+    loss = loss.astype(x.dtype)
     if weight is not None:
         return _weighted_reduce(loss, weight, reduction, mean_over_weight=False)
     return reduce_loss(loss, reduction)
