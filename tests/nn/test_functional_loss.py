@@ -13,6 +13,7 @@ import torch.nn.functional as TF
 from hypothesis import given
 from hypothesis import strategies as st
 
+import jnn
 import jnn.nn.functional as F
 from jnn.nn import LinearCrossEntropyOptions
 from tests.nn._same_error import assert_same_error
@@ -873,3 +874,27 @@ def test_bce_with_logits_of_a_bool_or_integer_target_raises_like_torch(x_dtype, 
                                                     torch.tensor(t).to(getattr(torch, t_dtype))),
         lambda: F.binary_cross_entropy_with_logits(jnp.asarray(x, x_dtype),
                                                    jnp.asarray(t, t_dtype)))
+
+
+# -- ctc_loss: target length checks in a checks=True compiled step as eagerly --------------
+_CTC_BAD_TARGETS = [  # (targets, target_lengths): padded too narrow, concatenated too short
+    (np.array([[1, 2, 3], [2, 2, 0]]), np.array([4, 2])),
+    (np.array([1, 2, 3, 2]), np.array([3, 2])),
+]
+
+
+@pytest.mark.parametrize("targets, target_lengths", _CTC_BAD_TARGETS)
+def test_ctc_target_lengths_are_checked_in_a_checked_compiled_step(targets, target_lengths):
+    lp = _log_softmax(_normal(np.random.default_rng(0), (6, 2, 4)), 2)
+    lengths = np.array([6, 5])
+    with pytest.raises(RuntimeError) as expected:
+        TF.ctc_loss(torch.tensor(lp), torch.tensor(targets), torch.tensor(lengths),
+                    torch.tensor(target_lengths))
+
+    def ours(tg, tl):
+        return F.ctc_loss(jnp.asarray(lp), tg, jnp.asarray(lengths), tl)
+
+    for run in (ours, jnn.compile(ours, checks=True)):
+        with pytest.raises(RuntimeError) as got:
+            run(jnp.asarray(targets), jnp.asarray(target_lengths))
+        assert str(got.value) == str(expected.value)

@@ -70,12 +70,22 @@ def _padded_targets(targets: jax.Array, tl: jax.Array, tl_values, batch: int) ->
             raise RuntimeError(
                 f"Expected tensor to have size {batch} at dimension 0, but got size "
                 f"{targets.shape[0]} for argument #2 'targets' {_WHERE}")
+        if tl_values is None and traced_checks() and tl.size:  # jnn.compile(checks=True)
+            longest = jnp.max(tl)
+            traced_check(longest <= targets.shape[1], "RuntimeError: Expected tensor to have "
+                         f"size at least {{}} at dimension 1, but got size {targets.shape[1]} "
+                         f"for argument #2 'targets' {_WHERE}", longest)
         if tl_values is not None and tl_values.size and tl_values.max() > targets.shape[1]:
             raise RuntimeError(
                 f"Expected tensor to have size at least {tl_values.max()} at dimension 1, but "
                 f"got size {targets.shape[1]} for argument #2 'targets' {_WHERE}")
         return targets
     total = targets.shape[0]
+    if tl_values is None and traced_checks():
+        needed = jnp.sum(tl)
+        traced_check(needed == total, "RuntimeError: Expected tensor to have size {} at "
+                     f"dimension 0, but got size {total} for argument #2 'targets' {_WHERE}",
+                     needed)
     if tl_values is not None and int(tl_values.sum()) != total:
         raise RuntimeError(
             f"Expected tensor to have size {int(tl_values.sum())} at dimension 0, but got size "
