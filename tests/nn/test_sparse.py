@@ -7,6 +7,7 @@ loop (``jnn.autograd`` + SGD, eager and compiled) and under a plain ``jax.jit``.
 """
 
 import math
+import warnings
 
 import jax
 import jax.numpy as jnp
@@ -369,3 +370,62 @@ def test_embedding_bag_with_only_the_last_offset_has_no_bag_like_torch(mode):
     expected = tbag(torch.tensor([1, 2]), torch.tensor([0]))
     got = jbag(jnp.asarray([1, 2]), jnp.asarray([0]))
     assert got.shape == tuple(expected.shape) == (0, 3)
+
+
+# -- torch's argument order: embedding_renorm_ (max_norm) checks before the lookup's -----
+_FLOAT_IDX = np.array([1.0, 2.0], np.float32)
+_ONES = np.ones((5, 3), np.float32)
+
+
+@pytest.mark.parametrize("torch_call, jnn_call", [
+    (lambda: torch.nn.Embedding(5, 3, max_norm=1.0)(torch.tensor(_FLOAT_IDX)),
+     lambda: nn.Embedding(5, 3, max_norm=1.0)(jnp.asarray(_FLOAT_IDX))),
+    (lambda: TF.embedding(torch.tensor(_FLOAT_IDX), torch.ones(5, 3, 2), max_norm=1.0),
+     lambda: F.embedding(jnp.asarray(_FLOAT_IDX), jnp.ones((5, 3, 2)), max_norm=1.0)),
+    (lambda: TF.embedding_bag(torch.tensor(_FLOAT_IDX), torch.tensor(_ONES), torch.tensor([0]),
+                              max_norm=1.0),
+     lambda: F.embedding_bag(jnp.asarray(_FLOAT_IDX), jnp.asarray(_ONES), jnp.array([0]),
+                             max_norm=1.0)),
+    (lambda: TF.embedding_bag(torch.tensor([[1.0, 2.0]]), torch.tensor(_ONES), max_norm=1.0),
+     lambda: F.embedding_bag(jnp.array([[1.0, 2.0]]), jnp.asarray(_ONES), max_norm=1.0)),
+    (lambda: TF.embedding_bag(torch.tensor([1, 7]), torch.tensor(_ONES), torch.tensor([0]),
+                              max_norm=1.0),
+     lambda: F.embedding_bag(jnp.array([1, 7]), jnp.asarray(_ONES), jnp.array([0]),
+                             max_norm=1.0)),
+    # the layout's ValueError comes before the index dtype
+    (lambda: TF.embedding_bag(torch.tensor(_FLOAT_IDX), torch.tensor(_ONES)),
+     lambda: F.embedding_bag(jnp.asarray(_FLOAT_IDX), jnp.asarray(_ONES))),
+    # torch prints offsets[0] as a 0-d tensor, its type (int32 here) on a second line
+    (lambda: TF.embedding_bag(torch.tensor([0, 1, 2], dtype=torch.int32), torch.tensor(_ONES),
+                              torch.tensor([1, 2], dtype=torch.int32)),
+     lambda: F.embedding_bag(jnp.array([0, 1, 2]), jnp.asarray(_ONES), jnp.array([1, 2]))),
+], ids=["Embedding", "embedding 3-D weight", "bag", "bag 2-D", "bag out of range",
+        "bag no offsets", "bag offsets[0]"])
+def test_embedding_errors_in_torchs_order(torch_call, jnn_call):
+    assert_same_error(torch_call, jnn_call)
+
+
+@pytest.mark.parametrize("offsets", [[1, 2], [0, 5]])
+def test_bag_offsets_are_checked_in_a_checked_compiled_step(offsets):
+    idx, offs = np.array([0, 1, 2], np.int32), np.array(offsets, np.int32)
+    with pytest.raises(RuntimeError) as expected:
+        TF.embedding_bag(torch.tensor(idx), torch.tensor(_ONES), torch.tensor(offs))
+
+    def ours(i, o):
+        return F.embedding_bag(i, jnp.asarray(_ONES), o)
+
+    for run in (ours, jnn.compile(ours, checks=True)):
+        with pytest.raises(RuntimeError) as got:
+            run(jnp.asarray(idx), jnp.asarray(offs))
+        assert str(got.value) == str(expected.value)
+
+
+@pytest.mark.parametrize("dtype", ["int32", "bool"])
+def test_lookup_in_a_non_float_table_gives_torchs_rows_without_a_warning(dtype):
+    # the fill that marks an out-of-range row under a trace is NaN for float tables only
+    idx, weight = np.array([0, 3, 1]), np.arange(15).reshape(5, 3).astype(dtype)
+    want = TF.embedding(torch.tensor(idx), torch.tensor(weight))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = F.embedding(jnp.asarray(idx), jnp.asarray(weight))
+    np.testing.assert_array_equal(np.asarray(got), want.numpy())

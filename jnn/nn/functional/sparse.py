@@ -41,11 +41,11 @@ def _check_not_sparse(sparse: bool) -> None:
         raise NotImplementedError(_SPARSE_MESSAGE)
 
 
-def _check_indices(indices: jax.Array, op: str) -> None:
+def _check_indices(indices: jax.Array, op: str, position: int = 1) -> None:
     if indices.dtype not in (jnp.int32, jnp.int64):
         raise RuntimeError(
-            "Expected tensor for argument #1 'indices' to have one of the following scalar "
-            f"types: Long, Int; but got {torch_tensor_type_name(indices.dtype)} instead "
+            f"Expected tensor for argument #{position} 'indices' to have one of the following "
+            f"scalar types: Long, Int; but got {torch_tensor_type_name(indices.dtype)} instead "
             f"(while checking arguments for {op})")
 
 
@@ -92,6 +92,16 @@ def _check_renorm_values(indices: jax.Array, shape: tuple[int, ...]) -> None:
     bad = values[(values < -num) | (values >= num)]
     if bad.size:
         raise IndexError(f"select(): index {bad.min()} {text}")
+
+
+def _check_renorm_arguments(indices: jax.Array, weight: jax.Array) -> None:
+    """``embedding_renorm_``'s argument checks: the weight (#1 'self') is 2-D, the
+    indices (#2) are Long or Int."""
+    if weight.ndim != 2:
+        raise RuntimeError(
+            f"Expected 2-dimensional tensor, but got {weight.ndim}-dimensional tensor for "
+            "argument #1 'self' (while checking arguments for embedding_renorm_)")
+    _check_indices(indices, "embedding_renorm_", position=2)
 
 
 def _check_not_empty_table(indices: jax.Array, num: int) -> None:
@@ -148,7 +158,9 @@ def _lookup(weight: jax.Array, indices: jax.Array, padding_idx: int | None,
     """Gather the rows of ``indices``; out-of-range rows are NaN (never another row)."""
     num = weight.shape[0]
     safe = jnp.where(indices < 0, num, indices)  # take() would wrap negatives around
-    rows = jnp.take(weight, safe, axis=0, mode="fill", fill_value=jnp.nan)
+    # NaN marks a bad row where the weight can hold it (an integer table gets its fill)
+    fill = jnp.nan if jnp.issubdtype(weight.dtype, jnp.inexact) else None
+    rows = jnp.take(weight, safe, axis=0, mode="fill", fill_value=fill)
     if max_norm is None and padding_idx is None and not scale_grad_by_freq:
         return rows
     value = rows if max_norm is None else _renormalised(rows, max_norm, norm_type)
@@ -221,13 +233,15 @@ def embedding(
     _check_not_sparse(sparse)
     idx, w = jnp.asarray(input), jnp.asarray(weight)
     padding_idx = _wrap_padding_idx(padding_idx, w.shape[0] if w.ndim else 0)
+    if max_norm is not None:  # torch runs embedding_renorm_ first, with its own checks
+        _check_renorm_arguments(idx, w)
+        _check_renorm_values(idx, w.shape)
     _check_indices(idx, "embedding")
     if w.ndim != 2:
         raise RuntimeError("'weight' must be 2-D")
-    if max_norm is not None:
-        _check_renorm_values(idx, w.shape)
-        if w.shape[0] == 0:  # every index failed the traced check above: nothing to look up
-            return jnp.zeros((*idx.shape, w.shape[1]), w.dtype)
+    if max_norm is not None and w.shape[0] == 0:
+        # every index failed the traced check above: nothing to look up
+        return jnp.zeros((*idx.shape, w.shape[1]), w.dtype)
     _check_not_empty_table(idx, w.shape[0])
     _check_index_values(idx, w.shape[0], bag=False)
     return _lookup(w, idx, padding_idx, max_norm, norm_type, scale_grad_by_freq)
@@ -251,7 +265,6 @@ def _bag_layout(idx: jax.Array, offsets: jax.Array | None, per_sample_weights, i
         offsets = jnp.asarray(offsets)
         if offsets.ndim != 1:
             raise ValueError("offsets has to be a 1D Tensor")
-        _check_indices(offsets, "embedding_bag")
         return idx, offsets, per_sample_weights, include_last
     raise ValueError(f"input has to be 1D or 2D Tensor, but got Tensor of dimension {idx.ndim}")
 
@@ -261,10 +274,27 @@ _DECREASING_OFFSETS = (
     "improved?  If so, please report an enhancement request to PyTorch.)")
 
 
-def _check_offsets(offsets: jax.Array, length: int, mode: str) -> None:
+
+def _first_offset_message(index_dtype) -> str:
+    """torch's message as a format string of offsets[0], which it prints as a 0-d tensor:
+    the value, then the type of the indices and offsets (promoted together) on a new line."""
+    tensor_type = torch_tensor_type_name(index_dtype)
+    return ("offsets[0] has to be 0, i.e., the first sequence in the mini-batch has to start "
+            f"from position 0. However, got {{}}\n[ {tensor_type}{{{{}}}} ]")
+
+
+_LAST_OFFSET = "offsets[-1] can not be greater than input's length {} but got offsets[-1] of {}"
+
+
+def _check_offsets(offsets: jax.Array, length: int, mode: str, index_dtype) -> None:
     values = concrete(offsets)
-    if values is None and mode != "max" and traced_checks() and offsets.size > 1:
-        traced_check(jnp.all(jnp.diff(offsets) >= 0), "RuntimeError: " + _DECREASING_OFFSETS)
+    if values is None and traced_checks() and offsets.size:  # jnn.compile(checks=True)
+        if mode != "max" and offsets.size > 1:
+            traced_check(jnp.all(jnp.diff(offsets) >= 0), "RuntimeError: " + _DECREASING_OFFSETS)
+        traced_check(offsets[0] == 0, "RuntimeError: " + _first_offset_message(index_dtype),
+                     offsets[0])
+        traced_check(offsets[-1] <= length, "RuntimeError: " + _LAST_OFFSET.format(length, "{}"),
+                     offsets[-1])
     if values is None or values.size == 0:
         return
     first, last = int(values[0]), int(values[-1])
@@ -273,12 +303,9 @@ def _check_offsets(offsets: jax.Array, length: int, mode: str) -> None:
         # (jnn's segment sums would silently give empty bags)
         raise RuntimeError(_DECREASING_OFFSETS)
     if first != 0:
-        raise RuntimeError(
-            "offsets[0] has to be 0, i.e., the first sequence in the mini-batch has to start "
-            f"from position 0. However, got {first}")
+        raise RuntimeError(_first_offset_message(index_dtype).format(first))
     if last > length:
-        raise RuntimeError(f"offsets[-1] can not be greater than input's length {length} but "
-                           f"got offsets[-1] of {last}")
+        raise RuntimeError(_LAST_OFFSET.format(length, last))
 
 
 def _bag_ids(length: int, offsets: jax.Array, include_last: bool) -> tuple[jax.Array, int]:
@@ -378,10 +405,16 @@ def embedding_bag(
     psw = None if per_sample_weights is None else jnp.asarray(per_sample_weights)
     _check_bag_arguments(idx, w, mode, scale_grad_by_freq, psw)
     _check_not_sparse(sparse)
-    _check_indices(idx, "embedding_bag")
     idx, offs, psw, include_last = _bag_layout(idx, offsets, psw, include_last_offset)
+    # torch's Python layout checks come first, then embedding_renorm_ (with max_norm) on
+    # the flattened indices, then the kernel's dtype checks of indices and offsets
+    if max_norm is not None:
+        _check_indices(idx, "embedding_renorm_", position=2)
+        _check_renorm_values(idx, w.shape)
+    _check_indices(idx, "embedding_bag")
+    _check_indices(offs, "embedding_bag")
     padding_idx = _bag_padding_idx(padding_idx, w.shape[0])
-    _check_offsets(offs, idx.shape[0], mode)
+    _check_offsets(offs, idx.shape[0], mode, jnp.promote_types(idx.dtype, offs.dtype))
     _check_index_values(idx, w.shape[0], bag=True)
     rows = _lookup(w, idx, None, max_norm, norm_type, scale_grad_by_freq)
     bag, n_bags = _bag_ids(idx.shape[0], offs, include_last)
