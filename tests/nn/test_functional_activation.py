@@ -156,6 +156,15 @@ def test_gumbel_softmax_eps_warns_like_torch():
         F.gumbel_softmax(jnp.zeros((2, 3)), eps=1e-5, key=jax.random.key(0))
 
 
+@pytest.mark.parametrize("dtype", ["int32", "bool", "uint8"])
+@pytest.mark.parametrize("dim", [-1, 5])  # the noise's dtype is checked before the dim
+def test_gumbel_softmax_of_a_non_float_input_raises_like_torch(dtype, dim):
+    # torch draws the noise with exponential_() in the input's dtype; jnn's int32 is Int
+    x = np.ones((2, 3), dtype)
+    assert_same_error(lambda: TF.gumbel_softmax(torch.tensor(x), dim=dim),
+                      lambda: F.gumbel_softmax(jnp.asarray(x), dim=dim, key=jax.random.key(0)))
+
+
 @pytest.mark.parametrize("name", ["relu", "relu6", "hardtanh", "tanh", "sigmoid"])
 def test_integer_input_dtype_like_torch(name):
     x = np.arange(-3, 5, dtype=np.int32)

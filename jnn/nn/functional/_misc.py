@@ -12,7 +12,7 @@ from jax.typing import ArrayLike
 from jnn import random as jnn_random
 from jnn.nn.functional._dispatch import NeedsConcrete, in_dispatch_trace, warn
 from jnn.nn.functional._loss_common import concrete, traced_check, traced_checks
-from jnn.nn.functional._utils import check_int, normalize_dim
+from jnn.nn.functional._utils import check_int, normalize_dim, torch_dtype_name
 
 __all__ = ["one_hot", "gumbel_softmax"]
 
@@ -121,6 +121,10 @@ def gumbel_softmax(
     if eps != 1e-10:
         warn("`eps` parameter is deprecated and has no effect.", stacklevel=2)
     x = jnp.asarray(logits)
+    if not jnp.issubdtype(x.dtype, jnp.floating):  # torch's exponential_() of the noise
+        raise RuntimeError(
+            "Exponential distribution is a continuous probability distribution. dtype must "
+            f"be a floating point but you specified {torch_dtype_name(x.dtype)}")
     axis = normalize_dim(dim, x.ndim)
     if key is None:
         key = jnn_random.next_key()
