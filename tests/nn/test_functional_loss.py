@@ -353,6 +353,11 @@ ERROR_CASES = [
         RuntimeError,
         "label_smoothing must be between",
     ),
+    # printed as C++ prints a double: six significant digits
+    *[("cross_entropy", [A(3, 4), A(3, kind="i")], {"label_smoothing": value}, RuntimeError,
+       f"label_smoothing must be between 0.0 and 1.0. Got: {text}$")
+      for value, text in ((2, "2"), (3.14159265, "3.14159"), (1e10, r"1e\+10"),
+                          (np.float32(1.1), r"1\.1"))],
     (
         "cross_entropy",
         [A(3, 4), A(3, 4)],

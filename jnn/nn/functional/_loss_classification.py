@@ -178,7 +178,8 @@ def _class_weight(weight, ndim: int, dtype) -> jax.Array:
 
 def _check_label_smoothing(label_smoothing: float) -> None:
     if label_smoothing > 1.0:
-        raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
+        raise RuntimeError("label_smoothing must be between 0.0 and 1.0. Got: "
+                           f"{float(label_smoothing):g}")  # (C++ stream formatting)
 
 
 def ce_prob_elements(x: jax.Array, t: jax.Array, weight, label_smoothing: float) -> jax.Array:
