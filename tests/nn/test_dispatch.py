@@ -381,3 +381,17 @@ def test_0d_float_arrays_for_int_arguments_raise_torchs_error(case):
              "pad": lambda L, a: L.pad(a(np.ones((2, 3), np.float32)), (a(1.0), 1))}
     assert_same_error(lambda: calls[case](torch.nn.functional, torch.tensor),
                       lambda: calls[case](F, jnp.asarray))
+
+
+def test_tuples_equal_in_value_but_not_in_type_get_their_own_programs():
+    """``(2.0, 2) == (2, 2)`` with equal hashes: the dispatch key held the values only, so a
+    call with ints found the program a float call had made, whose static float the pool
+    refused (and a call after a good one would have run the wrong static values)."""
+    x = jnp.ones((1, 1, 4, 4))
+    expected = torch.nn.functional.max_pool2d(torch.ones(1, 1, 4, 4), (2, 2)).numpy()
+    with pytest.raises(TypeError, match="must be tuple of ints, but found element of type "
+                                        "float"):
+        F.max_pool2d(x, (2.0, 2))
+    np.testing.assert_array_equal(np.asarray(F.max_pool2d(x, (2, 2))), expected)
+    with pytest.raises(TypeError, match="found element of type float"):
+        F.max_pool2d(x, (2.0, 2))

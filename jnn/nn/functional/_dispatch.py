@@ -169,6 +169,9 @@ def _split(args: tuple, kwargs: dict) -> tuple[tuple, list] | None:
                 return None  # arrays or nested containers inside: rare, run plain
             key.append(t)
             key.append(tuple(value))
+            # (and the elements' types: 2.0 == 2 and hashes alike, so (2.0, 2) would find
+            # the program of (2, 2), made with the other static values)
+            key.append(tuple(map(type, value)))
         else:
             if isinstance(value, (_Parameter, np.ndarray)):
                 return None  # subclasses: run plain
