@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jnn._tensor_functions.dtypes import cpp_name
 from jnn.optim.optimizer import (
     _ALPHA,
     _AMBIGUOUS,
@@ -143,6 +144,9 @@ def _adam_param(
 ) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array | None]:
     """One parameter's Adam step, in the order of torch's single-tensor CPU path."""
     dtype = param.dtype
+    if exp_avg.dtype != grad.dtype:  # (model.half() after steps): torch's lerp_ refuses it
+        raise RuntimeError(f"expected dtype {cpp_name(exp_avg.dtype)} for `end` but got "
+                           f"dtype {cpp_name(grad.dtype)}")
     if maximize:
         grad = -grad
     if use_weight_decay:

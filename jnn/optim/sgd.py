@@ -181,6 +181,7 @@ def _sgd_param(
 ) -> tuple[jax.Array, jax.Array | None]:
     """One parameter's SGD step, in the order of torch's single-tensor CPU path."""
     dtype = param.dtype
+    buf_dtype = None if buf is None else buf.dtype
     if maximize:
         grad = -grad
     if use_weight_decay:
@@ -191,8 +192,9 @@ def _sgd_param(
         buf = _select(first, grad, buf * momentum + (1 - dampening) * grad)
         grad = grad + momentum * buf if nesterov else buf
     # A float32 array hyper-parameter would promote a bfloat16/float16 parameter; torch keeps
-    # the parameter's and the buffer's dtype.
-    new_buf = None if buf is None else buf.astype(dtype)
+    # the parameter's and the buffer's own dtype (its in-place mul_/add_: a float32 buffer
+    # stays float32 after model.half(), and the update is computed in float32 then rounded)
+    new_buf = None if buf is None else buf.astype(buf_dtype)
     return (param + (-lr) * grad).astype(dtype), new_buf
 
 

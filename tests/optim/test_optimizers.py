@@ -653,3 +653,61 @@ def test_loaded_state_of_another_shape_is_refused(name: str, loaded_shape: int) 
         run(torch, torch.optim)
     with pytest.raises(RuntimeError, match=f"^{re.escape(str(expected.value))}$"):
         run(jnn, jnn.optim)
+
+
+# -- model.half() between steps: the optimizer's state keeps its own dtype, as torch's -------
+def _half_after_two_steps(lib: Any, optimizer: str) -> tuple[Any, Any, Any]:
+    """A Linear trained two float32 steps, then ``.half()``, and one float16 step."""
+    torch.manual_seed(0)
+    t_model = torch.nn.Linear(8, 4)
+    model = t_model if lib is torch else nn.Linear(8, 4)
+    if lib is jnn:
+        model.load_state_dict({k: jnp.asarray(v.detach().numpy())
+                               for k, v in t_model.state_dict().items()})
+    kwargs = {"lr": 0.1, "momentum": 0.9} if optimizer == "SGD" else {"lr": 0.1}
+    opt = getattr(lib.optim, optimizer)(model.parameters(), **kwargs)
+    x = np.random.default_rng(0).standard_normal((6, 8)).astype(np.float32)
+    for dtype in ("float32", "float32", "float16"):
+        if dtype == "float16":
+            model.half()
+        if lib is torch:
+            opt.zero_grad()
+            model(torch.from_numpy(x).to(getattr(torch, dtype))).float().square().mean().backward()
+            opt.step()
+        else:
+            def closure(dtype=dtype):
+                opt.zero_grad()
+                return jnp.mean(jnp.square(model(jnp.asarray(x, dtype)).astype(jnp.float32)))
+            opt.step(closure)
+    return model, opt, x
+
+
+def test_sgd_momentum_buffer_stays_float32_after_model_half_as_torch():
+    """torch's buf.mul_().add_() keeps the buffer float32; jnn cast it to the parameter's
+    float16 (then training drifted by several float16 rounding steps)."""
+    t_model, t_opt, _ = _half_after_two_steps(torch, "SGD")
+    model, opt, _ = _half_after_two_steps(jnn, "SGD")
+    t_buf = t_opt.state_dict()["state"][0]["momentum_buffer"]
+    buf = opt.state_dict()["state"][0]["momentum_buffer"]
+    assert buf.dtype == jnp.float32 and t_buf.dtype == torch.float32
+    np.testing.assert_allclose(np.asarray(buf), t_buf.numpy(), rtol=1e-3, atol=1e-4)
+    assert model.weight.dtype == jnp.float16
+    # (float16 weights: one rounding step at |w| ~ 0.3 is 2.4e-4)
+    np.testing.assert_allclose(np.asarray(model.weight.data, np.float32),
+                               t_model.weight.detach().float().numpy(), atol=5e-4)
+
+
+def test_adam_after_model_half_raises_torchs_lerp_error_and_changes_nothing():
+    with pytest.raises(RuntimeError) as expected:
+        _half_after_two_steps(torch, "Adam")
+    torch.manual_seed(0)
+    model = nn.Linear(8, 4)
+    opt = jnn.optim.Adam(model.parameters(), lr=0.1)
+    x = jnp.ones((6, 8))
+    opt.step(lambda: jnp.mean(model(x) ** 2))
+    model.half()
+    before = np.asarray(model.weight.data)
+    with pytest.raises(RuntimeError, match=re.escape(str(expected.value))):
+        opt.step(lambda: jnp.mean(model(x.astype(jnp.float16)).astype(jnp.float32) ** 2))
+    np.testing.assert_array_equal(np.asarray(model.weight.data), before)
+    assert opt.state[model.weight]["exp_avg"].dtype == jnp.float32
