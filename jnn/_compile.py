@@ -2701,8 +2701,14 @@ def _describe_change(old: tuple, new: tuple) -> str:
     if o_static != n_static:
         old_values = ", ".join(_plain(k) for k in o_static)
         new_values = ", ".join(_plain(k) for k in n_static)
-        return (f"a non-array argument changed ({old_values} -> {new_values}): Python "
-                "scalars are static; pass jnp.asarray(value) to make it an input")
+        changed = [k for a, b in zip(o_static, n_static) if a != b for k in (a, b)]
+        if all(isinstance(k, tuple) and len(k) == 2 and k[0] in _NUMBER_TYPES
+               for k in changed):
+            return (f"a non-array argument changed ({old_values} -> {new_values}): Python "
+                    "scalars are static; pass jnp.asarray(value) to make it an input")
+        return (f"a non-array argument changed ({old_values} -> {new_values}): such values "
+                "are static, one program each (kept: a few values taken in turn cost one "
+                "trace each); a value that changes every call re-traces every call")
     if o_shapes != n_shapes:
         return f"input shapes or dtypes changed ({o_shapes} -> {n_shapes})"
     if o_tree != n_tree or o_is_array != n_is_array:
@@ -2714,6 +2720,7 @@ def _describe_change(old: tuple, new: tuple) -> str:
 
 
 _PLAIN_TYPES = (bool, int, float, complex, str, np.generic)  # (np.generic: numpy scalars)
+_NUMBER_TYPES = (bool, int, float, complex, np.number, np.bool_)
 
 
 def _aval_key(x: Any) -> tuple:

@@ -1597,9 +1597,20 @@ def test_a_nan_read_or_passed_anew_each_call_traces_once():
 def test_python_scalar_argument_retraces_with_a_named_reason():
     model = nn.Linear(4, 2)
     scaled = jnn.compile(lambda x, s: model(x) * s)
-    with pytest.warns(jnn.RecompileWarning, match="non-array argument changed"):
+    with pytest.warns(jnn.RecompileWarning, match="non-array argument changed.*jnp.asarray"):
         for s in range(10):
             scaled(jnp.asarray(X), s)
+
+
+def test_a_string_argument_that_keeps_changing_gets_no_jnp_asarray_advice():
+    """A string (a head's name) cannot become an array: the warning says what static
+    values cost instead of suggesting jnp.asarray."""
+    heads = nn.ModuleDict({f"h{i}": nn.Linear(4, 2) for i in range(10)})
+    pick = jnn.compile(lambda x, head: heads[head](x))
+    with pytest.warns(jnn.RecompileWarning, match="one program each") as caught:
+        for i in range(10):
+            pick(jnp.asarray(X), f"h{i}")
+    assert not any("jnp.asarray" in str(w.message) for w in caught)
 
 
 def test_weakly_typed_array_arguments_after_warm_up_are_traced_apart():
