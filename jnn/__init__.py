@@ -15,7 +15,9 @@ from jnn._tensor_functions import __all__ as _tensor_functions_all
 from jnn.autograd import (
     enable_grad,
     grad,
+    inference_mode,
     is_grad_enabled,
+    is_inference_mode_enabled,
     no_grad,
     set_grad_enabled,
     value_and_grad,
@@ -35,7 +37,8 @@ from jnn.serialization import load, save
 __version__ = "0.1.0"
 __all__ = [
     "autograd", "func", "nn", "optim", "random", "compile", "grad", "value_and_grad",
-    "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "manual_seed", "seed",
+    "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "inference_mode",
+    "is_inference_mode_enabled", "manual_seed", "seed",
     "initial_seed", "get_rng_state", "set_rng_state", "randn", "rand", "Generator",
     "CompiledFunction", "CompiledModule", "RecompileWarning", "TraceTimeValueWarning",
     "ClosureCompileWarning",

@@ -88,6 +88,8 @@ class _State(threading.local):
     forward_depth: int = 0
     # torch.is_grad_enabled(); ``jnn.no_grad`` flips it.
     grad_enabled: bool = True
+    # torch.is_inference_mode_enabled(): inside ``jnn.inference_mode()`` (gradients off)
+    inference: bool = False
     # While differentiating a closure (jnn.autograd): Parameters read, in order of first
     # read, and state cells written (container, key) -> value before the first write.
     read_log: dict | None = None

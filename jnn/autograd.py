@@ -35,7 +35,8 @@ from jnn.nn.modules import _hooks
 from jnn.nn.parameter import Parameter, check_bool_argument
 
 __all__ = ["backward", "set_closure_compilation", "grad", "value_and_grad", "no_grad",
-           "enable_grad", "set_grad_enabled", "is_grad_enabled"]
+           "enable_grad", "set_grad_enabled", "is_grad_enabled", "inference_mode",
+           "is_inference_mode_enabled"]
 
 
 def _get(container: Any, key: Any) -> Any:
@@ -697,6 +698,52 @@ class enable_grad(_NoArgumentGradMode):  # noqa: N801 - torch's name
     """
 
     _mode = True
+
+
+class inference_mode(_GradMode):  # noqa: N801 - torch's name
+    """Gradients off in a block or function, like ``torch.inference_mode``.
+
+    ``with inference_mode():``, ``@inference_mode()`` and ``@inference_mode`` disable
+    gradients as :class:`no_grad` does (an evaluation loop's usual guard);
+    ``inference_mode(False)`` leaves inference mode and turns gradients on, as torch's.
+    :func:`is_inference_mode_enabled` tells which mode is on.  torch's other half, tensors
+    made in inference mode that autograd then refuses, has no counterpart: JAX arrays are
+    immutable values, so one made here is an ordinary array later.
+
+    Args:
+        mode: a truthy value enters inference mode (the default), a falsy one leaves it.
+
+    PyTorch: ``torch.inference_mode``.
+    """
+
+    def __new__(cls, mode: Any = True) -> Any:
+        if callable(mode) and not isinstance(mode, bool):  # bare ``@inference_mode``
+            return super().__new__(cls)._bare(mode)
+        return super().__new__(cls)
+
+    def __init__(self, mode: Any = True) -> None:
+        self.mode = bool(mode)
+
+    def _bare(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        self.mode = True
+        return self(func)
+
+    def _fresh(self) -> _GradMode:
+        return inference_mode(self.mode)
+
+    def __enter__(self) -> None:
+        st = _state.state
+        self.prev, self.prev_inference = st.grad_enabled, st.inference
+        st.grad_enabled, st.inference = not self.mode, self.mode
+
+    def __exit__(self, *exc: Any) -> None:
+        st = _state.state
+        st.grad_enabled, st.inference = self.prev, self.prev_inference
+
+
+def is_inference_mode_enabled() -> bool:
+    """Whether an :class:`inference_mode` block is active (``torch.is_inference_mode_enabled``)."""
+    return _state.state.inference
 
 
 def is_grad_enabled() -> bool:

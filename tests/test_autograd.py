@@ -219,6 +219,52 @@ def test_grad_modes_decorate_bare_and_called(lib: Any, mode: str, outer: bool,
 
 
 @pytest.mark.parametrize("lib", [torch, jnn], ids=["torch", "jnn"])
+def test_inference_mode_as_torch(lib: Any) -> None:
+    """torchvision's reference evaluation loop runs under ``@torch.inference_mode()``."""
+    def modes() -> tuple[bool, bool]:
+        return lib.is_grad_enabled(), lib.is_inference_mode_enabled()
+
+    with lib.inference_mode():
+        assert modes() == (False, True)
+        with lib.inference_mode(False):  # leaves inference mode: gradients on
+            assert modes() == (True, False)
+        assert modes() == (False, True)
+    assert modes() == (True, False)
+    with lib.no_grad(), lib.inference_mode(False):
+        assert modes() == (True, False)
+
+    @lib.inference_mode
+    def bare() -> tuple[bool, bool]:
+        return modes()
+
+    @lib.inference_mode()
+    def called(x: int) -> tuple[tuple[bool, bool], int]:
+        return modes(), x
+
+    def generate():
+        yield modes()
+        yield modes()
+
+    assert bare() == (False, True) and called(2) == ((False, True), 2)
+    assert list(lib.inference_mode()(generate)()) == [(False, True)] * 2
+    assert modes() == (True, False)
+
+
+def test_a_closure_under_inference_mode_raises_torchs_error_and_outputs_match() -> None:
+    tnet, jnet = _twins()
+    with torch.inference_mode():
+        tloss = _torch_loss(tnet)
+    with pytest.raises(RuntimeError, match=_NO_GRAD_MESSAGE):
+        tloss.backward()
+    with jnn.inference_mode():
+        jloss = _closure(jnet)()
+        with pytest.raises(RuntimeError, match=_NO_GRAD_MESSAGE):
+            jnn.autograd.backward(_closure(jnet))
+    np.testing.assert_allclose(float(jloss), float(tloss), rtol=1e-5)
+    assert jnet.fc1.weight.grad is None
+
+
+@pytest.mark.parametrize("lib", [torch, jnn], ids=["torch", "jnn"])
 def test_grad_mode_decorators_restore_the_callers_mode(lib: Any) -> None:
     @lib.no_grad
     def recurse(n: int) -> bool:  # each call enters its own copy of the mode
