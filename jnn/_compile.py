@@ -3353,7 +3353,8 @@ def compile(fn: Any = None, *, state: Any = None, donate: bool = True,  # noqa: 
             [0, 1]) inside the program (``jax.experimental.checkify``) and raise torch's
             error after the call, before anything is written back. Costs a host sync per
             call and turns donation off. Default ``False``: such checks are skipped in
-            compiled code (an out-of-range class gives NaN).
+            compiled code (an out-of-range class in ``cross_entropy`` gives NaN; elsewhere
+            a bad value may give a finite but meaningless number).
         dynamic: ``None``/``False``. ``True`` (shape-polymorphic programs) is refused:
             every new input shape is its own program, traced once.
         disable: return ``fn`` unchanged, as torch does.
