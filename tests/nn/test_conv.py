@@ -543,3 +543,33 @@ def test_half_layers_with_a_bias_match_torch_bit_for_bit(dtype, name, args, shap
     expected = t_layer(torch.from_numpy(x).to(getattr(torch, dtype))).float().detach().numpy()
     got = np.asarray(j_layer(jnp.asarray(x).astype(getattr(jnp, dtype))), np.float32)
     np.testing.assert_array_equal(got, expected)
+
+
+# dtypes torch's CPU kernels refuse (jnn computed with them) or take (bool fold)
+_DTYPE_CASES = {
+    "unfold int": lambda L, o: L.unfold(o((1, 1, 4, 4), "int32"), 2),
+    "unfold uint8": lambda L, o: L.unfold(o((1, 1, 4, 4), "uint8"), 2),
+    "fold int8": lambda L, o: L.fold(o((1, 4, 9), "int8"), (4, 4), 2),
+    "replicate bool": lambda L, o: L.pad(o((1, 1, 4), "bool"), (1, 1), mode="replicate"),
+    "reflect bool": lambda L, o: L.pad(o((1, 1, 4, 4), "bool"), (1, 1, 1, 1), mode="reflect"),
+    "linear bool": lambda L, o: L.linear(o((2, 3), "bool"), o((2, 3), "bool")),
+    "linear bool bias": lambda L, o: L.linear(o((2, 3), "bool"), o((2, 3), "bool"),
+                                              o((2,), "bool")),
+    "linear bool 3-d": lambda L, o: L.linear(o((2, 2, 3), "bool"), o((2, 3), "bool")),
+    "linear bool dot": lambda L, o: L.linear(o((3,), "bool"), o((3,), "bool")),
+}
+
+
+@pytest.mark.parametrize("case", _DTYPE_CASES)
+def test_dtypes_torchs_kernels_refuse_raise_as_torch(case):
+    assert_same_error(
+        lambda: _DTYPE_CASES[case](TF, lambda s, d: torch.ones(s, dtype=getattr(torch, d))),
+        lambda: _DTYPE_CASES[case](F, lambda s, d: jnp.ones(s, d)))
+
+
+def test_fold_of_bool_blocks_ors_the_overlaps_as_torch():
+    x = np.random.default_rng(0).random((1, 4, 9)) > 0.6
+    expected = TF.fold(torch.from_numpy(x), (4, 4), 2).numpy()
+    got = F.fold(jnp.asarray(x), (4, 4), 2)
+    assert got.dtype == jnp.bool_
+    np.testing.assert_array_equal(np.asarray(got), expected)

@@ -24,6 +24,11 @@ torch_dtype_name = _dtypes.torch_name
 torch_cpp_type_name = _dtypes.cpp_name
 
 
+def not_implemented_for(kernel: str, dtype: object) -> NotImplementedError:
+    """torch's dispatch refusal of a dtype: ``"im2col_out_cpu" not implemented for 'Int'``."""
+    return NotImplementedError(f'"{kernel}" not implemented for \'{torch_dtype_name(dtype)}\'')
+
+
 # The scalar types with a legacy ``torch.<Name>Tensor`` class; torch prints every other type
 # (Bool, BFloat16, the complex and unsigned types) as ``CPU<Name>Type``.
 _LEGACY_TENSOR_TYPES = ("Float", "Double", "Half", "Byte", "Char", "Short", "Int", "Long")

@@ -25,7 +25,12 @@ from jax import lax
 from jax.typing import ArrayLike
 
 from jnn.nn.functional._dispatch import warn
-from jnn.nn.functional._utils import size_at, torch_cpp_type_name, torch_dtype_name
+from jnn.nn.functional._utils import (
+    not_implemented_for,
+    size_at,
+    torch_cpp_type_name,
+    torch_dtype_name,
+)
 
 __all__ = [
     "conv1d",
@@ -595,6 +600,8 @@ def unfold(input: ArrayLike, kernel_size: _Size, dilation: _Size = 1, padding: _
             f"Given input with spatial size {tuple(x.shape[-2:])}, kernel_size={kernel}, "
             f"dilation={dil}, padding={pad}, calculated shape of the array of sliding blocks "
             f"as {tuple(blocks)}, but its components must be at least one.")
+    if jnp.issubdtype(x.dtype, jnp.integer):  # (bool is copied, as torch's im2col does)
+        raise not_implemented_for("im2col_out_cpu", x.dtype)
     return _unfold_program(x, kernel=kernel, dilation=dil, padding=pad, stride=step,
                            blocks=tuple(blocks))
 
@@ -664,6 +671,11 @@ def fold(input: ArrayLike, output_size: _Size, kernel_size: _Size, dilation: _Si
             f"stride={step}, expected size of input's dimension 2 to match the calculated "
             f"number of sliding blocks {blocks[0]} * {blocks[1]} = {blocks[0] * blocks[1]}, "
             f"but got input.size(2)={x.shape[-1]}.")
+    if jnp.issubdtype(x.dtype, jnp.integer):
+        raise not_implemented_for("col2im_out_cpu", x.dtype)
+    if x.dtype == jnp.bool_:  # torch's bool col2im: overlapping blocks OR together
+        return _fold_program(x.astype(jnp.int32), size=size, kernel=kernel, dilation=dil,
+                             padding=pad, stride=step, blocks=tuple(blocks)) > 0
     return _fold_program(x, size=size, kernel=kernel, dilation=dil, padding=pad, stride=step,
                          blocks=tuple(blocks))
 

@@ -15,6 +15,7 @@ from jnn.nn.functional._utils import (
     as_input,
     broadcast_shapes,
     check_inplace_broadcast,
+    not_implemented_for,
     numel,
     size_at,
     torch_cpp_type_name,
@@ -134,6 +135,8 @@ def linear(input: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None) -
     # check comes first, and its words, depend on the kernel torch's linear dispatches to
     if _fused_with_bias(x.ndim, None if b is None else b.shape):
         _check_addmm(x, w, b)
+        if x.dtype == jnp.bool_:
+            raise not_implemented_for("addmm_impl_cpu_", x.dtype)
         if x.dtype in (jnp.float16, jnp.bfloat16):
             # torch's addmm adds the bias to the float32 sums and rounds once
             out = jnp.matmul(x, w.T, preferred_element_type=jnp.float32)
@@ -145,6 +148,8 @@ def linear(input: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None) -
         out = out + jnp.broadcast_to(b, (rows, out_features))
         return out.reshape(*x.shape[:-1], out_features)
     _check_matmul(x, w)
+    if x.dtype == jnp.bool_ and (w.ndim == 2 or x.ndim == 1):  # (mm, mv, matmul: addmm)
+        raise not_implemented_for("addmm_impl_cpu_" if w.ndim == 2 else "dot", x.dtype)
     out = jnp.matmul(x, w.T)
     if b is not None:  # torch's in-place add_: the output keeps its shape and dtype
         check_inplace_broadcast(out.shape, b.shape)

@@ -28,7 +28,7 @@ import numpy as np
 from jax import lax
 from jax.typing import ArrayLike
 
-from jnn.nn.functional._utils import check_number
+from jnn.nn.functional._utils import check_number, not_implemented_for
 
 __all__ = ["pad"]
 
@@ -96,6 +96,9 @@ def _check_non_constant(x: jax.Array, pads: tuple[int, ...], mode: str) -> None:
                 f"of input {list(x.shape)}")
         out_shape[axis] = x.shape[axis] + before + after
     _check_output_size(x.shape, out_shape, k, mode)
+    if x.dtype == jnp.bool_:  # torch's reflection/replication kernels take numbers only
+        raise not_implemented_for(f"{'reflection' if mode == 'reflect' else 'replication'}"
+                                  f"_pad{k}d", x.dtype)
 
 
 def _check_output_size(in_shape: tuple[int, ...], out_shape: list[int], k: int,
