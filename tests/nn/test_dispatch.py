@@ -395,3 +395,15 @@ def test_tuples_equal_in_value_but_not_in_type_get_their_own_programs():
     np.testing.assert_array_equal(np.asarray(F.max_pool2d(x, (2, 2))), expected)
     with pytest.raises(TypeError, match="found element of type float"):
         F.max_pool2d(x, (2.0, 2))
+
+
+@pytest.mark.parametrize("call", [lambda t: F.one_hot(t, t.max() + 1),
+                                  lambda t: F.pad(t.astype(jnp.float32), (t[0], 1))],
+                         ids=["one_hot", "pad"])
+def test_a_traced_0d_array_for_an_int_argument_says_what_to_do(call):
+    """Inside a trace the array has no value: torch's parser text, then jnn's fix."""
+    with pytest.raises(TypeError, match=r"must be (int|tuple of ints).* Tensor.*compute it "
+                                        r"outside and pass a Python number"):
+        jnn.compile(call)(jnp.asarray([0, 2, 1]))
+    with pytest.raises(TypeError, match="compute it outside"):
+        jax.jit(call)(jnp.asarray([0, 2, 1]))

@@ -160,11 +160,17 @@ def _argument(args: tuple, kwargs: dict, position: int, name: str, default: Any)
     return args[position] if position < len(args) else kwargs.get(name, default)
 
 
+def _traced_note(value: Any) -> str:
+    from jnn.nn.functional._utils import traced_note  # (_utils imports this module's user)
+
+    return traced_note(value)
+
+
 def _check_softmax_dim(name: str, args: tuple, kwargs: dict) -> None:
     dim = _argument(args, kwargs, 1, "dim", None)
     if dim is not None and not _is_int(dim):  # softmin calls softmax
         raise TypeError(f"{'softmax' if name == 'softmin' else name}(): argument 'dim' "
-                        f"(position 1) must be int, not {_torch_type_name(dim)}")
+                        f"(position 1) must be int, not {_torch_type_name(dim)}{_traced_note(dim)}")
 
 
 def _check_pad(args: tuple, kwargs: dict) -> None:
@@ -175,7 +181,8 @@ def _check_pad(args: tuple, kwargs: dict) -> None:
     for pos, value in enumerate(pad):
         if not _is_int(value):
             raise TypeError("pad(): argument 'pad' (position 2) must be tuple of ints, but "
-                            f"found element of type {_torch_type_name(value)} at pos {pos}")
+                            f"found element of type {_torch_type_name(value)} at pos {pos}"
+                            f"{_traced_note(value)}")
 
 
 def _check_batch_norm(args: tuple, kwargs: dict) -> None:

@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jnn.nn.functional._utils import size_at, torch_dtype_name
+from jnn.nn.functional._utils import size_at, torch_dtype_name, traced_note
 
 _WORDS = {1: "one", 2: "two", 3: "three"}
 # torch's per-dimension letters in its messages: kT/kH/kW, padT/padH/padW, ...
@@ -232,9 +232,9 @@ def check_int_lists(fn: str, kernel_size, stride, padding, dilation=None) -> Non
             for i, v in enumerate(value):
                 if not _is_int(v):
                     raise TypeError(f"{prefix}, but found element of type "
-                                    f"{_parser_name(v)} at pos {i}")
+                                    f"{_parser_name(v)} at pos {i}{traced_note(v)}")
         elif not _is_int(value):
-            raise TypeError(f"{prefix}, not {_parser_name(value)}")
+            raise TypeError(f"{prefix}, not {_parser_name(value)}{traced_note(value)}")
 
 
 def _parser_name(value: object) -> str:

@@ -200,7 +200,20 @@ def _argument_error(fn: str, name: str, position: int | None, kind: str,
                     value: object) -> TypeError:
     shown = "Tensor" if isinstance(value, jax.Array) else type_name(value)
     where = "" if position is None else f" (position {position})"  # (keyword-only: none)
-    return TypeError(f"{fn}(): argument '{name}'{where} must be {kind}, not {shown}")
+    return TypeError(f"{fn}(): argument '{name}'{where} must be {kind}, not {shown}"
+                     + traced_note(value))
+
+
+def traced_note(value: object) -> str:
+    """What to do about an array computed inside ``jnn.compile``/``jax.jit`` given where a
+    Python number is needed at trace time (a shape, a static option); "" for anything
+    else.  Eagerly a 0-d integer array is taken as an int, as torch takes it."""
+    if not isinstance(value, jax.core.Tracer) or getattr(value, "ndim", None) != 0:
+        return ""
+    return (". (jnn: an array computed inside jnn.compile or jax.jit has no value while the "
+            "function is traced, and this argument fixes a shape or an option of the "
+            "program; compute it outside and pass a Python number — int(t.max()) + 1 — or "
+            "a constant)")
 
 
 def check_number(value: object, fn: str, name: str, position: int | None,
