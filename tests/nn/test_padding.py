@@ -164,6 +164,11 @@ F_PAD_ERRORS = [
      "type float at pos 0"),
     ((1, 1, 1, 1, 1, 1), "replicate", None, NotImplementedError,
      "Padding size 6 is not supported for 3D input tensor"),
+    ((1, 1, 1, 1, 1, 1), "reflect", None, NotImplementedError,  # torch's whole text
+     r"Padding size 6 is not supported for 3D input tensor\.\nSupported combinations for "
+     r"non-constant padding:\n  - 2D or 3D input: padding size = 2 \(pads last dimension\)"
+     r"\n  - 3D or 4D input: padding size = 4 \(pads last 2 dimensions\)\n  - 4D or 5D "
+     r"input: padding size = 6 \(pads last 3 dimensions\)$"),
     ((1,), "constant", None, RuntimeError, "Padding length must be divisible by 2"),
 ]
 

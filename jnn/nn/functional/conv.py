@@ -31,6 +31,7 @@ from jnn.nn.functional._utils import (
     torch_cpp_type_name,
     torch_dtype_name,
 )
+from jnn.nn.functional.padding import unsupported_padding
 
 __all__ = [
     "conv1d",
@@ -712,12 +713,7 @@ def _pad_for_conv(x: jax.Array, pads: Sequence[tuple[int, int]], mode: str) -> j
         raise NotImplementedError(f"Unrecognised padding mode {mode}")
     n = len(pads)
     if x.ndim not in (n + 1, n + 2):
-        raise NotImplementedError(
-            f"Padding size {2 * n} is not supported for {x.ndim}D input tensor.\n"
-            "Supported combinations for non-constant padding:\n"
-            "  - 2D or 3D input: padding size = 2 (pads last dimension)\n"
-            "  - 3D or 4D input: padding size = 4 (pads last 2 dimensions)\n"
-            "  - 4D or 5D input: padding size = 6 (pads last 3 dimensions)")
+        raise unsupported_padding(2 * n, x.ndim)
     first = x.ndim - n
     crops = tuple((max(-lo, 0), max(-hi, 0)) for lo, hi in pads)
     widths = tuple((max(lo, 0), max(hi, 0)) for lo, hi in pads)

@@ -74,12 +74,21 @@ def _constant_pad(x: jax.Array, pads: tuple[int, ...], value: float | None) -> j
     return lax.pad(x, fill, config)
 
 
+def unsupported_padding(size: int, ndim: int) -> NotImplementedError:
+    """torch's refusal of a non-constant padding of ``size`` numbers for an ``ndim`` input."""
+    return NotImplementedError(
+        f"Padding size {size} is not supported for {ndim}D input tensor.\n"
+        "Supported combinations for non-constant padding:\n"
+        "  - 2D or 3D input: padding size = 2 (pads last dimension)\n"
+        "  - 3D or 4D input: padding size = 4 (pads last 2 dimensions)\n"
+        "  - 4D or 5D input: padding size = 6 (pads last 3 dimensions)")
+
+
 def _check_non_constant(x: jax.Array, pads: tuple[int, ...], mode: str) -> None:
     """torch's rank, size and amount checks for the reflect/replicate/circular kernels."""
     k = len(pads) // 2
     if not 1 <= k <= 3 or x.ndim not in (k + 1, k + 2):
-        raise NotImplementedError(
-            f"Padding size {len(pads)} is not supported for {x.ndim}D input tensor.")
+        raise unsupported_padding(len(pads), x.ndim)
     if mode == "circular":
         _check_circular(x.shape, pads)
         return
