@@ -903,3 +903,14 @@ def test_ctc_target_lengths_are_checked_in_a_checked_compiled_step(targets, targ
         with pytest.raises(RuntimeError) as got:
             run(jnp.asarray(targets), jnp.asarray(target_lengths))
         assert str(got.value) == str(expected.value)
+
+
+# torch's margin kernels are dispatched for float and double only (jnn computed in half)
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+@pytest.mark.parametrize("name, target", [("multi_margin_loss", [0, 1]),
+                                          ("multilabel_margin_loss", [[0, 1, -1], [1, -1, 0]])])
+def test_half_margin_losses_raise_torchs_not_implemented(dtype, name, target):
+    assert_same_error(
+        lambda: getattr(TF, name)(torch.ones(2, 3, dtype=getattr(torch, dtype)),
+                                  torch.tensor(target)),
+        lambda: getattr(F, name)(jnp.ones((2, 3), dtype), jnp.asarray(target)))

@@ -429,3 +429,11 @@ def test_lookup_in_a_non_float_table_gives_torchs_rows_without_a_warning(dtype):
         warnings.simplefilter("error")
         got = F.embedding(jnp.asarray(idx), jnp.asarray(weight))
     np.testing.assert_array_equal(np.asarray(got), want.numpy())
+
+
+def test_max_norm_on_an_integer_table_raises_torchs_norm_error():
+    """torch renormalises the looked-up rows with norm(), which refuses integers."""
+    assert_same_error(
+        lambda: torch.nn.functional.embedding(torch.tensor([0, 1]),
+                                              torch.ones(5, 3, dtype=torch.int32), max_norm=1.0),
+        lambda: F.embedding(jnp.asarray([0, 1]), jnp.ones((5, 3), jnp.int32), max_norm=1.0))

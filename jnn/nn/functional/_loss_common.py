@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jnn.nn.functional._dispatch import NeedsConcrete, collect_check, in_dispatch_trace, warn
-from jnn.nn.functional._utils import torch_dtype_name, torch_size
+from jnn.nn.functional._utils import not_implemented_for, torch_dtype_name, torch_size
 
 __all__: list[str] = []
 
@@ -102,10 +102,12 @@ def check_unit_intervals(input: Any, target: Any) -> None:
         raise RuntimeError(f"all elements of {what} should be between 0 and 1")
 
 
-def refuse_integer(dtype: Any, kernel: str) -> None:
-    """torch's ``"mse_cpu" not implemented for 'Long'`` for a non-floating input."""
-    if not jnp.issubdtype(dtype, jnp.inexact):
-        raise NotImplementedError(f'"{kernel}" not implemented for \'{torch_dtype_name(dtype)}\'')
+def refuse_integer(dtype: Any, kernel: str, half: bool = True) -> None:
+    """torch's ``"mse_cpu" not implemented for 'Long'`` for a non-floating input (and, with
+    ``half=False``, for float16/bfloat16: kernels dispatched for float and double only)."""
+    if not jnp.issubdtype(dtype, jnp.inexact) or (
+            not half and jnp.dtype(dtype) in (jnp.float16, jnp.bfloat16)):
+        raise not_implemented_for(kernel, dtype)
 
 
 def refuse_bool_subtraction(*dtypes: Any) -> None:

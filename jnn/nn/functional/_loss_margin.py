@@ -235,7 +235,7 @@ def multilabel_margin_loss(
             f"inconsistent target size: {list(t.shape)} for input of size: {list(x.shape)}"
         )
     _check_long_target(t.dtype)
-    refuse_integer(x.dtype, "multilabel_margin_loss_forward_out_frame")
+    refuse_integer(x.dtype, "multilabel_margin_loss_forward_out_frame", half=False)
     n_classes = 1 if x.ndim == 0 else x.shape[-1]
     values = concrete(target, checked=True)
     if values is not None and ((values < -1) | (values >= n_classes)).any():
@@ -292,7 +292,7 @@ def multi_margin_loss(
         raise ValueError("weight must be one-dimensional")
     _check_multi_margin_shapes(x.shape, t.shape, None if weight is None else jnp.shape(weight))
     _check_long_target(t.dtype)
-    refuse_integer(x.dtype, "multi_margin_loss_cpu_kernel")
+    refuse_integer(x.dtype, "multi_margin_loss_cpu_kernel", half=False)
     check_class_weight_dtype(x.dtype, weight)
     n_classes = 1 if x.ndim == 0 else x.shape[-1]
     values = concrete(target, checked=True)

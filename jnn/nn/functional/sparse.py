@@ -26,7 +26,7 @@ import numpy as np
 from jax.typing import ArrayLike
 
 from jnn.nn.functional._loss_common import concrete, traced_check, traced_checks
-from jnn.nn.functional._utils import torch_size, torch_tensor_type_name
+from jnn.nn.functional._utils import torch_dtype_name, torch_size, torch_tensor_type_name
 
 __all__ = ["embedding", "embedding_bag", "embedding_renorm"]
 
@@ -236,6 +236,9 @@ def embedding(
     if max_norm is not None:  # torch runs embedding_renorm_ first, with its own checks
         _check_renorm_arguments(idx, w)
         _check_renorm_values(idx, w.shape)
+        if idx.size and not jnp.issubdtype(w.dtype, jnp.inexact):  # (its rows' norm())
+            raise RuntimeError("norm(): input dtype should be either floating point or "
+                               f"complex. Got {torch_dtype_name(w.dtype)} instead.")
     _check_indices(idx, "embedding")
     if w.ndim != 2:
         raise RuntimeError("'weight' must be 2-D")
