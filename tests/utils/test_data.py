@@ -386,6 +386,8 @@ SAMPLER_ERRORS = {
     "random_zero": lambda m: m.RandomSampler(range(3), num_samples=0),
     "random_float": lambda m: m.RandomSampler(range(3), num_samples=1.5),
     "random_empty": lambda m: m.RandomSampler([]),
+    "random_empty_replacement": lambda m: list(m.RandomSampler(range(0), replacement=True,
+                                                               num_samples=3)),
     "weighted_zero": lambda m: m.WeightedRandomSampler([1.0], 0),
     "weighted_bool": lambda m: m.WeightedRandomSampler([1.0], True),
     "weighted_replacement": lambda m: m.WeightedRandomSampler([1.0], 1, replacement=1),

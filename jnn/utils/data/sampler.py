@@ -137,6 +137,9 @@ class RandomSampler(Sampler[int]):
         n, count = len(self.data_source), self.num_samples
         rng = _host_rng(self.generator)
         if self.replacement:
+            if n == 0:  # torch's randint(high=0): NumPy would say "high <= 0"
+                raise RuntimeError("random_ expects 'from' to be less than 'to', but got "
+                                   "from=0 >= to=0")
             order = rng.integers(0, n, size=count)
         else:
             perms = [rng.permutation(n) for _ in range(-(-count // n))]
