@@ -693,3 +693,23 @@ def test_tensor_dataset_indexing_still_matches_torch() -> None:
         assert_like_torch(list(ours[index]), list(theirs[index]))
     with pytest.raises(IndexError, match="index 37 is out of bounds for dimension 0 with size 37"):
         ours[jnp.asarray(37)]
+
+
+def test_collate_refuses_float64_overflow_to_inf() -> None:
+    fix = r"jax\.config\.update\('jax_enable_x64', True\)"
+    for batch in ([1e39, 0.0], [np.array([1e39]), np.array([1.0])],
+                  [np.float64(-1e300), np.float64(0.0)], [{"x": (0.0, -3.5e38)}] * 2):
+        with pytest.raises(OverflowError, match=fix):
+            jud.default_collate(batch)
+    with pytest.raises(OverflowError, match=fix):
+        jud.default_convert(np.array([1e39]))
+    with pytest.raises(OverflowError, match=fix):
+        list(jud.DataLoader(jud.TensorDataset(np.array([[1e39], [0.0]])), batch_size=2))
+    # inf, nan and values that round to float32's max stay what they are, as in torch
+    batch = [np.inf, -np.inf, np.nan, 3.4028235e38, 3.40282356e38]
+    assert_like_torch(jud.default_collate(batch), tud.default_collate(batch))
+    with jax.enable_x64(True):
+        for batch in ([1e39, 0.0], [np.array([1e39]), np.array([1.0])]):
+            ours, theirs = jud.default_collate(batch), tud.default_collate(batch)
+            assert ours.dtype == jnp.float64
+            np.testing.assert_array_equal(ours, theirs.numpy())

@@ -7,7 +7,8 @@ whatever runs next).  Arrays already on an accelerator are stacked there instead
 
 Dtypes follow JAX's canonical types: with ``jax_enable_x64`` off (JAX's default) Python
 floats and float64 arrays become float32, Python ints and int64 arrays int32 (torch gives
-float64 and int64); with x64 on they match torch.
+float64 and int64); with x64 on they match torch.  An int64 beyond int32 or a finite
+float64 beyond float32's range raises ``OverflowError`` (it would wrap or become inf).
 """
 
 from __future__ import annotations
@@ -172,25 +173,50 @@ def _walk(tree: Any, leaf: Callable[[Any], Any], tuples_to_lists: bool) -> Any:
     return leaf(tree)
 
 
-def _check_int_range(array: np.ndarray) -> None:
-    """Refuse 64-bit integers that JAX's 32-bit default would silently wrap."""
-    if (array.dtype.kind in "iu" and array.dtype.itemsize == 8 and array.size
-            and not jax.config.read("jax_enable_x64")):
-        info = np.iinfo(np.int32 if array.dtype.kind == "i" else np.uint32)
-        if array.min() < info.min or array.max() > info.max:
-            raise OverflowError(
-                f"jnn.utils.data: a batch holds integers in [{array.min()}, {array.max()}], "
-                f"outside {array.dtype}'s 32-bit counterpart that JAX uses by default, and "
-                "would wrap around. Enable 64-bit types (jax.config.update('jax_enable_x64', "
-                "True)) or convert the values (e.g. to float) in the dataset."
-            )
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def _check_range(array: np.ndarray) -> None:
+    """Refuse 64-bit values that JAX's 32-bit default would wrap (ints) or make inf (floats)."""
+    if (array.dtype.itemsize != 8 or array.dtype.kind not in "iuf" or not array.size
+            or jax.config.read("jax_enable_x64")):
+        return
+    if array.dtype.kind == "f":
+        _check_float_range(array)
+        return
+    info = np.iinfo(np.int32 if array.dtype.kind == "i" else np.uint32)
+    if array.min() < info.min or array.max() > info.max:
+        raise OverflowError(
+            f"jnn.utils.data: a batch holds integers in [{array.min()}, {array.max()}], "
+            f"outside {array.dtype}'s 32-bit counterpart that JAX uses by default, and "
+            "would wrap around. Enable 64-bit types (jax.config.update('jax_enable_x64', "
+            "True)) or convert the values (e.g. to float) in the dataset."
+        )
+
+
+def _check_float_range(array: np.ndarray) -> None:
+    """Refuse finite float64 values that JAX's default float32 would make ``inf`` (torch
+    keeps float64); NaN and inf themselves pass, they stay what they are."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        magnitude = np.abs(array)
+        if not (magnitude > _FLOAT32_MAX).any():  # the common case: one pass, no cast
+            return
+        bad = np.isinf(array.astype(np.float32)) & np.isfinite(array)
+    if bad.any():
+        raise OverflowError(
+            f"jnn.utils.data: a batch holds float64 values up to {magnitude[bad].max():g} "
+            f"in magnitude, beyond the range of float32 (±{_FLOAT32_MAX:g}) that JAX uses "
+            "by default, and they would become inf. Enable 64-bit types "
+            "(jax.config.update('jax_enable_x64', True)) or rescale the values in the "
+            "dataset."
+        )
 
 
 def _put_arrays(arrays: list) -> list:
     """The NumPy arrays of a flat list moved to the device in one ``jax.device_put``."""
     host = [i for i, a in enumerate(arrays) if isinstance(a, np.ndarray)]
     for i in host:
-        _check_int_range(arrays[i])
+        _check_range(arrays[i])
     out = list(arrays)
     for i, moved in zip(host, jax.device_put([arrays[i] for i in host]), strict=True):
         out[i] = moved
@@ -200,14 +226,14 @@ def _put_arrays(arrays: list) -> list:
 def _to_device(tree: Any, tuples_to_lists: bool = False) -> Any:
     """Every NumPy leaf of ``tree`` as a jax array, moved in one ``jax.device_put``."""
     if isinstance(tree, np.ndarray) and _is_host_leaf(tree):  # the common leaf: no walk
-        _check_int_range(tree)
+        _check_range(tree)
         return jax.device_put(tree)
     host: list = []
 
     def collect(x: Any) -> Any:
         if _is_host_leaf(x):
             host.append(np.asarray(x))
-            _check_int_range(host[-1])
+            _check_range(host[-1])
         return x
 
     _walk(tree, collect, tuples_to_lists)
@@ -253,8 +279,9 @@ def default_collate(batch: list) -> Any:
 
     PyTorch: ``torch.utils.data.default_collate`` with jax arrays for tensors. Dtypes are
     JAX's canonical ones: without ``jax_enable_x64`` a float becomes float32 and an int
-    int32 (torch: float64, int64), and 64-bit integers beyond int32 raise
-    ``OverflowError`` instead of wrapping.
+    int32 (torch: float64, int64); 64-bit integers beyond int32 raise ``OverflowError``
+    instead of wrapping, and finite float64 values beyond float32's range raise it instead
+    of becoming ``inf``.
     """
     return _to_device(_collate_host(batch, default_collate_fn_map))
 
