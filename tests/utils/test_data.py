@@ -565,6 +565,14 @@ def test_loader_argument_errors_match_torch(case: str) -> None:
     assert_same_data_error(lambda m: m.DataLoader(_datasets(m), **LOADER_ERRORS[case]))
 
 
+# torch's worker iterator dies half-made, and its __del__ then complains: not jnn's concern
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_prefetch_factor_zero_with_workers_fails_at_iter_like_torch() -> None:
+    assert_same_data_error(
+        lambda m: iter(m.DataLoader(_datasets(m), num_workers=1, prefetch_factor=0)))
+    gc.collect()  # torch's complaint lands here, not in a later test
+
+
 @pytest.mark.parametrize("options", [
     {"shuffle": True}, {"sampler": [0, 1]}, {"batch_sampler": [[0]]}])
 def test_iterable_dataset_option_errors_match_torch(options: dict) -> None:

@@ -467,7 +467,10 @@ class _ThreadedDataLoaderIter(_BaseDataLoaderIter):
 
     def __init__(self, loader: DataLoader) -> None:
         super().__init__(loader)
-        self._queue: queue.Queue = queue.Queue(maxsize=max(1, loader.prefetch_factor or 1))
+        if loader.prefetch_factor is not None and loader.prefetch_factor <= 0:  # as torch's
+            raise AssertionError(
+                "prefetch_factor must be greater than 0 for MultiProcessingDataLoaderIter")
+        self._queue: queue.Queue = queue.Queue(maxsize=loader.prefetch_factor or 2)
         self._stop = threading.Event()
         self._done = False
         load_next = functools.partial(_load_next, self._fetcher, self._sampler_iter)
