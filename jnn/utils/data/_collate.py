@@ -9,6 +9,7 @@ Dtypes follow JAX's canonical types: with ``jax_enable_x64`` off (JAX's default)
 floats and float64 arrays become float32, Python ints and int64 arrays int32 (torch gives
 float64 and int64); with x64 on they match torch.  An int64 beyond int32 or a finite
 float64 beyond float32's range raises ``OverflowError`` (it would wrap or become inf).
+Torch tensors in samples (a ported dataset) are read through NumPy, without importing torch.
 """
 
 from __future__ import annotations
@@ -28,12 +29,30 @@ __all__ = ["collate", "default_collate", "default_collate_fn_map", "default_conv
 # NumPy dtypes that cannot become arrays: bytes, str, unicode, object (torch's pattern).
 np_str_obj_array_pattern = re.compile(r"[SaUO]")
 
+# torch's sentence (so its regexes match), then what "tensors" means here.
 default_collate_err_msg_format = (
     "default_collate: batch must contain tensors, numpy arrays, numbers, dicts or lists; "
-    "found {}"
+    "found {} (tensors: jax arrays, or torch tensors, which are read through NumPy)"
 )
 
 _collate_fn_map_t = dict[type | tuple[type, ...], Callable]
+
+
+def _is_torch_tensor(x: Any) -> bool:
+    """A ``torch.Tensor`` (or subclass), recognised without importing torch."""
+    return any(c.__name__ == "Tensor" and c.__module__ == "torch" for c in type(x).__mro__)
+
+
+def _torch_to_numpy(tensor: Any) -> np.ndarray:
+    """A torch tensor's values as NumPy (``.detach().cpu().numpy()``; bfloat16 via float32).
+
+    PyTorch is never a runtime dependency, but a ported dataset may still return torch
+    tensors (torchvision's ``ToTensor``): their values are read, as ``load_state_dict`` does.
+    """
+    tensor = tensor.detach().cpu()
+    if str(tensor.dtype) == "torch.bfloat16":  # NumPy has no bfloat16; exact through float32
+        return tensor.float().numpy().astype(jnp.bfloat16)
+    return tensor.resolve_conj().resolve_neg().numpy()
 
 
 def _on_accelerator(array: Any) -> bool:
@@ -134,6 +153,9 @@ def _collate_host(batch: list, collate_fn_map: _collate_fn_map_t | None) -> Any:
         for collate_type in collate_fn_map:
             if isinstance(elem, collate_type):
                 return collate_fn_map[collate_type](batch, collate_fn_map=collate_fn_map)
+    if _is_torch_tensor(elem):  # torch's own tensor leaf, read through NumPy
+        return collate_numpy_array_fn([_torch_to_numpy(t) if _is_torch_tensor(t) else t
+                                       for t in batch])
     if isinstance(elem, collections.abc.Mapping):
         return _rebuild_mapping(elem, {key: _collate_host([d[key] for d in batch], collate_fn_map)
                                        for key in elem})
@@ -153,10 +175,17 @@ def _collate_host(batch: list, collate_fn_map: _collate_fn_map_t | None) -> Any:
 
 
 def _is_host_leaf(x: Any) -> bool:
-    """A NumPy array or scalar that becomes a jax array (not a string/object one)."""
+    """A NumPy array or scalar (not a string/object one) or a torch tensor: a jax array to be."""
     if isinstance(x, np.ndarray):
         return np_str_obj_array_pattern.search(x.dtype.str) is None
-    return isinstance(x, np.generic) and not isinstance(x, (np.str_, np.bytes_, np.object_))
+    if isinstance(x, np.generic):
+        return not isinstance(x, (np.str_, np.bytes_, np.object_))
+    return _is_torch_tensor(x)
+
+
+def _host_array(x: Any) -> np.ndarray:
+    """A host leaf (see :func:`_is_host_leaf`) as a NumPy array."""
+    return _torch_to_numpy(x) if _is_torch_tensor(x) else np.asarray(x)
 
 
 def _walk(tree: Any, leaf: Callable[[Any], Any], tuples_to_lists: bool) -> Any:
@@ -212,15 +241,39 @@ def _check_float_range(array: np.ndarray) -> None:
         )
 
 
-def _put_arrays(arrays: list) -> list:
-    """The NumPy arrays of a flat list moved to the device in one ``jax.device_put``."""
-    host = [i for i, a in enumerate(arrays) if isinstance(a, np.ndarray)]
-    for i in host:
-        _check_range(arrays[i])
-    out = list(arrays)
-    for i, moved in zip(host, jax.device_put([arrays[i] for i in host]), strict=True):
-        out[i] = moved
-    return out
+def _put_batch(tree: Any) -> Any:
+    """A gathered batch (lists and dicts of arrays) with its NumPy arrays moved to the device
+    in one ``jax.device_put``: the fast path's cheaper :func:`_to_device` (no type tests)."""
+    host: list = []
+
+    def flatten(node: Any) -> Any:
+        if isinstance(node, list):
+            return [flatten(item) for item in node]
+        if isinstance(node, dict):
+            return {key: flatten(value) for key, value in node.items()}
+        if not isinstance(node, np.ndarray):
+            return node  # already on an accelerator
+        _check_range(node)
+        host.append(node)
+        return _Slot(len(host) - 1)
+
+    def fill(node: Any) -> Any:
+        if isinstance(node, list):
+            return [fill(item) for item in node]
+        if isinstance(node, dict):
+            return {key: fill(value) for key, value in node.items()}
+        return moved[node.index] if isinstance(node, _Slot) else node
+
+    skeleton = flatten(tree)
+    moved = jax.device_put(host)
+    return fill(skeleton)
+
+
+class _Slot:
+    __slots__ = ("index",)
+
+    def __init__(self, index: int) -> None:
+        self.index = index
 
 
 def _to_device(tree: Any, tuples_to_lists: bool = False) -> Any:
@@ -232,7 +285,7 @@ def _to_device(tree: Any, tuples_to_lists: bool = False) -> Any:
 
     def collect(x: Any) -> Any:
         if _is_host_leaf(x):
-            host.append(np.asarray(x))
+            host.append(_host_array(x))
             _check_range(host[-1])
         return x
 
@@ -262,7 +315,8 @@ def collate(batch: list, *, collate_fn_map: _collate_fn_map_t | None = None) -> 
 def default_collate(batch: list) -> Any:
     """Stack a list of samples into a batch with a new leading dimension.
 
-    Per sample type: jax arrays and NumPy arrays are stacked into a jax array; Python
+    Per sample type: jax arrays, NumPy arrays and torch tensors (read through NumPy, no
+    torch import) are stacked into a jax array; Python
     ``float``/``int``/``bool`` and NumPy scalars become a 1-D jax array; ``str``/``bytes``
     stay a list; a ``Mapping`` maps each key to the collated values; a namedtuple keeps its
     type; any other sequence (a tuple too) becomes a list of collated fields.
@@ -287,7 +341,8 @@ def default_collate(batch: list) -> Any:
 
 
 def default_convert(data: Any) -> Any:
-    """Convert NumPy arrays and scalars in ``data`` to jax arrays; keep everything else.
+    """Convert NumPy arrays and scalars (and torch tensors) in ``data`` to jax arrays; keep
+    everything else.
 
     The DataLoader's default when automatic batching is off (``batch_size=None``).
 

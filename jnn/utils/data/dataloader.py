@@ -27,10 +27,18 @@ import weakref
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Generic, TypeVar
 
-import numpy as np
-
-from jnn.utils.data._collate import _put_arrays, default_collate, default_convert
-from jnn.utils.data.dataset import Dataset, IterableDataset, Subset, TensorDataset
+from jnn.utils.data._collate import _put_batch, default_collate, default_convert
+from jnn.utils.data.dataset import (
+    ConcatDataset,
+    Dataset,
+    IterableDataset,
+    StackDataset,
+    Subset,
+    TensorDataset,
+    _gather,
+    _int_index,
+    _is_array,
+)
 from jnn.utils.data.sampler import (
     BatchSampler,
     RandomSampler,
@@ -71,32 +79,31 @@ class _InfiniteConstantSampler(Sampler):
             yield None
 
 
-def _fast_batch(dataset: Any, indices: list) -> list | None:
-    """A default-collated batch of a TensorDataset (or a Subset of one), else ``None``.
+def _fast_batch(dataset: Any, indices: list) -> Any:
+    """A default-collated batch read with one gather per array, else ``None``.
 
-    Indexes each whole array once with the batch's indices instead of stacking samples
-    one by one: NumPy fancy indexing on the host (device arrays are indexed where they
-    are), then one ``device_put`` for the batch.  Only for the stock classes: a subclass
-    that changes how items are read goes through ``__getitem__`` like any dataset.
+    For TensorDataset, Subset, StackDataset and ConcatDataset (nested as they like) and a
+    bare array: :func:`~jnn.utils.data.dataset._gather` indexes each whole array once with
+    the batch's indices (NumPy fancy indexing on the host, device arrays where they are),
+    then one ``device_put`` moves the batch.  The result equals the per-sample path's;
+    anything else (a user dataset inside, a subclass that changes how items are read, an
+    index that is not an integer) returns ``None`` and is read sample by sample.
+
+    One shuffled epoch, 10k rows of a jax-array TensorDataset ``ds``, batches of 64 (2
+    shared CPU cores; sample by sample -> gathered, torch): ``ConcatDataset([ds, ds])``
+    3092 -> 44 ms (55); ``StackDataset(ds, ds)`` 2804 -> 23 ms (55);
+    ``Subset(ds, jnp.arange(0, N, 2))`` 412 -> 9 ms (21); a bare jax array 749 -> 9 ms (15).
     """
-    while type(dataset) is Subset:
-        source = dataset.indices
-        indices = [source[i] for i in indices]
-        dataset = dataset.dataset
-    if (not isinstance(dataset, TensorDataset)
-            or type(dataset).__getitem__ is not TensorDataset.__getitem__
-            or getattr(type(dataset), "__getitems__", None) is not None):
+    if not (isinstance(dataset, _GATHERED) or _is_array(dataset)):
         return None
-    index = np.asarray(indices)
-    _check_batch_index(index, len(dataset))
-    return _put_arrays([source[index] for source in dataset._batch_sources()])
+    index = _int_index(indices)
+    if index is None:
+        return None
+    batch = _gather(dataset, index)
+    return None if batch is None else _put_batch(batch)
 
 
-def _check_batch_index(index: np.ndarray, size: int) -> None:
-    """torch's error for a sampled index out of range (JAX would clamp it on a device)."""
-    if index.size and index.dtype.kind in "iu" and (index.min() < -size or index.max() >= size):
-        bad = index[(index < -size) | (index >= size)].flat[0]
-        raise IndexError(f"index {bad} is out of bounds for dimension 0 with size {size}")
+_GATHERED = (TensorDataset, Subset, StackDataset, ConcatDataset)
 
 
 class _MapDatasetFetcher:
@@ -183,8 +190,9 @@ class DataLoader(Generic[_T_co]):
     PyTorch: ``torch.utils.data.DataLoader`` with the same arguments, checks and lengths.
     Differences: batches are jax arrays on the default device (dtypes as
     :func:`default_collate` says); loading never uses worker processes (see
-    ``num_workers``); random orders come from jnn's generator; a batch of a
-    :class:`TensorDataset` is read by indexing the whole arrays once. With
+    ``num_workers``); random orders come from jnn's generator; with the default collate a
+    batch of a :class:`TensorDataset` (or a bare array, or a Subset, StackDataset or
+    ConcatDataset of them) is read by indexing each whole array once. With
     ``num_workers > 0`` the dataset's code runs in the loading thread, concurrently with
     the main thread: a dataset that draws from jnn's global generator (random
     augmentation) should get its own :class:`jnn.random.Generator` to stay reproducible.

@@ -10,8 +10,10 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Generic, TypeVar
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
+from jnn.utils.data._collate import _is_torch_tensor, _torch_to_numpy, np_str_obj_array_pattern
 from jnn.utils.data.sampler import _generator_t, _host_rng
 
 __all__ = [
@@ -113,6 +115,8 @@ def _torch_index_1(index: Any, dim: int, size: int) -> Any:
     if isinstance(index, float):
         raise IndexError("only integers, slices (`:`), ellipsis (`...`), None and long or "
                          "byte Variables are valid indices (got float)")
+    if _is_torch_tensor(index):  # a ported Subset's torch indices
+        index = _torch_to_numpy(index)
     if isinstance(index, list):  # torch makes a list of numbers a long tensor
         index = np.asarray(index)
         if index.dtype.kind not in "biu":
@@ -139,9 +143,10 @@ class TensorDataset(Dataset[tuple[Any, ...]]):
 
     A DataLoader with the default collate batches a TensorDataset by indexing each whole
     array once per batch (on the host for NumPy and CPU arrays, on the device for arrays
-    already there), not by stacking samples.
+    already there), not by stacking samples; ``__getitems__`` reads a batch that way too.
 
-    PyTorch: ``torch.utils.data.TensorDataset``; items are jax (or NumPy) arrays.
+    PyTorch: ``torch.utils.data.TensorDataset``; items are jax (or NumPy) arrays. torch's
+    has no ``__getitems__``: a subclass that overrides ``__getitem__`` is read through it.
     """
 
     tensors: tuple[Any, ...]
@@ -159,8 +164,23 @@ class TensorDataset(Dataset[tuple[Any, ...]]):
         # Checked as torch checks (JAX would clamp an index out of range).
         return tuple(tensor[_torch_index(index, tensor.shape)] for tensor in self.tensors)
 
+    def __getitems__(self, indices: list) -> list[tuple[Any, ...]]:
+        """The samples at ``indices``, as ``__getitem__`` gives them, each tensor indexed once."""
+        index = _int_index(indices)
+        if index is None or type(self).__getitem__ is not TensorDataset.__getitem__:
+            return [self[i] for i in indices]
+        _check_batch_index(index, len(self))
+        return list(zip(*(list(tensor[index]) for tensor in self.tensors), strict=True))
+
     def __len__(self) -> int:
         return _first_dim(self.tensors[0])
+
+    def _gather(self, index: np.ndarray) -> list | None:
+        sources = self._batch_sources()
+        if not all(_batchable(source) for source in sources):
+            return None  # string arrays: the per-sample path raises collate's error
+        _check_batch_index(index, len(self))
+        return [source[index] for source in sources]
 
     def _batch_sources(self) -> list:
         """Each tensor in the form a batch is taken from: NumPy for host data, else as is."""
@@ -170,12 +190,92 @@ class TensorDataset(Dataset[tuple[Any, ...]]):
 
 
 def _host_view(tensor: Any) -> Any:
-    """A NumPy view of host data (NumPy, CPU jax arrays); device arrays stay where they are."""
+    """A NumPy view of host data (NumPy, CPU jax arrays, torch tensors); arrays on an
+    accelerator stay where they are."""
     if isinstance(tensor, jax.Array):
         if all(d.platform == "cpu" for d in tensor.devices()):
             return np.asarray(tensor)
         return tensor
+    if _is_torch_tensor(tensor):
+        return _torch_to_numpy(tensor)
     return np.asarray(tensor)
+
+
+def _batchable(source: Any) -> bool:
+    """An array whose rows default_collate stacks (not a string or object array)."""
+    return np_str_obj_array_pattern.search(np.dtype(source.dtype).str) is None
+
+
+def _check_batch_index(index: np.ndarray, size: int) -> None:
+    """torch's error for a sampled index out of range (JAX would clamp it on a device)."""
+    if index.size and (index.min() < -size or index.max() >= size):
+        bad = index[(index < -size) | (index >= size)].flat[0]
+        raise _out_of_bounds(int(bad), 0, size)
+
+
+def _int_index(indices: Any) -> np.ndarray | None:
+    """``indices`` as a 1-D NumPy integer array, or ``None`` if they are anything else
+    (floats, bools, nested): those are read one by one, which raises torch's errors."""
+    try:
+        index = np.asarray(indices)
+    except (ValueError, TypeError):
+        return None
+    return index if index.ndim == 1 and index.dtype.kind in "iu" else None
+
+
+def _in_range(index: np.ndarray, size: int) -> bool:
+    return not index.size or (index.min() >= -size and index.max() < size)
+
+
+def _is_array(x: Any) -> bool:
+    return (isinstance(x, (np.ndarray, jax.Array)) or _is_torch_tensor(x)) and np.ndim(x) > 0
+
+
+def _gather(dataset: Any, index: np.ndarray) -> Any:
+    """``default_collate([dataset[i] for i in index])`` before its device transfer, read
+    with one gather per array; ``None`` when ``dataset`` cannot be read that way.
+
+    The same structure (a list for tuples, dicts in their key order), values and dtypes as
+    the per-sample path, with host leaves as NumPy arrays (arrays on an accelerator stay
+    there). Only the stock classes, and only where a subclass keeps their ``__getitem__``
+    and ``__getitems__``; a bare array is read like a one-tensor TensorDataset. Any index
+    that the per-sample path would refuse makes it ``None`` (that path raises torch's
+    error), except TensorDataset's out-of-range index, which raises the same error here.
+    """
+    for stock in (TensorDataset, Subset, StackDataset, ConcatDataset):
+        if isinstance(dataset, stock):
+            cls = type(dataset)
+            if cls.__getitem__ is stock.__getitem__ and cls.__getitems__ is stock.__getitems__:
+                return dataset._gather(index)
+            return None
+    if _is_array(dataset) and _in_range(index, len(dataset)):
+        source = _host_view(dataset)
+        return source[index] if _batchable(source) else None
+    return None
+
+
+def _concat_rows(parts: list, order: np.ndarray) -> Any:
+    """The batches ``parts`` (same structure) joined, their rows put back at ``order``:
+    row ``j`` of the joined arrays is sample ``order[j]``. ``None`` where the per-sample
+    path could differ (other structures, dtypes or row shapes: it promotes or raises)."""
+    first = parts[0]
+    if isinstance(first, list):
+        if any(not isinstance(p, list) or len(p) != len(first) for p in parts):
+            return None
+        items = [_concat_rows([p[i] for p in parts], order) for i in range(len(first))]
+        return None if any(item is None for item in items) else items
+    if isinstance(first, dict):
+        if any(not isinstance(p, dict) or list(p) != list(first) for p in parts):
+            return None
+        fields = {k: _concat_rows([p[k] for p in parts], order) for k in first}
+        return None if any(v is None for v in fields.values()) else fields
+    if len({(type(p), p.dtype, p.shape[1:]) for p in parts}) != 1:
+        return None
+    rows = np.empty_like(order)
+    rows[order] = np.arange(order.size)
+    if isinstance(first, np.ndarray):
+        return np.concatenate(parts)[rows]
+    return jnp.concatenate(parts)[rows]
 
 
 class StackDataset(Dataset[Any]):
@@ -203,8 +303,37 @@ class StackDataset(Dataset[Any]):
             return {k: dataset[index] for k, dataset in self.datasets.items()}
         return tuple(dataset[index] for dataset in self.datasets)
 
+    def __getitems__(self, indices: list) -> list:
+        """The samples at ``indices``: each dataset's batched read where it has one (torch's)."""
+        named = self.datasets if isinstance(self.datasets, dict) else dict(
+            enumerate(self.datasets))
+        columns = {}
+        for key, dataset in named.items():
+            if callable(getattr(dataset, "__getitems__", None)):
+                items = dataset.__getitems__(indices)  # type: ignore[union-attr]
+                if len(items) != len(indices):
+                    raise ValueError("Nested dataset's output size mismatch. Expected "
+                                     f"{len(indices)}, got {len(items)}")
+                columns[key] = items
+            else:
+                columns[key] = [dataset[idx] for idx in indices]
+        if isinstance(self.datasets, dict):
+            return [dict(zip(columns, sample, strict=True))
+                    for sample in zip(*columns.values(), strict=True)]
+        return list(zip(*columns.values(), strict=True))
+
     def __len__(self) -> int:
         return self._length
+
+    def _gather(self, index: np.ndarray) -> list | dict | None:
+        fields = {}
+        named = self.datasets if isinstance(self.datasets, dict) else dict(
+            enumerate(self.datasets))
+        for key, dataset in named.items():  # in order, stopping where torch's error would be
+            fields[key] = _gather(dataset, index)
+            if fields[key] is None:
+                return None
+        return fields if isinstance(self.datasets, dict) else list(fields.values())
 
 
 class ConcatDataset(Dataset[_T_co]):
@@ -243,6 +372,44 @@ class ConcatDataset(Dataset[_T_co]):
         dataset_idx = bisect.bisect_right(self.cumulative_sizes, idx)
         start = self.cumulative_sizes[dataset_idx - 1] if dataset_idx else 0
         return self.datasets[dataset_idx][idx - start]
+
+    def __getitems__(self, indices: list) -> list:
+        """The samples at ``indices``, read from each dataset in one batch (its
+        ``__getitems__`` where it has one), in the order asked."""
+        index = _int_index(indices)
+        if (index is None or not _in_range(index, len(self))
+                or type(self).__getitem__ is not ConcatDataset.__getitem__):
+            return [self[i] for i in indices]  # torch's errors, or a subclass's reads
+        which, local = self._locate(index)
+        samples: list = [None] * len(index)
+        for dataset_idx in np.unique(which).tolist():
+            at = np.flatnonzero(which == dataset_idx)
+            dataset, rows = self.datasets[dataset_idx], local[at].tolist()
+            getitems = getattr(dataset, "__getitems__", None)
+            items = getitems(rows) if callable(getitems) else [dataset[i] for i in rows]
+            for position, item in zip(at.tolist(), items, strict=True):
+                samples[position] = item
+        return samples
+
+    def _locate(self, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each index's dataset and its index there (``index`` in range, negatives too)."""
+        index = np.where(index < 0, index + len(self), index)
+        which = np.searchsorted(self.cumulative_sizes, index, side="right")
+        starts = np.concatenate([[0], self.cumulative_sizes[:-1]]).astype(index.dtype)
+        return which, index - starts[which]
+
+    def _gather(self, index: np.ndarray) -> Any:
+        if not index.size or not _in_range(index, len(self)):
+            return None
+        which, local = self._locate(index)
+        if (which == which[0]).all():  # one dataset: its rows in order
+            return _gather(self.datasets[which[0]], local)
+        parts = []
+        for dataset_idx in np.unique(which).tolist():
+            parts.append(_gather(self.datasets[dataset_idx], local[which == dataset_idx]))
+            if parts[-1] is None:
+                return None
+        return _concat_rows(parts, np.argsort(which, kind="stable"))
 
 
 class ChainDataset(IterableDataset):
@@ -299,18 +466,40 @@ class Subset(Dataset[_T_co]):
             )
 
     def __getitem__(self, idx: Any) -> _T_co:
+        indices = self._readable_indices()
         if isinstance(idx, list):
-            return self.dataset[[self.indices[i] for i in idx]]
-        return self.dataset[self.indices[idx]]
+            return self.dataset[[indices[i] for i in idx]]
+        return self.dataset[indices[idx]]
 
     def __getitems__(self, indices: list[int]) -> list[_T_co]:
-        inner = [self.indices[i] for i in indices]
+        own = self._readable_indices()
+        inner = [own[i] for i in indices]
         if callable(getattr(self.dataset, "__getitems__", None)):
             return self.dataset.__getitems__(inner)  # type: ignore[attr-defined]
         return [self.dataset[i] for i in inner]
 
     def __len__(self) -> int:
         return len(self.indices)
+
+    def _readable_indices(self) -> Any:
+        """``indices``, with a jax array read once into NumPy (cached while ``indices`` is
+        the same object): each element of a jax array would be a device dispatch."""
+        if not isinstance(self.indices, jax.Array):
+            return self.indices
+        cached = getattr(self, "_host_indices", None)
+        if cached is None or cached[0] is not self.indices:
+            cached = self._host_indices = (self.indices, np.asarray(self.indices))
+        return cached[1]
+
+    def _gather(self, index: np.ndarray) -> Any:
+        if not _in_range(index, len(self.indices)):
+            return None  # the per-sample path raises the sequence's own IndexError
+        indices = self._readable_indices()
+        if _is_array(indices):
+            inner = _int_index(_host_view(indices)[index])
+        else:
+            inner = _int_index([indices[i] for i in index.tolist()])
+        return None if inner is None else _gather(self.dataset, inner)
 
 
 def _split_lengths(n: int, lengths: Sequence[int | float]) -> list[int]:
