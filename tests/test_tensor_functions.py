@@ -187,6 +187,9 @@ MATHS: list[Row] = [
     ("cdist-inf", lambda t, a: t.cdist(a(X), a(Y), p=float("inf"))),
     ("cdist-p3", lambda t, a: t.cdist(a(X), a(Y), p=3.0)),
     ("cdist-mm", lambda t, a: t.cdist(a(X), a(Y), compute_mode="use_mm_for_euclid_dist")),
+    ("cdist-nan", lambda t, a: t.cdist(a(NAN), a(X))),
+    ("cdist-nan-p3", lambda t, a: t.cdist(a(NAN), a(X), p=3.0)),
+    ("cdist-nan-mm", lambda t, a: t.cdist(a(NAN), a(X), compute_mode="use_mm_for_euclid_dist")),
     ("abs", lambda t, a: t.abs(a(X))),
     ("abs-int", lambda t, a: t.abs(-a(I))),
     ("exp", lambda t, a: t.exp(a(X))),
@@ -312,6 +315,8 @@ REDUCTIONS: list[Row] = [
     ("norm-zero", lambda t, a: t.norm(a(X), 0)),
     ("norm-fro-keepdim", lambda t, a: t.norm(a(X), "fro", dim=1, keepdim=True)),
     ("norm-nuc", lambda t, a: t.norm(a(M), "nuc", dim=(0, 1))),
+    ("norm-nan", lambda t, a: t.norm(a(NAN))),  # NaN propagates, not 0
+    ("norm-nan-p3-dim", lambda t, a: t.norm(a(NAN), 3, dim=1)),
     ("any", lambda t, a: t.any(a(MASK))),
     ("any-dim", lambda t, a: t.any(a(MASK), 1)),
     ("all-tuple", lambda t, a: t.all(a(I), (0, 1))),

@@ -236,6 +236,15 @@ def float_input(x: jax.Array) -> jax.Array:
     return x.astype(dtypes.default_float())
 
 
+def root_or_zero(total: jax.Array, p: float) -> jax.Array:
+    """``total ** (1 / p)`` with a zero gradient (torch's choice, not NaN) where ``total`` is
+    0; a NaN total stays NaN as in torch (a ``total > 0`` guard would turn it into 0)."""
+    zero = total == 0
+    safe = jnp.where(zero, 1, total)
+    root = jnp.sqrt(safe) if p == 2 else safe ** (1 / p)
+    return jnp.where(zero, 0, root)
+
+
 def broadcast_shape(a: Sequence[int], b: Sequence[int]) -> tuple[int, ...]:
     """The broadcast of two shapes, with torch's RuntimeError when they do not broadcast."""
     ndim = builtins.max(len(a), len(b))

@@ -15,7 +15,13 @@ import jax
 import jax.numpy as jnp
 
 from jnn._tensor_functions import dtypes
-from jnn._tensor_functions._common import as_array, input_array, int_result, refuse_out
+from jnn._tensor_functions._common import (
+    as_array,
+    input_array,
+    int_result,
+    refuse_out,
+    root_or_zero,
+)
 
 __all__ = [
     "mm", "bmm", "matmul", "einsum", "outer", "ger", "dot", "inner", "addmm", "baddbmm",
@@ -296,9 +302,7 @@ def _pnorm(diff: jax.Array, p: float) -> jax.Array:
         return jnp.max(a, axis=-1)
     if p == 1:
         return jnp.sum(a, axis=-1)
-    total = jnp.sum(a ** p, axis=-1)
-    positive = total > 0
-    return jnp.where(positive, jnp.where(positive, total, 1) ** (1 / p), 0)
+    return root_or_zero(jnp.sum(a ** p, axis=-1), p)
 
 
 @jax.jit
@@ -307,9 +311,7 @@ def _euclid_mm(x1: jax.Array, x2: jax.Array) -> jax.Array:
     sq1 = jnp.sum(x1 * x1, axis=-1, keepdims=True)
     sq2 = jnp.sum(x2 * x2, axis=-1, keepdims=True)
     d2 = sq1 - 2 * jnp.matmul(x1, jnp.swapaxes(x2, -1, -2)) + jnp.swapaxes(sq2, -1, -2)
-    d2 = jnp.maximum(d2, 0)
-    positive = d2 > 0
-    return jnp.where(positive, jnp.sqrt(jnp.where(positive, d2, 1)), 0)
+    return root_or_zero(jnp.maximum(d2, 0), 2)
 
 
 def cdist(x1: jax.Array, x2: jax.Array, p: float = 2.0,

@@ -29,6 +29,7 @@ from jnn._tensor_functions._common import (
     int_result,
     not_a_tensor,
     refuse_out,
+    root_or_zero,
     wrap_dim,
     wrap_dims,
 )
@@ -291,13 +292,6 @@ _logsumexp = jax.jit(lambda x, axes, keepdim: jax.nn.logsumexp(x, axis=axes, kee
                      static_argnums=(1, 2))
 
 
-def _safe_root(total: jax.Array, p: builtins.float) -> jax.Array:
-    # Zero gradient (torch's choice) rather than NaN where the norm is 0.
-    positive = total > 0
-    root = jnp.sqrt if p == 2 else (lambda t: t ** (1 / p))
-    return jnp.where(positive, root(jnp.where(positive, total, 1)), 0)
-
-
 def norm(input: jax.Array, p: Any = "fro", dim: Dims = None, keepdim: builtins.bool = False,
          out: Any = None, dtype: Any = None) -> jax.Array:
     """Vector p-norm over ``dim`` (all entries without it), Frobenius (``'fro'``) or
@@ -333,7 +327,7 @@ def norm(input: jax.Array, p: Any = "fro", dim: Dims = None, keepdim: builtins.b
         return jnp.sum(a != 0, axis=axes, keepdims=keepdim).astype(a.dtype)
     if p == 1:
         return jnp.sum(a, axis=axes, keepdims=keepdim)
-    return _safe_root(jnp.sum(a ** p if p != 2 else a * a, axis=axes, keepdims=keepdim), p)
+    return root_or_zero(jnp.sum(a ** p if p != 2 else a * a, axis=axes, keepdims=keepdim), p)
 
 
 def any(input: jax.Array, dim: Dims = None, keepdim: builtins.bool = False, *,
