@@ -35,6 +35,8 @@ MASK = X > 0
 TIES = np.array([[3.0, 1.0, 2.0, 1.0], [0.0, 0.0, 5.0, -1.0]], np.float32)
 NAN = np.array([[1.0, np.nan, 3.0], [2.0, 0.0, 1.0]], np.float32)
 COUNTS = np.array([1, 1, 3, 0, 3, 3])
+# float16 values whose squares overflow float16 (torch accumulates in float32)
+H = (np.random.default_rng(1).standard_normal(4096) * 50).astype(np.float16)
 I32 = I.astype(np.int32)  # dtype errors: torch names int32 "Int" as jnn does
 
 Row = tuple[str, Callable[[Any, Callable], Any]]
@@ -282,6 +284,11 @@ REDUCTIONS: list[Row] = [
     ("std-one-element", lambda t, a: t.std(t.ones(1))),
     ("var", lambda t, a: t.var(a(X), dim=1, correction=0, keepdim=True)),
     ("var-unbiased-kw", lambda t, a: t.var(a(X), 1, unbiased=False)),
+    ("std-fp16-no-overflow", lambda t, a: t.std(a(H))),
+    ("var-fp16-no-overflow", lambda t, a: t.var(a(H))),
+    ("std_mean-fp16", lambda t, a: t.std_mean(a(H))),
+    ("var_mean-bf16", lambda t, a: t.var_mean(t.as_tensor(a(H), dtype=t.bfloat16))),
+    ("var-complex-real-result", lambda t, a: t.var(t.as_tensor(a(X), dtype=t.complex64) * 1j)),
     ("std_mean", lambda t, a: t.std_mean(a(X), 1)),
     ("var_mean", lambda t, a: t.var_mean(a(B3), (1, 2), keepdim=True)),
     ("max", lambda t, a: t.max(a(X))),
@@ -315,6 +322,11 @@ REDUCTIONS: list[Row] = [
     ("norm-zero", lambda t, a: t.norm(a(X), 0)),
     ("norm-fro-keepdim", lambda t, a: t.norm(a(X), "fro", dim=1, keepdim=True)),
     ("norm-nuc", lambda t, a: t.norm(a(M), "nuc", dim=(0, 1))),
+    ("norm-nuc-matrix-no-dim", lambda t, a: t.norm(a(M), "nuc")),
+    ("norm-p-None", lambda t, a: t.norm(a(B3), None)),
+    ("norm-p-None-dim", lambda t, a: t.norm(a(B3), p=None, dim=1)),
+    ("norm-fp16-no-overflow", lambda t, a: t.norm(a(H))),  # torch accumulates in float32
+    ("norm-bf16", lambda t, a: t.norm(t.as_tensor(a(H), dtype=t.bfloat16), 3, dim=0)),
     ("norm-nan", lambda t, a: t.norm(a(NAN))),  # NaN propagates, not 0
     ("norm-nan-p3-dim", lambda t, a: t.norm(a(NAN), 3, dim=1)),
     ("any", lambda t, a: t.any(a(MASK))),
@@ -381,10 +393,11 @@ def assert_same(ours: Any, theirs: Any, path: str = "out") -> None:
         assert isinstance(ours, jax.Array), f"{path}: {type(ours)} is not a jax.Array"
         assert tuple(ours.shape) == tuple(theirs.shape), f"{path}: shape {ours.shape}"
         assert ours.dtype == _expected_dtype(theirs), f"{path}: {ours.dtype}, {theirs.dtype}"
-        ref = theirs.numpy()
-        got = np.asarray(ours)
+        bf16 = theirs.dtype == torch.bfloat16  # NumPy has no bfloat16: compare as float32
+        ref = theirs.float().numpy() if bf16 else theirs.numpy()
+        got = np.asarray(ours, np.float32) if bf16 else np.asarray(ours)
         if np.issubdtype(ref.dtype, np.floating) or np.issubdtype(ref.dtype, np.complexfloating):
-            tol = 1e-3 if ref.dtype == np.float16 else 1e-5
+            tol = 1e-2 if bf16 else 1e-3 if ref.dtype == np.float16 else 1e-5
             np.testing.assert_allclose(got, ref, rtol=tol, atol=tol * max(1, ref.size) / 10,
                                        err_msg=path)
         else:

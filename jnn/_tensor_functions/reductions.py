@@ -120,7 +120,20 @@ def _variance(name: str, input: jax.Array, dim: Any, unbiased: Any, keepdim: bui
     x = input_array(input, name)
     if not jnp.issubdtype(x.dtype, jnp.inexact):
         raise RuntimeError("std and var only support floating point and complex dtypes")
-    return _variance_kernel(x, wrap_dims(dim, x.ndim), keepdim, builtins.float(correction))
+    var, mu = _variance_kernel(_wide(x), wrap_dims(dim, x.ndim), keepdim,
+                               builtins.float(correction))
+    return _narrow(var, x.dtype), _narrow(mu, x.dtype)
+
+
+def _wide(x: jax.Array) -> jax.Array:
+    """float16/bfloat16 as float32: torch accumulates half-precision reductions in float32
+    (squares of values above 256 overflow float16) and casts the result back."""
+    return x.astype(jnp.float32) if x.dtype in (jnp.float16, jnp.bfloat16) else x
+
+
+def _narrow(result: jax.Array, dtype: Any) -> jax.Array:
+    """A reduction computed by :func:`_wide` back in its input's half dtype."""
+    return result.astype(dtype) if dtype in (jnp.float16, jnp.bfloat16) else result
 
 
 @functools.partial(jax.jit, static_argnums=(1, 2, 3))
@@ -298,7 +311,8 @@ def norm(input: jax.Array, p: Any = "fro", dim: Dims = None, keepdim: builtins.b
     nuclear (``'nuc'``, over two dims).
 
     Args:
-        p: a number (``inf``, ``-inf``, 0 allowed), ``'fro'`` or ``'nuc'``.
+        p: a number (``inf``, ``-inf``, 0 allowed), ``None`` or ``'fro'`` (the 2-norm), or
+            ``'nuc'`` (over two dims; both dims of a matrix without ``dim``).
 
     PyTorch: ``torch.norm`` (deprecated there in favour of ``torch.linalg``, kept here).
     """
@@ -311,13 +325,35 @@ def norm(input: jax.Array, p: Any = "fro", dim: Dims = None, keepdim: builtins.b
     if not jnp.issubdtype(x.dtype, jnp.inexact):
         raise RuntimeError("linalg.vector_norm: Expected a floating point or complex tensor "
                            f"as input. Got {dtypes.torch_name(x.dtype)}")
-    axes = wrap_dims(dim, x.ndim)
-    if p == "nuc":
-        if dim is None or len(axes) != 2:
-            raise RuntimeError(f"linalg.matrix_norm: dim must be a 2-tuple. Got "
-                               f"{' '.join(str(d) for d in (axes if dim is not None else ()))}")
-        return jnp.linalg.norm(x, "nuc", axis=axes, keepdims=keepdim)
-    p = 2.0 if p == "fro" else builtins.float(p)
+    if builtins.isinstance(p, str) and not (p == "fro" and (
+            dim is None or not builtins.isinstance(dim, (tuple, list)) or len(dim) <= 2)):
+        return _narrow(_matrix_norm(_wide(x), p, dim, keepdim), x.dtype)
+    p = 2.0 if p is None or p == "fro" else p  # torch: None and 'fro' are the 2-norm
+    return _narrow(_vector_norm(_wide(x), p, wrap_dims(dim, x.ndim), keepdim), x.dtype)
+
+
+def _matrix_norm(x: jax.Array, p: str, dim: Dims, keepdim: builtins.bool) -> jax.Array:
+    """torch.norm's ``'nuc'`` (and ``'fro'`` over more than two dims, which torch refuses):
+    ``torch.linalg.matrix_norm`` over ``dim``, every dim without it."""
+    if p not in ("fro", "nuc"):
+        raise RuntimeError(f"linalg.matrix_norm: Order {p} not supported.")
+    if x.ndim < 2:
+        raise RuntimeError("linalg.matrix_norm: The input tensor A must have at least 2 "
+                           "dimensions.")
+    dims = tuple(range(x.ndim)) if dim is None else (
+        tuple(dim) if builtins.isinstance(dim, (tuple, list)) else (dim,))
+    if len(dims) != 2:
+        raise RuntimeError("linalg.matrix_norm: dim must be a 2-tuple. Got "
+                           + " ".join(str(d) for d in dims))
+    axes = tuple(wrap_dim(d, x.ndim) for d in dims)
+    if axes[0] == axes[1]:
+        raise RuntimeError(f"linalg.matrix_norm: dims must be different. Got {tuple(dims)}")
+    return jnp.linalg.norm(x, p, axis=axes, keepdims=keepdim)
+
+
+def _vector_norm(x: jax.Array, p: Any, axes: tuple[builtins.int, ...],
+                 keepdim: builtins.bool) -> jax.Array:
+    p = builtins.float(p)
     a = jnp.abs(x)
     if p == float("inf"):
         return jnp.max(a, axis=axes, keepdims=keepdim)
