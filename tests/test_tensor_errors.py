@@ -34,9 +34,22 @@ from tests.test_tensor_functions import (
     _torch_array,
 )
 
+IDX2 = np.array([[0, 1, 2, 0], [2, 2, 1, 0]])  # scatter index of M's rank, dim 0
+
 # -- errors: torch's exception type and message ---------------------------------------------
 
 ERRORS: list[Row] = [
+    ("scatter_add-src-smaller", lambda t, a: t.scatter_add(t.zeros(3), 0, t.arange(3), t.ones(1))),
+    ("scatter-src-smaller", lambda t, a: t.scatter(a(M), 0, a(IDX2), t.ones(1, 4))),
+    ("scatter-index-wider", lambda t, a: t.scatter(a(M), 0, t.zeros(2, 5, dtype=t.int32),
+                                                   t.ones(2, 5))),
+    ("scatter-value-index-wider", lambda t, a: t.scatter(a(M), 0, t.zeros(2, 5, dtype=t.int32),
+                                                         2.0)),
+    ("scatter-0d-src", lambda t, a: t.scatter(a(M), 0, a(IDX2), t.tensor(2.0))),
+    ("scatter-0d-src-1d", lambda t, a: t.scatter(a(V), 0, a(IDX2[0, :2]), t.tensor(2.0))),
+    ("scatter-src-rank-low", lambda t, a: t.scatter(a(M), 0, a(IDX2), t.ones(5))),
+    ("scatter-src-rank-high", lambda t, a: t.scatter(a(M), 0, a(IDX2), t.ones(2, 4, 1))),
+    ("scatter_add-number-src", lambda t, a: t.scatter_add(a(M), 0, a(IDX2), 1.0)),
     ("tensor-ragged", lambda t, a: t.tensor([[1, 2], [3]])),
     ("tensor-str", lambda t, a: t.tensor("a")),
     ("zeros-float-size", lambda t, a: t.zeros(2.5)),

@@ -138,11 +138,15 @@ def scatter(input: jax.Array, dim: int, index: jax.Array, src: Any = None, *,
     d = wrap_dim(dim, x.ndim)
     if idx.ndim != x.ndim:
         raise RuntimeError("Index tensor must have the same number of dimensions as self tensor")
-    _check_index_values(index, d, x.shape[d] if x.ndim else 1)
     src = value if src is None else src
-    if isinstance(src, (jax.Array, np.ndarray)) and jnp.ndim(src) > 0:
-        if src.dtype != x.dtype:
-            raise RuntimeError("scatter(): Expected self.dtype to be equal to src.dtype")
+    tensor_src = isinstance(src, (jax.Array, np.ndarray))
+    if tensor_src and src.dtype != x.dtype:
+        raise RuntimeError("scatter(): Expected self.dtype to be equal to src.dtype")
+    _check_scatter_shapes(x, d, idx, src if tensor_src else None)
+    _check_index_values(index, d, x.shape[d] if x.ndim else 1)
+    if idx.size == 0:  # torch skips its shape checks and writes nothing
+        return x
+    if tensor_src and jnp.ndim(src) > 0:
         src = src[tuple(slice(0, s) for s in idx.shape)]
     src = jnp.asarray(src, x.dtype)
     at = _scatter_at(x, d, idx)
@@ -155,9 +159,38 @@ def scatter(input: jax.Array, dim: int, index: jax.Array, src: Any = None, *,
     raise RuntimeError("reduce argument must be either add or multiply.")
 
 
+def _size(a: Any, k: int) -> int:
+    """torch's ``ensure_nonempty_size``: a 0-d array has size 1 in every dim."""
+    return a.shape[k] if a.ndim else 1
+
+
+def _check_scatter_shapes(x: jax.Array, d: int, idx: jax.Array, src: Any) -> None:
+    """torch's ``scatter_shape_check``: ``index`` no larger than ``input`` outside ``dim``,
+    and no larger than a tensor ``src`` in every dim (a 0-d array counts as size 1)."""
+    if idx.size == 0:
+        return
+    dims = range(builtins.max(x.ndim, 1))
+    wrong = builtins.any(k != d and _size(idx, k) > _size(x, k) for k in dims)
+    if src is not None:
+        for k in dims:
+            if wrong:
+                break
+            if src.ndim and k >= src.ndim:  # torch reads src.size(k): its IndexError
+                wrap_dim(k, src.ndim)
+            wrong = _size(idx, k) > _size(src, k)
+        if builtins.max(src.ndim, 1) != builtins.max(idx.ndim, 1):
+            raise RuntimeError("Index tensor must have the same number of dimensions as src "
+                               "tensor")
+    if wrong:
+        tail = f" and to be no larger size than src {list(src.shape)}" if src is not None else ""
+        raise RuntimeError(f"Expected index {list(idx.shape)} to be no larger than self "
+                           f"{list(x.shape)} apart from dimension {d}{tail}")
+
+
 def scatter_add(input: jax.Array, dim: int, index: jax.Array, src: jax.Array) -> jax.Array:
     """:func:`scatter` that adds (duplicates accumulate).  PyTorch: ``torch.scatter_add``."""
     input_array(input, "scatter_add")
+    input_array(src, "scatter_add", "src", 4)  # torch has no number form of scatter_add
     return scatter(input, dim, index, src, reduce="add")
 
 
