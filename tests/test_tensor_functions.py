@@ -35,6 +35,8 @@ MASK = X > 0
 TIES = np.array([[3.0, 1.0, 2.0, 1.0], [0.0, 0.0, 5.0, -1.0]], np.float32)
 NAN = np.array([[1.0, np.nan, 3.0], [2.0, 0.0, 1.0]], np.float32)
 COUNTS = np.array([1, 1, 3, 0, 3, 3])
+INT_BASE = np.array([-7, 2, 1, -1, 3, 0, -1, 0, -2])  # pow: torch's 0/±1 for exponents < 0
+INT_EXP = np.array([-1, -1, -2, -3, 2, -1, -2, 0, 3])
 # float16 values whose squares overflow float16 (torch accumulates in float32)
 H = (np.random.default_rng(1).standard_normal(4096) * 50).astype(np.float16)
 I32 = I.astype(np.int32)  # dtype errors: torch names int32 "Int" as jnn does
@@ -220,6 +222,11 @@ MATHS: list[Row] = [
     ("pow-array", lambda t, a: t.pow(a(P), a(Y))),
     ("pow-number-base", lambda t, a: t.pow(2, a(X))),
     ("pow-int", lambda t, a: t.pow(a(I), 2)),
+    ("pow-int-negative-exponents", lambda t, a: t.pow(a(INT_BASE), a(INT_EXP))),
+    ("pow-int-0d-negative-exponent", lambda t, a: t.pow(a(INT_BASE), t.tensor(-3))),
+    ("pow-int8-negative-exponents", lambda t, a: t.pow(a(INT_BASE.astype(np.int8)),
+                                                       a(INT_EXP.astype(np.int8)))),
+    ("pow-number-base-negative-exponents", lambda t, a: t.pow(-1, a(INT_EXP))),
     ("square", lambda t, a: t.square(a(X))),
     ("square-int", lambda t, a: t.square(a(I))),
     ("square-bool", lambda t, a: t.square(a(MASK))),

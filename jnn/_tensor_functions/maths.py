@@ -145,7 +145,8 @@ def round(input: jax.Array, *, decimals: builtins.int = 0, out: Any = None) -> j
 def pow(input: ArrayOrNumber, exponent: ArrayOrNumber, *, out: Any = None) -> jax.Array:
     """``input ** exponent``, either may be a number.
 
-    PyTorch: ``torch.pow``; an integer array to a negative Python int raises as in torch.
+    PyTorch: ``torch.pow``; an integer array to a negative Python int raises as in torch,
+    negative entries of an integer exponent array give torch's 0, 1 or -1.
     """
     refuse_out(out, "pow")
     base = input if not isinstance(input, np.ndarray) else jnp.asarray(input)
@@ -155,7 +156,19 @@ def pow(input: ArrayOrNumber, exponent: ArrayOrNumber, *, out: Any = None) -> ja
     if not isinstance(base, jax.Array) and not isinstance(exponent, jax.Array):
         raise TypeError("pow(): at least one of input and exponent must be an array")
     broadcast_shape(jnp.shape(base), jnp.shape(exponent))
+    dtype = jnp.result_type(base, exponent)
+    if jnp.issubdtype(dtype, jnp.signedinteger):
+        return _int_power(jnp.asarray(base).astype(dtype), jnp.asarray(exponent).astype(dtype))
     return jnp.power(base, exponent)
+
+
+def _int_power(base: jax.Array, exponent: jax.Array) -> jax.Array:
+    """torch's integer pow, whose negative exponents give ``1 ** -n = 1``,
+    ``(-1) ** -n = ±1`` and 0 otherwise (XLA's integer pow is undefined there)."""
+    negative = exponent < 0
+    unit = jnp.where(base == -1, 1 - 2 * (exponent & 1), 1).astype(base.dtype)
+    small = jnp.where(jnp.abs(base) == 1, unit, jnp.zeros_like(base))
+    return jnp.where(negative, small, jnp.power(base, jnp.where(negative, 0, exponent)))
 
 
 def clamp(input: jax.Array, min: ArrayOrNumber | None = None,
