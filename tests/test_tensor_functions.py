@@ -35,6 +35,9 @@ MASK = X > 0
 TIES = np.array([[3.0, 1.0, 2.0, 1.0], [0.0, 0.0, 5.0, -1.0]], np.float32)
 NAN = np.array([[1.0, np.nan, 3.0], [2.0, 0.0, 1.0]], np.float32)
 COUNTS = np.array([1, 1, 3, 0, 3, 3])
+U8 = np.array([1, 2, 250], np.uint8)  # Python numbers against small dtypes
+X16 = np.array([1.5, -2.25, 3.0], np.float16)
+MASK3 = np.array([True, False, True])
 INT_BASE = np.array([-7, 2, 1, -1, 3, 0, -1, 0, -2])  # pow: torch's 0/±1 for exponents < 0
 INT_EXP = np.array([-1, -1, -2, -3, 2, -1, -2, 0, 3])
 # float16 values whose squares overflow float16 (torch accumulates in float32)
@@ -66,6 +69,10 @@ CREATION: list[Row] = [
     ("full-float", lambda t, a: t.full([2, 2], 7.0)),
     ("full-bool", lambda t, a: t.full((2,), True)),
     ("full-dtype", lambda t, a: t.full((2,), 7, dtype=t.float16)),
+    ("full-uint8-minus-one", lambda t, a: t.full((2,), -1, dtype=t.uint8)),
+    ("full-int-truncates", lambda t, a: t.full((2,), -2.7, dtype=t.int32)),
+    ("full-fp16-inf", lambda t, a: t.full((2,), float("inf"), dtype=t.float16)),
+    ("full-bool-from-int", lambda t, a: t.full((2,), 2, dtype=t.bool)),
     ("arange-end", lambda t, a: t.arange(5)),
     ("arange-float", lambda t, a: t.arange(0.0, 5)),
     ("arange-step", lambda t, a: t.arange(0.1, 1, 0.3)),
@@ -160,6 +167,12 @@ INDEXING: list[Row] = [
     ("masked_fill", lambda t, a: t.masked_fill(a(X), a(MASK), -1.0)),
     ("masked_fill-broadcast", lambda t, a: t.masked_fill(a(X), a(MASK[0]), 2.0)),
     ("masked_fill-int-keeps-dtype", lambda t, a: t.masked_fill(a(I), a(MASK), 1.7)),
+    # numbers that fit as torch converts them: -1 wraps into uint8, inf fits float16
+    ("masked_fill-uint8-minus-one", lambda t, a: t.masked_fill(a(U8), a(MASK3), -1)),
+    ("masked_fill-fp16-minus-inf", lambda t, a: t.masked_fill(a(X16), a(MASK3), -float("inf"))),
+    ("masked_fill-int-negative-float", lambda t, a: t.masked_fill(a(I), a(MASK), -2.5)),
+    ("where-uint8-minus-one", lambda t, a: t.where(a(MASK3), a(U8), -1)),
+    ("where-fp16-unchecked", lambda t, a: t.where(a(MASK3), a(X16), 70000)),
     ("masked_select", lambda t, a: t.masked_select(a(X), a(MASK))),
     ("cumsum", lambda t, a: t.cumsum(a(X), 1)),
     ("cumsum-int", lambda t, a: t.cumsum(a(I), 0)),
@@ -241,6 +254,9 @@ MATHS: list[Row] = [
     ("clamp-max-tensor", lambda t, a: t.clamp(a(X), max=a(Y))),
     ("clamp-int-float-bound", lambda t, a: t.clamp(a(I), min=0.5)),
     ("clip-inverted", lambda t, a: t.clip(a(X), 1, 0)),
+    ("clamp-uint8-minus-one", lambda t, a: t.clamp(a(U8), -1)),
+    ("clamp-int8-float-bounds-promote", lambda t, a: t.clamp(a(U8.astype(np.int8)), 0.5, 200.5)),
+    ("clamp-fp16-inf", lambda t, a: t.clamp(a(X16), max=float("inf"))),
     ("lerp", lambda t, a: t.lerp(a(X), a(Y), 0.3)),
     ("lerp-weight-array", lambda t, a: t.lerp(a(X), a(Y), a(P / 2))),
     ("maximum", lambda t, a: t.maximum(a(X), a(Y))),

@@ -6,6 +6,7 @@ Every check here is static (shapes, Python ints), so it is free under ``jax.jit`
 from __future__ import annotations
 
 import builtins
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -257,3 +258,65 @@ def broadcast_shape(a: Sequence[int], b: Sequence[int]) -> tuple[int, ...]:
                                f"({sb}) at non-singleton dimension {ndim - i}")
         out.append(sb if sa == 1 else sa)
     return tuple(reversed(out))
+
+
+# torch's C++ spelling of a dtype in c10's "value cannot be converted" message.
+_OVERFLOW_NAMES = {"uint8": "uint8_t", "int8": "int8_t", "int16": "int16_t", "int32": "int",
+                   "int64": "int64_t", "float16": "c10::Half", "bfloat16": "c10::BFloat16",
+                   "float32": "float", "float64": "double", "complex64": "c10::complex<float>",
+                   "complex128": "c10::complex<double>"}
+
+
+def fit_scalar(value: Any, dtype: Any, requested: Any = None) -> Any:
+    """A Python number ``value`` checked against ``dtype`` as torch converts a Scalar
+    (c10's ``checked_convert``), returned ready for JAX (a negative int wrapped for an
+    unsigned dtype, as torch allows down to ``-max``).
+
+    Raises torch's ``RuntimeError: value cannot be converted to type uint8_t without
+    overflow`` where JAX would silently wrap or saturate.  ``requested`` is the dtype torch
+    would hold (int64 where JAX's x64 is off and ``dtype`` is int32): an int that fits it
+    but not int32 raises jnn's OverflowError that says how to turn x64 on.  Other values
+    (bools, arrays, tracers) pass unchanged.
+    """
+    if isinstance(value, builtins.bool) or not isinstance(
+            value, (builtins.int, builtins.float, builtins.complex)):
+        return value
+    dt, wide = jnp.dtype(dtype), jnp.dtype(requested if requested is not None else dtype)
+    if dt == jnp.bool_:
+        return value
+    if (isinstance(value, builtins.int) and wide.kind == "i" and wide.itemsize > dt.itemsize
+            and -2**63 <= value < 2**63):
+        from jnn.nn.parameter import check_int_range  # jnn.nn imports this package
+
+        check_int_range(np.asarray(value, np.int64))
+    complex_dt = jnp.issubdtype(dt, jnp.complexfloating)
+    parts = [value.real, value.imag] if isinstance(value, builtins.complex) else [value]
+    if len(parts) == 2 and not complex_dt and parts[1] != 0:
+        _overflow(dt)
+    for part in parts[: 2 if complex_dt else 1]:
+        if _overflows(part, dt):
+            _overflow(dt)
+    if dt.kind == "u" and isinstance(value, builtins.int) and value < 0:
+        return value % 2 ** (8 * dt.itemsize)
+    return value.real if len(parts) == 2 and not complex_dt else value
+
+
+def _overflows(value: Any, dt: np.dtype) -> bool:
+    """c10's ``overflows<To>(value)``."""
+    if jnp.issubdtype(dt, jnp.inexact):  # (bfloat16's NumPy kind is 'V')
+        if isinstance(value, builtins.float) and not math.isfinite(value):
+            return False  # inf and NaN are representable
+        info = jnp.finfo(jnp.float32 if dt == jnp.complex64 else
+                         jnp.float64 if dt == jnp.complex128 else dt)
+        return value < builtins.float(info.min) or value > builtins.float(info.max)
+    info = jnp.iinfo(dt)
+    if isinstance(value, builtins.float) and math.isnan(value):
+        return True
+    if dt.kind == "u" and isinstance(value, builtins.int):  # -1 wraps to max, as in C
+        return value > info.max or -value > info.max
+    return value < info.min or value > info.max
+
+
+def _overflow(dt: np.dtype) -> None:
+    raise RuntimeError(f"value cannot be converted to type {_OVERFLOW_NAMES.get(dt.name, dt.name)}"
+                       " without overflow")

@@ -21,7 +21,13 @@ import jax.numpy as jnp
 import numpy as np
 
 from jnn._tensor_functions import dtypes
-from jnn._tensor_functions._common import check_nonnegative, finish, input_array, parse_size
+from jnn._tensor_functions._common import (
+    check_nonnegative,
+    finish,
+    fit_scalar,
+    input_array,
+    parse_size,
+)
 
 __all__ = [
     "tensor", "as_tensor", "from_numpy", "zeros", "ones", "empty", "full", "arange",
@@ -171,11 +177,20 @@ def from_numpy(ndarray: np.ndarray) -> jax.Array:
 
 
 def _filled(name: str, sizes: tuple, size: Any, value: Any, out: Any, dtype: Any,
-            device: Any, requires_grad: builtins.bool) -> jax.Array:
+            device: Any, requires_grad: builtins.bool, requested: Any = None) -> jax.Array:
     shape = parse_size(sizes, name, size)
     dt = dtypes.default_float() if dtype is None else dtypes.resolve_dtype(dtype, name)
     check_requires_grad(requires_grad, dt)
+    value = fit_scalar(value, dt, requested)
     return finish(jnp.full(shape, value, dt), device, out, name)
+
+
+def _requested(dtype: Any, value: Any) -> Any:
+    """The dtype torch would make (its int64 where JAX without x64 makes int32)."""
+    if dtype is None:
+        return jnp.int64 if isinstance(value, builtins.int) and not isinstance(
+            value, builtins.bool) else None
+    return jnp.dtype(dtype)
 
 
 def zeros(*sizes: Any, size: Sequence[builtins.int] | None = None, out: Any = None,
@@ -229,8 +244,9 @@ def full(size: Sequence[builtins.int], fill_value: Any, *, out: Any = None, dtyp
     if not isinstance(size, (tuple, list)):
         raise TypeError("full(): argument 'size' (position 1) must be tuple of ints, not "
                         f"{type(size).__name__}")
+    requested = _requested(dtype, fill_value)
     dt = scalar_dtype(fill_value) if dtype is None else dtypes.resolve_dtype(dtype, "full")
-    return _filled("full", (size,), None, fill_value, out, dt, device, requires_grad)
+    return _filled("full", (size,), None, fill_value, out, dt, device, requires_grad, requested)
 
 
 def _number(value: Any, name: str) -> Any:
@@ -332,6 +348,7 @@ def _like(name: str, input: jax.Array, value: Any, dtype: Any, device: Any,
     dt = x.dtype if dtype is None else dtypes.resolve_dtype(dtype, name)
     check_requires_grad(requires_grad, dt)
     check_nonnegative(x.shape)
+    value = fit_scalar(value, dt, None if dtype is None else jnp.dtype(dtype))
     return finish(jnp.full(x.shape, value, dt), device, None, name)
 
 

@@ -24,8 +24,10 @@ from jnn._tensor_functions._common import (
     check_bools,
     eager_only,
     first_out_of_range,
+    fit_scalar,
     input_array,
     int_result,
+    is_concrete,
     refuse_out,
     wrap_dim,
 )
@@ -60,12 +62,21 @@ def where(condition: jax.Array, input: Any = None, other: Any = None, *,
     if cond.dtype != jnp.bool_:
         raise RuntimeError("where expected condition to be a boolean tensor, but got a tensor "
                            f"with dtype {dtypes.torch_name(cond.dtype)}")
-    a, b = _operand(input), _operand(other)
+    a, b = _int_scalar_fits(_operand(input), other), _int_scalar_fits(_operand(other), input)
     broadcast_shape(broadcast_shape(cond.shape, jnp.shape(a)), jnp.shape(b))  # torch's order
     if not isinstance(a, jax.Array) and not isinstance(b, jax.Array):
         dtype = jnp.promote_types(scalar_dtype(input), scalar_dtype(other))
         a, b = jnp.asarray(a, dtype), jnp.asarray(b, dtype)
     return jnp.where(cond, a, b)
+
+
+def _int_scalar_fits(value: Any, array: Any) -> Any:
+    """torch's where converts a Python int beside an integer array to its dtype, checked
+    (300 beside uint8 raises; floats promote instead, and floating arrays are not checked)."""
+    if (isinstance(value, builtins.int) and not isinstance(value, builtins.bool)
+            and isinstance(array, (jax.Array, np.ndarray)) and array.dtype.kind in "iu"):
+        return fit_scalar(value, array.dtype)
+    return value
 
 
 def _check_index(name: str, index: jax.Array) -> None:
@@ -246,6 +257,11 @@ def masked_fill(input: jax.Array, mask: jax.Array, value: Any) -> jax.Array:
         raise RuntimeError("masked_fill_ only supports a 0-dimensional value tensor, but got "
                            f"tensor with {value.ndim} dimension(s).")
     broadcast_shape(m.shape, x.shape)
+    if isinstance(value, (jax.Array, np.ndarray)):
+        if is_concrete(value):  # torch reads a 0-d value with .item(), then checks it
+            fit_scalar(value.item(), x.dtype)
+    else:
+        value = fit_scalar(value, x.dtype)
     return jnp.where(m, jnp.asarray(value).astype(x.dtype), x)
 
 

@@ -21,6 +21,7 @@ from jnn._tensor_functions._common import (
     as_array,
     broadcast_shape,
     check_clamp_bounds,
+    fit_scalar,
     float_input,
     input_array,
     is_concrete,
@@ -184,11 +185,21 @@ def clamp(input: jax.Array, min: ArrayOrNumber | None = None,
     for bound in (min, max):
         if isinstance(bound, (jax.Array, np.ndarray)):
             shape = broadcast_shape(shape, bound.shape)
+    dtype = x.dtype
     if min is not None:
-        x = jnp.maximum(x, min)
+        x = jnp.maximum(x, _bound(min, dtype))
     if max is not None:
-        x = jnp.minimum(x, max)
+        x = jnp.minimum(x, _bound(max, dtype))
     return x
+
+
+def _bound(bound: Any, dtype: Any) -> Any:
+    """A Python-number bound that keeps ``dtype`` checked as torch converts it (300 for a
+    uint8 array raises there instead of wrapping)."""
+    if isinstance(bound, (builtins.int, builtins.float)) and jnp.result_type(
+            jnp.zeros((), dtype), bound) == dtype:
+        return fit_scalar(bound, dtype)
+    return bound
 
 
 clip = clamp
