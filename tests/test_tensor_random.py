@@ -40,6 +40,10 @@ SHAPES: list[Row] = [
     ("randint-float", lambda t, a: t.randint(0, 3, (2,), dtype=t.float32)),
     ("randperm", lambda t, a: t.randperm(5)),
     ("randperm-float", lambda t, a: t.randperm(4, dtype=t.float32)),
+    ("randperm-uint8-full-range", lambda t, a: t.randperm(256, dtype=t.uint8)),
+    ("randperm-fp16-limit", lambda t, a: t.randperm(2049, dtype=t.float16)),
+    ("randint-uint8-full-range", lambda t, a: t.randint(0, 256, (3,), dtype=t.uint8)),
+    ("randint-int8-full-range", lambda t, a: t.randint(-128, 128, (3,), dtype=t.int8)),
     ("normal-arrays", lambda t, a: t.normal(a(X), a(np.abs(X)))),
     ("normal-broadcast", lambda t, a: t.normal(a(X[:, :1]), a(np.abs(X[0])))),
     ("normal-array-mean", lambda t, a: t.normal(a(X), 2.0)),
@@ -216,8 +220,40 @@ ERRORS: list[Row] = [
     ("multinomial-too-many", lambda t, a: t.multinomial(t.ones(3), 4)),
     ("multinomial-negative", lambda t, a: t.multinomial(a(X), 1)),
     ("requires-grad-int", lambda t, a: t.randint(3, (2,), requires_grad=True)),
+    # bounds outside the dtype: torch's check_from_to (jnn once clamped or wrapped them)
+    ("randint-uint8-high", lambda t, a: t.randint(0, 300, (2,), dtype=t.uint8)),
+    ("randint-uint8-low", lambda t, a: t.randint(-5, 5, (2,), dtype=t.uint8)),
+    ("randint-int8-high", lambda t, a: t.randint(0, 200, (2,), dtype=t.int8)),
+    ("randint-int16-high", lambda t, a: t.randint(0, 2**15 + 1, (2,), dtype=t.int16)),
+    ("randint-int32-high", lambda t, a: t.randint(0, 2**31 + 1, (2,), dtype=t.int32)),
+    ("randint-fp16-high", lambda t, a: t.randint(0, 70000, (2,), dtype=t.float16)),
+    ("randint-fp16-low", lambda t, a: t.randint(-70000, 0, (2,), dtype=t.float16)),
+    ("randint-bool-low", lambda t, a: t.randint(-1, 2, (2,), dtype=t.bool)),
+    ("randint_like-uint8", lambda t, a: t.randint_like(t.zeros(3, dtype=t.uint8), 300)),
+    ("randint_like-int8-low", lambda t, a: t.randint_like(t.zeros(3, dtype=t.int8), -200, 0)),
+    ("randperm-uint8", lambda t, a: t.randperm(257, dtype=t.uint8)),
+    ("randperm-int8", lambda t, a: t.randperm(129, dtype=t.int8)),
+    ("randperm-fp16", lambda t, a: t.randperm(2050, dtype=t.float16)),
+    ("randperm-bool", lambda t, a: t.randperm(3, dtype=t.bool)),
 ]
 _TYPE_ONLY = {"rand-int-dtype", "randint-int-size", "normal-no-size"}
+
+
+def test_randint_beyond_a_float_dtypes_whole_numbers_warns_as_torch() -> None:
+    with pytest.warns(UserWarning) as theirs:
+        torch.randint(0, 2050, (2,), dtype=torch.float16)
+    message = str(theirs[0].message).split(" (Triggered internally")[0]
+    with pytest.warns(UserWarning, match=re.escape(message)):
+        jnn.randint(0, 2050, (2,), dtype=jnn.float16)
+
+
+def test_randint_distribution_uses_the_whole_small_dtype() -> None:
+    """randint(0, 256, uint8) reaches 255 and randperm(256, uint8) is a permutation."""
+    jnn.manual_seed(0)
+    draws = np.asarray(jnn.randint(0, 256, (20_000,), dtype=jnn.uint8))
+    assert draws.min() == 0 and draws.max() == 255
+    perm = np.asarray(jnn.randperm(256, dtype=jnn.uint8))
+    np.testing.assert_array_equal(np.sort(perm), np.arange(256))
 
 
 @pytest.mark.parametrize("name,call", ERRORS, ids=[r[0] for r in ERRORS])

@@ -10,6 +10,7 @@ not torch's: JAX's random stream is another one.  ``jnn.rand``/``jnn.randn`` liv
 from __future__ import annotations
 
 import builtins
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,6 +24,7 @@ from jnn._tensor_functions._common import (
     broadcast_shape,
     check_nonnegative,
     finish,
+    fit_scalar,
     input_array,
     is_concrete,
     refuse_out,
@@ -47,16 +49,47 @@ def _shape(size: Any, name: str) -> tuple[int, ...]:
 
 
 def _uniform_ints(generator: Generator | None, shape: tuple[int, ...], low: int, high: int,
-                  dt: Any) -> jax.Array:
+                  dt: Any, requested: Any = None) -> jax.Array:
     """Checks first, then draws: a refused call consumes no key."""
     if low >= high:
         raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got "
                            f"from={low} >= to={high}")
-    if dt == jnp.bool_ and high > 2:
-        raise RuntimeError("to - 1 is out of bounds for bool")
+    _check_bounds(low, high, dt, requested)
     draw_dtype = dt if jnp.issubdtype(dt, jnp.integer) else dtypes.default_int()
     key = _random.next_key(generator)
     return jax.random.randint(key, shape, low, high, draw_dtype).astype(dt)
+
+
+# torch's precision limit of a float dtype for whole numbers (std::numeric_limits digits)
+_DIGITS = {"float16": 11, "bfloat16": 8, "float32": 24, "float64": 53}
+
+
+def _check_bounds(low: int, high: int, dt: Any, requested: Any) -> None:
+    """torch's ``check_from_to``: ``low`` and ``high - 1`` must fit the dtype (its
+    RuntimeError), and for a float dtype lie within its exactly representable whole
+    numbers (its warning).  An int64 bound beyond JAX's int32 says how to turn x64 on."""
+    dt = jnp.dtype(dt)
+    if requested is not None and jnp.dtype(requested) == jnp.int64 and dt == jnp.int32:
+        for bound in (low, high - 1):
+            fit_scalar(bound, dt, jnp.int64)
+    if dt == jnp.bool_:
+        lowest, highest = 0, 1
+    elif jnp.issubdtype(dt, jnp.floating):
+        lowest, highest = -builtins.float(jnp.finfo(dt).max), builtins.float(jnp.finfo(dt).max)
+    else:
+        lowest, highest = builtins.int(jnp.iinfo(dt).min), builtins.int(jnp.iinfo(dt).max)
+    for what, bound in (("from", low), ("to - 1", high - 1)):
+        if not lowest <= bound <= highest:
+            raise RuntimeError(f"{what} is out of bounds for {dtypes.cpp_name(dt)}")
+    digits = _DIGITS.get(dt.name)
+    for what, bound in (("from", low), ("to - 1", high - 1)):
+        if digits is not None and not -2**digits <= bound <= 2**digits:
+            warnings.warn(
+                f"{what} is out of bounds [-(2^{digits}), 2^{digits}]. Due to precision "
+                f"limitations {dtypes.cpp_name(dt)} can support discrete uniform distribution "
+                "only within this range. This warning will become an error in version 1.7 "
+                "release, please fix the code in advance", UserWarning,
+                stacklevel=dtypes._user_stacklevel())
 
 
 def randint(*args: Any, low: int | None = None, high: int | None = None,
@@ -89,7 +122,7 @@ def randint(*args: Any, low: int | None = None, high: int | None = None,
     dt = dtypes.default_int() if dtype is None else dtypes.resolve_dtype(dtype, "randint")
     check_requires_grad(requires_grad, dt)
     values = _uniform_ints(generator, _shape(size, "randint"), builtins.int(low),
-                           builtins.int(high), dt)
+                           builtins.int(high), dt, jnp.int64 if dtype is None else dtype)
     return finish(values, device, out, "randint")
 
 
@@ -108,8 +141,25 @@ def randperm(n: int, *, generator: Generator | None = None, out: Any = None, dty
     check_nonnegative((n,))
     dt = dtypes.default_int() if dtype is None else dtypes.resolve_dtype(dtype, "randperm")
     check_requires_grad(requires_grad, dt)
+    _check_randperm_dtype(builtins.int(n), dt, jnp.int64 if dtype is None else dtype)
     perm = jax.random.permutation(_random.next_key(generator), builtins.int(n))
     return finish(perm.astype(dt), device, out, "randperm")
+
+
+def _check_randperm_dtype(n: int, dt: Any, requested: Any) -> None:
+    """torch's randperm checks: ``n - 1`` must fit an integer dtype, ``n`` must stay within
+    a float dtype's whole numbers, and bool has no kernel."""
+    dt = jnp.dtype(dt)
+    if dt == jnp.bool_:
+        raise NotImplementedError("\"randperm\" not implemented for 'Bool'")
+    if jnp.issubdtype(dt, jnp.integer):
+        fit_scalar(n - 1, dt, requested)
+        return
+    limits = {"float16": ("2049", "Half"), "float32": ("2^24+1", "Float"),
+              "float64": ("2^53+1", "Double")}
+    if dt.name in limits and n > 2 ** _DIGITS[dt.name] + 1:
+        bound, name = limits[dt.name]
+        raise RuntimeError(f"n cannot be greater than {bound} for {name} type.")
 
 
 def _check_std(std: Any) -> None:
@@ -257,5 +307,5 @@ def randint_like(input: jax.Array, low: int = 0, high: int | None = None, *,
     x = input_array(input, "randint_like")
     dt = x.dtype if dtype is None else dtypes.resolve_dtype(dtype, "randint_like")
     check_requires_grad(requires_grad, dt)
-    values = _uniform_ints(generator, x.shape, builtins.int(low), builtins.int(high), dt)
+    values = _uniform_ints(generator, x.shape, builtins.int(low), builtins.int(high), dt, dtype)
     return finish(values, device, None, "randint_like")
