@@ -92,6 +92,20 @@ def test_64_bit_request_without_x64_warns_once(fresh_warnings: None) -> None:
         jnn.set_default_dtype(jnn.float32)
 
 
+@pytest.mark.parametrize("call", [
+    lambda: jnn.tensor(2**40), lambda: jnn.tensor([1, 2**31]), lambda: jnn.tensor([[1], [-2**33]]),
+    lambda: jnn.arange(2**31, 2**31 + 3), lambda: jnn.full((2,), 2**33),
+    lambda: jnn.randint(0, 2**31 + 5, (2,)),
+], ids=["tensor", "tensor-list", "tensor-nested", "arange", "full", "randint"])
+def test_int64_values_beyond_int32_without_x64_raise_not_wrap(call: Callable) -> None:
+    """torch keeps these in int64; JAX without x64 would wrap them to int32 silently."""
+    with pytest.raises(OverflowError, match=r"does not fit JAX's default int32 .*"
+                                            r"jax_enable_x64"):
+        call()
+    with jax.enable_x64(True):
+        assert call().dtype == jnp.int64
+
+
 def test_x64_on_gives_torchs_64_bit_dtypes(fresh_warnings: None) -> None:
     with jax.enable_x64(True), warnings.catch_warnings():
         warnings.simplefilter("error")

@@ -83,7 +83,17 @@ def _infer(data: Any) -> jax.Array:
         return jnp.asarray(host, dtypes.resolve_dtype(host.dtype))
     kind = {"b": jnp.dtype(jnp.bool_), "c": dtypes.default_complex(),
             "f": dtypes.default_float()}.get(host.dtype.kind, dtypes.default_int())
+    if host.dtype.kind in "iu":
+        _check_int64(host)
     return jnp.asarray(host, kind)
+
+
+def _check_int64(values: np.ndarray) -> None:
+    """torch's int64 values beyond int32 with JAX's x64 off: jnn's OverflowError (how to
+    turn x64 on) rather than a silent wrap."""
+    from jnn.nn.parameter import check_int_range  # jnn.nn imports this package
+
+    check_int_range(values.astype(np.int64) if values.dtype == np.uint64 else values)
 
 
 def _scalar_type_error(data: Any) -> Exception | None:
@@ -290,6 +300,8 @@ def arange(start: Number, end: Number | None = None, step: Number = 1, *, out: A
     if jnp.issubdtype(dt, jnp.integer) and builtins.all(
             isinstance(v, builtins.int) for v in (start, end, step)):
         values = start + np.arange(n, dtype=np.int64) * step
+        if dtype is None or jnp.dtype(dtype) == jnp.int64:
+            _check_int64(values)
     else:
         values = start + np.arange(n, dtype=np.float64) * step
     check_requires_grad(requires_grad, dt)
