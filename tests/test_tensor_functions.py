@@ -244,6 +244,8 @@ MATHS: list[Row] = [
     ("square-int", lambda t, a: t.square(a(I))),
     ("square-bool", lambda t, a: t.square(a(MASK))),
     ("sign", lambda t, a: t.sign(a(X))),
+    ("sign-nan", lambda t, a: t.sign(a(NAN))),
+    ("sign-int", lambda t, a: t.sign(a(I) - 2)),
     ("floor", lambda t, a: t.floor(a(X) * 3)),
     ("ceil", lambda t, a: t.ceil(a(X) * 3)),
     ("floor-int", lambda t, a: t.floor(a(I))),
@@ -361,6 +363,8 @@ REDUCTIONS: list[Row] = [
     ("any-dim", lambda t, a: t.any(a(MASK), 1)),
     ("all-tuple", lambda t, a: t.all(a(I), (0, 1))),
     ("all-keepdim", lambda t, a: t.all(a(MASK), 0, keepdim=True)),
+    ("any-empty-dims-reduce-nothing", lambda t, a: t.any(a(I), dim=[])),
+    ("all-empty-dims-reduce-nothing", lambda t, a: t.all(a(X), dim=())),
     ("count_nonzero", lambda t, a: t.count_nonzero(a(I))),
     ("count_nonzero-dim", lambda t, a: t.count_nonzero(a(I), 0)),
 ]

@@ -106,10 +106,14 @@ def square(input: jax.Array, *, out: Any = None) -> jax.Array:
 
 
 def sign(input: jax.Array, *, out: Any = None) -> jax.Array:
-    """-1, 0 or 1 by sign (bools are kept).  PyTorch: ``torch.sign``."""
+    """-1, 0 or 1 by sign (bools are kept, NaN gives 0).  PyTorch: ``torch.sign``."""
     refuse_out(out, "sign")
     x = input_array(input, "sign")
-    return x if x.dtype == jnp.bool_ else jnp.sign(x)
+    if x.dtype == jnp.bool_:
+        return x
+    # torch's sign of NaN is 0 (JAX's is NaN)
+    return jnp.where(jnp.isnan(x), 0, jnp.sign(x)) if jnp.issubdtype(
+        x.dtype, jnp.floating) else jnp.sign(x)
 
 
 def _rounding(name: str, kernel: str, fn: Callable) -> Callable:

@@ -372,7 +372,8 @@ def any(input: jax.Array, dim: Dims = None, keepdim: builtins.bool = False, *,
     (which returns uint8 for uint8 input; jnn always returns bool)."""
     refuse_out(out, "any")
     x = input_array(input, "any")
-    return jnp.any(x, axis=wrap_dims(dim, x.ndim), keepdims=keepdim)
+    # torch: dim=[] reduces nothing here (sum's dim=[] reduces everything)
+    return jnp.any(x, axis=wrap_dims(dim, x.ndim, empty_is_all=False), keepdims=keepdim)
 
 
 def all(input: jax.Array, dim: Dims = None, keepdim: builtins.bool = False, *,
@@ -381,7 +382,8 @@ def all(input: jax.Array, dim: Dims = None, keepdim: builtins.bool = False, *,
     (uint8 in, uint8 out there; bool here)."""
     refuse_out(out, "all")
     x = input_array(input, "all")
-    return jnp.all(x, axis=wrap_dims(dim, x.ndim), keepdims=keepdim)
+    # torch: dim=[] reduces nothing here (sum's dim=[] reduces everything)
+    return jnp.all(x, axis=wrap_dims(dim, x.ndim, empty_is_all=False), keepdims=keepdim)
 
 
 def count_nonzero(input: jax.Array, dim: Dims = None) -> jax.Array:
