@@ -16,7 +16,7 @@ import numpy as np
 
 from jnn._tensor_functions import dtypes as _dtypes
 from jnn._tensor_functions._common import broadcast_shape as broadcast_shapes
-from jnn.nn.functional._dispatch import warn
+from jnn.nn.functional._dispatch import in_dispatch_trace, warn
 
 # torch's names of dtypes in its messages: ``Long`` (``torch_dtype_name``) and its C++
 # kernels' ``c10::Half`` (``torch_cpp_type_name``), one table each in jnn
@@ -208,7 +208,8 @@ def traced_note(value: object) -> str:
     """What to do about an array computed inside ``jnn.compile``/``jax.jit`` given where a
     Python number is needed at trace time (a shape, a static option); "" for anything
     else.  Eagerly a 0-d integer array is taken as an int, as torch takes it."""
-    if not isinstance(value, jax.core.Tracer) or getattr(value, "ndim", None) != 0:
+    if (not isinstance(value, jax.core.Tracer) or getattr(value, "ndim", None) != 0
+            or in_dispatch_trace()):  # (eager dispatch traced the caller's concrete array)
         return ""
     return (". (jnn: an array computed inside jnn.compile or jax.jit has no value while the "
             "function is traced, and this argument fixes a shape or an option of the "
