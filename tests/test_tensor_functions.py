@@ -554,3 +554,40 @@ def test_bincount_under_jit_with_minlength_and_narrow_with_traced_start() -> Non
         jnp.asarray(X), jnp.asarray([1, 2]))
     np.testing.assert_array_equal(out, np.repeat(X, [1, 2], 0))
     assert jax.jit(lambda x: jnn.allclose(x, x))(jnp.asarray(X))
+
+
+# Keyword forms torch's signatures take (jnn raised "unexpected keyword argument")
+_A = np.array([[1.0, 5.0], [3.0, 2.0]], np.float32)
+_B = np.array([[2.0, 1.0], [4.0, 0.0]], np.float32)
+_KEYWORD_FORMS = {
+    "max other": lambda L, c: L.max(c(_A), other=c(_B)),
+    "min other": lambda L, c: L.min(c(_A), other=c(_B)),
+    "concatenate axis": lambda L, c: L.concatenate([c(_A), c(_B)], axis=1),
+    "cat axis": lambda L, c: L.cat([c(_A), c(_B)], axis=1),
+    "tensor_split sections": lambda L, c: L.tensor_split(c(_A), sections=2),
+    "tensor_split indices": lambda L, c: L.tensor_split(c(_A), indices=[1], dim=1),
+    "arange end": lambda L, c: L.arange(end=5),
+}
+
+
+@pytest.mark.parametrize("form", _KEYWORD_FORMS)
+def test_keyword_forms_of_torchs_signatures(form):
+    expected = _KEYWORD_FORMS[form](torch, torch.from_numpy)
+    got = _KEYWORD_FORMS[form](jnn, jnp.asarray)
+    if isinstance(expected, tuple):
+        assert len(got) == len(expected)
+        for g, e in zip(got, expected):
+            np.testing.assert_array_equal(np.asarray(g), e.numpy())
+    else:
+        np.testing.assert_array_equal(np.asarray(got), expected.numpy())
+
+
+@pytest.mark.parametrize("call", [lambda L, c: L.max(c(_A), 0, other=c(_B)),
+                                  lambda L, c: L.tensor_split(c(_A), sections=(1,)),
+                                  lambda L, c: L.arange()],
+                         ids=["max dim and other", "sections tuple", "arange nothing"])
+def test_keyword_forms_torch_refuses_raise_its_type_error(call):
+    with pytest.raises(TypeError, match="received an invalid combination of arguments"):
+        call(torch, torch.from_numpy)
+    with pytest.raises(TypeError, match="received an invalid combination of arguments"):
+        call(jnn, jnp.asarray)

@@ -268,7 +268,8 @@ def _number(value: Any, name: str) -> Any:
     return value
 
 
-def arange(start: Number, end: Number | None = None, step: Number = 1, *, out: Any = None,
+def arange(start: Number | None = None, end: Number | None = None, step: Number = 1, *,
+           out: Any = None,
            dtype: Any = None, layout: Any = None, device: Any = None,
            requires_grad: builtins.bool = False) -> jax.Array:
     """Values ``start, start + step, ...`` below ``end``: ``arange(end)``, ``arange(start, end)``.
@@ -281,7 +282,13 @@ def arange(start: Number, end: Number | None = None, step: Number = 1, *, out: A
     rounded once, as torch's CPU kernel does.
     """
     if end is None:
+        if start is None:
+            raise TypeError("arange() received an invalid combination of arguments - got (), "
+                            "but expected one of: (Number end), (Number start, Number end), "
+                            "(Number start, Number end, Number step)")
         start, end = 0, start
+    elif start is None:  # arange(end=5)
+        start = 0
     start, end, step = (_number(v, "arange") for v in (start, end, step))
     if dtype is None:
         floating = builtins.any(isinstance(v, builtins.float) for v in (start, end, step))

@@ -44,13 +44,14 @@ def _check_list(tensors: Sequence[jax.Array], name: str) -> list[jax.Array]:
     return [as_array(t) for t in tensors]
 
 
-def cat(tensors: Sequence[jax.Array], dim: int = 0, *, out: Any = None) -> jax.Array:
+def cat(tensors: Sequence[jax.Array], dim: int = 0, *, axis: int | None = None,
+        out: Any = None) -> jax.Array:
     """Join arrays along an existing dimension ``dim``.
 
     Args:
         tensors: arrays of equal shape except in ``dim`` (1-D empty arrays are skipped,
             torch's legacy rule); dtypes are promoted together.
-        dim: the dimension to join along.
+        dim: the dimension to join along (``axis``: its NumPy name, as torch takes it).
 
     Raises:
         RuntimeError: on mismatched ranks or sizes, with torch's message.
@@ -59,6 +60,8 @@ def cat(tensors: Sequence[jax.Array], dim: int = 0, *, out: Any = None) -> jax.A
     PyTorch: ``torch.cat`` (also ``torch.concat``, ``torch.concatenate``).
     """
     refuse_out(out, "cat")
+    if axis is not None:
+        dim = axis
     arrays = _check_list(tensors, "cat")
     if not arrays:
         raise ValueError("torch.cat(): expected a non-empty list of Tensors")
@@ -184,14 +187,23 @@ def chunk(input: jax.Array, chunks: int, dim: int = 0) -> tuple[jax.Array, ...]:
     return split(x, math.ceil(n / chunks), d)
 
 
-def tensor_split(input: jax.Array, indices_or_sections: Any, dim: int = 0
+def tensor_split(input: jax.Array, indices_or_sections: Any = None, dim: int = 0, *,
+                 sections: int | None = None, indices: Sequence[int] | None = None
                  ) -> tuple[jax.Array, ...]:
     """Split into ``sections`` near-equal pieces (the first ``n % sections`` one longer), or
     at the given indices (Python slice semantics: clamped, negatives from the end).
 
     PyTorch: ``torch.tensor_split`` (``numpy.array_split``'s rule); a 0-d integer array
-    counts as sections, a 1-D one as indices (it must be concrete).
+    counts as sections, a 1-D one as indices (it must be concrete); ``sections=`` and
+    ``indices=`` name the two forms, as torch's overloads do.
     """
+    given = [v for v in (indices_or_sections, sections, indices) if v is not None]
+    if len(given) != 1 or (sections is not None and not isinstance(sections, int)) or (
+            indices is not None and not isinstance(indices, (list, tuple))):
+        raise TypeError("tensor_split() received an invalid combination of arguments: give "
+                        "one of (int sections), (tuple of ints indices), (Tensor "
+                        "tensor_indices_or_sections)")
+    indices_or_sections = given[0]
     x = input_array(input, "tensor_split")
     d = wrap_dim(dim, x.ndim)
     n = x.shape[d]

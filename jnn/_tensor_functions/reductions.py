@@ -211,7 +211,8 @@ def _extreme(name: str, value_fn: Any, index_fn: Any, pair_fn: Any, result: type
 
 
 def max(input: jax.Array, dim: builtins.int | jax.Array | None = None,
-        keepdim: builtins.bool = False, *, out: Any = None) -> Any:
+        keepdim: builtins.bool = False, *, other: jax.Array | None = None,
+        out: Any = None) -> Any:
     """The largest entry; with ``dim``, ``(values, indices)`` along it; with an array as
     second argument, the elementwise maximum.
 
@@ -221,16 +222,27 @@ def max(input: jax.Array, dim: builtins.int | jax.Array | None = None,
     PyTorch: ``torch.max``; NaN propagates (its index is returned), ties give the first.
     """
     refuse_out(out, "max")
-    return _extreme("max", jnp.max, jnp.argmax, jnp.maximum, return_types.max, input, dim,
-                    keepdim)
+    return _extreme("max", jnp.max, jnp.argmax, jnp.maximum, return_types.max, input,
+                    _other_or_dim("max", dim, other), keepdim)
 
 
 def min(input: jax.Array, dim: builtins.int | jax.Array | None = None,
-        keepdim: builtins.bool = False, *, out: Any = None) -> Any:
+        keepdim: builtins.bool = False, *, other: jax.Array | None = None,
+        out: Any = None) -> Any:
     """The smallest entry; forms as :func:`max`.  PyTorch: ``torch.min``."""
     refuse_out(out, "min")
-    return _extreme("min", jnp.min, jnp.argmin, jnp.minimum, return_types.min, input, dim,
-                    keepdim)
+    return _extreme("min", jnp.min, jnp.argmin, jnp.minimum, return_types.min, input,
+                    _other_or_dim("min", dim, other), keepdim)
+
+
+def _other_or_dim(name: str, dim: Any, other: Any) -> Any:
+    """``max(input, other=y)``: the elementwise form, as ``max(input, y)``."""
+    if other is None:
+        return dim
+    if dim is not None:
+        raise TypeError(f"{name}() received an invalid combination of arguments: 'other' "
+                        "(the elementwise form) takes no 'dim'")
+    return other
 
 
 def amax(input: jax.Array, dim: Dims = (), keepdim: builtins.bool = False, *,
