@@ -591,3 +591,11 @@ def test_keyword_forms_torch_refuses_raise_its_type_error(call):
         call(torch, torch.from_numpy)
     with pytest.raises(TypeError, match="received an invalid combination of arguments"):
         call(jnn, jnp.asarray)
+
+
+def test_unique_keeps_every_nan_apart_as_torch():
+    x = np.array([1.0, np.nan, 2.0, np.nan, 1.0], np.float32)
+    expected = torch.unique(torch.from_numpy(x), return_inverse=True, return_counts=True)
+    got = jnn.unique(jnp.asarray(x), return_inverse=True, return_counts=True)
+    for g, e in zip(got, expected):
+        np.testing.assert_array_equal(np.asarray(g), e.numpy())

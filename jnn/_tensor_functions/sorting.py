@@ -214,7 +214,9 @@ def unique(input: jax.Array, sorted: builtins.bool = True,
     eager_only("unique", input, hint="; jnp.unique(x, size=k) works under jit")
     x = input_array(input, "_unique2")
     axis = None if dim is None else wrap_dim(dim, x.ndim)
-    res = jnp.unique(x, return_inverse=True, return_counts=True, axis=axis)
+    # (torch keeps every NaN apart, sorted last: NaN != NaN)
+    res = jnp.unique(x, return_inverse=True, return_counts=True, axis=axis,
+                     equal_nan=axis is not None)
     values, inverse, counts = res[0], res[1], res[2]
     inverse = inverse.reshape(x.shape if axis is None else (x.shape[axis],))
     out = [values]
