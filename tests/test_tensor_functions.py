@@ -599,3 +599,28 @@ def test_unique_keeps_every_nan_apart_as_torch():
     got = jnn.unique(jnp.asarray(x), return_inverse=True, return_counts=True)
     for g, e in zip(got, expected):
         np.testing.assert_array_equal(np.asarray(g), e.numpy())
+
+
+# linspace: complex ends make a complex range; integer dtypes convert the ends first (as
+# C casts: -2 is 254 in uint8, 300 overflows); bool is refused (jnn dropped the imaginary
+# part and interpolated in float before wrapping)
+_LINSPACE = [((0, 1 + 1j, 3), None), ((0j, 2, 3), None), ((-2, 3, 4), "uint8"),
+             ((-3.7, 5.2, 4), "int32"), ((1, 5, 3), "int32")]
+
+
+@pytest.mark.parametrize("args, dtype", _LINSPACE)
+def test_linspace_ends_and_dtypes_as_torch(args, dtype):
+    t_kw = {} if dtype is None else {"dtype": getattr(torch, dtype)}
+    j_kw = {} if dtype is None else {"dtype": getattr(jnn, dtype)}
+    expected = torch.linspace(*args, **t_kw)
+    got = jnn.linspace(*args, **j_kw)
+    assert str(got.dtype) == str(expected.dtype).removeprefix("torch.")
+    np.testing.assert_allclose(np.asarray(got), expected.numpy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("args, dtype", [((0, 1, 3), "bool"), ((0, 300, 3), "uint8")])
+def test_linspace_refusals_as_torch(args, dtype):
+    with pytest.raises((RuntimeError, NotImplementedError)) as expected:
+        torch.linspace(*args, dtype=getattr(torch, dtype))
+    with pytest.raises(type(expected.value), match=re.escape(str(expected.value))):
+        jnn.linspace(*args, dtype=getattr(jnn, dtype))

@@ -335,7 +335,17 @@ def linspace(start: Number, end: Number, steps: builtins.int, *, out: Any = None
     steps = builtins.int(steps)
     if steps < 0:
         raise RuntimeError("number of steps must be non-negative")
-    dt = dtypes.default_float() if dtype is None else dtypes.resolve_dtype(dtype, "linspace")
+    if dtype is not None:
+        dt = dtypes.resolve_dtype(dtype, "linspace")
+    elif builtins.any(isinstance(v, (builtins.complex, np.complexfloating)) for v in (start, end)):
+        dt = dtypes.default_complex()  # (torch: complex ends make a complex range)
+    else:
+        dt = dtypes.default_float()
+    if dt == jnp.bool_:
+        raise NotImplementedError("\"linspace_cpu\" not implemented for 'Bool'")
+    if jnp.issubdtype(dt, jnp.integer):  # torch converts the ends first (-2 -> 254 in uint8)
+        start, end = (builtins.int(np.array(builtins.int(fit_scalar(v, dt))).astype(dt))
+                      for v in (start, end))
     i = np.arange(steps, dtype=np.float64)
     delta = (end - start) / (steps - 1) if steps > 1 else 0.0
     values = np.where(i < steps / 2, start + i * delta, end - (steps - 1 - i) * delta)
