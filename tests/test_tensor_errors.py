@@ -42,6 +42,17 @@ IDX2 = np.array([[0, 1, 2, 0], [2, 2, 1, 0]])  # scatter index of M's rank, dim 
 # -- errors: torch's exception type and message ---------------------------------------------
 
 ERRORS: list[Row] = [
+    # misuse that failed inside jnn with another exception type (ZeroDivisionError, a
+    # tuple's IndexError, JAX's ValueError)
+    ("reshape-zero-and-inferred", lambda t, a: t.reshape(a(X), (0, -1))),
+    ("reshape-empty-ambiguous", lambda t, a: t.reshape(a(np.zeros((0, 3), np.float32)),
+                                                       (-1, 0))),
+    ("split-0d", lambda t, a: t.split(a(np.float32(1.0)), 1)),
+    ("chunk-0d", lambda t, a: t.chunk(a(np.float32(1.0)), 2)),
+    ("narrow-0d", lambda t, a: t.narrow(a(np.float32(1.0)), 0, 0, 1)),
+    ("roll-0d-dim", lambda t, a: t.roll(a(np.float32(1.0)), 1, 0)),
+    ("matmul-batch-dims", lambda t, a: t.matmul(a(np.ones((2, 3, 4), np.float32)),
+                                                a(np.ones((3, 4, 5), np.float32)))),
     # a Python number that does not fit the array's dtype: torch's c10 overflow check
     ("clamp-uint8-overflow", lambda t, a: t.clamp(a(U8), -1, 300)),
     ("clamp-int8-overflow", lambda t, a: t.clamp(a(U8.astype(np.int8)), 0, 200)),

@@ -151,6 +151,8 @@ def split(tensor: jax.Array, split_size_or_sections: int | Sequence[int], dim: i
     if not_a_tensor(tensor):  # torch.split calls ``tensor.split(...)``
         raise AttributeError(f"'{type(tensor).__name__}' object has no attribute 'split'")
     x = as_array(tensor)
+    if x.ndim == 0:
+        raise RuntimeError("split expects at least a 1-dimensional tensor")
     d = wrap_dim(dim, x.ndim)
     n = x.shape[d]
     if isinstance(split_size_or_sections, (list, tuple)):
@@ -178,6 +180,8 @@ def chunk(input: jax.Array, chunks: int, dim: int = 0) -> tuple[jax.Array, ...]:
     PyTorch: ``torch.chunk`` (``chunk(arange(6), 4)`` gives 3 pieces of 2, as torch).
     """
     x = input_array(input, "chunk")
+    if x.ndim == 0:
+        raise RuntimeError("chunk expects at least a 1-dimensional tensor")
     if chunks <= 0:
         raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
     d = wrap_dim(dim, x.ndim)

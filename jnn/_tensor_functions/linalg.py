@@ -17,6 +17,7 @@ import jax.numpy as jnp
 from jnn._tensor_functions import dtypes
 from jnn._tensor_functions._common import (
     as_array,
+    broadcast_shape,
     input_array,
     int_result,
     refuse_out,
@@ -122,6 +123,8 @@ def matmul(input: jax.Array, other: jax.Array, *, out: Any = None) -> jax.Array:
                                f"vec ({b.shape[0]})")
         b2 = (b.shape[0], 1) if b.ndim == 1 else b.shape[-2:]
         raise _mat_shapes_error((rows, a.shape[-1]), b2)
+    if a.ndim > 2 or b.ndim > 2:  # the batch dims broadcast, with torch's error
+        broadcast_shape(a.shape[:-2], b.shape[:-2] if b.ndim > 1 else ())
     _check_matmul_dtypes(a, b)
     return jnp.matmul(a, b)
 

@@ -119,8 +119,12 @@ def reshape(input: jax.Array, shape: Sequence[int]) -> jax.Array:
     if shape.count(-1) > 1:
         raise RuntimeError("only one dimension can be inferred")
     known = math.prod(s for s in shape if s != -1)
-    ok = (x.size % known == 0 and known != 0) if -1 in shape else known == x.size
-    if not ok and not (-1 in shape and x.size == 0 and known == 0):
+    if -1 in shape and known == 0 and x.size == 0:
+        raise RuntimeError(
+            f"cannot reshape tensor of 0 elements into shape {shape} because the unspecified "
+            "dimension size -1 can be any value and is ambiguous")
+    ok = (known != 0 and x.size % known == 0) if -1 in shape else known == x.size
+    if not ok:
         raise RuntimeError(f"shape '{shape}' is invalid for input of size {x.size}")
     return x.reshape(shape)
 
@@ -155,6 +159,8 @@ def narrow(input: jax.Array, dim: int, start: int | jax.Array, length: int) -> j
     PyTorch: ``torch.narrow``.
     """
     x = input_array(input, "narrow")
+    if x.ndim == 0:
+        raise RuntimeError("narrow() cannot be applied to a 0-dim tensor.")
     d = wrap_dim(dim, x.ndim)
     n = x.shape[d]
     if isinstance(start, jax.core.Tracer):
@@ -203,6 +209,8 @@ def roll(input: jax.Array, shifts: int | Sequence[int],
     if len(shifts_t) != len(dims_t):
         raise RuntimeError(f"shifts and dimensions must align. shifts: {len(shifts_t)}, "
                            f"dims:{len(dims_t)}")
+    if x.ndim == 0:
+        raise IndexError(f"Dimension specified as {dims_t[0]} but tensor has no dimensions")
     return jnp.roll(x, shifts_t, tuple(wrap_dim(d, x.ndim) for d in dims_t))
 
 
