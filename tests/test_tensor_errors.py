@@ -53,6 +53,9 @@ ERRORS: list[Row] = [
     ("roll-0d-dim", lambda t, a: t.roll(a(np.float32(1.0)), 1, 0)),
     ("matmul-batch-dims", lambda t, a: t.matmul(a(np.ones((2, 3, 4), np.float32)),
                                                 a(np.ones((3, 4, 5), np.float32)))),
+    ("norm-inf-empty", lambda t, a: t.norm(a(np.zeros((0, 3), np.float32)), float("inf"))),
+    ("norm-minus-inf-empty-dim", lambda t, a: t.norm(a(np.zeros((3, 0, 2), np.float32)),
+                                                     float("-inf"), dim=(0, 1))),
     # a Python number that does not fit the array's dtype: torch's c10 overflow check
     ("clamp-uint8-overflow", lambda t, a: t.clamp(a(U8), -1, 300)),
     ("clamp-int8-overflow", lambda t, a: t.clamp(a(U8.astype(np.int8)), 0, 200)),

@@ -367,6 +367,17 @@ def _vector_norm(x: jax.Array, p: Any, axes: tuple[builtins.int, ...],
                  keepdim: builtins.bool) -> jax.Array:
     p = builtins.float(p)
     a = jnp.abs(x)
+    if math.isinf(p) and x.size == 0:  # (max/min of nothing), torch's texts as printed
+        name = "inf" if p > 0 else "-inf"
+        if not axes or builtins.sorted(axes) == builtins.list(builtins.range(x.ndim)):
+            raise RuntimeError(f"linalg.vector_norm cannot compute the {name} norm on an "
+                               "empty tensor because the operation does not have an identity")
+        for d in axes:
+            if x.shape[d] == 0:
+                raise RuntimeError(
+                    f"linalg.vector_norm cannot compute the {name} norm on the dimension {d}"
+                    "because this dimension is empty and the operation does not have an "
+                    "identity")
     if p == float("inf"):
         return jnp.max(a, axis=axes, keepdims=keepdim)
     if p == float("-inf"):
