@@ -119,7 +119,8 @@ def _variance(name: str, input: jax.Array, dim: Any, unbiased: Any, keepdim: bui
                         f"{type(correction).__name__}")
     x = input_array(input, name)
     if not jnp.issubdtype(x.dtype, jnp.inexact):
-        raise RuntimeError("std and var only support floating point and complex dtypes")
+        which = name if name.endswith("_mean") else "std and var"  # (torch's own words)
+        raise RuntimeError(f"{which} only support floating point and complex dtypes")
     var, mu = _variance_kernel(_wide(x), wrap_dims(dim, x.ndim), keepdim,
                                builtins.float(correction))
     return _narrow(var, x.dtype), _narrow(mu, x.dtype)
