@@ -13,9 +13,8 @@ from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
-from jnn.nn.functional._utils import size_at, torch_dtype_name, traced_note
+from jnn.nn.functional._utils import is_int, size_at, torch_dtype_name, traced_note
 
 _WORDS = {1: "one", 2: "two", 3: "three"}
 # torch's per-dimension letters in its messages: kT/kH/kW, padT/padH/padW, ...
@@ -33,13 +32,6 @@ def _is_sequence(value: object) -> bool:
     torch's parser)."""
     return (isinstance(value, collections.abc.Iterable) and not isinstance(value, str)
             and getattr(value, "ndim", 1) != 0)
-
-
-def _is_int(value: object) -> bool:
-    """An int to torch's parser: an int (no bool), a NumPy integer, a 0-d integer array."""
-    if isinstance(value, (jax.Array, np.ndarray)):
-        return value.ndim == 0 and jnp.issubdtype(value.dtype, jnp.integer)
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
 def as_tuple(value: object, n: int, message: str | None, allow_empty: bool = False
@@ -230,10 +222,10 @@ def check_int_lists(fn: str, kernel_size, stride, padding, dilation=None) -> Non
         prefix = f"{fn}(): argument '{name}' (position {position}) must be tuple of ints"
         if _is_sequence(value):
             for i, v in enumerate(value):
-                if not _is_int(v):
+                if not is_int(v):
                     raise TypeError(f"{prefix}, but found element of type "
                                     f"{_parser_name(v)} at pos {i}{traced_note(v)}")
-        elif not _is_int(value):
+        elif not is_int(value):
             raise TypeError(f"{prefix}, not {_parser_name(value)}{traced_note(value)}")
 
 

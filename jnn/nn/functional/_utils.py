@@ -234,6 +234,13 @@ def check_bool(value: object, fn: str, name: str, position: int | None) -> None:
         raise _argument_error(fn, name, position, "bool", value)
 
 
+def is_int(value: object) -> bool:
+    """An int to torch's parser: an int (no bool), a NumPy integer, a 0-d integer array."""
+    if isinstance(value, (jax.Array, np.ndarray)):
+        return value.ndim == 0 and jnp.issubdtype(value.dtype, jnp.integer)
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
 def check_int(value: object, fn: str, name: str, position: int | None) -> int:
     """torch's parser check for an ``int`` argument (a bool is refused, a NumPy integer
     accepted): ``flatten(): argument 'start_dim' (position 1) must be int, not str``."""

@@ -21,6 +21,7 @@ from jax.typing import ArrayLike
 from jnn.nn.functional._utils import (
     broadcast_shapes,
     check_number,
+    is_int,
     normalize_dim,
     torch_dtype_name,
     type_name,
@@ -251,13 +252,13 @@ def _norm_as_torch(v: jax.Array, p: object, dim: object) -> jax.Array:
     number, None (2), ``'fro'`` (2, over at most two dims) or ``'nuc'`` (over two dims);
     ``dim`` an int, a sequence of ints, or None or empty for every dim."""
     if isinstance(p, str):
-        if p != "fro" or (dim is not None and not _is_int(dim) and (
+        if p != "fro" or (dim is not None and not is_int(dim) and (
                 not isinstance(dim, (tuple, list)) or len(dim) > 2)):
             return _matrix_norm(v, p, dim)
     elif p is not None:
         check_number(p, "linalg_vector_norm", "ord", 2)
-    dims = [dim] if _is_int(dim) else dim
-    if dims is not None and not (isinstance(dims, (tuple, list)) and all(map(_is_int, dims))):
+    dims = [dim] if is_int(dim) else dim
+    if dims is not None and not (isinstance(dims, (tuple, list)) and all(map(is_int, dims))):
         shown = "tuple" if isinstance(dims, (tuple, list)) else type(dims).__name__
         raise TypeError("linalg_vector_norm(): argument 'dim' (position 3) must be tuple of "
                         f"ints, not {shown}")
@@ -268,15 +269,11 @@ def _norm_as_torch(v: jax.Array, p: object, dim: object) -> jax.Array:
     return _vector_norm(v, 2.0 if isinstance(p, str) or p is None else float(p), axes, True)
 
 
-def _is_int(value: object) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-
-
 def _matrix_norm(v: jax.Array, p: str, dim: object) -> jax.Array:
     """``torch.linalg.matrix_norm(v, p, dim, keepdim=True)`` for the orders
     ``torch.norm`` sends it: the nuclear norm (the sum of the singular values)."""
-    dims = tuple(range(v.ndim)) if dim is None else [dim] if _is_int(dim) else dim
-    if not (isinstance(dims, (tuple, list)) and all(map(_is_int, dims))):
+    dims = tuple(range(v.ndim)) if dim is None else [dim] if is_int(dim) else dim
+    if not (isinstance(dims, (tuple, list)) and all(map(is_int, dims))):
         raise TypeError("linalg_matrix_norm() received an invalid combination of arguments - "
                         f"got (Tensor, str, {type_name(dim)}, bool, dtype=NoneType)")
     if p not in ("fro", "nuc"):
