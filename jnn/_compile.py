@@ -525,6 +525,7 @@ _HOT_IDLE = 4
 _PACK_LIMIT = 1 << 14
 _NOT_LENT: set = set()  # (never added to: a store's first lend makes its own set)
 _NOT_OFFERED: dict = {}
+_NO_CELLS: frozenset = frozenset()
 # At most this many arrays share one packed buffer where code updates them one by one
 # (an optax transformation): XLA's CPU compile time grows faster than linearly with the
 # separate slices taken from (and concatenated into) one buffer (1,000 small arrays in one
@@ -850,7 +851,8 @@ class _Store:
             recipe = recipes[indices] = (data, grads, len(data), whole)
         data, grads, k, self.whole = recipe
         # (indices are sorted: the weights come first, then the gradients)
-        self.cache = {"data": dict(zip(data, values[:k])), "grad": dict(zip(grads, values[k:]))}
+        self.cache = {"data": dict(zip(data, values)), "grad": {}} if not grads else {
+            "data": dict(zip(data, values[:k])), "grad": dict(zip(grads, values[k:]))}
 
     def _lend(self, position: int) -> Any:
         """Buffer ``position`` itself, handed out as a value (no copy)."""
@@ -1182,7 +1184,7 @@ class CompiledFunction:
         # the cells the steady program hands out with its store, and what decides them
         # (_next_hot): (entry, sorted lazy indices)
         self._hot: tuple = (None, ())
-        self._hot_reads: frozenset = frozenset()
+        self._hot_reads: frozenset = _NO_CELLS
         self._hot_streak = 0
         self._hot_idle = 0
         self._bound: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -1968,14 +1970,17 @@ class CompiledFunction:
             self._seen = seen  # (spec changes alone since: all re-read now)
         if not self._same_groups():
             return None
-        options, _, volatile = memo[7]
+        options, _, volatile, plain = memo[7]
         for (_, group), values in zip(self._groups, options):
             # every option the same object as at the memo's call: the device scalars in
             # `hyper` are still current.  A scheduler's new lr is a new float: new scalars
             # for the same program (its static options unchanged), on the short path still.
             # (an option held in a numpy array may have changed in place: read every call)
-            if volatile or len(group) != len(values) or not all(
-                    map(operator.is_, group.values(), values)):
+            # Options that are all plain Python values compare as one tuple (identical, or
+            # equal: the same scalars; the params list is the very one, _same_groups).
+            if volatile or (tuple(group.values()) != values if plain else (
+                    len(group) != len(values) or not all(
+                        map(operator.is_, group.values(), values)))):
                 if any("params" not in g for _, g in self._groups):
                     return None  # (the full path's step raises torch's KeyError)
                 fresh = [opt._compiled_options(g) for opt, g in self._groups]
@@ -2029,8 +2034,10 @@ class CompiledFunction:
         """What a memo keeps of the optimizers' options: every group's values (checked by
         identity) and the static parts they gave (``_compiled_options``)."""
         values = [tuple(g.values()) for _, g in self._groups]
+        plain = all(_plain_option(v) or k == "params" for _, g in self._groups
+                    for k, v in g.items())
         return (values, tuple(s for _, s in options),
-                any(type(v) is np.ndarray for group in values for v in group))
+                any(type(v) is np.ndarray for group in values for v in group), plain)
 
     def _eval_again(self, memo: tuple, args: tuple) -> Any:
         """A steady evaluation step beside a training step's pending store (``_call_from``
@@ -2128,6 +2135,12 @@ class CompiledFunction:
         no program of its own.  Cells are added, never singly removed; after ``_HOT_IDLE``
         steps whose handed-out values nobody read, the step hands out nothing again."""
         held, hot = self._hot
+        reads = store.reads
+        if held is entry and not reads and store.hits and not self._hot_streak \
+                and store.maker == id(self):
+            # a steady loop that read what the last step handed out, and nothing else
+            self._hot_idle = 0
+            return hot
         if held is not entry:
             hot = ()
         if store.maker != id(self):
@@ -2135,7 +2148,6 @@ class CompiledFunction:
             # what was read after it tells nothing about this function's own stores
             self._hot = (entry, hot)
             return hot
-        reads = store.reads
         if reads:
             self._hot_streak = self._hot_streak + 1 if reads == self._hot_reads else 1
             self._hot_reads = reads
@@ -2144,8 +2156,8 @@ class CompiledFunction:
                 if len(grown) <= _HOT_CELLS and (len(entry.hot) < _HOT_PROGRAMS
                                                  or grown in entry.hot):
                     hot = grown
-        else:
-            self._hot_streak, self._hot_reads = 0, frozenset()
+        elif self._hot_streak:
+            self._hot_streak, self._hot_reads = 0, _NO_CELLS
         if store.handed and not store.hits:
             # nobody read what this store's call handed out (other values maybe)
             self._hot_idle += 1
@@ -3139,6 +3151,16 @@ class _Flags:
 def _hook_ids(m: Module) -> tuple:
     d = m.__dict__
     return (tuple(d["_forward_pre_hooks"]), tuple(d["_forward_hooks"]))
+
+
+_PLAIN_OPTION = (bool, int, float, str, type(None))
+
+
+def _plain_option(value: Any) -> bool:
+    """An option whose equality is its value's: a Python scalar, or a tuple of them."""
+    if type(value) is tuple:
+        return all(type(v) in _PLAIN_OPTION for v in value)
+    return type(value) in _PLAIN_OPTION
 
 
 def _state_held(optimizers: list) -> bool:

@@ -1069,12 +1069,14 @@ def test_a_per_step_scheduler_keeps_the_short_path_and_handed_out_reads(monkeypa
         assert bool(step._hot[1]) == (every == 1)
 
 
-@pytest.mark.parametrize("how", ["replaced group", "numpy lr in place"])
+@pytest.mark.parametrize("how", ["replaced group", "numpy lr in place", "new betas",
+                                 "equal lr, new object"])
 def test_learning_rates_changed_the_other_ways_scripts_do_reach_a_warm_step(how):
     """Besides ``g["lr"] = value``: a group dict replaced in the list
     (``opt.param_groups[0] = {**g, "lr": lr}``), and an lr held in a numpy array changed
     in place (as torch schedulers ``fill_`` a tensor lr).  A warm compiled step kept the
-    old lr in both (same dict objects, same array object)."""
+    old lr in both (same dict objects, same array object).  Also a new betas tuple, and an
+    equal lr as a new float per step (the warm step compares plain options by value)."""
     tmodel, topt, jmodel, jopt = twins()
     if how == "numpy lr in place":
         jopt.param_groups[0]["lr"] = np.array(0.05)
@@ -1085,8 +1087,15 @@ def test_learning_rates_changed_the_other_ways_scripts_do_reach_a_warm_step(how)
             topt.param_groups[0]["lr"] = lr
             if how == "replaced group":
                 jopt.param_groups[0] = {**jopt.param_groups[0], "lr": lr}
-            else:
+            elif how == "numpy lr in place":
                 jopt.param_groups[0]["lr"][...] = lr
+            elif how == "new betas":
+                topt.param_groups[0]["lr"] = 0.05
+                betas = (0.9 - 0.05 * i, 0.99)
+                topt.param_groups[0]["betas"] = jopt.param_groups[0]["betas"] = betas
+            else:
+                topt.param_groups[0]["lr"] = 0.05
+                jopt.param_groups[0]["lr"] = float("0.05")
         loss = step(jnp.asarray(X), jnp.asarray(Y))
         np.testing.assert_allclose(float(loss), torch_step(tmodel, topt), rtol=1e-5,
                                    err_msg=f"step {i}")
