@@ -10,11 +10,18 @@ per-round ratios):
 * ``jnn+read``: the same loop reading one weight per step (``model[0].weight.data``, as
   logging code does, without a host sync);
 * ``jnn+sd``: the same loop calling ``model.state_dict()`` per step (checkpointing);
+* ``jax-packed+sd``: the packed JAX step also returning every parameter as an array, as
+  a state_dict per step needs (its ratio to ``jax-packed`` is the floor for packed state:
+  XLA's CPU client spends about 1 µs per program output);
 * ``jnn+eval``: a compiled train step alternating with a compiled eval step
   (``model.train()`` / ``model.eval()`` around them), against the two alone.
 
 and, once per model in a fresh object, the time to the first steady step (construct,
 call twice, block) of jnn against hand-written JAX.
+
+Each timing runs ``--steps`` steps, at least 4 ms' worth: the first call after a wait
+(``block_until_ready``) wakes XLA's CPU threads (0.1-0.5 ms on the project's machine), which
+in a 30-step group of the tiny model's 12 µs steps weighs as much as the steps themselves.
 
     python benchmarks/state_paths.py [--rounds 11] [--steps 30] [--models mlp,probe,wide,tiny]
 """
@@ -44,8 +51,14 @@ MODELS = {"mlp": ([784, 512, 512, 10], 128), "probe": ([4] * 101, 1),
           "wide": ([4096, 4096], 64), "tiny": ([10, 1], 8)}
 
 
-def jax_packed_step(model: nn.Module):
-    """All state in one flat vector: the best case for many tiny arrays."""
+# steps per timing so that one lasts at least ~4 ms (see the top)
+MIN_STEPS = {"tiny": 300, "probe": 100}
+
+
+def jax_packed_step(model: nn.Module, hand_out: bool = False):
+    """All state in one flat vector: the best case for many tiny arrays.  ``hand_out``:
+    each step also returns every parameter as its own array, as a ``state_dict()`` per
+    step must (the floor of that for packed state: one program output per array)."""
     params = {k: jnp.array(v) for k, v in model.state_dict().items()}
     n = len(params) // 2
     keys = sorted({k.split(".")[0] for k in params}, key=int)
@@ -61,13 +74,16 @@ def jax_packed_step(model: nn.Module):
         p, s = unravel(flat)
         loss, g = jax.value_and_grad(lambda p: jnp.mean((forward(p, x) - y) ** 2))(p)
         u, s = opt.update(g, s, p)
-        return ravel_pytree((optax.apply_updates(p, u), s))[0], loss
+        p = optax.apply_updates(p, u)
+        return ravel_pytree((p, s))[0], (loss, p) if hand_out else loss
 
     _step = jax.jit(_step, donate_argnums=(0,))
     state = {"flat": flat}
 
     def step(x, y):
         state["flat"], loss = _step(state["flat"], x, y)
+        if hand_out:
+            loss, state["sd"] = loss
         return loss
 
     return step
@@ -120,6 +136,7 @@ def first_steady(make, x, y) -> float:
 
 def measure(name: str, rounds: int, steps: int) -> None:
     sizes, batch = MODELS[name]
+    steps = max(steps, MIN_STEPS.get(name, 0))
     rng = np.random.default_rng(0)
     x = jnp.asarray(rng.standard_normal((batch, sizes[0])).astype(np.float32))
     y = jnp.asarray(rng.standard_normal((batch, sizes[-1])).astype(np.float32))
@@ -132,6 +149,7 @@ def measure(name: str, rounds: int, steps: int) -> None:
     runners = {
         "jax": jax_step(models["jnn"]),
         "jax-packed": jax_packed_step(models["jnn"]),
+        "jax-packed+sd": jax_packed_step(models["jnn"], hand_out=True),
         "jnn": jnn_step(models["jnn"]),
         "jnn+read": with_extra(jnn_step(models["read"]), lambda: models["read"][0].weight.data),
         "jnn+sd": with_extra(jnn_step(models["sd"]), lambda: models["sd"].state_dict()),
@@ -165,7 +183,9 @@ def measure(name: str, rounds: int, steps: int) -> None:
     print(f"{'':6s} jnn/jax {paired_ratio(times, 'jnn', 'jax'):.3f}  "
           f"jnn/jax-packed {paired_ratio(times, 'jnn', 'jax-packed'):.3f}  "
           f"read/jnn {paired_ratio(times, 'jnn+read', 'jnn'):.3f}  "
-          f"state_dict/jnn {paired_ratio(times, 'jnn+sd', 'jnn'):.3f}  "
+          f"state_dict/jnn {paired_ratio(times, 'jnn+sd', 'jnn'):.3f} "
+          f"(packed JAX's own: {paired_ratio(times, 'jax-packed+sd', 'jax-packed'):.3f}; "
+          f"jnn+sd/its {paired_ratio(times, 'jnn+sd', 'jax-packed+sd'):.3f})  "
           f"alternating/alone {paired_ratio(times, 'jnn+eval', 'alone'):.3f}  "
           f"first steady step jnn/jax {t_jnn / t_jax:.2f} ({t_jnn:.2f}s vs {t_jax:.2f}s)")
 
