@@ -24,6 +24,7 @@ where jnn cannot thread it (a plain attribute, a global, a list) is reported, by
 
 from __future__ import annotations
 
+import atexit
 import dis
 import functools
 import io
@@ -783,6 +784,67 @@ def _aliased(buffers: list[Any], positions: list[int]) -> list[int]:
                 found.append(b)
                 break
     return found
+
+
+class _Warming:
+    """A program variant (``_keeping``'s, ``_hot_program``'s) whose XLA compile runs in a
+    background thread, so the step that first wants it does not wait (a small CNN's
+    train step after its first evaluation stalled 0.6-0.9 s for it on the project's CPU);
+    until :meth:`done`, callers run the program they have.  It is lowered here, in the
+    caller's thread (no new trace: the program's jaxpr is cached), and compiled there (XLA
+    releases the GIL); the compile fills ``jitted``'s own cache, so its first call after
+    is a plain call.  A compile that fails leaves that first call to compile (and raise)
+    as it would have.  ``variant``: what the caller uses once done."""
+
+    __slots__ = ("thread", "variant")
+
+    def __init__(self, jitted: Any, call: tuple, variant: Any) -> None:
+        self.variant = variant
+        self.thread = None
+        if not BACKGROUND_COMPILES:  # the variant's first call compiles it
+            return
+        lowered = jitted.lower(*call)
+
+        def compile_in_background() -> None:
+            try:
+                lowered.compile()
+            except Exception:  # the variant's first call compiles and raises it again
+                return
+
+        self.thread = threading.Thread(target=compile_in_background, daemon=True,
+                                       name="jnn.compile: variant")
+        _WARMING.add(self.thread)
+        self.thread.start()
+
+    def done(self) -> bool:
+        thread = self.thread
+        if thread is None:
+            return True
+        if thread.is_alive():
+            return False
+        _WARMING.discard(thread)
+        return True
+
+
+# Off: variants compile at their first call, in the caller's thread (the test suite's
+# default, where which program ran must not depend on timing)
+BACKGROUND_COMPILES = True
+
+
+# Background compiles still running (joined at exit: a daemon thread inside XLA's
+# compiler when the interpreter finalizes may abort the process)
+_WARMING: set[threading.Thread] = set()
+
+
+def wait_for_compiles(timeout: float | None = None) -> None:
+    """Wait for the program variants compiling in the background (tests; exit)."""
+    for thread in list(_WARMING):
+        thread.join(timeout)
+        if not thread.is_alive():
+            _WARMING.discard(thread)
+
+
+atexit.register(wait_for_compiles, 120.0)
 
 
 class _Store:
@@ -2088,14 +2150,22 @@ class CompiledFunction:
         if arrays is None:
             return _MISS
         packed = store.donor_buffers() if self.donate else store.buffers
+        call = (packed, layout.gather_direct(), hyper, arrays)
         hot = self._next_hot(entry, store) if (
             store.reads or self._hot[1] or self._hot_streak) else ()
+        program = None
         if hot:
-            program, lend = self._hot_program(entry, hot)
-        else:
-            program = entry.jitted if not store.shared else self._keeping(entry, packed)
+            variant = self._hot_program(entry, hot, call)
+            if variant is None:
+                # still compiling: this step hands out nothing, and donates its store as
+                # the steady loop will (no non-donating variant for a store read only now)
+                hot, program = (), entry.jitted
+            else:
+                program, lend = variant
+        if program is None:
+            program = entry.jitted if not store.shared else self._keeping(entry, call)
         try:
-            outputs = program(packed, layout.gather_direct(), hyper, arrays)
+            outputs = program(*call)
             if hot:
                 outputs, handed = outputs
             if self.checks:  # (nothing donated: a failed check leaves the store as it was)
@@ -2168,12 +2238,17 @@ class CompiledFunction:
         self._hot = (entry, hot)
         return hot
 
-    def _hot_program(self, entry: _Entry, hot: tuple[int, ...]) -> Any:
+    def _hot_program(self, entry: _Entry, hot: tuple[int, ...], call: tuple) -> Any:
         """``entry``'s program that also returns copies of the small cells ``hot`` of its
         new store (no new trace of the function; one XLA compile per set of cells); large
         ones are lent as they are (``_Store.handed_out``).  It donates its input store
-        (see ``_keeping``: reads no longer share the stores it makes)."""
+        (see ``_keeping``: reads no longer share the stores it makes).  None while its
+        compile runs in the background (``_Warming``)."""
         program = entry.hot.get(hot)
+        if type(program) is _Warming:
+            if not program.done():
+                return None
+            program = entry.hot[hot] = program.variant
         if program is None:
             jitted, plan, checks = entry.jitted, entry.out_plan, self.checks
             small = [i for i in hot if plan.large.get(i) is None
@@ -2185,12 +2260,17 @@ class CompiledFunction:
                 values = plan.unpack((outputs[1] if checks else outputs)[0])
                 return outputs, [jnp.array(values[i], copy=True) for i in small]
 
-            program = entry.hot[hot] = (
-                jax.jit(handing_out, donate_argnums=(0,) if self.donate else ()), lend)
+            program = (jax.jit(handing_out, donate_argnums=(0,) if self.donate else ()),
+                       lend)
             self.compile_count += 1
+            warming = _Warming(program[0], call, program)
+            if not warming.done():
+                entry.hot[hot] = warming
+                return None
+            entry.hot[hot] = program
         return program
 
-    def _keeping(self, entry: _Entry, packed: list) -> Any:
+    def _keeping(self, entry: _Entry, call: tuple) -> Any:
         """The program to run on a store another program has read (an evaluation step, a
         logged weight, a ``state_dict()``).  On XLA's CPU client, donating a buffer that
         an enqueued program still reads blocks the caller until that program has run, so
@@ -2198,18 +2278,28 @@ class CompiledFunction:
         call stops overlapping the other's device work (the probe's train/eval cycle:
         141 -> 78 µs without).  There a store of up to ``KEEP_SHARED_BYTES`` is not
         donated: the same program without donation (no new trace; one more XLA compile,
-        at the first such call).  Elsewhere (GPU streams order the reads), donation."""
+        in the background from the first such call: ``_Warming``; the donating program
+        runs until it is done).  Elsewhere (GPU streams order the reads), donation."""
         keep = entry.keep
         if keep is None:
+            packed = call[0]
             cpu = all(d.platform == "cpu" for b in packed for d in b.devices())
             small = sum(b.nbytes for b in packed) <= KEEP_SHARED_BYTES
             if self.donate and cpu and small:
                 jitted = entry.jitted
                 keep = jax.jit(lambda *call: jitted(*call))
                 self.compile_count += 1
+                warming = _Warming(keep, call, keep)
+                if not warming.done():
+                    entry.keep = warming
+                    return entry.jitted
             else:
                 keep = entry.jitted
             entry.keep = keep
+        elif type(keep) is _Warming:
+            if not keep.done():
+                return entry.jitted
+            entry.keep = keep = keep.variant
         return keep
 
     def _warm_start(self, entry: _Entry, key: tuple, call: tuple, leaves: list,

@@ -3294,3 +3294,55 @@ def test_values_a_step_reads_from_containers_and_forward_are_never_stale(mode, w
                 model.opts["t"] = value
             step() if mode == "compiled" else opt.step(closure)
             assert float(model.fc.weight.grad[0, 0]) == value
+
+
+def test_program_variants_compile_in_the_background_and_change_no_number(monkeypatch):
+    """On the CPU backend a training step after an evaluation step wants a copy of its
+    program without donation (``_keeping``), and a loop that reads a weight after every
+    step a program that hands it out (``_hot_program``).  Each compiles in a background
+    thread (a small CNN's first training step of its second epoch stalled 0.6-0.9 s for
+    it), while the steps run the programs they have: until then the store is donated and
+    reads slice it.  The numbers are torch's all along; once compiled, both are used."""
+    from jnn import _compile
+
+    monkeypatch.setattr(_compile, "BACKGROUND_COMPILES", True)
+    released = threading.Event()
+    done = _compile._Warming.done
+    monkeypatch.setattr(_compile._Warming, "done", lambda self: released.is_set() and done(self))
+    tmodel, topt, jmodel, jopt = twins()
+    step = compiled_step(jmodel, jopt)
+    evaluate = jnn.compile(lambda x: jmodel(x))
+    x, y = jnp.asarray(X), jnp.asarray(Y)
+    for i in range(10):
+        if i == 6:
+            released.set()
+            _compile.wait_for_compiles()
+            assert not _compile._WARMING
+        assert float(step(x, y)) == pytest.approx(torch_step(tmodel, topt), rel=1e-5)
+        buffers = _state.versions.pending[0].buffers
+        np.testing.assert_allclose(np.asarray(evaluate(x)),
+                                   tmodel(torch.from_numpy(X)).detach().numpy(),
+                                   rtol=1e-5, atol=1e-6)
+        assert float(step(x, y)) == pytest.approx(torch_step(tmodel, topt), rel=1e-5)
+        if i >= 1:  # the evaluation read the store: kept once the copy is compiled
+            assert [b.is_deleted() for b in buffers] == [i < 6] * len(buffers)
+    assert_same_weights(tmodel, jmodel)
+    assert step.trace_count == 1
+
+    released.clear()
+    tmodel, topt, jmodel, jopt = twins()
+    step = compiled_step(jmodel, jopt)
+    for i in range(10):
+        if i == 6:
+            released.set()
+            _compile.wait_for_compiles()
+        if i == 7:  # handed out from now: a read that ran a program of its own would fail
+            def no_program(*args, **kwargs):
+                raise AssertionError("a read ran a program of its own")
+            monkeypatch.setattr(_compile._Plan, "read", no_program)
+        assert float(step(x, y)) == pytest.approx(torch_step(tmodel, topt), rel=1e-5)
+        np.testing.assert_allclose(np.asarray(jmodel[2].weight.data),
+                                   tmodel[2].weight.detach().numpy(), rtol=1e-5, atol=1e-6)
+        if 3 <= i < 6:  # wanted, still compiling
+            assert step._hot[1] and type(step._hot[0].hot[step._hot[1]]) is _compile._Warming
+    assert step.trace_count == 1
