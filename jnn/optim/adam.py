@@ -504,6 +504,10 @@ class Adam(Optimizer):
             # torch's bias correction 1 - beta1 ** step is 0.0 and its Python step size
             # lr / 0.0 raises (jnn's would be inf, the parameters non-finite)
             raise ZeroDivisionError("float division by zero")
+        if _is_python_number(beta2) and beta2 > 1:
+            # (a group edited past the constructor's check) torch's 1 - beta2 ** step is
+            # negative, its Python ``** 0.5`` complex, and the update's division raises
+            raise RuntimeError(_COMPLEX_CAST)
         if _is_python_number(beta1) and _is_python_number(beta2):
             hyper["beta_terms"] = (1.0 - beta1, 1.0 - beta2, _log_abs(beta1), _log_abs(beta2))
         return hyper

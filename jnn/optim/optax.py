@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import pickle
 from typing import TYPE_CHECKING, Any
 
 import jax
@@ -109,3 +111,37 @@ class Optax(Optimizer):
             self._treedefs[int(i)] = treedef
             self._leaves[int(i)] = [jax.numpy.asarray(x) for x in entry["optax_state"]]
         _state.bump_cells(id(self))
+
+    # -- copies ---------------------------------------------------------------------------
+    # torch's optimizers copy their defaults, state and groups; this one's state lives in
+    # its optax leaves, built by its transformation: a copy carries them too (it could
+    # not step before).
+    def _own_state(self) -> dict[str, Any]:
+        _state.flush()  # (the leaves may be packed in a compiled step's store)
+        return {"_leaves": self._leaves, "_treedefs": self._treedefs}
+
+    def __getstate__(self) -> dict[str, Any]:
+        try:
+            pickle.dumps(self.transformation)
+        except Exception as error:
+            raise TypeError(
+                "jnn.optim.Optax cannot be pickled: its optax transformation cannot "
+                f"({type(error).__name__}: {error}); optax builds transformations from "
+                "local functions. Save optimizer.state_dict() (jnn.save) and load it into "
+                "Optax(params, transformation) built again where it is loaded "
+                "(copy.deepcopy works: it shares the transformation).") from error
+        return {**super().__getstate__(), **self._own_state(),
+                "transformation": self.transformation}
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Optax:
+        new = type(self).__new__(type(self))
+        memo[id(self)] = new
+        state = {**Optimizer.__getstate__(self), **self._own_state()}
+        new.__setstate__(copy.deepcopy(state, memo))
+        new.transformation = self.transformation  # (pure functions: shared, as deepcopy
+        return new                                # shares any function)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        self._jitted = {}
+

@@ -467,9 +467,12 @@ class Optimizer(OptimizerHooks):
         hyper: dict[str, Any] = {}
         static: list[tuple[str, Any]] = []
         arguments = self._number_arguments
+        known = _signature_defaults(type(self))
         for key, value in group.items():
             if key == "params" or key == "param_names":  # names: not an option
                 continue
+            if key not in known and key not in self.defaults:
+                continue  # a key of the script's own ({"params": ..., "tags": [...]})
             if key in arguments and getattr(value, "size", 0) == 1:
                 error = arguments[key](group, value)
                 if error is not None:

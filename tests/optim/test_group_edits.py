@@ -152,6 +152,28 @@ def test_beta1_of_one_raises_torchs_zero_division(betas: tuple, name: str, mode:
     _edit_then_step(name, {"lr": 0.05}, _set("betas", betas), mode, warm=1)
 
 
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("name", ["Adam", "AdamW"])
+@pytest.mark.parametrize("kwargs", [{}, {"amsgrad": True}], ids=repr)
+@pytest.mark.parametrize("betas", [(0.9, 1.5), (2.0, 3.0)], ids=repr)
+def test_beta2_above_one_raises_torchs_complex_cast(betas: tuple, kwargs: dict, name: str,
+                                                     mode: str) -> None:
+    """torch's ``(1 - beta2 ** step) ** 0.5`` is a complex number: its update raises
+    (jnn's parameters became NaN)."""
+    _edit_then_step(name, {"lr": 0.05, **kwargs}, _set("betas", betas), mode, warm=1)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW"])
+def test_keys_of_the_scripts_own_in_a_group_are_ignored_as_torch(name: str, mode: str) -> None:
+    """A group may carry any key of the script's own (a name, tags, a config dict); torch's
+    step reads only its options (jnn's raised ``unhashable type: 'list'``)."""
+    def edit(lib: Any, opt: Any) -> None:
+        opt.param_groups[0].update(tags=["a", "b"], config={"k": 1}, name="head")
+    _edit_then_step(name, {"lr": 0.05}, edit, mode)
+    _edit_then_step(name, {"lr": 0.05}, edit, mode, warm=2)
+
+
 # -- lr of another kind (items 5 and 17) ---------------------------------------------------
 
 @pytest.mark.parametrize("mode", MODES)

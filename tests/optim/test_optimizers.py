@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import collections
 import copy
+import pickle
 import re
 import warnings
 from typing import Any
@@ -711,3 +712,31 @@ def test_adam_after_model_half_raises_torchs_lerp_error_and_changes_nothing():
         opt.step(lambda: jnp.mean(model(x.astype(jnp.float16)).astype(jnp.float32) ** 2))
     np.testing.assert_array_equal(np.asarray(model.weight.data), before)
     assert opt.state[model.weight]["exp_avg"].dtype == jnp.float32
+
+
+@pytest.mark.parametrize("mode", ["closure", "compiled"])
+def test_a_deep_copy_of_an_optax_optimizer_steps_as_the_original(mode: str) -> None:
+    """``copy.deepcopy((model, opt))`` right after compiled steps (an EMA or a snapshot to
+    branch from): the copy's optax state is the newest, and copy and original take the
+    same next steps (the copy lacked its transformation and leaves: it could not step)."""
+    import optax
+
+    _, model = twin_models()
+    opt = jnn.optim.Optax(model.parameters(), optax.sgd(0.1, momentum=0.9))
+    steps = [jnn_step(model, opt, Config("SGD"), mode)]
+    xs, ys = batches()
+    steps[0](xs[0], ys[0])
+    steps[0](xs[1], ys[1])
+    model2, opt2 = copy.deepcopy((model, opt))
+    assert opt2.param_groups[0]["params"][0] is next(model2.parameters())
+    steps.append(jnn_step(model2, opt2, Config("SGD"), mode))
+    for i in (2, 3):
+        losses = [float(step(xs[i], ys[i])) for step in steps]
+        np.testing.assert_allclose(losses[0], losses[1], rtol=1e-6)
+    # (an eager closure step is compiled from its third call: the copy's first are op by
+    # op, an ulp away at most)
+    for a, b in zip(model.parameters(), model2.parameters(), strict=True):
+        np.testing.assert_allclose(np.asarray(a.data), np.asarray(b.data), rtol=1e-6,
+                                   atol=1e-7)
+    with pytest.raises(TypeError, match="Optax cannot be pickled: .*state_dict"):
+        pickle.dumps(opt)
