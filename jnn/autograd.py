@@ -50,10 +50,25 @@ def _set(container: Any, key: Any, value: Any) -> None:
         setattr(container, key, value)
 
 
-def _split_output(out: Any) -> tuple[Any, Any, bool]:
-    if isinstance(out, tuple) and len(out) == 2:
+def _split_output(out: Any) -> tuple[Any, Any, Any]:
+    """``(loss, aux, form)`` of what a closure returned: the loss alone (form False), a
+    pair ``(loss, aux)`` (True), or any other tuple or list whose first element is the
+    loss (its type; aux is the rest).  torch's ``step(closure)`` returns what the closure
+    returned, whatever it is; jnn differentiates its loss (see :func:`rejoin`)."""
+    if type(out) is tuple and len(out) == 2:
         return out[0], out[1], True
+    if type(out) in (tuple, list) and out:
+        return out[0], tuple(out[1:]), type(out)
     return out, None, False
+
+
+def rejoin(loss: Any, aux: Any, form: Any) -> Any:
+    """What the closure returned, with the loss as computed: :func:`_split_output` back."""
+    if form is False:
+        return loss
+    if form is True:
+        return loss, aux
+    return form((loss, *aux))
 
 
 _NO_GRAD_FN = "element 0 of tensors does not require grad and does not have a grad_fn"
@@ -67,6 +82,9 @@ def _check_scalar(loss: Any) -> jax.Array:
     loss = jnp.asarray(loss)
     if loss.size != 1:  # torch: one element, of any shape ([1], [1, 1]) is a scalar loss
         raise RuntimeError("grad can be implicitly created only for scalar outputs")
+    if jnp.issubdtype(loss.dtype, jnp.complexfloating):
+        raise RuntimeError("grad can be implicitly created only for real scalar outputs but "
+                           f"got torch.{loss.dtype.name}")
     if not jnp.issubdtype(loss.dtype, jnp.inexact):
         raise RuntimeError(
             f"{_NO_GRAD_FN} (the closure returned a {loss.dtype} loss; it must be floating "
@@ -440,7 +458,7 @@ def _backward(closure: Callable[[], Any], inputs: Iterable[Parameter] | None) ->
     except BaseException:
         commit.rollback()
         raise
-    return (loss, aux) if has_aux else loss
+    return rejoin(loss, aux, has_aux)
 
 
 def set_closure_compilation(enabled: bool) -> None:

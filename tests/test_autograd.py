@@ -472,6 +472,63 @@ def test_a_closure_that_returns_none_gets_a_jnn_message():
         jnn.optim.SGD(model.parameters(), lr=0.1).step(lambda: None)
 
 
+@pytest.mark.parametrize("form", ["list", "triple", "single", "pair"])
+@pytest.mark.parametrize("run", ["step", "compiled step", "backward"])
+def test_step_returns_what_the_closure_returned_as_torch(form: str, run: str) -> None:
+    """torch's ``step(closure)`` returns whatever the closure returned: a list ``[loss,
+    out]``, a tuple of three, a 1-tuple (jnn raised JAX's concatenate error, or unwrapped
+    the 1-tuple); its first element is the loss jnn differentiates."""
+    torch.manual_seed(0)
+    tmodel, jmodel = torch.nn.Linear(4, 2), nn.Linear(4, 2)
+    jmodel.load_state_dict({k: v.numpy() for k, v in tmodel.state_dict().items()})
+    topt = torch.optim.SGD(tmodel.parameters(), lr=0.1)
+    jopt = jnn.optim.SGD(jmodel.parameters(), lr=0.1)
+    x = np.random.default_rng(0).standard_normal((3, 4)).astype(np.float32)
+    shape = {"list": lambda loss, o: [loss, o], "triple": lambda loss, o: (loss, o, 3),
+             "single": lambda loss, o: (loss,), "pair": lambda loss, o: (loss, o)}[form]
+
+    def closure(model, opt, lib, xs):
+        opt.zero_grad()
+        out = model(xs)
+        loss = (out ** 2).mean()
+        if lib is torch:
+            loss.backward()
+        return shape(loss, out)
+
+    for _ in range(2):
+        want = topt.step(lambda: closure(tmodel, topt, torch, torch.from_numpy(x)))
+        if run == "backward":
+            got = jnn.autograd.backward(lambda: closure(jmodel, jopt, jnn, jnp.asarray(x)))
+            jopt.step()
+        elif run == "step":
+            got = jopt.step(lambda: closure(jmodel, jopt, jnn, jnp.asarray(x)))
+        else:
+            got = jnn.compile(lambda xs: jopt.step(lambda: closure(jmodel, jopt, jnn, xs)))(
+                jnp.asarray(x))
+        assert type(got) is type(want) and len(got) == len(want)
+        for g, w in zip(got, want, strict=True):
+            np.testing.assert_allclose(np.asarray(g), np.asarray(
+                w.detach() if isinstance(w, torch.Tensor) else w), rtol=1e-5, atol=1e-6)
+    for (name, t), j in zip(tmodel.named_parameters(), jmodel.parameters(), strict=True):
+        np.testing.assert_allclose(np.asarray(j.data), t.detach().numpy(), rtol=1e-5,
+                                   atol=1e-6, err_msg=name)
+
+
+@pytest.mark.parametrize("run", ["step", "backward"])
+def test_a_complex_loss_raises_torchs_error_and_changes_nothing(run: str) -> None:
+    tmodel = torch.nn.Linear(2, 1)
+    with pytest.raises(RuntimeError) as expected:
+        (tmodel(torch.ones(1, 2)).sum() * (1 + 1j)).backward()
+    model = nn.Linear(2, 1)
+    opt = jnn.optim.SGD(model.parameters(), lr=0.1)
+    before = np.asarray(model.weight.data)
+    go = opt.step if run == "step" else jnn.autograd.backward
+    with pytest.raises(RuntimeError, match=f"^{re.escape(str(expected.value))}$"):
+        go(lambda: model(jnp.ones((1, 2))).sum() * (1 + 1j))
+    np.testing.assert_array_equal(np.asarray(model.weight.data), before)
+    assert model.weight.grad is None
+
+
 @pytest.mark.parametrize("route", ["internal", "public"])
 def test_gradients_reach_only_what_the_loss_uses_on_both_transpose_routes(monkeypatch, route):
     """The linear program is transposed from jax.linearize's own jaxpr, or, where a JAX

@@ -409,7 +409,7 @@ class Optimizer(OptimizerHooks):
             except BaseException:
                 rollback()
                 raise
-            result = (loss, aux) if has_aux else loss
+            result = autograd.rejoin(loss, aux, has_aux)
         commits = [self._compute_group(group) for group in self.param_groups]
         for commit_group in commits:
             if commit_group is not None:
