@@ -3484,7 +3484,8 @@ def compile(fn: Any = None, *, state: Any = None, donate: bool = True,  # noqa: 
         raise RuntimeError(
             "Either mode or options can be specified, but both can't be specified at the "
             "same time.")
-    if mode is not None and mode not in _TORCH_MODES:
+    # (an empty mode is no mode to torch; an unhashable one fails its table's lookup)
+    if mode and mode not in dict.fromkeys(_TORCH_MODES):
         raise RuntimeError(f"Unrecognized mode={mode}, should be one of: "
                            + ", ".join(_TORCH_MODES))
     if isinstance(backend, str) and backend not in _TORCH_BACKENDS:

@@ -1739,6 +1739,8 @@ _BAD_COMPILE_OPTIONS = [
     ((lambda x: x,), dict(options={"max_autotune": "yes"})),
     ((lambda x: x,), dict(options={"triton.cudagraphs": 1})),
     ((lambda x: x,), dict(options={1: 2})),
+    ((lambda x: x,), dict(mode=["default"])),
+    ((lambda x: x,), dict(mode="", options={"max_autotune": True})),
 ]
 
 
@@ -1746,7 +1748,7 @@ _BAD_COMPILE_OPTIONS = [
                          ids=["mode", "mode_and_options", "backend", "not_callable",
                               "dynamic_not_bool", "options_not_dict", "unknown_option",
                               "option_of_another_type", "dotted_option_of_another_type",
-                              "option_key_not_a_str"])
+                              "option_key_not_a_str", "mode_a_list", "empty_mode_and_options"])
 def test_bad_torch_compile_options_raise_as_torch(args, kwargs):
     with pytest.raises(Exception) as expected:
         torch.compile(*args, **kwargs)
@@ -1754,6 +1756,11 @@ def test_bad_torch_compile_options_raise_as_torch(args, kwargs):
     torch_type = next(t for t in torch_type.__mro__ if t.__module__ == "builtins")
     with pytest.raises(torch_type, match=re.escape(str(expected.value))):
         jnn.compile(*args, **kwargs)
+
+
+def test_an_empty_mode_is_no_mode_as_torch():
+    torch.compile(lambda x: x, mode="")
+    assert float(jnn.compile(lambda x: x * 2, mode="")(jnp.ones(()))) == 2.0
 
 
 @pytest.mark.parametrize("backend", [3, 2.5, [1], object()],

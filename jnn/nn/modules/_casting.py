@@ -148,7 +148,7 @@ def parse_to(args: tuple, kwargs: dict) -> tuple[Any, Any]:
         dtype = resolve_dtype(dtype, x64=False)
         if not jnp.issubdtype(dtype, jnp.inexact):  # torch's check before jnn's 64-bit one
             raise TypeError("nn.Module.to only accepts floating point or complex dtypes, "
-                            f"but got desired dtype={dtype}")
+                            f"but got desired dtype=torch.{jnp.dtype(dtype).name}")
         check_x64(dtype)
     return None if device is None else resolve_device(device), dtype
 

@@ -15,7 +15,6 @@ Buffers are plain ``jax.Array`` everywhere.
 from __future__ import annotations
 
 import functools
-import types
 import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
@@ -43,16 +42,18 @@ _HOOK_DICTS = (
 
 
 def _typename(obj: Any) -> str:
-    """``torch.typename`` for non-tensors: the qualified class name of ``obj``."""
+    """``torch.typename`` for non-tensors: what has a qualified name of its own (a class,
+    a function) by it, a Python module by its name, anything else by its class's."""
     if isinstance(obj, jax.Array):
         return f"jax.Array[{obj.dtype}]"
-    if isinstance(obj, type):  # torch.typename names a class by its qualified name
-        return f"{obj.__module__}.{obj.__qualname__}"
-    if isinstance(obj, types.ModuleType):
-        return obj.__name__
-    cls = type(obj)
-    module = cls.__module__ or ""
-    return cls.__qualname__ if module in ("", "builtins") else f"{module}.{cls.__qualname__}"
+    module = getattr(obj, "__module__", "") or ""
+    if hasattr(obj, "__qualname__"):
+        qualname = obj.__qualname__
+    elif hasattr(obj, "__name__"):
+        qualname = obj.__name__
+    else:
+        module, qualname = type(obj).__module__ or "", type(obj).__qualname__
+    return qualname if module in ("", "builtins") else f"{module}.{qualname}"
 
 
 def _is_array(value: Any) -> bool:
