@@ -35,17 +35,18 @@ RTOL = 1e-5
 ATOL = 1e-6 * math.sqrt(12)  # the widest reduction: a 3 x 4 gradient
 
 
-def _make(seed: int = 0, scale: float = 1.0, grads: bool = True, dtype=np.float32):
+def _make(seed: int = 0, scale: float = 1.0, grads: bool = True, dtype=np.float32,
+          shapes=SHAPES):
     """Twin (torch, jnn) parameter lists with equal data and equal gradients."""
     rng = np.random.default_rng(seed)
-    data = [rng.standard_normal(s).astype(dtype) for s in SHAPES]
+    data = [rng.standard_normal(s).astype(dtype) for s in shapes]
     tps = [torch.nn.Parameter(torch.tensor(d)) for d in data]
     jps = [Parameter(d) for d in data]
     if grads:
         for i, (tp, jp) in enumerate(zip(tps, jps)):
             if i == NO_GRAD:
                 continue
-            g = (scale * rng.standard_normal(SHAPES[i])).astype(dtype)
+            g = np.asarray(scale * rng.standard_normal(shapes[i]), dtype)
             tp.grad = torch.tensor(g)
             jp.grad = g
     return tps, jps
@@ -344,3 +345,85 @@ def test_clip_grad_norm_of_integer_gradients_raises_torchs_error(dtype):
     with pytest.raises(RuntimeError, match=f"^{re.escape(str(expected.value))}$"):
         jnn.nn.utils.clip_grad_norm_([jp], 1.0)
     np.testing.assert_array_equal(np.asarray(jp.grad), values)
+
+
+def _grads_of(ps) -> list:
+    return [None if p.grad is None else np.array(p.grad) for p in ps]
+
+
+# Calls torch refuses, made as call(U, t, ps) with U = torch.nn.utils or jnn.nn.utils and
+# t = torch or jnn. jnn wrote some gradients before raising, or clipped where torch raises.
+BAD_CLIP_CALLS = {
+    "clip_grad_norm_ max_norm of 2 elements":
+        lambda U, t, ps: U.clip_grad_norm_(ps, t.tensor([1.0, 2.0])),
+    "clip_grads_with_norm_ max_norm of 2 elements":
+        lambda U, t, ps: U.clip_grads_with_norm_(ps, t.tensor([1.0, 2.0]), t.tensor(5.0)),
+    "clip_grads_with_norm_ max_norm of 0 elements":
+        lambda U, t, ps: U.clip_grads_with_norm_(ps, t.zeros(0), t.tensor(5.0)),
+    "clip_grad_value_ clip_value of 2 elements":
+        lambda U, t, ps: U.clip_grad_value_(ps, t.tensor([1.0, 2.0])),
+    "clip_grads_with_norm_ total_norm of 2 elements":
+        lambda U, t, ps: U.clip_grads_with_norm_(ps, 1.0, t.tensor([5.0, 1.0])),
+    "clip_grads_with_norm_ total_norm of 1 element":  # torch's foreach path (its default)
+        lambda U, t, ps: U.clip_grads_with_norm_(ps, 1.0, t.tensor([5.0])),
+    "clip_grads_with_norm_ total_norm 2-d":
+        lambda U, t, ps: U.clip_grads_with_norm_(ps, 1.0, t.ones((2, 3))),
+    "clip_grads_with_norm_ total_norm complex":
+        lambda U, t, ps: U.clip_grads_with_norm_(ps, 1.0, t.tensor(5.0 + 1j)),
+    "clip_grads_with_norm_ total_norm a float":
+        lambda U, t, ps: U.clip_grads_with_norm_(ps, 1.0, 5.0),
+    "clip_grads_with_norm_ total_norm an int":
+        lambda U, t, ps: U.clip_grads_with_norm_(ps, 1.0, 5),
+    "clip_grads_with_norm_ total_norm a complex":
+        lambda U, t, ps: U.clip_grads_with_norm_(ps, 1.0, 5 + 1j),
+}
+
+
+@pytest.mark.parametrize("call", BAD_CLIP_CALLS.values(), ids=BAD_CLIP_CALLS)
+def test_bad_clip_arguments_raise_torchs_error_and_change_nothing(call):
+    from tests.nn._same_error import assert_same_error
+
+    tps, jps = _make(seed=11, shapes=[(2,), (1,), (3,), ()])
+    before = _grads_of(jps)
+    assert_same_error(lambda: call(torch.nn.utils, torch, tps),
+                      lambda: call(jnn.nn.utils, jnn, jps))
+    for a, b in zip(before, _grads_of(jps)):
+        np.testing.assert_array_equal(a, b)
+    _assert_grads(tps, jps)  # torch's are unchanged too
+
+
+@pytest.mark.parametrize("number", [lambda t: t.tensor([0.3]), lambda t: t.tensor(0.3),
+                                    lambda t: t.ones((1, 1)) * 0.3], ids=["1", "0-d", "1x1"])
+def test_one_element_bounds_are_numbers(number):
+    """A one-element max_norm / clip_value is a number to torch (its float()); jnn broadcast
+    it against the gradients, which gave a 0-d gradient the shape (1,)."""
+    shapes = [(2,), (1,), (3,), ()]
+    tps, jps = _make(seed=12, shapes=shapes)
+    expected = torch.nn.utils.clip_grad_norm_(tps, number(torch))
+    got = clip_grad_norm_(jps, number(jnn))
+    np.testing.assert_allclose(float(got), float(expected), rtol=RTOL)
+    _assert_grads(tps, jps)
+    tps, jps = _make(seed=13, shapes=shapes)
+    torch.nn.utils.clip_grads_with_norm_(tps, number(torch), torch.tensor(5.0))
+    clip_grads_with_norm_(jps, number(jnn), jnn.tensor(5.0))
+    _assert_grads(tps, jps)
+    tps, jps = _make(seed=14, shapes=shapes)
+    torch.nn.utils.clip_grad_value_(tps, number(torch))
+    clip_grad_value_(jps, number(jnn))
+    _assert_grads(tps, jps)
+
+
+def test_clip_grad_value_of_complex_gradients_raises_torchs_error():
+    """torch's clamp refuses complex numbers; jnn clamped them (and changed them)."""
+    from tests.nn._same_error import assert_same_error
+
+    tps, jps = _make(seed=15)
+    ctp = torch.nn.Parameter(torch.zeros(2, dtype=torch.complex64))
+    ctp.grad = torch.tensor([3 + 4j, -2j], dtype=torch.complex64)
+    cjp = Parameter(jnp.zeros(2, jnp.complex64))
+    cjp.grad = jnp.asarray([3 + 4j, -2j], jnp.complex64)
+    before = _grads_of(jps + [cjp])
+    assert_same_error(lambda: torch.nn.utils.clip_grad_value_(tps + [ctp], 0.5),
+                      lambda: clip_grad_value_(jps + [cjp], 0.5))
+    for a, b in zip(before, _grads_of(jps + [cjp])):
+        np.testing.assert_array_equal(a, b)

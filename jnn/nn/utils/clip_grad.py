@@ -65,6 +65,19 @@ def _grads(parameters: list[Any], fn_name: str) -> list[jax.Array]:
     return out
 
 
+def _as_number(value: Any) -> float | jax.Array:
+    """torch's ``float(max_norm)`` / ``float(clip_value)``: an array of one element is a
+    number, any other size raises torch's error. A jax array stays one (0-d), since inside
+    ``jnn.compile`` it may be a tracer, which has no float."""
+    if isinstance(value, (jax.Array, np.ndarray, np.generic)):
+        if value.size != 1:
+            raise ValueError("only one element tensors can be converted to Python scalars")
+        if isinstance(value, jax.Array):
+            return value.reshape(())
+        return float(np.asarray(value).reshape(()))
+    return float(value)
+
+
 def _vector_norm(x: jax.Array, norm_type: float) -> jax.Array:
     """``torch.linalg.vector_norm(x, norm_type)``: low-precision inputs accumulate in float32
     (torch's opmath type) and the result has the input's dtype, as in torch."""
@@ -169,28 +182,54 @@ def clip_grads_with_norm_(
 
     Args:
         parameters: a Parameter or an iterable of Parameters.
-        max_norm: the largest allowed norm (a float, or a traced scalar inside a compiled
-            step).
-        total_norm: the norm to scale by, e.g. from :func:`get_total_norm`.
+        max_norm: the largest allowed norm: a number or an array of one element (which may
+            be traced inside a compiled step).
+        total_norm: the norm to scale by, a 0-d array, e.g. from :func:`get_total_norm`
+            (torch refuses a Python number here, and so does jnn).
         foreach: accepted for torch compatibility and ignored.
 
     PyTorch: ``torch.nn.utils.clip_grads_with_norm_``.
     """
     del foreach
     params = _as_list(parameters)
-    if not isinstance(max_norm, jax.Array):
-        max_norm = float(max_norm)
+    max_norm = _as_number(max_norm)
     if not _grads(params, "clip_grads_with_norm_"):
         return
-    if not isinstance(total_norm, (jax.Array, np.ndarray)):
-        total_norm + 1e-6  # noqa: B018 - a non-number raises Python's (torch's) TypeError
-    clip_coef = max_norm / (jnp.asarray(total_norm) + 1e-6)
-    clip_coef_clamped = jnp.minimum(clip_coef, 1.0)
-    for p in params:
-        g = p.grad
+    clip_coef_clamped = _clip_coef(max_norm, total_norm)
+    # torch multiplies in the opmath type and stores in the gradient's dtype.
+    new_grads = [None if p.grad is None else (p.grad * clip_coef_clamped).astype(p.grad.dtype)
+                 for p in params]
+    _write_grads(params, new_grads)
+
+
+def _clip_coef(max_norm: float | jax.Array, total_norm: Any) -> jax.Array:
+    """``clamp(max_norm / (total_norm + 1e-6), max=1.0)``, refusing what torch refuses."""
+    if isinstance(total_norm, Parameter):
+        total_norm = total_norm.data
+    if not isinstance(total_norm, (jax.Array, np.ndarray, np.generic)):
+        # Python's arithmetic first (None or a str raise its TypeError, as in torch), then
+        # torch.clamp refuses the Python number that gives.
+        clip_coef = 1.0 / (total_norm + 1e-6)
+        raise TypeError(
+            f"clamp() received an invalid combination of arguments - got "
+            f"({type(clip_coef).__name__}, max=float), but expected one of:\n"
+            " * (Tensor input, Tensor min = None, Tensor max = None, *, Tensor out = None)\n"
+            " * (Tensor input, Number min = None, Number max = None, *, Tensor out = None)\n")
+    total_norm = jnp.asarray(total_norm)
+    if jnp.issubdtype(total_norm.dtype, jnp.complexfloating):
+        raise NotImplementedError("clamp is not supported for complex types")
+    if total_norm.ndim != 0:  # torch._foreach_mul_ (torch's default path) takes a 0-d factor
+        raise RuntimeError(
+            f"scalar tensor expected to be 0 dim but it has {total_norm.ndim} dimensions and "
+            f"{total_norm.size} elements.")
+    return jnp.minimum(max_norm / (total_norm + 1e-6), 1.0)
+
+
+def _write_grads(params: list[Any], new_grads: list[jax.Array | None]) -> None:
+    """Written only once every new gradient is computed: a failed call changes nothing."""
+    for p, g in zip(params, new_grads):
         if g is not None:
-            # torch multiplies in the opmath type and stores in the gradient's dtype.
-            p.grad = (g * clip_coef_clamped).astype(g.dtype)
+            p.grad = g
 
 
 def clip_grad_norm_(
@@ -278,10 +317,12 @@ def clip_grad_value_(
     Args:
         parameters: a Parameter or an iterable of Parameters; those whose ``.grad`` is
             ``None`` are skipped.
-        clip_value: the largest allowed absolute value of a gradient element.
+        clip_value: the largest allowed absolute value of a gradient element: a number or an
+            array of one element.
         foreach: accepted for torch compatibility and ignored.
 
-    NaN gradients stay NaN, as with torch's ``clamp``.
+    NaN gradients stay NaN, as with torch's ``clamp``; complex gradients raise its
+    ``NotImplementedError``.
 
     PyTorch: ``torch.nn.utils.clip_grad_value_``.
 
@@ -296,11 +337,12 @@ def clip_grad_value_(
     """
     del foreach
     params = _as_list(parameters)
-    if not isinstance(clip_value, jax.Array):
-        clip_value = float(clip_value)
-    _grads(params, "clip_grad_value_")  # type check
-    for p in params:
-        g = p.grad
-        if g is not None:
-            # clamp_min_ then clamp_max_, as torch; the bounds take the gradient's dtype.
-            p.grad = jnp.minimum(jnp.maximum(g, -clip_value), clip_value).astype(g.dtype)
+    clip_value = _as_number(clip_value)
+    grads = _grads(params, "clip_grad_value_")
+    if any(jnp.issubdtype(g.dtype, jnp.complexfloating) for g in grads):
+        raise NotImplementedError("clamp is not supported for complex types")
+    # clamp_min_ then clamp_max_, as torch; the bounds take the gradient's dtype.
+    new_grads = [None if p.grad is None
+                 else jnp.minimum(jnp.maximum(p.grad, -clip_value), clip_value).astype(p.grad.dtype)
+                 for p in params]
+    _write_grads(params, new_grads)
