@@ -304,6 +304,8 @@ UTILS_ERRORS = [  # (call on torch.nn.utils/init or jnn's): torch's exception an
     lambda U, t: U.clip_grad_norm_([3], 1.0),
     lambda U, t: U.clip_grads_with_norm_(_with_grad(t), 1.0, None),
     lambda U, t: U.clip_grads_with_norm_(_with_grad(t), 1.0, "2"),
+    lambda U, t: U.get_total_norm([None]),  # torch reads tensors[0].device
+    lambda U, t: U.get_total_norm([t.ones(2), t.ones(3), None]),
 ]
 
 

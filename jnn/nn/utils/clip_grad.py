@@ -122,6 +122,12 @@ def get_total_norm(
     norm_type = float(norm_type)
     if len(arrays) == 0:
         return jnp.asarray(0.0, jnp.float32)  # torch.tensor(0.0)
+    missing = [i for i, a in enumerate(arrays) if a is None]
+    if missing:  # torch reads tensors[0].device, then groups the tensors
+        if missing[0] == 0:
+            raise AttributeError("'NoneType' object has no attribute 'device'")
+        raise RuntimeError("Tensors of the first list of nested Tensor lists are supposed to "
+                           f"be defined but the {missing[0]}-th Tensor is not.")
     for a in arrays:
         _check_inexact(jnp.asarray(a).dtype)
     norms = [_vector_norm(jnp.asarray(a), norm_type) for a in arrays]
