@@ -429,3 +429,43 @@ def test_clip_grad_value_of_complex_gradients_raises_torchs_error():
                       lambda: clip_grad_value_(jps + [cjp], 0.5))
     for a, b in zip(before, _grads_of(jps + [cjp])):
         np.testing.assert_array_equal(a, b)
+
+
+def test_vector_to_parameters_given_a_parameter():
+    """A Parameter is a Tensor to torch, so it is a valid vector (jnn refused it)."""
+    tps, jps = _make(grads=False)
+    new = np.arange(30, dtype=np.float32)
+    torch.nn.utils.vector_to_parameters(torch.nn.Parameter(torch.tensor(new)), tps)
+    vector_to_parameters(Parameter(new), jps)
+    for tp, jp in zip(tps, jps):
+        np.testing.assert_array_equal(np.asarray(jp.data), tp.detach().numpy())
+
+
+@pytest.mark.parametrize("vec", [lambda t: t.tensor(1.0), lambda t: t.zeros(14)],
+                         ids=["0-d", "too short"])
+def test_vector_to_parameters_failure_changes_nothing(vec):
+    """torch's error; jnn writes no parameter unless it can write them all (torch has
+    written the first parameters when a too-short vector runs out)."""
+    from tests.nn._same_error import assert_same_error
+
+    tps, jps = _make(grads=False)
+    before = [np.array(p.data) for p in jps]
+    assert_same_error(lambda: torch.nn.utils.vector_to_parameters(vec(torch), tps),
+                      lambda: vector_to_parameters(vec(jnn), jps))
+    for a, p in zip(before, jps):
+        np.testing.assert_array_equal(a, np.asarray(p.data))
+
+
+def test_vector_to_parameters_integer_vector_changes_nothing():
+    """An integer vector cannot become the data of a parameter that requires grad (torch's
+    error); a frozen parameter before it keeps its data too (torch has written it)."""
+    from tests.nn._same_error import assert_same_error
+
+    def params(t):
+        return [t.nn.Parameter(t.ones(2), requires_grad=False), t.nn.Parameter(t.ones(2))]
+
+    tps, jps = params(torch), params(jnn)
+    assert_same_error(lambda: torch.nn.utils.vector_to_parameters(torch.arange(4), tps),
+                      lambda: vector_to_parameters(jnp.arange(4), jps))
+    for p in jps:
+        np.testing.assert_array_equal(np.asarray(p.data), np.ones(2, np.float32))

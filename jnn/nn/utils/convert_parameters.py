@@ -56,16 +56,18 @@ def parameters_to_vector(parameters: Iterable[Parameter | jax.Array]) -> jax.Arr
     return jnp.concatenate(vec)
 
 
-def vector_to_parameters(vec: jax.Array, parameters: Iterable[Parameter]) -> None:
+def vector_to_parameters(vec: jax.Array | Parameter, parameters: Iterable[Parameter]) -> None:
     r"""Copy consecutive slices of ``vec`` into ``parameters``' ``.data``, in order.
 
     Args:
-        vec: a 1-D array holding all the parameters (e.g. from :func:`parameters_to_vector`).
+        vec: a 1-D array (or Parameter) holding all the parameters (e.g. from
+            :func:`parameters_to_vector`).
         parameters: an iterable of Parameters; each ``p.data`` is replaced by the next
             ``p.numel()`` elements of ``vec``, reshaped to ``p.shape``.
 
     As in torch, ``p.data`` takes ``vec``'s dtype, and surplus elements of ``vec`` are
-    ignored. Works inside ``jnn.compile`` (``vec`` may be traced).
+    ignored. Works inside ``jnn.compile`` (``vec`` may be traced). If the call fails, no
+    parameter has changed.
 
     PyTorch: ``torch.nn.utils.vector_to_parameters``.
 
@@ -77,10 +79,13 @@ def vector_to_parameters(vec: jax.Array, parameters: Iterable[Parameter]) -> Non
         >>> float(abs(layer.weight.data).sum())
         0.0
     """
+    if isinstance(vec, Parameter):  # a Tensor to torch, which copies from its .data
+        vec = vec.data
     if not isinstance(vec, (jax.Array, np.ndarray)):
         raise TypeError(f"expected torch.Tensor, but got: {_typename(vec)}")
     vec = jnp.asarray(vec)
     pointer = 0
+    writes = []
     for param in parameters:
         if not isinstance(param, (Parameter, jax.Array, np.ndarray)):  # torch: param.device
             raise AttributeError(
@@ -92,6 +97,8 @@ def vector_to_parameters(vec: jax.Array, parameters: Iterable[Parameter]) -> Non
                 "vector_to_parameters expects Parameters (whose .data it replaces), but one "
                 f"of the parameters is a {_typename(param)}"
             )
+        if vec.ndim == 0:  # torch slices vec for the first parameter
+            raise IndexError("slice() cannot be applied to a 0-dim tensor.")
         shape = param.shape
         num_param = param.numel()
         chunk = vec[pointer:pointer + num_param]
@@ -99,5 +106,13 @@ def vector_to_parameters(vec: jax.Array, parameters: Iterable[Parameter]) -> Non
             raise RuntimeError(
                 f"shape '{list(shape)}' is invalid for input of size {chunk.size}"
             )
-        param.data = chunk.reshape(shape)
+        if param.requires_grad and not jnp.issubdtype(vec.dtype, jnp.inexact):
+            # the .data setter's check, made before anything is written
+            raise RuntimeError("data set to a tensor that requires gradients must be floating "
+                               "point or complex dtype")
+        writes.append((param, chunk.reshape(shape)))
         pointer += num_param
+    # Written once every slice is cut, so a failed call changes no parameter (torch has
+    # written the first ones when a too-short vector runs out).
+    for param, value in writes:
+        param.data = value
