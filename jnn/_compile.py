@@ -814,6 +814,8 @@ class _Warming:
         self.thread = threading.Thread(target=compile_in_background, daemon=True,
                                        name="jnn.compile: variant")
         _WARMING.add(self.thread)
+        global _STARTED
+        _STARTED += 1
         self.thread.start()
 
     def done(self) -> bool:
@@ -834,6 +836,14 @@ BACKGROUND_COMPILES = True
 # Background compiles still running (joined at exit: a daemon thread inside XLA's
 # compiler when the interpreter finalizes may abort the process)
 _WARMING: set[threading.Thread] = set()
+
+
+_STARTED = 0
+
+
+def compiles_started() -> int:
+    """How many background compiles started so far (benchmarks: has steady state come?)."""
+    return _STARTED
 
 
 def wait_for_compiles(timeout: float | None = None) -> None:
