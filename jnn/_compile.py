@@ -803,7 +803,10 @@ class _Warming:
         self.thread = None
         if not BACKGROUND_COMPILES:  # the variant's first call compiles it
             return
-        lowered = jitted.lower(*call)
+        try:
+            lowered = jitted.lower(*call)
+        except Exception:  # (unexpected) the variant's first call lowers it, and raises
+            return
 
         def compile_in_background() -> None:
             try:
