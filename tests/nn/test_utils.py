@@ -378,6 +378,10 @@ BAD_CLIP_CALLS = {
         lambda U, t, ps: U.clip_grads_with_norm_(ps, 1.0, 5),
     "clip_grads_with_norm_ total_norm a complex":
         lambda U, t, ps: U.clip_grads_with_norm_(ps, 1.0, 5 + 1j),
+    "clip_grad_norm_ max_norm a complex array":
+        lambda U, t, ps: U.clip_grad_norm_(ps, t.tensor([1.0 + 1j])),
+    "clip_grad_value_ clip_value a complex array":
+        lambda U, t, ps: U.clip_grad_value_(ps, t.tensor(1.0 + 1j)),
 }
 
 
@@ -395,7 +399,9 @@ def test_bad_clip_arguments_raise_torchs_error_and_change_nothing(call):
 
 
 @pytest.mark.parametrize("number", [lambda t: t.tensor([0.3]), lambda t: t.tensor(0.3),
-                                    lambda t: t.ones((1, 1)) * 0.3], ids=["1", "0-d", "1x1"])
+                                    lambda t: t.ones((1, 1)) * 0.3,
+                                    lambda t: t.tensor(0.3 + 0j)],
+                         ids=["1", "0-d", "1x1", "complex with imaginary 0"])
 def test_one_element_bounds_are_numbers(number):
     """A one-element max_norm / clip_value is a number to torch (its float()); jnn broadcast
     it against the gradients, which gave a 0-d gradient the shape (1,)."""

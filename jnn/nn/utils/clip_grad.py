@@ -72,6 +72,11 @@ def _as_number(value: Any) -> float | jax.Array:
     if isinstance(value, (jax.Array, np.ndarray, np.generic)):
         if value.size != 1:
             raise ValueError("only one element tensors can be converted to Python scalars")
+        if jnp.issubdtype(value.dtype, jnp.complexfloating):
+            # torch's float() of a complex tensor: its real part, if the imaginary is 0
+            if not isinstance(value, jax.core.Tracer) and np.imag(np.asarray(value)).any():
+                raise RuntimeError("value cannot be converted to type double without overflow")
+            value = value.real
         if isinstance(value, jax.Array):
             return value.reshape(())
         return float(np.asarray(value).reshape(()))
