@@ -138,10 +138,10 @@ class Optax(Optimizer):
         memo[id(self)] = new
         state = {**Optimizer.__getstate__(self), **self._own_state()}
         new.__setstate__(copy.deepcopy(state, memo))
-        new.transformation = self.transformation  # (pure functions: shared, as deepcopy
-        return new                                # shares any function)
+        # optax's functions are pure: shared, as deepcopy shares any function
+        new.transformation = self.transformation
+        return new
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         super().__setstate__(state)
         self._jitted = {}
-
