@@ -133,14 +133,24 @@ class Optax(Optimizer):
         return {**super().__getstate__(), **self._own_state(),
                 "transformation": self.transformation}
 
-    def __deepcopy__(self, memo: dict[int, Any]) -> Optax:
+    def _copy(self, memo: dict[int, Any] | None) -> Optax:
+        """A shallow (``memo`` None) or deep copy that can step: the defaults, state, groups
+        and optax leaves, and the same transformation (optax's functions are pure: shared,
+        as deepcopy shares any function)."""
         new = type(self).__new__(type(self))
-        memo[id(self)] = new
         state = {**Optimizer.__getstate__(self), **self._own_state()}
-        new.__setstate__(copy.deepcopy(state, memo))
-        # optax's functions are pure: shared, as deepcopy shares any function
+        if memo is not None:
+            memo[id(self)] = new
+            state = copy.deepcopy(state, memo)
+        new.__setstate__(state)
         new.transformation = self.transformation
         return new
+
+    def __copy__(self) -> Optax:  # (copy.copy would take __getstate__'s pickle check)
+        return self._copy(None)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Optax:
+        return self._copy(memo)
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         super().__setstate__(state)

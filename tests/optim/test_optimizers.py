@@ -740,3 +740,6 @@ def test_a_deep_copy_of_an_optax_optimizer_steps_as_the_original(mode: str) -> N
                                    atol=1e-7)
     with pytest.raises(TypeError, match="Optax cannot be pickled: .*state_dict"):
         pickle.dumps(opt)
+    shallow = copy.copy(opt)  # as torch's: the same groups and state, and it can step
+    assert shallow.param_groups is opt.param_groups and shallow.transformation is opt.transformation
+    assert shallow.state_dict()["state"].keys() == opt.state_dict()["state"].keys()
