@@ -31,6 +31,7 @@ import jax
 import jax.numpy as jnp
 
 from jnn import _state
+from jnn._tensor_functions.dtypes import torch_repr
 from jnn.nn.modules import _hooks
 from jnn.nn.parameter import Parameter, check_bool_argument
 
@@ -84,7 +85,7 @@ def _check_scalar(loss: Any) -> jax.Array:
         raise RuntimeError("grad can be implicitly created only for scalar outputs")
     if jnp.issubdtype(loss.dtype, jnp.complexfloating):
         raise RuntimeError("grad can be implicitly created only for real scalar outputs but "
-                           f"got torch.{loss.dtype.name}")
+                           f"got {torch_repr(loss.dtype)}")
     if not jnp.issubdtype(loss.dtype, jnp.inexact):
         raise RuntimeError(
             f"{_NO_GRAD_FN} (the closure returned a {loss.dtype} loss; it must be floating "

@@ -162,6 +162,12 @@ def torch_name(dtype: Any) -> str:
     return _TORCH_NAMES.get(name, name)
 
 
+def torch_repr(dtype: Any) -> str:
+    """torch's ``repr`` of a dtype (``torch.float32``, ``torch.int64``), as its messages
+    print it."""
+    return f"torch.{jnp.dtype(dtype).name}"
+
+
 def cpp_name(dtype: Any) -> str:
     """torch's C++ spelling of a dtype (``float``, ``c10::Half``, ``long int``)."""
     name = jnp.dtype(dtype).name

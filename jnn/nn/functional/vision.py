@@ -19,6 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
+from jnn._tensor_functions.dtypes import torch_repr
 from jnn.nn.functional import _vision_grid, _vision_interp
 from jnn.nn.functional._dispatch import warn
 from jnn.nn.functional._utils import torch_dtype_name, torch_size
@@ -438,7 +439,7 @@ def affine_grid(theta: ArrayLike, size: Sequence[int],
     t = jnp.asarray(theta)
     if not jnp.issubdtype(t.dtype, jnp.floating):
         raise ValueError("Expected theta to have floating point type, but got "
-                         f"torch.{jnp.dtype(t.dtype).name}")
+                         f"{torch_repr(t.dtype)}")
     size = tuple(size)
     _check_affine_shapes(t.shape, size, bool(align_corners))
     base = jnp.asarray(_vision_grid.base_grid(size[2:], bool(align_corners)), t.dtype)

@@ -9,6 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jnn._tensor_functions.dtypes import torch_repr
 from jnn.nn.parameter import Parameter
 
 __all__ = ["apply_to_state", "parse_to", "resolve_device", "resolve_cuda_device",
@@ -148,7 +149,7 @@ def parse_to(args: tuple, kwargs: dict) -> tuple[Any, Any]:
         dtype = resolve_dtype(dtype, x64=False)
         if not jnp.issubdtype(dtype, jnp.inexact):  # torch's check before jnn's 64-bit one
             raise TypeError("nn.Module.to only accepts floating point or complex dtypes, "
-                            f"but got desired dtype=torch.{jnp.dtype(dtype).name}")
+                            f"but got desired dtype={torch_repr(dtype)}")
         check_x64(dtype)
     return None if device is None else resolve_device(device), dtype
 
