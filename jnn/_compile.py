@@ -830,6 +830,19 @@ class _Warming:
         _WARMING.discard(thread)
         return True
 
+    @staticmethod
+    def begin(jitted: Any, call: tuple, variant: Any) -> Any:
+        """What to keep in a variant's slot: ``variant``, or its compile under way."""
+        warming = _Warming(jitted, call, variant)
+        return variant if warming.done() else warming
+
+    @staticmethod
+    def ready(slot: Any) -> Any:
+        """The variant a slot holds, None while its compile runs."""
+        if type(slot) is not _Warming:
+            return slot
+        return slot.variant if slot.done() else None
+
 
 # Off: variants compile at their first call, in the caller's thread (the test suite's
 # default, where which program ran must not depend on timing)
@@ -2257,12 +2270,10 @@ class CompiledFunction:
         ones are lent as they are (``_Store.handed_out``).  It donates its input store
         (see ``_keeping``: reads no longer share the stores it makes).  None while its
         compile runs in the background (``_Warming``)."""
-        program = entry.hot.get(hot)
-        if type(program) is _Warming:
-            if not program.done():
-                return None
-            program = entry.hot[hot] = program.variant
-        if program is None:
+        slot = entry.hot.get(hot)
+        if slot is not None and type(slot) is not _Warming:
+            return slot  # (the steady case)
+        if slot is None:
             jitted, plan, checks = entry.jitted, entry.out_plan, self.checks
             small = [i for i in hot if plan.large.get(i) is None
                      or _aval_nbytes(plan.avals[i]) < LEND_BYTES]
@@ -2276,11 +2287,9 @@ class CompiledFunction:
             program = (jax.jit(handing_out, donate_argnums=(0,) if self.donate else ()),
                        lend)
             self.compile_count += 1
-            warming = _Warming(program[0], call, program)
-            if not warming.done():
-                entry.hot[hot] = warming
-                return None
-            entry.hot[hot] = program
+            slot = _Warming.begin(program[0], call, program)
+        program = _Warming.ready(slot)
+        entry.hot[hot] = slot if program is None else program
         return program
 
     def _keeping(self, entry: _Entry, call: tuple) -> Any:
@@ -2294,6 +2303,8 @@ class CompiledFunction:
         in the background from the first such call: ``_Warming``; the donating program
         runs until it is done).  Elsewhere (GPU streams order the reads), donation."""
         keep = entry.keep
+        if keep is not None and type(keep) is not _Warming:
+            return keep  # (the steady case)
         if keep is None:
             packed = call[0]
             cpu = all(d.platform == "cpu" for b in packed for d in b.devices())
@@ -2302,18 +2313,12 @@ class CompiledFunction:
                 jitted = entry.jitted
                 keep = jax.jit(lambda *call: jitted(*call))
                 self.compile_count += 1
-                warming = _Warming(keep, call, keep)
-                if not warming.done():
-                    entry.keep = warming
-                    return entry.jitted
+                keep = _Warming.begin(keep, call, keep)
             else:
                 keep = entry.jitted
-            entry.keep = keep
-        elif type(keep) is _Warming:
-            if not keep.done():
-                return entry.jitted
-            entry.keep = keep = keep.variant
-        return keep
+        program = _Warming.ready(keep)
+        entry.keep = keep if program is None else program
+        return entry.jitted if program is None else program
 
     def _warm_start(self, entry: _Entry, key: tuple, call: tuple, leaves: list,
                     objects: tuple, undo: list) -> tuple | None:
