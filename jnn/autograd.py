@@ -429,15 +429,16 @@ def backward(closure: Callable[[], Any], inputs: Iterable[Parameter] | None = No
     The jnn form of torch's ``loss = f(); loss.backward()``.
 
     Args:
-        closure: takes no arguments and returns the scalar loss, or ``(loss, aux)``; it
-            may call ``optimizer.zero_grad()`` first, as torch code does.
+        closure: takes no arguments and returns the scalar loss, or a tuple or list that
+            starts with it (``(loss, aux)``); it may call ``optimizer.zero_grad()`` first,
+            as torch code does.
         inputs: the Parameters to differentiate (torch's ``inputs=``). ``None`` reaches
             every Parameter with ``requires_grad=True`` the closure reads — found by an
             abstract dry run of the closure, which costs one extra trace; pass
             ``inputs=model.parameters()`` to skip it.
 
     Returns:
-        What the closure returned (``loss`` or ``(loss, aux)``).
+        What the closure returned (``loss``, ``(loss, aux)``, ...), as torch's ``step``.
 
     PyTorch: ``torch.autograd.backward`` / ``Tensor.backward``; the loss is a closure.
     """

@@ -340,7 +340,8 @@ class Optimizer(OptimizerHooks):
         """Update the parameters from their ``.grad``.
 
         Args:
-            closure: optional; returns the loss (or ``(loss, aux)``). jnn differentiates it
+            closure: optional; returns the loss, or a tuple or list that starts with it
+                (``(loss, aux)``). jnn differentiates it
                 and accumulates ``.grad`` of every trainable Parameter its loss reaches — this
                 optimizer's and any other's, not through ``detach()``, as the closure's
                 ``loss.backward()`` would in torch — then updates. Returns its result.
