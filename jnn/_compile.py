@@ -1148,7 +1148,7 @@ class _Entry:
 
     __slots__ = ("jitted", "out_recipe", "out_layout", "in_layout", "out_plan", "out_static",
                  "out_treedef", "cleared", "compiled", "read_only", "warm", "composed", "keep",
-                 "stepped", "hot", "flags")
+                 "stepped", "hot", "flags", "donated")
 
     def __init__(self) -> None:
         self.compiled = False  # called once: XLA compiled it (a jax.eval_shape does not)
@@ -1157,6 +1157,7 @@ class _Entry:
         # replacing it (alternating a train and an eval step re-packs nothing).
         self.read_only = False
         self.jitted: Any = None
+        self.donated: tuple[int, ...] = ()  # its argument positions that are donated
         # The cells the program leaves, for whichever same-shaped objects call it: None (the
         # input's cells), or a recipe for the input layout (``_Layout.with_recipe``), or
         # (``out_recipe`` None, ``out_layout`` set) the traced objects' own layout where no
@@ -1880,7 +1881,8 @@ class CompiledFunction:
         try:
             if packed is None or not from_store:
                 packed = plan.pack_new(lazy)
-            call = (packed, layout.gather_direct(), [h for h, _ in options], arrays)
+            hyper = [h for h, _ in options]
+            call = (*packed, *layout.gather_direct(), *hyper, *arrays)
         except BaseException:
             for step in reversed(undo):
                 step()
@@ -1953,7 +1955,7 @@ class CompiledFunction:
                 and not kwargs and all(isinstance(a, jax.Array) for a in args)):
             self._memo = (tuple(type(a) for a in args),
                           tuple(a.aval for a in args), self._fast,
-                          _state.versions.spec, entry, layout, call[2],
+                          _state.versions.spec, entry, layout, hyper,
                           self._options_memo(options))
         return entry.result(out_arrays)
 
@@ -2176,7 +2178,7 @@ class CompiledFunction:
         if arrays is None:
             return _MISS
         packed = store.donor_buffers() if self.donate else store.buffers
-        call = (packed, layout.gather_direct(), hyper, arrays)
+        call = (*packed, *layout.gather_direct(), *hyper, *arrays)
         hot = self._next_hot(entry, store) if (
             store.reads or self._hot[1] or self._hot_streak) else ()
         program = None
@@ -2189,7 +2191,8 @@ class CompiledFunction:
             else:
                 program, lend = variant
         if program is None:
-            program = entry.jitted if not store.shared else self._keeping(entry, call)
+            program = entry.jitted if not store.shared else self._keeping(entry, call,
+                                                                          packed)
         try:
             outputs = program(*call)
             if hot:
@@ -2279,20 +2282,19 @@ class CompiledFunction:
                      or _aval_nbytes(plan.avals[i]) < LEND_BYTES]
             lend = frozenset(hot).difference(small)
 
-            def handing_out(packed: list, direct: list, hyper: list, arrays: list) -> tuple:
-                outputs = jitted(packed, direct, hyper, arrays)
+            def handing_out(*call: Any) -> tuple:
+                outputs = jitted(*call)
                 values = plan.unpack((outputs[1] if checks else outputs)[0])
                 return outputs, [jnp.array(values[i], copy=True) for i in small]
 
-            program = (jax.jit(handing_out, donate_argnums=(0,) if self.donate else ()),
-                       lend)
+            program = (jax.jit(handing_out, donate_argnums=entry.donated), lend)
             self.compile_count += 1
             slot = _Warming.begin(program[0], call, program)
         program = _Warming.ready(slot)
         entry.hot[hot] = slot if program is None else program
         return program
 
-    def _keeping(self, entry: _Entry, call: tuple) -> Any:
+    def _keeping(self, entry: _Entry, call: tuple, packed: list) -> Any:
         """The program to run on a store another program has read (an evaluation step, a
         logged weight, a ``state_dict()``).  On XLA's CPU client, donating a buffer that
         an enqueued program still reads blocks the caller until that program has run, so
@@ -2306,7 +2308,6 @@ class CompiledFunction:
         if keep is not None and type(keep) is not _Warming:
             return keep  # (the steady case)
         if keep is None:
-            packed = call[0]
             cpu = all(d.platform == "cpu" for b in packed for d in b.devices())
             small = sum(b.nbytes for b in packed) <= KEEP_SHARED_BYTES
             if self.donate and cpu and small:
@@ -2348,8 +2349,8 @@ class CompiledFunction:
             self._ctx = (layout, leaves)
             flags = _Flags(list(self._roots))
             try:
-                jax.eval_shape(entry.jitted, plan.pack_new(lazy), layout.gather_direct(),
-                               hyper, arrays)
+                jax.eval_shape(entry.jitted, *plan.pack_new(lazy), *layout.gather_direct(),
+                               *hyper, *arrays)
             finally:
                 self._ctx = None
             if flags.reregistered():
@@ -2457,8 +2458,8 @@ class CompiledFunction:
             if steady is None:
                 raise _WrongGuess
             self._ctx, self._guessed = (guess, leaves), spots
-            jax.eval_shape(steady.jitted, plan.pack_new(lazy), guess.gather_direct(),
-                           hyper, arrays)
+            jax.eval_shape(steady.jitted, *plan.pack_new(lazy), *guess.gather_direct(),
+                           *hyper, *arrays)
         except BaseException:  # a wrong guess, or the step fails at its trace: none stay
             for remove in reversed(removes):
                 remove()
@@ -2484,7 +2485,8 @@ class CompiledFunction:
                 f"compiled again ({self.trace_count + 1} times so far): "
                 f"{_describe_change(self._last_key, key)}",
                 RecompileWarning, stacklevel=4)
-        entry = self._build(treedef, is_array, plan)
+        entry = self._build(treedef, is_array, plan,
+                            len(layout.buffers) + len(layout.gens), len(self._groups))
         self._entries[key] = entry
         self._entries.move_to_end(key)
         self._last_key = key
@@ -2492,9 +2494,14 @@ class CompiledFunction:
             self._entries.popitem(last=False)
         return entry
 
-    def _build(self, treedef: Any, is_array: tuple, plan: _Plan) -> _Entry:
+    def _build(self, treedef: Any, is_array: tuple, plan: _Plan, n_direct: int,
+               n_hyper: int) -> _Entry:
         """A program for every call with this key.  It holds no state object: a trace reads
-        the calling objects from ``self._ctx`` (same-shaped objects share the program)."""
+        the calling objects from ``self._ctx`` (same-shaped objects share the program).
+
+        Its arguments are flat: the packed buffers, the direct cells, the optimizers'
+        option vectors, then the arrays (``n_direct`` and ``n_hyper`` of the middle two):
+        one positional argument per array dispatches faster than four lists of them."""
         entry = _Entry()
         fn = self.fn
 
@@ -2672,13 +2679,20 @@ class CompiledFunction:
             return (out_plan.pack(new_lazy), new_direct,
                     [x for x in out_leaves if isinstance(x, jax.Array)])
 
+        a = len(plan.buffers)
+        b, c = a + n_direct, a + n_direct + n_hyper
+
+        def flat(*call: Any) -> tuple:
+            return program(list(call[:a]), list(call[a:b]), list(call[b:c]), list(call[c:]))
+
         # Only the packed lazy state is donated: module buffers (small, read directly by
         # user code and by state_dict()) stay valid whatever happens to the call.
         if self.checks:
             from jax.experimental import checkify
 
-            program = checkify.checkify(program, errors=checkify.user_checks)
-        entry.jitted = jax.jit(program, donate_argnums=(0,) if self.donate else ())
+            flat = checkify.checkify(flat, errors=checkify.user_checks)
+        entry.donated = tuple(range(a)) if self.donate else ()
+        entry.jitted = jax.jit(flat, donate_argnums=entry.donated)
         return entry
 
 
@@ -2701,8 +2715,8 @@ def _composed(source: _Plan, idx: tuple, plan: _Plan, inner: Any) -> Any:
     only the slices it needs).  Nothing is donated: the source store stays pending."""
     def composed(buffers: list, direct: list, hyper: list, arrays: list) -> tuple:
         values = source.unpack(buffers)
-        _, new_direct, out_arrays = inner(plan.pack([values[i] for i in idx]), direct,
-                                          hyper, arrays)
+        _, new_direct, out_arrays = inner(*plan.pack([values[i] for i in idx]), *direct,
+                                          *hyper, *arrays)
         return new_direct, out_arrays
     return jax.jit(composed)
 
