@@ -2174,10 +2174,10 @@ class CompiledFunction:
         if memo is None:
             return _MISS
         entry, layout, hyper = memo[4:7]
-        arrays = self._with_lifted(args)
+        arrays = self._with_lifted(args) if self._lifted else args
         if arrays is None:
             return _MISS
-        packed = store.donor_buffers() if self.donate else store.buffers
+        packed = store.donor_buffers() if store.lent and self.donate else store.buffers
         call = (*packed, *layout.gather_direct(), *hyper, *arrays)
         hot = self._next_hot(entry, store) if (
             store.reads or self._hot[1] or self._hot_streak) else ()

@@ -303,8 +303,9 @@ def push_pending(store: object, replaced: object = None) -> None:
     """``store`` is pending from now on; ``replaced`` (the store its call consumed) is
     dropped without a write-back; past MAX_PENDING the oldest store is written back."""
     with LOCK:
-        if replaced is not None and versions.pending == (replaced,):  # a steady loop
-            versions.pending = (store,)
+        pending = versions.pending
+        if replaced is not None and pending and pending[-1] is replaced:  # a steady loop
+            versions.pending = (*pending[:-1], store)  # (the newest stays the newest)
             return
         stores = [s for s in versions.pending if s is not replaced]
         stores.append(store)
