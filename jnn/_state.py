@@ -334,7 +334,7 @@ def read_pending(owner: object, kind: str) -> object:
     # handed out here, unlocked, could be donated by a call running meanwhile, whose
     # check saw nobody hold it.)
     key = id(owner)
-    for store in versions.pending:
+    for store in reversed(versions.pending):  # (newest first: a loop reads its own step's)
         if not store.materialized and not store.lent \
                 and not store.offered:  # type: ignore[attr-defined]
             value = store.cache[kind].get(key)  # type: ignore[attr-defined]
@@ -363,7 +363,7 @@ def read_out(owner: object, kind: str) -> bool:
     """Whether every cell of ``kind`` of the pending store holding ``owner`` was copied
     out already (a ``state_dict()`` per step: its step handed them out with it)."""
     key = id(owner)
-    for store in versions.pending:
+    for store in reversed(versions.pending):
         if not store.materialized and key in store.cache[kind]:  # type: ignore[attr-defined]
             return kind in store.whole  # type: ignore[attr-defined]
     return False
