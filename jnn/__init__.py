@@ -4,6 +4,7 @@ from jnn import autograd, cuda, distributions, func, nn, optim, random, utils
 from jnn._compile import (
     CompiledFunction,
     CompiledModule,
+    OptimizedModule,
     RecompileWarning,
     TraceTimeValueWarning,
     compile,
@@ -40,7 +41,8 @@ __all__ = [
     "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "inference_mode",
     "is_inference_mode_enabled", "manual_seed", "seed",
     "initial_seed", "get_rng_state", "set_rng_state", "randn", "rand", "Generator",
-    "CompiledFunction", "CompiledModule", "RecompileWarning", "TraceTimeValueWarning",
+    "CompiledFunction", "CompiledModule", "OptimizedModule", "RecompileWarning",
+    "TraceTimeValueWarning",
     "ClosureCompileWarning",
     "cuda", "distributions", "utils", "summary", "save", "load", *_tensor_functions_all,
 ]

@@ -44,7 +44,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jnn import _state
-from jnn.nn.modules import _pytree
+from jnn.nn.modules import _hooks, _pytree
 from jnn.nn.modules.module import Module
 from jnn.nn.parameter import Parameter, check_int_range
 from jnn.optim import _hooks as _optim_hooks
@@ -52,7 +52,8 @@ from jnn.optim._lr_scheduler_base import LRScheduler
 from jnn.optim.optimizer import MULTI_TENSOR_CHUNK, Optimizer, unflatten_options
 from jnn.random import Generator, default_generator
 
-__all__ = ["compile", "CompiledFunction", "CompiledModule", "RecompileWarning"]
+__all__ = ["compile", "CompiledFunction", "CompiledModule", "OptimizedModule",
+           "RecompileWarning"]
 
 
 def _is_state_object(x: Any) -> bool:
@@ -3392,31 +3393,105 @@ def _scan_function(fn: Any, where: list[str]) -> None:
                 where.append(f"the global `{gname}` (set by {name})")
 
 
-class CompiledModule:
-    """``jnn.compile(model)``: the module, called through one compiled program.
+def _compiled_module(module: Module, options: dict) -> OptimizedModule:
+    """Unpickling (and ``copy.deepcopy``) of an :class:`OptimizedModule`: a new program
+    for the copied module, as torch rebuilds its wrapper from the module."""
+    return OptimizedModule(module, **options)
 
-    Attribute access, ``train()``/``eval()``, ``state_dict()`` ... go to the module.
+
+class OptimizedModule(Module):
+    """``jnn.compile(model)``: the module, called through one compiled program — torch's
+    ``OptimizedModule``.  An ``nn.Module`` whose one child is the module, ``_orig_mod``:
+    its ``state_dict()`` keys and parameter names start with ``_orig_mod.`` as torch's do
+    (load them back through the wrapper, or strip the prefix for the module itself).
+    ``training`` is the module's; other attributes are read from and written to it.
     """
 
+    # names that stay on the wrapper; every other attribute is the module's
+    _own_attributes = frozenset({"_orig_mod", "_compiled", "_compile_options"})
+
     def __init__(self, module: Module, **options: Any) -> None:
-        self.__dict__["_orig_mod"] = module
+        if not isinstance(module, Module):
+            raise TypeError(f"{type(module).__name__} is not a Module subclass")
+        object.__setattr__(self, "_wrapping", False)
+        super().__init__()
+        d = self.__dict__
+        d.pop("training", None)  # (the module's: see the property)
+        self.add_module("_orig_mod", module)
 
         def forward(*args: Any, **kwargs: Any) -> Any:
             return module(*args, **kwargs)
 
-        self.__dict__["_compiled"] = CompiledFunction(forward, **options)
+        d["_compiled"] = CompiledFunction(forward, **options)
+        d["_compile_options"] = tuple(options.items())
+        d["_wrapping"] = True
+
+    @property
+    def training(self) -> bool:  # type: ignore[override]
+        return self._modules["_orig_mod"].training
+
+    @training.setter
+    def training(self, value: bool) -> None:
+        if self.__dict__.get("_wrapping"):  # (not Module.__init__'s default)
+            self._modules["_orig_mod"].training = value
+
+    def train(self, mode: bool = True) -> OptimizedModule:
+        if not isinstance(mode, bool):
+            raise ValueError("training mode is expected to be boolean")
+        self._modules["_orig_mod"].train(mode)
+        return self
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self._compiled(*args, **kwargs)
+        d = self.__dict__
+        if "_jnn_lazy" in d:  # (a copy jax unflattened)
+            _pytree.materialize(self)
+        if d["_forward_hooks"] or d["_forward_pre_hooks"]:  # the wrapper's own hooks
+            return _hooks.call_with_hooks(self, args, kwargs)
+        return d["_compiled"](*args, **kwargs)
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        return self.__dict__["_compiled"](*args, **kwargs)
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self.__dict__["_orig_mod"], name)
+        d = self.__dict__
+        if "_jnn_lazy" in d:
+            _pytree.materialize(self)
+            return getattr(self, name)
+        module = d.get("_modules", {}).get("_orig_mod")
+        if module is None:  # (in __init__, before the module is registered)
+            raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+        if name == "_orig_mod":
+            return module
+        return getattr(module, name)
 
     def __setattr__(self, name: str, value: Any) -> None:
-        setattr(self._orig_mod, name, value)
+        if (name in OptimizedModule._own_attributes or hasattr(type(self), name)
+                or not self.__dict__.get("_wrapping")):
+            super().__setattr__(name, value)
+        else:
+            setattr(self._modules["_orig_mod"], name, value)
 
-    def __repr__(self) -> str:
-        return f"CompiledModule({self._orig_mod!r})"
+    def __delattr__(self, name: str) -> None:
+        if name in OptimizedModule._own_attributes or hasattr(type(self), name):
+            super().__delattr__(name)
+        else:
+            delattr(self._modules["_orig_mod"], name)
+
+    def __len__(self) -> int:
+        module = self._modules["_orig_mod"]
+        if not hasattr(type(module), "__len__"):
+            raise TypeError(f"{type(module).__name__} does not support len()")
+        return len(module)
+
+    def __dir__(self) -> list[str]:
+        own = self._modules["_orig_mod"].__dir__()
+        return own + [a for a in super().__dir__() if a not in own]
+
+    def __reduce__(self) -> tuple:
+        return (_compiled_module, (self._modules["_orig_mod"], dict(self._compile_options)))
+
+
+CompiledModule = OptimizedModule  # (jnn's earlier name)
 
 
 @functools.cache
@@ -3478,8 +3553,9 @@ def compile(fn: Any = None, *, state: Any = None, donate: bool = True,  # noqa: 
     Args:
         fn: a function, e.g. a whole training step (zero_grad, forward, loss,
             ``optimizer.step(closure)``, ``scheduler``-set learning rates, dropout), or a
-            Module (returns a :class:`CompiledModule` for inference, like
-            ``torch.compile(model)``). Methods work too (one cache per instance).
+            Module (returns an :class:`OptimizedModule`, an ``nn.Module`` wrapping it as
+            ``_orig_mod``, like ``torch.compile(model)``). Methods work too (one cache per
+            instance).
         state: the objects whose state the program threads — Modules, Optimizers, LR
             schedulers, Generators, bare Parameters — exactly these (plus jnn's global
             generator). Default:
@@ -3549,12 +3625,12 @@ def compile(fn: Any = None, *, state: Any = None, donate: bool = True,  # noqa: 
         compiled = _FailedBackend(fn, donate=donate, state=state, checks=checks)
         compiled.error = failed
         if isinstance(fn, Module):
-            module = CompiledModule(fn, donate=donate, checks=checks)
+            module = OptimizedModule(fn, donate=donate, checks=checks)
             module.__dict__["_compiled"] = compiled
             return module
         return compiled
     if isinstance(fn, Module):
-        return CompiledModule(fn, donate=donate, checks=checks)
+        return OptimizedModule(fn, donate=donate, checks=checks)
     return CompiledFunction(fn, donate=donate, state=state, checks=checks)
 
 

@@ -6,6 +6,8 @@ trace counts against ``CompiledFunction.trace_count``.
 
 from __future__ import annotations
 
+import copy
+import pickle
 import re
 import warnings
 from typing import Any
@@ -299,7 +301,92 @@ def test_compiled_module_equals_eager_and_torch() -> None:
                                atol=ATOL)
     assert compiled._compiled.trace_count == 1
     assert compiled._orig_mod is jmodel  # torch.compile's attribute name
-    assert compiled.training and compiled.state_dict().keys() == jmodel.state_dict().keys()
+
+
+def _wrapper_facts(lib: Any, compiled: Any, model: Any) -> dict[str, Any]:
+    """What a script sees of ``torch.compile(model)`` / ``jnn.compile(model)``."""
+    facts: dict[str, Any] = {
+        "module": isinstance(compiled, lib.nn.Module), "type": type(compiled).__name__,
+        "orig": compiled._orig_mod is model, "keys": list(compiled.state_dict().keys()),
+        "names": [n for n, _ in compiled.named_parameters()],
+        "modules": [n for n, _ in compiled.named_modules()],
+        "prefix": list(compiled.state_dict(prefix="x.").keys())[:2],
+        "repr": repr(compiled), "len": len(compiled),
+        "listed": [n for n, _ in lib.nn.ModuleList([compiled]).named_parameters()],
+    }
+    model.eval()
+    facts["mirrors eval"] = compiled.training
+    compiled.train()
+    facts["train reaches"] = (model.training, model[1].training)
+    compiled.flag = 3  # a plain attribute: the module's
+    facts["setattr"] = (getattr(model, "flag", None), "flag" in compiled.__dict__)
+    with pytest.raises(AttributeError) as info:
+        getattr(compiled, "missing")  # noqa: B009
+    facts["missing"] = str(info.value)
+    with pytest.raises(RuntimeError) as info:
+        compiled.load_state_dict(model.state_dict())  # unprefixed keys: all missing
+    facts["unprefixed"] = str(info.value).splitlines()[0]
+    compiled.load_state_dict(compiled.state_dict())
+    copied = copy.deepcopy(compiled)
+    facts["deepcopy"] = (type(copied).__name__, copied._orig_mod is not model,
+                         list(copied.state_dict()) == facts["keys"])
+    unpickled = pickle.loads(pickle.dumps(compiled))
+    facts["pickle"] = (type(unpickled).__name__, list(unpickled.state_dict()) == facts["keys"])
+    seen = []
+    compiled.register_forward_hook(lambda m, i, o: seen.append(type(m).__name__))
+    compiled(lib.ones(4, 3) if lib is torch else jnp.ones((4, 3)))
+    unpickled(lib.ones(4, 3) if lib is torch else jnp.ones((4, 3)))
+    facts["hook"] = seen
+    return facts
+
+
+def test_compiled_module_is_torchs_optimized_module() -> None:
+    """``jnn.compile(model)`` is an ``nn.Module`` wrapping the model as ``_orig_mod``, as
+    torch's ``OptimizedModule``: the same keys, names, repr, mirrored training flag,
+    attribute forwarding, load errors, copies and hooks."""
+    import torch._dynamo
+
+    torch._dynamo.reset()
+    t = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.BatchNorm1d(2))
+    j = nn.Sequential(nn.Linear(3, 2), nn.BatchNorm1d(2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        expected = _wrapper_facts(torch, torch.compile(t, backend="eager"), t)
+    assert _wrapper_facts(jnn, jnn.compile(j), j) == expected
+
+
+def test_compiled_module_trains_in_a_compiled_step_and_by_copies() -> None:
+    """The wrapper in a training step (its parameters in the optimizer), its state_dict
+    loaded into torch's compiled twin, and a jax.tree_util copy of it."""
+    tmodel, jmodel = twin_models()
+    tc, jc = torch.compile(tmodel, backend="eager"), jnn.compile(jmodel)
+    topt = torch.optim.SGD(tc.parameters(), lr=0.1)
+    jopt = jnn.optim.SGD(jc.parameters(), lr=0.1)
+
+    @jnn.compile
+    def step(x: jax.Array, y: jax.Array) -> jax.Array:
+        def closure() -> jax.Array:
+            jopt.zero_grad()
+            return F.mse_loss(jc(x), y)
+        return jopt.step(closure)
+
+    for i in range(3):
+        x, y = _xy(i)
+        topt.zero_grad()
+        tloss = torch.nn.functional.mse_loss(tc(torch.from_numpy(x)), torch.from_numpy(y))
+        tloss.backward()
+        topt.step()
+        np.testing.assert_allclose(float(step(jnp.asarray(x), jnp.asarray(y))), tloss.item(),
+                                   rtol=RTOL, atol=1e-6)
+    assert step.trace_count == 1
+    sd = jc.state_dict()
+    assert list(sd) == list(tc.state_dict())
+    for k, v in tc.state_dict().items():
+        np.testing.assert_allclose(np.asarray(sd[k]), v.detach().numpy(), rtol=RTOL, atol=ATOL)
+    leaves, treedef = jax.tree_util.tree_flatten(jc)
+    again = jax.tree_util.tree_unflatten(treedef, leaves)
+    x = jnp.asarray(_xy(5)[0])
+    np.testing.assert_allclose(np.asarray(again(x)), np.asarray(jc(x)), rtol=RTOL, atol=ATOL)
 
 
 @pytest.mark.parametrize("compiled", [False, True], ids=["eager", "compiled"])
