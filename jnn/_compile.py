@@ -107,6 +107,7 @@ def _find_roots(fn: Any, extra: list[Any]) -> list[Any]:
     seen: set[int] = set()
     names: set[str] = set()  # attribute names the visited code reads
     plain: list[tuple[Any, int]] = []  # plain objects met: searched once names are known
+    bare: dict[int, Parameter] = {}  # Parameters met on their own (a learnable temperature)
 
     user_classes: set[type] = set()
 
@@ -131,6 +132,8 @@ def _find_roots(fn: Any, extra: list[Any]) -> list[Any]:
                                     names.update(_code_names(f.__code__))
                     if not _library(cls):
                         plain.append((m, depth))
+        elif isinstance(obj, Parameter):
+            bare.setdefault(id(obj), obj)
         elif isinstance(obj, LRScheduler):  # its optimizer's lr is what the step reads
             visit(obj.optimizer, depth + 1)
         elif isinstance(obj, types.MethodType):
@@ -203,8 +206,34 @@ def _find_roots(fn: Any, extra: list[Any]) -> list[Any]:
             visit_methods(obj, depth)
         if len(names) == size and len(plain) == count:
             break
+    if bare:
+        # those no module or optimizer found holds: threaded as one module of them
+        held = {id(p) for r in found.values() if isinstance(r, Module) for p in r.parameters()}
+        held.update(id(p) for r in found.values() if isinstance(r, Optimizer)
+                    for g in r.param_groups for p in g["params"])
+        alone = [p for i, p in bare.items() if i not in held]
+        if alone:
+            holder = _bare_holder(alone)
+            found[id(holder)] = holder
     found.setdefault(id(default_generator), default_generator)
     return list(found.values())
+
+
+# The module threading each set of bare Parameters (the same object while they live, so
+# that discovery finds the same roots again): by their ids, held weakly
+_BARE_HOLDERS: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+
+
+def _bare_holder(params: list[Parameter]) -> Module:
+    """One module holding the very Parameter objects ``params`` (jnn.compile threads
+    modules: a Parameter read on its own, from a global, is threaded as this module's)."""
+    key = tuple(map(id, params))
+    holder = _BARE_HOLDERS.get(key)
+    if holder is None:
+        from jnn.nn.modules.container import ParameterList
+
+        holder = _BARE_HOLDERS[key] = ParameterList(params)
+    return holder
 
 
 # Methods a call of an object runs without the code naming them
@@ -3096,10 +3125,7 @@ def _explicit_roots(state: Any) -> tuple:
             )
         roots.append(obj)
     if params:
-        # threaded as one module holding the very same Parameter objects
-        from jnn.nn.modules.container import ParameterList
-
-        roots.append(ParameterList(params))
+        roots.append(_bare_holder(params))
     roots.append(default_generator)  # the global generator: torch code never passes it
     return tuple(roots)
 

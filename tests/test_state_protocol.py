@@ -1363,9 +1363,9 @@ def test_a_concrete_write_to_state_the_step_does_not_thread_is_refused_before_it
     assert_same_weights(tmodel, jmodel)
 
 
-def test_bare_parameters_are_threaded_when_named_in_state():
-    """A network written from scratch (bare Parameters, a hand-written SGD update): the
-    error names `state=`, and `state=(W, b)` then trains as torch."""
+def test_bare_parameters_are_threaded_when_found_or_named_in_state():
+    """A network written from scratch (bare Parameters, a hand-written SGD update): found
+    from the closure, and named in `state=(W, b)`, it trains as torch."""
     rng = np.random.default_rng(3)
     w0, x = rng.standard_normal((4, 2)).astype(np.float32), X
     tw, tb = torch.tensor(w0, requires_grad=True), torch.zeros(2, requires_grad=True)
@@ -1379,17 +1379,16 @@ def test_bare_parameters_are_threaded_when_named_in_state():
         W.grad = b.grad = None
         return loss
 
-    with pytest.raises(RuntimeError, match=r"state=\("):
-        jnn.compile(step)(jnp.asarray(x))
-    compiled = jnn.compile(step, state=(W, b))
-    for _ in range(3):
-        tloss = ((torch.from_numpy(x) @ tw + tb) ** 2).mean()
-        tloss.backward()
-        with torch.no_grad():
-            tw -= 0.1 * tw.grad
-            tb -= 0.1 * tb.grad
-        tw.grad = tb.grad = None
-        assert float(compiled(jnp.asarray(x))) == pytest.approx(tloss.item(), rel=1e-5)
+    for compiled in (jnn.compile(step), jnn.compile(step, state=(W, b))):
+        for _ in range(3):
+            tloss = ((torch.from_numpy(x) @ tw + tb) ** 2).mean()
+            tloss.backward()
+            with torch.no_grad():
+                tw -= 0.1 * tw.grad
+                tb -= 0.1 * tb.grad
+            tw.grad = tb.grad = None
+            assert float(compiled(jnp.asarray(x))) == pytest.approx(tloss.item(), rel=1e-5)
+        assert compiled.trace_count == 1
     np.testing.assert_allclose(np.asarray(W.data), tw.detach().numpy(), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(np.asarray(b.data), tb.detach().numpy(), rtol=1e-5, atol=1e-6)
     assert W.grad is None and compiled.trace_count == 1
@@ -3353,3 +3352,43 @@ def test_program_variants_compile_in_the_background_and_change_no_number(monkeyp
         if 3 <= i < 6:  # wanted, still compiling
             assert step._hot[1] and type(step._hot[0].hot[step._hot[1]]) is _compile._Warming
     assert step.trace_count == 1
+
+
+# A learnable temperature held in no module and no optimizer, read through a global (SAC's
+# log_alpha): jnn.compile finds and threads it, as a Parameter reached from a closure.
+TEMPERATURE = nn.Parameter(jnp.asarray([0.5, -0.5]))
+
+
+@pytest.mark.parametrize("reach", ["global", "closure"])
+def test_bare_parameter_read_through_a_global_or_closure_gets_grad_compiled(reach: str) -> None:
+    tmodel, topt, jmodel, jopt = twins()
+    ttemp = torch.nn.Parameter(torch.tensor([0.5, -0.5]))
+    global TEMPERATURE
+    TEMPERATURE = nn.Parameter(jnp.asarray([0.5, -0.5]))
+    closed = nn.Parameter(jnp.asarray([0.5, -0.5]))
+    jtemp = TEMPERATURE if reach == "global" else closed
+
+    @jnn.compile
+    def step(x, y):
+        def closure():
+            jopt.zero_grad()  # (zeroes the model's .grad only: the temperature's adds up)
+            temp = TEMPERATURE if reach == "global" else closed
+            return F.mse_loss(jmodel(x) + temp, y)
+        return jopt.step(closure)
+
+    traces = []
+    for i in range(3):
+        topt.zero_grad()
+        tloss = tF.mse_loss(tmodel(torch.from_numpy(X)) + ttemp, torch.from_numpy(Y))
+        tloss.backward()
+        topt.step()
+        loss = step(jnp.asarray(X), jnp.asarray(Y))
+        np.testing.assert_allclose(float(loss), tloss.item(), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(np.asarray(jtemp.grad), ttemp.grad.numpy(), rtol=1e-5,
+                                   atol=1e-6, err_msg=f"step {i}")
+        traces.append((step.trace_count, step.compile_count))
+    assert_same_weights(tmodel, jmodel)
+    # (the first call learns that the temperature's .grad appears, a cell no optimizer's
+    # guess covers: the first step's program, and the steady one's trace; it compiles at
+    # the second call; nothing after)
+    assert traces[0][0] == traces[-1][0] and traces[1] == traces[-1]
