@@ -177,18 +177,24 @@ class Generator:
             from jnn.nn.functional._dispatch import needs_key
 
             needs_key()  # inside an eager F.* call's first trace: it threads the key from now on
-        key, sub = jax.random.split(self.key)
-        if (isinstance(key, jax.core.Tracer) and not isinstance(self.key, jax.core.Tracer)
-                and _state.state.write_log is None):
-            # A concrete key used inside jax.jit/grad/vmap: storing the traced half
-            # would leak a tracer, and keeping the old key would bake one fixed mask
-            # into the compiled program.  Neither is what a torch user expects.
+        old = self.key
+        key, sub = jax.random.split(old)
+        if isinstance(key, jax.core.Tracer) and _state.state.write_log is None and (
+                not isinstance(old, jax.core.Tracer) or key._trace is not old._trace):
+            # A key used inside a jax.jit/grad/vmap, or inside a loop body (jax.lax.scan,
+            # fori_loop, while_loop: traced once, run many times) within a compiled
+            # program: storing the traced half would leak a tracer, and keeping the old key
+            # would bake one fixed mask into every call or iteration.  Neither is what a
+            # torch user expects.
             raise RuntimeError(
                 "jnn's global random generator was used inside a JAX transformation "
-                "(jax.jit, jax.grad, jax.vmap, ...) that does not thread its key. Use "
-                "jnn.compile(fn), which threads the generator state through the program, "
-                "or pass a key explicitly: `with jnn.random.use_key(key): out = model(x)`, "
-                "or call model.eval() so that dropout draws no randomness."
+                "(jax.jit, jax.grad, jax.vmap, or a jax.lax.scan / fori_loop / while_loop "
+                "body) that does not thread its key. Use jnn.compile(fn), which threads the "
+                "generator state through the program; for a loop body drawing random "
+                "numbers (dropout in an RNN cell), jnn.random.scan / jnn.random.fori_loop, "
+                "which thread the key through the loop; or pass a key explicitly: "
+                "`with jnn.random.use_key(key): out = model(x)`; or call model.eval() so that "
+                "dropout draws no randomness."
             )
         self.key = key
         return sub

@@ -169,6 +169,32 @@ def test_dropout_inside_a_scanned_body_draws_fresh_masks_eagerly_and_compiled():
     assert set(np.unique(np.asarray(total))) <= {0.0, 16.0}
 
 
+@pytest.mark.parametrize("loop", ["scan", "fori_loop"])
+def test_dropout_in_a_plain_lax_loop_body_raises_jnns_message_and_changes_nothing(
+        loop: str) -> None:
+    """A plain jax.lax.scan / fori_loop body is traced once and run many times: a key drawn
+    in it would be one mask for every iteration, and storing it would leak a tracer.  Eager
+    and under jnn.compile, the draw raises jnn's error naming jnn.random.scan/fori_loop;
+    the generator is as before, and the jnn.random loop then works."""
+    drop = nn.Dropout(0.3)
+    xs = jnp.ones((4, 50))
+    if loop == "scan":
+        def run(xs):
+            return jax.lax.scan(lambda c, x: (c, drop(x)), 0.0, xs)[1]
+    else:
+        def run(xs):
+            return jax.lax.fori_loop(0, 4, lambda i, h: drop(h), xs)
+    for fn in (run, jnn.compile(run)):
+        jnn.manual_seed(5)
+        before = np.asarray(jax.random.key_data(jnn.random.default_generator.key))
+        with pytest.raises(RuntimeError, match=r"does not thread its key.*jnn\.random\.scan"):
+            fn(xs)
+        np.testing.assert_array_equal(
+            np.asarray(jax.random.key_data(jnn.random.default_generator.key)), before)
+    out = np.asarray(jnn.random.scan(lambda c, x: (c, drop(x)), 0.0, xs)[1])
+    assert set(np.unique(out)) <= {0.0, np.float32(1 / 0.7)} and (out[0] != out[1]).any()
+
+
 def test_plain_jit_after_a_compiled_step_still_refuses_the_global_generator():
     """The newest key sits in a compiled step's pending store; a read of it inside a plain
     jax.jit must stay concrete, so the draw raises jnn's error instead of leaking a tracer
