@@ -401,6 +401,11 @@ def _trainable(params: Iterable[Parameter], strict: bool = False) -> list[Parame
     return out
 
 
+# what an abstract run of a closure raises where the closure needs a concrete value
+_NEEDS_VALUES = (jax.errors.ConcretizationTypeError, jax.errors.TracerArrayConversionError,
+                 jax.errors.TracerIntegerConversionError)
+
+
 def _used_parameters(closure: Callable[[], Any]) -> list[Parameter]:
     """The Parameters a closure reads (an abstract dry run, state restored afterwards)."""
     st = _state.state
@@ -409,8 +414,17 @@ def _used_parameters(closure: Callable[[], Any]) -> list[Parameter]:
     outer_reads, outer_writes = st.read_log, st.write_log
     st.read_log, st.write_log = {}, {}
     try:
-        with _eager_dispatch():
-            jax.eval_shape(lambda: _split_output(closure())[0])
+        try:
+            with _eager_dispatch():
+                jax.eval_shape(lambda: _split_output(closure())[0])
+        except _NEEDS_VALUES:
+            # The closure needs a value (`scale = p.sum().item()`, `if (p > 0).all():`),
+            # which an abstract run has not: found by a concrete run instead (its writes
+            # undone alike), as torch's eager backward would run it.
+            for c, k, old in st.write_log.values():
+                _set(c, k, old)
+            st.read_log, st.write_log = {}, {}
+            _split_output(closure())
         reads = list(st.read_log.values())
     finally:
         for c, k, old in st.write_log.values():

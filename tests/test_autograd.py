@@ -549,3 +549,31 @@ def test_gradients_reach_only_what_the_loss_uses_on_both_transpose_routes(monkey
     assert all(p.grad is None for p in ja.parameters())
     for tp, jp in zip(tb.parameters(), jb.parameters()):
         np.testing.assert_allclose(np.asarray(jp.grad), tp.grad.numpy(), rtol=1e-5, atol=1e-6)
+
+
+CONCRETE_FORMS = {  # a closure that needs a value of a parameter, as torch code reads one
+    "item": lambda p: p.sum().item(),
+    "index_item": lambda p: p[0].item(),
+    "branch": lambda p: 1.0 if bool((p > 0).all()) else 2.0,
+}
+
+
+@pytest.mark.parametrize("form", list(CONCRETE_FORMS))
+def test_backward_without_inputs_runs_a_closure_that_needs_values(form: str) -> None:
+    """backward(closure) finds the parameters a closure reads by an abstract dry run; one
+    that needs a concrete value (`.item()`, a Python branch) is found by a concrete run
+    instead, with its writes (dropout's key) undone: torch's gradients, one key drawn."""
+    f = CONCRETE_FORMS[form]
+    tp = torch.nn.Parameter(torch.tensor([0.7, 0.2]))
+    ((tp ** 2).sum() * f(tp)).backward()
+    jp = nn.Parameter(jnp.asarray([0.7, 0.2]))
+    drop = nn.Dropout(0.5)
+    jnn.manual_seed(3)
+    drop(jnp.ones(2))  # one draw
+    after_one = np.asarray(jax.random.key_data(jnn.random.default_generator.key))
+    jnn.manual_seed(3)
+    loss = jnn.autograd.backward(lambda: (drop(jp ** 2) * 0 + jp ** 2).sum() * f(jp))
+    np.testing.assert_allclose(np.asarray(jp.grad), tp.grad.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(float(loss), float((tp ** 2).sum() * f(tp)), rtol=1e-6)
+    np.testing.assert_array_equal(
+        np.asarray(jax.random.key_data(jnn.random.default_generator.key)), after_one)
