@@ -407,3 +407,67 @@ def test_a_traced_0d_array_for_an_int_argument_says_what_to_do(call):
         jnn.compile(call)(jnp.asarray([0, 2, 1]))
     with pytest.raises(TypeError, match="compute it outside"):
         jax.jit(call)(jnp.asarray([0, 2, 1]))
+
+
+# Penalties that hand a Parameter straight to F.* (outside forward): (torch, jnn), each
+# given the module and its functional namespace.  F.softmax without ``dim`` warns, so its
+# configuration runs the plain function: the unwrapping must happen there too.
+_PENALTIES = {
+    "relu": lambda m, f: f.relu(m.bias).sum(),
+    "mse_loss": lambda m, f: f.mse_loss(m.weight, m.weight * 0 + 0.5),
+    "l1_loss_kwargs": lambda m, f: f.l1_loss(input=m.weight, target=m.weight * 0),
+    "softplus": lambda m, f: f.softplus(m.weight, beta=2.0).sum(),
+    "softmax_plain": lambda m, f: (f.softmax(m.weight) * m.weight).sum(),
+}
+
+
+@pytest.mark.filterwarnings("ignore:Implicit dimension choice")
+# eager step(closure) compiles its third call: compiling must not fail
+@pytest.mark.filterwarnings("error:.*compiling it failed:jnn.ClosureCompileWarning")
+@pytest.mark.parametrize("mode", ["step", "backward", "compile"])
+@pytest.mark.parametrize("penalty", sorted(_PENALTIES))
+def test_a_parameter_given_to_F_is_read_as_torch_in_every_mode(penalty, mode):
+    """``F.relu(m.bias).sum()`` as a penalty: the Parameter is unwrapped through its logged
+    read eagerly, in an eager differentiated closure (a configuration that runs the plain
+    function included), and under ``jnn.compile`` (where its ``__array__`` would meet
+    traced data); values and gradients as torch's."""
+    form = _PENALTIES[penalty]
+    torch.manual_seed(0)
+    tmodel, jmodel = torch.nn.Linear(3, 2), nn.Linear(3, 2)
+    jmodel.load_state_dict({k: v.numpy() for k, v in tmodel.state_dict().items()})
+    topt = torch.optim.SGD(tmodel.parameters(), lr=0.1)
+    jopt = jnn.optim.SGD(jmodel.parameters(), lr=0.1)
+    x = np.random.default_rng(1).standard_normal((4, 3)).astype(np.float32)
+
+    def closure():
+        jopt.zero_grad()
+        return form(jmodel, F) + jmodel(jnp.asarray(x)).sum()
+
+    compiled = jnn.compile(lambda: jopt.step(closure))
+    for _ in range(4):  # the third eager step(closure) runs compiled
+        topt.zero_grad()
+        want = form(tmodel, torch.nn.functional) + tmodel(torch.from_numpy(x)).sum()
+        want.backward()
+        if mode == "backward":
+            got = jnn.autograd.backward(closure)
+        else:
+            got = jopt.step(closure) if mode == "step" else compiled()
+        for (name, t), j in zip(tmodel.named_parameters(), jmodel.parameters(), strict=True):
+            np.testing.assert_allclose(np.asarray(j.grad), t.grad.numpy(), rtol=1e-5,
+                                       atol=1e-6, err_msg=name)
+        topt.step()
+        if mode == "backward":
+            jopt.step()
+        np.testing.assert_allclose(np.asarray(got), want.item(), rtol=1e-5, atol=1e-6)
+    for (name, t), j in zip(tmodel.named_parameters(), jmodel.parameters(), strict=True):
+        np.testing.assert_allclose(np.asarray(j.data), t.detach().numpy(), rtol=1e-5,
+                                   atol=1e-6, err_msg=name)
+
+
+def test_a_parameter_given_to_F_under_jax_jit_and_grad():
+    """Inside ``jax.jit`` the plain function runs and reads the Parameter's array."""
+    lin = nn.Linear(3, 2)
+    got = jax.jit(lambda: F.softplus(lin.weight).sum())()
+    np.testing.assert_allclose(got, F.softplus(lin.weight.data).sum(), rtol=1e-6)
+    grad = jax.grad(lambda s: (F.relu(lin.bias) * s).sum())(2.0)
+    np.testing.assert_allclose(grad, np.maximum(np.asarray(lin.bias.data), 0).sum(), rtol=1e-6)

@@ -86,7 +86,19 @@ def warn(message: str, category: type[Warning] = UserWarning, stacklevel: int = 
 
 def _plain(fn: Callable, args: tuple, kwargs: dict) -> Any:
     """``fn(*args, **kwargs)`` from the wrapper: two more frames (the wrapper's and this)
-    for warn()'s stacklevel."""
+    for warn()'s stacklevel.
+
+    A Parameter argument is unwrapped first through its logged read, as :func:`_split`
+    does for a dispatched call, so that every mode reads it the same way: inside a trace
+    (``jnn.compile``, ``jax.jit``) its ``__array__`` would fail on the traced data, and in
+    a differentiated closure it would be read without being logged (no gradient).
+    """
+    if _Parameter is None:
+        _bind_parameter()
+    if any(isinstance(v, _Parameter) for v in args) or any(
+            isinstance(v, _Parameter) for v in kwargs.values()):
+        args = tuple(_read(v) if isinstance(v, _Parameter) else v for v in args)
+        kwargs = {k: _read(v) if isinstance(v, _Parameter) else v for k, v in kwargs.items()}
     _local.frames = getattr(_local, "frames", 0) + 2
     try:
         return fn(*args, **kwargs)
@@ -131,17 +143,21 @@ _Parameter: Any = None
 _read: Any = None
 
 
+def _bind_parameter() -> None:
+    global _Parameter, _read
+    from jnn.nn.parameter import Parameter, _read
+
+    _Parameter = Parameter
+
+
 def _split(args: tuple, kwargs: dict) -> tuple[tuple, list] | None:
     """(static key, dynamic arrays), or None where the call cannot be dispatched.
 
     The hot path of every eager ``F.*`` call: exact type checks first (an ``isinstance``
     against ``jax.Array``, an abstract class, costs several times more).
     """
-    global _Parameter, _read
     if _Parameter is None:
-        from jnn.nn.parameter import Parameter, _read
-
-        _Parameter = Parameter
+        _bind_parameter()
     key: list = []
     arrays: list = []
     for value in (*args, *kwargs.values()):
