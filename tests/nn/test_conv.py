@@ -216,7 +216,8 @@ MKLDNN = "should be the same or input should be a MKLDNN tensor and {} is a dens
     ("conv2d", "float16", "bfloat16", "float32",  # a convolution checks the bias first
      r"Input type \(c10::Half\) and bias type \(float\) should be the same"),
     # a transposed one, the weight; torch's own text depends on the CPU (its oneDNN half
-    # kernel is used where the CPU has one: AVX512 machines say the second)
+    # kernel is used where the CPU has float16 arithmetic, AVX512-FP16 or AMX-FP16: those
+    # say the first; others, and jnn, the second)
     ("conv_transpose2d", "float16", "float32", "float32",
      r"(Input type \(torch\.HalfTensor\) and weight type \(torch\.FloatTensor\) "
      + MKLDNN.format("weight") + "|expected scalar type Half but found Float)"),
@@ -234,6 +235,59 @@ def test_functional_mixed_dtypes_raise_like_torch(fn, x_dtype, w_dtype, b_dtype,
         bias = None if b_dtype is None else to(b, b_dtype)
         with pytest.raises(RuntimeError, match=match):
             lib_fn(to(x, x_dtype), to(w, w_dtype), bias)
+
+
+_FLOATS = ["float16", "bfloat16", "float32", "float64"]
+
+
+@pytest.mark.parametrize("batch", [1, 2])
+@pytest.mark.parametrize("with_bias", [False, True])
+@pytest.mark.parametrize("x_dtype, w_dtype", [
+    (a, b) for a in _FLOATS for b in _FLOATS if a != b])
+@pytest.mark.parametrize("fn", ["conv1d", "conv2d", "conv3d", "conv_transpose1d",
+                                "conv_transpose2d", "conv_transpose3d"])
+def test_mixed_dtype_message_is_torchs_for_each_dtype_and_batch(fn, x_dtype, w_dtype,
+                                                                 with_bias, batch):
+    """torch words a weight of another dtype by the path it takes: mkldnn's "Input type
+    (torch.FloatTensor) and weight type ..." for bfloat16 input, and for float32 input in
+    a batch above 1; "expected scalar type ..." for float16, float64 and a float32 batch
+    of 1.  The bias has the weight's dtype here (checked first by a convolution)."""
+    n = int(fn[-2])
+    x, w, b = make_inputs([(batch, 2) + (5,) * n, (2, 2) + (3,) * n, (2,)])
+    with jax.enable_x64(True):
+        assert_same_error(
+            lambda: getattr(TF, fn)(
+                torch.from_numpy(x).to(getattr(torch, x_dtype)),
+                torch.from_numpy(w).to(getattr(torch, w_dtype)),
+                torch.from_numpy(b).to(getattr(torch, w_dtype)) if with_bias else None),
+            lambda: getattr(F, fn)(
+                jnp.asarray(x, x_dtype), jnp.asarray(w, w_dtype),
+                jnp.asarray(b, w_dtype) if with_bias else None))
+
+
+@pytest.mark.parametrize("fn, x_shape, w_shape, groups", [
+    ("conv2d", (1, 2, 6, 6), (2, 2, 4, 4), 1),  # a kernel above 3x3
+    ("conv2d", (1, 2, 6, 6), (2, 2, 4, 3), 1),  # not both sides above 3
+    ("conv2d", (1, 2, 5, 5), (2, 1, 3, 3), 2),  # groups
+    ("conv2d", (1, 2, 110, 110), (2, 2, 3, 3), 1),  # more than 20480 input elements
+    ("conv1d", (1, 2, 30), (2, 2, 5), 1),  # 1-d: seen as 2-d of height 1
+    ("conv1d", (1, 2, 10300), (2, 2, 3), 1),
+    ("conv3d", (1, 2, 102, 102, 3), (2, 2, 3, 3, 3), 1),  # 3-d: its first two sizes
+    ("conv3d", (1, 2, 3, 102, 102), (2, 2, 3, 3, 3), 1),
+    ("conv3d", (1, 2, 5, 5, 5), (2, 2, 3, 4, 4), 1),
+    ("conv_transpose2d", (1, 2, 6, 6), (2, 2, 4, 4), 1),
+    ("conv_transpose2d", (1, 2, 5, 5), (2, 1, 3, 3), 2),
+])
+@pytest.mark.parametrize("w_dtype", ["bfloat16", "float16"])
+def test_float32_mixed_dtype_message_follows_torchs_mkldnn_heuristic(fn, x_shape, w_shape,
+                                                                     groups, w_dtype):
+    """A float32 batch of 1 still goes through mkldnn (and its message) for grouped
+    convolutions, kernels above 3x3 and large inputs, as in torch."""
+    x, w = make_inputs([x_shape, w_shape])
+    assert_same_error(
+        lambda: getattr(TF, fn)(torch.from_numpy(x), torch.from_numpy(w).to(
+            getattr(torch, w_dtype)), groups=groups),
+        lambda: getattr(F, fn)(jnp.asarray(x), jnp.asarray(w, w_dtype), groups=groups))
 
 
 def test_conv_transpose2d_casts_another_bias_dtype_like_torch():

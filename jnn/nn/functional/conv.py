@@ -141,16 +141,41 @@ def _check_shapes(xshape: tuple[int, ...], w: jax.Array, b: jax.Array | None, gr
             f"{out_channels} elements, but got bias of size {list(b.shape)} instead")
 
 
+def _uses_mkldnn(dtype: str, xshape: tuple[int, ...], w: jax.Array, groups: int) -> bool:
+    """Whether torch (CPU) would run this convolution through mkldnn, whose dtype checks
+    word their errors differently ("Input type (torch.FloatTensor) and weight type ...").
+
+    torch's ``use_mkldnn``: bfloat16 always (on a CPU with bfloat16 support); float16 only
+    on a CPU with float16 arithmetic (most have none: its slow path is assumed); float64
+    never; float32 by a size heuristic, read on the problem as torch sees it (a 1-d
+    convolution viewed as 2-d, height 1; a 3-d one through its first two spatial sizes).
+    torch also requires a strided, dilated or non-1x1 convolution, a batch of 16 or more,
+    or more than one thread: the last is assumed (its default on a multi-core CPU).
+    """
+    if dtype == "bfloat16":
+        return True
+    if dtype != "float32":
+        return False
+    n, c, *spatial = xshape
+    kernel = (1, *w.shape[2:]) if w.ndim == 3 else w.shape[2:]
+    height, width = (1, spatial[0]) if len(spatial) == 1 else spatial[:2]
+    return (groups > 1 or (kernel[-1] > 3 and kernel[-2] > 3) or n > 1
+            or n * c * height * width > 20480)
+
+
 def _check_dtypes(x: jax.Array, w: jax.Array, b: jax.Array | None, transposed: bool,
-                  n: int) -> jax.Array | None:
+                  n: int, xshape: tuple[int, ...], groups: int) -> jax.Array | None:
     """Mixed dtypes raise torch's (CPU) RuntimeError instead of promoting; returns the bias.
 
     torch checks the bias first for a convolution, the weight first for a transposed one,
-    and lets a 1-d/2-d transposed convolution in float32/float64 take a bias of another
-    dtype (cast to the input's): all three kept.
+    and lets a 1-d/2-d transposed convolution off mkldnn take a bias of another dtype
+    (cast to the input's): all three kept.  Its wording depends on whether mkldnn runs the
+    convolution (:func:`_uses_mkldnn`).
     """
     xn, wn = jnp.dtype(x.dtype).name, jnp.dtype(w.dtype).name
-    mkldnn = xn in ("float16", "bfloat16")  # torch routes these through mkldnn's checks
+    if xn == wn and (b is None or jnp.dtype(b.dtype).name == xn):
+        return b
+    mkldnn = _uses_mkldnn(xn, xshape, w, groups)
 
     def check_weight() -> None:
         if xn == wn:
@@ -298,7 +323,7 @@ def _conv(op: str, n: int, input: ArrayLike, weight: ArrayLike, bias: ArrayLike 
         raise RuntimeError(
             f"Calculated padded input size per channel: {_sizes(padded)}. Kernel size: "
             f"{_sizes(kernel)}. Kernel size can't be greater than actual input size")
-    b = _check_dtypes(x, w, b, transposed=False, n=n)
+    b = _check_dtypes(x, w, b, transposed=False, n=n, xshape=xshape, groups=groups)
     return _conv_program(x, w, b, stride=stride, pads=pads, lhs_dilation=(1,) * k,
                          dilation=dilation, groups=groups, transposed=False,
                          unbatched=unbatched)
@@ -357,7 +382,7 @@ def _conv_transpose(op: str, n: int, input: ArrayLike, weight: ArrayLike,
     _check_shapes(xshape, w, b, groups, transposed=True)
     _check_kernel_size(w, groups, transposed=True)
     _check_transposed_sizes(xshape, w, stride, padding, output_padding, dilation)
-    b = _check_dtypes(x, w, b, transposed=True, n=n)
+    b = _check_dtypes(x, w, b, transposed=True, n=n, xshape=xshape, groups=groups)
     reach = [d * (kk - 1) for d, kk in zip(dilation, w.shape[2:])]
     pads = tuple((r - p, r - p + op) for r, p, op in zip(reach, padding, output_padding))
     return _conv_program(x, w, b, stride=(1,) * k, pads=pads, lhs_dilation=stride,
