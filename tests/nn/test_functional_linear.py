@@ -12,6 +12,7 @@ import torch.nn.functional as TF
 from hypothesis import given
 from hypothesis import strategies as st
 
+import jnn.nn as nn
 import jnn.nn.functional as F
 from tests.nn._same_error import assert_same_error
 
@@ -258,3 +259,30 @@ def test_mixed_dtypes_raise_torchs_error_for_each_path(low, low_weight, bias, x_
     with pytest.raises(RuntimeError) as got:
         F.linear(jx, jw, jb)
     assert str(got.value) == str(expected.value)
+
+
+@pytest.mark.parametrize("dtypes", ["bfff", "fbff", "ffbf", "fffb", "fffh", "hhb-", "fbf-",
+                                    "bbbf", "hbfd"])
+def test_bilinear_mixed_dtypes_raise_torchs_error(dtypes):
+    """input1, input2, weight and bias ('-': none) must share one dtype; torch's message
+    names the bias when one is given, and refuses a bias of another dtype alone."""
+    names = {"h": "float16", "b": "bfloat16", "f": "float32", "d": "float64"}
+    x1, x2, w, b = (names.get(c) for c in dtypes)
+    shapes = [(3, 4), (3, 5), (2, 4, 5), (2,)]
+
+    def call(lib, module, make):
+        return module.bilinear(*(make(s, d) for s, d in zip(shapes, (x1, x2, w))),
+                               None if b is None else make(shapes[3], b))
+
+    with jax.enable_x64(True):
+        assert_same_error(
+            lambda: call(torch, TF, lambda s, d: torch.ones(s, dtype=getattr(torch, d))),
+            lambda: call(jnp, F, lambda s, d: jnp.ones(s, d)))
+
+
+def test_bilinear_module_in_bfloat16_fed_float32_names_its_bias_like_torch():
+    torch.manual_seed(0)
+    t_layer, j_layer = torch.nn.Bilinear(4, 4, 2).bfloat16(), nn.Bilinear(4, 4, 2).bfloat16()
+    x = np.ones((3, 4), np.float32)
+    assert_same_error(lambda: t_layer(torch.from_numpy(x), torch.from_numpy(x)),
+                      lambda: j_layer(jnp.asarray(x), jnp.asarray(x)))

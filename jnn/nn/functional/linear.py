@@ -215,10 +215,13 @@ def bilinear(
     w = as_input(weight)
     b = None if bias is None else as_input(bias)
     _check_bilinear_shapes(x1.shape, x2.shape, w.shape, None if b is None else b.shape)
-    if not x1.dtype == x2.dtype == w.dtype:
+    if not x1.dtype == x2.dtype == w.dtype or (b is not None and b.dtype != w.dtype):
+        # torch names the bias too when one is given (and refuses one of another dtype)
+        given = "" if b is None else f", bias: {torch_cpp_type_name(b.dtype)}"
         raise RuntimeError(
             f"All tensors must have the same dtype, got input1: {torch_cpp_type_name(x1.dtype)}, "
-            f"input2: {torch_cpp_type_name(x2.dtype)}, weight: {torch_cpp_type_name(w.dtype)}")
+            f"input2: {torch_cpp_type_name(x2.dtype)}, weight: {torch_cpp_type_name(w.dtype)}"
+            + given)
     out = jnp.einsum("...i,kij,...j->...k", x1, w, x2)
     if b is not None:
         broadcast_shapes(out.shape, b.shape)
