@@ -881,6 +881,44 @@ def test_bce_with_logits_of_a_bool_or_integer_target_raises_like_torch(x_dtype, 
                                                    jnp.asarray(t, t_dtype)))
 
 
+_PRECISION = {"float16": 4e-3, "bfloat16": 3e-2, "float32": 1e-6, "float64": 1e-12}
+
+
+@pytest.mark.parametrize("reduction", ["mean", "none"])
+@pytest.mark.parametrize("weights", [(None, None), ("float32", None), (None, "float32"),
+                                     ("float64", "float16")], ids=str)
+@pytest.mark.parametrize("x_dtype, t_dtype", [
+    ("float32", "bfloat16"), ("bfloat16", "float32"), ("float32", "float16"),
+    ("float16", "bfloat16"), ("float64", "float32"), ("float32", "float64"),
+    ("float16", "float16")])
+def test_bce_with_logits_result_has_the_targets_dtype_like_torch(x_dtype, t_dtype, weights,
+                                                                  reduction):
+    """torch builds the loss in place on ``1 - target``: the target's dtype, whatever the
+    input's, weight's or pos_weight's (float32 logits with a bfloat16 target give
+    bfloat16; float64 with float32, float32)."""
+    rng = np.random.default_rng(0)
+    x, t = _normal(rng, (3, 4)) * 2, rng.random((3, 4))
+    w_dtype, pw_dtype = weights
+    w, pw = rng.random(4), rng.random(4) * 2
+    with jax.enable_x64(True):
+        def run(module, make):
+            kwargs = {}
+            if w_dtype:
+                kwargs["weight"] = make(w, w_dtype)
+            if pw_dtype:
+                kwargs["pos_weight"] = make(pw, pw_dtype)
+            return module.binary_cross_entropy_with_logits(
+                make(x, x_dtype), make(t, t_dtype), reduction=reduction, **kwargs)
+
+        want = run(TF, lambda a, d: torch.from_numpy(a).to(getattr(torch, d)))
+        got = run(F, lambda a, d: jnp.asarray(a).astype(d))
+        assert jnp.dtype(got.dtype).name == str(want.dtype).removeprefix("torch.")
+        rtol = max(_PRECISION[d] for d in (x_dtype, t_dtype, w_dtype or t_dtype,
+                                           pw_dtype or t_dtype))
+        np.testing.assert_allclose(np.asarray(got, np.float64), want.double().numpy(),
+                                   rtol=rtol, atol=rtol)
+
+
 # -- ctc_loss: target length checks in a checks=True compiled step as eagerly --------------
 _CTC_BAD_TARGETS = [  # (targets, target_lengths): padded too narrow, concatenated too short
     (np.array([[1, 2, 3], [2, 2, 0]]), np.array([4, 2])),

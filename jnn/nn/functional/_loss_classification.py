@@ -422,15 +422,19 @@ def binary_cross_entropy_with_logits(
             f"result type {torch_dtype_name(jnp.result_type(x, t))} can't be cast to the "
             f"desired output type {torch_dtype_name(t.dtype)}"
         )
+    # torch works in place: log_sigmoid(input).mul_(pos_weight term) keeps the input's
+    # dtype, and the loss is built on (1 - target), so it has the target's dtype whatever
+    # the input's, weight's and pos_weight's (each step computed promoted, then cast back).
     log_sigmoid = jax.nn.log_sigmoid(x)
     if pos_weight is not None:
         pw = jnp.asarray(pos_weight)
         check_inplace_broadcast(x.shape, broadcast_shapes(pw.shape, t.shape))
-        log_sigmoid = log_sigmoid * (1 + (pw - 1) * t)
-    loss = (1 - t) * x - log_sigmoid
+        log_sigmoid = (log_sigmoid * (1 + (pw - 1) * t)).astype(x.dtype)
+    loss = ((1 - t) * x).astype(t.dtype)
+    loss = (loss - log_sigmoid).astype(t.dtype)
     if weight is not None:
         check_inplace_broadcast(loss.shape, jnp.shape(weight))
-        loss = loss * jnp.asarray(weight)
+        loss = (loss * jnp.asarray(weight)).astype(t.dtype)
     return reduce_loss(loss, reduction)
 
 
