@@ -173,10 +173,11 @@ class Generator:
             return self._next_key()
 
     def _next_key(self) -> jax.Array:
-        if not isinstance(self.key, jax.core.Tracer):
-            from jnn.nn.functional._dispatch import needs_key
+        from jnn.nn.functional._dispatch import needs_key
 
-            needs_key()  # inside an eager F.* call's first trace: it threads the key from now on
+        # Inside an eager F.* call's first trace: it threads the key from now on (a traced
+        # key too: a jnn.random.scan body's, in eager autograd, is no constant of it)
+        needs_key()
         old = self.key
         key, sub = jax.random.split(old)
         if isinstance(key, jax.core.Tracer) and _state.state.write_log is None and (

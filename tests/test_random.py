@@ -19,6 +19,7 @@ import torch
 
 import jnn
 import jnn.nn as nn
+import jnn.nn.functional as F
 
 SHAPE = (100, 200)  # 20,000 draws: 4 standard errors of the keep rate are < 1.5%
 
@@ -193,6 +194,33 @@ def test_dropout_in_a_plain_lax_loop_body_raises_jnns_message_and_changes_nothin
             np.asarray(jax.random.key_data(jnn.random.default_generator.key)), before)
     out = np.asarray(jnn.random.scan(lambda c, x: (c, drop(x)), 0.0, xs)[1])
     assert set(np.unique(out)) <= {0.0, np.float32(1 / 0.7)} and (out[0] != out[1]).any()
+
+
+@pytest.mark.parametrize("how", ["step", "backward"])
+def test_dropout_in_a_random_scan_body_in_an_eager_closure_with_a_cold_cache(how: str) -> None:
+    """Dropout inside jnn.random.scan in an eagerly differentiated closure, its dispatch
+    program not made yet: the first trace sees the scan's key, a tracer; it must not bake
+    it in (a leaked tracer) but thread it.  Gradients equal the masks, fresh every step."""
+    F.dropout._jnn_dispatch_cache.clear()  # (as in a fresh process)
+    w = nn.Parameter(jnp.ones(200))
+    opt = jnn.optim.SGD([w], lr=0.0)
+    xs = jnp.ones((3, 200))
+
+    def closure():
+        opt.zero_grad()
+        def body(c, x):
+            y = F.dropout(x * w, 0.4, training=True)
+            return c + y.sum(), y
+        return jnn.random.scan(body, jnp.zeros(()), xs)
+
+    masks = []
+    for _ in range(3):
+        w.grad = None
+        total, ys = opt.step(closure) if how == "step" else jnn.autograd.backward(closure)
+        np.testing.assert_allclose(np.asarray(w.grad), np.asarray(ys).sum(0), rtol=1e-6)
+        masks.append(np.asarray(ys) != 0)
+    assert all((a != b).any() for a, b in zip(masks, masks[1:]))
+    assert 0.45 < np.mean(masks) < 0.75
 
 
 def test_plain_jit_after_a_compiled_step_still_refuses_the_global_generator():
