@@ -534,6 +534,32 @@ def test_norm_and_cdist_gradients_at_zero_are_zero_as_torch() -> None:
     np.testing.assert_array_equal(np.asarray(g), x.grad.numpy())
 
 
+def test_subgradients_at_kinks_are_torchs() -> None:
+    """torch's abs has gradient sign(0) = 0 at 0 (JAX's abs 1), and clamp passes the
+    gradient to the input where min <= input <= max, bounds included (JAX's maximum and
+    minimum split a tie, 0.5 each); an array bound gets it only beyond.  The 1- and
+    inf-norms follow abs."""
+    kinks = np.array([[-1.0, 0.0, 1.0], [0.5, -0.0, -2.0]], np.float32)
+    low = np.array([[-1.0, 0.5, 0.0], [0.5, 1.0, -3.0]], np.float32)
+
+    def loss(t: Any, x: Any, lo: Any) -> Any:
+        return (t.abs(x).sum() + 2 * t.absolute(x).sum() + 3 * t.clamp(x, min=0.0).sum()
+                + 5 * t.clamp(x, -1.0, 1.0).sum() + 7 * t.clip(x, max=0.5).sum()
+                + 11 * t.clamp(x, min=lo).sum() + 13 * t.clamp(x, lo - 2, lo).sum()
+                + 17 * t.norm(x, 1) + 19 * t.norm(x * 0, float("inf")))
+
+    tx, tlo = (torch.from_numpy(v.copy()).requires_grad_() for v in (kinks, low))
+    loss(torch, tx, tlo).backward()
+    gx, glo = jax.grad(lambda x, lo: loss(jnn, x, lo), argnums=(0, 1))(
+        jnp.asarray(kinks), jnp.asarray(low))
+    np.testing.assert_array_equal(np.asarray(gx), tx.grad.numpy())
+    np.testing.assert_array_equal(np.asarray(glo), tlo.grad.numpy())
+    for call in (lambda t, x: t.clamp(x, 1.0, -1.0), lambda t, x: t.clamp(x, min=-0.0)):
+        want = call(torch, torch.from_numpy(kinks.copy())).numpy()
+        got = np.asarray(call(jnn, jnp.asarray(kinks)))
+        np.testing.assert_array_equal(got, want)  # min > max gives max; -0.0 kept
+        np.testing.assert_array_equal(np.signbit(got), np.signbit(want))
+
 @pytest.mark.parametrize("call", [
     lambda x: jnn.nonzero(x > 0), lambda x: jnn.masked_select(x, x > 0),
     lambda x: jnn.unique(x), lambda x: jnn.where(x > 0),

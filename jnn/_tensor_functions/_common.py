@@ -246,6 +246,13 @@ def root_or_zero(total: jax.Array, p: float) -> jax.Array:
     return jnp.where(zero, 0, root)
 
 
+def torch_abs(x: jax.Array) -> jax.Array:
+    """``|x|`` whose gradient at 0 is 0, torch's ``sign(0)`` (JAX's ``abs`` gives 1 there);
+    the select fuses with the ``abs``, and the values are ``jnp.abs``'s."""
+    a = jnp.abs(x)
+    return jnp.where(x == 0, jnp.zeros_like(a), a)
+
+
 def broadcast_shape(a: Sequence[int], b: Sequence[int]) -> tuple[int, ...]:
     """The broadcast of two shapes, with torch's RuntimeError when they do not broadcast."""
     ndim = builtins.max(len(a), len(b))

@@ -26,6 +26,7 @@ from jnn._tensor_functions._common import (
     input_array,
     is_concrete,
     refuse_out,
+    torch_abs,
 )
 
 __all__ = [
@@ -77,7 +78,7 @@ def abs(input: jax.Array, *, out: Any = None) -> jax.Array:
     refuse_out(out, "abs")
     x = input_array(input, "abs")
     _not_for_bool("abs", "abs_cpu", x)
-    return jnp.abs(x)
+    return torch_abs(x)
 
 
 absolute = abs
@@ -190,10 +191,15 @@ def clamp(input: jax.Array, min: ArrayOrNumber | None = None,
         if isinstance(bound, (jax.Array, np.ndarray)):
             shape = broadcast_shape(shape, bound.shape)
     dtype = x.dtype
+    # torch passes the gradient to ``input`` where ``min <= input <= max``, bounds included
+    # (``maximum``/``minimum`` split a tie, 0.5 each); the bound gets it only beyond.  The
+    # selects keep NaN (in ``input`` or a bound) propagating through maximum/minimum.
     if min is not None:
-        x = jnp.maximum(x, _bound(min, dtype))
+        low = _bound(min, dtype)
+        x = jnp.where(x >= low, x, jnp.maximum(x, low))
     if max is not None:
-        x = jnp.minimum(x, _bound(max, dtype))
+        high = _bound(max, dtype)
+        x = jnp.where(x <= high, x, jnp.minimum(x, high))
     return x
 
 

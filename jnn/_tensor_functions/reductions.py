@@ -30,6 +30,7 @@ from jnn._tensor_functions._common import (
     not_a_tensor,
     refuse_out,
     root_or_zero,
+    torch_abs,
     wrap_dim,
     wrap_dims,
 )
@@ -367,7 +368,7 @@ def _matrix_norm(x: jax.Array, p: str, dim: Dims, keepdim: builtins.bool) -> jax
 def _vector_norm(x: jax.Array, p: Any, axes: tuple[builtins.int, ...],
                  keepdim: builtins.bool) -> jax.Array:
     p = builtins.float(p)
-    a = jnp.abs(x)
+    a = torch_abs(x)  # (torch's subgradient 0 at 0: the 1-, inf- and -inf-norms)
     if math.isinf(p) and x.size == 0:  # (max/min of nothing), torch's texts as printed
         name = "inf" if p > 0 else "-inf"
         if not axes or builtins.sorted(axes) == builtins.list(builtins.range(x.ndim)):
