@@ -22,8 +22,10 @@ import numpy as np
 
 from jnn import _state
 from jnn._state import check_write
+from jnn._tensor_functions import shaping
 from jnn._tensor_functions._common import broadcast_shape, check_clamp_bounds
 from jnn._tensor_functions.dtypes import cpp_name, torch_name
+from jnn.nn._tensor_methods import TensorMethods, _read, _unwrap, _wrap_dim
 from jnn.nn.functional._utils import type_name
 
 __all__ = ["Parameter", "Buffer", "as_array", "check_int_range", "data_owners", "reset_grad"]
@@ -233,7 +235,7 @@ def reset_grad(p: Parameter, set_to_none: bool) -> None:
         guessed[id(p)] = zeros
 
 
-class Parameter:
+class Parameter(TensorMethods):
     """A learnable array registered on a Module, like ``torch.nn.Parameter``.
 
     Args:
@@ -326,9 +328,7 @@ class Parameter:
 
     @property
     def data(self) -> jax.Array:
-        value = self._data
-        _remember_data_read(self, value)
-        return value
+        return _detached_read(self)
 
     @data.setter
     def data(self, value: Any) -> None:
@@ -413,10 +413,6 @@ class Parameter:
         devices = getattr(self._data, "devices", None)
         return next(iter(devices())) if devices is not None else None
 
-    @property
-    def T(self) -> jax.Array:  # noqa: N802 - torch's name
-        return _read(self).T
-
     def size(self, dim: int | None = None) -> Any:
         return self.shape if dim is None else self.shape[_wrap_dim(dim, self.ndim, False)]
 
@@ -430,9 +426,7 @@ class Parameter:
 
     def detach(self) -> jax.Array:
         # (torch's detach shares the storage: ``init.zeros_(p.detach())`` fills ``p``)
-        value = self._data
-        _remember_data_read(self, value)
-        return value
+        return _detached_read(self)
 
     def numpy(self) -> np.ndarray:
         return np.asarray(self._data)
@@ -447,88 +441,7 @@ class Parameter:
         return self._data.tolist()
 
     def clone(self) -> jax.Array:
-        return jnp.array(self._data)
-
-    # -- the tensor methods loss code calls on parameters -------------------------
-    # Each reads through ``_read`` (logged), so a penalty such as
-    # ``sum(p.pow(2).sum() for p in model.parameters())`` inside a differentiated closure
-    # gets torch's gradients.  They return ``jax.Array``s, as torch returns tensors.
-    def t(self) -> jax.Array:
-        x = _read(self)
-        if x.ndim > 2:
-            raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {x.ndim}D")
-        return x.T
-
-    def pow(self, exponent: Any) -> jax.Array:
-        return _read(self) ** _unwrap(exponent)
-
-    def square(self) -> jax.Array:
-        return jnp.square(_read(self))
-
-    def sqrt(self) -> jax.Array:
-        return jnp.sqrt(_read(self))
-
-    def exp(self) -> jax.Array:
-        return jnp.exp(_read(self))
-
-    def log(self) -> jax.Array:
-        return jnp.log(_read(self))
-
-    def abs(self) -> jax.Array:
-        return jnp.abs(_read(self))
-
-    def neg(self) -> jax.Array:
-        return -_read(self)
-
-    def sum(self, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> jax.Array:
-        return jnp.sum(_read(self), axis=_axis(dim, self.ndim), keepdims=keepdim, dtype=dtype)
-
-    def mean(self, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> jax.Array:
-        return jnp.mean(_read(self), axis=_axis(dim, self.ndim), keepdims=keepdim, dtype=dtype)
-
-    def prod(self, dim: int | None = None, keepdim: bool = False) -> jax.Array:
-        return jnp.prod(_read(self), axis=_axis(dim, self.ndim), keepdims=keepdim)
-
-    def var(self, dim: Any = None, unbiased: bool = True, keepdim: bool = False, *,
-            correction: int | None = None) -> jax.Array:
-        ddof = correction if correction is not None else int(unbiased)
-        return jnp.var(_read(self), axis=_axis(dim, self.ndim), ddof=ddof, keepdims=keepdim)
-
-    def std(self, dim: Any = None, unbiased: bool = True, keepdim: bool = False, *,
-            correction: int | None = None) -> jax.Array:
-        ddof = correction if correction is not None else int(unbiased)
-        return jnp.std(_read(self), axis=_axis(dim, self.ndim), ddof=ddof, keepdims=keepdim)
-
-    def norm(self, p: Any = "fro", dim: Any = None, keepdim: bool = False) -> jax.Array:
-        """torch's ``Tensor.norm``: a vector norm over ``dim`` (all elements by default)."""
-        x = _read(self)
-        if p == "nuc":
-            return jnp.linalg.matrix_norm(x, ord="nuc", keepdims=keepdim)
-        order = 2 if p in ("fro", None) else p
-        return jnp.linalg.vector_norm(x, ord=order, axis=_axis(dim, x.ndim), keepdims=keepdim)
-
-    def clamp(self, min: Any = None, max: Any = None) -> jax.Array:  # noqa: A002 - torch's
-        check_clamp_bounds(min, max)
-        return jnp.clip(_read(self), _unwrap(min), _unwrap(max))
-
-    clip = clamp
-
-    def reshape(self, *shape: Any) -> jax.Array:
-        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-            shape = tuple(shape[0])
-        _check_view_shape(shape, self.numel())
-        return jnp.reshape(_read(self), shape)
-
-    view = reshape
-
-    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> jax.Array:
-        x = _read(self)
-        start, end = _wrap_dim(start_dim, x.ndim), _wrap_dim(end_dim, x.ndim)
-        if start > end:
-            raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
-        if x.ndim == 0:
-            return x.reshape(1)
-        return x.reshape(*x.shape[:start], -1, *x.shape[end + 1:])
+        return shaping.clone(self)  # a logged read: ``p.clone()`` in a loss trains ``p``
 
     # -- torch's factory methods: new arrays of this one's dtype (and device) ------
     def new_zeros(self, *size: Any, dtype: Any = None, device: Any = None,
@@ -657,7 +570,9 @@ class Parameter:
         return len(self._data)
 
     def __iter__(self):
-        return iter(self._data)
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return iter(_read(self))  # a logged read: ``for row in p`` in a loss trains ``p``
 
     def __getitem__(self, index: Any) -> jax.Array:
         _check_index(index, self.shape)  # JAX clamps an out-of-range index: torch raises
@@ -668,15 +583,17 @@ class Parameter:
         if n != 1:
             raise RuntimeError("Boolean value of Tensor with "
                                f"{'no values' if n == 0 else 'more than one value'} is ambiguous")
-        return bool(self._data)
+        return bool(self._data.item())
 
+    # (``.item()``: a shape-[1] or [[1]] Parameter converts as in torch; Python's float()
+    # and int() of a jax.Array take 0-d ones only)
     def __float__(self) -> float:
         _check_one_element(self)
-        return float(self._data)
+        return float(self._data.item())
 
     def __int__(self) -> int:
         _check_one_element(self)
-        return int(self._data)
+        return int(self._data.item())
 
 
 def _checked_grad(p: Parameter, value: Any) -> jax.Array:
@@ -709,66 +626,25 @@ def _copy(data: Any) -> jax.Array:
     return as_array(data)
 
 
-def _binary(op: Any, reflected: bool = False) -> Any:
-    if reflected:
-        def method(self: Parameter, other: Any) -> Any:
-            return op(_unwrap(other), _read(self))
-    else:
-        def method(self: Parameter, other: Any) -> Any:
-            return op(_read(self), _unwrap(other))
-    return method
+def _detached_read(p: Parameter) -> jax.Array:
+    """``p.data``/``p.detach()``: the live array, outside torch's graph.
 
-
-def _read(p: Parameter) -> Any:
-    """``p``'s array as used in a computation (recorded while a closure is differentiated)."""
-    if _state.state.read_log is not None:
-        _state.log_read(p)
-    return p._data
-
-
-def _unwrap(x: Any) -> Any:
-    return _read(x) if isinstance(x, Parameter) else x
-
-
-def _axis(dim: Any, ndim: int) -> Any:
-    """``dim`` (an int, a list or tuple of ints, or None) checked as torch checks it."""
-    if dim is None:
-        return None
-    if isinstance(dim, (list, tuple)):
-        return tuple(_wrap_dim(d, ndim) for d in dim)
-    return _wrap_dim(dim, ndim)
-
-
-def _wrap_dim(dim: int, ndim: int, scalar_ok: bool = True) -> int:
-    """torch's dimension check: ``dim`` in ``[-ndim, ndim - 1]`` (a 0-d tensor counts as 1-d
-    where torch lets it, ``scalar_ok``); returns the non-negative dimension."""
-    dim = operator.index(dim)
-    if ndim == 0 and not scalar_ok:
-        raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
-    n = max(ndim, 1)
-    if not -n <= dim < n:
-        raise IndexError(
-            f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {dim})")
-    return dim % n
+    Inside a differentiated closure the array is the tracer being differentiated, so its
+    gradient is stopped there (``(w.detach() * w).sum()`` has torch's gradient ``w``, not
+    ``2w``), and the read is not logged: a Parameter used only through them gets no
+    ``.grad``, as in torch.  Elsewhere (``jax.grad`` of a function of Parameters included)
+    it is the array itself, noted for ``init.f(p.data)`` (see ``_remember_data_read``).
+    """
+    value = p._data
+    if _state.state.read_log is not None and isinstance(value, jax.core.Tracer):
+        return jax.lax.stop_gradient(value)
+    _remember_data_read(p, value)
+    return value
 
 
 def _check_one_element(p: Parameter) -> None:
     if p.numel() != 1:
         raise ValueError("only one element tensors can be converted to Python scalars")
-
-
-def _check_view_shape(shape: tuple, numel: int) -> None:
-    """torch's ``reshape``/``view`` checks: one ``-1`` at most, and the same element count."""
-    shape = tuple(operator.index(d) for d in shape)
-    if sum(d == -1 for d in shape) > 1:
-        raise RuntimeError("only one dimension can be inferred")
-    for d in shape:
-        if d < -1:
-            raise RuntimeError(f"invalid shape dimension {d}")
-    known = int(np.prod([d for d in shape if d != -1], dtype=np.int64))
-    inferred = -1 in shape  # (0 elements into a 0-sized shape with -1: left to JAX)
-    if (numel != known) if not inferred else (numel % known if known else numel != 0):
-        raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {numel}")
 
 
 def _check_broadcast_into(target: tuple, source: tuple) -> None:
@@ -800,20 +676,6 @@ def _check_index(index: Any, shape: tuple) -> None:
         if not isinstance(i, slice) and not -shape[dim] <= i < shape[dim]:
             raise IndexError(
                 f"index {i} is out of bounds for dimension {dim} with size {shape[dim]}")
-
-
-for _name, _op in [
-    ("add", operator.add), ("sub", operator.sub), ("mul", operator.mul),
-    ("truediv", operator.truediv), ("floordiv", operator.floordiv), ("mod", operator.mod),
-    ("pow", operator.pow), ("matmul", operator.matmul),
-]:
-    setattr(Parameter, f"__{_name}__", _binary(_op))
-    setattr(Parameter, f"__r{_name}__", _binary(_op, reflected=True))
-for _name, _op in [
-    ("eq", operator.eq), ("ne", operator.ne), ("lt", operator.lt), ("le", operator.le),
-    ("gt", operator.gt), ("ge", operator.ge),
-]:
-    setattr(Parameter, f"__{_name}__", _binary(_op))
 
 
 def _in_place(self: Parameter, compute: Any, other: Any = None) -> Parameter:
@@ -865,9 +727,6 @@ Parameter.mul_ = _inplace(operator.mul)  # type: ignore[attr-defined]
 Parameter.div_ = _inplace(operator.truediv)  # type: ignore[attr-defined]
 Parameter.lerp_ = _lerp_  # type: ignore[attr-defined]
 Parameter.clamp_ = _clamp_  # type: ignore[attr-defined]
-Parameter.__neg__ = lambda self: -_read(self)  # type: ignore[method-assign]
-Parameter.__pos__ = lambda self: _read(self)  # type: ignore[method-assign]
-Parameter.__abs__ = lambda self: abs(_read(self))  # type: ignore[method-assign]
 Parameter.__hash__ = object.__hash__  # type: ignore[method-assign]
 
 # A Parameter on its own is a pytree of one leaf, so lists of Parameters (an optimizer's

@@ -57,11 +57,16 @@ def test_attributes_match_torch(requires_grad):
     assert j.device.platform == t.device.type == "cpu"
 
 
-def test_scalar_conversions_match_torch():
-    t, j = twins(np.float32(1.5))
+@pytest.mark.parametrize("shape", [(), (1,), (1, 1)])
+def test_scalar_conversions_match_torch(shape):
+    """A 0-d or one-element Parameter converts as torch's (``float(p)`` of a shape-[1] bias,
+    ``'%.2f' % p``): jnn's conversions of shape [1] raised JAX's TypeError."""
+    t, j = twins(np.full(shape, 2.7, np.float32))
     assert j.item() == t.item()
     t = t.detach()
     assert float(j) == float(t) and int(j) == int(t) and bool(j) == bool(t)
+    assert "%.2f" % j == "%.2f" % t  # noqa: UP031 - the idiom under test
+    assert round(float(j)) == round(float(t))
 
 
 def test_requires_grad_setters_match_torch():
@@ -230,6 +235,133 @@ def test_numpy_operand_on_the_left_keeps_the_gradient(op):
     np.testing.assert_allclose(np.asarray(j.grad), t.grad.numpy(), rtol=1e-6)
 
 
+
+# -- gradients torch defines by a rule: detached reads, copies, rows, kinks, methods -------
+
+ZEROS = np.zeros((2, 3), np.float32)
+KINKS = np.array([[-1.0, 0.0, 1.0], [0.5, 0.0, -2.0]], np.float32)  # abs and clamp kinks
+INF_TIES = np.array([[2.0, -2.0, 1.0], [0.0, 0.0, -2.0]], np.float32)
+ROW = VALUES[:1].copy()
+SCALAR = np.float32(1.5)
+
+# name -> (start value, loss term written once for both libraries).  Each term gets its own
+# Parameter, so one differentiation of their sum checks every term's gradient (one compile
+# for the jnn.compile mode).
+GRADIENT_RULES = {
+    # torch: .detach() and .data are outside the graph (d/dw of w.detach() * w is w, not 2w)
+    "detach_factor": (VALUES, lambda w: (w.detach() * w).sum()),
+    "data_factor": (VALUES, lambda w: (w.data * w).sum()),
+    "detach_only": (VALUES, lambda w: (w.detach() ** 2).sum()),  # torch: .grad stays None
+    # a copy of a Parameter, or its rows, are reads of it (jnn gave it no .grad)
+    "clone": (VALUES, lambda w: (w.clone() ** 2).sum()),
+    "iterate_rows": (VALUES, lambda w: sum((r ** 2).sum() for r in w)),
+    # norms of zeros: gradient 0 (jnn's was NaN)
+    "norm_of_zeros": (ZEROS, lambda w: w.norm()),
+    "norm_2_of_zeros": (ZEROS, lambda w: w.norm(2)),
+    "norm_fro_of_zeros": (ZEROS, lambda w: w.norm("fro")),
+    "norm_3_of_zeros": (ZEROS, lambda w: w.norm(3)),
+    "norm_dim_of_zeros": (ZEROS, lambda w: w.norm(2, dim=0).sum()),
+    "norm_inf_of_zeros": (ZEROS, lambda w: w.norm(float("inf"))),
+    # subgradients at kinks: torch's sign(0) = 0; clamp passes min <= x <= max, inclusive
+    "abs_at_0": (KINKS, lambda w: w.abs().sum()),
+    "builtin_abs_at_0": (KINKS, lambda w: abs(w).sum()),
+    "norm_1_at_0": (KINKS, lambda w: w.norm(1)),
+    "norm_inf_ties": (INF_TIES, lambda w: w.norm(float("inf"))),
+    "clamp_min_at_bound": (KINKS, lambda w: w.clamp(min=0).sum()),
+    "clamp_at_bounds": (KINKS, lambda w: w.clamp(-1, 1).sum()),
+    "clip_at_bounds": (KINKS, lambda w: w.clip(-1, 1).sum()),
+    "clamp_min_method": (KINKS, lambda w: w.clamp_min(0).sum()),
+    "clamp_max_method": (KINKS, lambda w: w.clamp_max(0).sum()),
+    # the tensor methods torch code calls on parameters, each a differentiated read
+    "max": (VALUES, lambda w: w.max()),
+    "min_dim": (VALUES, lambda w: w.min(dim=1).values.sum()),
+    "max_dim_keepdim": (VALUES, lambda w: w.max(1, keepdim=True)[0].sum()),
+    "amax": (VALUES, lambda w: w.amax(dim=0).sum()),
+    "amin": (VALUES, lambda w: w.amin(dim=(0, 1))),
+    "add_alpha": (VALUES, lambda w: w.add(w * w, alpha=0.5).sum()),
+    "sub": (VALUES, lambda w: (w.sub(1.0) ** 2).sum()),
+    "mul": (VALUES, lambda w: w.mul(w).sum()),
+    "div": (VALUES, lambda w: (w.div(3.0) ** 2).sum()),
+    "matmul": (VALUES, lambda w: w.matmul(w.mT).sum()),
+    "mm": (VALUES, lambda w: w.mm(w.t()).sum()),
+    "transpose": (VALUES, lambda w: (w.transpose(0, 1)[0] ** 2).sum()),
+    "mT": (VALUES, lambda w: (w.mT[2] ** 2).sum()),
+    "unsqueeze": (VALUES, lambda w: (w.unsqueeze(0)[0, 1] ** 2).sum()),
+    "squeeze": (ROW, lambda w: (w.squeeze(0)[1:] ** 2).sum()),
+    "sign": (VALUES, lambda w: (w.sign() * w).sum()),
+    "float": (VALUES, lambda w: (w.float() ** 2).sum()),
+    "var_dim": (VALUES, lambda w: w.var(dim=1).sum()),
+    "std_correction": (VALUES, lambda w: w.std(correction=0)),
+    # a 0-d Parameter takes dim 0 and -1, as torch's (jnn raised)
+    "sum_0d_dim": (SCALAR, lambda w: w.sum(dim=0) * 3.0),
+    "mean_0d_dim_keepdim": (SCALAR, lambda w: w.mean(dim=-1, keepdim=True) ** 2),
+    "norm_0d_dim": (SCALAR, lambda w: w.norm(dim=0)),
+}
+
+
+def _jnn_grads(mode):
+    """Each rule's Parameter's ``.grad`` after one differentiation of the rules' sum, through
+    ``jnn.autograd.backward``, an eager ``optimizer.step(closure)`` or one under
+    ``jnn.compile``."""
+    params = {name: nn.Parameter(value) for name, (value, _) in GRADIENT_RULES.items()}
+
+    def closure():
+        return sum(term(params[name]) for name, (_, term) in GRADIENT_RULES.items())
+
+    if mode == "backward":
+        jnn.autograd.backward(closure)
+    else:
+        opt = jnn.optim.SGD(list(params.values()), lr=0.0)
+        step = jnn.compile(lambda: opt.step(closure)) if mode == "compiled" else (
+            lambda: opt.step(closure))
+        step()
+    return params
+
+
+@pytest.mark.parametrize("mode", ["backward", "step", "compiled"])
+def test_gradient_rules_through_parameter_methods_match_torch(mode):
+    """Detached reads carry no gradient, copies and rows do, norms of zeros and kinks give
+    torch's subgradients, and every tensor method is a differentiated read: the ``.grad`` of
+    each rule's Parameter is torch's (None where torch's is)."""
+    tparams = {name: torch.nn.Parameter(torch.tensor(value))
+               for name, (value, _) in GRADIENT_RULES.items()}
+    sum(term(tparams[name]) for name, (_, term) in GRADIENT_RULES.items()).backward()
+    jparams = _jnn_grads(mode)
+    for name, tp in tparams.items():
+        got = jparams[name].grad
+        if tp.grad is None:
+            assert got is None, name
+        else:
+            assert got is not None, name
+            np.testing.assert_allclose(np.asarray(got), tp.grad.numpy(), rtol=1e-5,
+                                       atol=1e-6, err_msg=name)
+    p = jparams["detach_factor"]  # outside a differentiation: the live array, as before
+    assert p.data is p.detach() is p._data
+
+
+@pytest.mark.parametrize("name", GRADIENT_RULES)
+def test_gradient_rule_terms_have_torchs_values(name):
+    value, term = GRADIENT_RULES[name]
+    t, j = twins(value)
+    expected = term(t).detach().numpy()
+    got = np.asarray(term(j))
+    assert got.shape == expected.shape and got.dtype == expected.dtype
+    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-7)
+
+
+def test_max_and_min_with_dim_return_torchs_named_tuples():
+    t, j = twins()
+    for method in ("max", "min"):
+        want, got = getattr(t, method)(dim=1), getattr(j, method)(dim=1)
+        assert type(got).__name__ == type(want).__name__ == method
+        assert type(got) is getattr(jnn.return_types, method)
+        np.testing.assert_array_equal(np.asarray(got.values), want.values.detach().numpy())
+        np.testing.assert_array_equal(np.asarray(got.indices), want.indices.numpy())
+    other = VALUES[::-1].copy()
+    np.testing.assert_array_equal(np.asarray(j.max(jnp.asarray(other))),
+                                  t.max(torch.tensor(other)).detach().numpy())
+
+
 # -- Buffer --------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("persistent", [True, False])
@@ -386,6 +518,27 @@ PARAMETER_USE_ERRORS = {
     "reshape_two_inferred": lambda z: _frozen(z, 2, 3).reshape(-1, -1),
     "sum_dim_out_of_range": lambda z: _frozen(z, 2, 3).sum(2),
     "mean_dim_out_of_range": lambda z: _frozen(z, 2, 3).mean(-3),
+    "sum_repeated_dim": lambda z: _frozen(z, 3, 4).sum(dim=(0, 0)),
+    "mean_repeated_negative_dim": lambda z: _frozen(z, 3, 4).mean(dim=(1, -1)),
+    "norm_unknown_order": lambda z: _frozen(z, 3, 4).norm(p="abc"),
+    "norm_fro_three_dims": lambda z: _frozen(z, 3, 4).norm("fro", dim=(0, 1, 2)),
+    "norm_nuc_int_dim": lambda z: _frozen(z, 3, 4).norm("nuc", dim=0),
+    "matmul_mismatch": lambda z: _frozen(z, 3, 4) @ _frozen(z, 3, 4),
+    "matmul_method_mismatch": lambda z: _frozen(z, 3, 4).matmul(_frozen(z, 3, 4)),
+    "rmatmul_mismatch": lambda z: z.tensor(2, 3) @ _frozen(z, 4, 2),
+    "mm_mismatch": lambda z: _frozen(z, 3, 4).mm(_frozen(z, 3, 4)),
+    "mm_of_vector": lambda z: _frozen(z, 3).mm(_frozen(z, 3, 1)),
+    "add_broadcast_mismatch": lambda z: _frozen(z, 3, 4) + _frozen(z, 3, 3),
+    "radd_broadcast_mismatch": lambda z: z.tensor(3, 3) + _frozen(z, 3, 4),
+    "mul_broadcast_mismatch": lambda z: _frozen(z, 3, 4).mul(z.tensor(2, 1, 3)),
+    "lt_broadcast_mismatch": lambda z: _frozen(z, 3, 4) < z.tensor(2),
+    "div_unknown_rounding": lambda z: _frozen(z, 3).div(2.0, rounding_mode="x"),
+    "max_dim_out_of_range": lambda z: _frozen(z, 3, 4).max(dim=2),
+    "transpose_dim_out_of_range": lambda z: _frozen(z, 3, 4).transpose(0, 2),
+    "unsqueeze_dim_out_of_range": lambda z: _frozen(z, 3, 4).unsqueeze(3),
+    "mT_of_vector": lambda z: _frozen(z, 3).mT,
+    "clamp_without_bounds": lambda z: _frozen(z, 3).clamp(),
+    "iterate_0d": lambda z: iter(_frozen(z)),
 }
 
 
