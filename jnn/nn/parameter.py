@@ -616,7 +616,10 @@ def _checked_grad(p: Parameter, value: Any) -> jax.Array:
         raise RuntimeError(
             f"attempting to assign a gradient with dtype '{got}' to a tensor with grad_dtype "
             f"'{want}'. The gradient must match the tensor's grad_dtype (defaults to the "
-            "tensor's dtype).")
+            "tensor's dtype). You can set the tensor's grad_dtype attribute with a specific "
+            "dtype, or None to allow any dtype. Set grad_dtype with caution. Diverging the "
+            "dtypes of a tensor and its gradient may break downstream systems that assume "
+            "they match.")
     return as_array(value)
 
 
