@@ -560,6 +560,15 @@ def test_requires_grad_on_integers_words_method_and_attribute_as_torch():
             lambda f=flip: f(nn.Parameter(ints, requires_grad=False)))
 
 
+@pytest.mark.parametrize("dtype", ["float64", "int32"])
+def test_grad_of_another_dtype_raises_torchs_whole_message(dtype):
+    from tests.nn._same_error import assert_same_error
+
+    assert_same_error(
+        lambda: setattr(torch.nn.Parameter(torch.ones(2)), "grad",
+                        torch.ones(2, dtype=getattr(torch, dtype))),
+        lambda: setattr(nn.Parameter(jnp.ones(2)), "grad", np.ones(2, dtype)))
+
 def test_checked_indexing_and_shapes_still_accept_what_torch_accepts():
     t, j = twins()
     for index in (1, -2, (1, -1), (slice(None), 2), (0, slice(1, 3)), slice(5, 9)):
