@@ -6,7 +6,8 @@ so a Parameter is *not* an array.  It is a small mutable box — ``.data`` (the 
 never sees the box: attribute reads there return ``.data`` (see ARCHITECTURE.md), so
 ``jnp.tanh(self.w)`` works.  Outside forward, ``model.fc.weight`` is this box, so
 ``.grad``, ``.data``, ``init.xavier_normal_(w)`` and ``np.asarray(w)`` work as in torch;
-its arithmetic operators forward to ``.data`` for convenience.
+its arithmetic operators and the tensor methods loss code calls (``jnn/nn/_tensor_methods.py``)
+compute on its array, differentiated inside a loss closure as torch's.
 """
 
 from __future__ import annotations
