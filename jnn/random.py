@@ -16,6 +16,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax._src import core as _core
 
 from jnn import _state
 
@@ -173,12 +174,14 @@ class Generator:
             return self._next_key()
 
     def _next_key(self) -> jax.Array:
-        from jnn.nn.functional._dispatch import needs_key
-
-        # Inside an eager F.* call's first trace: it threads the key from now on (a traced
-        # key too: a jnn.random.scan body's, in eager autograd, is no constant of it)
-        needs_key()
         old = self.key
+        if not isinstance(old, jax.core.Tracer) or old._trace is not _core.trace_ctx.trace:
+            from jnn.nn.functional._dispatch import needs_key
+
+            # Inside an eager F.* call's first trace: it threads the key from now on (a
+            # traced key of another trace too: a jnn.random.scan body's, in eager
+            # autograd, must not become a constant of it)
+            needs_key()
         key, sub = jax.random.split(old)
         if isinstance(key, jax.core.Tracer) and _state.state.write_log is None and (
                 not isinstance(old, jax.core.Tracer) or key._trace is not old._trace):
