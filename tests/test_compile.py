@@ -303,6 +303,19 @@ def test_compiled_module_equals_eager_and_torch() -> None:
     assert compiled._orig_mod is jmodel  # torch.compile's attribute name
 
 
+@pytest.fixture
+def torch_compile_undone() -> Any:
+    """Running torch.compile turns torch.distributions' argument validation off for the
+    whole process (dynamo's doing): put it back for the tests after."""
+    import torch._dynamo
+
+    torch._dynamo.reset()
+    validate = torch.distributions.Distribution._validate_args
+    yield
+    torch.distributions.Distribution.set_default_validate_args(validate)
+    torch._dynamo.reset()
+
+
 def _wrapper_facts(lib: Any, compiled: Any, model: Any) -> dict[str, Any]:
     """What a script sees of ``torch.compile(model)`` / ``jnn.compile(model)``."""
     facts: dict[str, Any] = {
@@ -340,13 +353,11 @@ def _wrapper_facts(lib: Any, compiled: Any, model: Any) -> dict[str, Any]:
     return facts
 
 
+@pytest.mark.usefixtures("torch_compile_undone")
 def test_compiled_module_is_torchs_optimized_module() -> None:
     """``jnn.compile(model)`` is an ``nn.Module`` wrapping the model as ``_orig_mod``, as
     torch's ``OptimizedModule``: the same keys, names, repr, mirrored training flag,
     attribute forwarding, load errors, copies and hooks."""
-    import torch._dynamo
-
-    torch._dynamo.reset()
     t = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.BatchNorm1d(2))
     j = nn.Sequential(nn.Linear(3, 2), nn.BatchNorm1d(2))
     with warnings.catch_warnings():
@@ -355,6 +366,7 @@ def test_compiled_module_is_torchs_optimized_module() -> None:
     assert _wrapper_facts(jnn, jnn.compile(j), j) == expected
 
 
+@pytest.mark.usefixtures("torch_compile_undone")
 def test_compiled_module_trains_in_a_compiled_step_and_by_copies() -> None:
     """The wrapper in a training step (its parameters in the optimizer), its state_dict
     loaded into torch's compiled twin, and a jax.tree_util copy of it."""
