@@ -20,6 +20,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax._src.array import ArrayImpl as _ArrayImpl
 
 from jnn import _state
 from jnn._state import check_write
@@ -640,7 +641,8 @@ def _detached_read(p: Parameter) -> jax.Array:
     it is the array itself, noted for ``init.f(p.data)`` (see ``_remember_data_read``).
     """
     value = p._data
-    if _state.state.read_log is not None and isinstance(value, jax.core.Tracer):
+    if type(value) is not _ArrayImpl and isinstance(value, jax.core.Tracer) and (
+            _state.state.read_log is not None):  # (a concrete array first: a logged weight)
         return jax.lax.stop_gradient(value)
     _remember_data_read(p, value)
     return value
