@@ -359,6 +359,21 @@ def read_pending(owner: object, kind: str) -> object:
         return None
 
 
+def handed_stores() -> list | None:
+    """The pending stores whose copied-out values a reader of many (``state_dict()``) may
+    take from their caches directly, as :func:`read_pending`'s unlocked path would: newest
+    first, the materialized ones left out; None where one lends buffers (then every read
+    goes through :func:`read_pending`)."""
+    stores = []
+    for store in reversed(versions.pending):
+        if store.materialized:  # type: ignore[attr-defined]
+            continue
+        if store.lent or store.offered:  # type: ignore[attr-defined]
+            return None
+        stores.append(store)
+    return stores
+
+
 def read_out(owner: object, kind: str) -> bool:
     """Whether every cell of ``kind`` of the pending store holding ``owner`` was copied
     out already (a ``state_dict()`` per step: its step handed them out with it)."""

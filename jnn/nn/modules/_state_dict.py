@@ -242,6 +242,13 @@ _read_data = Parameter._data.fget  # one call instead of .data's two properties
 def _run_plan(plan: tuple[_Segment, ...], destination: Any, prefix: str,
               keep_vars: bool) -> None:
     metadata = getattr(destination, "_metadata", None)
+    # The values a compiled step handed out with its store (a state_dict() per step): one
+    # dict lookup each, as Parameter.data's read would find them (else that read)
+    caches = stores = None
+    if _state.versions.pending and not keep_vars:
+        stores = _state.handed_stores()
+        if stores and any(s.handed for s in stores):
+            caches = [s.cache["data"] for s in stores]
     for (rels, keys, versions), leaves, call in plan:
         if metadata is not None and rels:
             if prefix:
@@ -255,7 +262,20 @@ def _run_plan(plan: tuple[_Segment, ...], destination: Any, prefix: str,
                 continue
             if is_param and not keep_vars:
                 # a placeholder's .data is the placeholder itself, kept as torch keeps it
-                value = _read_data(value) if type(value) is Parameter else value.data
+                if type(value) is not Parameter:
+                    value = value.data
+                    destination[prefix + key if prefix else key] = value
+                    continue
+                if caches is not None:
+                    for j, cache in enumerate(caches):  # noqa: B007 - j: after the loop
+                        out = cache.get(id(value))
+                        if out is not None:
+                            break
+                    if out is not None and not out.is_deleted():
+                        stores[j].hits = True  # (what Parameter.data's read notes)
+                        destination[prefix + key if prefix else key] = out
+                        continue
+                value = _read_data(value)
             destination[prefix + key if prefix else key] = value
         if call is not None:
             rel, ref = call
