@@ -34,6 +34,8 @@ from jnn.nn.modules.pixelshuffle import *  # noqa: F403
 from jnn.nn.modules.pixelshuffle import __all__ as _pixelshuffle
 from jnn.nn.modules.pooling import *  # noqa: F403
 from jnn.nn.modules.pooling import __all__ as _pooling
+from jnn.nn.modules.rnn import *  # noqa: F403
+from jnn.nn.modules.rnn import __all__ as _rnn
 from jnn.nn.modules.sparse import *  # noqa: F403
 from jnn.nn.modules.sparse import __all__ as _sparse
 from jnn.nn.modules.upsampling import *  # noqa: F403
@@ -57,6 +59,7 @@ __all__ = [
     *_padding,
     *_pixelshuffle,
     *_pooling,
+    *_rnn,
     *_sparse,
     *_upsampling,
 ]
