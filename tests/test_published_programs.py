@@ -9,13 +9,20 @@
 * ``super_resolution/model.py``: Conv2d + PixelShuffle, orthogonal initialisation.
 * ``fast_neural_style/neural_style/transformer_net.py``: ReflectionPad2d, InstanceNorm2d,
   residual blocks, nearest ``interpolate``.
+* ``word_language_model/model.py`` and ``main.py``: the RNNModel (Embedding, LSTM or GRU,
+  Dropout, Linear, log_softmax; tied weights), ``batchify``, ``repackage_hidden``,
+  ``get_batch``, ``evaluate`` (eval mode, ``no_grad``), train()'s batch body (NLLLoss,
+  ``clip_grad_norm_``, the manual SGD update ``p.data.add_(p.grad, alpha=-lr)``) and the
+  epoch loop's ``lr /= 4.0``; the Transformer model and its branches are left out (jnn has
+  no ``nn.Transformer``), and so is the file I/O.
 
 Each program is written twice, inside a function per library: the torch text as published
 (the sizes its command line sets made small: DCGAN's nz = ngf = ndf = 8; a training loop's
 body taken out as a step function of one batch, its data passed in) and the jnn port.  The
 models start from torch's weights (its state_dict), and outputs, gradients (of inputs and
-every parameter) and, for MNIST and DCGAN, three training steps -- eager and under
-``jnn.compile`` -- are compared with torch.
+every parameter) and, for MNIST, DCGAN and the word language model, its training steps --
+eager and under ``jnn.compile`` -- are compared with torch (the language model's published
+text marks its long lines ``# noqa: E501``).
 
 Porting.  The jnn port is the torch text with the name ``torch`` replaced by ``jnn`` (the
 imports) and the lines below changed, nothing else (blank lines and indentation aside);
@@ -88,6 +95,43 @@ parameters, which the closure differentiates):
 [super_resolution] Nothing.
 
 [fast_neural_style] Nothing.
+
+[word_language_model] ``import jax`` for ``jax.Array``: jnn has no ``Tensor`` class
+(``repackage_hidden``'s ``isinstance``; the hidden state is a ``jax.Array`` and
+``jnn.detach`` is ``h.detach()``).  A jax.Array has .shape, not .size(), .reshape, not
+.view/.t()/.contiguous() (``.T``), and no .narrow (``jnn.narrow``) or .to
+(``jnn.as_tensor(data, device=device)``).  ``loss.backward()`` becomes a closure for
+``jnn.autograd.backward``, which returns the new hidden state with the loss (the closure
+names it apart: ``hidden`` is the repackaged state it reads); ``p.data.add_`` becomes the
+Parameter's own ``add_`` under ``jnn.no_grad()`` (a ``.data`` is an immutable array):
++ import jax
+- decoded = decoded.view(-1, self.ntoken)
++ decoded = decoded.reshape(-1, self.ntoken)
+- nbatch = data.size(0) // bsz
++ nbatch = data.shape[0] // bsz
+- data = data.narrow(0, 0, nbatch * bsz)
++ data = jnn.narrow(data, 0, 0, nbatch * bsz)
+- data = data.view(bsz, -1).t().contiguous()
+- return data.to(device)
++ data = data.reshape(bsz, -1).T
++ return jnn.as_tensor(data, device=device)
+- if isinstance(h, torch.Tensor):
++ if isinstance(h, jax.Array):
+- return h.detach()
++ return jnn.detach(h)
+- target = source[i+1:i+1+seq_len].view(-1)
++ target = source[i+1:i+1+seq_len].reshape(-1)
+- for i in range(0, data_source.size(0) - 1, bptt):
++ for i in range(0, data_source.shape[0] - 1, bptt):
++ def closure():
+- output, hidden = model(data, hidden)
++ output, new_hidden = model(data, hidden)
+- loss.backward()
++ return loss, new_hidden
++ loss, hidden = jnn.autograd.backward(closure)
++ with jnn.no_grad():
+- p.data.add_(p.grad, alpha=-lr)
++ p.add_(p.grad, alpha=-lr)
 """
 
 # The published programs keep their text, ``super(Class, self).__init__()`` included.
@@ -751,11 +795,279 @@ def _jnn_fast_neural_style():
     return SimpleNamespace(**locals())
 
 
+# -- word_language_model/model.py and main.py ------------------------------------------
+def _torch_word_language_model():
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+
+    bptt, clip = 5, 0.25  # the command line's --bptt (35) and --clip
+    device = torch.device("cpu")
+    criterion = nn.NLLLoss()
+
+    class RNNModel(nn.Module):
+        """Container module with an encoder, a recurrent module, and a decoder."""
+
+        def __init__(self, rnn_type, ntoken, ninp, nhid, nlayers, dropout=0.5, tie_weights=False):
+            super(RNNModel, self).__init__()
+            self.ntoken = ntoken
+            self.drop = nn.Dropout(dropout)
+            self.encoder = nn.Embedding(ntoken, ninp)
+            if rnn_type in ['LSTM', 'GRU']:
+                self.rnn = getattr(nn, rnn_type)(ninp, nhid, nlayers, dropout=dropout)
+            else:
+                try:
+                    nonlinearity = {'RNN_TANH': 'tanh', 'RNN_RELU': 'relu'}[rnn_type]
+                except KeyError as e:
+                    raise ValueError( """An invalid option for `--model` was supplied,
+                                     options are ['LSTM', 'GRU', 'RNN_TANH' or 'RNN_RELU']""") from e  # noqa: E501
+                self.rnn = nn.RNN(ninp, nhid, nlayers, nonlinearity=nonlinearity, dropout=dropout)
+            self.decoder = nn.Linear(nhid, ntoken)
+
+            # Optionally tie weights as in:
+            # "Using the Output Embedding to Improve Language Models" (Press & Wolf 2016)
+            # https://arxiv.org/abs/1608.05859
+            # and
+            # "Tying Word Vectors and Word Classifiers: A Loss Framework for Language Modeling" (Inan et al. 2016)  # noqa: E501
+            # https://arxiv.org/abs/1611.01462
+            if tie_weights:
+                if nhid != ninp:
+                    raise ValueError('When using the tied flag, nhid must be equal to emsize')
+                self.decoder.weight = self.encoder.weight
+
+            self.init_weights()
+
+            self.rnn_type = rnn_type
+            self.nhid = nhid
+            self.nlayers = nlayers
+
+        def init_weights(self):
+            initrange = 0.1
+            nn.init.uniform_(self.encoder.weight, -initrange, initrange)
+            nn.init.zeros_(self.decoder.bias)
+            nn.init.uniform_(self.decoder.weight, -initrange, initrange)
+
+        def forward(self, input, hidden):
+            emb = self.drop(self.encoder(input))
+            output, hidden = self.rnn(emb, hidden)
+            output = self.drop(output)
+            decoded = self.decoder(output)
+            decoded = decoded.view(-1, self.ntoken)
+            return F.log_softmax(decoded, dim=1), hidden
+
+        def init_hidden(self, bsz):
+            weight = next(self.parameters())
+            if self.rnn_type == 'LSTM':
+                return (weight.new_zeros(self.nlayers, bsz, self.nhid),
+                        weight.new_zeros(self.nlayers, bsz, self.nhid))
+            else:
+                return weight.new_zeros(self.nlayers, bsz, self.nhid)
+
+    def batchify(data, bsz):
+        # Work out how cleanly we can divide the dataset into bsz parts.
+        nbatch = data.size(0) // bsz
+        # Trim off any extra elements that wouldn't cleanly fit (remainders).
+        data = data.narrow(0, 0, nbatch * bsz)
+        # Evenly divide the data across the bsz batches.
+        data = data.view(bsz, -1).t().contiguous()
+        return data.to(device)
+
+    def repackage_hidden(h):
+        """Wraps hidden states in new Tensors, to detach them from their history."""
+
+        if isinstance(h, torch.Tensor):
+            return h.detach()
+        else:
+            return tuple(repackage_hidden(v) for v in h)
+
+    def get_batch(source, i):
+        seq_len = min(bptt, len(source) - 1 - i)
+        data = source[i:i+seq_len]
+        target = source[i+1:i+1+seq_len].view(-1)
+        return data, target
+
+    def evaluate(model, data_source, eval_batch_size):
+        # Turn on evaluation mode which disables dropout.
+        model.eval()
+        total_loss = 0.
+        hidden = model.init_hidden(eval_batch_size)
+        with torch.no_grad():
+            for i in range(0, data_source.size(0) - 1, bptt):
+                data, targets = get_batch(data_source, i)
+                output, hidden = model(data, hidden)
+                hidden = repackage_hidden(hidden)
+                total_loss += len(data) * criterion(output, targets).item()
+        return total_loss / (len(data_source) - 1)
+
+    def train_step(model, hidden, data, targets, lr):  # the body of train()'s batch loop
+        # Starting each batch, we detach the hidden state from how it was previously produced.
+        # If we didn't, the model would try backpropagating all the way to start of the dataset.
+        model.zero_grad()
+        hidden = repackage_hidden(hidden)
+        output, hidden = model(data, hidden)
+        loss = criterion(output, targets)
+        loss.backward()
+
+        # `clip_grad_norm` helps prevent the exploding gradient problem in RNNs / LSTMs.
+        torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+        for p in model.parameters():
+            p.data.add_(p.grad, alpha=-lr)
+        return loss, hidden
+
+    def end_of_epoch(lr, val_loss, best_val_loss):  # the epoch loop's tail, saving aside
+        if not best_val_loss or val_loss < best_val_loss:
+            best_val_loss = val_loss
+        else:
+            # Anneal the learning rate if no improvement has been seen in the validation dataset.
+            lr /= 4.0
+        return lr, best_val_loss
+
+    return SimpleNamespace(**locals())
+
+
+
+# -- word_language_model/model.py and main.py ------------------------------------------
+def _jnn_word_language_model():
+    import jax
+
+    import jnn
+    import jnn.nn as nn
+    import jnn.nn.functional as F
+
+    bptt, clip = 5, 0.25  # the command line's --bptt (35) and --clip
+    device = jnn.device("cpu")
+    criterion = nn.NLLLoss()
+
+    class RNNModel(nn.Module):
+        """Container module with an encoder, a recurrent module, and a decoder."""
+
+        def __init__(self, rnn_type, ntoken, ninp, nhid, nlayers, dropout=0.5, tie_weights=False):
+            super(RNNModel, self).__init__()
+            self.ntoken = ntoken
+            self.drop = nn.Dropout(dropout)
+            self.encoder = nn.Embedding(ntoken, ninp)
+            if rnn_type in ['LSTM', 'GRU']:
+                self.rnn = getattr(nn, rnn_type)(ninp, nhid, nlayers, dropout=dropout)
+            else:
+                try:
+                    nonlinearity = {'RNN_TANH': 'tanh', 'RNN_RELU': 'relu'}[rnn_type]
+                except KeyError as e:
+                    raise ValueError( """An invalid option for `--model` was supplied,
+                                     options are ['LSTM', 'GRU', 'RNN_TANH' or 'RNN_RELU']""") from e  # noqa: E501
+                self.rnn = nn.RNN(ninp, nhid, nlayers, nonlinearity=nonlinearity, dropout=dropout)
+            self.decoder = nn.Linear(nhid, ntoken)
+
+            # Optionally tie weights as in:
+            # "Using the Output Embedding to Improve Language Models" (Press & Wolf 2016)
+            # https://arxiv.org/abs/1608.05859
+            # and
+            # "Tying Word Vectors and Word Classifiers: A Loss Framework for Language Modeling" (Inan et al. 2016)  # noqa: E501
+            # https://arxiv.org/abs/1611.01462
+            if tie_weights:
+                if nhid != ninp:
+                    raise ValueError('When using the tied flag, nhid must be equal to emsize')
+                self.decoder.weight = self.encoder.weight
+
+            self.init_weights()
+
+            self.rnn_type = rnn_type
+            self.nhid = nhid
+            self.nlayers = nlayers
+
+        def init_weights(self):
+            initrange = 0.1
+            nn.init.uniform_(self.encoder.weight, -initrange, initrange)
+            nn.init.zeros_(self.decoder.bias)
+            nn.init.uniform_(self.decoder.weight, -initrange, initrange)
+
+        def forward(self, input, hidden):
+            emb = self.drop(self.encoder(input))
+            output, hidden = self.rnn(emb, hidden)
+            output = self.drop(output)
+            decoded = self.decoder(output)
+            decoded = decoded.reshape(-1, self.ntoken)
+            return F.log_softmax(decoded, dim=1), hidden
+
+        def init_hidden(self, bsz):
+            weight = next(self.parameters())
+            if self.rnn_type == 'LSTM':
+                return (weight.new_zeros(self.nlayers, bsz, self.nhid),
+                        weight.new_zeros(self.nlayers, bsz, self.nhid))
+            else:
+                return weight.new_zeros(self.nlayers, bsz, self.nhid)
+
+    def batchify(data, bsz):
+        # Work out how cleanly we can divide the dataset into bsz parts.
+        nbatch = data.shape[0] // bsz
+        # Trim off any extra elements that wouldn't cleanly fit (remainders).
+        data = jnn.narrow(data, 0, 0, nbatch * bsz)
+        # Evenly divide the data across the bsz batches.
+        data = data.reshape(bsz, -1).T
+        return jnn.as_tensor(data, device=device)
+
+    def repackage_hidden(h):
+        """Wraps hidden states in new Tensors, to detach them from their history."""
+
+        if isinstance(h, jax.Array):
+            return jnn.detach(h)
+        else:
+            return tuple(repackage_hidden(v) for v in h)
+
+    def get_batch(source, i):
+        seq_len = min(bptt, len(source) - 1 - i)
+        data = source[i:i+seq_len]
+        target = source[i+1:i+1+seq_len].reshape(-1)
+        return data, target
+
+    def evaluate(model, data_source, eval_batch_size):
+        # Turn on evaluation mode which disables dropout.
+        model.eval()
+        total_loss = 0.
+        hidden = model.init_hidden(eval_batch_size)
+        with jnn.no_grad():
+            for i in range(0, data_source.shape[0] - 1, bptt):
+                data, targets = get_batch(data_source, i)
+                output, hidden = model(data, hidden)
+                hidden = repackage_hidden(hidden)
+                total_loss += len(data) * criterion(output, targets).item()
+        return total_loss / (len(data_source) - 1)
+
+    def train_step(model, hidden, data, targets, lr):  # the body of train()'s batch loop
+        # Starting each batch, we detach the hidden state from how it was previously produced.
+        # If we didn't, the model would try backpropagating all the way to start of the dataset.
+        model.zero_grad()
+        hidden = repackage_hidden(hidden)
+
+        def closure():
+            output, new_hidden = model(data, hidden)
+            loss = criterion(output, targets)
+            return loss, new_hidden
+        loss, hidden = jnn.autograd.backward(closure)
+
+        # `clip_grad_norm` helps prevent the exploding gradient problem in RNNs / LSTMs.
+        jnn.nn.utils.clip_grad_norm_(model.parameters(), clip)
+        with jnn.no_grad():
+            for p in model.parameters():
+                p.add_(p.grad, alpha=-lr)
+        return loss, hidden
+
+    def end_of_epoch(lr, val_loss, best_val_loss):  # the epoch loop's tail, saving aside
+        if not best_val_loss or val_loss < best_val_loss:
+            best_val_loss = val_loss
+        else:
+            # Anneal the learning rate if no improvement has been seen in the validation dataset.
+            lr /= 4.0
+        return lr, best_val_loss
+
+    return SimpleNamespace(**locals())
+
+
 PROGRAMS = {
     "mnist": (_torch_mnist, _jnn_mnist),
     "dcgan": (_torch_dcgan, _jnn_dcgan),
     "super_resolution": (_torch_super_resolution, _jnn_super_resolution),
     "fast_neural_style": (_torch_fast_neural_style, _jnn_fast_neural_style),
+    "word_language_model": (_torch_word_language_model, _jnn_word_language_model),
 }
 # Each program once per library.  The classes are local to their function; naming them by
 # where they are reachable from here (``JNN.mnist.Net``) lets pickle find them.
@@ -945,3 +1257,87 @@ def test_fast_neural_style_net_matches_torch():
     t_out, out = check_modules(t.TransformerNet(), j.TransformerNet(), [(2, 3, 16, 16)],
                                modes=("train",), atol=5e-4, **ORACLE)
     assert out[0].shape == (2, 3, 16, 16)
+
+
+# word_language_model: a 20-token vocabulary, emsize = nhid = 8 (tie_weights needs them
+# equal), two layers; dropout 0 so that both libraries compute the same function.
+WLM_SIZES = dict(ntoken=20, ninp=8, nhid=8, nlayers=2, dropout=0.0)
+WLM_EPOCHS, WLM_EVAL_BATCH = 4, 2
+
+
+def _wlm_twins(t, j, rnn_type, tied):
+    models = []
+    for lib in (t, j):
+        torch.manual_seed(0)
+        models.append(lib.RNNModel(rnn_type, **WLM_SIZES, tie_weights=tied))
+    t_model, model = models
+    _load_torch_state(t_model, model)
+    return t_model, model
+
+
+def _assert_hidden_close(hidden, t_hidden, atol, what):
+    hidden = hidden if isinstance(hidden, tuple) else (hidden,)
+    t_hidden = t_hidden if isinstance(t_hidden, tuple) else (t_hidden,)
+    assert len(hidden) == len(t_hidden), what
+    for h, t_h in zip(hidden, t_hidden):
+        _assert_close(h, t_h.detach().numpy(), atol, what)
+
+
+@pytest.mark.parametrize("rnn_type, tied", [("LSTM", False), ("GRU", True)],
+                         ids=["LSTM", "GRU-tied"])
+@pytest.mark.parametrize("compiled", [False, True], ids=["eager", "compiled"])
+def test_word_language_model_trains_like_torch(rnn_type, tied, compiled):
+    """Two epochs of main.py's loop: three batches of train() (the hidden state carried
+    across them and repackaged, clip_grad_norm_, the manual SGD update at --lr 20), then
+    evaluate() on a validation stream whose last batch is one token long, then the lr
+    annealing; loss, hidden state, every ``.grad`` and parameter after each step, and each
+    epoch's validation loss and lr, against torch."""
+    t, j = _programs("word_language_model")
+    t_model, model = _wlm_twins(t, j, rnn_type, tied)
+    if tied:  # one Parameter, listed once (as torch's parameters() lists it)
+        assert model.decoder.weight is model.encoder.weight
+        assert len(list(model.parameters())) == len(list(t_model.parameters()))
+    step = jnn.compile(j.train_step) if compiled else j.train_step
+    atol = _fan_in_atol(t_model)
+    rng = np.random.default_rng(1)  # (the streams for which epoch 3's loss gets worse)
+    train_stream = rng.integers(0, WLM_SIZES["ntoken"], 3 * j.bptt * BATCH + BATCH + 3)
+    val_stream = rng.integers(0, WLM_SIZES["ntoken"], 24)
+    t_train, t_val = (t.batchify(torch.from_numpy(s), b)
+                      for s, b in [(train_stream, BATCH), (val_stream, WLM_EVAL_BATCH)])
+    train_data, val_data = (j.batchify(jnp.asarray(s), b)
+                            for s, b in [(train_stream, BATCH), (val_stream, WLM_EVAL_BATCH)])
+    np.testing.assert_array_equal(np.asarray(train_data), t_train.numpy())
+    t_lr = lr = 20.0  # --lr
+    t_best = best = None
+    lrs = []
+    for epoch in range(WLM_EPOCHS):
+        t_model.train()
+        model.train()
+        t_hidden, hidden = t_model.init_hidden(BATCH), model.init_hidden(BATCH)
+        for batch, i in enumerate(range(0, t_train.size(0) - 1, j.bptt)):
+            where = f"epoch {epoch} batch {batch}"
+            t_loss, t_hidden = t.train_step(t_model, t_hidden, *t.get_batch(t_train, i), t_lr)
+            loss, hidden = step(model, hidden, *j.get_batch(train_data, i), lr)
+            np.testing.assert_allclose(float(loss), t_loss.item(), rtol=1e-5, atol=atol,
+                                       err_msg=where)
+            _assert_hidden_close(hidden, t_hidden, atol, f"{where}: hidden")
+            _check_step(t_model, model, atol, where)
+            # --lr 20 multiplies each gradient's float32 rounding by 20, and SGD keeps it:
+            # the GRU's parameters drifted past atol (by 1.1e-6) at the tenth step, so each
+            # step starts from torch's parameters, as DCGAN's (the hidden state is jnn's).
+            _load_torch_state(t_model, model)
+        assert batch == 2
+        t_val_loss = t.evaluate(t_model, t_val, WLM_EVAL_BATCH)
+        val_loss = j.evaluate(model, val_data, WLM_EVAL_BATCH)
+        np.testing.assert_allclose(val_loss, t_val_loss, rtol=1e-5, atol=atol,
+                                   err_msg=f"epoch {epoch}: validation loss")
+        t_lr, t_best = t.end_of_epoch(t_lr, t_val_loss, t_best)
+        lr, best = j.end_of_epoch(lr, val_loss, best)
+        assert lr == t_lr
+        lrs.append(lr)
+    assert lrs == [20.0, 20.0, 5.0, 5.0]  # epoch 3's validation loss is worse: annealed
+    if compiled:
+        # one trace, one when the parameters' .grad first exist at a call (no optimizer
+        # holds them: jnn.compile keys on .grad being there), one for the annealed lr (a
+        # Python float is static; jnn.compile's RecompileWarning says to pass an array)
+        assert step.trace_count == 3
