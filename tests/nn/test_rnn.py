@@ -78,3 +78,14 @@ def test_dropout_between_layers_only_in_training():
     np.testing.assert_array_equal(np.asarray(lstm(x)[0]), np.asarray(lstm(x)[0]))
     with pytest.warns(UserWarning, match="non-zero dropout expects num_layers greater"):
         jnn.nn.GRU(4, 8, 1, dropout=0.2)
+
+
+@pytest.mark.parametrize("cls", ["RNN", "LSTM", "GRU"])
+def test_input_of_another_dtype_raises_torchs_error(cls):
+    messages = []
+    for lib, x in ((torch, torch.zeros(2, 1, 3, dtype=torch.float16)),
+                   (jnn, np.zeros((2, 1, 3), np.float16))):
+        with pytest.raises(ValueError) as info:
+            getattr(lib.nn, cls)(3, 4)(x)
+        messages.append(str(info.value))
+    assert messages[0] == messages[1]
