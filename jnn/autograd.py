@@ -448,7 +448,8 @@ def backward(closure: Callable[[], Any], inputs: Iterable[Parameter] | None = No
             as torch code does.
         inputs: the Parameters to differentiate (torch's ``inputs=``). ``None`` reaches
             every Parameter with ``requires_grad=True`` the closure reads — found by an
-            abstract dry run of the closure, which costs one extra trace; pass
+            abstract dry run of the closure, which costs one extra trace (a concrete run
+            where the closure needs a value, ``.item()`` or a branch; its writes undone); pass
             ``inputs=model.parameters()`` to skip it.
 
     Returns:
