@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import atexit
 import dis
+import enum
 import functools
 import io
 import operator
@@ -42,8 +43,10 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax._src import config as _jax_config
 
 from jnn import _state
+from jnn._tensor_functions.device import mismatch_error
 from jnn.nn.modules import _hooks, _pytree
 from jnn.nn.modules.module import Module
 from jnn.nn.parameter import Parameter, check_int_range
@@ -1178,10 +1181,14 @@ class _Entry:
 
     __slots__ = ("jitted", "out_recipe", "out_layout", "in_layout", "out_plan", "out_static",
                  "out_treedef", "cleared", "compiled", "read_only", "warm", "composed", "keep",
-                 "stepped", "hot", "flags", "donated")
+                 "stepped", "hot", "flags", "donated", "synced")
 
     def __init__(self) -> None:
         self.compiled = False  # called once: XLA compiled it (a jax.eval_shape does not)
+        # The program runs host callbacks (jax.debug.callback, io_callback, pure_callback):
+        # each call waits for it, so that a callback's exception is raised by the call
+        # that ran it, before anything is written back (see _runs_host_callbacks).
+        self.synced = False
         # The program writes no lazy cell (an evaluation step): its packed outputs are the
         # inputs again, so a call keeps another function's pending store instead of
         # replacing it (alternating a train and an eval step re-packs nothing).
@@ -1751,6 +1758,9 @@ class CompiledFunction:
                         _state.release_sigint()
             except Exception as error:  # raised through jax.jit/eval_shape: torch's text
                 _state.drop_jax_note(error)
+                mismatch = mismatch_error(error)  # arrays on two devices: torch's
+                if mismatch is not None:
+                    raise mismatch from None
                 raise
 
     def _call(self, args: tuple, kwargs: dict) -> Any:
@@ -1865,7 +1875,7 @@ class CompiledFunction:
                      if not a),
                tuple(map(_aval_key, arrays)),
                layout.key, plan.key, self._specs, tuple(s for _, s in options),
-               self._free_values, st.grad_enabled, self._hooks_key)
+               self._free_values, st.grad_enabled, self._hooks_key, _jax_settings())
         entry = self._entries.get(key)
         if entry is not None and not entry.serves(layout):
             entry = None  # traced for other objects' new cells: trace these (replaces it)
@@ -1927,8 +1937,11 @@ class CompiledFunction:
                     # donated buffer without a partner: harmless. Said when compiling.
                     warnings.filterwarnings("ignore", "Some donated buffers were not usable")
                     outputs = entry.jitted(*call)
+                entry.synced = _runs_host_callbacks(entry.jitted, call)
                 entry.compiled = True
                 self.compile_count += 1
+            if entry.synced:
+                jax.block_until_ready(outputs)
             self._ctx = None
             if self.checks:  # torch's value errors, found in the program: nothing committed
                 failed, outputs = outputs
@@ -1936,6 +1949,16 @@ class CompiledFunction:
                 if message is not None:
                     raise _checked_error(message)
             new_packed, new_direct, out_arrays = outputs
+        except _Retrace:
+            # JAX traces this program again (see ``program``): nothing ran; a new entry
+            # for the same key is traced as a first one is, with nothing pending
+            self._ctx = None
+            for step in reversed(undo):
+                step()
+            if self._entries.get(key) is entry:
+                del self._entries[key]
+            self._memo = None
+            return self._call(args, kwargs)
         except BaseException as error:
             self._ctx = None
             for step in reversed(undo):  # the first step's placeholders go again
@@ -2017,6 +2040,8 @@ class CompiledFunction:
         try:
             new_direct, out_arrays = program(source.buffers, layout.gather_direct(),
                                              hyper, arrays)
+        except _Retrace:  # (JAX traces the program again: the full path makes a new one)
+            return _MISS
         finally:
             self._ctx = None
         layout.scatter_direct(new_direct)
@@ -2225,6 +2250,8 @@ class CompiledFunction:
                                                                           packed)
         try:
             outputs = program(*call)
+            if entry.synced:
+                jax.block_until_ready(outputs)
             if hot:
                 outputs, handed = outputs
             if self.checks:  # (nothing donated: a failed check leaves the store as it was)
@@ -2540,9 +2567,13 @@ class CompiledFunction:
             held, guard.depth = guard.depth, 0
             try:
                 _state.release_sigint()  # one held since the call began raises now
-                if self._ctx is None:
-                    # jax.jit saw a signature the short path's checks did not (raised
-                    # before anything runs or is donated): the full path keys and traces it
+                if self._ctx is None or entry.compiled:
+                    # jax.jit saw a signature the short path's checks did not, or traces a
+                    # program that has run again (its own key changed: a JAX setting such
+                    # as jax_default_matmul_precision, jax.clear_caches()).  Raised before
+                    # anything runs or is donated: the full path keys and traces it as a
+                    # new program (a trace of a known one would find its input store
+                    # pending, and bake the store's numbers in as constants).
                     raise _Retrace
                 flags = _Flags(list(self._roots))
                 variables = _variables(fn)
@@ -2835,8 +2866,14 @@ class TraceTimeValueWarning(UserWarning):
 
 def _describe_change(old: tuple, new: tuple) -> str:
     """Name what differs between two programs' keys (torch.compile's recompile reasons)."""
-    o_tree, o_is_array, o_static, o_shapes, _, _, o_specs, o_opts, o_free, o_grad, o_hooks = old
-    n_tree, n_is_array, n_static, n_shapes, _, _, n_specs, n_opts, n_free, n_grad, n_hooks = new
+    o_tree, o_is_array, o_static, o_shapes, _, _, o_specs, o_opts, o_free, o_grad, o_hooks, \
+        o_jax = old
+    n_tree, n_is_array, n_static, n_shapes, _, _, n_specs, n_opts, n_free, n_grad, n_hooks, \
+        n_jax = new
+    if o_jax != n_jax:
+        return ("a JAX setting changed (jax.config, a context such as "
+                "jax.default_matmul_precision, or jnn.set_float32_matmul_precision, which "
+                "sets jax_default_matmul_precision): each setting has its own program")
     if o_hooks != n_hooks:
         return ("an optimizer step hook was registered or removed (hooks run when the "
                 "function is traced)")
@@ -2885,6 +2922,20 @@ def _describe_change(old: tuple, new: tuple) -> str:
 
 _PLAIN_TYPES = (bool, int, float, complex, str, np.generic)  # (np.generic: numpy scalars)
 _NUMBER_TYPES = (bool, int, float, complex, np.number, np.bool_)
+
+
+def _jax_settings() -> tuple:
+    """The JAX settings a trace depends on (those in every ``jax.jit`` key: matmul
+    precision, dtype promotion, x64, ...), as plain values: a program is kept per setting,
+    so code that enters a JAX context around some calls takes the program traced for it
+    instead of tracing again at every switch."""
+    try:
+        values = _jax_config.trace_context()
+    except Exception:  # noqa: BLE001 - (another JAX's internals) JAX re-traces by itself
+        return ()
+    return tuple(v if v is None or isinstance(v, (bool, int, float, str, tuple))
+                 else str(v) if isinstance(v, enum.Enum) else type(v).__name__
+                 for v in values)
 
 
 def _aval_key(x: Any) -> tuple:
@@ -3132,6 +3183,30 @@ def _explicit_roots(state: Any) -> tuple:
 
 _ARRAY = object()
 _MISS = object()
+
+
+def _runs_host_callbacks(jitted: Any, call: tuple) -> bool:
+    """Whether the program ``jitted`` ran for ``call`` (its trace is cached: no new trace)
+    calls back into Python.  On a GPU a program runs after its call returns, so an
+    exception in a callback would surface at a later read, after the call had written its
+    (failed) outputs back as the newest state; such a program's calls wait for it."""
+    try:
+        jaxpr = jitted.trace(*call).jaxpr
+    except Exception:  # noqa: BLE001 - (unexpected) no jaxpr to read: as before, no wait
+        return False
+
+    def calls_back(jaxpr: Any) -> bool:
+        for eqn in jaxpr.eqns:
+            if "callback" in eqn.primitive.name:
+                return True
+            for value in eqn.params.values():
+                for sub in value if isinstance(value, (list, tuple)) else (value,):
+                    inner = getattr(sub, "jaxpr", sub)
+                    if hasattr(inner, "eqns") and calls_back(inner):
+                        return True
+        return False
+
+    return calls_back(jaxpr.jaxpr if hasattr(jaxpr, "jaxpr") else jaxpr)
 
 
 class _Retrace(Exception):

@@ -8,6 +8,7 @@ defines the result (a step that raises changes nothing; a copy sees the newest w
 from __future__ import annotations
 
 import collections
+import contextlib
 import copy
 import gc
 import pickle
@@ -31,6 +32,9 @@ from jnn import _state
 from tests.optim._harness import assert_state_dicts_match
 
 tF = torch.nn.functional
+# XLA's CPU client is the one where jnn keeps a store another program read undonated
+# (``_keeping``); elsewhere (GPU streams order the reads) every store is donated.
+ON_CPU = jax.default_backend() == "cpu"
 RNG = np.random.default_rng(0)
 X = RNG.standard_normal((6, 4)).astype(np.float32)
 Y = RNG.standard_normal((6, 2)).astype(np.float32)
@@ -1602,6 +1606,46 @@ def test_a_nan_read_or_passed_anew_each_call_traces_once():
     assert read.trace_count == passed.trace_count == 1
 
 
+@pytest.mark.parametrize("change", ["clear_caches", "jax_setting", "alternating_context"])
+def test_jax_tracing_a_known_program_again_starts_from_the_newest_state(change):
+    """JAX traces a compiled program again when its own key changes (``jax.clear_caches()``,
+    a JAX setting that is part of every trace, as ``jnn.set_float32_matmul_precision``
+    sets).  That trace once ran with the step's input store still pending, so the
+    parameters were baked in as constants: every later step repeated the same one,
+    silently.  Training, a weight logged per step and an alternating compiled evaluation
+    all go on as torch's."""
+    tmodel, topt, jmodel, jopt = twins()
+    step = compiled_step(jmodel, jopt)
+    evaluate = jnn.compile(lambda x: jmodel(x).sum())
+    x = jnp.asarray(X)
+    try:
+        for i in range(8):
+            if i == 4:
+                if change == "clear_caches":
+                    jax.clear_caches()
+                elif change == "jax_setting":
+                    jax.config.update("jax_default_matmul_precision", "highest")
+            expected = torch_step(tmodel, topt)
+            with (jax.default_matmul_precision("float32")
+                  if change == "alternating_context" and i % 2 else contextlib.nullcontext()):
+                loss = step(x, jnp.asarray(Y))
+            np.testing.assert_allclose(float(loss), expected, rtol=1e-5, atol=1e-6,
+                                       err_msg=f"step {i}")
+            logged = jmodel[2].weight.data
+            np.testing.assert_allclose(np.asarray(logged), tmodel[2].weight.detach().numpy(),
+                                       rtol=1e-5, atol=1e-6, err_msg=f"step {i}")
+            with torch.no_grad():
+                np.testing.assert_allclose(float(evaluate(x)),
+                                           tmodel(torch.from_numpy(X)).sum().item(),
+                                           rtol=1e-5, atol=1e-5, err_msg=f"step {i}")
+    finally:
+        jax.config.update("jax_default_matmul_precision", None)
+    assert_same_weights(tmodel, jmodel)
+    assert_state_dicts_match(topt.state_dict(), jopt.state_dict())
+    # one program per setting: switching back and forth traces nothing more
+    assert step.trace_count == 2
+
+
 def test_python_scalar_argument_retraces_with_a_named_reason():
     model = nn.Linear(4, 2)
     scaled = jnn.compile(lambda x, s: model(x) * s)
@@ -2370,8 +2414,8 @@ def test_detached_parameters_get_no_grad_as_torch():
         assert_same_weights(tD, jD)
     # the first guess gives every parameter of the optimizer a gradient; G gets none, so a
     # second abstract trace leaves G out (as for an unused layer); one program is compiled
-    # (and its copy without donation: the weights are read between steps)
-    assert (compiled.trace_count, compiled.compile_count) == (2, 2)
+    # (and, on the CPU, its copy without donation: the weights are read between steps)
+    assert (compiled.trace_count, compiled.compile_count) == (2, 1 + ON_CPU)
 
 
 # -- dtypes as torch -----------------------------------------------------------------------
@@ -2637,7 +2681,7 @@ def test_a_store_another_program_read_is_not_donated_on_cpu(monkeypatch, limit):
                 rtol=1e-5, atol=1e-6)
         if i >= 2:
             step(x, y), torch_step(tmodel, topt)
-            kept = read and limit == "default"
+            kept = read and limit == "default" and ON_CPU
             assert [b.is_deleted() for b in buffers] == [not kept] * len(buffers)
     assert_same_weights(tmodel, jmodel)
     assert step.trace_count == 1
@@ -3331,7 +3375,7 @@ def test_program_variants_compile_in_the_background_and_change_no_number(monkeyp
                                    rtol=1e-5, atol=1e-6)
         assert float(step(x, y)) == pytest.approx(torch_step(tmodel, topt), rel=1e-5)
         if i >= 1:  # the evaluation read the store: kept once the copy is compiled
-            assert [b.is_deleted() for b in buffers] == [i < 6] * len(buffers)
+            assert [b.is_deleted() for b in buffers] == [i < 6 or not ON_CPU] * len(buffers)
     assert_same_weights(tmodel, jmodel)
     assert step.trace_count == 1
 

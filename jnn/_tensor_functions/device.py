@@ -29,6 +29,33 @@ def _from_jax(dev: jax.Device) -> tuple[str, int]:
     return ("cuda" if platform == "gpu" else platform), index
 
 
+# JAX's words for arguments committed to different devices, one match per device named
+_INCOMPATIBLE = "incompatible devices"
+_NAMED = re.compile(r"device ids \[([0-9]+)[0-9, ]*\] on platform (\w+)")
+
+
+def mismatch_error(error: BaseException) -> RuntimeError | None:
+    """torch's RuntimeError for JAX's refusal of arrays on different devices in one
+    program (a model on the GPU fed arrays on the CPU), or None for any other error."""
+    text = str(error)
+    if not isinstance(error, ValueError) or _INCOMPATIBLE not in text:
+        return None
+    names: list[str] = []
+    for index, platform in _NAMED.findall(text):
+        kind = "cuda" if platform.lower() in ("gpu", "cuda", "rocm") else platform.lower()
+        name = kind if kind == "cpu" and index == "0" else f"{kind}:{index}"
+        if name not in names:
+            names.append(name)
+    if len(names) < 2:
+        return None
+    default = jax.devices()[0]
+    return RuntimeError(
+        "Expected all tensors to be on the same device, but found at least two devices, "
+        f"{names[0]} and {names[1]}! (jnn: parameters and new arrays are made on JAX's "
+        f"default device, {default.platform}:{default.id}; put the model and its inputs on "
+        "one device: model.to(device), jnn.as_tensor(x, device=device))")
+
+
 def _accelerator_type() -> str:
     backend = jax.default_backend()
     if backend == "cpu":

@@ -47,6 +47,7 @@ from jax._src import core as _core
 from jax._src.array import ArrayImpl as _ArrayImpl
 
 from jnn import _state
+from jnn._tensor_functions.device import mismatch_error
 from jnn.nn.functional import _arg_errors
 
 __all__ = [
@@ -437,6 +438,11 @@ def _run(fn: Callable, entry: _Entry, key: tuple, arrays: list, args: tuple, kwa
                 jax.errors.TracerBoolConversionError):
             cache[key] = _PLAIN
             return _PLAIN
+        except ValueError as error:  # arrays on two devices: torch's error
+            mismatch = mismatch_error(error)
+            if mismatch is None:
+                raise
+            raise mismatch from None
     else:
         if not isinstance(_core.trace_ctx.trace, _core.EvalTrace):
             return _PLAIN  # eager autograd: the plain draw keeps the generator's key concrete
