@@ -10,6 +10,7 @@ from jnn._compile import (
     compile,
 )
 from jnn._eager_step import ClosureCompileWarning
+from jnn._precision import get_float32_matmul_precision, set_float32_matmul_precision
 from jnn._summary import summary
 from jnn._tensor_functions import *  # noqa: F403
 from jnn._tensor_functions import __all__ as _tensor_functions_all
@@ -44,5 +45,6 @@ __all__ = [
     "CompiledFunction", "CompiledModule", "OptimizedModule", "RecompileWarning",
     "TraceTimeValueWarning",
     "ClosureCompileWarning",
-    "cuda", "distributions", "utils", "summary", "save", "load", *_tensor_functions_all,
+    "cuda", "distributions", "utils", "summary", "save", "load",
+    "set_float32_matmul_precision", "get_float32_matmul_precision", *_tensor_functions_all,
 ]

@@ -1,8 +1,8 @@
 """torch's products and small linear algebra: ``mm``, ``matmul``, ``einsum``, ``cdist``, ...
 
-Shape and dtype checks are torch's (static, free under jit).  Products run at JAX's
-default matmul precision, as the rest of jnn: exact float32 on CPU, possibly TF32 on
-GPUs unless ``jax_default_matmul_precision`` is raised.
+Shape and dtype checks are torch's (static, free under jit).  float32 products run at
+torch's float32 matmul precision (``jnn.get_float32_matmul_precision()``: full float32
+unless set otherwise), on GPUs too, where JAX's default would use TF32.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from jnn import _precision
 from jnn._tensor_functions import dtypes
 from jnn._tensor_functions._common import (
     as_array,
@@ -80,7 +81,7 @@ def mm(input: jax.Array, mat2: jax.Array, *, out: Any = None) -> jax.Array:
     if a.shape[1] != b.shape[0]:
         raise _mat_shapes_error(a.shape, b.shape)
     _check_same_dtype(a, b)
-    return jnp.matmul(a, b)
+    return jnp.matmul(a, b, precision=_precision.matmul(a, b))
 
 
 def bmm(input: jax.Array, mat2: jax.Array, *, out: Any = None) -> jax.Array:
@@ -95,7 +96,7 @@ def bmm(input: jax.Array, mat2: jax.Array, *, out: Any = None) -> jax.Array:
         raise RuntimeError("Expected size for first two dimensions of batch2 tensor to be: "
                            f"[{a.shape[0]}, {a.shape[2]}] but got: [{b.shape[0]}, {b.shape[1]}].")
     _check_scalar_type(a, b)
-    return jnp.matmul(a, b)
+    return jnp.matmul(a, b, precision=_precision.matmul(a, b))
 
 
 def _inconsistent(n: int, m: int) -> RuntimeError:
@@ -126,7 +127,7 @@ def matmul(input: jax.Array, other: jax.Array, *, out: Any = None) -> jax.Array:
     if a.ndim > 2 or b.ndim > 2:  # the batch dims broadcast, with torch's error
         broadcast_shape(a.shape[:-2], b.shape[:-2] if b.ndim > 1 else ())
     _check_matmul_dtypes(a, b)
-    return jnp.matmul(a, b)
+    return jnp.matmul(a, b, precision=_precision.matmul(a, b))
 
 
 def einsum(*args: Any) -> jax.Array:
@@ -143,8 +144,8 @@ def einsum(*args: Any) -> jax.Array:
         _check_equation(args[0], arrays)
         if len(arrays) == 2:
             _check_scalar_type(arrays[0], arrays[1])
-        return jnp.einsum(args[0], *arrays)
-    return jnp.einsum(*args)
+        return jnp.einsum(args[0], *arrays, precision=_precision.matmul(*arrays))
+    return jnp.einsum(*args, precision=_precision.matmul(*args[::2]))
 
 
 def _check_equation(equation: str, arrays: list[jax.Array]) -> None:
@@ -222,7 +223,7 @@ def dot(input: jax.Array, tensor: jax.Array, *, out: Any = None) -> jax.Array:
                            f"{dtypes.torch_name(a.dtype)} and {dtypes.torch_name(b.dtype)}")
     if a.shape != b.shape:
         raise _inconsistent(a.shape[0], b.shape[0])
-    return jnp.dot(a, b)
+    return jnp.dot(a, b, precision=_precision.matmul(a, b))
 
 
 def inner(input: jax.Array, other: jax.Array, *, out: Any = None) -> jax.Array:
@@ -234,7 +235,7 @@ def inner(input: jax.Array, other: jax.Array, *, out: Any = None) -> jax.Array:
                            f"got shapes {list(a.shape)} and {list(b.shape)}")
     if a.dtype != b.dtype:
         raise RuntimeError("both inputs should have same dtype")
-    return jnp.inner(a, b)
+    return jnp.inner(a, b, precision=_precision.matmul(a, b))
 
 
 def _scaled_sum(input: jax.Array, product: jax.Array, beta: Any, alpha: Any) -> jax.Array:
@@ -313,7 +314,8 @@ def _euclid_mm(x1: jax.Array, x2: jax.Array) -> jax.Array:
     """torch's matrix-product form of Euclidean distances (used for more than 25 rows)."""
     sq1 = jnp.sum(x1 * x1, axis=-1, keepdims=True)
     sq2 = jnp.sum(x2 * x2, axis=-1, keepdims=True)
-    d2 = sq1 - 2 * jnp.matmul(x1, jnp.swapaxes(x2, -1, -2)) + jnp.swapaxes(sq2, -1, -2)
+    product = jnp.matmul(x1, jnp.swapaxes(x2, -1, -2), precision=_precision.matmul(x1))
+    d2 = sq1 - 2 * product + jnp.swapaxes(sq2, -1, -2)
     return root_or_zero(jnp.maximum(d2, 0), 2)
 
 

@@ -19,6 +19,7 @@ import jax.numpy as jnp
 from jax import lax
 from jax.typing import ArrayLike
 
+from jnn import _precision
 from jnn.nn.functional._loss_classification import (
     _check_label_smoothing,
     _check_nll_args,
@@ -136,7 +137,9 @@ def _chunk_losses(x, w, b, t, weight, ignore_index, label_smoothing, probabiliti
     @jax.checkpoint
     def chunk(args):
         xc, tc = args
-        logits = xc @ w2.T if b2 is None else xc @ w2.T + b2
+        logits = jnp.matmul(xc, w2.T, precision=_precision.matmul(w2))
+        if b2 is not None:
+            logits = logits + b2
         logits = logits.reshape((rows,) + w.shape[:-1])
         if probabilities:
             loss = ce_prob_elements(logits, tc, weight, label_smoothing)

@@ -24,6 +24,7 @@ import jax.numpy as jnp
 from jax import lax
 from jax.typing import ArrayLike
 
+from jnn import _precision
 from jnn.nn.functional._dispatch import warn
 from jnn.nn.functional._utils import (
     not_implemented_for,
@@ -237,7 +238,7 @@ def _lax_conv(x: jax.Array, w: jax.Array, stride: Sequence[int],
         x, w, window_strides=tuple(stride), padding=tuple(pads),
         lhs_dilation=tuple(lhs_dilation), rhs_dilation=tuple(dilation),
         dimension_numbers=_dimension_numbers(w.ndim - 2), feature_group_count=groups,
-        preferred_element_type=preferred)
+        precision=_precision.conv(x, w), preferred_element_type=preferred)
 
 
 @partial(jax.jit, static_argnames=("stride", "pads", "lhs_dilation", "dilation", "groups",

@@ -11,6 +11,7 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
+from jnn import _precision
 from jnn.nn.functional._utils import (
     as_input,
     broadcast_shapes,
@@ -115,8 +116,8 @@ def linear(input: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None) -
         - Input: ``(*, H_in)`` where ``H_in = in_features``.
         - Output: ``(*, H_out)`` where ``H_out = out_features`` (``(*)`` for a 1-d weight).
 
-    PyTorch: ``torch.nn.functional.linear``. The matmul runs at JAX's default precision;
-    on GPUs that may be TF32 unless ``jax_default_matmul_precision`` is raised.
+    PyTorch: ``torch.nn.functional.linear``.  A float32 product runs at
+    :func:`jnn.get_float32_matmul_precision` (full float32 unless set otherwise, as torch's).
 
     Example:
         >>> import jax.numpy as jnp
@@ -131,6 +132,7 @@ def linear(input: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None) -
                            f"{x.ndim}D and {w.ndim}D")
     if w.ndim > 2:
         raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {w.ndim}D")
+    prec = _precision.matmul(x, w)  # torch's float32 matmul precision (full by default)
     # torch refuses mixed dtypes (a bfloat16 Linear fed float32) instead of promoting; which
     # check comes first, and its words, depend on the kernel torch's linear dispatches to
     if _fused_with_bias(x.ndim, None if b is None else b.shape):
@@ -139,18 +141,18 @@ def linear(input: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None) -
             raise not_implemented_for("addmm_impl_cpu_", x.dtype)
         if x.dtype in (jnp.float16, jnp.bfloat16):
             # torch's addmm adds the bias to the float32 sums and rounds once
-            out = jnp.matmul(x, w.T, preferred_element_type=jnp.float32)
+            out = jnp.matmul(x, w.T, preferred_element_type=jnp.float32, precision=prec)
             return (out + jnp.broadcast_to(b, out.shape)).astype(x.dtype)
         if b.ndim <= 1:  # the common bias: the same values, and XLA fuses the add
-            return jnp.matmul(x, w.T) + b
+            return jnp.matmul(x, w.T, precision=prec) + b
         rows, out_features = numel(x.shape[:-1]), w.shape[0]
-        out = jnp.matmul(x.reshape(rows, x.shape[-1]), w.T)
+        out = jnp.matmul(x.reshape(rows, x.shape[-1]), w.T, precision=prec)
         out = out + jnp.broadcast_to(b, (rows, out_features))
         return out.reshape(*x.shape[:-1], out_features)
     _check_matmul(x, w)
     if x.dtype == jnp.bool_ and (w.ndim == 2 or x.ndim == 1):  # (mm, mv, matmul: addmm)
         raise not_implemented_for("addmm_impl_cpu_" if w.ndim == 2 else "dot", x.dtype)
-    out = jnp.matmul(x, w.T)
+    out = jnp.matmul(x, w.T, precision=prec)
     if b is not None:  # torch's in-place add_: the output keeps its shape and dtype
         check_inplace_broadcast(out.shape, b.shape)
         out = (out + b).astype(out.dtype)
@@ -222,7 +224,7 @@ def bilinear(
             f"All tensors must have the same dtype, got input1: {torch_cpp_type_name(x1.dtype)}, "
             f"input2: {torch_cpp_type_name(x2.dtype)}, weight: {torch_cpp_type_name(w.dtype)}"
             + given)
-    out = jnp.einsum("...i,kij,...j->...k", x1, w, x2)
+    out = jnp.einsum("...i,kij,...j->...k", x1, w, x2, precision=_precision.matmul(w))
     if b is not None:
         broadcast_shapes(out.shape, b.shape)
         out = out + b

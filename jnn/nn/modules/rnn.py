@@ -17,6 +17,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from jnn import _precision
 from jnn.nn import functional as F
 from jnn.nn import init
 from jnn.nn.functional._dispatch import dispatched
@@ -33,14 +34,15 @@ def _cell(mode: str, xt: jax.Array, h: jax.Array, c: Any, w_hh: jax.Array,
           b_hh: Any, w_hr: Any) -> tuple[jax.Array, Any]:
     """One time step; ``xt`` is the input's projection ``x W_ih^T + b_ih`` (torch's gate
     order: LSTM ``i, f, g, o``; GRU ``r, z, n``, with ``b_hn`` inside ``r * (...)``)."""
-    hh = h @ w_hh.T
+    hh = jnp.matmul(h, w_hh.T, precision=_precision.matmul(w_hh))
     if b_hh is not None:
         hh = hh + b_hh
     if mode == "LSTM":
         i, f, g, o = jnp.split(xt + hh, 4, axis=-1)
         c = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)
         h = jax.nn.sigmoid(o) * jnp.tanh(c)
-        return (h if w_hr is None else h @ w_hr.T), c
+        return (h if w_hr is None
+                else jnp.matmul(h, w_hr.T, precision=_precision.matmul(w_hr))), c
     if mode == "GRU":
         x_r, x_z, x_n = jnp.split(xt, 3, axis=-1)
         h_r, h_z, h_n = jnp.split(hh, 3, axis=-1)
@@ -71,7 +73,7 @@ def _rnn_impl(input: jax.Array, hx: jax.Array, cx: Any, *weights: jax.Array, mod
             w_ih, w_hh = w[0], w[1]
             b_ih, b_hh = (w[2], w[3]) if has_bias else (None, None)
             w_hr = w[-1] if has_proj else None
-            xs = x @ w_ih.T
+            xs = jnp.matmul(x, w_ih.T, precision=_precision.matmul(w_ih))
             if b_ih is not None:
                 xs = xs + b_ih
 

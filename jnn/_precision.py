@@ -1,0 +1,80 @@
+"""float32 matrix-product precision, as torch sets it.
+
+torch computes float32 matrix products in full float32 unless told otherwise
+(``torch.get_float32_matmul_precision() == "highest"``), and lets cuDNN convolutions use
+TF32 (``torch.backends.cudnn.allow_tf32 = True``).  XLA, at JAX's default precision, computes
+both with TF32 passes on NVIDIA GPUs since Ampere (about 3e-4 relative error on an H200 where
+float32 gives 1e-6: ``benchmarks/matmul_precision.py``).  So jnn's own products (``F.linear``,
+``F.bilinear``, the recurrent layers, ``jnn.matmul`` and its family) pass the precision this
+module says explicitly, and its convolutions pass TF32-allowing ``DEFAULT``: the numbers are
+torch's on every backend.  On a CPU all of these are full float32 alike.
+
+The setting is read when a function is traced.  Changing it also sets JAX's
+``jax_default_matmul_precision`` to match, which (a) makes plain JAX products (``x @ w`` on
+arrays) follow it, as torch's setting covers every product, and (b) is part of every
+``jax.jit`` cache key, so functions traced before the change are traced again rather than
+left at the old precision.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+__all__ = ["set_float32_matmul_precision", "get_float32_matmul_precision"]
+
+# torch's names -> the explicit precision of a float32 product, and JAX's config value
+_PRECISIONS = {"highest": (lax.Precision.HIGHEST, "highest"),
+               "high": (lax.Precision.HIGH, "high"),
+               "medium": (lax.Precision.DEFAULT, "default")}
+_current = "highest"
+_jax_config_set = False  # whether jax_default_matmul_precision is ours (see conv)
+_FLOAT32 = (jnp.dtype(jnp.float32), jnp.dtype(jnp.complex64))
+
+
+def set_float32_matmul_precision(precision: str) -> None:
+    """How float32 matrix products are computed: ``"highest"`` (full float32, the
+    default), ``"high"`` (TF32 or a 3-pass bfloat16 sum where the device has one) or
+    ``"medium"`` (one bfloat16 pass).  Like torch, an unknown name warns and changes
+    nothing.  PyTorch: ``torch.set_float32_matmul_precision``."""
+    global _current, _jax_config_set
+    if not isinstance(precision, str):
+        raise RuntimeError("set_float32_matmul_precision expects a str, but got "
+                           f"{type(precision).__name__}")
+    if precision not in _PRECISIONS:
+        # (torch's words, its missing space included, so that filters written for it match)
+        warnings.warn(f"{precision} is not one of 'highest', 'high', or 'medium'; the current"
+                      "setFloat32MatmulPrecision call has no effect.", UserWarning, stacklevel=2)
+        return
+    _current = precision
+    jax.config.update("jax_default_matmul_precision", _PRECISIONS[precision][1])
+    _jax_config_set = True
+
+
+def get_float32_matmul_precision() -> str:
+    """The current float32 matrix-product precision's name.  PyTorch:
+    ``torch.get_float32_matmul_precision``."""
+    return _current
+
+
+def _any_float32(operands: tuple) -> bool:
+    return any(getattr(x, "dtype", None) in _FLOAT32 for x in operands)
+
+
+def matmul(*operands: Any) -> lax.Precision | None:
+    """The ``precision=`` of a matrix product of ``operands`` (arrays; anything else is
+    skipped): the setting above where one is float32 (or complex64), else ``None`` (half
+    and bfloat16 products, and integer ones, have no float32 mode to choose)."""
+    return _PRECISIONS[_current][0] if _any_float32(operands) else None
+
+
+def conv(*operands: Any) -> lax.Precision | None:
+    """The ``precision=`` of a convolution: JAX's own setting (``None``), unless
+    :func:`set_float32_matmul_precision` set it, where float32 convolutions keep ``DEFAULT``
+    (TF32 allowed on GPUs, as torch's ``cudnn.allow_tf32`` default, whatever the matrix
+    products' precision)."""
+    return lax.Precision.DEFAULT if _jax_config_set and _any_float32(operands) else None
