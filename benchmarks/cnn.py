@@ -18,7 +18,6 @@ of rounds, ratios as the median of per-round ratios:
 from __future__ import annotations
 
 import argparse
-import platform
 import statistics
 import sys
 import time
@@ -30,6 +29,7 @@ import numpy as np
 import optax
 
 sys.path.insert(0, str(Path(__file__).parent))
+import _torch_side  # noqa: E402
 from train_step import paired_ratio  # noqa: E402
 
 import jnn  # noqa: E402
@@ -80,7 +80,7 @@ def torch_twin(name: str, model: nn.Module):
 
     tm = MODELS[name](torch.nn)
     tm.load_state_dict({k: torch.tensor(np.asarray(v)) for k, v in model.state_dict().items()})
-    return tm
+    return tm.to(_torch_side.device())
 
 
 def jnn_steps(model: nn.Module):
@@ -202,7 +202,6 @@ def timed(fn, args, steps: int, sync) -> float:
 
 
 def measure(name: str, rounds: int, steps: int) -> None:
-    import torch
 
     jnn.manual_seed(0)
     model = MODELS[name](nn)
@@ -213,10 +212,10 @@ def measure(name: str, rounds: int, steps: int) -> None:
     x = rng.standard_normal((BATCH, 3, 32, 32), dtype=np.float32)
     y = rng.integers(0, 10, BATCH)
     jx, jy = jnp.asarray(x), jnp.asarray(y, jnp.int32)
-    tx, ty = torch.tensor(x), torch.tensor(y)
+    tx, ty = _torch_side.tensor(x), _torch_side.tensor(y)
     compiled, eager = jnn_steps(model)
     _, eager_step = jnn_steps(eager_model)
-    block, none = jax.block_until_ready, (lambda o: None)
+    block, none = jax.block_until_ready, _torch_side.sync
     runners = {
         "jax": (jax_step(model), (jx, jy), block),
         "jnn": (compiled, (jx, jy), block),
@@ -248,8 +247,7 @@ def main() -> None:
     ap.add_argument("--models", default="lenet,resnet")
     args = ap.parse_args()
     torch.set_num_threads(2)
-    print(f"machine: {platform.machine()} {platform.processor() or ''}, jax {jax.__version__} "
-          f"on {jax.default_backend()}, torch {torch.__version__} (2 threads)")
+    print(_torch_side.describe())
     print("| model | JAX ms | jnn.compile ms | torch ms | jnn / JAX | jnn / torch "
           "| eager step jnn / torch | eager forward jnn / torch |")
     print("|---|---|---|---|---|---|---|---|")

@@ -19,7 +19,6 @@ per-round ratios (jnn / torch).
 from __future__ import annotations
 
 import argparse
-import platform
 import statistics
 import sys
 import time
@@ -29,6 +28,7 @@ import jax
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
+import _torch_side  # noqa: E402
 from train_step import MODELS, build_jnn, paired_ratio, torch_model  # noqa: E402
 
 import jnn  # noqa: E402
@@ -101,7 +101,6 @@ def module_call_us(rounds: int) -> tuple[float, float]:
 
 
 def measure(name: str, rounds: int, steps: int) -> None:
-    import torch
 
     sizes, batch = MODELS[name]
     jnn.manual_seed(0)
@@ -110,7 +109,8 @@ def measure(name: str, rounds: int, steps: int) -> None:
     rng = np.random.default_rng(0)
     x = rng.standard_normal((batch, sizes[0]), dtype=np.float32)
     y = rng.standard_normal((batch, sizes[-1]), dtype=np.float32)
-    jx, jy, tx, ty = jax.numpy.asarray(x), jax.numpy.asarray(y), torch.tensor(x), torch.tensor(y)
+    jx, jy = jax.numpy.asarray(x), jax.numpy.asarray(y)
+    tx, ty = _torch_side.tensor(x), _torch_side.tensor(y)
     jc, tc = jnn_cases(model), torch_cases(tm)
     for case in jc:
         times: dict[str, list[float]] = {"jnn": [], "torch": []}
@@ -119,7 +119,7 @@ def measure(name: str, rounds: int, steps: int) -> None:
         jax.block_until_ready(jc[case](jx, jy))
         for _ in range(rounds):
             times["jnn"].append(timed(jc[case], jx, jy, steps, jax.block_until_ready))
-            times["torch"].append(timed(tc[case], tx, ty, steps, lambda o: None))
+            times["torch"].append(timed(tc[case], tx, ty, steps, _torch_side.sync))
         j, t = (statistics.median(times[k]) * 1e6 for k in ("jnn", "torch"))
         ratio = paired_ratio(times, "jnn", "torch")
         print(f"| {name} | {case} | {j:9.0f} | {t:9.0f} | {ratio:5.2f} |")
@@ -134,8 +134,7 @@ def main() -> None:
     ap.add_argument("--models", default="mlp,probe")
     args = ap.parse_args()
     torch.set_num_threads(2)
-    print(f"machine: {platform.machine()} {platform.processor() or ''}, jax {jax.__version__} "
-          f"on {jax.default_backend()}, torch {torch.__version__} (2 threads)")
+    print(_torch_side.describe())
     print("| model | case | jnn µs | torch µs | jnn/torch |\n|---|---|---|---|---|")
     for name in args.models.split(","):
         measure(name, args.rounds, args.steps)

@@ -13,9 +13,10 @@ per-round ratios.
 from __future__ import annotations
 
 import argparse
-import platform
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -25,7 +26,12 @@ import optax
 import jnn
 import jnn.nn as nn
 
-MODELS = {"mlp": ([784, 512, 512, 10], 128), "probe": ([4] * 101, 1)}
+sys.path.insert(0, str(Path(__file__).parent))
+import _torch_side  # noqa: E402
+
+MODELS = {"mlp": ([784, 512, 512, 10], 128), "probe": ([4] * 101, 1),
+          # a size that keeps a GPU busy (run it with --models big on one)
+          "big": ([1024, 4096, 4096, 1024], 1024)}
 
 
 def build_jnn(sizes: list[int]) -> nn.Module:
@@ -88,7 +94,7 @@ def torch_model(model: nn.Module):
         layers += [torch.nn.Linear(w.shape[1], w.shape[0]), torch.nn.ReLU()]
     tm = torch.nn.Sequential(*layers)
     tm.load_state_dict({k: torch.tensor(np.asarray(v)) for k, v in sd.items()})
-    return tm
+    return tm.to(_torch_side.device())
 
 
 def torch_step(model: nn.Module):
@@ -129,8 +135,7 @@ def main() -> None:
     ap.add_argument("--models", default="mlp,probe")
     ap.add_argument("--no-torch", action="store_true")
     args = ap.parse_args()
-    print(f"machine: {platform.machine()} {platform.processor() or ''}, jax {jax.__version__} "
-          f"on {jax.default_backend()}, {jax.device_count()} device(s)")
+    print(_torch_side.describe())
     for name in args.models.split(","):
         sizes, batch = MODELS[name]
         jnn.manual_seed(0)
@@ -144,7 +149,8 @@ def main() -> None:
         if not args.no_torch:
             tstep, torch = torch_step(model)
             torch.set_num_threads(max(1, torch.get_num_threads()))
-            runners["torch"] = (tstep, torch.tensor(x_np), torch.tensor(y_np), lambda o: None)
+            runners["torch"] = (tstep, _torch_side.tensor(x_np), _torch_side.tensor(y_np),
+                                _torch_side.sync)
         for step, xx, yy, sync in runners.values():  # warm up: compile, caches
             time_steps(step, xx, yy, 20, sync)
         times: dict[str, list[float]] = {k: [] for k in runners}
