@@ -1269,7 +1269,9 @@ def _wlm_twins(t, j, rnn_type, tied):
     models = []
     for lib in (t, j):
         torch.manual_seed(0)
-        models.append(lib.RNNModel(rnn_type, **WLM_SIZES, tie_weights=tied))
+        # (main.py: ``.to(device)``: on a GPU machine jnn would otherwise make the model on
+        # the GPU, and its CPU batches raise torch's same-device error)
+        models.append(lib.RNNModel(rnn_type, **WLM_SIZES, tie_weights=tied).to(lib.device))
     t_model, model = models
     _load_torch_state(t_model, model)
     return t_model, model
