@@ -1,6 +1,6 @@
 """jnn: PyTorch's torch.nn and torch.optim API on JAX."""
 
-from jnn import autograd, cuda, distributions, func, nn, optim, random, utils
+from jnn import autograd, backends, cuda, distributions, func, nn, optim, random, utils
 from jnn._compile import (
     CompiledFunction,
     CompiledModule,
@@ -45,6 +45,6 @@ __all__ = [
     "CompiledFunction", "CompiledModule", "OptimizedModule", "RecompileWarning",
     "TraceTimeValueWarning",
     "ClosureCompileWarning",
-    "cuda", "distributions", "utils", "summary", "save", "load",
+    "backends", "cuda", "distributions", "utils", "summary", "save", "load",
     "set_float32_matmul_precision", "get_float32_matmul_precision", *_tensor_functions_all,
 ]

@@ -33,6 +33,7 @@ _PRECISIONS = {"highest": (lax.Precision.HIGHEST, "highest"),
                "medium": (lax.Precision.DEFAULT, "default")}
 _current = "highest"
 _jax_config_set = False  # whether jax_default_matmul_precision is ours (see conv)
+_conv_tf32 = True  # torch.backends.cudnn.allow_tf32's default
 _FLOAT32 = (jnp.dtype(jnp.float32), jnp.dtype(jnp.complex64))
 
 
@@ -72,9 +73,28 @@ def matmul(*operands: Any) -> lax.Precision | None:
     return _PRECISIONS[_current][0] if _any_float32(operands) else None
 
 
+def conv_tf32() -> bool:
+    """Whether float32 convolutions may use TF32 (``jnn.backends.cudnn.allow_tf32``)."""
+    return _conv_tf32
+
+
+def set_conv_tf32(allow: bool) -> None:
+    """``jnn.backends.cudnn.allow_tf32 = allow``.  The setting is read when a function is
+    traced, so a change drops JAX's traces (``jax.clear_caches()``): every function,
+    ``jnn.compile``'s programs included, is traced again at its next call."""
+    global _conv_tf32
+    if allow != _conv_tf32:
+        _conv_tf32 = allow
+        jax.clear_caches()
+
+
 def conv(*operands: Any) -> lax.Precision | None:
-    """The ``precision=`` of a convolution: JAX's own setting (``None``), unless
-    :func:`set_float32_matmul_precision` set it, where float32 convolutions keep ``DEFAULT``
-    (TF32 allowed on GPUs, as torch's ``cudnn.allow_tf32`` default, whatever the matrix
-    products' precision)."""
-    return lax.Precision.DEFAULT if _jax_config_set and _any_float32(operands) else None
+    """The ``precision=`` of a convolution: for float32 ones, ``HIGHEST`` where
+    ``cudnn.allow_tf32`` is off; else JAX's own setting (``None``), unless
+    :func:`set_float32_matmul_precision` set that, where they keep ``DEFAULT`` (TF32 allowed
+    on GPUs, as torch's ``cudnn.allow_tf32`` default, whatever the products' precision)."""
+    if not _any_float32(operands):
+        return None
+    if not _conv_tf32:
+        return lax.Precision.HIGHEST
+    return lax.Precision.DEFAULT if _jax_config_set else None

@@ -270,8 +270,11 @@ def _jnn_mnist():
 # -- dcgan/main.py ---------------------------------------------------------------------
 def _torch_dcgan():
     import torch
+    import torch.backends.cudnn as cudnn
     import torch.nn as nn
     import torch.optim as optim
+
+    cudnn.benchmark = True
 
     nz, ngf, ndf, nc = 8, 8, 8, 3  # the command line's --nz, --ngf, --ndf (100, 64, 64)
     real_label = 1
@@ -402,8 +405,11 @@ def _jnn_dcgan():
     import jax.numpy as jnp
 
     import jnn
+    import jnn.backends.cudnn as cudnn
     import jnn.nn as nn
     import jnn.optim as optim
+
+    cudnn.benchmark = True
 
     nz, ngf, ndf, nc = 8, 8, 8, 3  # the command line's --nz, --ngf, --ndf (100, 64, 64)
     real_label = 1
