@@ -9,6 +9,7 @@ refused (JAX arrays are immutable).
 from __future__ import annotations
 
 import builtins
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -106,18 +107,46 @@ def square(input: jax.Array, *, out: Any = None) -> jax.Array:
     return x * x
 
 
+def _zero_derivative(fn: Callable[..., jax.Array]) -> Callable[..., jax.Array]:
+    """``fn`` (sign, floor, round: flat wherever it has a derivative) differentiated as
+    torch does: a zero gradient that still *reaches* its input.  JAX's own rules give a
+    symbolic zero, which jnn reads as "the loss does not reach this parameter" (no ``.grad``,
+    as through ``detach()``), where torch gives ``.grad`` zeros (and then its optimizers
+    still apply momentum and weight decay to it)."""
+    @jax.custom_jvp
+    def op(x: jax.Array) -> jax.Array:
+        return fn(x)
+
+    @op.defjvp
+    def op_jvp(primals: tuple, tangents: tuple) -> tuple:
+        (x,), (t,) = primals, tangents
+        # linear in t, and zero: a select with an all-false predicate (no NaN from t passes)
+        zero = jax.lax.select(jnp.zeros(jnp.shape(x), bool), t, jnp.zeros_like(t))
+        return op(x), zero
+
+    return op
+
+
+def _torch_sign(x: jax.Array) -> jax.Array:
+    # torch's sign of NaN is 0 (JAX's is NaN)
+    return jnp.where(jnp.isnan(x), 0, jnp.sign(x))
+
+
+_float_sign = _zero_derivative(_torch_sign)
+
+
 def sign(input: jax.Array, *, out: Any = None) -> jax.Array:
     """-1, 0 or 1 by sign (bools are kept, NaN gives 0).  PyTorch: ``torch.sign``."""
     refuse_out(out, "sign")
     x = input_array(input, "sign")
     if x.dtype == jnp.bool_:
         return x
-    # torch's sign of NaN is 0 (JAX's is NaN)
-    return jnp.where(jnp.isnan(x), 0, jnp.sign(x)) if jnp.issubdtype(
-        x.dtype, jnp.floating) else jnp.sign(x)
+    return _float_sign(x) if jnp.issubdtype(x.dtype, jnp.floating) else jnp.sign(x)
 
 
 def _rounding(name: str, kernel: str, fn: Callable) -> Callable:
+    fn = _zero_derivative(fn)
+
     def op(input: jax.Array, *, out: Any = None) -> jax.Array:
         refuse_out(out, name)
         x = input_array(input, name)
@@ -145,7 +174,17 @@ def round(input: jax.Array, *, decimals: builtins.int = 0, out: Any = None) -> j
     _not_for_bool("round", "round_vml_cpu", x)
     if jnp.issubdtype(x.dtype, jnp.integer):
         return x
-    return jnp.round(x) if decimals == 0 else jnp.round(x, decimals)
+    return _float_round(x, decimals)
+
+
+@functools.lru_cache(maxsize=32)
+def _rounder(decimals: builtins.int) -> Callable[[jax.Array], jax.Array]:
+    return _zero_derivative(jnp.round if decimals == 0
+                            else functools.partial(jnp.round, decimals=decimals))
+
+
+def _float_round(x: jax.Array, decimals: builtins.int) -> jax.Array:
+    return _rounder(decimals)(x)
 
 
 def pow(input: ArrayOrNumber, exponent: ArrayOrNumber, *, out: Any = None) -> jax.Array:

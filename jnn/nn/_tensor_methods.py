@@ -67,6 +67,18 @@ class TensorMethods:
     def sign(self) -> jax.Array:
         return maths.sign(self)
 
+    def floor(self) -> jax.Array:
+        return maths.floor(self)
+
+    def ceil(self) -> jax.Array:
+        return maths.ceil(self)
+
+    def trunc(self) -> jax.Array:
+        return maths.trunc(self)
+
+    def round(self, *, decimals: int = 0) -> jax.Array:
+        return maths.round(self, decimals=decimals)
+
     def add(self, other: Any, *, alpha: Any = 1) -> jax.Array:
         return self + _scaled(other, alpha)
 

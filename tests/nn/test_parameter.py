@@ -289,6 +289,14 @@ GRADIENT_RULES = {
     "unsqueeze": (VALUES, lambda w: (w.unsqueeze(0)[0, 1] ** 2).sum()),
     "squeeze": (ROW, lambda w: (w.squeeze(0)[1:] ** 2).sum()),
     "sign": (VALUES, lambda w: (w.sign() * w).sum()),
+    # flat functions: torch's .grad is zeros (the graph reaches w), not None as through
+    # detach() (JAX's symbolic zero read as "not reached")
+    "sign_only": (VALUES, lambda w: w.sign().sum()),
+    "floor_only": (VALUES, lambda w: w.floor().sum()),
+    "ceil_only": (VALUES, lambda w: w.ceil().sum()),
+    "trunc_only": (VALUES, lambda w: w.trunc().sum()),
+    "round_only": (VALUES, lambda w: w.round().sum()),
+    "round_decimals": (VALUES, lambda w: w.round(decimals=1).sum()),
     "float": (VALUES, lambda w: (w.float() ** 2).sum()),
     "var_dim": (VALUES, lambda w: w.var(dim=1).sum()),
     "std_correction": (VALUES, lambda w: w.std(correction=0)),
@@ -297,6 +305,34 @@ GRADIENT_RULES = {
     "mean_0d_dim_keepdim": (SCALAR, lambda w: w.mean(dim=-1, keepdim=True) ** 2),
     "norm_0d_dim": (SCALAR, lambda w: w.norm(dim=0)),
 }
+
+
+@pytest.mark.parametrize("compiled", [False, True], ids=["eager", "compiled"])
+def test_a_parameter_reached_only_through_sign_is_stepped_as_torchs(compiled):
+    """Its ``.grad`` is zeros, so AdamW still decays it and moves it by its momentum, as
+    torch's does (with ``.grad`` None both would skip it)."""
+    tw, tb = (torch.nn.Parameter(torch.tensor(v)) for v in ([0.5, -1.5, 2.0], [0.3, 0.1, -0.2]))
+    jw, jb = (nn.Parameter(jnp.asarray(v)) for v in ([0.5, -1.5, 2.0], [0.3, 0.1, -0.2]))
+    topt = torch.optim.AdamW([tw, tb], lr=0.1, weight_decay=0.5)
+    jopt = jnn.optim.AdamW([jw, jb], lr=0.1, weight_decay=0.5)
+
+    def closure(w, b, x):
+        return (w.sign() * x).sum() + (b * x).sum() ** 2
+
+    step = lambda x: jopt.step(lambda: closure(jw, jb, x))  # noqa: E731
+    step = jnn.compile(step) if compiled else step
+    for i in range(4):
+        x = torch.tensor([1.0, -2.0, 0.5]) * (i + 1)
+        topt.zero_grad()
+        closure(tw, tb, x).backward()
+        topt.step()
+        jopt.zero_grad()
+        step(jnp.asarray(x.numpy()))
+        for t, j in ((tw, jw), (tb, jb)):
+            np.testing.assert_allclose(np.asarray(j.data), t.detach().numpy(), rtol=1e-5,
+                                       atol=1e-6)
+            np.testing.assert_allclose(np.asarray(j.grad), t.grad.numpy(), rtol=1e-5,
+                                       atol=1e-6)
 
 
 def _jnn_grads(mode):
