@@ -66,7 +66,14 @@ def _is_state_object(x: Any) -> bool:
 def _is_leaf(x: Any) -> bool:
     """A leaf of a call's arguments: jnn state, or an iterator (a generator an eager
     closure holds: JAX deprecates flattening one)."""
-    return isinstance(x, (Module, Optimizer, Generator, Iterator))
+    return isinstance(x, (Module, Optimizer, Generator, Parameter, Iterator))
+
+
+def _is_argument_state(x: Any) -> bool:
+    """State a call's argument can be: a module, an optimizer, a generator, or a Parameter
+    on its own (``step(w, x)``; an eager closure's variable ``w``), threaded as the very
+    object (flattened, it would be rebuilt as a copy, and the step would train the copy)."""
+    return isinstance(x, (Module, Optimizer, Generator, Parameter))
 
 
 # -- discovery ---------------------------------------------------------------------------
@@ -1789,13 +1796,13 @@ class CompiledFunction:
             if drawn:
                 self._impure = tuple(dict.fromkeys((*self._impure, *drawn)))
                 self._reads_impure()
-        objects = tuple(id(x) for x in leaves if _is_state_object(x))
+        objects = tuple(id(x) for x in leaves if _is_argument_state(x))
         fast = self._fast_key(objects)
         if (fast != self._fast and (self._fast is None or fast[2:] != self._fast[2:]
                                     or not self._elsewhere_only(
-                                        [x for x in leaves if _is_state_object(x)]))
+                                        [x for x in leaves if _is_argument_state(x)]))
                 or not self._same_groups()):
-            self._discover([x for x in leaves if _is_state_object(x)])
+            self._discover([x for x in leaves if _is_argument_state(x)])
             self._set_fast(objects)
         elif _state.versions.spec != self._spec_version:  # train()/eval(): same cells
             seen = _state.log_position()
@@ -1810,7 +1817,7 @@ class CompiledFunction:
             # `opt.state.clear()`, `del opt.state[p]`; reading `opt.state` wrote the store
             # back first): learn its cells again; the next step starts them afresh, as torch.
             _state.bump_cells(frozenset(id(o) for o, _, _ in layout.ostates))
-            self._discover([x for x in leaves if _is_state_object(x)])
+            self._discover([x for x in leaves if _is_argument_state(x)])
             self._set_fast(objects)
             layout = self._layout
         source = None
@@ -1844,7 +1851,7 @@ class CompiledFunction:
                 # (a function known to write: an evaluation step only reads, and adopting a
                 # training step's optimizer would make it thread state it never touches)
                 if self._entries and not self._read_only and self._adopt(holding):
-                    self._discover([x for x in leaves if _is_state_object(x)])
+                    self._discover([x for x in leaves if _is_argument_state(x)])
                     self._set_fast(objects)
                     layout = self._layout
             if from_store:
@@ -1861,7 +1868,7 @@ class CompiledFunction:
         if self._lifted:
             lifted = self._lifted_values()
             if lifted is None:  # a place that held an array holds something else now
-                self._discover([x for x in leaves if _is_state_object(x)])
+                self._discover([x for x in leaves if _is_argument_state(x)])
                 self._set_fast(objects)
                 layout = self._layout
                 lifted = self._lifted_values() or []
@@ -1871,8 +1878,8 @@ class CompiledFunction:
             if type(x) is np.ndarray and x.dtype.kind in "iu" and x.dtype.itemsize == 8:
                 check_int_range(x)  # JAX would wrap an int64 class index to another class
         key = (treedef, is_array,
-               tuple(_static_leaf(x, self._root_pos) for x, a in zip(leaves, is_array)
-                     if not a),
+               tuple(_static_leaf(x, self._root_pos, layout.pos)
+                     for x, a in zip(leaves, is_array) if not a),
                tuple(map(_aval_key, arrays)),
                layout.key, plan.key, self._specs, tuple(s for _, s in options),
                self._free_values, st.grad_enabled, self._hooks_key, _jax_settings())
@@ -3216,11 +3223,14 @@ _ONE_ARRAY = [_ARRAY]  # out_static of a function returning one array
 _LEAF = jax.tree_util.tree_structure(0)
 
 
-def _static_leaf(x: Any, root_pos: dict[int, int]) -> Any:
+def _static_leaf(x: Any, root_pos: dict[int, int], param_pos: dict[int, int]) -> Any:
     """A non-array argument is part of the trace's key (torch.compile specialises too); a
-    state object by its position among the roots (its structure is in the layout's key)."""
+    state object by its position among the roots (its structure is in the layout's key), a
+    Parameter by its position among the threaded parameters."""
     if _is_state_object(x):
         return ("object", root_pos.get(id(x), id(x)))
+    if isinstance(x, Parameter):
+        return ("parameter", param_pos.get(id(x), id(x)))
     try:
         hash(x)
     except TypeError:

@@ -3403,6 +3403,45 @@ def test_program_variants_compile_in_the_background_and_change_no_number(monkeyp
 TEMPERATURE = nn.Parameter(jnp.asarray([0.5, -0.5]))
 
 
+@pytest.mark.parametrize("how", ["argument", "eager closure"])
+def test_bare_parameters_passed_as_arguments_are_trained_not_copies(how):
+    """A network written from scratch (``w = nn.Parameter(...)``, an optimizer over
+    ``[w, b]``): passed to a compiled step, or held by an eager closure's variables (whose
+    steps run compiled from the third), each Parameter is the very object the program
+    threads.  (They were flattened and rebuilt as copies: the compiled step trained
+    copies, and the eager closure's compile failed and fell back to op by op.)"""
+    values = ([[0.5, -1.0], [0.25, 2.0]], [0.1, 0.0])
+    tw, tb = (torch.nn.Parameter(torch.tensor(v)) for v in values)
+    jw, jb = (nn.Parameter(jnp.asarray(v)) for v in values)
+    topt = torch.optim.Adam([tw, tb], lr=0.1)
+    jopt = jnn.optim.Adam([jw, jb], lr=0.1)
+
+    def loss(w, b, x):
+        return ((x @ w.T + b) ** 2).mean()
+
+    if how == "argument":
+        step = jnn.compile(lambda w, b, x: jopt.step(lambda: loss(w, b, x)))
+    else:
+        def step(w, b, x):
+            return jopt.step(lambda: loss(w, b, x))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", jnn.ClosureCompileWarning)
+        for i in range(5):
+            x = RNG.standard_normal((3, 2)).astype(np.float32)
+            topt.zero_grad()
+            expected = loss(tw, tb, torch.from_numpy(x))
+            expected.backward()
+            topt.step()
+            jopt.zero_grad()
+            got = step(jw, jb, jnp.asarray(x))
+            np.testing.assert_allclose(float(got), expected.item(), rtol=1e-5, atol=1e-6)
+            for t, j in ((tw, jw), (tb, jb)):
+                np.testing.assert_allclose(np.asarray(j.data), t.detach().numpy(), rtol=1e-5,
+                                           atol=1e-6, err_msg=f"step {i}")
+    if how == "argument":
+        assert step.trace_count <= 2
+
+
 @pytest.mark.parametrize("reach", ["global", "closure"])
 def test_bare_parameter_read_through_a_global_or_closure_gets_grad_compiled(reach: str) -> None:
     tmodel, topt, jmodel, jopt = twins()
