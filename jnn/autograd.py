@@ -169,6 +169,9 @@ def differentiate(closure: Callable[[], Any], params: Sequence[Parameter], *,
     except BaseException as error:
         _restore_grads(params, saved_grads)
         _state.drop_jax_note(error)
+        if (isinstance(error, _PYTHON_NUMBER_REFUSED) and not _state.state.compile_depth
+                and not _state.in_transformation()):
+            raise RuntimeError(_PYTHON_NUMBER_MESSAGE) from error
         raise
 
     def commit_writes() -> None:
@@ -400,6 +403,19 @@ def _trainable(params: Iterable[Parameter], strict: bool = False) -> list[Parame
             out.append(p)
     return out
 
+
+# What JAX's tracers refuse in an eager differentiation, where .item(), int() and bool()
+# give the value: float(x), complex(x), np.asarray(x) (JAX's own inconsistency).
+_PYTHON_NUMBER_REFUSED = (jax.errors.ConcretizationTypeError,
+                          jax.errors.TracerArrayConversionError)
+_PYTHON_NUMBER_MESSAGE = (
+    "jnn: the closure needs a concrete value of an array it computes from the parameters "
+    "(float(x), complex(x), np.asarray(x), or a shape that depends on values: x[mask], "
+    "jnp.nonzero(x)) while jnn differentiates it, which JAX refuses for the values it "
+    "differentiates (torch allows it). Use x.item() (int(x) and bool(x) work here too), "
+    "return the value beside the loss (`return loss, x`: step(closure) and "
+    "backward(closure) return the pair) and convert it after the step, or keep shapes "
+    "static (jnp.where).")
 
 # what an abstract run of a closure raises where the closure needs a concrete value
 _NEEDS_VALUES = (jax.errors.ConcretizationTypeError, jax.errors.TracerArrayConversionError,

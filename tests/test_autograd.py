@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import re
+import warnings
 from typing import Any
 
 import jax
@@ -549,6 +550,50 @@ def test_gradients_reach_only_what_the_loss_uses_on_both_transpose_routes(monkey
     assert all(p.grad is None for p in ja.parameters())
     for tp, jp in zip(tb.parameters(), jb.parameters()):
         np.testing.assert_allclose(np.asarray(jp.grad), tp.grad.numpy(), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("read", ["float", "item"])
+def test_an_eager_closure_reading_a_python_number_as_torch_code_does(read: str) -> None:
+    """torch code logs inside its closure (``acc.append(float(out.mean()))``).  JAX refuses
+    float() of a value it differentiates (while .item() works): jnn's error names the fix,
+    and the failed step changes nothing; with .item() the steps are torch's."""
+    torch.manual_seed(0)
+    tm = torch.nn.Linear(3, 1)
+    jm = nn.Linear(3, 1)
+    jm.load_state_dict({k: v.numpy() for k, v in tm.state_dict().items()})
+    topt, jopt = torch.optim.SGD(tm.parameters(), lr=0.1), jnn.optim.SGD(jm.parameters(), lr=0.1)
+    x = np.random.default_rng(0).standard_normal((4, 3)).astype(np.float32)
+    tlog, jlog = [], []
+
+    def closure(opt, model, log, x, number):
+        def run():
+            opt.zero_grad()
+            out = model(x)
+            log.append(number(out.mean()))
+            loss = (out ** 2).mean()
+            if model is tm:
+                loss.backward()  # (torch's closure; jnn's step differentiates it)
+            return loss
+        return run
+
+    if read == "float":
+        before = [np.asarray(p.data) for p in jm.parameters()]
+        with pytest.raises(RuntimeError, match=r"float\(x\).*Use x\.item\(\)"):
+            jopt.step(closure(jopt, jm, jlog, jnp.asarray(x), float))
+        for b, p in zip(before, jm.parameters()):
+            np.testing.assert_array_equal(np.asarray(p.data), b)
+            assert p.grad is None
+        return
+    for _ in range(4):
+        tloss = topt.step(closure(topt, tm, tlog, torch.from_numpy(x), float))
+        with warnings.catch_warnings():  # (op by op: a compiled step cannot read a value)
+            warnings.simplefilter("ignore", jnn.ClosureCompileWarning)
+            jloss = jopt.step(closure(jopt, jm, jlog, jnp.asarray(x), lambda v: v.item()))
+        np.testing.assert_allclose(float(jloss), tloss.item(), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(jlog, tlog, rtol=1e-5, atol=1e-6)
+    for tp, jp in zip(tm.parameters(), jm.parameters()):
+        np.testing.assert_allclose(np.asarray(jp.data), tp.detach().numpy(), rtol=1e-5,
+                                   atol=1e-6)
 
 
 CONCRETE_FORMS = {  # a closure that needs a value of a parameter, as torch code reads one
