@@ -6,7 +6,9 @@
 #
 #     bash benchmarks/gpu_run.sh [tests-seconds] [test paths] [benchmarks]
 #
-# (benchmarks: a space-separated subset of "train_step cnn eager state_paths")
+# (benchmarks: a space-separated subset of "train_step cnn eager state_paths".  The device
+# tool returns at most 8 files from $OUT: these write env, import, precision, tests,
+# train_step, cnn, eager and state_paths .txt, and no more.)
 set -u
 OUT=${OUT:-/tmp/gpu_out}
 mkdir -p "$OUT"
@@ -17,10 +19,10 @@ TESTS=${2:-"tests/nn/test_layers.py tests/nn/test_functional_linear.py tests/nn/
   tests/optim/test_training.py tests/test_published_programs.py tests/test_precision.py"}
 BENCH=${3:-"train_step cnn eager state_paths"}
 want() { [[ " $BENCH " == *" $1 "* ]]; }
-step() {  # step NAME SECONDS CMD...: run, log to $OUT/NAME.txt, say how it ended
+step() {  # step NAME SECONDS CMD...: run, log to $OUT/NAME.txt (appended), say how it ended
   local name=$1 limit=$2; shift 2
   local t0=$SECONDS
-  timeout "$limit" "$@" > "$OUT/$name.txt" 2>&1
+  timeout "$limit" "$@" >> "$OUT/$name.txt" 2>&1
   echo "== $name: exit $? after $((SECONDS - t0)) s"
 }
 { nvidia-smi -L; nproc; python3 -c "import sys, jax, torch, optax, chex, numpy
@@ -34,13 +36,15 @@ step precision 90 python3 benchmarks/matmul_precision.py --n 4096
 step tests "$TESTS_S" python3 -m pytest -v -n 12 -p no:cacheprovider -rfE \
   $TESTS  # (-v: a run cut off at its limit still names the tests that failed)
 want train_step && step train_step 100 python3 benchmarks/train_step.py --rounds 5 --steps 20 \
-  --models mlp,big,probe
+  --models mlp,big --matmul-precision highest
+want train_step && step train_step 60 python3 benchmarks/train_step.py --rounds 5 \
+  --steps 20 --models big --matmul-precision high
 want cnn && step cnn 70 python3 benchmarks/cnn.py --rounds 5 --steps 10
 want eager && step eager 80 python3 benchmarks/eager.py --rounds 5 --steps 10
 want state_paths && step state_paths 90 python3 benchmarks/state_paths.py --rounds 5 \
   --models mlp,probe,wide
 for f in import precision train_step cnn eager state_paths; do
-  [ -f "$OUT/$f.txt" ] && { echo "--- $f"; tail -n 14 "$OUT/$f.txt"; }
+  [ -f "$OUT/$f.txt" ] && { echo "--- $f"; tail -n 16 "$OUT/$f.txt"; }
 done
 echo "--- tests"; grep -E "passed|failed" "$OUT/tests.txt" | tail -n 3
 grep -E "(^|] )(FAILED|ERROR)" "$OUT/tests.txt" | cut -c1-160 | head -n 40

@@ -134,8 +134,20 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=50)
     ap.add_argument("--models", default="mlp,probe")
     ap.add_argument("--no-torch", action="store_true")
+    ap.add_argument("--matmul-precision", choices=["highest", "high", "medium"],
+                    help="float32 matmul precision for all three (jnn's setter also sets "
+                         "JAX's default, so the hand-written JAX computes alike): a like-for-"
+                         "like comparison on GPUs, where JAX's default is TF32 and jnn's and "
+                         "torch's is full float32")
     args = ap.parse_args()
-    print(_torch_side.describe())
+    if args.matmul_precision:
+        jnn.set_float32_matmul_precision(args.matmul_precision)
+        if not args.no_torch:
+            import torch
+
+            torch.set_float32_matmul_precision(args.matmul_precision)
+    print(f"{_torch_side.describe()}; float32 matmul precision: "
+          f"{args.matmul_precision or 'the defaults'}")
     for name in args.models.split(","):
         sizes, batch = MODELS[name]
         jnn.manual_seed(0)
