@@ -11,8 +11,11 @@ from typing import Any
 import jax
 
 __all__ = [
-    "is_available", "device_count", "current_device", "manual_seed", "manual_seed_all",
-    "synchronize", "get_device_name", "memory_allocated", "max_memory_allocated",
+    "is_available", "is_initialized", "device_count", "current_device", "set_device",
+    "manual_seed", "manual_seed_all", "synchronize", "get_device_name",
+    "get_device_capability", "get_device_properties", "is_bf16_supported", "empty_cache",
+    "memory_allocated", "max_memory_allocated", "memory_reserved", "max_memory_reserved",
+    "mem_get_info",
 ]
 
 
@@ -93,13 +96,20 @@ def get_device_name(device: Any = None) -> str:
     return _gpu(device).device_kind
 
 
-def _stat(device: Any, key: str) -> int:
+def _stat(device: Any, *keys: str) -> int:
+    """The first of ``keys`` in the GPU's allocator statistics; 0 without a GPU, as torch's
+    memory counters are before CUDA starts (a script logging them runs on a CPU too)."""
+    if device is None and not _gpus():
+        return 0
     stats = _gpu(device).memory_stats() or {}
-    return int(stats.get(key, 0))
+    for key in keys:
+        if key in stats:
+            return int(stats[key])
+    return 0
 
 
 def memory_allocated(device: Any = None) -> int:
-    """Bytes in use by arrays on the GPU (JAX's ``bytes_in_use``).
+    """Bytes in use by arrays on the GPU (JAX's ``bytes_in_use``; 0 without a GPU).
 
     PyTorch: ``torch.cuda.memory_allocated``.
     """
@@ -107,8 +117,96 @@ def memory_allocated(device: Any = None) -> int:
 
 
 def max_memory_allocated(device: Any = None) -> int:
-    """Peak bytes in use on the GPU (JAX's ``peak_bytes_in_use``).
+    """Peak bytes in use on the GPU since the process started (JAX's
+    ``peak_bytes_in_use``; XLA's allocator has no reset, so there is no
+    ``reset_peak_memory_stats``; 0 without a GPU).
 
     PyTorch: ``torch.cuda.max_memory_allocated``.
     """
     return _stat(device, "peak_bytes_in_use")
+
+
+def memory_reserved(device: Any = None) -> int:
+    """Bytes the allocator holds on the GPU (its pool: JAX's ``bytes_reserved``, else
+    the pool's size limit when XLA preallocated it; 0 without a GPU).
+
+    PyTorch: ``torch.cuda.memory_reserved``.
+    """
+    return _stat(device, "bytes_reserved", "pool_bytes", "bytes_limit")
+
+
+def max_memory_reserved(device: Any = None) -> int:
+    """Peak bytes the allocator held (``peak_bytes_reserved``, else as
+    :func:`memory_reserved`; 0 without a GPU).  PyTorch: ``torch.cuda.max_memory_reserved``."""
+    return _stat(device, "peak_bytes_reserved", "peak_pool_bytes", "bytes_reserved",
+                 "pool_bytes", "bytes_limit")
+
+
+def mem_get_info(device: Any = None) -> tuple[int, int]:
+    """``(free, total)`` bytes of the allocator's share of the GPU (JAX's ``bytes_limit``
+    less ``bytes_in_use``).  PyTorch: ``torch.cuda.mem_get_info``."""
+    stats = _gpu(device).memory_stats() or {}
+    total = int(stats.get("bytes_limit", 0))
+    return total - int(stats.get("bytes_in_use", 0)), total
+
+
+def empty_cache() -> None:
+    """Nothing to do: XLA's allocator keeps its pool (set ``XLA_PYTHON_CLIENT_PREALLOCATE``
+    / ``XLA_PYTHON_CLIENT_ALLOCATOR=platform`` before JAX starts to change how it takes
+    memory); arrays no longer referenced are freed into it.  Torch's call releases its
+    cache to other processes.  PyTorch: ``torch.cuda.empty_cache``."""
+
+
+def is_initialized() -> bool:
+    """Whether JAX runs a GPU backend.  PyTorch: ``torch.cuda.is_initialized``."""
+    return bool(_gpus())
+
+
+def set_device(device: Any) -> None:
+    """Make ``device`` (an index, ``'cuda:i'`` or a device) the GPU where new arrays and
+    parameters are made (JAX's ``jax_default_device``).  PyTorch: ``torch.cuda.set_device``."""
+    jax.config.update("jax_default_device", _gpu(device))
+
+
+def get_device_capability(device: Any = None) -> tuple[int, int]:
+    """The GPU's compute capability ``(major, minor)``: ``(9, 0)`` on an H100 or H200.
+    PyTorch: ``torch.cuda.get_device_capability``."""
+    return _capability(_gpu(device))
+
+
+def _capability(dev: jax.Device) -> tuple[int, int]:
+    text = str(getattr(dev, "compute_capability", "0.0"))
+    major, _, minor = text.partition(".")
+    return int(major), int(minor or 0)
+
+
+class _DeviceProperties:
+    """What ``torch.cuda.get_device_properties`` gives that JAX can say."""
+
+    __slots__ = ("name", "major", "minor", "total_memory", "multi_processor_count")
+
+    def __init__(self, dev: jax.Device) -> None:
+        self.name = dev.device_kind
+        self.major, self.minor = _capability(dev)
+        self.total_memory = int((dev.memory_stats() or {}).get("bytes_limit", 0))
+        self.multi_processor_count = int(getattr(dev, "core_count", 0))
+
+    def __repr__(self) -> str:
+        return (f"_CudaDeviceProperties(name='{self.name}', major={self.major}, "
+                f"minor={self.minor}, total_memory={self.total_memory // 2**20}MB, "
+                f"multi_processor_count={self.multi_processor_count})")
+
+
+def get_device_properties(device: Any = None) -> _DeviceProperties:
+    """The GPU's name, compute capability, memory (the allocator's limit) and
+    multiprocessor count.  PyTorch: ``torch.cuda.get_device_properties``."""
+    return _DeviceProperties(_gpu(device))
+
+
+def is_bf16_supported() -> bool:
+    """Whether the GPU computes in bfloat16 natively (compute capability 8.0 and newer);
+    False without a GPU, as torch's.  PyTorch: ``torch.cuda.is_bf16_supported``."""
+    gpus = _gpus()
+    if not gpus:
+        return False
+    return _capability(gpus[current_device()]) >= (8, 0)

@@ -191,10 +191,25 @@ def test_cuda_module() -> None:
         jnn.cuda.synchronize()
         assert isinstance(jnn.cuda.get_device_name(), str)
         assert jnn.cuda.memory_allocated() >= 0
+        major, minor = jnn.cuda.get_device_capability()
+        props = jnn.cuda.get_device_properties(0)
+        assert (props.major, props.minor) == (major, minor) and props.name
+        assert jnn.cuda.is_bf16_supported() == (major >= 8)
+        free, total = jnn.cuda.mem_get_info()
+        assert 0 <= free <= total
+        jnn.cuda.set_device(0)
+        assert jnn.cuda.current_device() == 0 and jnn.cuda.is_initialized()
     else:
-        for call in (jnn.cuda.current_device, jnn.cuda.synchronize, jnn.cuda.get_device_name):
+        for call in (jnn.cuda.current_device, jnn.cuda.synchronize, jnn.cuda.get_device_name,
+                     jnn.cuda.get_device_capability, jnn.cuda.get_device_properties,
+                     jnn.cuda.mem_get_info, lambda: jnn.cuda.set_device(0)):
             with pytest.raises(RuntimeError, match="no GPU device is available"):
                 call()
+        # what a script logs or calls unconditionally answers as torch's does without CUDA
+        for name in ("memory_allocated", "max_memory_allocated", "memory_reserved",
+                     "max_memory_reserved", "empty_cache", "is_bf16_supported",
+                     "is_initialized", "device_count"):
+            assert getattr(jnn.cuda, name)() == getattr(torch.cuda, name)(), name
 
 
 @pytest.mark.parametrize("build", [
