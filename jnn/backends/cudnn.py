@@ -90,10 +90,9 @@ def flags(enabled: bool = False, benchmark: bool = False, benchmark_limit: int =
           deterministic: bool = False, allow_tf32: bool = True) -> Iterator[None]:
     """Set the switches for a ``with`` block (every one: those not given take these
     defaults, as torch's), then restore them.  PyTorch: ``torch.backends.cudnn.flags``."""
-    module = sys.modules[__name__]
     wanted = {"enabled": enabled, "benchmark": benchmark, "deterministic": deterministic,
               "allow_tf32": allow_tf32}
-    saved = {name: getattr(module, name) for name in wanted}
+    saved = {name: _get(name) for name in wanted}
     for name, value in wanted.items():
         _set(name, value)
     try:
@@ -103,40 +102,23 @@ def flags(enabled: bool = False, benchmark: bool = False, benchmark_limit: int =
             _set(name, value)
 
 
+def _get(name: str) -> bool:
+    return _precision.conv_tf32() if name == "allow_tf32" else _values[name]
+
+
+def _switch(name: str) -> property:
+    """A module attribute that reads the switch and checks and applies a new value."""
+    return property(lambda module: _get(name), lambda module, value: _set(name, value),
+                    doc=f"torch.backends.cudnn.{name}")
+
+
 class _CudnnModule(types.ModuleType):
-    """The module's class: its switches are properties that check and apply a value."""
+    """The module's class: its switches are properties (see the module's docstring)."""
 
-    @property
-    def enabled(self) -> bool:
-        return _values["enabled"]
-
-    @enabled.setter
-    def enabled(self, value: bool) -> None:
-        _set("enabled", value)
-
-    @property
-    def benchmark(self) -> bool:
-        return _values["benchmark"]
-
-    @benchmark.setter
-    def benchmark(self, value: bool) -> None:
-        _set("benchmark", value)
-
-    @property
-    def deterministic(self) -> bool:
-        return _values["deterministic"]
-
-    @deterministic.setter
-    def deterministic(self, value: bool) -> None:
-        _set("deterministic", value)
-
-    @property
-    def allow_tf32(self) -> bool:
-        return _precision.conv_tf32()
-
-    @allow_tf32.setter
-    def allow_tf32(self, value: bool) -> None:
-        _set("allow_tf32", value)
+    enabled = _switch("enabled")
+    benchmark = _switch("benchmark")
+    deterministic = _switch("deterministic")
+    allow_tf32 = _switch("allow_tf32")
 
 
 sys.modules[__name__].__class__ = _CudnnModule
