@@ -6,9 +6,9 @@
 #
 #     bash benchmarks/gpu_run.sh [tests-seconds] [test paths] [benchmarks]
 #
-# (benchmarks: a space-separated subset of "train_step cnn eager state_paths".  The device
-# tool returns at most 8 files from $OUT: these write env, import, precision, tests,
-# train_step, cnn, eager and state_paths .txt, and no more.)
+# (benchmarks: a space-separated subset of "precision train_step hlo cnn eager state_paths".
+# The device tool returns at most 8 files from $OUT: these write env, import, tests, and
+# one .txt per benchmark (hlo's lines go to train_step.txt), so name at most five.)
 set -u
 OUT=${OUT:-/tmp/gpu_out}
 mkdir -p "$OUT"
@@ -17,7 +17,7 @@ TESTS_S=${1:-150}
 TESTS=${2:-"tests/nn/test_layers.py tests/nn/test_functional_linear.py tests/nn/test_conv.py
   tests/nn/test_rnn.py tests/test_compile.py tests/test_state_protocol.py
   tests/optim/test_training.py tests/test_published_programs.py tests/test_precision.py"}
-BENCH=${3:-"train_step cnn eager state_paths"}
+BENCH=${3:-"precision train_step cnn eager state_paths"}
 want() { [[ " $BENCH " == *" $1 "* ]]; }
 step() {  # step NAME SECONDS CMD...: run, log to $OUT/NAME.txt (appended), say how it ended
   local name=$1 limit=$2; shift 2
@@ -31,7 +31,7 @@ print(sys.version.split()[0], 'jax', jax.__version__, jax.devices(), 'torch', to
   > "$OUT/env.txt" 2>&1
 cat "$OUT/env.txt"
 step import 60 python3 -c "import jnn, jnn.nn as nn, jax; m = nn.Linear(3, 2); print(m(jax.numpy.ones((4, 3))).devices())"
-step precision 90 python3 benchmarks/matmul_precision.py --n 4096
+want precision && step precision 90 python3 benchmarks/matmul_precision.py --n 4096
 # shellcheck disable=SC2086
 step tests "$TESTS_S" python3 -m pytest -v -n 12 -p no:cacheprovider -rfE \
   $TESTS  # (-v: a run cut off at its limit still names the tests that failed)
@@ -39,6 +39,11 @@ want train_step && step train_step 100 python3 benchmarks/train_step.py --rounds
   --models mlp,big --matmul-precision highest
 want train_step && step train_step 60 python3 benchmarks/train_step.py --rounds 5 \
   --steps 20 --models big --matmul-precision high
+if want hlo; then  # kernel launches per program: jnn's step against the hand-written ones
+  XLA_FLAGS="--xla_dump_to=/tmp/hlo --xla_dump_hlo_as_text" step train_step 60 python3 \
+    benchmarks/train_step.py --rounds 1 --steps 2 --models mlp --no-torch
+  step train_step 30 python3 benchmarks/hlo_count.py /tmp/hlo
+fi
 want cnn && step cnn 70 python3 benchmarks/cnn.py --rounds 5 --steps 10
 want eager && step eager 80 python3 benchmarks/eager.py --rounds 5 --steps 10
 want state_paths && step state_paths 90 python3 benchmarks/state_paths.py --rounds 5 \

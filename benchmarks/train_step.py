@@ -2,7 +2,9 @@
 
 Same maths in all three: an MLP (784-512-512-10, batch 128) and the overhead probe
 (100 x [Linear(4, 4) + ReLU], batch 1), MSE loss, Adam(lr=1e-3). Hand-written JAX is a
-dict of arrays, ``jax.jit`` of value_and_grad plus an optax update, donated buffers.
+dict of arrays, ``jax.jit`` of value_and_grad plus an optax update, donated buffers;
+``jax+grad`` is the same program also returning the gradients, as torch's step leaves
+them in ``.grad`` (jnn's program returns them too).
 All three run in one process, interleaved (each round times ``--steps`` steps of each),
 and the median over rounds is reported: step times, and ratios as the median of the
 per-round ratios.
@@ -56,7 +58,9 @@ def jnn_step(model: nn.Module):
     return step
 
 
-def jax_step(model: nn.Module):
+def jax_step(model: nn.Module, with_grads: bool = False):
+    """Hand-written JAX; ``with_grads`` also returns the gradients as outputs, which is what
+    torch's step leaves behind in ``.grad`` (and jnn's program therefore produces)."""
     params = {k: jnp.array(v) for k, v in model.state_dict().items()}
     n = len(params) // 2
     keys = sorted({k.split(".")[0] for k in params}, key=int)
@@ -72,12 +76,12 @@ def jax_step(model: nn.Module):
     def _step(p, s, x, y):
         loss, g = jax.value_and_grad(lambda p: jnp.mean((forward(p, x) - y) ** 2))(p)
         u, s = opt.update(g, s, p)
-        return optax.apply_updates(p, u), s, loss
+        return optax.apply_updates(p, u), s, loss, (g if with_grads else None)
 
     _step = jax.jit(_step, donate_argnums=(0, 1))
 
     def step(x, y):
-        state["p"], state["s"], loss = _step(state["p"], state["s"], x, y)
+        state["p"], state["s"], loss, state["g"] = _step(state["p"], state["s"], x, y)
         return loss
 
     return step
@@ -120,10 +124,14 @@ def paired_ratio(times: dict[str, list[float]], a: str, b: str) -> float:
     return statistics.median(x / y for x, y in zip(times[a], times[b]))
 
 
-def time_steps(step, x, y, steps: int, sync) -> float:
+def time_steps(step, x, y, steps: int, sync, host=None) -> float:
+    """Seconds per step; ``host`` (a list) gets the seconds per step spent before the final
+    wait: the Python and dispatch side, which bounds an asynchronous device's step."""
     t = time.perf_counter()
     for _ in range(steps):
         out = step(x, y)
+    if host is not None:
+        host.append((time.perf_counter() - t) / steps)
     sync(out)
     return (time.perf_counter() - t) / steps
 
@@ -156,8 +164,10 @@ def main() -> None:
         x_np = rng.standard_normal((batch, sizes[0])).astype(np.float32)
         y_np = rng.standard_normal((batch, sizes[-1])).astype(np.float32)
         x, y = jnp.asarray(x_np), jnp.asarray(y_np)
-        runners = {"jax": (jax_step(model), x, y, lambda o: o.block_until_ready()),
-                   "jnn": (jnn_step(model), x, y, lambda o: o.block_until_ready())}
+        ready = lambda o: o.block_until_ready()  # noqa: E731
+        runners = {"jax": (jax_step(model), x, y, ready),
+                   "jax+grad": (jax_step(model, with_grads=True), x, y, ready),
+                   "jnn": (jnn_step(model), x, y, ready)}
         if not args.no_torch:
             tstep, torch = torch_step(model)
             torch.set_num_threads(max(1, torch.get_num_threads()))
@@ -166,17 +176,21 @@ def main() -> None:
         for step, xx, yy, sync in runners.values():  # warm up: compile, caches
             time_steps(step, xx, yy, 20, sync)
         times: dict[str, list[float]] = {k: [] for k in runners}
+        host: dict[str, list[float]] = {k: [] for k in runners}
         for _ in range(args.rounds):
             for k, (step, xx, yy, sync) in runners.items():
-                times[k].append(time_steps(step, xx, yy, args.steps, sync))
+                times[k].append(time_steps(step, xx, yy, args.steps, sync, host[k]))
         med = {k: statistics.median(v) for k, v in times.items()}
 
         line = "  ".join(f"{k} {v * 1e6:9.1f} us" for k, v in med.items())
-        ratios = f"jnn/jax {paired_ratio(times, 'jnn', 'jax'):.3f}"
+        ratios = (f"jnn/jax {paired_ratio(times, 'jnn', 'jax'):.3f}  "
+                  f"jnn/jax+grad {paired_ratio(times, 'jnn', 'jax+grad'):.3f}")
         if "torch" in med:
             ratios += f"  torch/jax {paired_ratio(times, 'torch', 'jax'):.3f}"
             ratios += f"  jnn/torch {paired_ratio(times, 'jnn', 'torch'):.3f}"
         print(f"{name:6s} {line}  |  {ratios}")
+        print(f"{'':6s} before the wait (host side): " + "  ".join(
+            f"{k} {statistics.median(v) * 1e6:.1f} us" for k, v in host.items()))
 
 
 if __name__ == "__main__":

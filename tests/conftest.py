@@ -1,4 +1,5 @@
-"""Shared pytest set-up: XLA's compile level, hypothesis profiles, 32-bit JAX."""
+"""Shared pytest set-up: XLA's compile level, hypothesis profiles, 32-bit JAX, full float32
+convolutions on a GPU backend."""
 
 import os
 
@@ -12,6 +13,7 @@ if "xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):
                                + " --xla_backend_optimization_level=0").strip()
 
 import jax  # noqa: E402
+import pytest  # noqa: E402
 from hypothesis import HealthCheck, settings  # noqa: E402
 
 # Small, deterministic profile for CI; `HYPOTHESIS_PROFILE=dev` explores more.
@@ -36,3 +38,21 @@ from jnn import _compile  # noqa: E402
 
 if os.environ.get("JNN_TEST_BACKGROUND_COMPILES") != "1":
     _compile.BACKGROUND_COMPILES = False
+
+# The torch oracle runs on the CPU in full float32.  On a GPU backend, jnn's float32
+# convolutions allow TF32 as torch's cuDNN's do by default (``cudnn.allow_tf32``), 3e-4 away
+# from full float32: the suite compares like with like by turning it off, as torch's own GPU
+# tests do for their comparisons.  A test of the defaults asks for ``cudnn_defaults``.
+import jnn.backends.cudnn  # noqa: E402
+
+ON_GPU = jax.default_backend() != "cpu"
+if ON_GPU:
+    jnn.backends.cudnn.allow_tf32 = False
+
+
+@pytest.fixture
+def cudnn_defaults():
+    """torch's cuDNN defaults for the test (TF32 convolutions allowed), the suite's after."""
+    jnn.backends.cudnn.allow_tf32 = True
+    yield
+    jnn.backends.cudnn.allow_tf32 = not ON_GPU

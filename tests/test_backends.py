@@ -24,10 +24,11 @@ SWITCHES = ("enabled", "benchmark", "deterministic", "allow_tf32")
 
 
 @pytest.fixture(autouse=True)
-def _defaults():
+def _defaults(cudnn_defaults):
     yield
-    for name, value in zip(SWITCHES, (True, False, False, True)):
+    for name, value in zip(SWITCHES[:-1], (True, False, False)):
         setattr(cudnn, name, value)
+    for name, value in zip(SWITCHES, (True, False, False, True)):
         setattr(tcudnn, name, value)
     _precision._current = "highest"
     _precision._jax_config_set = False
@@ -160,6 +161,7 @@ def test_a_compiled_cnn_step_trains_as_torch_across_an_allow_tf32_change():
 
 
 def test_deterministic_on_a_gpu_without_xlas_flag_warns_with_the_fix(monkeypatch):
+    monkeypatch.setattr(cudnn, "_on_gpu", lambda: False)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         cudnn.deterministic = True  # (XLA's CPU programs are deterministic: nothing to say)

@@ -102,7 +102,7 @@ def test_half_products_take_no_float32_precision():
         ("dot_general", None)]
 
 
-def test_convolutions_allow_tf32_as_torchs_cudnn_default():
+def test_convolutions_allow_tf32_as_torchs_cudnn_default(cudnn_defaults):
     """torch keeps TF32 in cuDNN convolutions whatever the matmul precision
     (``cudnn.allow_tf32`` is True): jnn's float32 convolutions use JAX's own setting until
     ``set_float32_matmul_precision`` changes it, then pass ``DEFAULT`` explicitly."""
