@@ -14,6 +14,14 @@ The setting is read when a function is traced.  Changing it also sets JAX's
 arrays) follow it, as torch's setting covers every product, and (b) is part of every
 ``jax.jit`` cache key, so functions traced before the change are traced again rather than
 left at the old precision.
+
+Importing jnn sets that JAX default to torch's (``"highest"``) unless the program chose one
+first (``jax.config.update("jax_default_matmul_precision", ...)`` or the
+``JAX_DEFAULT_MATMUL_PRECISION`` variable): a port's own products on arrays
+(``x @ self.custom_param`` where ``x`` is an activation, a ``jax.Array`` whose ``@`` jnn
+never sees) would otherwise be TF32 on a GPU, 3e-4 away from torch's.  Other JAX code in
+the process gets full float32 products too; ``jnn.set_float32_matmul_precision("high")``
+(torch's way) or JAX's own config after the import gives TF32 back.
 """
 
 from __future__ import annotations
@@ -35,6 +43,7 @@ _current = "highest"
 _jax_config_set = False  # whether jax_default_matmul_precision is ours (see conv)
 _conv_tf32 = True  # torch.backends.cudnn.allow_tf32's default
 _FLOAT32 = (jnp.dtype(jnp.float32), jnp.dtype(jnp.complex64))
+_FLOAT64 = (jnp.dtype(jnp.float64), jnp.dtype(jnp.complex128))
 
 
 def set_float32_matmul_precision(precision: str) -> None:
@@ -66,11 +75,21 @@ def _any_float32(operands: tuple) -> bool:
     return any(getattr(x, "dtype", None) in _FLOAT32 for x in operands)
 
 
+def _not_float32(operands: tuple) -> lax.Precision | None:
+    """The precision of a product or convolution with no float32 operand.  Half and
+    bfloat16 ones (and integer ones) have no float32 mode to choose: ``DEFAULT``, said
+    explicitly where jnn set JAX's default to full float32 (that default would ask XLA for
+    more than their own fast products, torch's); float64 ones ``HIGHEST``; else ``None``."""
+    if any(getattr(x, "dtype", None) in _FLOAT64 for x in operands):
+        return lax.Precision.HIGHEST
+    return lax.Precision.DEFAULT if _jax_config_set else None
+
+
 def matmul(*operands: Any) -> lax.Precision | None:
     """The ``precision=`` of a matrix product of ``operands`` (arrays; anything else is
-    skipped): the setting above where one is float32 (or complex64), else ``None`` (half
-    and bfloat16 products, and integer ones, have no float32 mode to choose)."""
-    return _PRECISIONS[_current][0] if _any_float32(operands) else None
+    skipped): the setting above where one is float32 (or complex64), else see
+    ``_not_float32``."""
+    return _PRECISIONS[_current][0] if _any_float32(operands) else _not_float32(operands)
 
 
 def conv_tf32() -> bool:
@@ -94,7 +113,22 @@ def conv(*operands: Any) -> lax.Precision | None:
     :func:`set_float32_matmul_precision` set that, where they keep ``DEFAULT`` (TF32 allowed
     on GPUs, as torch's ``cudnn.allow_tf32`` default, whatever the products' precision)."""
     if not _any_float32(operands):
-        return None
+        return _not_float32(operands)
     if not _conv_tf32:
         return lax.Precision.HIGHEST
     return lax.Precision.DEFAULT if _jax_config_set else None
+
+
+def _defaults() -> None:
+    """jnn's settings as the import left them (also what the tests restore)."""
+    global _current, _jax_config_set
+    _current = "highest"
+    jax.config.update("jax_default_matmul_precision", _IMPORT_DEFAULT[0])
+    _jax_config_set = _IMPORT_DEFAULT[1]
+
+
+# (see the module's docstring) JAX's default product precision, set to torch's unless the
+# program chose one before importing jnn: (the config value, whether jnn set it)
+_IMPORT_DEFAULT = (("highest", True) if jax.config.jax_default_matmul_precision is None
+                   else (jax.config.jax_default_matmul_precision, False))
+_defaults()

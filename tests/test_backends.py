@@ -30,9 +30,7 @@ def _defaults(cudnn_defaults):
         setattr(cudnn, name, value)
     for name, value in zip(SWITCHES, (True, False, False, True)):
         setattr(tcudnn, name, value)
-    _precision._current = "highest"
-    _precision._jax_config_set = False
-    jax.config.update("jax_default_matmul_precision", None)
+    _precision._defaults()
     torch.set_float32_matmul_precision("highest")
 
 
@@ -121,13 +119,14 @@ def test_cudnn_allow_tf32_off_makes_float32_convolutions_full_precision_and_retr
         return F.conv1d(x, w)
 
     conv(x, w)
-    assert _conv_precisions(F.conv1d, x, w) == [None]
+    # (TF32 allowed, said explicitly: JAX's own default is full float32 since jnn's import)
+    assert _conv_precisions(F.conv1d, x, w) == [(jax.lax.Precision.DEFAULT,) * 2]
     cudnn.allow_tf32 = False
     conv(x, w)
     assert len(traces) == 2  # traced again, not left at the old precision
     assert _conv_precisions(F.conv1d, x, w) == [(jax.lax.Precision.HIGHEST,) * 2]
     half = jnp.ones((1, 2, 5), jnp.bfloat16), jnp.ones((3, 2, 2), jnp.bfloat16)
-    assert _conv_precisions(F.conv1d, *half) == [None]
+    assert _conv_precisions(F.conv1d, *half) == [(jax.lax.Precision.DEFAULT,) * 2]
 
 
 def test_a_compiled_cnn_step_trains_as_torch_across_an_allow_tf32_change():

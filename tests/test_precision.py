@@ -2,6 +2,9 @@
 (XLA's default is TF32 on NVIDIA GPUs), ``jnn.set_float32_matmul_precision`` as torch's,
 and convolutions with TF32 allowed (torch's ``cudnn.allow_tf32`` default)."""
 
+import os
+import subprocess
+import sys
 import warnings
 
 import jax
@@ -24,9 +27,7 @@ DEFAULT = (jax.lax.Precision.DEFAULT,) * 2
 def _restore_precision():
     """Every test starts and ends at the defaults (jnn's and torch's, and JAX's config)."""
     yield
-    _precision._current = "highest"
-    _precision._jax_config_set = False
-    jax.config.update("jax_default_matmul_precision", None)
+    _precision._defaults()
     torch.set_float32_matmul_precision("highest")
 
 
@@ -96,19 +97,28 @@ def test_float32_products_follow_torchs_precision(name):
 
 
 def test_half_products_take_no_float32_precision():
+    """bfloat16 and float16 products and convolutions keep their own fast mode (``DEFAULT``,
+    explicit: JAX's default is full float32 since jnn's import), whatever the setting."""
     x, w = jnp.ones((2, 3), jnp.bfloat16), jnp.ones((5, 3), jnp.bfloat16)
-    assert _precisions(F.linear, x, w) == [("dot_general", None)]
-    assert _precisions(jnn.matmul, x.astype(jnp.float16), w.T.astype(jnp.float16)) == [
-        ("dot_general", None)]
+    for setting in ("highest", "medium"):
+        jnn.set_float32_matmul_precision(setting)
+        assert _precisions(F.linear, x, w) == [("dot_general", DEFAULT)]
+        assert _precisions(jnn.matmul, x.astype(jnp.float16), w.T.astype(jnp.float16)) == [
+            ("dot_general", DEFAULT)]
+        assert _precisions(F.conv1d, jnp.ones((1, 2, 5), jnp.bfloat16),
+                           jnp.ones((3, 2, 2), jnp.bfloat16)) == [
+            ("conv_general_dilated", DEFAULT)]
 
 
 def test_convolutions_allow_tf32_as_torchs_cudnn_default(cudnn_defaults):
     """torch keeps TF32 in cuDNN convolutions whatever the matmul precision
-    (``cudnn.allow_tf32`` is True): jnn's float32 convolutions use JAX's own setting until
-    ``set_float32_matmul_precision`` changes it, then pass ``DEFAULT`` explicitly."""
+    (``cudnn.allow_tf32`` is True): jnn's float32 convolutions pass ``DEFAULT`` explicitly,
+    JAX's own default being full float32 products (set at jnn's import, as torch's), and
+    keep it after ``set_float32_matmul_precision``."""
     assert torch.backends.cudnn.allow_tf32
     x, w = jnp.ones((1, 2, 5)), jnp.ones((3, 2, 2))
-    assert _precisions(F.conv1d, x, w) == [("conv_general_dilated", None)]
+    assert _precisions(F.conv1d, x, w) == [("conv_general_dilated", DEFAULT)]
+    jnn.set_float32_matmul_precision("high")
     jnn.set_float32_matmul_precision("highest")
     assert _precisions(F.conv1d, x, w) == [("conv_general_dilated", DEFAULT)]
     assert _precisions(lambda a, b: F.conv_transpose1d(a, b), x, w.transpose(1, 0, 2)) == [
@@ -137,6 +147,43 @@ def test_set_and_get_as_torch():
             torch.set_float32_matmul_precision(bad)
         with pytest.raises(RuntimeError, match=f"^{expected.value}$"):
             jnn.set_float32_matmul_precision(bad)
+
+
+def _lowered_precisions(fn, *args) -> list[str]:
+    """The precision XLA is asked for in each product of ``fn`` (JAX's default applied)."""
+    text = jax.jit(fn).lower(*args).as_text()
+    return [line.split("precision = [")[1].split("]")[0] for line in text.splitlines()
+            if "dot_general" in line]
+
+
+def test_importing_jnn_makes_plain_jax_products_full_float32_as_torchs():
+    """A port's own ``x @ self.custom_param`` (``x`` an activation: a ``jax.Array``, whose
+    ``@`` is JAX's) is full float32, as torch's: jnn's import sets JAX's default product
+    precision to ``"highest"``, where JAX's default is TF32 on NVIDIA GPUs."""
+    assert jax.config.jax_default_matmul_precision == "highest"
+    x, p = jnp.ones((2, 3)), nn.Parameter(jnp.ones((3, 4)))
+    assert _lowered_precisions(lambda x, w: x @ w, x, p.data) == ["HIGHEST, HIGHEST"]
+    jnn.set_float32_matmul_precision("high")
+    assert _lowered_precisions(lambda x, w: x @ w, x, p.data) == ["HIGH, HIGH"]
+
+
+@pytest.mark.parametrize("chosen, lowered", [("tensorfloat32", "HIGH"), ("bfloat16", "DEFAULT")])
+def test_a_jax_precision_chosen_before_the_import_is_kept(chosen, lowered):
+    """A program (or its environment) that chose JAX's default before importing jnn keeps
+    it; jnn's own products still follow torch's setting (full float32)."""
+    script = (
+        "import jax, jax.numpy as jnp\n"
+        "import jnn, jnn.nn.functional as F\n"
+        "x, w = jnp.ones((2, 3)), jnp.ones((4, 3))\n"
+        "print(jax.config.jax_default_matmul_precision)\n"
+        "text = jax.jit(lambda x, w: (x @ w.T, F.linear(x, w))).lower(x, w).as_text()\n"
+        "print([l.split('precision = [')[1].split(']')[0]\n"
+        "       for l in text.splitlines() if 'dot_general' in l])\n")
+    env = {**os.environ, "JAX_DEFAULT_MATMUL_PRECISION": chosen, "JAX_PLATFORMS": "cpu"}
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                         text=True, check=True, timeout=120).stdout.split("\n")
+    assert out[0] == chosen
+    assert out[1] == f"['{lowered}, {lowered}', 'HIGHEST, HIGHEST']"
 
 
 def test_plain_jax_products_and_earlier_traces_follow_a_change():
