@@ -693,8 +693,12 @@ def test_combined_cnn_trains_with_dropout_reproducibly():
 
     losses, weight = run(0)
     again, weight_again = run(0)
-    assert losses == again
-    np.testing.assert_array_equal(weight, weight_again)
+    if jax.default_backend() == "cpu":
+        assert losses == again
+        np.testing.assert_array_equal(weight, weight_again)
+    else:  # (GPU convolution gradients sum in no fixed order: the same masks, not bits)
+        np.testing.assert_allclose(again, losses, rtol=1e-5)
+        np.testing.assert_allclose(weight_again, weight, rtol=1e-5, atol=1e-6)
     assert run(1)[0] != losses  # the masks depend on the seed
     assert np.mean(losses[-2:]) < 0.5 * losses[0], losses  # noisy, but falling
 
