@@ -24,7 +24,7 @@ from jax._src.array import ArrayImpl as _ArrayImpl
 
 from jnn import _state
 from jnn._state import check_write
-from jnn._tensor_functions import shaping
+from jnn._tensor_functions import maths, shaping
 from jnn._tensor_functions._common import broadcast_shape, check_clamp_bounds
 from jnn._tensor_functions.dtypes import cpp_name, torch_name
 from jnn.nn._tensor_methods import TensorMethods, _read, _unwrap, _wrap_dim
@@ -433,6 +433,94 @@ class Parameter(TensorMethods):
     def numpy(self) -> np.ndarray:
         return np.asarray(self._data)
 
+    # -- what logging and device code asks a tensor (a Parameter is a leaf) -----------
+    is_leaf = True
+    grad_fn = None
+
+    def retain_grad(self) -> None:
+        """A no-op, as torch's on a leaf (its ``.grad`` is kept anyway)."""
+
+    @property
+    def is_cuda(self) -> bool:
+        device = self.device
+        return device is not None and device.platform == "gpu"
+
+    @property
+    def itemsize(self) -> int:
+        return jnp.dtype(self.dtype).itemsize
+
+    def element_size(self) -> int:
+        return self.itemsize
+
+    @property
+    def nbytes(self) -> int:
+        return self.numel() * self.itemsize
+
+    def contiguous(self, memory_format: Any = None) -> Parameter:
+        return self  # (XLA arrays have no strides: always contiguous, as torch returns self)
+
+    def is_contiguous(self, memory_format: Any = None) -> bool:
+        return True
+
+    def half(self) -> jax.Array:
+        return _read(self).astype(jnp.float16)
+
+    def bfloat16(self) -> jax.Array:
+        return _read(self).astype(jnp.bfloat16)
+
+    def to(self, *args: Any, **kwargs: Any) -> Any:
+        """``p.to(device)``, ``p.to(dtype)``, ``p.to(device, dtype)``, ``p.to(tensor)``:
+        the Parameter itself where nothing changes (as torch returns ``self``), else a
+        converted array (differentiable, as torch's is)."""
+        from jnn._tensor_functions.dtypes import resolve_dtype
+        from jnn.nn.modules._casting import _is_dtype, resolve_device
+
+        unknown = sorted(set(kwargs) - {"device", "dtype", "non_blocking", "copy",
+                                        "memory_format"})
+        if unknown:  # torch's argument parser's words
+            got = [type(a).__name__ if not isinstance(a, (jax.Array, Parameter)) else "Tensor"
+                   for a in args] + [f"{k}={type(kwargs[k]).__name__}" for k in unknown]
+            raise TypeError(
+                f"to() received an invalid combination of arguments - got ({', '.join(got)}"
+                f"{'' if args else ', '}), but expected one of:\n * (torch.device device = "
+                "None, torch.dtype dtype = None, bool non_blocking = False, bool copy = False, "
+                "*, torch.memory_format memory_format = None)\n * (torch.dtype dtype, bool "
+                "non_blocking = False, bool copy = False, *, torch.memory_format memory_format "
+                "= None)\n * (Tensor tensor, bool non_blocking = False, bool copy = False, *, "
+                "torch.memory_format memory_format = None)\n")
+        device, dtype = kwargs.get("device"), kwargs.get("dtype")
+        for a in args:
+            if isinstance(a, bool):
+                continue
+            if isinstance(a, (jax.Array, Parameter)):
+                dtype = dtype if dtype is not None else a.dtype
+                device = device if device is not None else next(iter(a.devices())) \
+                    if isinstance(a, jax.Array) else a.device
+            elif _is_dtype(a):
+                dtype = a
+            else:
+                device = a
+        dtype = None if dtype is None else resolve_dtype(dtype)
+        device = None if device is None else resolve_device(device)
+        same_dtype = dtype is None or jnp.dtype(dtype) == self.dtype
+        same_device = device is None or device == self.device
+        if same_dtype and same_device and not kwargs.get("copy", False):
+            return self
+        x = _read(self)
+        if not same_dtype:
+            x = x.astype(dtype)
+        elif same_device:  # copy=True
+            x = jnp.array(x, copy=True)
+        return x if same_device else jax.device_put(x, device)
+
+    def cpu(self, memory_format: Any = None) -> Any:
+        return self.to("cpu")
+
+    def cuda(self, device: Any = None, non_blocking: bool = False,
+             memory_format: Any = None) -> Any:
+        return self.to("cuda" if device is None else
+                       f"cuda:{device}" if isinstance(device, int) else device)
+
     def item(self) -> Any:
         if self.numel() != 1:
             raise RuntimeError(
@@ -727,6 +815,120 @@ def _clamp_(self: Parameter, min: Any = None, max: Any = None) -> Parameter:  # 
 for _name, _op in [("add", operator.add), ("sub", operator.sub), ("mul", operator.mul),
                    ("truediv", operator.truediv)]:
     setattr(Parameter, f"__i{_name}__", _inplace(_op))
+def _unary_(compute: Any) -> Any:
+    """``p.abs_()``, ``p.sqrt_()``, ...: ``compute`` of the data, in place."""
+    def method(self: Parameter) -> Parameter:
+        return _in_place(self, compute)
+    return method
+
+
+def _pow_(self: Parameter, exponent: Any) -> Parameter:
+    exponent = _unwrap(exponent)
+    return _in_place(self, lambda old: old ** exponent, exponent)
+
+
+def _addcmul_(self: Parameter, tensor1: Any, tensor2: Any, *, value: Any = 1) -> Parameter:
+    """``p.addcmul_(t1, t2, value=v)``: ``p + v * t1 * t2`` (hand-written optimizers)."""
+    t1, t2, value = _unwrap(tensor1), _unwrap(tensor2), _unwrap(value)
+    return _in_place(self, lambda old: old + value * (jnp.asarray(t1) * jnp.asarray(t2)))
+
+
+def _addcdiv_(self: Parameter, tensor1: Any, tensor2: Any, *, value: Any = 1) -> Parameter:
+    """``p.addcdiv_(t1, t2, value=v)``: ``p + v * t1 / t2`` (Adam written by hand)."""
+    t1, t2, value = _unwrap(tensor1), _unwrap(tensor2), _unwrap(value)
+    for t in (t1, t2):
+        if jnp.issubdtype(jnp.result_type(t), jnp.integer):
+            raise RuntimeError(
+                "Integer division with addcdiv is no longer supported, and in a future  "
+                "release addcdiv will perform a true division of tensor1 and tensor2. The "
+                "historic addcdiv behavior can be implemented as (input + value * "
+                "torch.trunc(tensor1 / tensor2)).to(input.dtype) for integer inputs and as "
+                "(input + value * tensor1 / tensor2) for float inputs. The future addcdiv "
+                "behavior is just the latter implementation: (input + value * tensor1 / "
+                "tensor2), for all dtypes.")
+    return _in_place(self, lambda old: old + value * (jnp.asarray(t1) / jnp.asarray(t2)))
+
+
+def _masked_fill_(self: Parameter, mask: Any, value: Any) -> Parameter:
+    from jnn._tensor_functions.indexing import masked_fill
+
+    mask = _unwrap(mask)
+    return _in_place(self, lambda old: masked_fill(old, mask, _unwrap(value)))
+
+
+def _index_fill_(self: Parameter, dim: int, index: Any, value: Any) -> Parameter:
+    """``p.index_fill_(dim, index, value)``: the entries at ``index`` along ``dim``."""
+    index = jnp.asarray(_unwrap(index))
+    if not jnp.issubdtype(index.dtype, jnp.integer):
+        raise IndexError("index_fill_(): Expected dtype int64 for index.")
+    if index.ndim > 1:
+        raise RuntimeError("Index has to be a vector/scalar")
+    d = _wrap_dim(dim, max(self.ndim, 1))
+    size = self.shape[d] if self.ndim else 1
+    for i in np.asarray(index).reshape(-1).tolist():
+        if not -size <= i < size:
+            raise IndexError(f"index {i} is out of bounds for dimension {d} with size {size}")
+    value = _unwrap(value)
+    return _in_place(self, lambda old: old.at[(slice(None),) * d + (index,)].set(value)
+                     if old.ndim else jnp.asarray(value, old.dtype))
+
+
+def _fill_diagonal_(self: Parameter, fill_value: Any, wrap: bool = False) -> Parameter:
+    """``p.fill_diagonal_(v, wrap=False)`` (an identity-like initialisation)."""
+    shape = self.shape
+    if _state.state.grad_enabled and self._requires_grad:  # (torch fills a view of it)
+        raise RuntimeError("a view of a leaf Variable that requires grad is being used in an "
+                           "in-place operation.")
+    if len(shape) < 2:
+        raise RuntimeError("dimensions must larger than 1")
+    if len(shape) > 2 and len(set(shape)) != 1:
+        raise RuntimeError("all dimensions of input must be of equal length")
+    numel = int(np.prod(shape))
+    if len(shape) == 2:
+        step = shape[1] + 1
+        flat = np.arange(0, numel, step)
+        if not wrap:
+            flat = flat[:min(shape)]
+    else:
+        flat = np.arange(shape[0]) * sum(shape[0] ** k for k in range(len(shape)))
+    value = _unwrap(fill_value)
+    return _in_place(self, lambda old: old.reshape(-1).at[flat].set(value).reshape(shape))
+
+
+def _round_(self: Parameter, *, decimals: int = 0) -> Parameter:
+    return _in_place(self, lambda old: maths.round(old, decimals=decimals))
+
+
+def _clamp_min_(self: Parameter, min: Any) -> Parameter:  # noqa: A002 - torch's name
+    return _clamp_(self, min=min)
+
+
+def _clamp_max_(self: Parameter, max: Any) -> Parameter:  # noqa: A002 - torch's name
+    return _clamp_(self, max=max)
+
+
+_UNARY_IN_PLACE = {
+    "abs": jnp.abs, "neg": jnp.negative, "sqrt": jnp.sqrt, "rsqrt": jax.lax.rsqrt,
+    "exp": jnp.exp, "expm1": jnp.expm1, "log": jnp.log, "log1p": jnp.log1p,
+    "sign": jnp.sign, "floor": jnp.floor, "ceil": jnp.ceil, "trunc": jnp.trunc,
+    "frac": lambda x: x - jnp.trunc(x), "reciprocal": jnp.reciprocal,
+    "sigmoid": jax.nn.sigmoid, "tanh": jnp.tanh, "relu": lambda x: jnp.maximum(x, 0),
+    "square": jnp.square, "sin": jnp.sin, "cos": jnp.cos,
+}
+for _name, _fn in _UNARY_IN_PLACE.items():
+    setattr(Parameter, f"{_name}_", _unary_(_fn))
+Parameter.round_ = _round_  # type: ignore[attr-defined]
+Parameter.pow_ = _pow_  # type: ignore[attr-defined]
+Parameter.addcmul_ = _addcmul_  # type: ignore[attr-defined]
+Parameter.addcdiv_ = _addcdiv_  # type: ignore[attr-defined]
+Parameter.masked_fill_ = _masked_fill_  # type: ignore[attr-defined]
+Parameter.index_fill_ = _index_fill_  # type: ignore[attr-defined]
+Parameter.fill_diagonal_ = _fill_diagonal_  # type: ignore[attr-defined]
+Parameter.fmod_ = _inplace(jnp.fmod)  # type: ignore[attr-defined]
+Parameter.remainder_ = _inplace(jnp.remainder)  # type: ignore[attr-defined]
+Parameter.clamp_min_ = _clamp_min_  # type: ignore[attr-defined]
+Parameter.clamp_max_ = _clamp_max_  # type: ignore[attr-defined]
+Parameter.clip_ = _clamp_  # type: ignore[attr-defined]
 Parameter.add_ = _inplace(operator.add)  # type: ignore[attr-defined]
 Parameter.sub_ = _inplace(operator.sub)  # type: ignore[attr-defined]
 Parameter.mul_ = _inplace(operator.mul)  # type: ignore[attr-defined]

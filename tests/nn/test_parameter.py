@@ -770,3 +770,157 @@ def test_del_grad_and_data_match_torch():
     with pytest.raises(RuntimeError, match=f"^{re.escape(str(expected.value))}$"):
         del jp.data
     np.testing.assert_array_equal(np.asarray(jp.data), np.ones(2))
+
+
+# -- the rest of torch's in-place methods a script calls on a weight under no_grad -------
+
+START = np.array([[1.5, -0.25, 0.5], [0.75, 2.0, -1.25], [0.3, 0.6, 0.9]], np.float32)
+OTHER = np.array([[0.5, 2.0, -1.0], [1.5, 0.25, 3.0], [-0.5, 1.0, 2.5]], np.float32)
+IN_PLACE_METHODS = {  # name: (call, given the parameter, a same-shaped tensor, the library)
+    **{name: (lambda n: lambda p, q, lib: getattr(p, n)())(name)
+       for name in ("abs_", "neg_", "sqrt_", "rsqrt_", "exp_", "expm1_", "log_", "log1p_",
+                    "sign_", "floor_", "ceil_", "trunc_", "frac_", "reciprocal_", "sigmoid_",
+                    "tanh_", "relu_", "square_", "sin_", "cos_", "round_")},
+    "round_decimals": lambda p, q, lib: p.round_(decimals=1),
+    "pow_": lambda p, q, lib: p.pow_(2),
+    "pow_tensor": lambda p, q, lib: p.pow_(q),
+    "addcmul_": lambda p, q, lib: p.addcmul_(q, q, value=0.5),
+    "addcdiv_": lambda p, q, lib: p.addcdiv_(q, q * q + 1, value=-0.1),
+    "addcmul_broadcast": lambda p, q, lib: p.addcmul_(q[0], q[:, :1]),
+    "masked_fill_": lambda p, q, lib: p.masked_fill_(q > 0.7, -3.0),
+    "index_fill_": lambda p, q, lib: p.index_fill_(1, lib.tensor([0, 2]), 7.0),
+    "index_fill_negative": lambda p, q, lib: p.index_fill_(0, lib.tensor([-1]), 1.0),
+    "fill_diagonal_": lambda p, q, lib: p.fill_diagonal_(0.0),
+    "fmod_": lambda p, q, lib: p.fmod_(0.4),
+    "remainder_": lambda p, q, lib: p.remainder_(q),
+    "clamp_min_": lambda p, q, lib: p.clamp_min_(0.5),
+    "clamp_max_": lambda p, q, lib: p.clamp_max_(0.5),
+    "clip_": lambda p, q, lib: p.clip_(-0.5, 0.5),
+    "chained": lambda p, q, lib: p.abs_().sqrt_().mul_(2).addcmul_(q, q),
+}
+
+
+def _tensor_lib(lib):
+    return lambda x: torch.tensor(x) if lib is torch else jnp.asarray(x)
+
+
+@pytest.mark.parametrize("name", IN_PLACE_METHODS)
+def test_more_in_place_methods_under_no_grad_match_torch(name):
+    call = IN_PLACE_METHODS[name]
+    tp, p = torch.nn.Parameter(torch.tensor(START)), nn.Parameter(jnp.asarray(START))
+
+    class TorchLib:
+        tensor = staticmethod(torch.tensor)
+
+    class JnnLib:
+        tensor = staticmethod(jnp.asarray)
+
+    with torch.no_grad(), jnn.no_grad():
+        assert call(tp, torch.tensor(OTHER), TorchLib) is tp
+        assert call(p, jnp.asarray(OTHER), JnnLib) is p
+    assert p.dtype == jnp.float32 and p.shape == (3, 3) and p.requires_grad
+    np.testing.assert_allclose(np.asarray(p.data), tp.detach().numpy(), rtol=1e-6, atol=1e-7,
+                               equal_nan=True)
+
+
+@pytest.mark.parametrize("call", [
+    lambda p, lib: p.sqrt_(),
+    lambda p, lib: p.addcmul_(lib.ones(3), lib.ones(3)),
+    lambda p, lib: p.fill_diagonal_(0.0),
+    lambda p, lib: p.masked_fill_(lib.ones(3) > 0, 0.0),
+    lambda p, lib: p.index_fill_(0, lib.zeros(1, dtype=lib.int32), 0.0),
+    lambda p, lib: p.pow_(2),
+    lambda p, lib: p.clamp_min_(0),
+    lambda p, lib: p.round_(),
+], ids=["sqrt_", "addcmul_", "fill_diagonal_", "masked_fill_", "index_fill_", "pow_",
+        "clamp_min_", "round_"])
+def test_more_in_place_methods_on_a_leaf_that_requires_grad_raise_as_torch(call):
+    tp, p = torch.nn.Parameter(torch.ones(3, 3)), nn.Parameter(jnp.ones((3, 3)))
+    with pytest.raises(RuntimeError) as theirs:
+        call(tp, torch)
+    with pytest.raises(RuntimeError, match=f"^{re.escape(str(theirs.value))}$"):
+        call(p, jnp)
+    np.testing.assert_array_equal(np.asarray(p.data), np.ones((3, 3)))  # unchanged
+
+
+@pytest.mark.parametrize("shape, call", [
+    ((3,), lambda p, lib: p.fill_diagonal_(0.0)),
+    ((2, 3, 3), lambda p, lib: p.fill_diagonal_(0.0)),
+    ((3, 3), lambda p, lib: p.masked_fill_(lib.ones((3, 3)), 0.0)),
+    ((3, 3), lambda p, lib: p.masked_fill_(lib.ones((2, 3, 3)) > 0, 0.0)),
+    ((3, 3), lambda p, lib: p.addcmul_(lib.ones((2, 3, 3)), lib.ones(3))),
+    ((3, 3), lambda p, lib: p.index_fill_(0, lib.tensor([3]), 0.0)),
+    ((3, 3), lambda p, lib: p.index_fill_(0, lib.tensor([[0]]), 0.0)),
+    ((3, 3), lambda p, lib: p.index_fill_(0, lib.tensor([0.0]), 0.0)),
+    ((3, 3), lambda p, lib: p.addcdiv_(lib.tensor([1]), lib.tensor([2]))),
+], ids=["fill_diagonal_1d", "fill_diagonal_unequal", "masked_fill_float_mask",
+        "masked_fill_wider_mask", "addcmul_wider", "index_fill_out_of_range",
+        "index_fill_matrix_index", "index_fill_float_index", "addcdiv_integers"])
+def test_bad_in_place_calls_raise_as_torch(shape, call):
+    tp, p = torch.nn.Parameter(torch.ones(shape)), nn.Parameter(jnp.ones(shape))
+
+    class TorchLib:
+        ones = staticmethod(lambda s: torch.ones(s))
+        tensor = staticmethod(torch.tensor)
+
+    class JnnLib:
+        ones = staticmethod(lambda s: jnp.ones(s))
+        tensor = staticmethod(jnp.asarray)
+
+    with torch.no_grad(), pytest.raises(Exception) as theirs:
+        call(tp, TorchLib)
+    with jnn.no_grad(), pytest.raises(type(theirs.value)) as ours:
+        call(p, JnnLib)
+    assert str(ours.value) == str(theirs.value).split("\n")[0]
+    np.testing.assert_array_equal(np.asarray(p.data), np.ones(shape))  # unchanged
+
+
+def test_wrapped_fill_diagonal_of_a_tall_matrix_matches_torch():
+    tp, p = torch.nn.Parameter(torch.zeros(7, 3)), nn.Parameter(jnp.zeros((7, 3)))
+    with torch.no_grad(), jnn.no_grad():
+        tp.fill_diagonal_(5.0, wrap=True)
+        p.fill_diagonal_(5.0, wrap=True)
+    np.testing.assert_array_equal(np.asarray(p.data), tp.detach().numpy())
+    tq, q = torch.nn.Parameter(torch.zeros(3, 3, 3)), nn.Parameter(jnp.zeros((3, 3, 3)))
+    with torch.no_grad(), jnn.no_grad():
+        tq.fill_diagonal_(2.0)
+        q.fill_diagonal_(2.0)
+    np.testing.assert_array_equal(np.asarray(q.data), tq.detach().numpy())
+
+
+def test_tensor_facts_a_script_reads_match_torchs():
+    tp, p = torch.nn.Parameter(torch.ones(2, 3)), nn.Parameter(jnp.ones((2, 3)))
+    for attr in ("is_leaf", "grad_fn", "is_cuda", "itemsize", "nbytes"):
+        assert getattr(p, attr) == getattr(tp, attr), attr
+    assert p.element_size() == tp.element_size() and p.is_contiguous() == tp.is_contiguous()
+    assert p.contiguous() is p and tp.contiguous() is tp
+    assert p.retain_grad() is None and tp.retain_grad() is None
+    for name, dtype in (("half", np.float16), ("bfloat16", jnp.bfloat16)):
+        out = getattr(p, name)()
+        assert isinstance(out, jax.Array) and out.dtype == dtype
+        assert str(getattr(tp, name)().dtype) == f"torch.{jnp.dtype(dtype).name}"
+
+
+def test_to_and_cpu_return_the_parameter_itself_when_nothing_changes_as_torch():
+    tp, p = torch.nn.Parameter(torch.ones(2, 3)), nn.Parameter(jnp.ones((2, 3)))
+    for args, kwargs in [(("cpu",), {}), ((), {"dtype": None}), ((jnn.float32,), {}),
+                         (("cpu", jnn.float32), {}), ((jnp.zeros(1),), {})]:
+        assert p.to(*args, **kwargs) is p, (args, kwargs)
+    assert tp.to("cpu") is tp and tp.cpu() is tp and p.cpu() is p
+    half = p.to(jnn.float16)
+    assert isinstance(half, jax.Array) and half.dtype == jnp.float16
+    assert tp.to(torch.float16).dtype == torch.float16
+    copied = p.to("cpu", copy=True)
+    assert isinstance(copied, jax.Array) and copied is not p._data
+    for args in (("cpu",), ()):
+        with pytest.raises(TypeError) as theirs:
+            tp.to(*args, bogus=1)
+        with pytest.raises(TypeError, match=f"^{re.escape(str(theirs.value))}$"):
+            p.to(*args, bogus=1)
+
+
+def test_to_a_dtype_inside_a_loss_is_differentiable_as_torch():
+    tp, p = torch.nn.Parameter(torch.tensor(START)), nn.Parameter(jnp.asarray(START))
+    (tp.to(torch.float16).float() ** 2).sum().backward()
+    jnn.autograd.backward(lambda: (p.to(jnn.float16).astype(jnp.float32) ** 2).sum())
+    np.testing.assert_allclose(np.asarray(p.grad), tp.grad.numpy(), rtol=1e-3)
