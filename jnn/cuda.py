@@ -127,19 +127,20 @@ def max_memory_allocated(device: Any = None) -> int:
 
 
 def memory_reserved(device: Any = None) -> int:
-    """Bytes the allocator holds on the GPU (its pool: JAX's ``bytes_reserved``, else
-    the pool's size limit when XLA preallocated it; 0 without a GPU).
+    """Bytes the allocator holds on the GPU: its pool (JAX's ``pool_bytes``: the whole
+    preallocated share, or what it took so far with ``XLA_PYTHON_CLIENT_PREALLOCATE=false``),
+    else what is in use (an allocator without a pool); 0 without a GPU.  (XLA's
+    ``bytes_reserved`` counts something else, and is 0 on an H200: measured.)
 
     PyTorch: ``torch.cuda.memory_reserved``.
     """
-    return _stat(device, "bytes_reserved", "pool_bytes", "bytes_limit")
+    return _stat(device, "pool_bytes", "bytes_in_use")
 
 
 def max_memory_reserved(device: Any = None) -> int:
-    """Peak bytes the allocator held (``peak_bytes_reserved``, else as
-    :func:`memory_reserved`; 0 without a GPU).  PyTorch: ``torch.cuda.max_memory_reserved``."""
-    return _stat(device, "peak_bytes_reserved", "peak_pool_bytes", "bytes_reserved",
-                 "pool_bytes", "bytes_limit")
+    """Peak bytes the allocator held (``peak_pool_bytes``, else as :func:`memory_reserved`;
+    0 without a GPU).  PyTorch: ``torch.cuda.max_memory_reserved``."""
+    return _stat(device, "peak_pool_bytes", "pool_bytes", "peak_bytes_in_use")
 
 
 def mem_get_info(device: Any = None) -> tuple[int, int]:

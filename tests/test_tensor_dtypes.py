@@ -212,6 +212,32 @@ def test_cuda_module() -> None:
             assert getattr(jnn.cuda, name)() == getattr(torch.cuda, name)(), name
 
 
+def test_cuda_memory_counters_read_xlas_pool_as_torchs_reserved(monkeypatch):
+    """On a GPU, torch's "reserved" is its caching allocator's pool: XLA's is ``pool_bytes``
+    (the keys are those of XLA's GPU allocator statistics; the values are chosen here: on
+    an H200, ``bytes_reserved`` read 0 while torch's pool held 20 MiB)."""
+    stats = {"bytes_in_use": 4194560, "peak_bytes_in_use": 4194560, "bytes_limit": 112583507968,
+             "bytes_reserved": 0, "peak_bytes_reserved": 0, "pool_bytes": 20971520,
+             "peak_pool_bytes": 25165824, "largest_alloc_size": 4194304}
+
+    class Gpu:
+        platform, device_kind, id = "gpu", "NVIDIA H200", 0
+
+        def memory_stats(self):
+            return stats
+
+    monkeypatch.setattr(jnn.cuda, "_gpus", lambda: [Gpu()])
+    monkeypatch.setattr(jnn.cuda, "_gpu", lambda device=None: Gpu())
+    assert jnn.cuda.memory_allocated() == 4194560
+    assert jnn.cuda.max_memory_allocated() == 4194560
+    assert jnn.cuda.memory_reserved() == 20971520
+    assert jnn.cuda.max_memory_reserved() == 25165824
+    assert jnn.cuda.mem_get_info() == (112583507968 - 4194560, 112583507968)
+    no_pool = {"bytes_in_use": 1024, "peak_bytes_in_use": 2048}  # a platform allocator
+    stats = no_pool
+    assert jnn.cuda.memory_reserved() == 1024 and jnn.cuda.max_memory_reserved() == 2048
+
+
 @pytest.mark.parametrize("build", [
     lambda lib: lib.Linear(3, 2),
     lambda lib: lib.Conv2d(1, 2, 3),
