@@ -25,7 +25,7 @@ from jax._src.array import ArrayImpl as _ArrayImpl
 from jnn import _state
 from jnn._state import check_write
 from jnn._tensor_functions import maths, shaping
-from jnn._tensor_functions._common import broadcast_shape, check_clamp_bounds
+from jnn._tensor_functions._common import broadcast_shape, check_clamp_bounds, is_concrete
 from jnn._tensor_functions.dtypes import cpp_name, torch_name
 from jnn.nn._tensor_methods import TensorMethods, _read, _unwrap, _wrap_dim
 from jnn.nn.functional._utils import type_name
@@ -812,9 +812,6 @@ def _clamp_(self: Parameter, min: Any = None, max: Any = None) -> Parameter:  # 
     return _in_place(self, lambda old: jnp.clip(old, _unwrap(min), _unwrap(max)))
 
 
-for _name, _op in [("add", operator.add), ("sub", operator.sub), ("mul", operator.mul),
-                   ("truediv", operator.truediv)]:
-    setattr(Parameter, f"__i{_name}__", _inplace(_op))
 def _unary_(compute: Any) -> Any:
     """``p.abs_()``, ``p.sqrt_()``, ...: ``compute`` of the data, in place."""
     def method(self: Parameter) -> Parameter:
@@ -865,9 +862,11 @@ def _index_fill_(self: Parameter, dim: int, index: Any, value: Any) -> Parameter
         raise RuntimeError("Index has to be a vector/scalar")
     d = _wrap_dim(dim, max(self.ndim, 1))
     size = self.shape[d] if self.ndim else 1
-    for i in np.asarray(index).reshape(-1).tolist():
-        if not -size <= i < size:
-            raise IndexError(f"index {i} is out of bounds for dimension {d} with size {size}")
+    if is_concrete(index):  # (a traced index inside jnn.compile: JAX's clamping)
+        for i in np.asarray(index).reshape(-1).tolist():
+            if not -size <= i < size:
+                raise IndexError(
+                    f"index {i} is out of bounds for dimension {d} with size {size}")
     value = _unwrap(value)
     return _in_place(self, lambda old: old.at[(slice(None),) * d + (index,)].set(value)
                      if old.ndim else jnp.asarray(value, old.dtype))
@@ -915,6 +914,10 @@ _UNARY_IN_PLACE = {
     "sigmoid": jax.nn.sigmoid, "tanh": jnp.tanh, "relu": lambda x: jnp.maximum(x, 0),
     "square": jnp.square, "sin": jnp.sin, "cos": jnp.cos,
 }
+
+for _name, _op in [("add", operator.add), ("sub", operator.sub), ("mul", operator.mul),
+                   ("truediv", operator.truediv)]:
+    setattr(Parameter, f"__i{_name}__", _inplace(_op))
 for _name, _fn in _UNARY_IN_PLACE.items():
     setattr(Parameter, f"{_name}_", _unary_(_fn))
 Parameter.round_ = _round_  # type: ignore[attr-defined]
