@@ -52,7 +52,12 @@ from jnn.nn.modules.module import Module
 from jnn.nn.parameter import Parameter, check_int_range
 from jnn.optim import _hooks as _optim_hooks
 from jnn.optim._lr_scheduler_base import LRScheduler
-from jnn.optim.optimizer import MULTI_TENSOR_CHUNK, Optimizer, unflatten_options
+from jnn.optim.optimizer import (
+    MULTI_TENSOR_CHUNK,
+    Optimizer,
+    unflatten_options,
+    versioned_groups,
+)
 from jnn.random import Generator, default_generator
 
 __all__ = ["compile", "CompiledFunction", "CompiledModule", "OptimizedModule",
@@ -1311,6 +1316,9 @@ class CompiledFunction:
         # The last steady call, for the next one's short path (see _call_again)
         self._memo: tuple | None = None
         self._group_lists: list[tuple[Any, tuple]] = []  # (optimizer, its param groups)
+        # _state.versions.groups when a steady call last found the groups and options
+        # unchanged, with every group versioned (-1: check in full)
+        self._groups_seen = -1
         self._group_params: list[tuple] = []  # (group, g["params"], its parameters)
         self._rehooked: list[Module] | tuple = ()  # hooks the last trace added or removed
         self._flag_walk: tuple | None = None  # (key, modules, params) for _replay
@@ -1726,6 +1734,7 @@ class CompiledFunction:
                         for g in opt.param_groups]
         self._group_lists = [(opt, tuple(opt.param_groups)) for opt in self._roots
                              if isinstance(opt, Optimizer)]
+        self._groups_seen = -1  # (checked in full at the next steady call)
         self._group_params = [(g, g.get("params"), tuple(g.get("params", ())))
                               for _, g in self._groups]
         # the optimizers' step hooks run at the trace: which ones is part of the program's
@@ -2120,6 +2129,21 @@ class CompiledFunction:
                 return None
             self._spec_version = versions.spec
             self._seen = seen  # (spec changes alone since: all re-read now)
+        groups_now = versions.groups
+        if groups_now != self._groups_seen:  # (else no param group changed since)
+            memo = self._same_options(memo)
+            if memo is None:
+                return None
+            self._groups_seen = groups_now if not memo[7][2] and all(
+                versioned_groups(opt.__dict__["param_groups"])
+                for opt, _ in self._group_lists) else -1
+        if fast is not self._fast or spec != self._spec_version:
+            memo = self._memo = (*memo[:2], self._fast, self._spec_version, *memo[4:])
+        return memo
+
+    def _same_options(self, memo: tuple) -> tuple | None:
+        """``_unchanged``'s check of the optimizers' groups and options: the memo to call
+        with (new option scalars for a scheduler's new learning rate), or None."""
         if not self._same_groups():
             return None
         options, _, volatile, plain = memo[7]
@@ -2141,8 +2165,6 @@ class CompiledFunction:
                 memo = (*memo[:6], [h for h, _ in fresh], self._options_memo(fresh), *memo[8:])
                 self._memo = memo
                 break
-        if fast is not self._fast or spec != self._spec_version:
-            memo = self._memo = (*memo[:2], self._fast, self._spec_version, *memo[4:])
         return memo
 
     def _replay(self, flags: tuple) -> None:

@@ -17,9 +17,13 @@ from typing import Any
 
 
 class _Versions:
-    __slots__ = ("structure", "spec", "config", "cells", "pending", "log")
+    __slots__ = ("structure", "spec", "config", "cells", "groups", "pending", "log")
 
     def __init__(self) -> None:
+        # Any change to an optimizer's param groups that jnn made (``jnn.optim``'s
+        # versioned containers: a group's options, its params list, the groups list): a
+        # steady compiled call re-checks the groups only when this moved.
+        self.groups = 0
         self.structure = 0  # which state exists (parameters, buffers, submodules)
         self.spec = 0  # anything in a module spec: structure and static configuration
         self.config = 0  # the same, except train()/eval() flips (specs cached per mode)

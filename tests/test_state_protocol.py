@@ -1074,16 +1074,25 @@ def test_a_per_step_scheduler_keeps_the_short_path_and_handed_out_reads(monkeypa
 
 
 @pytest.mark.parametrize("how", ["replaced group", "numpy lr in place", "new betas",
-                                 "equal lr, new object"])
+                                 "equal lr, new object", "update", "groups list replaced",
+                                 "the script's own group dict"])
 def test_learning_rates_changed_the_other_ways_scripts_do_reach_a_warm_step(how):
     """Besides ``g["lr"] = value``: a group dict replaced in the list
     (``opt.param_groups[0] = {**g, "lr": lr}``), and an lr held in a numpy array changed
     in place (as torch schedulers ``fill_`` a tensor lr).  A warm compiled step kept the
     old lr in both (same dict objects, same array object).  Also a new betas tuple, and an
-    equal lr as a new float per step (the warm step compares plain options by value)."""
+    equal lr as a new float per step (the warm step compares plain options by value);
+    ``g.update(lr=...)``, a new groups list, and a group dict the script passed in and
+    changes through its own reference (it stays the script's object, as in torch: the
+    steady step's param-group version does not see it, so such groups are compared)."""
     tmodel, topt, jmodel, jopt = twins()
+    own = tgroup = None
     if how == "numpy lr in place":
         jopt.param_groups[0]["lr"] = np.array(0.05)
+    if how == "the script's own group dict":
+        own, tgroup = {"params": list(jmodel.parameters())}, {"params": tmodel.parameters()}
+        jopt, topt = jnn.optim.Adam([own], lr=0.05), torch.optim.Adam([tgroup], lr=0.05)
+        assert jopt.param_groups[0] is own and topt.param_groups[0] is tgroup
     step = compiled_step(jmodel, jopt)
     for i in range(8):
         if i >= 3:
@@ -1097,6 +1106,12 @@ def test_learning_rates_changed_the_other_ways_scripts_do_reach_a_warm_step(how)
                 topt.param_groups[0]["lr"] = 0.05
                 betas = (0.9 - 0.05 * i, 0.99)
                 topt.param_groups[0]["betas"] = jopt.param_groups[0]["betas"] = betas
+            elif how == "update":
+                jopt.param_groups[0].update(lr=lr)
+            elif how == "groups list replaced":
+                jopt.param_groups = [dict(jopt.param_groups[0], lr=lr)]
+            elif how == "the script's own group dict":
+                own["lr"] = tgroup["lr"] = lr
             else:
                 topt.param_groups[0]["lr"] = 0.05
                 jopt.param_groups[0]["lr"] = float("0.05")
@@ -1108,28 +1123,34 @@ def test_learning_rates_changed_the_other_ways_scripts_do_reach_a_warm_step(how)
 
 
 @pytest.mark.parametrize("mode", ["eager", "compiled"])
-@pytest.mark.parametrize("change", ["append", "remove"])
+@pytest.mark.parametrize("change", ["append", "remove", "the script's list, appended to"])
 def test_a_group_params_list_changed_in_place_reaches_a_warm_step(change, mode):
     """``opt.param_groups[0]["params"].append(p)`` (start training a layer) or ``del
     params[i]`` after warm-up: the warm step kept its own list of parameters (the appended one never
-    trained, the removed one kept training; weights 0.15 off)."""
+    trained, the removed one kept training; weights 0.15 off).  Also a list the script put
+    there itself (``g["params"] = mine``) and appends to later: its own object, as torch
+    keeps it."""
     torch.manual_seed(0)
     tmodel = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
     jmodel = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
     jmodel.load_state_dict({k: v.numpy() for k, v in tmodel.state_dict().items()})
-    first = slice(0, 2) if change == "append" else slice(0, 4)
+    first = slice(0, 4) if change == "remove" else slice(0, 2)
     topt = torch.optim.Adam(list(tmodel.parameters())[first], lr=0.05)
     jopt = jnn.optim.Adam(list(jmodel.parameters())[first], lr=0.05)
     step = compiled_step(jmodel, jopt) if mode == "compiled" else (
         lambda x, y: jopt.step(lambda: (jopt.zero_grad(), F.mse_loss(jmodel(x), y))[1]))
+    mine = {}
     for i in range(6):
+        if i == 1 and change == "the script's list, appended to":
+            for opt in (topt, jopt):
+                mine[opt] = opt.param_groups[0]["params"] = list(opt.param_groups[0]["params"])
         if i == 3:
             for opt, model in ((topt, tmodel), (jopt, jmodel)):
-                params = opt.param_groups[0]["params"]
-                if change == "append":
-                    params.append(model[2].weight)
-                else:
+                params = mine.get(opt, opt.param_groups[0]["params"])
+                if change == "remove":
                     del params[2]  # model[2].weight (list.remove compares tensors)
+                else:
+                    params.append(model[2].weight)
         np.testing.assert_allclose(float(step(jnp.asarray(X), jnp.asarray(Y))),
                                    torch_step(tmodel, topt), rtol=1e-5)
     assert_same_weights(tmodel, jmodel)
