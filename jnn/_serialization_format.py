@@ -17,6 +17,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jnn._state import GroupDict, GroupList
+
 __all__ = ["FormatError", "EmptyFile", "Unsupported", "Attribute", "Encoder", "Decoder", "Header",
            "TensorKey", "parse_header", "load_json", "plain_node", "collect_tensors",
            "tensor_key", "tensor_view", "dtype_name", "DTYPES", "NATIVE_CODES",
@@ -129,11 +131,11 @@ class Encoder:
             return x
         if t is float:
             return x if math.isfinite(x) else {"float": repr(x)}
-        if t is list:
+        if t is list or t is GroupList:  # (an optimizer's param groups: plain lists)
             return self._items(x)
         if t is tuple:
             return {"tuple": self._items(x)}
-        if t is dict:
+        if t is dict or t is GroupDict:
             return {"dict": self._pairs(x)}
         if t is OrderedDict:
             return self._odict(x)

@@ -37,6 +37,38 @@ class _Versions:
         self.log: tuple[int, list] = (0, [])
 
 
+def _bumping(base: type, names: tuple[str, ...]) -> dict[str, Any]:
+    """Methods of ``base`` that change it, each followed by a bump of the param-group
+    version (``_state.versions.groups``)."""
+    def wrap(name: str) -> Any:
+        method = getattr(base, name)
+
+        def changed(self: Any, *args: Any, **kwargs: Any) -> Any:
+            out = method(self, *args, **kwargs)
+            versions.groups += 1
+            return out
+        changed.__name__ = name
+        return changed
+    return {name: wrap(name) for name in names}
+
+
+# The param groups jnn.optim builds (torch's plain lists and dicts, which they remain to
+# every reader; jnn.save stores them as such) tell when they change, so a steady compiled
+# step skips comparing every group's options with the last call's (a tenth of a tiny
+# model's step).  A group dict a script passed in stays its own object, as in torch (its
+# later changes reach the optimizer), and is compared every call.
+GroupDict = type("GroupDict", (dict,), {
+    "__slots__": (), "__module__": __name__,
+    "__doc__": "A param group (a dict) whose changes bump the param-group version.",
+    **_bumping(dict, ("__setitem__", "__delitem__", "__ior__", "update", "setdefault", "pop",
+                      "popitem", "clear"))})
+GroupList = type("GroupList", (list,), {
+    "__slots__": (), "__module__": __name__,
+    "__doc__": "A list (the groups, a group's params) whose changes bump the version.",
+    **_bumping(list, ("__setitem__", "__delitem__", "__iadd__", "__imul__", "append",
+                      "extend", "insert", "pop", "remove", "clear", "sort", "reverse"))})
+
+
 # Held by every jnn.compile'd call and by every write-back of its packed state: a trace
 # swaps tracers into shared objects and a call replaces the pending store, which no other
 # thread may observe half-done.  Re-entrant: a write-back happens inside a call too.

@@ -725,3 +725,17 @@ def test_mmap_with_a_path_loads(tmp_path):
     jnn.save({"w": jnp.ones(3)}, tmp_path / "m.pt")
     loaded = jnn.load(tmp_path / "m.pt", mmap=True)
     np.testing.assert_array_equal(np.asarray(loaded["w"]), np.ones(3))
+
+
+def test_an_optimizers_param_groups_save_and_load_as_plain_lists_and_dicts(tmp_path):
+    """``torch.save(opt.param_groups)`` works; jnn's groups (versioned containers, see
+    ``jnn._state.GroupDict``) are stored and loaded as the plain list and dicts they are."""
+    model = jnn.nn.Linear(3, 2)
+    opt = jnn.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    jnn.save({"groups": opt.param_groups, "first": opt.param_groups[0]}, tmp_path / "g.pt")
+    loaded = jnn.load(tmp_path / "g.pt")
+    assert type(loaded["groups"]) is list and type(loaded["first"]) is dict
+    assert {k: v for k, v in loaded["first"].items() if k != "params"} == {
+        k: v for k, v in opt.param_groups[0].items() if k != "params"}
+    for saved, p in zip(loaded["first"]["params"], model.parameters()):
+        np.testing.assert_array_equal(np.asarray(saved), np.asarray(p.data))

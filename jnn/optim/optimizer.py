@@ -25,6 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jnn import _state
+from jnn._state import GroupDict, GroupList
 from jnn.nn.parameter import Parameter, reset_grad
 from jnn.optim._hooks import (
     OptimizerHooks,
@@ -79,42 +80,10 @@ def _array_typename(obj: Any) -> str:
     return f"jax.Array[{data.dtype}]"
 
 
-def _bumping(base: type, names: tuple[str, ...]) -> dict[str, Any]:
-    """Methods of ``base`` that change it, each followed by a bump of the param-group
-    version (``_state.versions.groups``)."""
-    def wrap(name: str) -> Any:
-        method = getattr(base, name)
-
-        def changed(self: Any, *args: Any, **kwargs: Any) -> Any:
-            out = method(self, *args, **kwargs)
-            _state.versions.groups += 1
-            return out
-        changed.__name__ = name
-        return changed
-    return {name: wrap(name) for name in names}
-
-
-# The param groups jnn builds (torch's plain lists and dicts, which they remain to every
-# reader) tell when they change, so a steady compiled step skips comparing every group's
-# options with the last call's (a tenth of a tiny model's step).  A group dict a script
-# passed in stays its own object, as in torch (its later changes reach the optimizer), and
-# is compared every call.
-_GroupDict = type("_GroupDict", (dict,), {
-    "__slots__": (), "__module__": __name__,
-    "__doc__": "A param group (a dict) whose changes bump the param-group version.",
-    **_bumping(dict, ("__setitem__", "__delitem__", "__ior__", "update", "setdefault", "pop",
-                      "popitem", "clear"))})
-_GroupList = type("_GroupList", (list,), {
-    "__slots__": (), "__module__": __name__,
-    "__doc__": "A list (the groups, a group's params) whose changes bump the version.",
-    **_bumping(list, ("__setitem__", "__delitem__", "__iadd__", "__imul__", "append",
-                      "extend", "insert", "pop", "remove", "clear", "sort", "reverse"))})
-
-
 def versioned_groups(groups: list[dict[str, Any]]) -> bool:
     """Whether every change to ``groups`` bumps the param-group version (jnn built them)."""
-    return type(groups) is _GroupList and all(
-        type(g) is _GroupDict and type(g.get("params")) is _GroupList for g in groups)
+    return type(groups) is GroupList and all(
+        type(g) is GroupDict and type(g.get("params")) is GroupList for g in groups)
 
 
 def _split_names(param_group: dict[str, Any]) -> None:
@@ -127,7 +96,7 @@ def _split_names(param_group: dict[str, Any]) -> None:
             params.append(param[1])
         else:
             params.append(param)
-    param_group["params"] = _GroupList(params)
+    param_group["params"] = GroupList(params)
     if names:
         if len(names) != len(params):
             raise ValueError("all optimizer params should be with/without names. Some param "
@@ -264,7 +233,7 @@ class Optimizer(OptimizerHooks):
         self._init_hooks()
         self.defaults = defaults
         self._param_state: defaultdict[Parameter, dict[str, Any]] = defaultdict(dict)
-        self.param_groups: list[dict[str, Any]] = _GroupList()
+        self.param_groups: list[dict[str, Any]] = GroupList()
         if isinstance(params, (Parameter, jax.Array, np.ndarray)):
             raise TypeError(
                 "params argument given to the optimizer should be an iterable of Tensors or "
@@ -274,7 +243,7 @@ class Optimizer(OptimizerHooks):
         if len(param_groups) == 0:
             raise ValueError("optimizer got an empty parameter list")
         if not isinstance(param_groups[0], dict):
-            param_groups = [_GroupDict(params=param_groups)]
+            param_groups = [GroupDict(params=param_groups)]
         for group in param_groups:
             self.add_param_group(group)
 
@@ -322,7 +291,7 @@ class Optimizer(OptimizerHooks):
             raise TypeError(f"param_group must be a dict, but got {type(param_group)}")
         params = param_group["params"]
         if isinstance(params, Parameter):
-            param_group["params"] = _GroupList([params])
+            param_group["params"] = GroupList([params])
         elif isinstance(params, set):
             raise TypeError(
                 "optimizer parameters need to be organized in ordered collections, but the "
@@ -330,7 +299,7 @@ class Optimizer(OptimizerHooks):
                 "instead."
             )
         else:
-            param_group["params"] = _GroupList(params)
+            param_group["params"] = GroupList(params)
         _split_names(param_group)
         for p in param_group["params"]:
             if isinstance(p, (jax.Array, np.ndarray)):
@@ -745,7 +714,7 @@ class Optimizer(OptimizerHooks):
             s["params"] = g["params"]
             if "param_names" in g and "param_names" not in s:
                 s["param_names"] = g["param_names"]
-        saved_groups = _GroupList(map(_GroupDict, saved_groups))
+        saved_groups = GroupList(map(GroupDict, saved_groups))
         self._setstate(saved_groups, new_state)  # may raise: nothing is committed yet
         self.state = new_state
         self.param_groups = saved_groups
