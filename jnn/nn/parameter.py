@@ -906,13 +906,13 @@ def _clamp_max_(self: Parameter, max: Any) -> Parameter:  # noqa: A002 - torch's
     return _clamp_(self, max=max)
 
 
+# jnn's own tensor functions (torch's semantics: sign(NaN) is 0, ...), and two torch has
+# only as methods
 _UNARY_IN_PLACE = {
-    "abs": jnp.abs, "neg": jnp.negative, "sqrt": jnp.sqrt, "rsqrt": jax.lax.rsqrt,
-    "exp": jnp.exp, "expm1": jnp.expm1, "log": jnp.log, "log1p": jnp.log1p,
-    "sign": jnp.sign, "floor": jnp.floor, "ceil": jnp.ceil, "trunc": jnp.trunc,
-    "frac": lambda x: x - jnp.trunc(x), "reciprocal": jnp.reciprocal,
-    "sigmoid": jax.nn.sigmoid, "tanh": jnp.tanh, "relu": lambda x: jnp.maximum(x, 0),
-    "square": jnp.square, "sin": jnp.sin, "cos": jnp.cos,
+    **{name: getattr(maths, name) for name in (
+        "abs", "neg", "sqrt", "rsqrt", "exp", "expm1", "log", "log1p", "sign", "floor",
+        "ceil", "trunc", "reciprocal", "sigmoid", "tanh", "square", "sin", "cos")},
+    "frac": lambda x: x - jnp.trunc(x), "relu": lambda x: jnp.maximum(x, 0),
 }
 
 for _name, _op in [("add", operator.add), ("sub", operator.sub), ("mul", operator.mul),

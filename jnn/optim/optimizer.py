@@ -291,7 +291,7 @@ class Optimizer(OptimizerHooks):
             raise TypeError(f"param_group must be a dict, but got {type(param_group)}")
         params = param_group["params"]
         if isinstance(params, Parameter):
-            param_group["params"] = GroupList([params])
+            param_group["params"] = [params]
         elif isinstance(params, set):
             raise TypeError(
                 "optimizer parameters need to be organized in ordered collections, but the "
@@ -299,8 +299,8 @@ class Optimizer(OptimizerHooks):
                 "instead."
             )
         else:
-            param_group["params"] = GroupList(params)
-        _split_names(param_group)
+            param_group["params"] = list(params)
+        _split_names(param_group)  # (which makes the list jnn keeps: a GroupList)
         for p in param_group["params"]:
             if isinstance(p, (jax.Array, np.ndarray)):
                 raise _array_param_error(p)

@@ -823,6 +823,15 @@ def test_more_in_place_methods_under_no_grad_match_torch(name):
                                equal_nan=True)
 
 
+def test_sign_in_place_of_nan_is_torchs_zero():
+    values = np.array([np.nan, -2.0, 0.0, 3.0], np.float32)
+    tp, p = torch.nn.Parameter(torch.tensor(values)), nn.Parameter(jnp.asarray(values))
+    with torch.no_grad(), jnn.no_grad():
+        tp.sign_()
+        p.sign_()
+    np.testing.assert_array_equal(np.asarray(p.data), tp.detach().numpy())
+
+
 @pytest.mark.parametrize("call", [
     lambda p, lib: p.sqrt_(),
     lambda p, lib: p.addcmul_(lib.ones(3), lib.ones(3)),
