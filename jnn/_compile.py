@@ -971,21 +971,35 @@ class _Store:
             large = self.plan.large
             values = [self.buffers[large[i]] if i in lend else next(it) for i in indices]
             self.offered = {id(self.buffers[large[i]]): large[i] for i in lend}
+        try:
+            recipe = layout._handing[indices]
+        except (AttributeError, KeyError):
+            recipe = self._handing_recipe(indices)
+        data, grads, k, self.whole = recipe
+        # (indices are sorted: the weights come first, then the gradients; one logged
+        # weight is the common case, and a dict display is 5x faster than dict(zip()))
+        if grads:
+            self.cache = {"data": dict(zip(data, values[:k])),
+                          "grad": dict(zip(grads, values[k:]))}
+        elif k == 1:
+            self.cache = {"data": {data[0]: values[0]}, "grad": {}}
+        else:
+            self.cache = {"data": dict(zip(data, values)), "grad": {}}
+
+    def _handing_recipe(self, indices: tuple[int, ...]) -> tuple:
+        """How ``handed_out`` files the values of ``indices``: the owners' ids of the
+        weights and of the gradients, how many weights, and which kinds are whole."""
+        layout = self.layout
         recipes = getattr(layout, "_handing", None)
         if recipes is None:
             recipes = layout._handing = {}  # by indices (layouts are immutable)
-        recipe = recipes.get(indices)
-        if recipe is None:
-            n_data, first_grad = len(layout.data), len(self.plan.avals) - layout.n_grads()
-            data = tuple(id(layout.data[i]) for i in indices if i < n_data)
-            grads = tuple(id(layout.grads[i - first_grad]) for i in indices if i >= n_data)
-            whole = frozenset([*(["data"] if len(data) == n_data else []),
-                               *(["grad"] if len(grads) == len(layout.grads) else [])])
-            recipe = recipes[indices] = (data, grads, len(data), whole)
-        data, grads, k, self.whole = recipe
-        # (indices are sorted: the weights come first, then the gradients)
-        self.cache = {"data": dict(zip(data, values)), "grad": {}} if not grads else {
-            "data": dict(zip(data, values[:k])), "grad": dict(zip(grads, values[k:]))}
+        n_data, first_grad = len(layout.data), len(self.plan.avals) - layout.n_grads()
+        data = tuple(id(layout.data[i]) for i in indices if i < n_data)
+        grads = tuple(id(layout.grads[i - first_grad]) for i in indices if i >= n_data)
+        whole = frozenset([*(["data"] if len(data) == n_data else []),
+                           *(["grad"] if len(grads) == len(layout.grads) else [])])
+        recipe = recipes[indices] = (data, grads, len(data), whole)
+        return recipe
 
     def _lend(self, position: int) -> Any:
         """Buffer ``position`` itself, handed out as a value (no copy)."""
@@ -1084,6 +1098,14 @@ class _Store:
                 raise _failed_after_return() from error
         cache[id(owner)] = value
         return value
+
+    def owner_of(self, value: Any, kind: str) -> Any:
+        """The object whose copied-out ``kind`` value ``value`` is, or None."""
+        for key, cached in self.cache[kind].items():
+            if cached is value:
+                owners = self.layout.data if kind == "data" else self.layout.grads
+                return next((o for o in owners if id(o) == key), None)
+        return None
 
     def _reads_of(self, kind: str) -> int:
         """How many values of ``kind`` were copied out of this store one by one."""
@@ -2263,11 +2285,21 @@ class CompiledFunction:
             return _MISS
         packed = store.donor_buffers() if store.lent and self.donate else store.buffers
         call = (*packed, *layout.gather_direct(), *hyper, *arrays)
-        hot = self._next_hot(entry, store) if (
-            store.reads or self._hot[1] or self._hot_streak) else ()
+        held, hot = self._hot
+        if held is entry and hot and not store.reads and store.hits \
+                and not self._hot_streak and store.maker == id(self):
+            # (the steady case of _next_hot, inlined: a loop that read what the last step
+            # handed out, and nothing else)
+            self._hot_idle = 0
+        elif store.reads or hot or self._hot_streak:
+            hot = self._next_hot(entry, store)
+        else:
+            hot = ()
         program = None
         if hot:
-            variant = self._hot_program(entry, hot, call)
+            variant = entry.hot.get(hot)
+            if variant is None or type(variant) is _Warming:
+                variant = self._hot_program(entry, hot, call)
             if variant is None:
                 # still compiling: this step hands out nothing, and donates its store as
                 # the steady loop will (no non-donating variant for a store read only now)
@@ -2324,6 +2356,7 @@ class CompiledFunction:
         if held is entry and not reads and store.hits and not self._hot_streak \
                 and store.maker == id(self):
             # a steady loop that read what the last step handed out, and nothing else
+            # (inlined in _call_again)
             self._hot_idle = 0
             return hot
         if held is not entry:
@@ -2370,7 +2403,11 @@ class CompiledFunction:
 
             def handing_out(*call: Any) -> tuple:
                 outputs = jitted(*call)
-                values = plan.unpack((outputs[1] if checks else outputs)[0])
+                # (sliced from the new store itself: else XLA computes the update of a
+                # handed-out cell apart from the store's, a kernel more on a CPU)
+                new_packed = jax.lax.optimization_barrier(
+                    (outputs[1] if checks else outputs)[0])
+                values = plan.unpack(new_packed)
                 return outputs, [jnp.array(values[i], copy=True) for i in small]
 
             program = (jax.jit(handing_out, donate_argnums=entry.donated), lend)

@@ -395,6 +395,18 @@ def read_pending(owner: object, kind: str) -> object:
         return None
 
 
+def cached_owner(value: object, kind: str) -> object:
+    """The object whose newest ``kind`` value ``value`` is, as a pending store's copied-out
+    value (``p.data`` handed out with a compiled step); None if no store holds it."""
+    for store in reversed(versions.pending):
+        if store.materialized:  # type: ignore[attr-defined]
+            continue
+        owner = store.owner_of(value, kind)  # type: ignore[attr-defined]
+        if owner is not None:
+            return owner
+    return None
+
+
 def handed_stores() -> list | None:
     """The pending stores whose copied-out values a reader of many (``state_dict()``) may
     take from their caches directly, as :func:`read_pending`'s unlocked path would: newest

@@ -24,6 +24,7 @@ from jax._src.array import ArrayImpl as _ArrayImpl
 
 from jnn import _state
 from jnn._state import check_write
+from jnn._state import versions as _versions
 from jnn._tensor_functions import maths, shaping
 from jnn._tensor_functions._common import broadcast_shape, check_clamp_bounds, is_concrete
 from jnn._tensor_functions.dtypes import cpp_name, torch_name
@@ -213,7 +214,9 @@ def data_owners(value: Any) -> list[Parameter]:
     key = id(value)
     owner = _data_reads.newer.get(key) or _data_reads.older.get(key)
     if owner is None:
-        return []
+        # (a value copied out of a pending compiled store: its owner is found there)
+        owner = _state.cached_owner(value, "data")
+        return [] if owner is None else [owner]
     refs = (owner,) if type(owner) is weakref.ReferenceType else owner
     return [p for p in map(lambda r: r(), refs) if p is not None and p._data is value]
 
@@ -330,6 +333,17 @@ class Parameter(TensorMethods):
 
     @property
     def data(self) -> jax.Array:
+        pending = _versions.pending
+        if pending:
+            # A logged weight, handed out with the newest compiled step: a dict lookup
+            # (``_state.read_pending``'s first look, inlined; not noted in ``_data_reads``:
+            # ``data_owners`` finds it in the store's cache while it is current).
+            store = pending[-1]
+            if not (store.materialized or store.lent or store.offered):
+                value = store.cache["data"].get(id(self))
+                if value is not None and not value.is_deleted():
+                    store.hits = True
+                    return value
         return _detached_read(self)
 
     @data.setter

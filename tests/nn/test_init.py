@@ -400,9 +400,12 @@ def test_data_reads_are_remembered_within_a_bound():
     np.testing.assert_array_equal(np.asarray(weight.data), 1.0)
 
 
-def test_init_on_data_between_compiled_adam_steps_trains_from_it():
+@pytest.mark.parametrize("logged", [False, True])
+def test_init_on_data_between_compiled_adam_steps_trains_from_it(logged):
     # After a compiled step the weights are in the step's pending store: ``.data`` reads
     # from it, and the write must land in the Parameter that the next step reads.
+    # ``logged``: the weights were read after every step, so the step hands them out with
+    # its store (read twice here: the second read is the cache's fast path).
     torch.manual_seed(0)
     theirs = torch.nn.Linear(4, 3)
     ours = jnn.nn.Linear(4, 3)
@@ -431,6 +434,13 @@ def test_init_on_data_between_compiled_adam_steps_trains_from_it():
             step(jnp.asarray(x), jnp.asarray(y))
 
     both(3)
+    if logged:
+        for _ in range(8):
+            both(1)
+            ours.weight.data, ours.bias.data  # noqa: B018
+            jnn._compile.wait_for_compiles()
+        assert step._hot[1]  # (the step now hands them out)
+        assert ours.weight.data is ours.weight.data
     assert _state.versions.pending  # the weights are still in the step's store
     torch.nn.init.constant_(theirs.weight.data, 0.5)
     torch.nn.init.zeros_(theirs.bias.data)
