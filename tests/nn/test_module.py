@@ -444,6 +444,32 @@ def test_train_of_a_plain_tree_keeps_torchs_flags_after_its_structure_changes():
     assert j.training and not twin.training and flags(j) == flags(t)
 
 
+def test_train_of_a_plain_tree_after_flips_elsewhere_matches_torch():
+    """train()/eval() of a plain tree skips reading the flags while none has flipped since
+    its last call: every other way a flag flips (a child's train(), an attribute write, a
+    second tree sharing a module) must still be seen, as torch's flags are."""
+    def make(lib):
+        shared = lib.nn.ReLU()
+        a = lib.nn.Sequential(lib.nn.Linear(2, 2), shared, lib.nn.Sequential(lib.nn.Tanh()))
+        b = lib.nn.Sequential(shared, lib.nn.Dropout(0.5))
+        return a, b
+
+    (ta, tb), (ja, jb) = make(torch), make(jnn)
+    moves = [
+        lambda a, b: a.train(), lambda a, b: a.eval(), lambda a, b: a.eval(),
+        lambda a, b: a[2].train(), lambda a, b: a.eval(),
+        lambda a, b: setattr(a[0], "training", True), lambda a, b: a.eval(),
+        lambda a, b: a.train(), lambda a, b: b.eval(), lambda a, b: a.train(),
+        lambda a, b: a[2][0].eval(), lambda a, b: a.train(), lambda a, b: a.train(),
+        lambda a, b: b.train(), lambda a, b: a.eval(), lambda a, b: b.train(),
+        lambda a, b: a.eval(),
+    ]
+    for i, move in enumerate(moves):
+        for a, b in ((ta, tb), (ja, jb)):
+            move(a, b)
+        assert flags(ja) == flags(ta) and flags(jb) == flags(tb), i
+
+
 def test_requires_grad_matches_torch():
     t, j = both(nested)
     assert j.requires_grad_(False) is j

@@ -482,19 +482,32 @@ class Module:
         # A tree of plain modules (no train() or __setattr__ of their own): set the flags
         # directly, one bump for the tree (an epoch loop's train()/eval() on a 200-module
         # model: 220 -> 13 µs; torch's: 720 µs).  The list is kept while the tree's
-        # configuration is unchanged.
+        # configuration is unchanged, with the mode this call left every flag in and the
+        # spec version then: while no flag anywhere has flipped since (every flip bumps
+        # it), the flags are all that mode, and none needs reading (a train step
+        # alternating with an evaluation: 7.4 -> 3.9 µs per flip of 200 modules).
+        versions = _state.versions
         fast = d.get("_jnn_train")
-        if fast is None or fast[0] != _state.versions.config:
-            fast = d["_jnn_train"] = (_state.versions.config, *_plain_tree(self))
-        if fast[1] is not None:
-            changed = False
-            for md in fast[1]:
-                if md["training"] is not mode:
+        if fast is None or fast[0] != versions.config:
+            fast = d["_jnn_train"] = [versions.config, *_plain_tree(self), None, -1]
+        dicts = fast[1]
+        if dicts is not None:
+            if fast[4] == versions.spec:  # (all flags are fast[3])
+                if fast[3] is mode:
+                    return self
+                for md in dicts:
                     md["training"] = mode
-                    changed = True
+                changed = True
+            else:
+                changed = False
+                for md in dicts:
+                    if md["training"] is not mode:
+                        md["training"] = mode
+                        changed = True
             if changed:
                 _state.bump_training(fast[2])
                 _pytree.recall_mode(self, mode)
+            fast[3], fast[4] = mode, versions.spec
             return self
         if type(self).__setattr__ is not Module.__setattr__ or "_jnn_lazy" in d:
             self.training = mode  # a subclass's own __setattr__ sees it, as in torch
