@@ -968,3 +968,79 @@ def test_a_module_class_given_for_an_instance_is_named_as_torch_names_it():
     with pytest.raises(TypeError, match=r"^jnn\.nn\.modules\.activation\.ReLU is not a Module "
                                         r"subclass$"):
         nn.Sequential(nn.ReLU)
+
+
+# -- the class-level fields of jnn's own layers (module._Field) ----------------------------
+
+def _layers(lib):
+    return lib.nn.Linear(3, 2), lib.nn.BatchNorm1d(2)
+
+
+def test_registered_names_of_builtin_layers_read_as_torchs():
+    """``lin.weight`` of jnn's own layers is answered by a class-level field, not
+    ``__getattr__``: what it answers (the Parameter, the buffer, a plain attribute set
+    after ``del``, torch's AttributeError) and what the class and ``dir()`` show match
+    torch's."""
+    (tl, _), (jl, jbn) = _layers(torch), _layers(jnn)
+    jl.load_state_dict({k: jnp.asarray(v.detach().numpy()) for k, v in tl.state_dict().items()})
+    assert isinstance(jl.weight, nn.Parameter) and jl.weight is jl._parameters["weight"]
+    assert jbn.running_mean is jbn._buffers["running_mean"]
+    for layer in (tl, jl):
+        assert not hasattr(type(layer), "weight")
+        assert {"weight", "bias"} <= set(dir(layer))
+        del layer.weight
+        assert not hasattr(layer, "weight") and "weight" not in dir(layer)
+    for fn in (lambda m: m.weight, lambda m: type(m).weight, lambda m: delattr(m, "weight")):
+        theirs, ours = error_of(fn, tl), error_of(fn, jl)
+        assert type(ours) is type(theirs) and str(ours) == str(theirs)
+    # a plain attribute of that name (weight norm's recomputed weight), then a parameter
+    tl.weight, jl.weight = torch.ones(2, 3), jnp.ones((2, 3))
+    assert jl.weight.shape == (2, 3) and "weight" in vars(jl) and "weight" not in jl._parameters
+    np.testing.assert_array_equal(np.asarray(jl(jnp.ones((1, 3)))),
+                                  tl(torch.ones(1, 3)).detach().numpy())
+    del tl.weight, jl.weight
+    tl.weight = torch.nn.Parameter(torch.zeros(2, 3))
+    jl.weight = nn.Parameter(jnp.zeros((2, 3)))
+    assert "weight" not in vars(jl) and jl.weight is jl._parameters["weight"]
+    assert list(jl.state_dict()) == list(tl.state_dict())
+    jl._parameters["bias"] = nn.Parameter(jnp.full((2,), 3.0))  # old code writes the dict
+    np.testing.assert_array_equal(np.asarray(jl.bias), 3.0)
+    jbn.running_mean = jnp.ones(2)
+    np.testing.assert_array_equal(np.asarray(jbn.running_mean), 1.0)
+
+
+def test_fields_leave_subclasses_their_own_lookup():
+    """A subclass's own ``__getattr__`` still sees a registered name, and a name a
+    subclass registers reads the same on plain layers."""
+    seen = []
+
+    class Logged(nn.Linear):
+        def __getattr__(self, name):
+            seen.append(name)
+            return super().__getattr__(name)
+
+    class Scaled(nn.Linear):
+        def __init__(self):
+            super().__init__(3, 2)
+            self.scale = nn.Parameter(jnp.ones(()))
+
+    logged = Logged(3, 2)
+    seen.clear()
+    assert logged.weight is logged._parameters["weight"] and seen == ["weight"]
+    assert Scaled().scale.shape == ()
+    plain = nn.Linear(3, 2)
+    theirs, ours = error_of(lambda: torch.nn.Linear(3, 2).scale), error_of(lambda: plain.scale)
+    assert type(ours) is type(theirs) and str(ours) == str(theirs)
+
+
+def test_a_field_inside_forward_reads_the_array_and_logs_the_read():
+    """In a forward the field answers as ``__getattr__`` does: the array, a read that
+    autograd sees (the gradient reaches the weight)."""
+    (tl, _), (jl, _) = _layers(torch), _layers(jnn)
+    jl.load_state_dict({k: jnp.asarray(v.detach().numpy()) for k, v in tl.state_dict().items()})
+    x = np.linspace(-1, 1, 6, dtype=np.float32).reshape(2, 3)
+    (tl(torch.from_numpy(x)) ** 2).sum().backward()
+    jnn.autograd.backward(lambda: (jl(jnp.asarray(x)) ** 2).sum())
+    for name in ("weight", "bias"):
+        np.testing.assert_allclose(np.asarray(getattr(jl, name).grad),
+                                   getattr(tl, name).grad.numpy(), rtol=1e-5, atol=1e-6)

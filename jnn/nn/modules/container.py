@@ -40,6 +40,8 @@ class Sequential(Module):
         (3, 4)
     """
 
+    _jnn_fields = False  # (its names are the user's: no class-level fields)
+
     def __init__(self, *args: Any) -> None:
         super().__init__()
         if len(args) == 1 and isinstance(args[0], OrderedDict):
@@ -156,6 +158,8 @@ class Sequential(Module):
 class ModuleList(Module):
     """A list of modules, registered as ``"0"``, ``"1"``, ..., like ``torch.nn.ModuleList``."""
 
+    _jnn_fields = False  # (its names are the user's: no class-level fields)
+
     def __init__(self, modules: Iterable[Module] | None = None) -> None:
         super().__init__()
         if modules is not None:
@@ -254,6 +258,8 @@ class ModuleList(Module):
 
 class ModuleDict(Module):
     """An ordered dict of modules, like ``torch.nn.ModuleDict``."""
+
+    _jnn_fields = False  # (its names are the user's: no class-level fields)
 
     def __init__(self, modules: Mapping[str, Module] | None = None) -> None:
         super().__init__()
@@ -363,6 +369,8 @@ def _param_line(key: Any, p: Any, type_name: bool = False) -> str:
 class ParameterList(Module):
     """A list of Parameters registered as ``"0"``, ``"1"``, ..., like ``torch.nn.ParameterList``."""
 
+    _jnn_fields = False  # (its names are the user's: no class-level fields)
+
     def __init__(self, values: Iterable[Any] | None = None) -> None:
         super().__init__()
         self.__dict__["_size"] = 0
@@ -422,6 +430,8 @@ def _string_key(key: Any) -> str:
 
 class ParameterDict(Module):
     """An ordered dict of Parameters, like ``torch.nn.ParameterDict``."""
+
+    _jnn_fields = False  # (its names are the user's: no class-level fields)
 
     def __init__(self, parameters: Any = None) -> None:
         super().__init__()
