@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import warnings
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from inspect import getattr_static
@@ -847,8 +848,8 @@ class _Field:
         getattr_ = type(obj).__getattr__
         if getattr_ is not _module_getattr or "_jnn_lazy" in d:
             return getattr_(obj, name)
-        params = d["_parameters"]
-        p = params.get(name, _MISSING)
+        params = d.get("_parameters")  # (None before Module.__init__ ran)
+        p = _MISSING if params is None else params.get(name, _MISSING)
         if p is _MISSING:
             return _module_getattr(obj, name)
         if p is not None and _STATE.forward_depth:
@@ -866,17 +867,20 @@ class _Field:
                 f"'{type(obj).__name__}' object has no attribute '{self.name}'") from None
 
 
-_FIELDS_SEEN: set[tuple[type, str]] = set()
+# the names each class was looked at for (weakly: classes made per call, in tests, go)
+_FIELDS_SEEN: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _add_field(cls: type, name: str) -> None:
     """Give the jnn layer class that ``cls`` is (or derives from) a ``_Field`` for
     ``name``, unless some class on the way defines that name; containers (whose names are
     the user's) get none."""
-    key = (cls, name)
-    if key in _FIELDS_SEEN:
+    seen = _FIELDS_SEEN.get(cls)
+    if seen is None:
+        seen = _FIELDS_SEEN.setdefault(cls, set())
+    if name in seen:
         return
-    _FIELDS_SEEN.add(key)
+    seen.add(name)
     if not name.isidentifier():
         return
     for c in cls.__mro__:
@@ -885,6 +889,8 @@ def _add_field(cls: type, name: str) -> None:
         if c.__module__.startswith("jnn.nn.modules.") and c.__dict__.get("_jnn_fields", True):
             setattr(c, name, _Field(name))
             return
+
+
 _pytree.register(Module)
 Module.__init__ = _constructing(Module.__init__)  # type: ignore[method-assign]
 
