@@ -2288,8 +2288,8 @@ class CompiledFunction:
         held, hot = self._hot
         if held is entry and hot and not store.reads and store.hits \
                 and not self._hot_streak and store.maker == id(self):
-            # (the steady case of _next_hot, inlined: a loop that read what the last step
-            # handed out, and nothing else)
+            # the steady case: a loop that read what the last step handed out, and
+            # nothing else (see _next_hot)
             self._hot_idle = 0
         elif store.reads or hot or self._hot_streak:
             hot = self._next_hot(entry, store)
@@ -2350,15 +2350,11 @@ class CompiledFunction:
         each of ``_HOT_STREAK`` steps in a row (a logged weight, a ``state_dict()`` per
         step) gets them as outputs of the step's own program from then on, so a read costs
         no program of its own.  Cells are added, never singly removed; after ``_HOT_IDLE``
-        steps whose handed-out values nobody read, the step hands out nothing again."""
+        steps whose handed-out values nobody read, the step hands out nothing again.  (The
+        steady case, a loop that read what the last step handed out and nothing else, is
+        ``_call_again``'s own: it does not call this.)"""
         held, hot = self._hot
         reads = store.reads
-        if held is entry and not reads and store.hits and not self._hot_streak \
-                and store.maker == id(self):
-            # a steady loop that read what the last step handed out, and nothing else
-            # (inlined in _call_again)
-            self._hot_idle = 0
-            return hot
         if held is not entry:
             hot = ()
         if store.maker != id(self):

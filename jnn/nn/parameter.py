@@ -167,7 +167,9 @@ def _strong(x: jax.Array) -> jax.Array:
 # array that is its owner's current data is alive and its id its own.  It keeps the last
 # 256 to 512 reads: two generations, the older dropped whole when the newer fills (O(1),
 # where dropping a dict's oldest entries one by one leaves holes that iteration scans).
-# A repeated read costs a lookup (~0.1 us), another array's ~0.3 us.
+# A repeated read costs a lookup (~0.1 us), another array's ~0.3 us.  A value a compiled
+# step handed out with its pending store (a weight logged every step) is not noted: the
+# store's cache says whose it is while it is current (``_state.cached_owner``).
 _DATA_READS_KEPT = 256
 
 
@@ -208,17 +210,18 @@ def data_owners(value: Any) -> list[Parameter]:
     """The Parameters whose ``.data`` returned ``value`` and still hold it.
 
     ``value`` must be this very array (not a copy or a slice), among the last 256 arrays
-    ``.data`` returned, from Parameters that are alive and whose data has not been
-    replaced since (several where they hold one array, as torch's share one storage).
+    ``.data`` returned or the values a pending compiled store copied out, from Parameters
+    that are alive and whose data has not been replaced since (several where they hold
+    one array, as torch's share one storage).
     """
     key = id(value)
     owner = _data_reads.newer.get(key) or _data_reads.older.get(key)
     if owner is None:
-        # (a value copied out of a pending compiled store: its owner is found there)
-        owner = _state.cached_owner(value, "data")
-        return [] if owner is None else [owner]
-    refs = (owner,) if type(owner) is weakref.ReferenceType else owner
-    return [p for p in map(lambda r: r(), refs) if p is not None and p._data is value]
+        owners = [_state.cached_owner(value, "data")]
+    else:
+        refs = (owner,) if type(owner) is weakref.ReferenceType else owner
+        owners = [r() for r in refs]
+    return [p for p in owners if p is not None and p._data is value]
 
 
 def reset_grad(p: Parameter, set_to_none: bool) -> None:
